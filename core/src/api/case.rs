@@ -1,0 +1,475 @@
+//! Cases: create (with contact and first message), list with filters, read,
+//! change status, assignee, unit, priority and tags.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::contact::IdentityInput;
+use super::error::{ApiError, Checker, Problem};
+use super::extract::{Auth, Json, PageParams, require};
+use super::schema::{AuthorKind, CaseStatus, Channel, ListResponse, Priority};
+use crate::app::AppState;
+use crate::domain::{
+    self, Actor, Case, CaseId, ContactId, Principal, UnitId, UserId,
+    case::{CasePatch, NewCase, parse_tag},
+    contact::{NewContact, normalize_identity},
+    message::{MAX_BODY_CHARS, NewMessage},
+    required_text,
+};
+use crate::store::{
+    self,
+    case::{AssigneeFilter, CaseFilter, CaseSort, ContactRef},
+};
+
+#[derive(Serialize, ToSchema)]
+pub struct CaseDto {
+    pub id: uuid::Uuid,
+    /// Human-friendly number, shown as #number.
+    pub number: i64,
+    pub subject: String,
+    pub channel: Channel,
+    pub contact_id: uuid::Uuid,
+    pub unit_id: uuid::Uuid,
+    pub assignee_id: Option<uuid::Uuid>,
+    pub status: CaseStatus,
+    pub priority: Priority,
+    pub tags: Vec<String>,
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub closed_at: Option<DateTime<Utc>>,
+}
+
+impl From<Case> for CaseDto {
+    fn from(c: Case) -> Self {
+        CaseDto {
+            id: c.id.0,
+            number: c.number,
+            subject: c.subject,
+            channel: c.channel.into(),
+            contact_id: c.contact_id.0,
+            unit_id: c.unit_id.0,
+            assignee_id: c.assignee_id.map(|u| u.0),
+            status: c.status.into(),
+            priority: c.priority.into(),
+            tags: c.tags,
+            custom_fields: c.custom_fields,
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+            first_response_at: c.first_response_at,
+            resolved_at: c.resolved_at,
+            closed_at: c.closed_at,
+        }
+    }
+}
+
+/// A contact given inline: found by its identities, or created.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InlineContact {
+    pub name: Option<String>,
+    #[serde(default)]
+    pub identities: Vec<IdentityInput>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FirstMessage {
+    pub body: String,
+    /// `contact` (default: what the person wrote) or `agent`.
+    pub author_kind: Option<AuthorKind>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateCase {
+    #[schema(example = "Consulta sobre matrícula")]
+    pub subject: String,
+    pub channel: Channel,
+    pub unit_id: uuid::Uuid,
+    /// An existing contact; or give `contact` instead.
+    pub contact_id: Option<uuid::Uuid>,
+    pub contact: Option<InlineContact>,
+    /// `queued` (default), `bot` or `assigned` (with `assignee_id`).
+    pub status: Option<CaseStatus>,
+    pub assignee_id: Option<uuid::Uuid>,
+    pub priority: Option<Priority>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub first_message: Option<FirstMessage>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateCase {
+    pub subject: Option<String>,
+    pub status: Option<CaseStatus>,
+    /// A user id, or null to unassign (the case goes back to the queue).
+    #[serde(default, deserialize_with = "super::schema::double_option")]
+    #[schema(value_type = Option<uuid::Uuid>)]
+    pub assignee_id: Option<Option<uuid::Uuid>>,
+    pub priority: Option<Priority>,
+    /// Transfers the case to another unit's queue.
+    pub unit_id: Option<uuid::Uuid>,
+    /// Merged into the current fields; a null value removes a key.
+    #[schema(value_type = Option<Object>)]
+    pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
+    /// Replaces every tag.
+    pub tags: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddTag {
+    #[schema(example = "matrícula")]
+    pub tag: String,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CaseQuery {
+    /// Comma-separated statuses, e.g. `queued,assigned`.
+    pub status: Option<String>,
+    pub unit_id: Option<uuid::Uuid>,
+    /// A user id, `me`, or `none` for unassigned.
+    pub assignee_id: Option<String>,
+    pub channel: Option<String>,
+    pub tag: Option<String>,
+    pub priority: Option<String>,
+    pub contact_id: Option<uuid::Uuid>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub updated_after: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    /// Text contained in the subject.
+    pub q: Option<String>,
+    /// `-created_at` (default), `created_at`, `-updated_at` or `updated_at`.
+    pub sort: Option<String>,
+}
+
+fn check_fields(field: &str, fields: &serde_json::Map<String, serde_json::Value>, check: &mut Checker) {
+    if fields.len() > 100 || serde_json::to_string(fields).map_or(0, |s| s.len()) > 16 * 1024 {
+        check.check::<()>(Err(domain::Error::invalid(field, "must have at most 100 keys and 16 KiB")));
+    }
+}
+
+fn parse_tags(field: &str, tags: &[String], check: &mut Checker) -> Vec<String> {
+    if tags.len() > 50 {
+        check.check::<()>(Err(domain::Error::invalid(field, "at most 50 tags")));
+    }
+    tags.iter().enumerate().filter_map(|(i, t)| check.check(parse_tag(&format!("{field}[{i}]"), t))).collect()
+}
+
+pub(super) fn new_message(
+    principal: &Principal,
+    field: &str,
+    body: &str,
+    author: Option<AuthorKind>,
+    default: domain::AuthorKind,
+) -> Result<NewMessage, ApiError> {
+    let body = required_text(field, body, MAX_BODY_CHARS)?;
+    let author_kind: domain::AuthorKind = author.map_or(default, Into::into);
+    let staff = matches!(principal, Principal::User { .. });
+    if staff && !matches!(author_kind, domain::AuthorKind::Agent | domain::AuthorKind::Contact) {
+        return Err(ApiError::field(
+            "author_kind",
+            "staff write as `agent`, or log what the contact said as `contact`",
+        ));
+    }
+    let author_user_id = match author_kind {
+        domain::AuthorKind::Agent => principal.user_id(),
+        _ => None,
+    };
+    Ok(NewMessage { author_kind, author_user_id, body, attachments: vec![], provider_message_id: None })
+}
+
+/// Cases the caller may see: agents and supervisors see their units' cases
+/// only; admins and `cases:read` tokens see all.
+#[utoipa::path(
+    tag = "cases",
+    params(CaseQuery, PageParams),
+    responses((status = 200, body = ListResponse<CaseDto>), (status = 400, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/cases")]
+pub async fn list_cases(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: web::Query<CaseQuery>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = params.page()?;
+    let query = query.into_inner();
+    let mut check = Checker::default();
+    let statuses = query
+        .status
+        .as_deref()
+        .map(|list| {
+            list.split(',')
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| check.check(domain::CaseStatus::parse("status", s.trim())))
+                .collect()
+        })
+        .unwrap_or_default();
+    let assignee = match query.assignee_id.as_deref() {
+        None => None,
+        Some("none") => Some(AssigneeFilter::Nobody),
+        Some("me") => match auth.0.user_id() {
+            Some(id) => Some(AssigneeFilter::User(id)),
+            None => check.check(Err(domain::Error::invalid("assignee_id", "`me` needs a user, not an API token"))),
+        },
+        Some(text) => check.check(
+            text.parse::<uuid::Uuid>()
+                .map(|id| AssigneeFilter::User(UserId(id)))
+                .map_err(|_| domain::Error::invalid("assignee_id", "must be a user id, `me` or `none`")),
+        ),
+    };
+    let channel = query.channel.as_deref().and_then(|c| check.check(domain::Channel::parse("channel", c)));
+    let priority = query.priority.as_deref().and_then(|p| check.check(domain::Priority::parse("priority", p)));
+    let tag = query.tag.as_deref().and_then(|t| check.check(parse_tag("tag", t)));
+    let sort = match query.sort.as_deref() {
+        None => Some(CaseSort::default()),
+        Some(text) => check.check(CaseSort::parse(text).ok_or_else(|| {
+            domain::Error::invalid("sort", "must be -created_at, created_at, -updated_at or updated_at")
+        })),
+    };
+    if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        check.check::<()>(Err(domain::Error::invalid("q", "must be at most 200 characters")));
+    }
+    check.finish()?;
+    let filter = CaseFilter {
+        statuses,
+        unit_id: query.unit_id.map(UnitId),
+        assignee,
+        channel,
+        tag,
+        priority,
+        contact_id: query.contact_id.map(ContactId),
+        created_after: query.created_after,
+        created_before: query.created_before,
+        updated_after: query.updated_after,
+        updated_before: query.updated_before,
+        q: query.q,
+    };
+    let scope = auth.0.case_units();
+    let (cases, next) =
+        store::case::list(&state.store.db, scope.as_deref(), &filter, sort.unwrap_or_default(), &page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(cases.into_iter().map(CaseDto::from).collect(), next)))
+}
+
+/// Creates a case, with its contact and first message, in one transaction.
+/// Honors `Idempotency-Key`.
+#[utoipa::path(
+    tag = "cases",
+    request_body = CreateCase,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = CaseDto), (status = 403, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/cases")]
+pub async fn create_case(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    body: Json<CreateCase>,
+) -> Result<HttpResponse, ApiError> {
+    let body = body.0;
+    let unit = UnitId(body.unit_id);
+    require(auth.0.can_work_cases_in(unit), "you may only create cases in your own units")?;
+    let mut check = Checker::default();
+    let subject = check.check(required_text("subject", &body.subject, 300));
+    let tags = parse_tags("tags", &body.tags, &mut check);
+    check_fields("custom_fields", &body.custom_fields, &mut check);
+    let contact = match (body.contact_id, &body.contact) {
+        (Some(id), None) => Some(ContactRef::Existing(ContactId(id))),
+        (None, Some(inline)) => {
+            let name = inline.name.as_deref().and_then(|n| check.check(required_text("contact.name", n, 200)));
+            let identities: Vec<_> = inline
+                .identities
+                .iter()
+                .enumerate()
+                .filter_map(|(i, input)| {
+                    let channel: domain::Channel = input.channel.into();
+                    check
+                        .check(normalize_identity(&format!("contact.identities[{i}].value"), channel, &input.value))
+                        .map(|v| (channel, v))
+                })
+                .collect();
+            Some(ContactRef::FindOrCreate(NewContact { name, identities, custom_attributes: Default::default() }))
+        }
+        _ => check.check(Err(domain::Error::invalid("contact_id", "give exactly one of contact_id or contact"))),
+    };
+    let first_message = body.first_message.as_ref().and_then(|m| {
+        check.check_api(new_message(&auth.0, "first_message.body", &m.body, m.author_kind, domain::AuthorKind::Contact))
+    });
+    check.finish()?;
+    let (Some(subject), Some(contact)) = (subject, contact) else {
+        return Err(ApiError::internal("checked values missing"));
+    };
+    let new = NewCase {
+        subject,
+        channel: body.channel.into(),
+        contact_id: ContactId(uuid::Uuid::nil()),
+        unit_id: unit,
+        status: body.status.map_or(domain::CaseStatus::Queued, Into::into),
+        assignee_id: body.assignee_id.map(UserId),
+        priority: body.priority.map_or(domain::Priority::Normal, Into::into),
+        tags,
+        custom_fields: body.custom_fields,
+    };
+    let actor = Actor::from(&auth.0);
+    super::idempotency::run(&state, &req, &auth.0, || async {
+        let case = store::case::create_for(&state.store, &actor, contact, new, first_message).await?;
+        super::idempotency::created(&CaseDto::from(case))
+    })
+    .await
+}
+
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = CaseDto), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/cases/{case_id}")]
+pub async fn get_case(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let scope = auth.0.case_units();
+    let case = store::case::get(&state.store.db, scope.as_deref(), CaseId(path.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+}
+
+/// Loads a visible case and checks the caller may work on it.
+pub(super) async fn workable_case(state: &AppState, principal: &Principal, id: CaseId) -> Result<Case, ApiError> {
+    let scope = principal.case_units();
+    let case = store::case::get(&state.store.db, scope.as_deref(), id).await?;
+    require(
+        principal.can_work_cases_in(case.unit_id),
+        "this needs the cases:write scope or membership in the case's unit",
+    )?;
+    Ok(case)
+}
+
+/// Changes a case: status (through the state machine), assignee, unit
+/// (transfer), priority, subject, custom fields, tags.
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path)),
+    request_body = UpdateCase,
+    responses(
+        (status = 200, body = CaseDto),
+        (status = 404, body = Problem),
+        (status = 409, description = "Status change not allowed, or assignee not in the unit", body = Problem),
+        (status = 422, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[patch("/cases/{case_id}")]
+pub async fn update_case(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<UpdateCase>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CaseId(path.into_inner());
+    workable_case(&state, &auth.0, id).await?;
+    let body = body.0;
+    let mut check = Checker::default();
+    let subject = body.subject.as_deref().and_then(|s| check.check(required_text("subject", s, 300)));
+    let tags = body.tags.as_deref().map(|t| parse_tags("tags", t, &mut check));
+    if let Some(fields) = &body.custom_fields {
+        check_fields("custom_fields", fields, &mut check);
+    }
+    check.finish()?;
+    let patch = CasePatch {
+        subject,
+        status: body.status.map(Into::into),
+        assignee_id: body.assignee_id.map(|a| a.map(UserId)),
+        priority: body.priority.map(Into::into),
+        unit_id: body.unit_id.map(UnitId),
+        custom_fields: body.custom_fields,
+        tags,
+    };
+    let scope = auth.0.case_units();
+    let case = store::case::update(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, patch).await?;
+    Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+}
+
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path)),
+    request_body = AddTag,
+    responses((status = 200, body = CaseDto), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/cases/{case_id}/tags")]
+pub async fn add_tag(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<AddTag>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CaseId(path.into_inner());
+    let case = workable_case(&state, &auth.0, id).await?;
+    let tag = parse_tag("tag", &body.0.tag)?;
+    let mut tags = case.tags;
+    tags.push(tag);
+    let patch = CasePatch { tags: Some(tags), ..Default::default() };
+    let scope = auth.0.case_units();
+    let case = store::case::update(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, patch).await?;
+    Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+}
+
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path), ("tag" = String, Path)),
+    responses((status = 200, body = CaseDto), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/cases/{case_id}/tags/{tag}")]
+pub async fn remove_tag(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(uuid::Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    let (id, tag) = path.into_inner();
+    let id = CaseId(id);
+    let case = workable_case(&state, &auth.0, id).await?;
+    let tag = parse_tag("tag", &tag)?;
+    if !case.tags.contains(&tag) {
+        return Err(ApiError::NotFound("tag"));
+    }
+    let tags = case.tags.into_iter().filter(|t| *t != tag).collect();
+    let patch = CasePatch { tags: Some(tags), ..Default::default() };
+    let scope = auth.0.case_units();
+    let case = store::case::update(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, patch).await?;
+    Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TagCount {
+    pub tag: String,
+    /// Cases visible to the caller that carry the tag.
+    pub cases: i64,
+}
+
+/// Tags in use on the cases the caller may see.
+#[utoipa::path(tag = "cases", responses((status = 200, body = ListResponse<TagCount>)), security(("bearer" = [])))]
+#[get("/tags")]
+pub async fn list_tags(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let scope = auth.0.case_units();
+    let tags = store::case::tag_counts(&state.store.db, scope.as_deref()).await?;
+    Ok(HttpResponse::Ok()
+        .json(ListResponse::new(tags.into_iter().map(|(tag, cases)| TagCount { tag, cases }).collect(), None)))
+}

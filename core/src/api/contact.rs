@@ -1,0 +1,421 @@
+//! Contacts, their identities per channel, consent records and merges.
+
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, Checker, Problem};
+use super::extract::{Auth, Json, PageParams, require};
+use super::schema::{Channel, ConsentAction, ListResponse};
+use crate::app::AppState;
+use crate::domain::{
+    self, Actor, ConsentRecord, Contact, ContactId, Identity, IdentityId, Principal, Scope,
+    consent::{NewConsent, parse_label},
+    contact::{ContactPatch, NewContact, normalize_identity},
+    required_text,
+};
+use crate::store::{self, contact::Visibility};
+
+#[derive(Serialize, ToSchema)]
+pub struct ContactDto {
+    pub id: uuid::Uuid,
+    pub name: Option<String>,
+    pub identities: Vec<IdentityDto>,
+    #[schema(value_type = Object)]
+    pub custom_attributes: serde_json::Map<String, serde_json::Value>,
+    /// Set when this contact was merged into another.
+    pub merged_into: Option<uuid::Uuid>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct IdentityDto {
+    pub id: uuid::Uuid,
+    pub channel: Channel,
+    pub value: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConsentDto {
+    pub id: uuid::Uuid,
+    pub purpose: String,
+    pub action: ConsentAction,
+    pub text_version: String,
+    pub channel: Channel,
+    pub source: String,
+    pub recorded_at: DateTime<Utc>,
+}
+
+impl From<Identity> for IdentityDto {
+    fn from(i: Identity) -> Self {
+        IdentityDto { id: i.id.0, channel: i.channel.into(), value: i.value }
+    }
+}
+
+impl From<Contact> for ContactDto {
+    fn from(c: Contact) -> Self {
+        ContactDto {
+            id: c.id.0,
+            name: c.name,
+            identities: c.identities.into_iter().map(IdentityDto::from).collect(),
+            custom_attributes: c.custom_attributes,
+            merged_into: c.merged_into.map(|m| m.0),
+            created_at: c.created_at,
+            updated_at: c.updated_at,
+        }
+    }
+}
+
+impl From<ConsentRecord> for ConsentDto {
+    fn from(r: ConsentRecord) -> Self {
+        ConsentDto {
+            id: r.id.0,
+            purpose: r.purpose,
+            action: r.action.into(),
+            text_version: r.text_version,
+            channel: r.channel.into(),
+            source: r.source,
+            recorded_at: r.recorded_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct IdentityInput {
+    pub channel: Channel,
+    #[schema(example = "+57 300 123 4567")]
+    pub value: String,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateContact {
+    #[schema(example = "Laura Gómez")]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub identities: Vec<IdentityInput>,
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub custom_attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateContact {
+    /// A name, or null to clear it.
+    #[serde(default, deserialize_with = "super::schema::double_option")]
+    #[schema(value_type = Option<String>)]
+    pub name: Option<Option<String>>,
+    /// Merged into the current attributes; a null value removes a key.
+    #[schema(value_type = Option<Object>)]
+    pub custom_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RecordConsent {
+    #[schema(example = "data_processing")]
+    pub purpose: String,
+    pub action: ConsentAction,
+    #[schema(example = "2026-01")]
+    pub text_version: String,
+    pub channel: Channel,
+    /// Where the answer came from; defaults to `agent` for staff and `api` for tokens.
+    pub source: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MergeContacts {
+    /// The contact merged away; its identities, cases and consents move to this one.
+    pub source_contact_id: uuid::Uuid,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContactQuery {
+    /// Text in the name or in an identity (phone, e-mail...).
+    pub q: Option<String>,
+    /// Include contacts merged into others.
+    pub include_merged: Option<bool>,
+}
+
+/// Which contacts the caller may read.
+fn visibility(principal: &Principal) -> Result<Visibility, ApiError> {
+    match principal {
+        p if p.is_admin_or_token(Scope::ContactsRead) => Ok(Visibility::All),
+        Principal::User { id, memberships, .. } => {
+            Ok(Visibility::Staff { user: *id, units: memberships.iter().map(|m| m.unit_id).collect() })
+        }
+        Principal::Token { .. } => Err(ApiError::Forbidden("this needs the contacts:read scope")),
+    }
+}
+
+/// Visibility for a change: staff within their visibility, or a `contacts:write` token.
+fn write_visibility(principal: &Principal) -> Result<Visibility, ApiError> {
+    if matches!(principal, Principal::Token { .. }) {
+        require(principal.token_has(Scope::ContactsWrite), "this needs the contacts:write scope")?;
+    }
+    visibility(principal)
+}
+
+fn parse_identities(inputs: &[IdentityInput], check: &mut Checker) -> Vec<(domain::Channel, String)> {
+    inputs
+        .iter()
+        .enumerate()
+        .filter_map(|(i, input)| {
+            let channel: domain::Channel = input.channel.into();
+            check
+                .check(normalize_identity(&format!("identities[{i}].value"), channel, &input.value))
+                .map(|v| (channel, v))
+        })
+        .collect()
+}
+
+fn check_attributes(field: &str, attributes: &serde_json::Map<String, serde_json::Value>, check: &mut Checker) {
+    if attributes.len() > 100 || serde_json::to_string(attributes).map_or(0, |s| s.len()) > 16 * 1024 {
+        check.check::<()>(Err(domain::Error::invalid(field, "must have at most 100 keys and 16 KiB")));
+    }
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    params(ContactQuery, PageParams),
+    responses((status = 200, body = ListResponse<ContactDto>), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/contacts")]
+pub async fn list_contacts(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: web::Query<ContactQuery>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = params.page()?;
+    let visibility = visibility(&auth.0)?;
+    let query = query.into_inner();
+    let filter = store::contact::ContactFilter { q: query.q, include_merged: query.include_merged.unwrap_or(false) };
+    let (contacts, next) = store::contact::list(&state.store.db, &visibility, &filter, &page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(contacts.into_iter().map(ContactDto::from).collect(), next)))
+}
+
+/// Creates a contact. Honors `Idempotency-Key`.
+#[utoipa::path(
+    tag = "contacts",
+    request_body = CreateContact,
+    params(("Idempotency-Key" = Option<String>, Header)),
+    responses((status = 201, body = ContactDto), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/contacts")]
+pub async fn create_contact(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    body: Json<CreateContact>,
+) -> Result<HttpResponse, ApiError> {
+    write_visibility(&auth.0)?;
+    let body = body.0;
+    let mut check = Checker::default();
+    let name = body.name.as_deref().and_then(|n| check.check(required_text("name", n, 200)));
+    let identities = parse_identities(&body.identities, &mut check);
+    check_attributes("custom_attributes", &body.custom_attributes, &mut check);
+    check.finish()?;
+    let new = NewContact { name, identities, custom_attributes: body.custom_attributes };
+    let actor = Actor::from(&auth.0);
+    super::idempotency::run(&state, &req, &auth.0, || async {
+        let contact = store::contact::create(&state.store, &actor, new).await?;
+        super::idempotency::created(&ContactDto::from(contact))
+    })
+    .await
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ContactDto), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/contacts/{contact_id}")]
+pub async fn get_contact(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let contact = store::contact::get(&state.store.db, &visibility(&auth.0)?, ContactId(path.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(ContactDto::from(contact)))
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    request_body = UpdateContact,
+    responses((status = 200, body = ContactDto), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[patch("/contacts/{contact_id}")]
+pub async fn update_contact(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<UpdateContact>,
+) -> Result<HttpResponse, ApiError> {
+    let visibility = write_visibility(&auth.0)?;
+    let body = body.0;
+    let mut check = Checker::default();
+    let name = match body.name {
+        Some(Some(name)) => check.check(required_text("name", &name, 200)).map(|n| Some(Some(n))).unwrap_or(None),
+        Some(None) => Some(None),
+        None => None,
+    };
+    if let Some(attributes) = &body.custom_attributes {
+        check_attributes("custom_attributes", attributes, &mut check);
+    }
+    check.finish()?;
+    let patch = ContactPatch { name, custom_attributes: body.custom_attributes };
+    let contact =
+        store::contact::update(&state.store, &Actor::from(&auth.0), &visibility, ContactId(path.into_inner()), patch)
+            .await?;
+    Ok(HttpResponse::Ok().json(ContactDto::from(contact)))
+}
+
+/// Adds a channel identity; an identity belongs to one contact only.
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    request_body = IdentityInput,
+    responses((status = 201, body = IdentityDto), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/contacts/{contact_id}/identities")]
+pub async fn add_identity(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<IdentityInput>,
+) -> Result<HttpResponse, ApiError> {
+    let visibility = write_visibility(&auth.0)?;
+    let channel: domain::Channel = body.0.channel.into();
+    let value = normalize_identity("value", channel, &body.0.value)?;
+    let identity = store::contact::add_identity(
+        &state.store,
+        &Actor::from(&auth.0),
+        &visibility,
+        ContactId(path.into_inner()),
+        channel,
+        &value,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(IdentityDto::from(identity)))
+}
+
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path), ("identity_id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Removed"), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/contacts/{contact_id}/identities/{identity_id}")]
+pub async fn remove_identity(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let visibility = write_visibility(&auth.0)?;
+    let (contact, identity) = path.into_inner();
+    store::contact::remove_identity(
+        &state.store,
+        &Actor::from(&auth.0),
+        &visibility,
+        ContactId(contact),
+        IdentityId(identity),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// The contact's consent history, oldest first; the latest record per purpose stands.
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ListResponse<ConsentDto>), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/contacts/{contact_id}/consents")]
+pub async fn list_consents(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let records =
+        store::contact::consents(&state.store.db, &visibility(&auth.0)?, ContactId(path.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(records.into_iter().map(ConsentDto::from).collect(), None)))
+}
+
+/// Records a consent grant or revocation.
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    request_body = RecordConsent,
+    responses((status = 201, body = ConsentDto), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/contacts/{contact_id}/consents")]
+pub async fn record_consent(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<RecordConsent>,
+) -> Result<HttpResponse, ApiError> {
+    let visibility = write_visibility(&auth.0)?;
+    let body = body.0;
+    let default_source = if matches!(auth.0, Principal::Token { .. }) { "api" } else { "agent" };
+    let mut check = Checker::default();
+    let purpose = check.check(parse_label("purpose", &body.purpose));
+    let version = check.check(required_text("text_version", &body.text_version, 64));
+    let source = check.check(parse_label("source", body.source.as_deref().unwrap_or(default_source)));
+    check.finish()?;
+    let (Some(purpose), Some(text_version), Some(source)) = (purpose, version, source) else {
+        return Err(ApiError::internal("checked values missing"));
+    };
+    let new = NewConsent { purpose, action: body.action.into(), text_version, channel: body.channel.into(), source };
+    let record = store::contact::record_consent(
+        &state.store,
+        &Actor::from(&auth.0),
+        &visibility,
+        ContactId(path.into_inner()),
+        new,
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(ConsentDto::from(record)))
+}
+
+/// Merges another contact into this one, keeping the other as history.
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    request_body = MergeContacts,
+    responses((status = 200, body = ContactDto), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/contacts/{contact_id}/merge")]
+pub async fn merge_contacts(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<MergeContacts>,
+) -> Result<HttpResponse, ApiError> {
+    let visibility = write_visibility(&auth.0)?;
+    let contact = store::contact::merge(
+        &state.store,
+        &Actor::from(&auth.0),
+        &visibility,
+        ContactId(path.into_inner()),
+        ContactId(body.0.source_contact_id),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(ContactDto::from(contact)))
+}

@@ -1,0 +1,235 @@
+//! The one place errors become HTTP: RFC 9457 problem+json with a stable
+//! snake_case `code`, field-level `errors`, and the request id.
+
+use actix_web::{HttpResponse, ResponseError, http::StatusCode};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::{domain, store};
+
+/// A field that failed validation.
+#[derive(Debug, Clone, Serialize, ToSchema, PartialEq)]
+pub struct FieldError {
+    /// JSON path or parameter name, e.g. `identities[0].value`.
+    pub field: String,
+    pub message: String,
+}
+
+/// RFC 9457 problem details.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable machine-readable code.
+    pub code: String,
+    pub request_id: String,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("the request has invalid fields")]
+    Validation(Vec<FieldError>),
+    #[error("authentication required")]
+    Unauthorized,
+    #[error("{0}")]
+    Forbidden(&'static str),
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{message}")]
+    Conflict { field: String, message: String },
+    #[error("{0}")]
+    Transition(String),
+    #[error("too many requests; retry in {0} seconds")]
+    RateLimited(u64),
+    #[error("the body is larger than {0} bytes")]
+    PayloadTooLarge(usize),
+    #[error("send the body as application/json")]
+    UnsupportedMediaType,
+    #[error("this Idempotency-Key was used with a different request")]
+    IdempotencyMismatch,
+    #[error("a request with this Idempotency-Key is still in progress")]
+    IdempotencyInProgress,
+    #[error("internal error")]
+    Internal(String),
+}
+
+impl ApiError {
+    pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::Validation(vec![FieldError { field: field.into(), message: message.into() }])
+    }
+
+    pub fn internal(err: impl std::fmt::Display) -> Self {
+        ApiError::Internal(err.to_string())
+    }
+
+    fn code(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "bad_request",
+            ApiError::Validation(_) => "validation_failed",
+            ApiError::Unauthorized => "unauthorized",
+            ApiError::Forbidden(_) => "forbidden",
+            ApiError::NotFound(_) => "not_found",
+            ApiError::Conflict { .. } => "conflict",
+            ApiError::Transition(_) => "invalid_transition",
+            ApiError::RateLimited(_) => "rate_limited",
+            ApiError::PayloadTooLarge(_) => "payload_too_large",
+            ApiError::UnsupportedMediaType => "unsupported_media_type",
+            ApiError::IdempotencyMismatch => "idempotency_key_reused",
+            ApiError::IdempotencyInProgress => "idempotency_key_in_progress",
+            ApiError::Internal(_) => "internal",
+        }
+    }
+
+    fn title(&self) -> &'static str {
+        match self {
+            ApiError::BadRequest(_) => "Bad request",
+            ApiError::Validation(_) => "Validation failed",
+            ApiError::Unauthorized => "Unauthorized",
+            ApiError::Forbidden(_) => "Forbidden",
+            ApiError::NotFound(_) => "Not found",
+            ApiError::Conflict { .. } | ApiError::IdempotencyInProgress => "Conflict",
+            ApiError::Transition(_) => "Invalid status change",
+            ApiError::RateLimited(_) => "Too many requests",
+            ApiError::PayloadTooLarge(_) => "Payload too large",
+            ApiError::UnsupportedMediaType => "Unsupported media type",
+            ApiError::IdempotencyMismatch => "Idempotency key reused",
+            ApiError::Internal(_) => "Internal server error",
+        }
+    }
+
+    pub fn problem(&self) -> Problem {
+        let status = self.status_code();
+        let errors = match self {
+            ApiError::Validation(errors) => errors.clone(),
+            ApiError::Conflict { field, message } => {
+                vec![FieldError { field: field.clone(), message: message.clone() }]
+            }
+            _ => vec![],
+        };
+        let detail = match self {
+            // A 500 says nothing but the request id; the cause goes to the log.
+            ApiError::Internal(_) => "an internal error occurred; quote the request id when reporting it".to_owned(),
+            ApiError::Validation(errors) if errors.len() == 1 => format!("{}: {}", errors[0].field, errors[0].message),
+            other => other.to_string(),
+        };
+        Problem {
+            kind: format!("urn:ventanilla:problem:{}", self.code()),
+            title: self.title().to_owned(),
+            status: status.as_u16(),
+            detail,
+            code: self.code().to_owned(),
+            request_id: super::middleware::current_request_id(),
+            errors,
+        }
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            ApiError::Validation(_) | ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Conflict { .. } | ApiError::Transition(_) | ApiError::IdempotencyInProgress => {
+                StatusCode::CONFLICT
+            }
+            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        if let ApiError::Internal(cause) = self {
+            tracing::error!(request_id = %super::middleware::current_request_id(), %cause, "request failed");
+        }
+        let mut response = HttpResponse::build(self.status_code());
+        response.content_type("application/problem+json");
+        if let ApiError::RateLimited(secs) = self {
+            response.insert_header(("Retry-After", secs.to_string()));
+        }
+        if matches!(self, ApiError::Unauthorized) {
+            response.insert_header(("WWW-Authenticate", "Bearer"));
+        }
+        response.json(self.problem())
+    }
+}
+
+impl From<domain::Error> for ApiError {
+    fn from(err: domain::Error) -> Self {
+        match err {
+            domain::Error::Invalid { field, message } => ApiError::field(field, message),
+            domain::Error::Transition { .. } => ApiError::Transition(err.to_string()),
+        }
+    }
+}
+
+impl From<store::Error> for ApiError {
+    fn from(err: store::Error) -> Self {
+        match err {
+            store::Error::NotFound(what) => ApiError::NotFound(what),
+            store::Error::Conflict { field, message } => ApiError::Conflict { field, message },
+            store::Error::Domain(e) => e.into(),
+            store::Error::Db(e) => ApiError::Internal(format!("database: {e}")),
+            store::Error::Corrupt(e) => ApiError::Internal(format!("corrupt data: {e}")),
+        }
+    }
+}
+
+impl From<crate::auth::Error> for ApiError {
+    fn from(err: crate::auth::Error) -> Self {
+        ApiError::Internal(err.to_string())
+    }
+}
+
+/// Collects several field errors before failing, so a client fixes all at once.
+#[derive(Default)]
+pub struct Checker {
+    errors: Vec<FieldError>,
+}
+
+impl Checker {
+    /// Keeps the value if valid; remembers the error otherwise.
+    pub fn check<T>(&mut self, result: Result<T, domain::Error>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(domain::Error::Invalid { field, message }) => {
+                self.errors.push(FieldError { field, message });
+                None
+            }
+            Err(other) => {
+                self.errors.push(FieldError { field: String::new(), message: other.to_string() });
+                None
+            }
+        }
+    }
+
+    /// Like [`Checker::check`] for results that are already API errors.
+    pub fn check_api<T>(&mut self, result: Result<T, ApiError>) -> Option<T> {
+        match result {
+            Ok(value) => Some(value),
+            Err(ApiError::Validation(errors)) => {
+                self.errors.extend(errors);
+                None
+            }
+            Err(other) => {
+                self.errors.push(FieldError { field: String::new(), message: other.to_string() });
+                None
+            }
+        }
+    }
+
+    pub fn finish(self) -> Result<(), ApiError> {
+        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }
+    }
+}

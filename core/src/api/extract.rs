@@ -1,0 +1,161 @@
+//! Request extractors that fail with problem+json: JSON bodies with the
+//! failing field's path, the authenticated principal, and page parameters.
+
+use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use futures_util::future::LocalBoxFuture;
+use serde::{Deserialize, de::DeserializeOwned};
+use utoipa::IntoParams;
+
+use super::error::ApiError;
+use crate::app::AppState;
+use crate::domain::{Principal, Scope, UserId};
+use crate::store::{
+    self,
+    pagination::{Cursor, MAX_LIMIT, Page},
+};
+
+/// A JSON body. Wrong content type, malformed JSON, unknown fields, wrong
+/// types and oversized bodies each get a clear 4xx naming the field.
+pub struct Json<T>(pub T);
+
+impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let limit = req.app_data::<web::Data<AppState>>().map_or(256 * 1024, |s| s.config.http.max_body_bytes);
+        let is_json = req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .is_some_and(|v| {
+                let v = v.trim().to_ascii_lowercase();
+                v == "application/json" || (v.starts_with("application/") && v.ends_with("+json"))
+            });
+        let bytes = web::Bytes::from_request(req, payload);
+        let req = req.clone();
+        Box::pin(async move {
+            if !is_json {
+                return Err(ApiError::UnsupportedMediaType);
+            }
+            let bytes = bytes.await.map_err(|e| {
+                let text = e.to_string();
+                if text.contains("overflow") || text.contains("larger") || text.contains("too large") {
+                    ApiError::PayloadTooLarge(limit)
+                } else {
+                    ApiError::BadRequest(format!("cannot read body: {text}"))
+                }
+            })?;
+            if bytes.len() > limit {
+                return Err(ApiError::PayloadTooLarge(limit));
+            }
+            use actix_web::HttpMessage;
+            req.extensions_mut().insert(BodyHash(crate::auth::hash_secret(&String::from_utf8_lossy(&bytes))));
+            parse_json(&bytes).map(Json)
+        })
+    }
+}
+
+/// SHA-256 of the request body, kept for `Idempotency-Key` checks.
+#[derive(Clone)]
+pub struct BodyHash(pub String);
+
+/// Parses JSON, reporting where it failed as a field path.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value = serde_path_to_error::deserialize::<_, T>(&mut deserializer).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() || inner.is_io() {
+            ApiError::BadRequest(format!("malformed JSON: {inner}"))
+        } else {
+            let field = if path == "." { String::new() } else { path };
+            let message = inner.to_string();
+            let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            ApiError::field(field, message)
+        }
+    })?;
+    deserializer.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
+    Ok(value)
+}
+
+/// The authenticated caller: a signed-in user (JWT) or an API token.
+pub struct Auth(pub Principal);
+
+impl FromRequest for Auth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
+        let state = req.app_data::<web::Data<AppState>>().cloned();
+        let token = req
+            .headers()
+            .get(actix_web::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
+            .map(|v| v.trim().to_owned());
+        Box::pin(async move {
+            let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
+            let token = token.ok_or(ApiError::Unauthorized)?;
+            authenticate(&state, &token).await?.map(Auth).ok_or(ApiError::Unauthorized)
+        })
+    }
+}
+
+/// Resolves a bearer token to a principal; `None` when it is not valid.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>, ApiError> {
+    if token.starts_with(crate::auth::API_TOKEN_PREFIX) {
+        let hash = crate::auth::hash_secret(token);
+        let found = store::api_token::authenticate(&state.store.db, &hash).await?;
+        return Ok(found.map(|t| Principal::Token { id: t.id, scopes: t.scopes }));
+    }
+    let Some(user_id) = state.jwt.verify(token) else { return Ok(None) };
+    principal_for_user(state, user_id).await
+}
+
+pub async fn principal_for_user(state: &AppState, user_id: UserId) -> Result<Option<Principal>, ApiError> {
+    match store::user::get(&state.store.db, user_id).await {
+        Ok(user) if user.active => {
+            Ok(Some(Principal::User { id: user.id, is_admin: user.is_admin, memberships: user.memberships }))
+        }
+        Ok(_) | Err(store::Error::NotFound(_)) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Page parameters shared by every list endpoint.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// Items per page, 1 to 100 (default 25).
+    pub limit: Option<u64>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn page(&self) -> Result<Page, ApiError> {
+        let limit = self.limit.unwrap_or(store::pagination::DEFAULT_LIMIT);
+        if !(1..=MAX_LIMIT).contains(&limit) {
+            return Err(ApiError::field("limit", format!("must be between 1 and {MAX_LIMIT}")));
+        }
+        let after = match self.cursor.as_deref().filter(|c| !c.is_empty()) {
+            Some(text) => Some(
+                Cursor::decode(text).ok_or_else(|| ApiError::field("cursor", "is not a cursor this API returned"))?,
+            ),
+            None => None,
+        };
+        Ok(Page { limit, after })
+    }
+}
+
+/// Fails unless `allowed`; the message says what was missing.
+pub fn require(allowed: bool, why: &'static str) -> Result<(), ApiError> {
+    if allowed { Ok(()) } else { Err(ApiError::Forbidden(why)) }
+}
+
+/// Fails unless the principal is an admin or a token with `scope`.
+pub fn require_admin_or(principal: &Principal, scope: Scope) -> Result<(), ApiError> {
+    require(principal.is_admin_or_token(scope), "this needs an admin or an API token with the right scope")
+}

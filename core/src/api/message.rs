@@ -1,0 +1,190 @@
+//! A case's conversation and its internal notes.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Problem};
+use super::extract::{Auth, Json, PageParams};
+use super::schema::{AuthorKind, DeliveryStatus, Direction, ListResponse};
+use crate::app::AppState;
+use crate::domain::{self, Actor, CaseId, Message, Note, message::MAX_BODY_CHARS, required_text};
+use crate::store;
+
+#[derive(Serialize, ToSchema)]
+pub struct MessageDto {
+    pub id: uuid::Uuid,
+    pub case_id: uuid::Uuid,
+    pub direction: Direction,
+    pub author_kind: AuthorKind,
+    pub author_user_id: Option<uuid::Uuid>,
+    pub body: String,
+    pub attachments: Vec<AttachmentDto>,
+    pub provider_message_id: Option<String>,
+    pub delivery_status: DeliveryStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AttachmentDto {
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct NoteDto {
+    pub id: uuid::Uuid,
+    pub case_id: uuid::Uuid,
+    pub author_user_id: Option<uuid::Uuid>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl From<Message> for MessageDto {
+    fn from(m: Message) -> Self {
+        MessageDto {
+            id: m.id.0,
+            case_id: m.case_id.0,
+            direction: m.direction.into(),
+            author_kind: m.author_kind.into(),
+            author_user_id: m.author_user_id.map(|u| u.0),
+            body: m.body,
+            attachments: m
+                .attachments
+                .into_iter()
+                .map(|a| AttachmentDto {
+                    file_name: a.file_name,
+                    content_type: a.content_type,
+                    size_bytes: a.size_bytes,
+                })
+                .collect(),
+            provider_message_id: m.provider_message_id,
+            delivery_status: m.delivery_status.into(),
+            created_at: m.created_at,
+        }
+    }
+}
+
+impl From<Note> for NoteDto {
+    fn from(n: Note) -> Self {
+        NoteDto {
+            id: n.id.0,
+            case_id: n.case_id.0,
+            author_user_id: n.author_user_id.map(|u| u.0),
+            body: n.body,
+            created_at: n.created_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateMessage {
+    pub body: String,
+    /// Staff default to `agent` (a reply sent on the case's channel) and may
+    /// log what the contact said as `contact`; tokens may also use `bot` and `system`.
+    pub author_kind: Option<AuthorKind>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateNote {
+    pub body: String,
+}
+
+/// The conversation, oldest first.
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path), PageParams),
+    responses((status = 200, body = ListResponse<MessageDto>), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/cases/{case_id}/messages")]
+pub async fn list_messages(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = params.page()?;
+    let scope = auth.0.case_units();
+    let (messages, next) =
+        store::message::list(&state.store.db, scope.as_deref(), CaseId(path.into_inner()), &page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(messages.into_iter().map(MessageDto::from).collect(), next)))
+}
+
+/// Adds a message; an outbound one is queued for delivery on the case's channel.
+/// Honors `Idempotency-Key`.
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
+    request_body = CreateMessage,
+    responses((status = 201, body = MessageDto), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/cases/{case_id}/messages")]
+pub async fn create_message(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<CreateMessage>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CaseId(path.into_inner());
+    super::case::workable_case(&state, &auth.0, id).await?;
+    let new = super::case::new_message(&auth.0, "body", &body.0.body, body.0.author_kind, domain::AuthorKind::Agent)?;
+    let actor = Actor::from(&auth.0);
+    let scope = auth.0.case_units();
+    super::idempotency::run(&state, &req, &auth.0, || async {
+        let message = store::message::add(&state.store, &actor, scope.as_deref(), id, new).await?;
+        super::idempotency::created(&MessageDto::from(message))
+    })
+    .await
+}
+
+/// Internal notes, oldest first: staff only, never sent to the contact.
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path), PageParams),
+    responses((status = 200, body = ListResponse<NoteDto>), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/cases/{case_id}/notes")]
+pub async fn list_notes(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = params.page()?;
+    let scope = auth.0.case_units();
+    let (notes, next) =
+        store::message::list_notes(&state.store.db, scope.as_deref(), CaseId(path.into_inner()), &page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(notes.into_iter().map(NoteDto::from).collect(), next)))
+}
+
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path)),
+    request_body = CreateNote,
+    responses((status = 201, body = NoteDto), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/cases/{case_id}/notes")]
+pub async fn create_note(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<CreateNote>,
+) -> Result<HttpResponse, ApiError> {
+    let id = CaseId(path.into_inner());
+    super::case::workable_case(&state, &auth.0, id).await?;
+    let text = required_text("body", &body.0.body, MAX_BODY_CHARS)?;
+    let scope = auth.0.case_units();
+    let note =
+        store::message::add_note(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, auth.0.user_id(), text)
+            .await?;
+    Ok(HttpResponse::Created().json(NoteDto::from(note)))
+}

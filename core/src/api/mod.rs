@@ -1,0 +1,154 @@
+//! The REST API under `/api/v1`, its OpenAPI document and the docs UI.
+//!
+//! Handlers parse and authorise; the store does the work in one transaction.
+//! Only [`error::ApiError`] turns errors into HTTP.
+
+pub mod audit;
+pub mod auth;
+pub mod case;
+pub mod contact;
+pub mod error;
+pub mod extract;
+pub mod health;
+pub mod idempotency;
+pub mod message;
+pub mod metrics;
+pub mod middleware;
+pub mod ratelimit;
+pub mod schema;
+pub mod token;
+pub mod unit;
+pub mod user;
+
+use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+
+use error::ApiError;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Ventanilla API",
+        description = "Cases, contacts, units and staff of a Ventanilla helpdesk. Errors are RFC 9457 problem+json.",
+        license(name = "AGPL-3.0-or-later")
+    ),
+    servers((url = "/api/v1")),
+    paths(
+        auth::login, auth::refresh, auth::logout, auth::me,
+        unit::list_units, unit::create_unit, unit::get_unit, unit::update_unit,
+        user::list_users, user::create_user, user::get_user, user::update_user,
+        contact::list_contacts, contact::create_contact, contact::get_contact, contact::update_contact,
+        contact::add_identity, contact::remove_identity, contact::list_consents, contact::record_consent,
+        contact::merge_contacts,
+        case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
+        case::list_tags,
+        message::list_messages, message::create_message, message::list_notes, message::create_note,
+        token::list_api_tokens, token::create_api_token, token::revoke_api_token,
+        audit::list_audit_events,
+    ),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "auth", description = "Sign-in and tokens"),
+        (name = "units", description = "Units of the institution"),
+        (name = "users", description = "Staff accounts and roles"),
+        (name = "contacts", description = "People who write in, their identities and consent"),
+        (name = "cases", description = "Cases, their messages, notes and tags"),
+        (name = "api-tokens", description = "Tokens for external systems"),
+        (name = "audit", description = "Who did what"),
+    )
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or vnt_ API token").build(),
+            ),
+        );
+    }
+}
+
+/// The OpenAPI document as served and as committed in openapi/openapi.json.
+pub fn openapi_json() -> String {
+    ApiDoc::openapi().to_pretty_json().unwrap_or_default()
+}
+
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(health::healthz)
+        .service(health::readyz)
+        .service(health::metrics)
+        .route("/api/v1/openapi.json", web::get().to(serve_openapi))
+        .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
+        .service(
+            web::scope("/api/v1")
+                .service(auth::login)
+                .service(auth::refresh)
+                .service(auth::logout)
+                .service(auth::me)
+                .service(unit::list_units)
+                .service(unit::create_unit)
+                .service(unit::get_unit)
+                .service(unit::update_unit)
+                .service(user::list_users)
+                .service(user::create_user)
+                .service(user::get_user)
+                .service(user::update_user)
+                .service(contact::list_contacts)
+                .service(contact::create_contact)
+                .service(contact::get_contact)
+                .service(contact::update_contact)
+                .service(contact::add_identity)
+                .service(contact::remove_identity)
+                .service(contact::list_consents)
+                .service(contact::record_consent)
+                .service(contact::merge_contacts)
+                .service(case::list_cases)
+                .service(case::create_case)
+                .service(case::get_case)
+                .service(case::update_case)
+                .service(case::add_tag)
+                .service(case::remove_tag)
+                .service(case::list_tags)
+                .service(message::list_messages)
+                .service(message::create_message)
+                .service(message::list_notes)
+                .service(message::create_note)
+                .service(token::list_api_tokens)
+                .service(token::create_api_token)
+                .service(token::revoke_api_token)
+                .service(audit::list_audit_events),
+        );
+}
+
+async fn serve_openapi() -> HttpResponse {
+    HttpResponse::Ok().content_type("application/json").body(openapi_json())
+}
+
+/// Unknown routes and methods: problem+json, never an HTML page.
+pub async fn not_found(req: HttpRequest) -> HttpResponse {
+    tracing::debug!(path = %req.path(), "no such route");
+    ApiError::NotFound("route").error_response()
+}
+
+/// Query strings that do not parse: 400 problem+json naming the parameter.
+pub fn query_config() -> web::QueryConfig {
+    web::QueryConfig::default().error_handler(|err, _| {
+        let message = err.to_string();
+        let message = message.strip_prefix("Query deserialize error: ").unwrap_or(&message).to_owned();
+        let field = message.split('`').nth(1).unwrap_or("query").to_owned();
+        ApiError::field(field, message).into()
+    })
+}
+
+/// Path segments that do not parse (e.g. a bad uuid) are a 404: no such resource.
+pub fn path_config() -> web::PathConfig {
+    web::PathConfig::default().error_handler(|_, _| ApiError::NotFound("resource").into())
+}

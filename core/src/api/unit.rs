@@ -1,0 +1,215 @@
+//! Units: list, create, read and change settings.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, NaiveDate, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Checker, Problem};
+use super::extract::{Auth, Json, require};
+use super::schema::ListResponse;
+use crate::app::AppState;
+use crate::domain::{
+    Actor, BusinessHours, Slug, Unit, UnitId, required_text,
+    unit::{DayHours, NewUnit, UnitPatch, parse_timezone},
+};
+use crate::store;
+
+#[derive(Serialize, ToSchema)]
+pub struct UnitDto {
+    pub id: uuid::Uuid,
+    pub slug: String,
+    pub name: String,
+    pub timezone: String,
+    pub business_hours: BusinessHoursDto,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Weekly opening hours in the unit's timezone, and closed dates.
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct BusinessHoursDto {
+    pub weekly: Vec<DayHoursDto>,
+    #[serde(default)]
+    pub holidays: Vec<NaiveDate>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct DayHoursDto {
+    /// `mon` to `sun`.
+    #[schema(example = "mon")]
+    pub day: String,
+    #[schema(example = "08:00")]
+    pub open: String,
+    #[schema(example = "17:00")]
+    pub close: String,
+}
+
+impl From<&BusinessHours> for BusinessHoursDto {
+    fn from(hours: &BusinessHours) -> Self {
+        BusinessHoursDto {
+            weekly: hours
+                .weekly
+                .iter()
+                .map(|h| DayHoursDto {
+                    day: h.day.to_string().to_lowercase(),
+                    open: h.open.format("%H:%M").to_string(),
+                    close: h.close.format("%H:%M").to_string(),
+                })
+                .collect(),
+            holidays: hours.holidays.clone(),
+        }
+    }
+}
+
+impl BusinessHoursDto {
+    fn parse(&self, field: &str) -> Result<BusinessHours, crate::domain::Error> {
+        let mut weekly = vec![];
+        for (i, day) in self.weekly.iter().enumerate() {
+            let at = |name: &str| format!("{field}.weekly[{i}].{name}");
+            let weekday = day
+                .day
+                .parse::<chrono::Weekday>()
+                .map_err(|_| crate::domain::Error::invalid(at("day"), "must be mon, tue, wed, thu, fri, sat or sun"))?;
+            let time = |name: &str, text: &str| {
+                chrono::NaiveTime::parse_from_str(text, "%H:%M")
+                    .map_err(|_| crate::domain::Error::invalid(at(name), "must be a time as HH:MM"))
+            };
+            weekly.push(DayHours { day: weekday, open: time("open", &day.open)?, close: time("close", &day.close)? });
+        }
+        let hours = BusinessHours { weekly, holidays: self.holidays.clone() };
+        hours.validate(field)?;
+        Ok(hours)
+    }
+}
+
+impl From<Unit> for UnitDto {
+    fn from(unit: Unit) -> Self {
+        UnitDto {
+            id: unit.id.0,
+            slug: unit.slug.as_str().to_owned(),
+            name: unit.name,
+            timezone: unit.timezone.name().to_owned(),
+            business_hours: (&unit.business_hours).into(),
+            created_at: unit.created_at,
+            updated_at: unit.updated_at,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUnit {
+    #[schema(example = "admisiones")]
+    pub slug: String,
+    #[schema(example = "Admisiones")]
+    pub name: String,
+    /// IANA timezone; defaults to America/Bogota.
+    #[schema(example = "America/Bogota")]
+    pub timezone: Option<String>,
+    /// Defaults to Monday to Friday, 08:00 to 17:00.
+    pub business_hours: Option<BusinessHoursDto>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUnit {
+    pub name: Option<String>,
+    pub timezone: Option<String>,
+    pub business_hours: Option<BusinessHoursDto>,
+}
+
+/// Every unit, by name. Any staff member may list them (to transfer cases).
+#[utoipa::path(
+    tag = "units",
+    responses((status = 200, body = ListResponse<UnitDto>), (status = 401, body = Problem), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/units")]
+pub async fn list_units(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    require(auth.0.can_read_units(), "this needs a staff account or the units:read scope")?;
+    let units = store::unit::list(&state.store.db).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(units.into_iter().map(UnitDto::from).collect(), None)))
+}
+
+/// Creates a unit (admins, `units:write` tokens).
+#[utoipa::path(
+    tag = "units",
+    request_body = CreateUnit,
+    responses((status = 201, body = UnitDto), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/units")]
+pub async fn create_unit(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<CreateUnit>,
+) -> Result<HttpResponse, ApiError> {
+    super::extract::require_admin_or(&auth.0, crate::domain::Scope::UnitsWrite)?;
+    let body = body.0;
+    let mut check = Checker::default();
+    let slug = check.check(Slug::parse("slug", &body.slug));
+    let name = check.check(required_text("name", &body.name, 200));
+    let timezone = check.check(parse_timezone("timezone", body.timezone.as_deref().unwrap_or("America/Bogota")));
+    let hours = match &body.business_hours {
+        Some(hours) => check.check(hours.parse("business_hours")),
+        None => Some(BusinessHours::office_default()),
+    };
+    check.finish()?;
+    let (Some(slug), Some(name), Some(timezone), Some(business_hours)) = (slug, name, timezone, hours) else {
+        return Err(ApiError::internal("checked values missing"));
+    };
+    let unit =
+        store::unit::create(&state.store, &Actor::from(&auth.0), NewUnit { slug, name, timezone, business_hours })
+            .await?;
+    Ok(HttpResponse::Created().json(UnitDto::from(unit)))
+}
+
+#[utoipa::path(
+    tag = "units",
+    params(("unit_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = UnitDto), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/units/{unit_id}")]
+pub async fn get_unit(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    require(auth.0.can_read_units(), "this needs a staff account or the units:read scope")?;
+    let unit = store::unit::get(&state.store.db, UnitId(path.into_inner())).await?;
+    Ok(HttpResponse::Ok().json(UnitDto::from(unit)))
+}
+
+/// Changes a unit's name, timezone or hours (its supervisors, admins).
+#[utoipa::path(
+    tag = "units",
+    params(("unit_id" = uuid::Uuid, Path)),
+    request_body = UpdateUnit,
+    responses((status = 200, body = UnitDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[patch("/units/{unit_id}")]
+pub async fn update_unit(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<UpdateUnit>,
+) -> Result<HttpResponse, ApiError> {
+    let id = UnitId(path.into_inner());
+    store::unit::get(&state.store.db, id).await?;
+    require(auth.0.can_manage_unit(id), "only the unit's supervisors and admins may change it")?;
+    let body = body.0;
+    let mut check = Checker::default();
+    let patch = UnitPatch {
+        name: body.name.as_deref().and_then(|n| check.check(required_text("name", n, 200))),
+        timezone: body.timezone.as_deref().and_then(|t| check.check(parse_timezone("timezone", t))),
+        business_hours: body.business_hours.as_ref().and_then(|h| check.check(h.parse("business_hours"))),
+    };
+    check.finish()?;
+    let unit = store::unit::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    Ok(HttpResponse::Ok().json(UnitDto::from(unit)))
+}

@@ -1,0 +1,231 @@
+//! Staff accounts: admins manage them; supervisors see their units' people.
+
+use actix_web::{HttpResponse, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, Checker, Problem};
+use super::extract::{Auth, Json, PageParams, require, require_admin_or};
+use super::schema::{ListResponse, Role};
+use crate::app::AppState;
+use crate::domain::{
+    Actor, Email, Membership, Principal, Scope, UnitId, User, UserId, required_text,
+    user::{NewUser, UserPatch, check_password, parse_locale},
+};
+use crate::store;
+
+#[derive(Serialize, ToSchema)]
+pub struct UserDto {
+    pub id: uuid::Uuid,
+    pub email: String,
+    pub display_name: String,
+    pub is_admin: bool,
+    pub active: bool,
+    pub locale: String,
+    pub memberships: Vec<MembershipDto>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct MembershipDto {
+    pub unit_id: uuid::Uuid,
+    pub role: Role,
+}
+
+impl From<User> for UserDto {
+    fn from(user: User) -> Self {
+        UserDto {
+            id: user.id.0,
+            email: user.email.as_str().to_owned(),
+            display_name: user.display_name,
+            is_admin: user.is_admin,
+            active: user.active,
+            locale: user.locale,
+            memberships: user
+                .memberships
+                .into_iter()
+                .map(|m| MembershipDto { unit_id: m.unit_id.0, role: m.role.into() })
+                .collect(),
+            created_at: user.created_at,
+        }
+    }
+}
+
+fn memberships(list: &[MembershipDto]) -> Vec<Membership> {
+    list.iter().map(|m| Membership { unit_id: UnitId(m.unit_id), role: m.role.into() }).collect()
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateUser {
+    #[schema(example = "ana.perez@universidad.edu.co")]
+    pub email: String,
+    #[schema(example = "Ana Pérez")]
+    pub display_name: String,
+    /// At least 10 characters.
+    pub password: String,
+    #[serde(default)]
+    pub is_admin: bool,
+    /// `es` (default), `en` or `pt`.
+    pub locale: Option<String>,
+    #[serde(default)]
+    pub memberships: Vec<MembershipDto>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUser {
+    pub display_name: Option<String>,
+    pub password: Option<String>,
+    pub is_admin: Option<bool>,
+    pub active: Option<bool>,
+    pub locale: Option<String>,
+    /// Replaces every membership.
+    pub memberships: Option<Vec<MembershipDto>>,
+}
+
+async fn hash(password: String) -> Result<String, ApiError> {
+    web::block(move || crate::auth::hash_password(&password)).await.map_err(ApiError::internal)?.map_err(ApiError::from)
+}
+
+/// Staff accounts. Admins see everyone; supervisors see the people of their units.
+#[utoipa::path(
+    tag = "users",
+    params(PageParams),
+    responses((status = 200, body = ListResponse<UserDto>), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/users")]
+pub async fn list_users(
+    state: web::Data<AppState>,
+    auth: Auth,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    let page = params.page()?;
+    let units = auth.0.supervised_units();
+    require(units.as_ref().is_none_or(|u| !u.is_empty()), "only admins and supervisors may list users")?;
+    let (users, next) = store::user::list(&state.store.db, units.as_deref(), &page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(users.into_iter().map(UserDto::from).collect(), next)))
+}
+
+/// Creates a staff account (admins, `users:write` tokens).
+#[utoipa::path(
+    tag = "users",
+    request_body = CreateUser,
+    responses((status = 201, body = UserDto), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/users")]
+pub async fn create_user(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<CreateUser>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin_or(&auth.0, Scope::UsersWrite)?;
+    let body = body.0;
+    let mut check = Checker::default();
+    let email = check.check(Email::parse("email", &body.email));
+    let name = check.check(required_text("display_name", &body.display_name, 200));
+    if let Some(email) = &email {
+        check.check(check_password("password", &body.password, email));
+    }
+    let locale = check.check(parse_locale("locale", body.locale.as_deref().unwrap_or("es")));
+    check.finish()?;
+    let (Some(email), Some(display_name), Some(locale)) = (email, name, locale) else {
+        return Err(ApiError::internal("checked values missing"));
+    };
+    let new = NewUser {
+        email,
+        display_name,
+        password_hash: hash(body.password).await?,
+        is_admin: body.is_admin,
+        locale,
+        memberships: memberships(&body.memberships),
+    };
+    let user = store::user::create(&state.store, &Actor::from(&auth.0), new).await?;
+    Ok(HttpResponse::Created().json(UserDto::from(user)))
+}
+
+/// Whether `principal` may see `user`: admins, `users:read` tokens, the user
+/// themself, and supervisors of a unit the user belongs to.
+fn may_see(principal: &Principal, user: &User) -> bool {
+    principal.user_id() == Some(user.id)
+        || principal.supervised_units().is_none_or(|units| user.memberships.iter().any(|m| units.contains(&m.unit_id)))
+}
+
+#[utoipa::path(
+    tag = "users",
+    params(("user_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = UserDto), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/users/{user_id}")]
+pub async fn get_user(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let user = store::user::get(&state.store.db, UserId(path.into_inner())).await?;
+    if !may_see(&auth.0, &user) {
+        return Err(ApiError::NotFound("user"));
+    }
+    Ok(HttpResponse::Ok().json(UserDto::from(user)))
+}
+
+/// Changes an account. Admins change anything; users change their own name,
+/// locale and password.
+#[utoipa::path(
+    tag = "users",
+    params(("user_id" = uuid::Uuid, Path)),
+    request_body = UpdateUser,
+    responses((status = 200, body = UserDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[patch("/users/{user_id}")]
+pub async fn update_user(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<UpdateUser>,
+) -> Result<HttpResponse, ApiError> {
+    let id = UserId(path.into_inner());
+    let user = store::user::get(&state.store.db, id).await?;
+    let is_self = auth.0.user_id() == Some(id);
+    let admin = auth.0.is_admin_or_token(Scope::UsersWrite);
+    if !admin && !is_self {
+        return Err(if may_see(&auth.0, &user) {
+            ApiError::Forbidden("only admins may change other users")
+        } else {
+            ApiError::NotFound("user")
+        });
+    }
+    let body = body.0;
+    let privileged = body.is_admin.is_some() || body.active.is_some() || body.memberships.is_some();
+    require(admin || !privileged, "only admins may change roles, memberships or whether an account is active")?;
+    if is_self && (body.is_admin == Some(false) || body.active == Some(false)) {
+        return Err(ApiError::field("is_admin", "you cannot remove your own admin role or deactivate yourself"));
+    }
+    let mut check = Checker::default();
+    let display_name = body.display_name.as_deref().and_then(|n| check.check(required_text("display_name", n, 200)));
+    let locale = body.locale.as_deref().and_then(|l| check.check(parse_locale("locale", l)));
+    if let Some(password) = &body.password {
+        check.check(check_password("password", password, &user.email));
+    }
+    check.finish()?;
+    let password_hash = match body.password {
+        Some(password) => Some(hash(password).await?),
+        None => None,
+    };
+    let patch = UserPatch {
+        display_name,
+        password_hash,
+        is_admin: body.is_admin,
+        active: body.active,
+        locale,
+        memberships: body.memberships.as_deref().map(memberships),
+    };
+    let user = store::user::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    Ok(HttpResponse::Ok().json(UserDto::from(user)))
+}

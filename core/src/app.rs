@@ -1,0 +1,89 @@
+//! Wiring: opens the store, migrates, builds the shared state and the HTTP server.
+
+use actix_web::{App, HttpServer, dev::Server, middleware::from_fn, web};
+use anyhow::Context;
+use std::net::{SocketAddr, TcpListener};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::{self, metrics::Metrics, ratelimit::RateLimiter};
+use crate::auth::Jwt;
+use crate::config::Config;
+use crate::store::{self, Store};
+
+/// What every request handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub jwt: Jwt,
+    pub config: Arc<Config>,
+    pub metrics: Metrics,
+    pub login_by_ip: RateLimiter,
+    pub login_by_account: RateLimiter,
+}
+
+/// A running server and where it listens.
+pub struct Running {
+    pub server: Server,
+    pub addr: SocketAddr,
+    pub state: web::Data<AppState>,
+}
+
+/// Opens the database (creating the data directory and applying migrations)
+/// and returns the store.
+pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
+    std::fs::create_dir_all(&config.data_dir)
+        .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
+    let url = config.database_url();
+    let store = Store::connect(url.expose(), config.database.max_connections)
+        .await
+        .context("cannot connect to the database (check database_url)")?;
+    store.migrate().await.context("cannot apply database migrations")?;
+    Ok(store)
+}
+
+/// Builds the state: the JWT key comes from config or, when unset, from the
+/// database, so several instances share one key without configuration.
+pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
+    let secret = match &config.auth.jwt_secret {
+        Some(secret) => secret.expose().to_owned(),
+        None => store::setting::get_or_insert(&store.db, "jwt_secret", || crate::auth::new_secret("").0)
+            .await
+            .context("cannot read or create the token signing key")?,
+    };
+    let jwt = Jwt::new(secret.as_bytes(), config.auth.access_token_ttl_secs);
+    Ok(AppState {
+        store,
+        jwt,
+        login_by_ip: RateLimiter::new(config.auth.login_attempts_per_ip_per_minute, Duration::from_secs(60)),
+        login_by_account: RateLimiter::new(config.auth.login_attempts_per_account, Duration::from_secs(15 * 60)),
+        metrics: Metrics::default(),
+        config: Arc::new(config),
+    })
+}
+
+/// Binds the listen address and starts serving; returns at once.
+pub fn serve(state: AppState) -> anyhow::Result<Running> {
+    let listener = TcpListener::bind(&state.config.listen)
+        .with_context(|| format!("cannot listen on {} (is it in use?)", state.config.listen))?;
+    let addr = listener.local_addr()?;
+    let workers = match state.config.http.workers {
+        0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+        n => n,
+    };
+    let state = web::Data::new(state);
+    let data = state.clone();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(data.clone())
+            .app_data(api::query_config())
+            .app_data(api::path_config())
+            .wrap(from_fn(api::middleware::observe))
+            .configure(api::configure)
+            .default_service(web::to(api::not_found))
+    })
+    .workers(workers)
+    .shutdown_timeout(10)
+    .listen(listener)?
+    .run();
+    Ok(Running { server, addr, state })
+}

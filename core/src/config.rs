@@ -1,0 +1,312 @@
+//! One typed configuration: defaults, then a TOML file, then `VENTANILLA_*`
+//! environment variables, then command-line flags. A bad value stops start-up
+//! with a message that names the key.
+//!
+//! Environment names map to keys by lowercasing and turning `__` into a dot:
+//! `VENTANILLA_DATABASE_URL` is `database_url`, `VENTANILLA_AUTH__ACCESS_TOKEN_TTL_SECS`
+//! is `auth.access_token_ttl_secs`.
+
+use serde::Deserialize;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address to listen on.
+    pub listen: String,
+    /// Where the SQLite database, caches and files live.
+    pub data_dir: PathBuf,
+    /// `sqlite://...` or `postgres://...`; defaults to SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    pub database: DatabaseConfig,
+    pub log: LogConfig,
+    pub auth: AuthConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    pub max_connections: u32,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    pub format: LogFormat,
+    /// A tracing filter, e.g. `info,ventanilla=debug`.
+    pub filter: String,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    pub access_token_ttl_secs: i64,
+    pub refresh_token_ttl_days: i64,
+    /// Failed and successful sign-ins allowed per client IP per minute.
+    pub login_attempts_per_ip_per_minute: u32,
+    /// Sign-ins allowed per account per 15 minutes.
+    pub login_attempts_per_account: u32,
+    /// HMAC key for access tokens; generated and kept in the database when unset.
+    pub jwt_secret: Option<Secret>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    /// Largest JSON body accepted.
+    pub max_body_bytes: usize,
+    /// Worker threads; 0 means one per core.
+    pub workers: usize,
+    /// Trust `X-Forwarded-For` for the client IP (only behind your own proxy).
+    pub trust_forwarded_for: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("data"),
+            database_url: None,
+            database: DatabaseConfig::default(),
+            log: LogConfig::default(),
+            auth: AuthConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig { max_connections: 16 }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { format: LogFormat::Text, filter: "info,sqlx=warn,sea_orm=warn".into() }
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            login_attempts_per_ip_per_minute: 20,
+            login_attempts_per_account: 10,
+            jwt_secret: None,
+        }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 256 * 1024, workers: 0, trust_forwarded_for: false }
+    }
+}
+
+/// A value that must never be printed: `Debug` shows `[redacted]`.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("[redacted]")
+    }
+}
+
+/// Why the configuration was refused; the message names the key.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {message}")]
+    Syntax { path: PathBuf, message: String },
+    #[error("environment variable {var}: {message}")]
+    Env { var: String, message: String },
+    #[error("invalid configuration: `{key}`: {message}")]
+    Invalid { key: String, message: String },
+}
+
+/// Environment variables read by the command line itself, not config keys.
+const CLI_ONLY_VARS: [&str; 2] = ["VENTANILLA_CONFIG", "VENTANILLA_LOG"];
+
+impl Config {
+    /// Loads defaults, then `file` if given, then `VENTANILLA_*` from `env`.
+    pub fn load(file: Option<&Path>, env: impl IntoIterator<Item = (String, String)>) -> Result<Config, ConfigError> {
+        let mut table = toml::Table::new();
+        if let Some(path) = file {
+            let text =
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read { path: path.into(), source })?;
+            table = text
+                .parse::<toml::Table>()
+                .map_err(|e| ConfigError::Syntax { path: path.into(), message: e.message().to_owned() })?;
+        }
+        for (var, value) in env {
+            let Some(rest) = var.strip_prefix("VENTANILLA_") else { continue };
+            if CLI_ONLY_VARS.contains(&var.as_str()) || rest.is_empty() {
+                continue;
+            }
+            let path: Vec<String> = rest.split("__").map(str::to_lowercase).collect();
+            set_path(&mut table, &path, env_value(&value))
+                .map_err(|message| ConfigError::Env { var: var.clone(), message })?;
+        }
+        let deserializer = toml::Value::Table(table);
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let key = e.path().to_string();
+            let message = e.into_inner().to_string();
+            ConfigError::Invalid { key, message: message.lines().next().unwrap_or_default().to_owned() }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks values that parse but make no sense.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let invalid = |key: &str, message: String| Err(ConfigError::Invalid { key: key.into(), message });
+        if self.listen.parse::<SocketAddr>().is_err() {
+            return invalid("listen", format!("`{}` is not an address such as 127.0.0.1:8080", self.listen));
+        }
+        if let Some(url) = &self.database_url {
+            let url = url.expose();
+            if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://".into());
+            }
+        }
+        if self.database.max_connections == 0 {
+            return invalid("database.max_connections", "must be at least 1".into());
+        }
+        if !(60..=24 * 3600).contains(&self.auth.access_token_ttl_secs) {
+            return invalid("auth.access_token_ttl_secs", "must be between 60 and 86400".into());
+        }
+        if !(1..=365).contains(&self.auth.refresh_token_ttl_days) {
+            return invalid("auth.refresh_token_ttl_days", "must be between 1 and 365".into());
+        }
+        if self.auth.login_attempts_per_ip_per_minute == 0 || self.auth.login_attempts_per_account == 0 {
+            return invalid("auth.login_attempts_per_ip_per_minute", "limits must be at least 1".into());
+        }
+        if self.auth.jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            return invalid("auth.jwt_secret", "must be at least 32 characters".into());
+        }
+        if !(1024..=64 * 1024 * 1024).contains(&self.http.max_body_bytes) {
+            return invalid("http.max_body_bytes", "must be between 1024 and 67108864".into());
+        }
+        if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
+            return invalid("log.filter", format!("`{}` is not a tracing filter", self.log.filter));
+        }
+        Ok(())
+    }
+
+    /// The database URL to use: the configured one or SQLite in the data directory.
+    pub fn database_url(&self) -> Secret {
+        match &self.database_url {
+            Some(url) => url.clone(),
+            None => Secret(format!("sqlite://{}?mode=rwc", self.data_dir.join("ventanilla.db").display())),
+        }
+    }
+}
+
+/// An environment value as TOML: `900` is a number, `true` a boolean, anything else a string.
+fn env_value(raw: &str) -> toml::Value {
+    format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()))
+}
+
+fn set_path(table: &mut toml::Table, path: &[String], value: toml::Value) -> Result<(), String> {
+    match path {
+        [] => Err("empty key".into()),
+        [last] => {
+            table.insert(last.clone(), value);
+            Ok(())
+        }
+        [first, rest @ ..] => {
+            let entry = table.entry(first.clone()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+            match entry {
+                toml::Value::Table(inner) => set_path(inner, rest, value),
+                _ => Err(format!("`{first}` is not a section")),
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_are_valid() {
+        let config = Config::load(None, vec![]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert!(config.database_url().expose().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn env_overrides_file_and_nests() {
+        let dir = std::env::temp_dir().join(format!("vnt-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ventanilla.toml");
+        std::fs::write(&file, "listen = \"0.0.0.0:9000\"\n[auth]\naccess_token_ttl_secs = 600\n").unwrap();
+        let config = Config::load(
+            Some(&file),
+            env(&[
+                ("VENTANILLA_LISTEN", "127.0.0.1:9999"),
+                ("VENTANILLA_AUTH__REFRESH_TOKEN_TTL_DAYS", "7"),
+                ("OTHER", "x"),
+            ]),
+        )
+        .unwrap();
+        assert_eq!(config.listen, "127.0.0.1:9999");
+        assert_eq!(config.auth.access_token_ttl_secs, 600);
+        assert_eq!(config.auth.refresh_token_ttl_days, 7);
+    }
+
+    #[test]
+    fn errors_name_the_key() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[("VENTANILLA_LISTEN", "not-an-address")], "listen"),
+            (&[("VENTANILLA_AUTH__ACCESS_TOKEN_TTL_SECS", "soon")], "auth.access_token_ttl_secs"),
+            (&[("VENTANILLA_DATABASE_URL", "mysql://x")], "database_url"),
+            (&[("VENTANILLA_NO_SUCH_KEY", "1")], "no_such_key"),
+            (&[("VENTANILLA_LOG__FORMAT", "xml")], "log.format"),
+        ];
+        for (vars, key) in cases {
+            let err = Config::load(None, env(vars)).expect_err("must be refused").to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        }
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config::load(None, env(&[("VENTANILLA_DATABASE_URL", "postgres://u:hunter2@db/v")])).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+}

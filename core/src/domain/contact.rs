@@ -1,0 +1,150 @@
+//! People who write in, and the identities they use on each channel.
+
+use super::{ContactId, Error, IdentityId};
+use chrono::{DateTime, Utc};
+
+/// A person who writes in, possibly on several channels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Contact {
+    pub id: ContactId,
+    pub name: Option<String>,
+    pub identities: Vec<Identity>,
+    pub custom_attributes: serde_json::Map<String, serde_json::Value>,
+    /// Set when this contact was merged into another; it then only keeps history.
+    pub merged_into: Option<ContactId>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A contact to create, with identities already normalised.
+#[derive(Debug, Clone, Default)]
+pub struct NewContact {
+    pub name: Option<String>,
+    pub identities: Vec<(Channel, String)>,
+    pub custom_attributes: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Changes to a contact; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct ContactPatch {
+    pub name: Option<Option<String>>,
+    pub custom_attributes: Option<serde_json::Map<String, serde_json::Value>>,
+}
+
+/// How a contact is known on one channel: a phone number, a PSID, an address...
+#[derive(Debug, Clone, PartialEq)]
+pub struct Identity {
+    pub id: IdentityId,
+    pub channel: Channel,
+    pub value: String,
+}
+
+/// The channels people write in on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Channel {
+    Whatsapp,
+    Messenger,
+    Instagram,
+    Telegram,
+    Email,
+    Sms,
+    Webchat,
+    Webform,
+    Phone,
+    Api,
+}
+
+impl Channel {
+    pub const ALL: [Channel; 10] = [
+        Channel::Whatsapp,
+        Channel::Messenger,
+        Channel::Instagram,
+        Channel::Telegram,
+        Channel::Email,
+        Channel::Sms,
+        Channel::Webchat,
+        Channel::Webform,
+        Channel::Phone,
+        Channel::Api,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Messenger => "messenger",
+            Channel::Instagram => "instagram",
+            Channel::Telegram => "telegram",
+            Channel::Email => "email",
+            Channel::Sms => "sms",
+            Channel::Webchat => "webchat",
+            Channel::Webform => "webform",
+            Channel::Phone => "phone",
+            Channel::Api => "api",
+        }
+    }
+
+    pub fn parse(field: &str, value: &str) -> Result<Self, Error> {
+        Channel::ALL
+            .into_iter()
+            .find(|c| c.as_str() == value)
+            .ok_or_else(|| Error::invalid(field, format!("`{value}` is not a known channel")))
+    }
+
+    /// Phone-number channels share one identity space, so WhatsApp and SMS
+    /// messages from the same number can be recognised as one person.
+    pub fn uses_phone_number(self) -> bool {
+        matches!(self, Channel::Whatsapp | Channel::Sms | Channel::Phone)
+    }
+}
+
+/// Normalises an identity value so equal identities compare equal:
+/// e-mail lowercase, phone numbers as `+` and digits only.
+pub fn normalize_identity(field: &str, channel: Channel, value: &str) -> Result<String, Error> {
+    let value = value.trim();
+    if value.is_empty() || value.len() > 320 {
+        return Err(Error::invalid(field, "must be 1 to 320 characters"));
+    }
+    if channel == Channel::Email {
+        return super::Email::parse(field, value).map(|e| e.as_str().to_owned());
+    }
+    if channel.uses_phone_number() {
+        let digits: String = value.chars().filter(|c| c.is_ascii_digit()).collect();
+        let only_phone_chars = value.chars().all(|c| c.is_ascii_digit() || " +-().".contains(c));
+        if !only_phone_chars || !(7..=15).contains(&digits.len()) {
+            return Err(Error::invalid(field, "must be a phone number in international form, e.g. +57 300 123 4567"));
+        }
+        return Ok(format!("+{digits}"));
+    }
+    if value.chars().any(char::is_control) {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(value.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phone_identities_normalise() {
+        assert_eq!(normalize_identity("v", Channel::Whatsapp, "+57 (300) 123-4567"), Ok("+573001234567".into()));
+        assert_eq!(normalize_identity("v", Channel::Sms, "573001234567"), Ok("+573001234567".into()));
+        assert!(normalize_identity("v", Channel::Sms, "call me").is_err());
+        assert!(normalize_identity("v", Channel::Sms, "12").is_err());
+    }
+
+    #[test]
+    fn email_identities_lowercase() {
+        assert_eq!(normalize_identity("v", Channel::Email, "Ana@Uni.co"), Ok("ana@uni.co".into()));
+        assert!(normalize_identity("v", Channel::Email, "nope").is_err());
+    }
+
+    #[test]
+    fn channels_round_trip() {
+        for channel in Channel::ALL {
+            assert_eq!(Channel::parse("c", channel.as_str()), Ok(channel));
+        }
+        assert!(Channel::parse("c", "fax").is_err());
+    }
+}

@@ -1,0 +1,136 @@
+//! Messages exchanged on a case, and internal notes between staff.
+
+use super::{CaseId, Error, MessageId, NoteId, UserId};
+use chrono::{DateTime, Utc};
+
+/// One message in a case's conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Message {
+    pub id: MessageId,
+    pub case_id: CaseId,
+    pub direction: Direction,
+    pub author_kind: AuthorKind,
+    pub author_user_id: Option<UserId>,
+    pub body: String,
+    pub attachments: Vec<Attachment>,
+    pub provider_message_id: Option<String>,
+    pub delivery_status: DeliveryStatus,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A message to add to a case.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    pub author_kind: AuthorKind,
+    pub author_user_id: Option<UserId>,
+    pub body: String,
+    pub attachments: Vec<Attachment>,
+    pub provider_message_id: Option<String>,
+}
+
+/// Metadata of a file sent with a message; the bytes live elsewhere.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Attachment {
+    pub file_name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    /// Where the host keeps the bytes (content hash or provider reference).
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Direction {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AuthorKind {
+    Contact,
+    Agent,
+    Bot,
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeliveryStatus {
+    /// Inbound messages are received; nothing to deliver.
+    Received,
+    Pending,
+    Sent,
+    Delivered,
+    Read,
+    Failed,
+}
+
+macro_rules! str_enum {
+    ($ty:ident { $($variant:ident => $text:literal),* $(,)? }) => {
+        impl $ty {
+            pub fn as_str(self) -> &'static str {
+                match self { $($ty::$variant => $text),* }
+            }
+            pub fn parse(field: &str, value: &str) -> Result<Self, Error> {
+                match value {
+                    $($text => Ok($ty::$variant),)*
+                    _ => Err(Error::invalid(field, format!("`{value}` must be one of: {}", [$($text),*].join(", ")))),
+                }
+            }
+        }
+    };
+}
+
+str_enum!(Direction { Inbound => "inbound", Outbound => "outbound" });
+str_enum!(AuthorKind { Contact => "contact", Agent => "agent", Bot => "bot", System => "system" });
+str_enum!(DeliveryStatus {
+    Received => "received",
+    Pending => "pending",
+    Sent => "sent",
+    Delivered => "delivered",
+    Read => "read",
+    Failed => "failed",
+});
+
+impl AuthorKind {
+    /// The only direction a message by this author can travel.
+    pub fn direction(self) -> Direction {
+        match self {
+            AuthorKind::Contact => Direction::Inbound,
+            AuthorKind::Agent | AuthorKind::Bot | AuthorKind::System => Direction::Outbound,
+        }
+    }
+}
+
+/// An internal note: staff only, never sent to the contact.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Note {
+    pub id: NoteId,
+    pub case_id: CaseId,
+    pub author_user_id: Option<UserId>,
+    pub body: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Longest message or note body accepted, in characters.
+pub const MAX_BODY_CHARS: usize = 20_000;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn author_decides_direction() {
+        assert_eq!(AuthorKind::Contact.direction(), Direction::Inbound);
+        assert_eq!(AuthorKind::Agent.direction(), Direction::Outbound);
+    }
+
+    #[test]
+    fn enums_round_trip() {
+        for s in ["received", "pending", "sent", "delivered", "read", "failed"] {
+            assert_eq!(DeliveryStatus::parse("s", s).map(DeliveryStatus::as_str), Ok(s));
+        }
+        assert!(AuthorKind::parse("a", "robot").is_err());
+    }
+}

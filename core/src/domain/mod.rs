@@ -1,0 +1,86 @@
+//! Plain types and rules of the helpdesk: no I/O, no framework types.
+//!
+//! Everything here can be unit-tested without a database, a server or a
+//! runtime; `store` and `api` convert to and from these types.
+
+pub mod audit;
+pub mod case;
+pub mod consent;
+pub mod contact;
+pub mod id;
+pub mod message;
+pub mod principal;
+pub mod unit;
+pub mod user;
+
+pub use audit::{Actor, AuditEvent};
+pub use case::{Case, CaseStatus, Priority};
+pub use consent::{ConsentAction, ConsentRecord};
+pub use contact::{Channel, Contact, Identity};
+pub use id::*;
+pub use message::{AuthorKind, DeliveryStatus, Direction, Message, Note};
+pub use principal::{Principal, Scope};
+pub use unit::{BusinessHours, Slug, Unit};
+pub use user::{Email, Membership, Role, User};
+
+/// A rule of the domain was broken; each variant names what and why.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum Error {
+    /// A value failed validation; `field` is the JSON path the client sent.
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
+    /// A case cannot move from one status to another.
+    #[error("a case cannot go from {from} to {to}")]
+    Transition { from: CaseStatus, to: CaseStatus },
+}
+
+impl Error {
+    pub fn invalid(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Invalid { field: field.into(), message: message.into() }
+    }
+}
+
+/// Trims a required free-text value and checks its length in characters.
+pub fn required_text(field: &str, value: &str, max_chars: usize) -> Result<String, Error> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if trimmed.chars().count() > max_chars {
+        return Err(Error::invalid(field, format!("must be at most {max_chars} characters")));
+    }
+    if trimmed.chars().any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r') {
+        return Err(Error::invalid(field, "must not contain control characters"));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    /// The domain layer must stay free of I/O frameworks; this keeps the rule honest.
+    #[test]
+    fn domain_imports_no_frameworks() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("src/domain");
+        let forbidden = ["actix", "utoipa", "sea_orm", "wasmtime", "tantivy", "tokio"];
+        for entry in std::fs::read_dir(&dir).expect("domain dir exists") {
+            let path = entry.expect("readable dir entry").path();
+            let text = std::fs::read_to_string(&path).expect("readable source file");
+            for name in forbidden {
+                let needle = format!("{name}::");
+                assert!(
+                    !text.lines().any(|l| !l.trim_start().starts_with("let forbidden") && l.contains(&needle)),
+                    "{} uses {name}",
+                    path.display()
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn required_text_trims_and_limits() {
+        assert_eq!(super::required_text("name", "  Ana  ", 10), Ok("Ana".into()));
+        assert!(super::required_text("name", "   ", 10).is_err());
+        assert!(super::required_text("name", "abcdefghijk", 10).is_err());
+        assert!(super::required_text("name", "a\u{0}b", 10).is_err());
+    }
+}

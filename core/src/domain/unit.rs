@@ -1,0 +1,176 @@
+//! Units: the admissions office, the library, psychological support... Each has
+//! its own queue, people, timezone and business hours.
+
+use super::{Error, UnitId};
+use chrono::{DateTime, NaiveTime, Utc, Weekday};
+
+/// A unit of the institution.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unit {
+    pub id: UnitId,
+    pub slug: Slug,
+    pub name: String,
+    pub timezone: chrono_tz::Tz,
+    pub business_hours: BusinessHours,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// A unit to create, already validated.
+#[derive(Debug, Clone)]
+pub struct NewUnit {
+    pub slug: Slug,
+    pub name: String,
+    pub timezone: chrono_tz::Tz,
+    pub business_hours: BusinessHours,
+}
+
+/// Changes to a unit; `None` leaves a field as it is.
+#[derive(Debug, Clone, Default)]
+pub struct UnitPatch {
+    pub name: Option<String>,
+    pub timezone: Option<chrono_tz::Tz>,
+    pub business_hours: Option<BusinessHours>,
+}
+
+/// A validated URL-safe identifier: lowercase ASCII letters, digits and dashes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Slug(String);
+
+impl Slug {
+    pub fn parse(field: &str, value: &str) -> Result<Self, Error> {
+        let ok_chars = value.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if value.is_empty() || value.len() > 64 {
+            return Err(Error::invalid(field, "must be 1 to 64 characters"));
+        }
+        if !ok_chars || value.starts_with('-') || value.ends_with('-') || value.contains("--") {
+            return Err(Error::invalid(
+                field,
+                "must be lowercase letters, digits and single dashes, e.g. `mesa-de-ayuda`",
+            ));
+        }
+        Ok(Self(value.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// Parses an IANA timezone name such as `America/Bogota`.
+pub fn parse_timezone(field: &str, value: &str) -> Result<chrono_tz::Tz, Error> {
+    value
+        .parse::<chrono_tz::Tz>()
+        .map_err(|_| Error::invalid(field, format!("`{value}` is not an IANA timezone such as America/Bogota")))
+}
+
+/// Weekly opening hours in the unit's own timezone, plus closed dates.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct BusinessHours {
+    /// Opening intervals per weekday; a weekday absent is closed all day.
+    pub weekly: Vec<DayHours>,
+    /// Dates (YYYY-MM-DD) when the unit is closed, e.g. public holidays.
+    #[serde(default)]
+    pub holidays: Vec<chrono::NaiveDate>,
+}
+
+/// The intervals a unit is open on one weekday.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct DayHours {
+    pub day: Weekday,
+    pub open: NaiveTime,
+    pub close: NaiveTime,
+}
+
+impl BusinessHours {
+    /// Monday to Friday, 08:00 to 17:00: what most offices start with.
+    pub fn office_default() -> Self {
+        let day = |day| DayHours {
+            day,
+            open: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or_default(),
+            close: NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+        };
+        BusinessHours {
+            weekly: [Weekday::Mon, Weekday::Tue, Weekday::Wed, Weekday::Thu, Weekday::Fri]
+                .into_iter()
+                .map(day)
+                .collect(),
+            holidays: vec![],
+        }
+    }
+
+    /// Checks intervals are well ordered and do not overlap on one day.
+    pub fn validate(&self, field: &str) -> Result<(), Error> {
+        for (i, hours) in self.weekly.iter().enumerate() {
+            if hours.open >= hours.close {
+                return Err(Error::invalid(format!("{field}.weekly[{i}]"), "open must be earlier than close"));
+            }
+            let overlaps = self.weekly.iter().enumerate().any(|(j, other)| {
+                j != i && other.day == hours.day && other.open < hours.close && hours.open < other.close
+            });
+            if overlaps {
+                return Err(Error::invalid(format!("{field}.weekly[{i}]"), "overlaps another interval"));
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether the unit is open at `at`, seen in its timezone.
+    pub fn is_open(&self, tz: chrono_tz::Tz, at: DateTime<Utc>) -> bool {
+        use chrono::Datelike;
+        let local = at.with_timezone(&tz);
+        if self.holidays.contains(&local.date_naive()) {
+            return false;
+        }
+        let time = local.time();
+        self.weekly.iter().any(|h| h.day == local.weekday() && h.open <= time && time < h.close)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn slugs() {
+        for ok in ["admisiones", "mesa-de-ayuda", "unit-2"] {
+            assert!(Slug::parse("slug", ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Admisiones", "a b", "-a", "a-", "a--b", "ñandú", "a/b"] {
+            assert!(Slug::parse("slug", bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn timezones() {
+        assert!(parse_timezone("timezone", "America/Bogota").is_ok());
+        assert!(parse_timezone("timezone", "Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn business_hours_in_local_time() {
+        let hours = BusinessHours::office_default();
+        let tz: chrono_tz::Tz = "America/Bogota".parse().expect("valid tz");
+        // Monday 2026-11-23 13:30 UTC is 08:30 in Bogotá (UTC-5): open.
+        assert!(hours.is_open(tz, Utc.with_ymd_and_hms(2026, 11, 23, 13, 30, 0).unwrap()));
+        // 12:30 UTC is 07:30 in Bogotá: closed.
+        assert!(!hours.is_open(tz, Utc.with_ymd_and_hms(2026, 11, 23, 12, 30, 0).unwrap()));
+        // Saturday: closed.
+        assert!(!hours.is_open(tz, Utc.with_ymd_and_hms(2026, 11, 28, 15, 0, 0).unwrap()));
+        let mut holiday = hours.clone();
+        holiday.holidays.push(chrono::NaiveDate::from_ymd_opt(2026, 11, 23).unwrap());
+        assert!(!holiday.is_open(tz, Utc.with_ymd_and_hms(2026, 11, 23, 15, 0, 0).unwrap()));
+    }
+
+    #[test]
+    fn overlapping_hours_are_rejected() {
+        let mut hours = BusinessHours::office_default();
+        hours.weekly.push(DayHours {
+            day: Weekday::Mon,
+            open: NaiveTime::from_hms_opt(16, 0, 0).unwrap(),
+            close: NaiveTime::from_hms_opt(18, 0, 0).unwrap(),
+        });
+        assert!(hours.validate("business_hours").is_err());
+    }
+}

@@ -1,0 +1,10 @@
+//! Ventanilla: a self-hosted omnichannel helpdesk for institutions that serve
+//! the public. See `docs/ARCHITECTURE.md` for the map of this crate.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod config;
+pub mod demo;
+pub mod domain;
+pub mod store;

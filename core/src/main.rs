@@ -1,0 +1,182 @@
+//! The `ventanilla` binary: parse the command line, load config, run.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+
+use ventanilla::config::{Config, LogFormat};
+use ventanilla::{app, demo, domain, store};
+
+#[derive(Parser)]
+#[command(name = "ventanilla", version, about = "Self-hosted omnichannel helpdesk")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server.
+    Serve {
+        #[command(flatten)]
+        common: Common,
+        /// Seed a demo institution (in Spanish) on first start.
+        #[arg(long)]
+        demo: bool,
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long, env = "VENTANILLA_LISTEN")]
+        listen: Option<String>,
+    },
+    /// Manage accounts.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+    /// Apply database migrations and exit.
+    Migrate {
+        #[command(flatten)]
+        common: Common,
+    },
+    /// Print the OpenAPI document.
+    Openapi,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account without prompting.
+    Create {
+        #[command(flatten)]
+        common: Common,
+        #[arg(long)]
+        email: String,
+        /// File holding the password, or `-` for standard input.
+        #[arg(long)]
+        password_file: PathBuf,
+        #[arg(long, default_value = "Administración")]
+        name: String,
+    },
+}
+
+#[derive(Args)]
+struct Common {
+    /// TOML configuration file.
+    #[arg(long, env = "VENTANILLA_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite database and files.
+    #[arg(long, env = "VENTANILLA_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+}
+
+impl Common {
+    fn load(&self) -> anyhow::Result<Config> {
+        let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+}
+
+fn init_logs(config: &Config) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("VENTANILLA_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(&config.log.filter));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match config.log.format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder.init(),
+    }
+}
+
+fn main() {
+    if let Err(err) = run() {
+        let _ = writeln!(std::io::stderr(), "error: {err:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    match cli.command {
+        Command::Serve { common, demo, listen } => {
+            let mut config = common.load()?;
+            if let Some(listen) = listen {
+                config.listen = listen;
+                config.validate()?;
+            }
+            init_logs(&config);
+            runtime.block_on(serve(config, demo))
+        }
+        Command::Admin { command: AdminCommand::Create { common, email, password_file, name } } => {
+            let config = common.load()?;
+            init_logs(&config);
+            runtime.block_on(create_admin(config, &email, &password_file, &name))
+        }
+        Command::Migrate { common } => {
+            let config = common.load()?;
+            init_logs(&config);
+            runtime.block_on(async {
+                app::open_store(&config).await?;
+                writeln!(std::io::stdout(), "migrations applied")?;
+                Ok(())
+            })
+        }
+        Command::Openapi => {
+            writeln!(std::io::stdout(), "{}", ventanilla::api::openapi_json())?;
+            Ok(())
+        }
+    }
+}
+
+async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
+    let store = app::open_store(&config).await?;
+    let seeded = if demo { Some(demo::seed(&store).await?) } else { None };
+    let has_users = store::user::any_exists(&store.db).await?;
+    let state = app::state(config, store).await?;
+    let running = app::serve(state)?;
+    let base = format!("http://{}", running.addr);
+    tracing::info!(%base, "ventanilla is listening");
+    let mut out = std::io::stdout();
+    writeln!(out, "Ventanilla escucha en {base}")?;
+    writeln!(out, "  Documentación de la API: {base}/api/docs/")?;
+    if let Some(seeded) = seeded {
+        writeln!(out, "  Datos de demostración {}.", if seeded.created { "creados" } else { "ya presentes" })?;
+        writeln!(out, "  Inicie sesión: POST {base}/api/v1/auth/login")?;
+        writeln!(out, "    admin: {} / {}", seeded.admin_email, seeded.password)?;
+        writeln!(out, "    agentes: juan.pardo@demo.ventanilla.test, sofia.lara@demo.ventanilla.test (misma clave)")?;
+    } else if !has_users {
+        writeln!(
+            out,
+            "  No hay cuentas aún: cree un admin con `ventanilla admin create --email ... --password-file -`"
+        )?;
+    }
+    out.flush()?;
+    running.server.await.context("server stopped with an error")
+}
+
+async fn create_admin(config: Config, email: &str, password_file: &std::path::Path, name: &str) -> anyhow::Result<()> {
+    let mut password = String::new();
+    if password_file.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut password)?;
+    } else {
+        password = std::fs::read_to_string(password_file)
+            .with_context(|| format!("cannot read password file {}", password_file.display()))?;
+    }
+    let password = password.trim_end_matches(['\n', '\r']).to_owned();
+    let email = domain::Email::parse("email", email)?;
+    domain::user::check_password("password", &password, &email)?;
+    let display_name = domain::required_text("name", name, 200)?;
+    let store = app::open_store(&config).await?;
+    let new = domain::user::NewUser {
+        email,
+        display_name,
+        password_hash: ventanilla::auth::hash_password(&password)?,
+        is_admin: true,
+        locale: "es".into(),
+        memberships: vec![],
+    };
+    let user = store::user::create(&store, &domain::Actor::System, new).await?;
+    writeln!(std::io::stdout(), "admin {} created ({})", user.email.as_str(), user.id)?;
+    Ok(())
+}

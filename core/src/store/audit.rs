@@ -1,0 +1,124 @@
+//! The audit log: written inside each command's transaction, read by admins.
+
+use super::{Result, pagination::Page};
+use crate::domain::{Actor, AuditEvent, AuditEventId, UnitId};
+use chrono::{DateTime, Utc};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "audit_events")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub at: DateTimeUtc,
+        pub actor_kind: String,
+        pub actor_id: String,
+        pub action: String,
+        pub target_kind: String,
+        pub target_id: String,
+        pub unit_id: Option<Uuid>,
+        pub details: Json,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// One audit entry about to be written.
+pub struct Entry<'a> {
+    pub actor: &'a Actor,
+    pub action: &'a str,
+    pub target_kind: &'a str,
+    pub target_id: String,
+    pub unit_id: Option<UnitId>,
+    pub details: serde_json::Value,
+}
+
+pub async fn record(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<()> {
+    entity::ActiveModel {
+        id: Set(AuditEventId::new().0),
+        at: Set(super::now()),
+        actor_kind: Set(entry.actor.kind().to_owned()),
+        actor_id: Set(entry.actor.id_text()),
+        action: Set(entry.action.to_owned()),
+        target_kind: Set(entry.target_kind.to_owned()),
+        target_id: Set(entry.target_id),
+        unit_id: Set(entry.unit_id.map(|u| u.0)),
+        details: Set(entry.details),
+    }
+    .insert(conn)
+    .await?;
+    Ok(())
+}
+
+/// Filters for reading the log.
+#[derive(Debug, Default)]
+pub struct AuditFilter {
+    pub action: Option<String>,
+    pub target_kind: Option<String>,
+    pub target_id: Option<String>,
+    pub actor_id: Option<String>,
+    pub since: Option<DateTime<Utc>>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+/// Newest first.
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    filter: &AuditFilter,
+    page: &Page,
+) -> Result<(Vec<AuditEvent>, Option<String>)> {
+    use entity::Column;
+    let mut query = entity::Entity::find();
+    if let Some(action) = &filter.action {
+        query = query.filter(Column::Action.eq(action.clone()));
+    }
+    if let Some(kind) = &filter.target_kind {
+        query = query.filter(Column::TargetKind.eq(kind.clone()));
+    }
+    if let Some(id) = &filter.target_id {
+        query = query.filter(Column::TargetId.eq(id.clone()));
+    }
+    if let Some(actor) = &filter.actor_id {
+        query = query.filter(Column::ActorId.eq(actor.clone()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(Column::At.gte(since));
+    }
+    if let Some(until) = filter.until {
+        query = query.filter(Column::At.lt(until));
+    }
+    if let Some(cursor) = &page.after {
+        query = query.filter(super::pagination::before_condition(Column::At, Column::Id, cursor));
+    }
+    let rows = query.order_by_desc(Column::At).order_by_desc(Column::Id).limit(page.limit + 1).all(conn).await?;
+    let (rows, next) = page.split(rows, |r| (r.at, r.id));
+    Ok((rows.into_iter().map(from_model).collect(), next))
+}
+
+fn from_model(m: entity::Model) -> AuditEvent {
+    let actor = match m.actor_kind.as_str() {
+        "user" => m.actor_id.parse().map(Actor::User).unwrap_or(Actor::System),
+        "api_token" => m.actor_id.parse().map(Actor::Token).unwrap_or(Actor::System),
+        "plugin" => {
+            let (id, version) = m.actor_id.split_once('@').unwrap_or((&m.actor_id, ""));
+            Actor::Plugin { id: id.to_owned(), version: version.to_owned() }
+        }
+        _ => Actor::System,
+    };
+    AuditEvent {
+        id: AuditEventId(m.id),
+        at: m.at,
+        actor,
+        action: m.action,
+        target_kind: m.target_kind,
+        target_id: m.target_id,
+        unit_id: m.unit_id.map(UnitId),
+        details: m.details,
+    }
+}

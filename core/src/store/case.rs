@@ -1,0 +1,569 @@
+//! Cases: creation, scoped reads, changes through the domain state machine, tags.
+//!
+//! **Invariant:** every read takes a `scope` (the caller's units, `None` for
+//! all) and applies it in the query itself.
+
+use super::{Error, Result, Store, audit, is_postgres, pagination::Page, stored};
+use crate::domain::{
+    Actor, Case, CaseId, CaseStatus, Channel, ContactId, Priority, UnitId, UserId,
+    case::{CasePatch, NewCase},
+    message::NewMessage,
+};
+use chrono::{DateTime, Utc};
+use sea_orm::QueryTrait;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, QueryFilter, QueryOrder,
+    QuerySelect, Set, Statement, sea_query::Expr,
+};
+use std::collections::HashMap;
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "cases")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub number: i64,
+        pub subject: String,
+        pub channel: String,
+        pub contact_id: Uuid,
+        pub unit_id: Uuid,
+        pub assignee_id: Option<Uuid>,
+        pub status: String,
+        pub priority: String,
+        pub custom_fields: Json,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+        pub first_response_at: Option<DateTimeUtc>,
+        pub resolved_at: Option<DateTimeUtc>,
+        pub closed_at: Option<DateTimeUtc>,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod tag {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "case_tags")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub case_id: Uuid,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub tag: String,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// The units a caller may see; `None` means all.
+pub type Scope<'a> = Option<&'a [UnitId]>;
+
+fn scope_condition(scope: Scope<'_>) -> Condition {
+    match scope {
+        None => Condition::all(),
+        Some(units) => Condition::all().add(entity::Column::UnitId.is_in(units.iter().map(|u| u.0))),
+    }
+}
+
+fn to_case(m: entity::Model, tags: Vec<String>) -> Result<Case> {
+    Ok(Case {
+        id: CaseId(m.id),
+        number: m.number,
+        subject: m.subject,
+        channel: stored(Channel::parse("channel", &m.channel))?,
+        contact_id: ContactId(m.contact_id),
+        unit_id: UnitId(m.unit_id),
+        assignee_id: m.assignee_id.map(UserId),
+        status: stored(CaseStatus::parse("status", &m.status))?,
+        priority: stored(Priority::parse("priority", &m.priority))?,
+        tags,
+        custom_fields: super::json_map(m.custom_fields),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+        first_response_at: m.first_response_at,
+        resolved_at: m.resolved_at,
+        closed_at: m.closed_at,
+    })
+}
+
+fn to_active(case: &Case) -> entity::ActiveModel {
+    entity::ActiveModel {
+        id: Set(case.id.0),
+        number: Set(case.number),
+        subject: Set(case.subject.clone()),
+        channel: Set(case.channel.as_str().to_owned()),
+        contact_id: Set(case.contact_id.0),
+        unit_id: Set(case.unit_id.0),
+        assignee_id: Set(case.assignee_id.map(|u| u.0)),
+        status: Set(case.status.as_str().to_owned()),
+        priority: Set(case.priority.as_str().to_owned()),
+        custom_fields: Set(serde_json::Value::Object(case.custom_fields.clone())),
+        created_at: Set(case.created_at),
+        updated_at: Set(case.updated_at),
+        first_response_at: Set(case.first_response_at),
+        resolved_at: Set(case.resolved_at),
+        closed_at: Set(case.closed_at),
+    }
+}
+
+async fn tags_of(conn: &impl ConnectionTrait, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Vec<String>>> {
+    let rows = tag::Entity::find()
+        .filter(tag::Column::CaseId.is_in(ids.iter().copied()))
+        .order_by_asc(tag::Column::Tag)
+        .all(conn)
+        .await?;
+    let mut by_case: HashMap<_, Vec<_>> = HashMap::new();
+    for row in rows {
+        by_case.entry(row.case_id).or_default().push(row.tag);
+    }
+    Ok(by_case)
+}
+
+async fn next_number(conn: &impl ConnectionTrait) -> Result<i64> {
+    #[derive(FromQueryResult)]
+    struct Next {
+        n: i64,
+    }
+    let sql = if is_postgres(conn) {
+        "SELECT nextval('case_number_seq') AS n"
+    } else {
+        "SELECT COALESCE(MAX(number), 0) + 1 AS n FROM cases"
+    };
+    let next = Next::find_by_statement(Statement::from_string(conn.get_database_backend(), sql))
+        .one(conn)
+        .await?
+        .ok_or(Error::Corrupt("case number query returned nothing".into()))?;
+    Ok(next.n)
+}
+
+/// Checks `user` may own a case of `unit`: active and a member of it.
+async fn check_assignee(conn: &impl ConnectionTrait, unit: UnitId, user: UserId) -> Result<()> {
+    let member = super::user::membership::Entity::find()
+        .filter(super::user::membership::Column::UserId.eq(user.0))
+        .filter(super::user::membership::Column::UnitId.eq(unit.0))
+        .one(conn)
+        .await?;
+    let active = super::user::entity::Entity::find_by_id(user.0).one(conn).await?.is_some_and(|u| u.active);
+    if member.is_none() || !active {
+        return Err(Error::conflict("assignee_id", "the assignee must be an active member of the case's unit"));
+    }
+    Ok(())
+}
+
+async fn set_tags(conn: &impl ConnectionTrait, case: CaseId, tags: &[String]) -> Result<()> {
+    tag::Entity::delete_many().filter(tag::Column::CaseId.eq(case.0)).exec(conn).await?;
+    let mut unique: Vec<&String> = tags.iter().collect();
+    unique.sort();
+    unique.dedup();
+    for tag in unique {
+        tag::ActiveModel { case_id: Set(case.0), tag: Set(tag.clone()) }.insert(conn).await?;
+    }
+    Ok(())
+}
+
+/// Creates a case, optionally with its first message, in one transaction.
+pub async fn create(store: &Store, actor: &Actor, new: NewCase, first_message: Option<NewMessage>) -> Result<Case> {
+    let tx = store.begin().await?;
+    let case = create_in(&*tx, actor, new, first_message).await?;
+    tx.commit().await?;
+    Ok(case)
+}
+
+pub async fn create_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    new: NewCase,
+    first_message: Option<NewMessage>,
+) -> Result<Case> {
+    super::unit::get(conn, new.unit_id).await.map_err(|e| match e {
+        Error::NotFound(_) => Error::conflict("unit_id", "no such unit"),
+        other => other,
+    })?;
+    let contact_exists = super::contact::entity::Entity::find_by_id(new.contact_id.0).one(conn).await?;
+    match contact_exists {
+        None => return Err(Error::conflict("contact_id", "no such contact")),
+        Some(c) if c.merged_into.is_some() => {
+            return Err(Error::conflict("contact_id", "this contact was merged into another; use that one"));
+        }
+        Some(_) => {}
+    }
+    if let Some(assignee) = new.assignee_id {
+        check_assignee(conn, new.unit_id, assignee).await?;
+    }
+    let now = super::now();
+    let mut case = Case {
+        id: CaseId::new(),
+        number: next_number(conn).await?,
+        subject: new.subject,
+        channel: new.channel,
+        contact_id: new.contact_id,
+        unit_id: new.unit_id,
+        assignee_id: None,
+        status: CaseStatus::Queued,
+        priority: new.priority,
+        tags: vec![],
+        custom_fields: new.custom_fields,
+        created_at: now,
+        updated_at: now,
+        first_response_at: None,
+        resolved_at: None,
+        closed_at: None,
+    };
+    match (new.status, new.assignee_id) {
+        (CaseStatus::Bot, _) => case.status = CaseStatus::Bot,
+        (CaseStatus::Queued, None) => {}
+        (CaseStatus::Queued | CaseStatus::Assigned, Some(user)) => case.assign(Some(user), now)?,
+        (status, _) => {
+            return Err(Error::conflict(
+                "status",
+                format!("a new case starts as bot, queued or assigned, not {status}"),
+            ));
+        }
+    }
+    to_active(&case).insert(conn).await?;
+    set_tags(conn, case.id, &new.tags).await?;
+    case.tags = {
+        let mut tags = new.tags;
+        tags.sort();
+        tags.dedup();
+        tags
+    };
+    audit::record(
+        conn,
+        audit::Entry {
+            actor,
+            action: "case.created",
+            target_kind: "case",
+            target_id: case.id.to_string(),
+            unit_id: Some(case.unit_id),
+            details: serde_json::json!({ "number": case.number, "channel": case.channel.as_str() }),
+        },
+    )
+    .await?;
+    if let Some(message) = first_message {
+        super::message::add_in(conn, actor, &mut case, message).await?;
+    }
+    Ok(case)
+}
+
+/// The case if it exists within `scope`; otherwise `NotFound`, never a hint
+/// that it exists in another unit.
+pub async fn get(conn: &impl ConnectionTrait, scope: Scope<'_>, id: CaseId) -> Result<Case> {
+    let model = entity::Entity::find_by_id(id.0)
+        .filter(scope_condition(scope))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("case"))?;
+    let mut tags = tags_of(conn, &[id.0]).await?;
+    to_case(model, tags.remove(&id.0).unwrap_or_default())
+}
+
+/// Who a filter on the assignee asks for.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum AssigneeFilter {
+    Nobody,
+    User(UserId),
+}
+
+#[derive(Debug, Default)]
+pub struct CaseFilter {
+    pub statuses: Vec<CaseStatus>,
+    pub unit_id: Option<UnitId>,
+    pub assignee: Option<AssigneeFilter>,
+    pub channel: Option<Channel>,
+    pub tag: Option<String>,
+    pub priority: Option<Priority>,
+    pub contact_id: Option<ContactId>,
+    pub created_after: Option<DateTime<Utc>>,
+    pub created_before: Option<DateTime<Utc>>,
+    pub updated_after: Option<DateTime<Utc>>,
+    pub updated_before: Option<DateTime<Utc>>,
+    /// Text contained in the subject (case-insensitive).
+    pub q: Option<String>,
+}
+
+/// Sort orders a list can use; keyset pagination follows the same column.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum CaseSort {
+    #[default]
+    NewestFirst,
+    OldestFirst,
+    RecentlyUpdated,
+    LeastRecentlyUpdated,
+}
+
+impl CaseSort {
+    pub fn parse(value: &str) -> Option<Self> {
+        match value {
+            "-created_at" => Some(CaseSort::NewestFirst),
+            "created_at" => Some(CaseSort::OldestFirst),
+            "-updated_at" => Some(CaseSort::RecentlyUpdated),
+            "updated_at" => Some(CaseSort::LeastRecentlyUpdated),
+            _ => None,
+        }
+    }
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    scope: Scope<'_>,
+    filter: &CaseFilter,
+    sort: CaseSort,
+    page: &Page,
+) -> Result<(Vec<Case>, Option<String>)> {
+    use entity::Column;
+    let mut query = entity::Entity::find().filter(scope_condition(scope));
+    if !filter.statuses.is_empty() {
+        query = query.filter(Column::Status.is_in(filter.statuses.iter().map(|s| s.as_str())));
+    }
+    if let Some(unit) = filter.unit_id {
+        query = query.filter(Column::UnitId.eq(unit.0));
+    }
+    match filter.assignee {
+        Some(AssigneeFilter::Nobody) => query = query.filter(Column::AssigneeId.is_null()),
+        Some(AssigneeFilter::User(user)) => query = query.filter(Column::AssigneeId.eq(user.0)),
+        None => {}
+    }
+    if let Some(channel) = filter.channel {
+        query = query.filter(Column::Channel.eq(channel.as_str()));
+    }
+    if let Some(priority) = filter.priority {
+        query = query.filter(Column::Priority.eq(priority.as_str()));
+    }
+    if let Some(contact) = filter.contact_id {
+        query = query.filter(Column::ContactId.eq(contact.0));
+    }
+    if let Some(tag) = &filter.tag {
+        let tagged = tag::Entity::find()
+            .select_only()
+            .column(tag::Column::CaseId)
+            .filter(tag::Column::Tag.eq(tag.clone()))
+            .into_query();
+        query = query.filter(Column::Id.in_subquery(tagged));
+    }
+    if let Some(at) = filter.created_after {
+        query = query.filter(Column::CreatedAt.gte(at));
+    }
+    if let Some(at) = filter.created_before {
+        query = query.filter(Column::CreatedAt.lt(at));
+    }
+    if let Some(at) = filter.updated_after {
+        query = query.filter(Column::UpdatedAt.gte(at));
+    }
+    if let Some(at) = filter.updated_before {
+        query = query.filter(Column::UpdatedAt.lt(at));
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+        query = query.filter(
+            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(Column::Subject)))
+                .like(sea_orm::sea_query::LikeExpr::new(super::like_pattern(q)).escape('\\')),
+        );
+    }
+    let (column, descending) = match sort {
+        CaseSort::NewestFirst => (Column::CreatedAt, true),
+        CaseSort::OldestFirst => (Column::CreatedAt, false),
+        CaseSort::RecentlyUpdated => (Column::UpdatedAt, true),
+        CaseSort::LeastRecentlyUpdated => (Column::UpdatedAt, false),
+    };
+    if let Some(cursor) = &page.after {
+        query = query.filter(if descending {
+            super::pagination::before_condition(column, Column::Id, cursor)
+        } else {
+            super::pagination::after_condition(column, Column::Id, cursor)
+        });
+    }
+    query = if descending {
+        query.order_by_desc(column).order_by_desc(Column::Id)
+    } else {
+        query.order_by_asc(column).order_by_asc(Column::Id)
+    };
+    let rows = query.limit(page.limit + 1).all(conn).await?;
+    let by_created = matches!(sort, CaseSort::NewestFirst | CaseSort::OldestFirst);
+    let (rows, next) = page.split(rows, |r| (if by_created { r.created_at } else { r.updated_at }, r.id));
+    let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+    let mut tags = tags_of(conn, &ids).await?;
+    let cases = rows
+        .into_iter()
+        .map(|r| {
+            let t = tags.remove(&r.id).unwrap_or_default();
+            to_case(r, t)
+        })
+        .collect::<Result<_>>()?;
+    Ok((cases, next))
+}
+
+/// Applies a patch through the state machine; returns the case as stored.
+pub async fn update(store: &Store, actor: &Actor, scope: Scope<'_>, id: CaseId, patch: CasePatch) -> Result<Case> {
+    let tx = store.begin().await?;
+    let mut case = get(&*tx, scope, id).await?;
+    let before = case.clone();
+    let now = super::now();
+    if let Some(subject) = patch.subject {
+        case.subject = subject;
+    }
+    if let Some(priority) = patch.priority {
+        case.priority = priority;
+    }
+    if let Some(fields) = patch.custom_fields {
+        for (key, value) in fields {
+            if serde_json::Value::is_null(&value) {
+                case.custom_fields.remove(&key);
+            } else {
+                case.custom_fields.insert(key, value);
+            }
+        }
+    }
+    if let Some(unit) = patch.unit_id.filter(|u| *u != case.unit_id) {
+        super::unit::get(&*tx, unit).await.map_err(|e| match e {
+            Error::NotFound(_) => Error::conflict("unit_id", "no such unit"),
+            other => other,
+        })?;
+        case.unit_id = unit;
+        // A transferred case goes to the new unit's queue unless an owner there is named.
+        if case.status.is_open() && case.status != CaseStatus::Bot && patch.assignee_id.is_none() {
+            case.transition(CaseStatus::Queued, None, now)?;
+        }
+    }
+    if let Some(assignee) = patch.assignee_id {
+        if let Some(user) = assignee {
+            check_assignee(&*tx, case.unit_id, user).await?;
+        }
+        if assignee != case.assignee_id || case.status == CaseStatus::Queued {
+            case.assign(assignee, now)?;
+        }
+    }
+    if let Some(status) = patch.status {
+        case.transition(status, patch.assignee_id.flatten(), now)?;
+    }
+    if let Some(tags) = &patch.tags {
+        set_tags(&*tx, case.id, tags).await?;
+        let mut sorted = tags.clone();
+        sorted.sort();
+        sorted.dedup();
+        case.tags = sorted;
+    }
+    case.updated_at = now;
+    to_active(&case).update(&*tx).await?;
+    for (action, details) in changes(&before, &case) {
+        audit::record(
+            &*tx,
+            audit::Entry {
+                actor,
+                action,
+                target_kind: "case",
+                target_id: case.id.to_string(),
+                unit_id: Some(case.unit_id),
+                details,
+            },
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(case)
+}
+
+/// The audit entries a change from `before` to `after` deserves.
+fn changes(before: &Case, after: &Case) -> Vec<(&'static str, serde_json::Value)> {
+    use serde_json::json;
+    let mut out = vec![];
+    if before.status != after.status {
+        out.push(("case.status_changed", json!({ "from": before.status.as_str(), "to": after.status.as_str() })));
+    }
+    if before.assignee_id != after.assignee_id {
+        out.push(("case.assigned", json!({ "from": before.assignee_id, "to": after.assignee_id })));
+    }
+    if before.unit_id != after.unit_id {
+        out.push(("case.transferred", json!({ "from": before.unit_id, "to": after.unit_id })));
+    }
+    if before.priority != after.priority {
+        out.push(("case.priority_changed", json!({ "from": before.priority.as_str(), "to": after.priority.as_str() })));
+    }
+    if before.tags != after.tags {
+        out.push(("case.tags_changed", json!({ "from": before.tags, "to": after.tags })));
+    }
+    if before.subject != after.subject || before.custom_fields != after.custom_fields {
+        out.push(("case.updated", json!({})));
+    }
+    out
+}
+
+/// Saves fields a message changed on its case (status, timestamps).
+pub(crate) async fn save_in(conn: &impl ConnectionTrait, case: &Case) -> Result<()> {
+    to_active(case).update(conn).await?;
+    Ok(())
+}
+
+/// Tags in use on cases the caller may see, with how many cases carry each.
+pub async fn tag_counts(conn: &impl ConnectionTrait, scope: Scope<'_>) -> Result<Vec<(String, i64)>> {
+    let visible =
+        entity::Entity::find().select_only().column(entity::Column::Id).filter(scope_condition(scope)).into_query();
+    let rows: Vec<(String, i64)> = tag::Entity::find()
+        .select_only()
+        .column(tag::Column::Tag)
+        .column_as(Expr::col(tag::Column::CaseId).count(), "n")
+        .filter(tag::Column::CaseId.in_subquery(visible))
+        .group_by(tag::Column::Tag)
+        .order_by_asc(tag::Column::Tag)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows)
+}
+
+/// Open cases, for the job-queue and load figures.
+pub async fn count_open(conn: &impl ConnectionTrait) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(entity::Entity::find()
+        .filter(entity::Column::Status.is_not_in([CaseStatus::Resolved.as_str(), CaseStatus::Closed.as_str()]))
+        .count(conn)
+        .await?)
+}
+
+/// The contact of a new case: an existing one, or one to find by its
+/// identities and create if none matches.
+pub enum ContactRef {
+    Existing(ContactId),
+    FindOrCreate(crate::domain::contact::NewContact),
+}
+
+/// Creates a case for `contact`, resolving or creating the contact in the
+/// same transaction, so a crash leaves neither half.
+pub async fn create_for(
+    store: &Store,
+    actor: &Actor,
+    contact: ContactRef,
+    mut new: NewCase,
+    first_message: Option<NewMessage>,
+) -> Result<Case> {
+    let tx = store.begin().await?;
+    new.contact_id = match contact {
+        ContactRef::Existing(id) => id,
+        ContactRef::FindOrCreate(new_contact) => {
+            let mut found = None;
+            for (channel, value) in &new_contact.identities {
+                if let Some(id) = super::contact::find_by_identity(&*tx, *channel, value).await? {
+                    found = Some(id);
+                    break;
+                }
+            }
+            match found {
+                Some(id) => id,
+                None => super::contact::create_in(&*tx, actor, new_contact).await?.id,
+            }
+        }
+    };
+    let case = create_in(&*tx, actor, new, first_message).await?;
+    tx.commit().await?;
+    Ok(case)
+}

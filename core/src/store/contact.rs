@@ -1,0 +1,540 @@
+//! Contacts, their channel identities, consent records and merges.
+
+use super::{Error, Result, Store, audit, pagination::Page, stored};
+use crate::domain::{
+    Actor, Channel, ConsentAction, ConsentId, ConsentRecord, Contact, ContactId, Identity, IdentityId, UnitId, UserId,
+    consent::NewConsent,
+    contact::{ContactPatch, NewContact},
+};
+use sea_orm::QueryTrait;
+use sea_orm::sea_query::ExprTrait;
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+    sea_query::Expr,
+};
+use std::collections::HashMap;
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contacts")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: Option<String>,
+        pub custom_attributes: Json,
+        pub merged_into: Option<Uuid>,
+        pub created_by: Option<Uuid>,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod identity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_identities")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub contact_id: Uuid,
+        pub channel: String,
+        pub value: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+pub mod consent {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "consents")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub contact_id: Uuid,
+        pub purpose: String,
+        pub action: String,
+        pub text_version: String,
+        pub channel: String,
+        pub source: String,
+        pub recorded_by: Option<Uuid>,
+        pub recorded_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+/// Which contacts a caller may see. Staff see the contacts of their units'
+/// cases and the ones they created; admins and `contacts:read` tokens see all.
+#[derive(Debug, Clone)]
+pub enum Visibility {
+    All,
+    Staff { user: UserId, units: Vec<UnitId> },
+}
+
+impl Visibility {
+    fn condition(&self) -> Condition {
+        match self {
+            Visibility::All => Condition::all(),
+            Visibility::Staff { user, units } => {
+                let of_units = super::case::entity::Entity::find()
+                    .select_only()
+                    .column(super::case::entity::Column::ContactId)
+                    .filter(super::case::entity::Column::UnitId.is_in(units.iter().map(|u| u.0)))
+                    .into_query();
+                Condition::any().add(entity::Column::Id.in_subquery(of_units)).add(entity::Column::CreatedBy.eq(user.0))
+            }
+        }
+    }
+}
+
+fn to_identity(m: &identity::Model) -> Result<Identity> {
+    Ok(Identity {
+        id: IdentityId(m.id),
+        channel: stored(Channel::parse("channel", &m.channel))?,
+        value: m.value.clone(),
+    })
+}
+
+async fn identities_of(conn: &impl ConnectionTrait, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, Vec<Identity>>> {
+    let rows = identity::Entity::find()
+        .filter(identity::Column::ContactId.is_in(ids.iter().copied()))
+        .order_by_asc(identity::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    let mut by_contact: HashMap<_, Vec<_>> = HashMap::new();
+    for row in &rows {
+        by_contact.entry(row.contact_id).or_default().push(to_identity(row)?);
+    }
+    Ok(by_contact)
+}
+
+fn to_contact(m: entity::Model, identities: Vec<Identity>) -> Contact {
+    Contact {
+        id: ContactId(m.id),
+        name: m.name,
+        identities,
+        custom_attributes: super::json_map(m.custom_attributes),
+        merged_into: m.merged_into.map(ContactId),
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+async fn insert_identity(
+    conn: &impl ConnectionTrait,
+    contact: ContactId,
+    channel: Channel,
+    value: &str,
+    field: &str,
+) -> Result<Identity> {
+    let model = identity::ActiveModel {
+        id: Set(IdentityId::new().0),
+        contact_id: Set(contact.0),
+        channel: Set(channel.as_str().to_owned()),
+        value: Set(value.to_owned()),
+        created_at: Set(super::now()),
+    }
+    .insert(conn)
+    .await
+    .map_err(|e| Error::unique(e, field, "this identity already belongs to another contact"))?;
+    to_identity(&model)
+}
+
+pub async fn create(store: &Store, actor: &Actor, new: NewContact) -> Result<Contact> {
+    let tx = store.begin().await?;
+    let contact = create_in(&*tx, actor, new).await?;
+    tx.commit().await?;
+    Ok(contact)
+}
+
+/// Creates a contact inside a caller's transaction (e.g. with a new case).
+pub async fn create_in(conn: &impl ConnectionTrait, actor: &Actor, new: NewContact) -> Result<Contact> {
+    let now = super::now();
+    let id = ContactId::new();
+    let created_by = match actor {
+        Actor::User(user) => Some(user.0),
+        _ => None,
+    };
+    let model = entity::ActiveModel {
+        id: Set(id.0),
+        name: Set(new.name),
+        custom_attributes: Set(serde_json::Value::Object(new.custom_attributes)),
+        merged_into: Set(None),
+        created_by: Set(created_by),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(conn)
+    .await?;
+    let mut identities = vec![];
+    for (i, (channel, value)) in new.identities.iter().enumerate() {
+        identities.push(insert_identity(conn, id, *channel, value, &format!("identities[{i}].value")).await?);
+    }
+    audit::record(
+        conn,
+        audit::Entry {
+            actor,
+            action: "contact.created",
+            target_kind: "contact",
+            target_id: id.to_string(),
+            unit_id: None,
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    Ok(to_contact(model, identities))
+}
+
+/// A contact if `visibility` allows it; otherwise `NotFound`, so its
+/// existence does not leak.
+pub async fn get(conn: &impl ConnectionTrait, visibility: &Visibility, id: ContactId) -> Result<Contact> {
+    let model = entity::Entity::find_by_id(id.0)
+        .filter(visibility.condition())
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("contact"))?;
+    let mut identities = identities_of(conn, &[id.0]).await?;
+    Ok(to_contact(model, identities.remove(&id.0).unwrap_or_default()))
+}
+
+/// The live (not merged) contact holding this identity.
+pub async fn find_by_identity(conn: &impl ConnectionTrait, channel: Channel, value: &str) -> Result<Option<ContactId>> {
+    let row = identity::Entity::find()
+        .filter(identity::Column::Channel.eq(channel.as_str()))
+        .filter(identity::Column::Value.eq(value))
+        .one(conn)
+        .await?;
+    Ok(row.map(|r| ContactId(r.contact_id)))
+}
+
+#[derive(Debug, Default)]
+pub struct ContactFilter {
+    /// Text contained in the name or in an identity value.
+    pub q: Option<String>,
+    pub include_merged: bool,
+}
+
+pub async fn list(
+    conn: &impl ConnectionTrait,
+    visibility: &Visibility,
+    filter: &ContactFilter,
+    page: &Page,
+) -> Result<(Vec<Contact>, Option<String>)> {
+    use entity::Column;
+    let mut query = entity::Entity::find().filter(visibility.condition());
+    if !filter.include_merged {
+        query = query.filter(Column::MergedInto.is_null());
+    }
+    if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
+        let pattern = super::like_pattern(q);
+        let by_identity = identity::Entity::find()
+            .select_only()
+            .column(identity::Column::ContactId)
+            .filter(
+                Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(identity::Column::Value)))
+                    .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\')),
+            )
+            .into_query();
+        query = query.filter(
+            Condition::any()
+                .add(
+                    Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(Column::Name)))
+                        .like(sea_orm::sea_query::LikeExpr::new(pattern).escape('\\')),
+                )
+                .add(Column::Id.in_subquery(by_identity)),
+        );
+    }
+    if let Some(cursor) = &page.after {
+        query = query.filter(super::pagination::before_condition(Column::CreatedAt, Column::Id, cursor));
+    }
+    let rows = query.order_by_desc(Column::CreatedAt).order_by_desc(Column::Id).limit(page.limit + 1).all(conn).await?;
+    let (rows, next) = page.split(rows, |r| (r.created_at, r.id));
+    let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+    let mut identities = identities_of(conn, &ids).await?;
+    let contacts = rows
+        .into_iter()
+        .map(|r| {
+            let i = identities.remove(&r.id).unwrap_or_default();
+            to_contact(r, i)
+        })
+        .collect();
+    Ok((contacts, next))
+}
+
+pub async fn update(
+    store: &Store,
+    actor: &Actor,
+    visibility: &Visibility,
+    id: ContactId,
+    patch: ContactPatch,
+) -> Result<Contact> {
+    let tx = store.begin().await?;
+    let current = get(&*tx, visibility, id).await?;
+    let mut model = entity::ActiveModel { id: Set(id.0), ..Default::default() };
+    if let Some(name) = patch.name {
+        model.name = Set(name);
+    }
+    if let Some(attributes) = patch.custom_attributes {
+        let mut merged = current.custom_attributes.clone();
+        for (key, value) in attributes {
+            if serde_json::Value::is_null(&value) {
+                merged.remove(&key);
+            } else {
+                merged.insert(key, value);
+            }
+        }
+        model.custom_attributes = Set(serde_json::Value::Object(merged));
+    }
+    model.updated_at = Set(super::now());
+    model.update(&*tx).await?;
+    audit::record(
+        &*tx,
+        audit::Entry {
+            actor,
+            action: "contact.updated",
+            target_kind: "contact",
+            target_id: id.to_string(),
+            unit_id: None,
+            details: serde_json::json!({}),
+        },
+    )
+    .await?;
+    let contact = get(&*tx, visibility, id).await?;
+    tx.commit().await?;
+    Ok(contact)
+}
+
+pub async fn add_identity(
+    store: &Store,
+    actor: &Actor,
+    visibility: &Visibility,
+    id: ContactId,
+    channel: Channel,
+    value: &str,
+) -> Result<Identity> {
+    let tx = store.begin().await?;
+    get(&*tx, visibility, id).await?;
+    let identity = insert_identity(&*tx, id, channel, value, "value").await?;
+    audit::record(
+        &*tx,
+        audit::Entry {
+            actor,
+            action: "contact.identity_added",
+            target_kind: "contact",
+            target_id: id.to_string(),
+            unit_id: None,
+            details: serde_json::json!({ "channel": channel.as_str() }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(identity)
+}
+
+pub async fn remove_identity(
+    store: &Store,
+    actor: &Actor,
+    visibility: &Visibility,
+    id: ContactId,
+    identity_id: IdentityId,
+) -> Result<()> {
+    let tx = store.begin().await?;
+    get(&*tx, visibility, id).await?;
+    let deleted = identity::Entity::delete_many()
+        .filter(identity::Column::Id.eq(identity_id.0))
+        .filter(identity::Column::ContactId.eq(id.0))
+        .exec(&*tx)
+        .await?;
+    if deleted.rows_affected == 0 {
+        return Err(Error::NotFound("identity"));
+    }
+    audit::record(
+        &*tx,
+        audit::Entry {
+            actor,
+            action: "contact.identity_removed",
+            target_kind: "contact",
+            target_id: id.to_string(),
+            unit_id: None,
+            details: serde_json::json!({ "identity_id": identity_id }),
+        },
+    )
+    .await?;
+    tx.commit().await
+}
+
+fn to_consent(m: consent::Model) -> Result<ConsentRecord> {
+    Ok(ConsentRecord {
+        id: ConsentId(m.id),
+        contact_id: ContactId(m.contact_id),
+        purpose: m.purpose,
+        action: stored(ConsentAction::parse("action", &m.action))?,
+        text_version: m.text_version,
+        channel: stored(Channel::parse("channel", &m.channel))?,
+        source: m.source,
+        recorded_at: m.recorded_at,
+    })
+}
+
+/// Every consent record of a contact, oldest first.
+pub async fn consents(
+    conn: &impl ConnectionTrait,
+    visibility: &Visibility,
+    id: ContactId,
+) -> Result<Vec<ConsentRecord>> {
+    get(conn, visibility, id).await?;
+    consent::Entity::find()
+        .filter(consent::Column::ContactId.eq(id.0))
+        .order_by_asc(consent::Column::RecordedAt)
+        .order_by_asc(consent::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_consent)
+        .collect()
+}
+
+pub async fn record_consent(
+    store: &Store,
+    actor: &Actor,
+    visibility: &Visibility,
+    id: ContactId,
+    new: NewConsent,
+) -> Result<ConsentRecord> {
+    let tx = store.begin().await?;
+    get(&*tx, visibility, id).await?;
+    let recorded_by = match actor {
+        Actor::User(user) => Some(user.0),
+        _ => None,
+    };
+    let model = consent::ActiveModel {
+        id: Set(ConsentId::new().0),
+        contact_id: Set(id.0),
+        purpose: Set(new.purpose),
+        action: Set(new.action.as_str().to_owned()),
+        text_version: Set(new.text_version),
+        channel: Set(new.channel.as_str().to_owned()),
+        source: Set(new.source),
+        recorded_by: Set(recorded_by),
+        recorded_at: Set(super::now()),
+    }
+    .insert(&*tx)
+    .await?;
+    let record = to_consent(model)?;
+    audit::record(
+        &*tx,
+        audit::Entry {
+            actor,
+            action: if record.action == ConsentAction::Grant { "consent.granted" } else { "consent.revoked" },
+            target_kind: "contact",
+            target_id: id.to_string(),
+            unit_id: None,
+            details: serde_json::json!({ "purpose": record.purpose, "text_version": record.text_version }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// Merges `source` into `target`: identities, cases and consent records move
+/// to the target; the source stays as history with `merged_into` set.
+pub async fn merge(
+    store: &Store,
+    actor: &Actor,
+    visibility: &Visibility,
+    target: ContactId,
+    source: ContactId,
+) -> Result<Contact> {
+    if target == source {
+        return Err(Error::conflict("source_contact_id", "a contact cannot be merged into itself"));
+    }
+    let tx = store.begin().await?;
+    let target_contact = get(&*tx, visibility, target).await?;
+    let source_contact = get(&*tx, visibility, source).await?;
+    if target_contact.merged_into.is_some() {
+        return Err(Error::conflict("contact_id", "the target contact was itself merged into another"));
+    }
+    if source_contact.merged_into.is_some() {
+        return Err(Error::conflict("source_contact_id", "this contact was already merged"));
+    }
+    let moved_cases = super::case::entity::Entity::find()
+        .select_only()
+        .column(super::case::entity::Column::Id)
+        .filter(super::case::entity::Column::ContactId.eq(source.0))
+        .into_tuple::<uuid::Uuid>()
+        .all(&*tx)
+        .await?;
+    super::case::entity::Entity::update_many()
+        .col_expr(super::case::entity::Column::ContactId, Expr::value(target.0))
+        .filter(super::case::entity::Column::ContactId.eq(source.0))
+        .exec(&*tx)
+        .await?;
+    identity::Entity::update_many()
+        .col_expr(identity::Column::ContactId, Expr::value(target.0))
+        .filter(identity::Column::ContactId.eq(source.0))
+        .exec(&*tx)
+        .await?;
+    consent::Entity::update_many()
+        .col_expr(consent::Column::ContactId, Expr::value(target.0))
+        .filter(consent::Column::ContactId.eq(source.0))
+        .exec(&*tx)
+        .await?;
+    let mut attributes = source_contact.custom_attributes.clone();
+    attributes.extend(target_contact.custom_attributes.clone());
+    let now = super::now();
+    entity::ActiveModel {
+        id: Set(target.0),
+        name: Set(target_contact.name.clone().or(source_contact.name.clone())),
+        custom_attributes: Set(serde_json::Value::Object(attributes)),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(&*tx)
+    .await?;
+    entity::ActiveModel {
+        id: Set(source.0),
+        merged_into: Set(Some(target.0)),
+        updated_at: Set(now),
+        ..Default::default()
+    }
+    .update(&*tx)
+    .await?;
+    audit::record(
+        &*tx,
+        audit::Entry {
+            actor,
+            action: "contact.merged",
+            target_kind: "contact",
+            target_id: target.to_string(),
+            unit_id: None,
+            details: serde_json::json!({
+                "source_contact_id": source,
+                "source_name": source_contact.name,
+                "moved_identities": source_contact.identities.iter().map(|i| format!("{}:{}", i.channel.as_str(), i.value)).collect::<Vec<_>>(),
+                "moved_cases": moved_cases,
+            }),
+        },
+    )
+    .await?;
+    let merged = get(&*tx, &Visibility::All, target).await?;
+    tx.commit().await?;
+    Ok(merged)
+}

@@ -1,0 +1,196 @@
+//! Storage on sea-orm: SQLite (embedded default) and PostgreSQL.
+//!
+//! Each resource has one file with its entity and the commands on it. A
+//! command runs in one transaction and writes its audit event in the same
+//! transaction. Unit scoping is applied inside the queries that read cases.
+
+pub mod api_token;
+pub mod audit;
+pub mod case;
+pub mod contact;
+pub mod idempotency;
+pub mod job;
+pub mod message;
+pub mod pagination;
+pub mod refresh_token;
+pub mod setting;
+pub mod unit;
+pub mod user;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
+    TransactionTrait,
+};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{Mutex, OwnedMutexGuard};
+use ventanilla_migrations::{Migrator, MigratorTrait};
+
+use crate::domain;
+
+/// Errors of the storage layer.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    #[error("{0} not found")]
+    NotFound(&'static str),
+    #[error("{field}: {message}")]
+    Conflict { field: String, message: String },
+    #[error(transparent)]
+    Domain(#[from] domain::Error),
+    #[error("database error")]
+    Db(#[from] DbErr),
+    #[error("stored data is corrupt: {0}")]
+    Corrupt(String),
+}
+
+impl Error {
+    pub fn conflict(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Error::Conflict { field: field.into(), message: message.into() }
+    }
+
+    /// Turns a unique-constraint violation into a conflict on `field`.
+    pub fn unique(err: DbErr, field: &str, message: &str) -> Self {
+        match err.sql_err() {
+            Some(SqlErr::UniqueConstraintViolation(_)) => Error::conflict(field, message),
+            _ => Error::Db(err),
+        }
+    }
+}
+
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// The database, shared by every request and worker.
+#[derive(Clone)]
+pub struct Store {
+    pub db: DatabaseConnection,
+    /// SQLite has one writer; taking this lock before a write transaction
+    /// turns "database is locked" errors into an orderly queue.
+    writer: Option<Arc<Mutex<()>>>,
+}
+
+/// A write transaction; on SQLite it also holds the single-writer lock.
+pub struct WriteTx {
+    pub tx: DatabaseTransaction,
+    _writer: Option<OwnedMutexGuard<()>>,
+}
+
+impl std::ops::Deref for WriteTx {
+    type Target = DatabaseTransaction;
+    fn deref(&self) -> &DatabaseTransaction {
+        &self.tx
+    }
+}
+
+impl WriteTx {
+    pub async fn commit(self) -> Result<()> {
+        self.tx.commit().await?;
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Connects to `url` (`sqlite://...` or `postgres://...`).
+    pub async fn connect(url: &str, max_connections: u32) -> Result<Self> {
+        let mut options = ConnectOptions::new(url.to_owned());
+        options
+            .max_connections(max_connections)
+            .min_connections(1)
+            .connect_timeout(Duration::from_secs(10))
+            .acquire_timeout(Duration::from_secs(10))
+            .sqlx_logging(false);
+        let is_sqlite = url.starts_with("sqlite:");
+        if is_sqlite {
+            options.map_sqlx_sqlite_opts(|opts| {
+                opts.journal_mode(sea_orm::sqlx::sqlite::SqliteJournalMode::Wal)
+                    .synchronous(sea_orm::sqlx::sqlite::SqliteSynchronous::Normal)
+                    .busy_timeout(Duration::from_secs(10))
+                    .foreign_keys(true)
+                    .create_if_missing(true)
+            });
+        }
+        let db = Database::connect(options).await?;
+        Ok(Store { db, writer: is_sqlite.then(|| Arc::new(Mutex::new(()))) })
+    }
+
+    pub fn backend(&self) -> DatabaseBackend {
+        self.db.get_database_backend()
+    }
+
+    pub async fn migrate(&self) -> Result<()> {
+        Migrator::up(&self.db, None).await?;
+        Ok(())
+    }
+
+    /// Whether every known migration has been applied.
+    pub async fn migrations_current(&self) -> Result<bool> {
+        Ok(Migrator::get_pending_migrations(&self.db).await?.is_empty())
+    }
+
+    pub async fn ping(&self) -> Result<()> {
+        self.db.ping().await?;
+        Ok(())
+    }
+
+    /// Starts a write transaction (serialised on SQLite).
+    pub async fn begin(&self) -> Result<WriteTx> {
+        let writer = match &self.writer {
+            Some(lock) => Some(lock.clone().lock_owned().await),
+            None => None,
+        };
+        let tx = self.db.begin().await?;
+        Ok(WriteTx { tx, _writer: writer })
+    }
+
+    /// Open and idle connections in the pool, for /metrics.
+    pub fn pool_stats(&self) -> (u32, usize) {
+        match self.backend() {
+            DatabaseBackend::Postgres => {
+                let pool = self.db.get_postgres_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+            _ => {
+                let pool = self.db.get_sqlite_connection_pool();
+                (pool.size(), pool.num_idle())
+            }
+        }
+    }
+}
+
+/// Parses a stored enum text back into its domain type.
+pub(crate) fn stored<T>(parsed: std::result::Result<T, domain::Error>) -> Result<T> {
+    parsed.map_err(|e| Error::Corrupt(e.to_string()))
+}
+
+/// Reads a JSON column as an object map.
+pub(crate) fn json_map(value: serde_json::Value) -> serde_json::Map<String, serde_json::Value> {
+    match value {
+        serde_json::Value::Object(map) => map,
+        _ => serde_json::Map::new(),
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a LIKE pattern that uses `\` as escape.
+pub(crate) fn like_pattern(text: &str) -> String {
+    let mut escaped = String::with_capacity(text.len() + 2);
+    escaped.push('%');
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            escaped.push('\\');
+        }
+        escaped.push(c);
+    }
+    escaped.push('%');
+    escaped
+}
+
+/// Whether `conn` talks to PostgreSQL (for the few queries that differ).
+pub(crate) fn is_postgres(conn: &impl ConnectionTrait) -> bool {
+    conn.get_database_backend() == DatabaseBackend::Postgres
+}
+
+/// The current time at the precision every backend stores (microseconds),
+/// so a value read back compares equal to the one written.
+pub fn now() -> chrono::DateTime<chrono::Utc> {
+    use chrono::SubsecRound;
+    chrono::Utc::now().trunc_subsecs(6)
+}

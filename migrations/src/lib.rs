@@ -1,0 +1,16 @@
+//! Database migrations for Ventanilla, valid on SQLite and PostgreSQL.
+//!
+//! One file per change; never edit a migration that has shipped, add a new one.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261123_000001_initial;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261123_000001_initial::Migration)]
+    }
+}
