@@ -75,6 +75,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     let server = HttpServer::new(move || {
         App::new()
             .app_data(data.clone())
+            .app_data(web::PayloadConfig::new(data.config.http.max_body_bytes))
             .app_data(api::query_config())
             .app_data(api::path_config())
             .wrap(from_fn(api::middleware::observe))

@@ -305,6 +305,12 @@ mod tests {
     }
 
     #[test]
+    fn the_example_config_is_valid() {
+        let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docker/ventanilla.example.toml");
+        Config::load(Some(&example), vec![]).unwrap();
+    }
+
+    #[test]
     fn secrets_do_not_print() {
         let config = Config::load(None, env(&[("VENTANILLA_DATABASE_URL", "postgres://u:hunter2@db/v")])).unwrap();
         assert!(!format!("{config:?}").contains("hunter2"));

@@ -1,1 +1,9 @@
-fn main() {}
+//! API tests: the real server in-process on a random port, on SQLite and on
+//! PostgreSQL, driven over HTTP.
+
+mod auth;
+mod authz;
+mod bad_input;
+mod cases;
+mod contacts;
+mod operations;

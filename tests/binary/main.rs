@@ -1,1 +1,5 @@
-fn main() {}
+//! Tests of the real `ventanilla` binary: start-up, configuration errors,
+//! the admin command, and durability across SIGKILL.
+
+mod durability;
+mod startup;

@@ -1,1 +1,376 @@
+//! Shared fixtures for the end-to-end tests: an isolated server per test on
+//! SQLite or on a fresh PostgreSQL database, typed request helpers, and
+//! builders for the usual data.
 
+use anyhow::Context;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use std::path::PathBuf;
+
+use ventanilla::config::Config;
+
+/// Which database a test runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Runs the body once on SQLite and once on PostgreSQL, as two tests.
+#[macro_export]
+macro_rules! on_both {
+    ($(async fn $name:ident($backend:ident) $body:block)*) => {$(
+        mod $name {
+            #[allow(unused_imports)]
+            use super::*;
+            async fn run($backend: $crate::Backend) -> anyhow::Result<()> $body
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() -> anyhow::Result<()> { run($crate::Backend::Sqlite).await }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() -> anyhow::Result<()> { run($crate::Backend::Postgres).await }
+        }
+    )*};
+}
+
+/// Admin connection to the PostgreSQL server used by tests.
+pub fn postgres_admin_url() -> String {
+    std::env::var("TEST_POSTGRES_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// A database for one test: a temporary SQLite file or a fresh PostgreSQL
+/// database, dropped when this value is.
+pub struct TestDb {
+    pub url: String,
+    pub dir: PathBuf,
+    pg_name: Option<String>,
+}
+
+impl TestDb {
+    pub async fn new(backend: Backend) -> anyhow::Result<TestDb> {
+        let dir = std::env::temp_dir().join(format!("ventanilla-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir)?;
+        match backend {
+            Backend::Sqlite => {
+                let url = format!("sqlite://{}?mode=rwc", dir.join("ventanilla.db").display());
+                Ok(TestDb { url, dir, pg_name: None })
+            }
+            Backend::Postgres => {
+                let name = format!("ventanilla_test_{}", uuid::Uuid::new_v4().simple());
+                let admin = sea_orm::Database::connect(postgres_admin_url())
+                    .await
+                    .context("PostgreSQL at 127.0.0.1:5432 must be running for the tests")?;
+                use sea_orm::ConnectionTrait;
+                admin.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+                admin.close().await?;
+                let base = postgres_admin_url();
+                let server = base.rsplit_once('/').map_or(base.as_str(), |(server, _)| server).to_owned();
+                Ok(TestDb { url: format!("{server}/{name}"), dir, pg_name: Some(name) })
+            }
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+        if let Some(name) = self.pg_name.take() {
+            // Drop runs outside async; a short-lived runtime on its own thread does the cleanup.
+            let _ = std::thread::spawn(move || {
+                let Ok(runtime) = tokio::runtime::Builder::new_current_thread().enable_all().build() else { return };
+                runtime.block_on(async {
+                    use sea_orm::ConnectionTrait;
+                    if let Ok(admin) = sea_orm::Database::connect(postgres_admin_url()).await {
+                        let _ = admin.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+                        let _ = admin.close().await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A running server on a random port with its own database.
+pub struct TestApp {
+    pub base: String,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub store: ventanilla::store::Store,
+    /// Bearer token of the first admin (admin@test.example / `ADMIN_PASSWORD`).
+    pub admin_token: String,
+    _server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _db: TestDb,
+}
+
+pub const ADMIN_EMAIL: &str = "admin@test.example";
+pub const ADMIN_PASSWORD: &str = "clave-de-prueba-123";
+pub const PASSWORD: &str = "clave-de-agente-123";
+
+pub fn test_config(db: &TestDb) -> Config {
+    let mut config = Config::default();
+    config.listen = "127.0.0.1:0".into();
+    config.data_dir = db.dir.clone();
+    config.database_url = Some(ventanilla::config::Secret::new(db.url.clone()));
+    config.database.max_connections = 8;
+    config.http.workers = 2;
+    config.auth.login_attempts_per_ip_per_minute = 200;
+    config
+}
+
+/// Starts an isolated server and signs in its first admin.
+pub async fn spawn_app(backend: Backend) -> anyhow::Result<TestApp> {
+    spawn_app_with(backend, |_| {}).await
+}
+
+pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<TestApp> {
+    let db = TestDb::new(backend).await?;
+    let mut config = test_config(&db);
+    adjust(&mut config);
+    let store = ventanilla::app::open_store(&config).await?;
+    let new_admin = ventanilla::domain::user::NewUser {
+        email: ventanilla::domain::Email::parse("email", ADMIN_EMAIL)?,
+        display_name: "Admin".into(),
+        password_hash: ventanilla::auth::hash_password(ADMIN_PASSWORD)?,
+        is_admin: true,
+        locale: "es".into(),
+        memberships: vec![],
+    };
+    ventanilla::store::user::create(&store, &ventanilla::domain::Actor::System, new_admin).await?;
+    let state = ventanilla::app::state(config, store.clone()).await?;
+    let running = ventanilla::app::serve(state)?;
+    let base = format!("http://{}", running.addr);
+    let server = tokio::spawn(running.server);
+    let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
+    let mut app = TestApp { base, client, backend, store, admin_token: String::new(), _server: server, _db: db };
+    app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+    Ok(app)
+}
+
+/// A response: status, headers and parsed JSON (or Null).
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: reqwest::header::HeaderMap,
+    pub body: Value,
+    pub text: String,
+}
+
+impl Reply {
+    /// The body's `id` field as text.
+    pub fn id(&self) -> String {
+        self.body["id"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+impl TestApp {
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    /// Sends a request with an optional bearer token and JSON body.
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+    ) -> anyhow::Result<Reply> {
+        let mut request = self.client.request(method, self.url(path));
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        Self::reply(request.send().await?).await
+    }
+
+    pub async fn reply(response: reqwest::Response) -> anyhow::Result<Reply> {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let text = response.text().await?;
+        let body = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Ok(Reply { status, headers, body, text })
+    }
+
+    pub async fn get(&self, path: &str, token: &str) -> anyhow::Result<Reply> {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub async fn post(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Reply> {
+        self.call(Method::POST, path, Some(token), Some(&body)).await
+    }
+
+    pub async fn patch(&self, path: &str, token: &str, body: Value) -> anyhow::Result<Reply> {
+        self.call(Method::PATCH, path, Some(token), Some(&body)).await
+    }
+
+    /// Posts and insists on `expected`, returning the body.
+    pub async fn post_ok(&self, path: &str, token: &str, body: Value, expected: u16) -> anyhow::Result<Value> {
+        let reply = self.post(path, token, body).await?;
+        anyhow::ensure!(reply.status.as_u16() == expected, "POST {path}: {} {}", reply.status, reply.text);
+        Ok(reply.body)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> anyhow::Result<String> {
+        let reply = self
+            .call(Method::POST, "/api/v1/auth/login", None, Some(&json!({"email": email, "password": password})))
+            .await?;
+        anyhow::ensure!(reply.status == StatusCode::OK, "login {email}: {} {}", reply.status, reply.text);
+        Ok(reply.body["access_token"].as_str().unwrap_or_default().to_owned())
+    }
+
+    pub async fn create_unit(&self, slug: &str) -> anyhow::Result<String> {
+        let body = self.post_ok("/api/v1/units", &self.admin_token, json!({"slug": slug, "name": slug}), 201).await?;
+        Ok(body["id"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Creates a user with `role` in `unit` and returns (user id, access token).
+    pub async fn create_member(&self, email: &str, unit: &str, role: &str) -> anyhow::Result<(String, String)> {
+        let body = self
+            .post_ok(
+                "/api/v1/users",
+                &self.admin_token,
+                json!({"email": email, "display_name": email, "password": PASSWORD,
+                       "memberships": [{"unit_id": unit, "role": role}]}),
+                201,
+            )
+            .await?;
+        let token = self.login(email, PASSWORD).await?;
+        Ok((body["id"].as_str().unwrap_or_default().to_owned(), token))
+    }
+
+    pub async fn create_token(&self, scopes: &[&str]) -> anyhow::Result<String> {
+        let body = self
+            .post_ok("/api/v1/api-tokens", &self.admin_token, json!({"name": "test", "scopes": scopes}), 201)
+            .await?;
+        Ok(body["secret"].as_str().unwrap_or_default().to_owned())
+    }
+
+    /// Creates a case in `unit` with an inline contact and a first message.
+    pub async fn create_case(&self, token: &str, unit: &str, subject: &str) -> anyhow::Result<Value> {
+        self.post_ok(
+            "/api/v1/cases",
+            token,
+            json!({
+                "subject": subject, "channel": "whatsapp", "unit_id": unit,
+                "contact": {"name": "Persona", "identities": [{"channel": "whatsapp",
+                    "value": format!("+57300{:07}", rand_digits())}]},
+                "first_message": {"body": format!("Hola: {subject}")},
+            }),
+            201,
+        )
+        .await
+    }
+}
+
+fn rand_digits() -> u32 {
+    uuid::Uuid::new_v4().as_u128() as u32 % 10_000_000
+}
+
+/// Polls `check` until it returns `Some` or `deadline` passes.
+pub async fn eventually<T, F, Fut>(deadline: std::time::Duration, mut check: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let until = std::time::Instant::now() + deadline;
+    loop {
+        if let Some(value) = check().await {
+            return Some(value);
+        }
+        if std::time::Instant::now() > until {
+            return None;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The `ventanilla` binary built next to the test executables.
+pub fn binary_path() -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let dir = exe.parent().and_then(|deps| deps.parent()).context("test executable has no target dir")?;
+    let path = dir.join("ventanilla");
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing: run `cargo build -p ventanilla` first (.ci/run does)",
+        path.display()
+    );
+    Ok(path)
+}
+
+/// A `ventanilla serve` child process.
+pub struct Server {
+    pub child: std::process::Child,
+    pub base: String,
+}
+
+impl Server {
+    /// Starts `ventanilla serve` on a free port with `envs` and waits for /readyz.
+    pub async fn start(args: &[&str], envs: &[(&str, &str)]) -> anyhow::Result<Server> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let listen = format!("127.0.0.1:{port}");
+        let mut command = std::process::Command::new(binary_path()?);
+        command.arg("serve").args(args).arg("--listen").arg(&listen);
+        for (key, value) in envs {
+            command.env(key, value);
+        }
+        let child = command.stdout(std::process::Stdio::null()).stderr(std::process::Stdio::null()).spawn()?;
+        let mut server = Server { child, base: format!("http://{listen}") };
+        let client = reqwest::Client::new();
+        let url = format!("{}/readyz", server.base);
+        let ready = eventually(std::time::Duration::from_secs(60), || {
+            let request = client.get(&url).send();
+            async move { request.await.ok().filter(|r| r.status() == StatusCode::OK) }
+        })
+        .await;
+        if ready.is_none() {
+            server.kill();
+            anyhow::bail!("ventanilla did not become ready on {listen}");
+        }
+        Ok(server)
+    }
+
+    /// SIGKILL: no shutdown hooks, no flushing.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
+/// Creates an admin through the binary's `admin create` command.
+pub fn create_admin_with_binary(envs: &[(&str, &str)], email: &str, password: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    let mut command = std::process::Command::new(binary_path()?);
+    command.args(["admin", "create", "--email", email, "--password-file", "-"]);
+    for (key, value) in envs {
+        command.env(key, value);
+    }
+    let mut child = command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()?;
+    child.stdin.take().context("stdin")?.write_all(format!("{password}\n").as_bytes())?;
+    let output = child.wait_with_output()?;
+    anyhow::ensure!(output.status.success(), "admin create failed: {}", String::from_utf8_lossy(&output.stderr));
+    Ok(())
+}
+
+/// Signs in against any base URL.
+pub async fn login_at(client: &reqwest::Client, base: &str, email: &str, password: &str) -> anyhow::Result<String> {
+    let reply = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": email, "password": password}))
+        .send()
+        .await?;
+    anyhow::ensure!(reply.status() == StatusCode::OK, "login failed: {}", reply.status());
+    let body: Value = reply.json().await?;
+    Ok(body["access_token"].as_str().unwrap_or_default().to_owned())
+}

@@ -206,6 +206,7 @@ pub async fn list_cases(
     query: web::Query<CaseQuery>,
     params: web::Query<PageParams>,
 ) -> Result<HttpResponse, ApiError> {
+    require_case_reader(&auth.0)?;
     let page = params.page()?;
     let query = query.into_inner();
     let mut check = Checker::default();
@@ -350,6 +351,14 @@ pub async fn get_case(
     Ok(HttpResponse::Ok().json(CaseDto::from(case)))
 }
 
+/// Tokens need `cases:read` to list anything about cases; staff always may
+/// (they see their units' cases).
+fn require_case_reader(principal: &Principal) -> Result<(), ApiError> {
+    let token_without_scope =
+        matches!(principal, Principal::Token { .. }) && !principal.token_has(domain::Scope::CasesRead);
+    require(!token_without_scope, "this needs the cases:read scope")
+}
+
 /// Loads a visible case and checks the caller may work on it.
 pub(super) async fn workable_case(state: &AppState, principal: &Principal, id: CaseId) -> Result<Case, ApiError> {
     let scope = principal.case_units();
@@ -468,6 +477,7 @@ pub struct TagCount {
 #[utoipa::path(tag = "cases", responses((status = 200, body = ListResponse<TagCount>)), security(("bearer" = [])))]
 #[get("/tags")]
 pub async fn list_tags(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    require_case_reader(&auth.0)?;
     let scope = auth.0.case_units();
     let tags = store::case::tag_counts(&state.store.db, scope.as_deref()).await?;
     Ok(HttpResponse::Ok()

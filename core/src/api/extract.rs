@@ -41,7 +41,7 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
             }
             let bytes = bytes.await.map_err(|e| {
                 let text = e.to_string();
-                if text.contains("overflow") || text.contains("larger") || text.contains("too large") {
+                if text.contains("overflow") || text.contains("limit") || text.contains("too large") {
                     ApiError::PayloadTooLarge(limit)
                 } else {
                     ApiError::BadRequest(format!("cannot read body: {text}"))
@@ -70,9 +70,15 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() || inner.is_io() {
             ApiError::BadRequest(format!("malformed JSON: {inner}"))
         } else {
-            let field = if path == "." { String::new() } else { path };
             let message = inner.to_string();
             let message = message.split(" at line ").next().unwrap_or(&message).to_owned();
+            // At the top level serde names no path for an unknown field; take it from the message.
+            let unknown = message.strip_prefix("unknown field `").and_then(|rest| rest.split('`').next());
+            let field = match (path.as_str(), unknown) {
+                (".", Some(name)) => name.to_owned(),
+                (".", None) => String::new(),
+                (path, _) => path.to_owned(),
+            };
             ApiError::field(field, message)
         }
     })?;

@@ -49,7 +49,8 @@ use error::ApiError;
         token::list_api_tokens, token::create_api_token, token::revoke_api_token,
         audit::list_audit_events,
     ),
-    modifiers(&BearerAuth),
+    components(schemas(error::Problem, error::FieldError)),
+    modifiers(&BearerAuth, &ProblemResponses),
     tags(
         (name = "auth", description = "Sign-in and tokens"),
         (name = "units", description = "Units of the institution"),
@@ -73,6 +74,52 @@ impl Modify for BearerAuth {
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or vnt_ API token").build(),
             ),
         );
+    }
+}
+
+/// Documents errors as they are sent: every error response is
+/// `application/problem+json`, and every operation lists the errors any
+/// request can meet (malformed input, auth, limits).
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, RefOr, ResponseBuilder};
+        const COMMON: [(&str, &str); 9] = [
+            ("400", "Malformed request: unparseable JSON or query string"),
+            ("401", "Missing, expired or invalid credentials"),
+            ("403", "Authenticated, but not allowed to do this"),
+            ("404", "No such resource, or not visible to the caller"),
+            ("413", "Body larger than the configured limit"),
+            ("415", "Body is not application/json"),
+            ("422", "A field failed validation; `errors` names it"),
+            ("429", "Rate limited; see Retry-After"),
+            ("500", "Internal error; quote the request id"),
+        ];
+        let problem = || ContentBuilder::new().schema(Some(RefOr::Ref(Ref::from_schema_name("Problem")))).build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                for (status, response) in responses.iter_mut() {
+                    if status.as_str() >= "400"
+                        && let RefOr::T(response) = response
+                        && let Some(content) = response.content.shift_remove("application/json")
+                    {
+                        response.content.insert("application/problem+json".into(), content);
+                    }
+                }
+                for (status, description) in COMMON {
+                    responses.entry(status.to_owned()).or_insert_with(|| {
+                        ResponseBuilder::new()
+                            .description(description)
+                            .content("application/problem+json", problem())
+                            .build()
+                            .into()
+                    });
+                }
+            }
+        }
     }
 }
 
@@ -138,13 +185,12 @@ pub async fn not_found(req: HttpRequest) -> HttpResponse {
     ApiError::NotFound("route").error_response()
 }
 
-/// Query strings that do not parse: 400 problem+json naming the parameter.
+/// Query strings that do not parse: 400 problem+json with serde's reason.
 pub fn query_config() -> web::QueryConfig {
     web::QueryConfig::default().error_handler(|err, _| {
         let message = err.to_string();
         let message = message.strip_prefix("Query deserialize error: ").unwrap_or(&message).to_owned();
-        let field = message.split('`').nth(1).unwrap_or("query").to_owned();
-        ApiError::field(field, message).into()
+        ApiError::BadRequest(format!("invalid query string: {message}")).into()
     })
 }
 

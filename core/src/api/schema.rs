@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use crate::domain;
 
 macro_rules! mirror_enum {
-    ($(#[$meta:meta])* $name:ident => $domain:ident { $($variant:ident = $text:literal),* $(,)? }) => {
+    ($(#[$meta:meta])* $name:ident => $domain:ident { $($variant:ident = $text:tt),* $(,)? }) => {
         $(#[$meta])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
         pub enum $name {

@@ -180,7 +180,13 @@ pub async fn get_user(
     tag = "users",
     params(("user_id" = uuid::Uuid, Path)),
     request_body = UpdateUser,
-    responses((status = 200, body = UserDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    responses(
+        (status = 200, body = UserDto),
+        (status = 403, body = Problem),
+        (status = 404, body = Problem),
+        (status = 409, description = "A listed unit does not exist", body = Problem),
+        (status = 422, body = Problem)
+    ),
     security(("bearer" = []))
 )]
 #[patch("/users/{user_id}")]

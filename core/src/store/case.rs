@@ -224,11 +224,12 @@ pub async fn create_in(
         (CaseStatus::Bot, _) => case.status = CaseStatus::Bot,
         (CaseStatus::Queued, None) => {}
         (CaseStatus::Queued | CaseStatus::Assigned, Some(user)) => case.assign(Some(user), now)?,
+        (CaseStatus::Assigned, None) => {
+            return Err(crate::domain::Error::invalid("assignee_id", "an assigned case needs an assignee").into());
+        }
         (status, _) => {
-            return Err(Error::conflict(
-                "status",
-                format!("a new case starts as bot, queued or assigned, not {status}"),
-            ));
+            let message = format!("a new case starts as bot, queued or assigned, not {status}");
+            return Err(crate::domain::Error::invalid("status", message).into());
         }
     }
     to_active(&case).insert(conn).await?;

@@ -1,0 +1,384 @@
+//! The authorization matrix: for every endpoint, who may call it. The test
+//! walks the whole table, then checks that nothing of one unit leaks to an
+//! agent of another through lists and searches.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use ventanilla_tests::{TestApp, on_both, spawn_app};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Who {
+    Admin,
+    SupervisorA,
+    AgentA,
+    AgentB,
+    TokenWith,
+    TokenWithout,
+    Anonymous,
+}
+
+use Who::*;
+
+const EVERYONE: [Who; 7] = [Admin, SupervisorA, AgentA, AgentB, TokenWith, TokenWithout, Anonymous];
+const STAFF: &[Who] = &[Admin, SupervisorA, AgentA, AgentB];
+const UNIT_A: &[Who] = &[Admin, SupervisorA, AgentA, TokenWith];
+
+struct Fixture {
+    unit_a: String,
+    case_a: String,
+    contact_a: String,
+    agent_a: String,
+    spare_token: String,
+    /// Contacts with a case in unit A, one per merge attempt.
+    merge_sources: Vec<String>,
+    tokens: Vec<(Who, Option<String>)>,
+}
+
+struct Row {
+    method: Method,
+    path: fn(&Fixture) -> String,
+    body: fn(&Fixture, usize) -> Option<Value>,
+    /// The scope given to `TokenWith` for this row.
+    scope: &'static str,
+    allowed: &'static [Who],
+}
+
+fn unique() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..12].to_owned()
+}
+
+fn rows() -> Vec<Row> {
+    let none = |_: &Fixture, _| None;
+    vec![
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/auth/me".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/units".into(),
+            body: none,
+            scope: "units:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/units".into(),
+            body: |_, _| Some(json!({"slug": format!("u-{}", unique()), "name": "Nueva"})),
+            scope: "units:write",
+            allowed: &[Admin, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/units/{}", f.unit_a),
+            body: none,
+            scope: "units:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/units/{}", f.unit_a),
+            body: |_, _| Some(json!({"name": "Admisiones"})),
+            scope: "units:write",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/users".into(),
+            body: none,
+            scope: "users:read",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/users".into(),
+            body: |_, _| {
+                Some(
+                    json!({"email": format!("{}@test.example", unique()), "display_name": "N", "password": "una clave larga"}),
+                )
+            },
+            scope: "users:write",
+            allowed: &[Admin, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/users/{}", f.agent_a),
+            body: none,
+            scope: "users:read",
+            allowed: &[Admin, SupervisorA, AgentA, TokenWith],
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/users/{}", f.agent_a),
+            body: |_, _| Some(json!({"display_name": "Agente A"})),
+            scope: "users:write",
+            allowed: &[Admin, AgentA, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/contacts".into(),
+            body: none,
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/contacts".into(),
+            body: |_, _| Some(json!({"name": "Nuevo contacto"})),
+            scope: "contacts:write",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/contacts/{}", f.contact_a),
+            body: none,
+            scope: "contacts:read",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/contacts/{}", f.contact_a),
+            body: |_, _| Some(json!({"custom_attributes": {"programa": "Derecho"}})),
+            scope: "contacts:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/contacts/{}/consents", f.contact_a),
+            body: none,
+            scope: "contacts:read",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/contacts/{}/consents", f.contact_a),
+            body: |_, _| {
+                Some(
+                    json!({"purpose": "data_processing", "action": "grant", "text_version": "v1", "channel": "whatsapp"}),
+                )
+            },
+            scope: "contacts:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/contacts/{}/identities", f.contact_a),
+            body: |_, _| Some(json!({"channel": "email", "value": format!("{}@correo.test", unique())})),
+            scope: "contacts:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/contacts/{}/merge", f.contact_a),
+            body: |f, n| Some(json!({"source_contact_id": f.merge_sources[n]})),
+            scope: "contacts:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/cases".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/cases".into(),
+            body: |f, _| {
+                Some(json!({"subject": "Nuevo", "channel": "email", "unit_id": f.unit_a, "contact_id": f.contact_a}))
+            },
+            scope: "cases:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/cases/{}", f.case_a),
+            body: none,
+            scope: "cases:read",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/cases/{}", f.case_a),
+            body: |_, _| Some(json!({"priority": "high"})),
+            scope: "cases:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/cases/{}/messages", f.case_a),
+            body: none,
+            scope: "cases:read",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/cases/{}/messages", f.case_a),
+            body: |_, _| Some(json!({"body": "Respuesta"})),
+            scope: "cases:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/cases/{}/notes", f.case_a),
+            body: none,
+            scope: "cases:read",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/cases/{}/notes", f.case_a),
+            body: |_, _| Some(json!({"body": "Nota interna"})),
+            scope: "cases:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/cases/{}/tags", f.case_a),
+            body: |_, _| Some(json!({"tag": "matrícula"})),
+            scope: "cases:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/tags".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/api-tokens".into(),
+            body: none,
+            scope: "users:write",
+            allowed: &[Admin],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/api-tokens".into(),
+            body: |_, _| Some(json!({"name": "x", "scopes": ["cases:read"]})),
+            scope: "users:write",
+            allowed: &[Admin],
+        },
+        Row {
+            method: Method::DELETE,
+            path: |f| format!("/api/v1/api-tokens/{}", f.spare_token),
+            body: none,
+            scope: "users:write",
+            allowed: &[Admin],
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/audit-events".into(),
+            body: none,
+            scope: "audit:read",
+            allowed: &[Admin, TokenWith],
+        },
+    ]
+}
+
+async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
+    let unit_a = app.create_unit("unidad-a").await?;
+    let unit_b = app.create_unit("unidad-b").await?;
+    let (_, supervisor) = app.create_member("sup.a@test.example", &unit_a, "supervisor").await?;
+    let (agent_a, agent_a_token) = app.create_member("agente.a@test.example", &unit_a, "agent").await?;
+    let (_, agent_b) = app.create_member("agente.b@test.example", &unit_b, "agent").await?;
+    let case = app.create_case(&app.admin_token, &unit_a, "Secreto de la unidad A").await?;
+    let case_a = case["id"].as_str().unwrap_or_default().to_owned();
+    let contact_a = case["contact_id"].as_str().unwrap_or_default().to_owned();
+    app.post_ok(&format!("/api/v1/cases/{case_a}/notes"), &app.admin_token, json!({"body": "nota de A"}), 201).await?;
+    let spare = app
+        .post_ok("/api/v1/api-tokens", &app.admin_token, json!({"name": "spare", "scopes": ["kb:read"]}), 201)
+        .await?;
+    let mut merge_sources = vec![];
+    for _ in EVERYONE {
+        let case = app.create_case(&app.admin_token, &unit_a, "Para fusionar").await?;
+        merge_sources.push(case["contact_id"].as_str().unwrap_or_default().to_owned());
+    }
+    let tokens = vec![
+        (Admin, Some(app.admin_token.clone())),
+        (SupervisorA, Some(supervisor)),
+        (AgentA, Some(agent_a_token)),
+        (AgentB, Some(agent_b)),
+        (TokenWithout, Some(app.create_token(&["kb:read"]).await?)),
+        (Anonymous, None),
+    ];
+    Ok(Fixture { unit_a, case_a, contact_a, agent_a, spare_token: spare.id(), merge_sources, tokens })
+}
+
+trait IdOf {
+    fn id(&self) -> String;
+}
+
+impl IdOf for Value {
+    fn id(&self) -> String {
+        self["id"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+on_both! {
+    async fn matrix(backend) {
+        let app = spawn_app(backend).await?;
+        let f = fixture(&app).await?;
+        let mut failures = vec![];
+        for row in rows() {
+            let scoped = app.create_token(&[row.scope]).await?;
+            for (n, who) in EVERYONE.iter().enumerate() {
+                let token = match who {
+                    TokenWith => Some(scoped.clone()),
+                    other => f.tokens.iter().find(|(w, _)| w == other).and_then(|(_, t)| t.clone()),
+                };
+                let path = (row.path)(&f);
+                let body = (row.body)(&f, n);
+                let reply = app.call(row.method.clone(), &path, token.as_deref(), body.as_ref()).await?;
+                let status = reply.status.as_u16();
+                let allowed = row.allowed.contains(who);
+                let ok = match (allowed, who) {
+                    (true, _) => (200..300).contains(&status),
+                    (false, Anonymous) => status == 401,
+                    // Another unit's agent must not learn the resource exists.
+                    (false, AgentB) if path.contains(&f.case_a) || path.contains(&f.contact_a) => status == 404,
+                    (false, _) => status == 403 || status == 404,
+                };
+                if !ok {
+                    failures.push(format!("{:?} {} as {:?}: got {} {}", row.method, path, who, status, reply.text));
+                }
+                if reply.status.is_client_error() && !reply.text.is_empty() {
+                    anyhow::ensure!(
+                        reply.headers.get("content-type").is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json")),
+                        "{path}: errors are problem+json"
+                    );
+                }
+            }
+        }
+        anyhow::ensure!(failures.is_empty(), "authorization matrix failures:\n{}", failures.join("\n"));
+        Ok(())
+    }
+
+    async fn nothing_leaks_across_units(backend) {
+        let app = spawn_app(backend).await?;
+        let f = fixture(&app).await?;
+        let agent_b = f.tokens.iter().find(|(w, _)| *w == AgentB).and_then(|(_, t)| t.clone()).unwrap_or_default();
+        for path in [
+            "/api/v1/cases".to_owned(),
+            "/api/v1/cases?q=Secreto".to_owned(),
+            format!("/api/v1/cases?contact_id={}", f.contact_a),
+            format!("/api/v1/cases?unit_id={}", f.unit_a),
+            "/api/v1/contacts".to_owned(),
+            "/api/v1/contacts?q=Persona".to_owned(),
+            "/api/v1/tags".to_owned(),
+        ] {
+            let reply = app.get(&path, &agent_b).await?;
+            anyhow::ensure!(reply.status == 200, "{path}: {}", reply.text);
+            anyhow::ensure!(reply.body["items"].as_array().is_some_and(|i| i.is_empty()), "{path} leaked: {}", reply.text);
+        }
+        // The same searches do find the case for unit A's agent.
+        let agent_a = f.tokens.iter().find(|(w, _)| *w == AgentA).and_then(|(_, t)| t.clone()).unwrap_or_default();
+        let mine = app.get("/api/v1/cases?q=Secreto", &agent_a).await?;
+        anyhow::ensure!(mine.body["items"][0]["id"] == json!(f.case_a), "agent A finds the case: {}", mine.text);
+        Ok(())
+    }
+}

@@ -1,0 +1,90 @@
+//! Start-up: configuration errors name the key; the demo is usable; the admin command works.
+
+use serde_json::Value;
+use ventanilla_tests::{Server, binary_path, create_admin_with_binary, login_at};
+
+#[test]
+fn bad_config_stops_startup_naming_the_key() -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let dir_text = dir.display().to_string();
+    let cases: &[(&str, &str, &str)] = &[
+        ("VENTANILLA_LISTEN", "not-an-address", "listen"),
+        ("VENTANILLA_AUTH__ACCESS_TOKEN_TTL_SECS", "soon", "auth.access_token_ttl_secs"),
+        ("VENTANILLA_DATABASE_URL", "mysql://localhost/x", "database_url"),
+        ("VENTANILLA_UNKNOWN_SETTING", "1", "unknown_setting"),
+    ];
+    for (var, value, key) in cases {
+        let output = std::process::Command::new(binary_path()?)
+            .args(["serve", "--data-dir", &dir_text])
+            .env(var, value)
+            .output()?;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        anyhow::ensure!(!output.status.success(), "{var}={value} must stop start-up");
+        anyhow::ensure!(stderr.contains(key), "{var}: the error names `{key}`: {stderr}");
+    }
+    let file = dir.join("bad.toml");
+    std::fs::write(&file, "listen = 8080\n")?;
+    let output = std::process::Command::new(binary_path()?).args(["serve", "--config"]).arg(&file).output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    anyhow::ensure!(!output.status.success() && stderr.contains("listen"), "{stderr}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn demo_has_cases_in_every_status() -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let dir_text = dir.display().to_string();
+    let server = Server::start(&["--demo", "--data-dir", &dir_text], &[]).await?;
+    let client = reqwest::Client::new();
+    let token = login_at(&client, &server.base, ventanilla::demo::DEMO_ADMIN, ventanilla::demo::DEMO_PASSWORD).await?;
+    let cases: Value =
+        client.get(format!("{}/api/v1/cases?limit=100", server.base)).bearer_auth(&token).send().await?.json().await?;
+    let mut statuses: Vec<String> = cases["items"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|c| c["status"].as_str().map(str::to_owned))
+        .collect();
+    statuses.sort();
+    statuses.dedup();
+    anyhow::ensure!(
+        statuses == ["assigned", "bot", "closed", "queued", "resolved", "waiting_on_contact"],
+        "every status: {statuses:?}"
+    );
+    let units: Value =
+        client.get(format!("{}/api/v1/units", server.base)).bearer_auth(&token).send().await?.json().await?;
+    anyhow::ensure!(units["items"].as_array().map_or(0, Vec::len) == 5, "five demo units");
+    let agent =
+        login_at(&client, &server.base, "juan.pardo@demo.ventanilla.test", ventanilla::demo::DEMO_PASSWORD).await?;
+    let mine: Value =
+        client.get(format!("{}/api/v1/cases?limit=100", server.base)).bearer_auth(&agent).send().await?.json().await?;
+    let n_mine = mine["items"].as_array().map_or(0, Vec::len);
+    anyhow::ensure!(n_mine > 0 && n_mine < cases["items"].as_array().map_or(0, Vec::len), "agents see their unit only");
+    drop(server);
+    // A second start with --demo keeps the data and adds nothing.
+    let again = Server::start(&["--demo", "--data-dir", &dir_text], &[]).await?;
+    let token = login_at(&client, &again.base, ventanilla::demo::DEMO_ADMIN, ventanilla::demo::DEMO_PASSWORD).await?;
+    let units: Value =
+        client.get(format!("{}/api/v1/units", again.base)).bearer_auth(&token).send().await?.json().await?;
+    anyhow::ensure!(units["items"].as_array().map_or(0, Vec::len) == 5);
+    Ok(())
+}
+
+#[tokio::test]
+async fn admin_create_then_sign_in() -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let dir_text = dir.display().to_string();
+    let envs = [("VENTANILLA_DATA_DIR", dir_text.as_str())];
+    create_admin_with_binary(&envs, "jefa@universidad.test", "una clave bien larga")?;
+    let duplicate = create_admin_with_binary(&envs, "jefa@universidad.test", "una clave bien larga");
+    anyhow::ensure!(duplicate.is_err(), "the same e-mail twice is refused");
+    let server = Server::start(&[], &envs).await?;
+    login_at(&reqwest::Client::new(), &server.base, "jefa@universidad.test", "una clave bien larga").await?;
+    Ok(())
+}
+
+pub fn tempdir() -> anyhow::Result<std::path::PathBuf> {
+    let dir = std::env::temp_dir().join(format!("ventanilla-bin-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(dir)
+}
