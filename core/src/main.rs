@@ -40,6 +40,25 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Helpers for the benchmarks in benches/.
+    Bench {
+        #[command(subcommand)]
+        command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Bulk-insert cases (each with a contact and a first message) into a unit.
+    Seed {
+        #[command(flatten)]
+        common: Common,
+        /// Slug of the unit that receives the cases.
+        #[arg(long)]
+        unit: String,
+        #[arg(long, default_value_t = 100_000)]
+        cases: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +138,19 @@ fn run() -> anyhow::Result<()> {
             runtime.block_on(async {
                 app::open_store(&config).await?;
                 writeln!(std::io::stdout(), "migrations applied")?;
+                Ok(())
+            })
+        }
+        Command::Bench { command: BenchCommand::Seed { common, unit, cases } } => {
+            let config = common.load()?;
+            init_logs(&config);
+            runtime.block_on(async {
+                let store = app::open_store(&config).await?;
+                let units = store::unit::list(&store.db).await?;
+                let unit = units.iter().find(|u| u.slug.as_str() == unit).context("no unit with that slug")?;
+                let started = std::time::Instant::now();
+                ventanilla::bench::seed_cases(&store, unit.id, cases).await?;
+                writeln!(std::io::stdout(), "seeded {cases} cases in {:.1}s", started.elapsed().as_secs_f64())?;
                 Ok(())
             })
         }

@@ -143,6 +143,27 @@ on_both! {
         Ok(())
     }
 
+    async fn concurrent_first_messages_from_one_person_make_one_contact(backend) {
+        let app = std::sync::Arc::new(spawn_app(backend).await?);
+        let unit = app.create_unit("u").await?;
+        let mut requests = vec![];
+        for i in 0..12 {
+            let (app, unit) = (app.clone(), unit.clone());
+            requests.push(tokio::spawn(async move {
+                app.post("/api/v1/cases", &app.admin_token, json!({"subject": format!("Hola {i}"), "channel": "whatsapp",
+                    "unit_id": unit, "contact": {"identities": [{"channel": "whatsapp", "value": "+573009998877"}]}})).await
+            }));
+        }
+        let mut contacts = std::collections::BTreeSet::new();
+        for request in requests {
+            let reply = request.await??;
+            anyhow::ensure!(reply.status == 201, "{}", reply.text);
+            contacts.insert(reply.body["contact_id"].to_string());
+        }
+        anyhow::ensure!(contacts.len() == 1, "one person, one contact: {contacts:?}");
+        Ok(())
+    }
+
     async fn idempotency_key_creates_once(backend) {
         let app = spawn_app(backend).await?;
         let unit = app.create_unit("u").await?;

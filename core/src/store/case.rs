@@ -539,17 +539,36 @@ pub enum ContactRef {
 }
 
 /// Creates a case for `contact`, resolving or creating the contact in the
-/// same transaction, so a crash leaves neither half.
+/// same transaction, so a crash leaves neither half. Two requests racing to
+/// create the same new contact collide on its identity; the loser retries and
+/// then finds the contact the winner created.
 pub async fn create_for(
     store: &Store,
     actor: &Actor,
     contact: ContactRef,
+    new: NewCase,
+    first_message: Option<NewMessage>,
+) -> Result<Case> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match try_create_for(store, actor, &contact, new.clone(), first_message.clone()).await {
+            Err(Error::Conflict { field, .. }) if attempt < 3 && field.starts_with("identities") => continue,
+            other => return other,
+        }
+    }
+}
+
+async fn try_create_for(
+    store: &Store,
+    actor: &Actor,
+    contact: &ContactRef,
     mut new: NewCase,
     first_message: Option<NewMessage>,
 ) -> Result<Case> {
     let tx = store.begin().await?;
     new.contact_id = match contact {
-        ContactRef::Existing(id) => id,
+        ContactRef::Existing(id) => *id,
         ContactRef::FindOrCreate(new_contact) => {
             let mut found = None;
             for (channel, value) in &new_contact.identities {
@@ -560,7 +579,7 @@ pub async fn create_for(
             }
             match found {
                 Some(id) => id,
-                None => super::contact::create_in(&*tx, actor, new_contact).await?.id,
+                None => super::contact::create_in(&*tx, actor, new_contact.clone()).await?.id,
             }
         }
     };

@@ -184,7 +184,7 @@ pub(crate) fn like_pattern(text: &str) -> String {
 }
 
 /// Whether `conn` talks to PostgreSQL (for the few queries that differ).
-pub(crate) fn is_postgres(conn: &impl ConnectionTrait) -> bool {
+pub fn is_postgres(conn: &impl ConnectionTrait) -> bool {
     conn.get_database_backend() == DatabaseBackend::Postgres
 }
 
