@@ -285,7 +285,7 @@ pub async fn update_contact(
 /// Adds a channel identity; an identity belongs to one contact only.
 #[utoipa::path(
     tag = "contacts",
-    params(("contact_id" = uuid::Uuid, Path)),
+    params(("contact_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = IdentityInput,
     responses((status = 201, body = IdentityDto), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = []))
@@ -293,6 +293,7 @@ pub async fn update_contact(
 #[post("/contacts/{contact_id}/identities")]
 pub async fn add_identity(
     state: web::Data<AppState>,
+    req: HttpRequest,
     auth: Auth,
     path: web::Path<uuid::Uuid>,
     body: Json<IdentityInput>,
@@ -300,16 +301,13 @@ pub async fn add_identity(
     let visibility = write_visibility(&auth.0)?;
     let channel: domain::Channel = body.0.channel.into();
     let value = normalize_identity("value", channel, &body.0.value)?;
-    let identity = store::contact::add_identity(
-        &state.store,
-        &Actor::from(&auth.0),
-        &visibility,
-        ContactId(path.into_inner()),
-        channel,
-        &value,
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(IdentityDto::from(identity)))
+    let id = ContactId(path.into_inner());
+    super::idempotency::run(&state, &req, &auth.0, || async {
+        let actor = Actor::from(&auth.0);
+        let identity = store::contact::add_identity(&state.store, &actor, &visibility, id, channel, &value).await?;
+        super::idempotency::created(&IdentityDto::from(identity))
+    })
+    .await
 }
 
 #[utoipa::path(
@@ -358,7 +356,7 @@ pub async fn list_consents(
 /// Records a consent grant or revocation.
 #[utoipa::path(
     tag = "contacts",
-    params(("contact_id" = uuid::Uuid, Path)),
+    params(("contact_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = RecordConsent,
     responses((status = 201, body = ConsentDto), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
@@ -366,6 +364,7 @@ pub async fn list_consents(
 #[post("/contacts/{contact_id}/consents")]
 pub async fn record_consent(
     state: web::Data<AppState>,
+    req: HttpRequest,
     auth: Auth,
     path: web::Path<uuid::Uuid>,
     body: Json<RecordConsent>,
@@ -382,15 +381,12 @@ pub async fn record_consent(
         return Err(ApiError::internal("checked values missing"));
     };
     let new = NewConsent { purpose, action: body.action.into(), text_version, channel: body.channel.into(), source };
-    let record = store::contact::record_consent(
-        &state.store,
-        &Actor::from(&auth.0),
-        &visibility,
-        ContactId(path.into_inner()),
-        new,
-    )
-    .await?;
-    Ok(HttpResponse::Created().json(ConsentDto::from(record)))
+    let id = ContactId(path.into_inner());
+    super::idempotency::run(&state, &req, &auth.0, || async {
+        let record = store::contact::record_consent(&state.store, &Actor::from(&auth.0), &visibility, id, new).await?;
+        super::idempotency::created(&ConsentDto::from(record))
+    })
+    .await
 }
 
 /// Merges another contact into this one, keeping the other as history.

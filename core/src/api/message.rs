@@ -167,7 +167,7 @@ pub async fn list_notes(
 
 #[utoipa::path(
     tag = "cases",
-    params(("case_id" = uuid::Uuid, Path)),
+    params(("case_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = CreateNote,
     responses((status = 201, body = NoteDto), (status = 404, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
@@ -175,6 +175,7 @@ pub async fn list_notes(
 #[post("/cases/{case_id}/notes")]
 pub async fn create_note(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     auth: Auth,
     path: web::Path<uuid::Uuid>,
     body: Json<CreateNote>,
@@ -183,8 +184,10 @@ pub async fn create_note(
     super::case::workable_case(&state, &auth.0, id).await?;
     let text = required_text("body", &body.0.body, MAX_BODY_CHARS)?;
     let scope = auth.0.case_units();
-    let note =
-        store::message::add_note(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, auth.0.user_id(), text)
-            .await?;
-    Ok(HttpResponse::Created().json(NoteDto::from(note)))
+    super::idempotency::run(&state, &req, &auth.0, || async {
+        let actor = Actor::from(&auth.0);
+        let note = store::message::add_note(&state.store, &actor, scope.as_deref(), id, auth.0.user_id(), text).await?;
+        super::idempotency::created(&NoteDto::from(note))
+    })
+    .await
 }

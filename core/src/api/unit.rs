@@ -138,12 +138,14 @@ pub async fn list_units(state: web::Data<AppState>, auth: Auth) -> Result<HttpRe
 #[utoipa::path(
     tag = "units",
     request_body = CreateUnit,
+    params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = UnitDto), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[post("/units")]
 pub async fn create_unit(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     auth: Auth,
     body: Json<CreateUnit>,
 ) -> Result<HttpResponse, ApiError> {
@@ -161,10 +163,12 @@ pub async fn create_unit(
     let (Some(slug), Some(name), Some(timezone), Some(business_hours)) = (slug, name, timezone, hours) else {
         return Err(ApiError::internal("checked values missing"));
     };
-    let unit =
-        store::unit::create(&state.store, &Actor::from(&auth.0), NewUnit { slug, name, timezone, business_hours })
-            .await?;
-    Ok(HttpResponse::Created().json(UnitDto::from(unit)))
+    let new = NewUnit { slug, name, timezone, business_hours };
+    super::idempotency::run(&state, &req, &auth.0, || async {
+        let unit = store::unit::create(&state.store, &Actor::from(&auth.0), new).await?;
+        super::idempotency::created(&UnitDto::from(unit))
+    })
+    .await
 }
 
 #[utoipa::path(

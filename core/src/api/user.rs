@@ -114,12 +114,14 @@ pub async fn list_users(
 #[utoipa::path(
     tag = "users",
     request_body = CreateUser,
+    params(("Idempotency-Key" = Option<String>, Header)),
     responses((status = 201, body = UserDto), (status = 409, body = Problem), (status = 422, body = Problem)),
     security(("bearer" = []))
 )]
 #[post("/users")]
 pub async fn create_user(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     auth: Auth,
     body: Json<CreateUser>,
 ) -> Result<HttpResponse, ApiError> {
@@ -136,16 +138,19 @@ pub async fn create_user(
     let (Some(email), Some(display_name), Some(locale)) = (email, name, locale) else {
         return Err(ApiError::internal("checked values missing"));
     };
-    let new = NewUser {
-        email,
-        display_name,
-        password_hash: hash(body.password).await?,
-        is_admin: body.is_admin,
-        locale,
-        memberships: memberships(&body.memberships),
-    };
-    let user = store::user::create(&state.store, &Actor::from(&auth.0), new).await?;
-    Ok(HttpResponse::Created().json(UserDto::from(user)))
+    super::idempotency::run(&state, &req, &auth.0, || async {
+        let new = NewUser {
+            email,
+            display_name,
+            password_hash: hash(body.password).await?,
+            is_admin: body.is_admin,
+            locale,
+            memberships: memberships(&body.memberships),
+        };
+        let user = store::user::create(&state.store, &Actor::from(&auth.0), new).await?;
+        super::idempotency::created(&UserDto::from(user))
+    })
+    .await
 }
 
 /// Whether `principal` may see `user`: admins, `users:read` tokens, the user
