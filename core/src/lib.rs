@@ -8,4 +8,5 @@ pub mod bench;
 pub mod config;
 pub mod demo;
 pub mod domain;
+pub mod plugins;
 pub mod store;

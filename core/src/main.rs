@@ -40,10 +40,33 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Work with plugins locally, without a server.
+    Plugin {
+        #[command(subcommand)]
+        command: PluginCommand,
+    },
     /// Helpers for the benchmarks in benches/.
     Bench {
         #[command(subcommand)]
         command: BenchCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum PluginCommand {
+    /// Run a bot plugin on one event (JSON) and print the actions it returns.
+    Run {
+        /// The plugin component (.wasm).
+        wasm: PathBuf,
+        /// The event, as JSON (see plugins/example-bot/event.json).
+        #[arg(long)]
+        event: PathBuf,
+        /// Grant kv to the plugin.
+        #[arg(long)]
+        grant_kv: bool,
+        /// Grant kb search to the plugin.
+        #[arg(long)]
+        grant_kb: bool,
     },
 }
 
@@ -154,6 +177,9 @@ fn run() -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Command::Plugin { command: PluginCommand::Run { wasm, event, grant_kv, grant_kb } } => {
+            runtime.block_on(run_plugin(&wasm, &event, grant_kv, grant_kb))
+        }
         Command::Openapi => {
             writeln!(std::io::stdout(), "{}", ventanilla::api::openapi_json())?;
             Ok(())
@@ -185,6 +211,27 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     }
     out.flush()?;
     running.server.await.context("server stopped with an error")
+}
+
+async fn run_plugin(
+    wasm: &std::path::Path,
+    event: &std::path::Path,
+    grant_kv: bool,
+    grant_kb: bool,
+) -> anyhow::Result<()> {
+    use ventanilla::plugins::{Grants, Limits, PluginHost};
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let text = std::fs::read_to_string(event).with_context(|| format!("cannot read {}", event.display()))?;
+    let event: ventanilla::plugins::bot::BotEvent =
+        serde_json::from_str(&text).with_context(|| format!("{} is not a bot event", event.display()))?;
+    let host = PluginHost::new(None, Limits::default())?;
+    let compiled = host.compile(&bytes)?;
+    host.check_bot(&compiled)?;
+    let grants = Grants { kv: grant_kv, kb_search: grant_kb, ..Grants::default() };
+    let (actions, logs) = host.run_bot(&compiled, "local", &grants, &event).await?;
+    let out = serde_json::json!({ "actions": actions, "logs": logs });
+    writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
+    Ok(())
 }
 
 async fn create_admin(config: Config, email: &str, password_file: &std::path::Path, name: &str) -> anyhow::Result<()> {

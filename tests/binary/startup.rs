@@ -88,3 +88,28 @@ pub fn tempdir() -> anyhow::Result<std::path::PathBuf> {
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }
+
+#[test]
+fn plugin_run_prints_the_actions() -> anyhow::Result<()> {
+    let wasm = ventanilla_tests::plugin_wasm("example-bot")?;
+    let event = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example-bot/event.json");
+    let output = std::process::Command::new(binary_path()?)
+        .args(["plugin", "run"])
+        .arg(&wasm)
+        .arg("--event")
+        .arg(&event)
+        .output()?;
+    anyhow::ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    let printed: Value = serde_json::from_slice(&output.stdout)?;
+    let hand_off = printed["actions"].as_array().into_iter().flatten().find_map(|a| a.get("HandOff"));
+    anyhow::ensure!(hand_off.is_some_and(|h| h["unit_slug"] == "mesa-de-ayuda"), "{printed}");
+    let not_a_plugin = std::process::Command::new(binary_path()?)
+        .args(["plugin", "run"])
+        .arg(&event)
+        .arg("--event")
+        .arg(&event)
+        .output()?;
+    anyhow::ensure!(!not_a_plugin.status.success(), "a JSON file is not a component");
+    anyhow::ensure!(String::from_utf8_lossy(&not_a_plugin.stderr).contains("not a WebAssembly component"));
+    Ok(())
+}

@@ -374,3 +374,18 @@ pub async fn login_at(client: &reqwest::Client, base: &str, email: &str, passwor
     let body: Value = reply.json().await?;
     Ok(body["access_token"].as_str().unwrap_or_default().to_owned())
 }
+
+/// A plugin component built for wasm32-wasip2 by `.ci/run`
+/// (`cargo build --target wasm32-wasip2 -p <crate>`), found next to the host build.
+pub fn plugin_wasm(crate_name: &str) -> anyhow::Result<PathBuf> {
+    let exe = std::env::current_exe()?;
+    let target =
+        exe.parent().and_then(|deps| deps.parent()).and_then(|debug| debug.parent()).context("no target dir")?;
+    let path = target.join("wasm32-wasip2/debug").join(format!("{}.wasm", crate_name.replace('-', "_")));
+    anyhow::ensure!(
+        path.exists(),
+        "{} is missing: run `cargo build --target wasm32-wasip2 -p {crate_name}` first (.ci/run does)",
+        path.display()
+    );
+    Ok(path)
+}

@@ -1,0 +1,165 @@
+//! The `bot` world: bindings, the host side of its imports, and one call.
+
+use wasmtime::component::{HasSelf, Linker};
+
+use super::host::HostState;
+use super::{Compiled, Error, Grants, Limits, PluginHost};
+
+mod bindings {
+    wasmtime::component::bindgen!({
+        world: "bot",
+        path: "../sdk/wit",
+        imports: { default: async },
+        exports: { default: async },
+        additional_derives: [serde::Serialize, serde::Deserialize],
+    });
+}
+
+pub use bindings::BotEvent;
+pub use bindings::ventanilla::plugin::types::{
+    Action, AuthorKind, CaseStatus, CaseSummary, Channel, Choice, ConsentRequest, ContactSummary, HandOff, Message,
+    Notification, NotifyTarget, PluginError, Priority, ReplyWithOptions, Timer,
+};
+use bindings::ventanilla::plugin::{clock, kb, kv, log, types};
+
+pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error> {
+    bindings::Bot::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
+        .map_err(|e| Error::Cache(format!("bot linker: {e}")))
+}
+
+/// Longest text a single action may carry, and how many actions a call may return.
+const MAX_ACTIONS: usize = 50;
+
+impl PluginHost {
+    /// Checks that `compiled` implements the bot world at WIT 1.0.0.
+    pub fn check_bot(&self, compiled: &Compiled) -> Result<(), Error> {
+        let pre = self
+            .bot_linker
+            .instantiate_pre(&compiled.component)
+            .map_err(|e| Error::WrongWorld { world: "bot", reason: format!("{e:#}") })?;
+        bindings::BotPre::new(pre).map_err(|e| Error::WrongWorld { world: "bot", reason: format!("{e:#}") })?;
+        Ok(())
+    }
+
+    /// Runs one message through a bot in a fresh instance.
+    pub async fn run_bot(
+        &self,
+        compiled: &Compiled,
+        install: &str,
+        grants: &Grants,
+        event: &BotEvent,
+    ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
+        let limits = &self.limits;
+        let input = serde_json::to_vec(event).map_or(usize::MAX, |v| v.len());
+        if input > limits.max_input_bytes {
+            return Err(Error::InputTooLarge(limits.max_input_bytes));
+        }
+        let pre = self
+            .bot_linker
+            .instantiate_pre(&compiled.component)
+            .and_then(bindings::BotPre::new)
+            .map_err(|e| Error::WrongWorld { world: "bot", reason: format!("{e:#}") })?;
+        let mut store = self.store(install, grants, limits);
+        let call = async {
+            let bot = pre.instantiate_async(&mut store).await?;
+            bot.call_on_message(&mut store, event).await
+        };
+        let result = tokio::time::timeout(std::time::Duration::from_millis(limits.wall_ms), call).await;
+        let returned = match result {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(err)) => return Err(PluginHost::classify(&store, err)),
+            Ok(Ok(returned)) => returned,
+        };
+        let logs = std::mem::take(&mut store.data_mut().logs);
+        let actions = returned.map_err(|e| Error::Plugin(e.message))?;
+        check_output(&actions, limits)?;
+        Ok((actions, logs))
+    }
+}
+
+fn check_output(actions: &[Action], limits: &Limits) -> Result<(), Error> {
+    if actions.len() > MAX_ACTIONS {
+        return Err(Error::InvalidOutput(format!("{} actions; at most {MAX_ACTIONS}", actions.len())));
+    }
+    let size = serde_json::to_vec(actions).map_or(usize::MAX, |v| v.len());
+    if size > limits.max_output_bytes {
+        return Err(Error::InvalidOutput(format!("{size} bytes of actions; at most {}", limits.max_output_bytes)));
+    }
+    Ok(())
+}
+
+impl types::Host for HostState {}
+
+impl log::Host for HostState {
+    async fn log(&mut self, level: log::Level, message: String) {
+        if self.log_budget == 0 {
+            return;
+        }
+        let mut text = message;
+        if text.len() > self.log_budget {
+            let mut cut = self.log_budget;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        self.log_budget -= text.len();
+        let level = match level {
+            log::Level::Debug => "debug",
+            log::Level::Info => "info",
+            log::Level::Warn => "warn",
+            log::Level::Error => "error",
+        };
+        tracing::info!(target: "ventanilla::plugin", install = %self.install, level, message = %text, "plugin log");
+        self.logs.push((level.to_owned(), text));
+    }
+}
+
+impl kv::Host for HostState {
+    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
+        if !self.grants.kv {
+            return Err(kv::KvError::Denied);
+        }
+        Ok(self.kv.get(&self.install, &key))
+    }
+
+    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
+        if !self.grants.kv {
+            return Err(kv::KvError::Denied);
+        }
+        self.kv.set(&self.install, &key, value).map_err(|e| match e {
+            super::kv::KvError::TooLarge => kv::KvError::TooLarge,
+            super::kv::KvError::QuotaExceeded => kv::KvError::QuotaExceeded,
+        })
+    }
+
+    async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
+        if !self.grants.kv {
+            return Err(kv::KvError::Denied);
+        }
+        self.kv.delete(&self.install, &key);
+        Ok(())
+    }
+}
+
+impl kb::Host for HostState {
+    async fn search(
+        &mut self,
+        _query: String,
+        _locale: Option<String>,
+        _limit: u32,
+    ) -> Result<Vec<kb::Hit>, kb::KbError> {
+        if !self.grants.kb_search {
+            return Err(kb::KbError::Denied);
+        }
+        // The knowledge base arrives with its own service; until then there
+        // is nothing to search and the plugin is told so.
+        Err(kb::KbError::Unavailable)
+    }
+}
+
+impl clock::Host for HostState {
+    async fn now_ms(&mut self) -> i64 {
+        chrono::Utc::now().timestamp_millis()
+    }
+}

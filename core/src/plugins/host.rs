@@ -1,0 +1,236 @@
+//! The engine, the compile cache, and the store each call runs in.
+
+use sha2::{Digest, Sha256};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store};
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+
+use super::{Error, kv::MemoryKv};
+
+/// How often the epoch advances; CPU deadlines are counted in these ticks.
+const TICK: Duration = Duration::from_millis(5);
+
+/// Per-call limits; every field has a safe default.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    /// Time a call may run before it is interrupted.
+    pub cpu_ms: u64,
+    /// Time a call may take including host calls (HTTP, search).
+    pub wall_ms: u64,
+    /// Linear memory a plugin may grow to.
+    pub memory_bytes: usize,
+    pub max_input_bytes: usize,
+    pub max_output_bytes: usize,
+    /// Log bytes a call may write; more is dropped.
+    pub max_log_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            cpu_ms: 200,
+            wall_ms: 5_000,
+            memory_bytes: 32 * 1024 * 1024,
+            max_input_bytes: 256 * 1024,
+            max_output_bytes: 256 * 1024,
+            max_log_bytes: 16 * 1024,
+        }
+    }
+}
+
+/// What an install may use: the manifest's request intersected with the admin's grant.
+#[derive(Debug, Clone, Default)]
+pub struct Grants {
+    pub kv: bool,
+    pub kb_search: bool,
+    pub case_read: bool,
+    pub http_hosts: Vec<String>,
+    pub secrets: Vec<String>,
+}
+
+/// A component compiled for this engine, with its content hash.
+#[derive(Clone)]
+pub struct Compiled {
+    pub hash: String,
+    pub component: Component,
+}
+
+/// The one engine of the process and what it needs to run plugins.
+#[derive(Clone)]
+pub struct PluginHost {
+    pub(super) engine: Engine,
+    pub(super) bot_linker: Arc<Linker<HostState>>,
+    pub(super) kv: MemoryKv,
+    pub limits: Limits,
+    cache_dir: Option<PathBuf>,
+    _ticker: Arc<Ticker>,
+}
+
+/// Advances the engine's epoch from a background thread until dropped.
+struct Ticker {
+    stop: Arc<AtomicBool>,
+}
+
+impl Drop for Ticker {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl PluginHost {
+    /// Builds the engine; compiled components are cached in `cache_dir`.
+    pub fn new(cache_dir: Option<PathBuf>, limits: Limits) -> Result<Self, Error> {
+        let mut config = Config::new();
+        config.wasm_component_model(true);
+        config.epoch_interruption(true);
+        let mut pool = PoolingAllocationConfig::default();
+        pool.total_component_instances(256)
+            .total_core_instances(512)
+            .total_memories(256)
+            .total_tables(512)
+            .max_memory_size(limits.memory_bytes.max(1 << 20) * 2);
+        config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
+        let engine = Engine::new(&config).map_err(|e| Error::Cache(format!("engine: {e}")))?;
+        let mut linker = Linker::<HostState>::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Cache(format!("wasi: {e}")))?;
+        super::bot::add_to_linker(&mut linker)?;
+        let stop = Arc::new(AtomicBool::new(false));
+        let ticking = engine.clone();
+        let flag = stop.clone();
+        std::thread::Builder::new()
+            .name("plugin-epoch".into())
+            .spawn(move || {
+                while !flag.load(Ordering::Relaxed) {
+                    std::thread::sleep(TICK);
+                    ticking.increment_epoch();
+                }
+            })
+            .map_err(|e| Error::Cache(format!("epoch thread: {e}")))?;
+        if let Some(dir) = &cache_dir {
+            std::fs::create_dir_all(dir).map_err(|e| Error::Cache(format!("{}: {e}", dir.display())))?;
+        }
+        Ok(PluginHost {
+            engine,
+            bot_linker: Arc::new(linker),
+            kv: MemoryKv::default(),
+            limits,
+            cache_dir,
+            _ticker: Arc::new(Ticker { stop }),
+        })
+    }
+
+    /// Compiles a component, or loads it from the cache when this exact
+    /// content was compiled by a compatible engine before.
+    pub fn compile(&self, bytes: &[u8]) -> Result<Compiled, Error> {
+        let hash = hex::encode(Sha256::digest(bytes));
+        if !wasmparser_is_component(bytes) {
+            return Err(Error::InvalidComponent("not a WebAssembly component (wrong magic or layer)".into()));
+        }
+        let cached = self.cache_dir.as_ref().map(|dir| dir.join(format!("{hash}.cwasm")));
+        if let Some(path) = &cached
+            && path.exists()
+            && let Some(component) = self.load_cached(path)
+        {
+            return Ok(Compiled { hash, component });
+        }
+        let component = Component::new(&self.engine, bytes).map_err(|e| Error::InvalidComponent(format!("{e:#}")))?;
+        if let Some(path) = &cached {
+            // Best effort: a missing cache costs a compile, never a failure.
+            if let Ok(serialized) = component.serialize() {
+                let tmp = path.with_extension("tmp");
+                if std::fs::write(&tmp, serialized).is_ok() {
+                    let _ = std::fs::rename(&tmp, path);
+                }
+            }
+        }
+        Ok(Compiled { hash, component })
+    }
+
+    #[allow(unsafe_code)]
+    fn load_cached(&self, path: &std::path::Path) -> Option<Component> {
+        // SAFETY: the file was written by `Component::serialize` of this host
+        // into its own data directory, named by the hash of the source bytes;
+        // wasmtime refuses files from an incompatible engine or version.
+        unsafe { Component::deserialize_file(&self.engine, path) }.ok()
+    }
+
+    /// A fresh store for one call, with nothing from the outside world in WASI.
+    pub(super) fn store(&self, install: &str, grants: &Grants, limits: &Limits) -> Store<HostState> {
+        let state = HostState {
+            wasi: WasiCtx::builder().build(),
+            table: ResourceTable::new(),
+            cap: MemoryCap { max: limits.memory_bytes, hit: false },
+            install: install.to_owned(),
+            grants: grants.clone(),
+            kv: self.kv.clone(),
+            log_budget: limits.max_log_bytes,
+            logs: vec![],
+        };
+        let mut store = Store::new(&self.engine, state);
+        store.limiter(|state| &mut state.cap);
+        store.set_epoch_deadline(limits.cpu_ms.div_ceil(TICK.as_millis() as u64).max(1));
+        store.epoch_deadline_trap();
+        store
+    }
+
+    /// Turns a wasmtime error from a call into what happened.
+    pub(super) fn classify(store: &Store<HostState>, err: wasmtime::Error) -> Error {
+        if store.data().cap.hit {
+            return Error::MemoryExceeded;
+        }
+        match err.downcast_ref::<wasmtime::Trap>() {
+            Some(wasmtime::Trap::Interrupt) => Error::Deadline,
+            Some(trap) => Error::Trap(trap.to_string()),
+            None => Error::Trap(format!("{err:#}")),
+        }
+    }
+}
+
+fn wasmparser_is_component(bytes: &[u8]) -> bool {
+    // Magic `\0asm`, then version 0x0d and layer 0x01 for components.
+    bytes.len() >= 8 && bytes[..4] == *b"\0asm" && bytes[6..8] == [0x01, 0x00]
+}
+
+/// Caps linear memory; remembers when a plugin hit the cap.
+pub(super) struct MemoryCap {
+    max: usize,
+    pub(super) hit: bool,
+}
+
+impl ResourceLimiter for MemoryCap {
+    fn memory_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        if desired > self.max {
+            self.hit = true;
+            return Ok(false);
+        }
+        Ok(true)
+    }
+
+    fn table_growing(&mut self, _current: usize, desired: usize, _maximum: Option<usize>) -> wasmtime::Result<bool> {
+        Ok(desired <= 100_000)
+    }
+}
+
+/// What host functions see during one call.
+pub struct HostState {
+    wasi: WasiCtx,
+    table: ResourceTable,
+    pub(super) cap: MemoryCap,
+    pub(super) install: String,
+    pub(super) grants: Grants,
+    pub(super) kv: MemoryKv,
+    pub(super) log_budget: usize,
+    /// Lines the plugin logged during the call (level, text).
+    pub logs: Vec<(String, String)>,
+}
+
+impl WasiView for HostState {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}

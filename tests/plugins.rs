@@ -1,0 +1,194 @@
+//! The plugin host against real wasm32-wasip2 components: a well-behaved
+//! bot, hostile ones, the frozen v1 fixture, and the compile cache.
+
+use std::time::{Duration, Instant};
+use ventanilla::plugins::bot::{
+    AuthorKind, BotEvent, CaseStatus, CaseSummary, Channel, ContactSummary, Message, Priority,
+};
+use ventanilla::plugins::{Error, Grants, Limits, PluginHost};
+use ventanilla_tests::plugin_wasm;
+
+fn event(body: &str, settings: serde_json::Value) -> BotEvent {
+    BotEvent {
+        message: Message {
+            id: "m1".into(),
+            case_id: "c1".into(),
+            author_kind: AuthorKind::Contact,
+            body: body.into(),
+            attachments: vec![],
+            selected_option: None,
+            created_at: 0,
+        },
+        case: CaseSummary {
+            id: "c1".into(),
+            number: 1,
+            subject: "Consulta".into(),
+            channel: Channel::Webchat,
+            unit_slug: "mesa-de-ayuda".into(),
+            status: CaseStatus::Bot,
+            priority: Priority::Normal,
+            tags: vec![],
+            assignee_id: None,
+            contact_id: "p1".into(),
+            created_at: 0,
+        },
+        contact: ContactSummary { id: "p1".into(), name: None, consents: vec![] },
+        settings: settings.to_string(),
+        locale: "es".into(),
+    }
+}
+
+fn limits() -> Limits {
+    Limits { cpu_ms: 100, wall_ms: 2_000, memory_bytes: 16 * 1024 * 1024, ..Limits::default() }
+}
+
+fn all_grants() -> Grants {
+    Grants { kv: true, kb_search: true, ..Grants::default() }
+}
+
+fn host() -> anyhow::Result<PluginHost> {
+    Ok(PluginHost::new(None, limits())?)
+}
+
+fn replies(actions: &[ventanilla::plugins::bot::Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            ventanilla::plugins::bot::Action::Reply(text) => Some(text.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_lives_in_kv_not_in_the_instance() -> anyhow::Result<()> {
+    let host = host()?;
+    let bot = host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?;
+    host.check_bot(&bot)?;
+    for n in 1..=3 {
+        let (actions, _) =
+            host.run_bot(&bot, "install-a", &all_grants(), &event("hola", serde_json::json!({}))).await?;
+        anyhow::ensure!(replies(&actions) == [format!("hola #{n}")], "{actions:?}");
+    }
+    let (other, _) = host.run_bot(&bot, "install-b", &all_grants(), &event("hola", serde_json::json!({}))).await?;
+    anyhow::ensure!(replies(&other) == ["hola #1"], "installs do not share kv");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
+    let host = host()?;
+    let bot = host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?;
+    let run = |mode: &'static str| {
+        let (host, bot) = (host.clone(), bot.clone());
+        async move { host.run_bot(&bot, "hostile", &all_grants(), &event("x", serde_json::json!({"mode": mode}))).await }
+    };
+
+    let started = Instant::now();
+    let looped = run("loop").await;
+    anyhow::ensure!(matches!(looped, Err(Error::Deadline)), "an infinite loop is stopped: {looped:?}");
+    anyhow::ensure!(started.elapsed() < Duration::from_secs(2), "within its deadline: {:?}", started.elapsed());
+
+    let bomb = run("memory").await;
+    anyhow::ensure!(matches!(bomb, Err(Error::MemoryExceeded)), "a memory bomb hits the cap: {bomb:?}");
+    let panicked = run("panic").await;
+    anyhow::ensure!(matches!(panicked, Err(Error::Trap(_))), "a panic traps: {panicked:?}");
+    let huge = run("huge-output").await;
+    anyhow::ensure!(matches!(huge, Err(Error::InvalidOutput(_))), "oversized output is rejected: {huge:?}");
+    let many = run("many-actions").await;
+    anyhow::ensure!(matches!(many, Err(Error::InvalidOutput(_))), "too many actions are rejected: {many:?}");
+    let failed = run("error").await;
+    anyhow::ensure!(matches!(failed, Err(Error::Plugin(ref m)) if m == "no puedo"), "{failed:?}");
+    let (_, logs) = run("log-flood").await?;
+    let logged: usize = logs.iter().map(|(_, text)| text.len()).sum();
+    anyhow::ensure!(logged <= Limits::default().max_log_bytes, "log volume is capped: {logged}");
+
+    // After all that, the same component still serves well-behaved calls.
+    let (actions, _) = run("echo").await?;
+    anyhow::ensure!(replies(&actions).len() == 1);
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_spinning_plugin_does_not_block_others() -> anyhow::Result<()> {
+    let host = host()?;
+    let bot = host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?;
+    let spinning = {
+        let (host, bot) = (host.clone(), bot.clone());
+        tokio::spawn(async move {
+            for _ in 0..5 {
+                let _ =
+                    host.run_bot(&bot, "spin", &all_grants(), &event("x", serde_json::json!({"mode": "loop"}))).await;
+            }
+        })
+    };
+    let mut served = 0;
+    while !spinning.is_finished() {
+        host.run_bot(&bot, "calm", &all_grants(), &event("hola", serde_json::json!({}))).await?;
+        served += 1;
+    }
+    anyhow::ensure!(served > 5, "other calls were served while one plugin spun: {served}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ungranted_imports_are_denied() -> anyhow::Result<()> {
+    let host = host()?;
+    let bot = host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?;
+    let settings = serde_json::json!({"mode": "capabilities"});
+    let (none, _) = host.run_bot(&bot, "i", &Grants::default(), &event("x", settings.clone())).await?;
+    anyhow::ensure!(replies(&none) == ["kv=KvError::Denied kb=KbError::Denied"], "{none:?}");
+    let (granted, _) = host.run_bot(&bot, "i", &all_grants(), &event("x", settings)).await?;
+    anyhow::ensure!(replies(&granted) == ["kv=ok kb=KbError::Unavailable"], "{granted:?}");
+    Ok(())
+}
+
+#[tokio::test]
+async fn invalid_components_are_refused() -> anyhow::Result<()> {
+    let host = host()?;
+    for (what, bytes) in [
+        ("not wasm", b"hello, this is not wasm".to_vec()),
+        ("a core module", b"\0asm\x01\0\0\0".to_vec()),
+        ("a truncated component", b"\0asm\x0d\0\x01\0\x01".to_vec()),
+    ] {
+        let result = host.compile(&bytes);
+        anyhow::ensure!(matches!(result, Err(Error::InvalidComponent(_))), "{what}: {:?}", result.err());
+    }
+    Ok(())
+}
+
+/// A component built against the frozen 1.0.0 contract and committed as a
+/// file keeps loading and behaving after host changes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_frozen_v1_fixture_still_loads() -> anyhow::Result<()> {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/plugins/example-bot-1.0.0.wasm");
+    let host = host()?;
+    let bot = host.compile(&std::fs::read(fixture)?)?;
+    host.check_bot(&bot)?;
+    let settings = serde_json::json!({"handoff_unit": "mesa-de-ayuda"});
+    let (actions, _) = host.run_bot(&bot, "v1", &all_grants(), &event("Quiero hablar con un humano", settings)).await?;
+    anyhow::ensure!(
+        actions
+            .iter()
+            .any(|a| matches!(a, ventanilla::plugins::bot::Action::HandOff(h) if h.unit_slug == "mesa-de-ayuda")),
+        "{actions:?}"
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn compiled_components_are_cached_by_hash() -> anyhow::Result<()> {
+    let dir = std::env::temp_dir().join(format!("ventanilla-cache-{}", uuid::Uuid::new_v4().simple()));
+    let host = PluginHost::new(Some(dir.clone()), limits())?;
+    let bytes = std::fs::read(plugin_wasm("example-bot")?)?;
+    let first = host.compile(&bytes)?;
+    let cached = dir.join(format!("{}.cwasm", first.hash));
+    anyhow::ensure!(cached.exists(), "compiled once and cached");
+    // A second host (a restart) loads the cached artifact instead of compiling.
+    let restarted = PluginHost::new(Some(dir.clone()), limits())?;
+    let second = restarted.compile(&bytes)?;
+    anyhow::ensure!(second.hash == first.hash);
+    restarted.check_bot(&second)?;
+    let _ = std::fs::remove_dir_all(&dir);
+    Ok(())
+}

@@ -1,0 +1,63 @@
+//! A bot that misbehaves on purpose, chosen by `{"mode": ...}` in its
+//! settings, so the host's limits and fail-safes can be tested for real.
+
+use ventanilla_sdk::actions::reply;
+use ventanilla_sdk::bot::ventanilla::plugin::{kb, kv, log};
+use ventanilla_sdk::bot::{Action, BotEvent, Guest, PluginError};
+
+struct Hostile;
+
+impl Guest for Hostile {
+    fn on_message(event: BotEvent) -> Result<Vec<Action>, PluginError> {
+        let settings: serde_json::Value = serde_json::from_str(&event.settings).unwrap_or_default();
+        match settings["mode"].as_str().unwrap_or("echo") {
+            "loop" => {
+                let mut n: u64 = 0;
+                loop {
+                    n = std::hint::black_box(n.wrapping_add(1));
+                }
+            }
+            "memory" => {
+                let mut hoard: Vec<Vec<u8>> = vec![];
+                loop {
+                    hoard.push(vec![1u8; 1024 * 1024]);
+                    std::hint::black_box(&hoard);
+                }
+            }
+            "panic" => panic!("the bot fell over"),
+            "huge-output" => Ok(vec![reply("x".repeat(1024 * 1024))]),
+            "many-actions" => Ok((0..1000).map(|i| reply(i.to_string())).collect()),
+            "log-flood" => {
+                for _ in 0..1000 {
+                    log::log(log::Level::Info, &"y".repeat(1024));
+                }
+                Ok(vec![reply("logged")])
+            }
+            "error" => Err(PluginError { message: "no puedo".into() }),
+            "capabilities" => {
+                let kv = match kv::set("k", b"v") {
+                    Ok(()) => "ok".to_owned(),
+                    Err(e) => format!("{e:?}"),
+                };
+                let kb = match kb::search("becas", None, 1) {
+                    Ok(_) => "ok".to_owned(),
+                    Err(e) => format!("{e:?}"),
+                };
+                Ok(vec![reply(format!("kv={kv} kb={kb}"))])
+            }
+            _ => {
+                let count = kv::get("count")
+                    .ok()
+                    .flatten()
+                    .and_then(|v| String::from_utf8(v).ok())
+                    .and_then(|s| s.parse::<u32>().ok())
+                    .unwrap_or(0)
+                    + 1;
+                let _ = kv::set("count", count.to_string().as_bytes());
+                Ok(vec![reply(format!("{} #{count}", event.message.body))])
+            }
+        }
+    }
+}
+
+ventanilla_sdk::bot::export_bot!(Hostile);
