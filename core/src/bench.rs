@@ -101,3 +101,117 @@ async fn next_number(store: &Store) -> anyhow::Result<i64> {
         .context("no row")?;
     Ok(row.try_get::<i64>("", "n")?)
 }
+
+/// Figures of the plugin host with the `hostile-bot` fixture's benchmark modes.
+pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Result<String> {
+    use crate::plugins::bot::{
+        AuthorKind, BotEvent, CaseStatus, CaseSummary, Channel, ContactSummary, Message, Priority,
+    };
+    use crate::plugins::{Grants, Limits, PluginHost};
+    use std::fmt::Write;
+    use std::time::{Duration, Instant};
+
+    let host = PluginHost::new(None, Limits::default())?;
+    let compiled = host.compile(&std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?)?;
+    host.check_bot(&compiled)?;
+    let event = |mode: &str| BotEvent {
+        message: Message {
+            id: "m".into(),
+            case_id: "c".into(),
+            author_kind: AuthorKind::Contact,
+            body: "¿Cuándo abren las inscripciones?".into(),
+            attachments: vec![],
+            selected_option: None,
+            created_at: 0,
+        },
+        case: CaseSummary {
+            id: "c".into(),
+            number: 1,
+            subject: "Consulta".into(),
+            channel: Channel::Webchat,
+            unit_slug: "admisiones".into(),
+            status: CaseStatus::Bot,
+            priority: Priority::Normal,
+            tags: vec![],
+            assignee_id: None,
+            contact_id: "p".into(),
+            created_at: 0,
+        },
+        contact: ContactSummary { id: "p".into(), name: None, consents: vec![] },
+        settings: format!("{{\"mode\": \"{mode}\"}}"),
+        locale: "es".into(),
+    };
+    let grants = Grants::default();
+    let timings = |mode: &str| {
+        let (host, compiled, grants, event) = (host.clone(), compiled.clone(), grants.clone(), event(mode));
+        async move {
+            let mut samples = Vec::with_capacity(iterations);
+            for _ in 0..iterations {
+                let started = Instant::now();
+                host.run_bot(&compiled, "bench", &grants, &event).await?;
+                samples.push(started.elapsed());
+            }
+            samples.sort();
+            anyhow::Ok(samples)
+        }
+    };
+    let pct = |samples: &[Duration], p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
+    let noop = timings("noop").await?;
+    let echo = timings("echo-plain").await?;
+    let clock = timings("clock-1000").await?;
+    let import_ns = (pct(&clock, 0.5).as_nanos() as f64 - pct(&noop, 0.5).as_nanos() as f64) / 1000.0;
+
+    // Throughput: as many concurrent callers as cores, for three seconds.
+    let cores = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let until = Instant::now() + Duration::from_secs(3);
+    let mut workers = vec![];
+    for _ in 0..cores {
+        let (host, compiled, grants, event) = (host.clone(), compiled.clone(), grants.clone(), event("echo-plain"));
+        workers.push(tokio::spawn(async move {
+            let mut n = 0u64;
+            while Instant::now() < until {
+                if host.run_bot(&compiled, "bench", &grants, &event).await.is_ok() {
+                    n += 1;
+                }
+            }
+            n
+        }));
+    }
+    let mut events = 0;
+    for worker in workers {
+        events += worker.await?;
+    }
+    let per_second = events as f64 / 3.0;
+
+    // The same echo logic compiled into the host.
+    let body = event("echo-plain").message.body;
+    let started = Instant::now();
+    let rounds = 1_000_000;
+    for _ in 0..rounds {
+        std::hint::black_box(format!("Recibí: {}", std::hint::black_box(&body)));
+    }
+    let native = started.elapsed().as_nanos() as f64 / rounds as f64;
+
+    let mut out = String::new();
+    let us = |d: Duration| d.as_nanos() as f64 / 1000.0;
+    writeln!(
+        out,
+        "instantiate + call, trivial bot (noop), {iterations} calls: p50 {:.1} µs, p99 {:.1} µs",
+        us(pct(&noop, 0.5)),
+        us(pct(&noop, 0.99))
+    )?;
+    writeln!(
+        out,
+        "instantiate + call, echo bot: p50 {:.1} µs, p99 {:.1} µs",
+        us(pct(&echo, 0.5)),
+        us(pct(&echo, 0.99))
+    )?;
+    writeln!(out, "host import call overhead (clock.now-ms): {import_ns:.0} ns per call")?;
+    writeln!(out, "echo bot throughput on {cores} cores: {per_second:.0} events/s")?;
+    writeln!(
+        out,
+        "same echo logic native: {native:.0} ns per event; wasm per event (p50) is {:.0}x that",
+        pct(&echo, 0.5).as_nanos() as f64 / native
+    )?;
+    Ok(out)
+}

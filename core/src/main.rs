@@ -82,6 +82,13 @@ enum BenchCommand {
         #[arg(long, default_value_t = 100_000)]
         cases: usize,
     },
+    /// Plugin host figures, using the hostile-bot test fixture's benchmark modes.
+    Plugins {
+        /// hostile_bot.wasm (built with `cargo build --release --target wasm32-wasip2 -p hostile-bot`).
+        wasm: PathBuf,
+        #[arg(long, default_value_t = 10_000)]
+        iterations: usize,
+    },
 }
 
 #[derive(Subcommand)]
@@ -180,6 +187,11 @@ fn run() -> anyhow::Result<()> {
         Command::Plugin { command: PluginCommand::Run { wasm, event, grant_kv, grant_kb } } => {
             runtime.block_on(run_plugin(&wasm, &event, grant_kv, grant_kb))
         }
+        Command::Bench { command: BenchCommand::Plugins { wasm, iterations } } => runtime.block_on(async {
+            let report = ventanilla::bench::plugins(&wasm, iterations).await?;
+            write!(std::io::stdout(), "{report}")?;
+            Ok(())
+        }),
         Command::Openapi => {
             writeln!(std::io::stdout(), "{}", ventanilla::api::openapi_json())?;
             Ok(())

@@ -3,10 +3,7 @@
 use super::{Error, Result, Store, audit, pagination::Page};
 use crate::domain::{Actor, ApiTokenId, Scope, UserId};
 use chrono::{DateTime, Utc};
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-    sea_query::Expr,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -130,12 +127,16 @@ pub async fn authenticate(conn: &impl ConnectionTrait, token_hash: &str) -> Resu
 
 pub async fn list(conn: &impl ConnectionTrait, page: &Page) -> Result<(Vec<ApiToken>, Option<String>)> {
     use entity::Column;
-    let mut query = entity::Entity::find();
-    if let Some(cursor) = &page.after {
-        query = query.filter(super::pagination::after_condition(Column::CreatedAt, Column::Id, cursor));
-    }
-    let rows = query.order_by_asc(Column::CreatedAt).order_by_asc(Column::Id).limit(page.limit + 1).all(conn).await?;
-    let (rows, next) = page.split(rows, |r| (r.created_at, r.id));
+    let query = entity::Entity::find();
+    let (rows, next) = super::pagination::fetch(
+        conn,
+        query,
+        (Column::CreatedAt, Column::Id),
+        super::pagination::Order::Ascending,
+        page,
+        |r| (r.created_at, r.id),
+    )
+    .await?;
     Ok((rows.into_iter().map(from_model).collect(), next))
 }
 

@@ -3,7 +3,7 @@
 use super::{Result, pagination::Page};
 use crate::domain::{Actor, AuditEvent, AuditEventId, UnitId};
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -93,11 +93,15 @@ pub async fn list(
     if let Some(until) = filter.until {
         query = query.filter(Column::At.lt(until));
     }
-    if let Some(cursor) = &page.after {
-        query = query.filter(super::pagination::before_condition(Column::At, Column::Id, cursor));
-    }
-    let rows = query.order_by_desc(Column::At).order_by_desc(Column::Id).limit(page.limit + 1).all(conn).await?;
-    let (rows, next) = page.split(rows, |r| (r.at, r.id));
+    let (rows, next) = super::pagination::fetch(
+        conn,
+        query,
+        (Column::At, Column::Id),
+        super::pagination::Order::Descending,
+        page,
+        |r| (r.at, r.id),
+    )
+    .await?;
     Ok((rows.into_iter().map(from_model).collect(), next))
 }
 

@@ -377,21 +377,12 @@ pub async fn list(
         CaseSort::RecentlyUpdated => (Column::UpdatedAt, true),
         CaseSort::LeastRecentlyUpdated => (Column::UpdatedAt, false),
     };
-    if let Some(cursor) = &page.after {
-        query = query.filter(if descending {
-            super::pagination::before_condition(column, Column::Id, cursor)
-        } else {
-            super::pagination::after_condition(column, Column::Id, cursor)
-        });
-    }
-    query = if descending {
-        query.order_by_desc(column).order_by_desc(Column::Id)
-    } else {
-        query.order_by_asc(column).order_by_asc(Column::Id)
-    };
-    let rows = query.limit(page.limit + 1).all(conn).await?;
+    let order = if descending { super::pagination::Order::Descending } else { super::pagination::Order::Ascending };
     let by_created = matches!(sort, CaseSort::NewestFirst | CaseSort::OldestFirst);
-    let (rows, next) = page.split(rows, |r| (if by_created { r.created_at } else { r.updated_at }, r.id));
+    let (rows, next) = super::pagination::fetch(conn, query, (column, Column::Id), order, page, |r| {
+        (if by_created { r.created_at } else { r.updated_at }, r.id)
+    })
+    .await?;
     let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
     let mut tags = tags_of(conn, &ids).await?;
     let cases = rows

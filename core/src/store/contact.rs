@@ -261,11 +261,15 @@ pub async fn list(
                 .add(Column::Id.in_subquery(by_identity)),
         );
     }
-    if let Some(cursor) = &page.after {
-        query = query.filter(super::pagination::before_condition(Column::CreatedAt, Column::Id, cursor));
-    }
-    let rows = query.order_by_desc(Column::CreatedAt).order_by_desc(Column::Id).limit(page.limit + 1).all(conn).await?;
-    let (rows, next) = page.split(rows, |r| (r.created_at, r.id));
+    let (rows, next) = super::pagination::fetch(
+        conn,
+        query,
+        (Column::CreatedAt, Column::Id),
+        super::pagination::Order::Descending,
+        page,
+        |r| (r.created_at, r.id),
+    )
+    .await?;
     let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
     let mut identities = identities_of(conn, &ids).await?;
     let contacts = rows

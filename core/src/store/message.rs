@@ -5,7 +5,7 @@ use crate::domain::{
     Actor, AuthorKind, Case, CaseId, CaseStatus, DeliveryStatus, Direction, Message, MessageId, Note, NoteId, UserId,
     message::{Attachment, NewMessage},
 };
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
+use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -155,12 +155,16 @@ pub async fn list(
 ) -> Result<(Vec<Message>, Option<String>)> {
     use entity::Column;
     super::case::get(conn, scope, case_id).await?;
-    let mut query = entity::Entity::find().filter(Column::CaseId.eq(case_id.0));
-    if let Some(cursor) = &page.after {
-        query = query.filter(super::pagination::after_condition(Column::CreatedAt, Column::Id, cursor));
-    }
-    let rows = query.order_by_asc(Column::CreatedAt).order_by_asc(Column::Id).limit(page.limit + 1).all(conn).await?;
-    let (rows, next) = page.split(rows, |r| (r.created_at, r.id));
+    let query = entity::Entity::find().filter(Column::CaseId.eq(case_id.0));
+    let (rows, next) = super::pagination::fetch(
+        conn,
+        query,
+        (Column::CreatedAt, Column::Id),
+        super::pagination::Order::Ascending,
+        page,
+        |r| (r.created_at, r.id),
+    )
+    .await?;
     Ok((rows.into_iter().map(to_message).collect::<Result<_>>()?, next))
 }
 
@@ -208,11 +212,15 @@ pub async fn list_notes(
 ) -> Result<(Vec<Note>, Option<String>)> {
     use note::Column;
     super::case::get(conn, scope, case_id).await?;
-    let mut query = note::Entity::find().filter(Column::CaseId.eq(case_id.0));
-    if let Some(cursor) = &page.after {
-        query = query.filter(super::pagination::after_condition(Column::CreatedAt, Column::Id, cursor));
-    }
-    let rows = query.order_by_asc(Column::CreatedAt).order_by_asc(Column::Id).limit(page.limit + 1).all(conn).await?;
-    let (rows, next) = page.split(rows, |r| (r.created_at, r.id));
+    let query = note::Entity::find().filter(Column::CaseId.eq(case_id.0));
+    let (rows, next) = super::pagination::fetch(
+        conn,
+        query,
+        (Column::CreatedAt, Column::Id),
+        super::pagination::Order::Ascending,
+        page,
+        |r| (r.created_at, r.id),
+    )
+    .await?;
     Ok((rows.into_iter().map(to_note).collect(), next))
 }

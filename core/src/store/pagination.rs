@@ -5,7 +5,9 @@
 
 use base64::Engine;
 use chrono::{DateTime, Utc};
-use sea_orm::{ColumnTrait, Condition};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Select,
+};
 
 /// Largest page a client may ask for.
 pub const MAX_LIMIT: u64 = 100;
@@ -64,6 +66,38 @@ impl Page {
         });
         (rows, next)
     }
+}
+
+/// Which way a keyset list runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Order {
+    Ascending,
+    Descending,
+}
+
+/// Fetches one page of `query` ordered by (`at`, `id`), after the page's
+/// cursor, and makes the cursor of the next page.
+pub async fn fetch<E: EntityTrait>(
+    conn: &impl ConnectionTrait,
+    query: Select<E>,
+    (at, id): (E::Column, E::Column),
+    order: Order,
+    page: &Page,
+    key: impl Fn(&E::Model) -> (DateTime<Utc>, uuid::Uuid),
+) -> Result<(Vec<E::Model>, Option<String>), DbErr> {
+    let mut query = query;
+    if let Some(cursor) = &page.after {
+        query = query.filter(match order {
+            Order::Ascending => after_condition(at, id, cursor),
+            Order::Descending => before_condition(at, id, cursor),
+        });
+    }
+    query = match order {
+        Order::Ascending => query.order_by_asc(at).order_by_asc(id),
+        Order::Descending => query.order_by_desc(at).order_by_desc(id),
+    };
+    let rows = query.limit(page.limit + 1).all(conn).await?;
+    Ok(page.split(rows, key))
 }
 
 /// Rows strictly after `cursor` in descending (at, id) order.

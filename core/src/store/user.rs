@@ -6,9 +6,7 @@ use crate::domain::{
     user::{NewUser, UserPatch},
 };
 use sea_orm::QueryTrait;
-use sea_orm::{
-    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
-};
+use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
 use std::collections::HashMap;
 
 pub mod entity {
@@ -173,11 +171,15 @@ pub async fn list(
             .into_query();
         query = query.filter(Condition::all().add(Column::Id.in_subquery(member_ids)));
     }
-    if let Some(cursor) = &page.after {
-        query = query.filter(super::pagination::after_condition(Column::CreatedAt, Column::Id, cursor));
-    }
-    let rows = query.order_by_asc(Column::CreatedAt).order_by_asc(Column::Id).limit(page.limit + 1).all(conn).await?;
-    let (rows, next) = page.split(rows, |r| (r.created_at, r.id));
+    let (rows, next) = super::pagination::fetch(
+        conn,
+        query,
+        (Column::CreatedAt, Column::Id),
+        super::pagination::Order::Ascending,
+        page,
+        |r| (r.created_at, r.id),
+    )
+    .await?;
     let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
     let mut memberships = memberships_of(conn, &ids).await?;
     let users = rows

@@ -1,5 +1,6 @@
 //! A bot that misbehaves on purpose, chosen by `{"mode": ...}` in its
 //! settings, so the host's limits and fail-safes can be tested for real.
+//! A few well-behaved modes serve the plugin benchmark.
 
 use ventanilla_sdk::actions::reply;
 use ventanilla_sdk::bot::ventanilla::plugin::{kb, kv, log};
@@ -34,6 +35,16 @@ impl Guest for Hostile {
                 Ok(vec![reply("logged")])
             }
             "error" => Err(PluginError { message: "no puedo".into() }),
+            // Benchmark modes: no work, plain echo, and a thousand host calls.
+            "noop" => Ok(vec![]),
+            "echo-plain" => Ok(vec![reply(format!("Recibí: {}", event.message.body))]),
+            "clock-1000" => {
+                let mut last = 0;
+                for _ in 0..1000 {
+                    last = std::hint::black_box(ventanilla_sdk::bot::ventanilla::plugin::clock::now_ms());
+                }
+                Ok(vec![reply(last.to_string())])
+            }
             "capabilities" => {
                 let kv = match kv::set("k", b"v") {
                     Ok(()) => "ok".to_owned(),
