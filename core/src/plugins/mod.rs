@@ -8,6 +8,7 @@
 pub mod bot;
 pub mod host;
 pub mod kv;
+pub mod manifest;
 
 pub use host::{Compiled, Grants, Limits, PluginHost};
 

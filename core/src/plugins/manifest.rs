@@ -1,0 +1,259 @@
+//! `plugin.toml`: what a plugin is and what it asks for. Parsed and checked
+//! on install; every problem names its key.
+
+use serde::Deserialize;
+
+use super::Grants;
+
+/// WIT versions this host can run.
+pub const SUPPORTED_WIT: [&str; 1] = ["1.0.0"];
+
+/// Largest manifest accepted.
+pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum World {
+    Bot,
+    Protocol,
+    Connector,
+}
+
+impl World {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            World::Bot => "bot",
+            World::Protocol => "protocol",
+            World::Connector => "connector",
+        }
+    }
+}
+
+/// A checked manifest.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Manifest {
+    pub id: String,
+    pub name: String,
+    pub version: String,
+    pub world: World,
+    pub wit: String,
+    pub description: String,
+    pub capabilities: Capabilities,
+    /// JSON Schema of the per-install settings.
+    pub settings_schema: serde_json::Value,
+}
+
+/// What a plugin asks to use; the admin grants all or part of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Capabilities {
+    pub kv: bool,
+    pub kb_search: bool,
+    pub case_read: bool,
+    pub http_hosts: Vec<String>,
+    pub secrets: Vec<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Raw {
+    id: String,
+    name: String,
+    version: String,
+    world: String,
+    wit: String,
+    #[serde(default)]
+    description: String,
+    #[serde(default)]
+    capabilities: Capabilities,
+    #[serde(default)]
+    settings_schema: Option<toml::Value>,
+}
+
+/// A problem with a manifest, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct ManifestError {
+    pub key: String,
+    pub message: String,
+}
+
+fn fail<T>(key: &str, message: impl Into<String>) -> Result<T, ManifestError> {
+    Err(ManifestError { key: key.into(), message: message.into() })
+}
+
+impl Manifest {
+    pub fn parse(text: &str) -> Result<Manifest, ManifestError> {
+        if text.len() > MAX_MANIFEST_BYTES {
+            return fail("plugin.toml", format!("larger than {MAX_MANIFEST_BYTES} bytes"));
+        }
+        let raw: Raw = toml::from_str(text).map_err(|e| {
+            let message = e.message().to_owned();
+            let key =
+                message.split('`').nth(1).filter(|_| message.contains("field")).unwrap_or("plugin.toml").to_owned();
+            ManifestError { key, message }
+        })?;
+        let is_id = |s: &str| {
+            !s.is_empty()
+                && s.len() <= 64
+                && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !s.starts_with('-')
+                && !s.ends_with('-')
+        };
+        if !is_id(&raw.id) {
+            return fail("id", "must be 1 to 64 lowercase letters, digits and dashes, e.g. `faq-bot`");
+        }
+        if raw.name.trim().is_empty() || raw.name.chars().count() > 100 {
+            return fail("name", "must be 1 to 100 characters");
+        }
+        if !is_version(&raw.version) {
+            return fail("version", "must be a version such as 1.2.0");
+        }
+        let world = match raw.world.as_str() {
+            "bot" => World::Bot,
+            "protocol" => World::Protocol,
+            "connector" => World::Connector,
+            other => return fail("world", format!("`{other}` is not a world; use bot, protocol or connector")),
+        };
+        if !SUPPORTED_WIT.contains(&raw.wit.as_str()) {
+            return fail("wit", format!("`{}` is not supported; this host runs {}", raw.wit, SUPPORTED_WIT.join(", ")));
+        }
+        check_capabilities(world, &raw.capabilities)?;
+        let settings_schema = match raw.settings_schema {
+            None => serde_json::json!({"type": "object", "additionalProperties": false}),
+            Some(value) => serde_json::to_value(value)
+                .map_err(|e| ManifestError { key: "settings_schema".into(), message: e.to_string() })?,
+        };
+        if settings_schema.get("type").and_then(|t| t.as_str()) != Some("object") {
+            return fail("settings_schema", "must be a JSON Schema with `type = \"object\"`");
+        }
+        Ok(Manifest {
+            id: raw.id,
+            name: raw.name.trim().to_owned(),
+            version: raw.version,
+            world,
+            wit: raw.wit,
+            description: raw.description,
+            capabilities: raw.capabilities,
+            settings_schema,
+        })
+    }
+}
+
+fn is_version(text: &str) -> bool {
+    let parts: Vec<_> = text.split('.').collect();
+    parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.len() <= 9 && p.chars().all(|c| c.is_ascii_digit()))
+}
+
+/// A capability is only meaningful if the plugin's world imports it.
+fn check_capabilities(world: World, caps: &Capabilities) -> Result<(), ManifestError> {
+    let imports_http = world == World::Connector;
+    if caps.kb_search && world != World::Bot {
+        return fail("capabilities.kb_search", format!("the {} world does not import kb", world.as_str()));
+    }
+    if caps.case_read && world != World::Protocol {
+        return fail("capabilities.case_read", format!("the {} world does not import cases", world.as_str()));
+    }
+    if !caps.http_hosts.is_empty() && !imports_http {
+        return fail("capabilities.http_hosts", format!("the {} world does not import http", world.as_str()));
+    }
+    if !caps.secrets.is_empty() && !imports_http {
+        return fail("capabilities.secrets", format!("the {} world does not import secrets", world.as_str()));
+    }
+    for (i, host) in caps.http_hosts.iter().enumerate() {
+        let valid = !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').count() >= 2
+            && host.split('.').all(|label| {
+                !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+            && !host.chars().all(|c| c.is_ascii_digit() || c == '.');
+        if !valid {
+            return fail(
+                &format!("capabilities.http_hosts[{i}]"),
+                "must be a DNS host name such as graph.facebook.com",
+            );
+        }
+    }
+    for (i, name) in caps.secrets.iter().enumerate() {
+        let valid = !name.is_empty()
+            && name.len() <= 64
+            && name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !valid {
+            return fail(&format!("capabilities.secrets[{i}]"), "must be lowercase snake_case, e.g. `app_secret`");
+        }
+    }
+    Ok(())
+}
+
+impl Capabilities {
+    /// What the install may use: requested here and granted by the admin.
+    pub fn intersect(&self, granted: &Capabilities) -> Grants {
+        Grants {
+            kv: self.kv && granted.kv,
+            kb_search: self.kb_search && granted.kb_search,
+            case_read: self.case_read && granted.case_read,
+            http_hosts: self.http_hosts.iter().filter(|h| granted.http_hosts.contains(h)).cloned().collect(),
+            secrets: self.secrets.iter().filter(|s| granted.secrets.contains(s)).cloned().collect(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_example_bot_manifest_is_valid() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example-bot/plugin.toml");
+        let manifest = Manifest::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!((manifest.id.as_str(), manifest.world), ("example-bot", World::Bot));
+        assert!(manifest.capabilities.kv && manifest.capabilities.kb_search);
+        assert_eq!(manifest.settings_schema["required"][0], "handoff_unit");
+    }
+
+    /// Each bad manifest is refused naming the key at fault.
+    #[test]
+    fn bad_manifests_name_the_key() {
+        let base = "id = \"x-bot\"\nname = \"X\"\nversion = \"1.0.0\"\nworld = \"bot\"\nwit = \"1.0.0\"\n";
+        let cases: &[(&str, &str)] = &[
+            ("id = \"X Bot\"\nname = \"X\"\nversion = \"1.0.0\"\nworld = \"bot\"\nwit = \"1.0.0\"\n", "id"),
+            ("id = \"x\"\nname = \"X\"\nversion = \"1.0\"\nworld = \"bot\"\nwit = \"1.0.0\"\n", "version"),
+            ("id = \"x\"\nname = \"X\"\nversion = \"1.0.0\"\nworld = \"robot\"\nwit = \"1.0.0\"\n", "world"),
+            ("id = \"x\"\nname = \"X\"\nversion = \"1.0.0\"\nworld = \"bot\"\nwit = \"2.0.0\"\n", "wit"),
+            ("name = \"X\"\nversion = \"1.0.0\"\nworld = \"bot\"\nwit = \"1.0.0\"\n", "id"),
+            (&format!("{base}colour = \"red\"\n"), "colour"),
+            (&format!("{base}[capabilities]\nhttp_hosts = [\"api.example.com\"]\n"), "capabilities.http_hosts"),
+            (&format!("{base}[capabilities]\ncase_read = true\n"), "capabilities.case_read"),
+            (&format!("{base}[settings_schema]\ntype = \"string\"\n"), "settings_schema"),
+            ("this is not toml", "plugin.toml"),
+        ];
+        for (text, key) in cases {
+            let err = Manifest::parse(text).expect_err(text);
+            assert_eq!(err.key, *key, "{text}: {err}");
+        }
+        let connector =
+            "id = \"c\"\nname = \"C\"\nversion = \"1.0.0\"\nworld = \"connector\"\nwit = \"1.0.0\"\n[capabilities]\n";
+        for (hosts, key) in
+            [("[\"127.0.0.1\"]", "capabilities.http_hosts[0]"), ("[\"no_dots\"]", "capabilities.http_hosts[0]")]
+        {
+            let err = Manifest::parse(&format!("{connector}http_hosts = {hosts}\n")).expect_err(hosts);
+            assert_eq!(err.key, key);
+        }
+    }
+
+    #[test]
+    fn grants_are_the_intersection() {
+        let asked = Capabilities {
+            kv: true,
+            kb_search: true,
+            http_hosts: vec!["graph.facebook.com".into(), "evil.example.com".into()],
+            secrets: vec!["app_secret".into()],
+            ..Default::default()
+        };
+        let granted = Capabilities { kv: true, http_hosts: vec!["graph.facebook.com".into()], ..Default::default() };
+        let grants = asked.intersect(&granted);
+        assert!(grants.kv && !grants.kb_search);
+        assert_eq!(grants.http_hosts, ["graph.facebook.com"]);
+        assert!(grants.secrets.is_empty(), "a secret the admin did not grant stays out");
+    }
+}
