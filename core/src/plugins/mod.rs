@@ -9,6 +9,7 @@ pub mod bot;
 pub mod host;
 pub mod kv;
 pub mod manifest;
+pub mod net;
 
 pub use host::{Compiled, Grants, Limits, PluginHost};
 
