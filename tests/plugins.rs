@@ -63,8 +63,7 @@ fn replies(actions: &[ventanilla::plugins::bot::Action]) -> Vec<String> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn state_lives_in_kv_not_in_the_instance() -> anyhow::Result<()> {
     let host = host()?;
-    let bot = host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?;
-    host.check_bot(&bot)?;
+    let bot = host.prepare_bot(&host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?)?;
     for n in 1..=3 {
         let (actions, _) =
             host.run_bot(&bot, "install-a", &all_grants(), &event("hola", serde_json::json!({}))).await?;
@@ -78,7 +77,7 @@ async fn state_lives_in_kv_not_in_the_instance() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
     let host = host()?;
-    let bot = host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?;
+    let bot = host.prepare_bot(&host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?)?;
     let run = |mode: &'static str| {
         let (host, bot) = (host.clone(), bot.clone());
         async move { host.run_bot(&bot, "hostile", &all_grants(), &event("x", serde_json::json!({"mode": mode}))).await }
@@ -112,7 +111,7 @@ async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spinning_plugin_does_not_block_others() -> anyhow::Result<()> {
     let host = host()?;
-    let bot = host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?;
+    let bot = host.prepare_bot(&host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?)?;
     let spinning = {
         let (host, bot) = (host.clone(), bot.clone());
         tokio::spawn(async move {
@@ -134,7 +133,7 @@ async fn a_spinning_plugin_does_not_block_others() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ungranted_imports_are_denied() -> anyhow::Result<()> {
     let host = host()?;
-    let bot = host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?;
+    let bot = host.prepare_bot(&host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?)?;
     let settings = serde_json::json!({"mode": "capabilities"});
     let (none, _) = host.run_bot(&bot, "i", &Grants::default(), &event("x", settings.clone())).await?;
     anyhow::ensure!(replies(&none) == ["kv=KvError::Denied kb=KbError::Denied"], "{none:?}");
@@ -163,8 +162,7 @@ async fn invalid_components_are_refused() -> anyhow::Result<()> {
 async fn the_frozen_v1_fixture_still_loads() -> anyhow::Result<()> {
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/plugins/example-bot-1.0.0.wasm");
     let host = host()?;
-    let bot = host.compile(&std::fs::read(fixture)?)?;
-    host.check_bot(&bot)?;
+    let bot = host.prepare_bot(&host.compile(&std::fs::read(fixture)?)?)?;
     let settings = serde_json::json!({"handoff_unit": "mesa-de-ayuda"});
     let (actions, _) = host.run_bot(&bot, "v1", &all_grants(), &event("Quiero hablar con un humano", settings)).await?;
     anyhow::ensure!(
@@ -188,7 +186,7 @@ async fn compiled_components_are_cached_by_hash() -> anyhow::Result<()> {
     let restarted = PluginHost::new(Some(dir.clone()), limits())?;
     let second = restarted.compile(&bytes)?;
     anyhow::ensure!(second.hash == first.hash);
-    restarted.check_bot(&second)?;
+    restarted.prepare_bot(&second)?;
     let _ = std::fs::remove_dir_all(&dir);
     Ok(())
 }

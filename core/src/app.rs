@@ -19,6 +19,7 @@ pub struct AppState {
     pub metrics: Metrics,
     pub login_by_ip: RateLimiter,
     pub login_by_account: RateLimiter,
+    pub plugins: crate::plugins::PluginHost,
 }
 
 /// A running server and where it listens.
@@ -51,12 +52,15 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
             .context("cannot read or create the token signing key")?,
     };
     let jwt = Jwt::new(secret.as_bytes(), config.auth.access_token_ttl_secs);
+    let plugins = crate::plugins::PluginHost::new(Some(config.data_dir.join("plugin-cache")), config.plugins.clone())
+        .context("cannot start the plugin engine")?;
     Ok(AppState {
         store,
         jwt,
         login_by_ip: RateLimiter::new(config.auth.login_attempts_per_ip_per_minute, Duration::from_secs(60)),
         login_by_account: RateLimiter::new(config.auth.login_attempts_per_account, Duration::from_secs(15 * 60)),
         metrics: Metrics::default(),
+        plugins,
         config: Arc::new(config),
     })
 }

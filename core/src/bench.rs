@@ -113,7 +113,7 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
 
     let host = PluginHost::new(None, Limits::default())?;
     let compiled = host.compile(&std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?)?;
-    host.check_bot(&compiled)?;
+    let compiled = host.prepare_bot(&compiled)?;
     let event = |mode: &str| BotEvent {
         message: Message {
             id: "m".into(),

@@ -24,6 +24,8 @@ pub struct Config {
     pub log: LogConfig,
     pub auth: AuthConfig,
     pub http: HttpConfig,
+    /// Per-call limits of plugins.
+    pub plugins: crate::plugins::Limits,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -81,6 +83,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
+            plugins: crate::plugins::Limits::default(),
         }
     }
 }
@@ -211,6 +214,13 @@ impl Config {
         }
         if !(1024..=64 * 1024 * 1024).contains(&self.http.max_body_bytes) {
             return invalid("http.max_body_bytes", "must be between 1024 and 67108864".into());
+        }
+        let limits = &self.plugins;
+        if limits.cpu_ms == 0 || limits.wall_ms < limits.cpu_ms {
+            return invalid("plugins.wall_ms", "cpu_ms must be at least 1 and wall_ms at least cpu_ms".into());
+        }
+        if !(1 << 20..=1 << 30).contains(&limits.memory_bytes) {
+            return invalid("plugins.memory_bytes", "must be between 1 MiB and 1 GiB".into());
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return invalid("log.filter", format!("`{}` is not a tracing filter", self.log.filter));

@@ -237,10 +237,9 @@ async fn run_plugin(
     let event: ventanilla::plugins::bot::BotEvent =
         serde_json::from_str(&text).with_context(|| format!("{} is not a bot event", event.display()))?;
     let host = PluginHost::new(None, Limits::default())?;
-    let compiled = host.compile(&bytes)?;
-    host.check_bot(&compiled)?;
+    let bot = host.prepare_bot(&host.compile(&bytes)?)?;
     let grants = Grants { kv: grant_kv, kb_search: grant_kb, ..Grants::default() };
-    let (actions, logs) = host.run_bot(&compiled, "local", &grants, &event).await?;
+    let (actions, logs) = host.run_bot(&bot, "local", &grants, &event).await?;
     let out = serde_json::json!({ "actions": actions, "logs": logs });
     writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
     Ok(())

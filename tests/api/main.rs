@@ -7,3 +7,4 @@ mod bad_input;
 mod cases;
 mod contacts;
 mod operations;
+mod plugins;

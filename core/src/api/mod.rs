@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod message;
 pub mod metrics;
 pub mod middleware;
+pub mod plugin;
 pub mod ratelimit;
 pub mod schema;
 pub mod token;
@@ -48,6 +49,7 @@ use error::ApiError;
         message::list_messages, message::create_message, message::list_notes, message::create_note,
         token::list_api_tokens, token::create_api_token, token::revoke_api_token,
         audit::list_audit_events,
+        plugin::upload_plugin, plugin::list_plugins, plugin::get_plugin, plugin::delete_plugin_version,
     ),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&BearerAuth, &ProblemResponses),
@@ -59,6 +61,7 @@ use error::ApiError;
         (name = "cases", description = "Cases, their messages, notes and tags"),
         (name = "api-tokens", description = "Tokens for external systems"),
         (name = "audit", description = "Who did what"),
+        (name = "plugins", description = "WebAssembly plugins (admins)"),
     )
 )]
 pub struct ApiDoc;
@@ -171,7 +174,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(token::list_api_tokens)
                 .service(token::create_api_token)
                 .service(token::revoke_api_token)
-                .service(audit::list_audit_events),
+                .service(audit::list_audit_events)
+                .service(plugin::upload_plugin)
+                .service(plugin::list_plugins)
+                .service(plugin::get_plugin)
+                .service(plugin::delete_plugin_version),
         );
 }
 

@@ -27,38 +27,41 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error>
         .map_err(|e| Error::Cache(format!("bot linker: {e}")))
 }
 
-/// Longest text a single action may carry, and how many actions a call may return.
+/// How many actions a call may return.
 const MAX_ACTIONS: usize = 50;
 
-impl PluginHost {
-    /// Checks that `compiled` implements the bot world at WIT 1.0.0.
-    pub fn check_bot(&self, compiled: &Compiled) -> Result<(), Error> {
-        let pre = self
-            .bot_linker
-            .instantiate_pre(&compiled.component)
-            .map_err(|e| Error::WrongWorld { world: "bot", reason: format!("{e:#}") })?;
-        bindings::BotPre::new(pre).map_err(|e| Error::WrongWorld { world: "bot", reason: format!("{e:#}") })?;
-        Ok(())
-    }
+/// A bot ready to run: its imports resolved once, instantiated per event.
+#[derive(Clone)]
+pub struct BotPlugin {
+    pub hash: String,
+    pre: bindings::BotPre<HostState>,
+}
 
-    /// Runs one message through a bot in a fresh instance.
-    pub async fn run_bot(
-        &self,
-        compiled: &Compiled,
-        install: &str,
-        grants: &Grants,
-        event: &BotEvent,
-    ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
-        let limits = &self.limits;
-        let input = serde_json::to_vec(event).map_or(usize::MAX, |v| v.len());
-        if input > limits.max_input_bytes {
-            return Err(Error::InputTooLarge(limits.max_input_bytes));
-        }
+impl PluginHost {
+    /// Checks that `compiled` implements the bot world at WIT 1.0.0 and
+    /// resolves its imports once for every later call.
+    pub fn prepare_bot(&self, compiled: &Compiled) -> Result<BotPlugin, Error> {
         let pre = self
             .bot_linker
             .instantiate_pre(&compiled.component)
             .and_then(bindings::BotPre::new)
             .map_err(|e| Error::WrongWorld { world: "bot", reason: format!("{e:#}") })?;
+        Ok(BotPlugin { hash: compiled.hash.clone(), pre })
+    }
+
+    /// Runs one message through a bot in a fresh instance.
+    pub async fn run_bot(
+        &self,
+        bot: &BotPlugin,
+        install: &str,
+        grants: &Grants,
+        event: &BotEvent,
+    ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
+        let limits = &self.limits;
+        if event_size(event) > limits.max_input_bytes {
+            return Err(Error::InputTooLarge(limits.max_input_bytes));
+        }
+        let pre = &bot.pre;
         let mut store = self.store(install, grants, limits);
         let call = async {
             let bot = pre.instantiate_async(&mut store).await?;
@@ -81,11 +84,41 @@ fn check_output(actions: &[Action], limits: &Limits) -> Result<(), Error> {
     if actions.len() > MAX_ACTIONS {
         return Err(Error::InvalidOutput(format!("{} actions; at most {MAX_ACTIONS}", actions.len())));
     }
-    let size = serde_json::to_vec(actions).map_or(usize::MAX, |v| v.len());
+    let size: usize = actions.iter().map(action_size).sum();
     if size > limits.max_output_bytes {
         return Err(Error::InvalidOutput(format!("{size} bytes of actions; at most {}", limits.max_output_bytes)));
     }
     Ok(())
+}
+
+/// Bytes of text an event carries (what a plugin must read).
+fn event_size(event: &BotEvent) -> usize {
+    let message = &event.message;
+    let attachments: usize =
+        message.attachments.iter().map(|a| a.file_name.len() + a.content_type.len() + a.reference.len()).sum();
+    message.body.len()
+        + attachments
+        + event.settings.len()
+        + event.case.subject.len()
+        + event.case.tags.iter().map(String::len).sum::<usize>()
+        + event.contact.name.as_ref().map_or(0, String::len)
+        + event.contact.consents.iter().map(String::len).sum::<usize>()
+        + 512
+}
+
+/// Bytes of text an action carries.
+fn action_size(action: &Action) -> usize {
+    16 + match action {
+        Action::Reply(text) | Action::AddTag(text) | Action::Assign(text) | Action::CancelTimer(text) => text.len(),
+        Action::ReplyWithOptions(r) => {
+            r.text.len() + r.options.iter().map(|o| o.id.len() + o.label.len()).sum::<usize>()
+        }
+        Action::HandOff(h) => h.unit_slug.len() + h.reason.len(),
+        Action::RequestConsent(c) => c.purpose.len(),
+        Action::Notify(n) => n.text.len() + 64,
+        Action::ScheduleTimer(t) => t.name.len() + t.payload.len(),
+        Action::SetPriority(_) | Action::Close => 0,
+    }
 }
 
 impl types::Host for HostState {}

@@ -12,6 +12,7 @@ pub mod idempotency;
 pub mod job;
 pub mod message;
 pub mod pagination;
+pub mod plugin;
 pub mod refresh_token;
 pub mod setting;
 pub mod unit;

@@ -1,0 +1,103 @@
+//! The plugin registry over the API: uploads are checked before they are
+//! stored, versions are listed and deleted, and only admins may do any of it.
+
+use reqwest::multipart::{Form, Part};
+use serde_json::Value;
+use ventanilla_tests::{TestApp, on_both, plugin_wasm, spawn_app};
+
+fn manifest(id: &str, version: &str) -> String {
+    let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example-bot/plugin.toml");
+    std::fs::read_to_string(example)
+        .unwrap_or_default()
+        .replace("id = \"example-bot\"", &format!("id = \"{id}\""))
+        .replace("version = \"1.0.0\"", &format!("version = \"{version}\""))
+}
+
+async fn upload(
+    app: &TestApp,
+    token: &str,
+    manifest: Option<String>,
+    component: Option<Vec<u8>>,
+) -> anyhow::Result<ventanilla_tests::Reply> {
+    let mut form = Form::new();
+    if let Some(manifest) = manifest {
+        form = form.part("manifest", Part::text(manifest).file_name("plugin.toml"));
+    }
+    if let Some(component) = component {
+        form = form.part("component", Part::bytes(component).file_name("plugin.wasm"));
+    }
+    let response = app.client.post(app.url("/api/v1/plugins")).bearer_auth(token).multipart(form).send().await?;
+    TestApp::reply(response).await
+}
+
+/// What an invalid upload sends, and the status and field it must get back.
+type BadUpload = (&'static str, Option<String>, Option<Vec<u8>>, u16, &'static str);
+
+on_both! {
+    async fn upload_list_and_delete(backend) {
+        let app = spawn_app(backend).await?;
+        let wasm = std::fs::read(plugin_wasm("example-bot")?)?;
+        let first = upload(&app, &app.admin_token, Some(manifest("faq-bot", "1.0.0")), Some(wasm.clone())).await?;
+        anyhow::ensure!(first.status == 201 && first.body["world"] == "bot" && first.body["sha256"].as_str().is_some_and(|h| h.len() == 64), "{}", first.text);
+        let second = upload(&app, &app.admin_token, Some(manifest("faq-bot", "1.1.0")), Some(wasm.clone())).await?;
+        anyhow::ensure!(second.status == 201, "{}", second.text);
+        let again = upload(&app, &app.admin_token, Some(manifest("faq-bot", "1.1.0")), Some(wasm)).await?;
+        anyhow::ensure!(again.status == 409 && again.body["errors"][0]["field"] == "version", "{}", again.text);
+
+        let listed = app.get("/api/v1/plugins", &app.admin_token).await?;
+        let plugin = &listed.body["items"][0];
+        anyhow::ensure!(plugin["id"] == "faq-bot" && plugin["latest_version"] == "1.1.0" && plugin["versions"].as_array().map_or(0, Vec::len) == 2, "{}", listed.text);
+        let one = app.get("/api/v1/plugins/faq-bot", &app.admin_token).await?;
+        anyhow::ensure!(one.status == 200 && one.body["versions"][0]["version"] == "1.0.0");
+
+        let deleted = app.call(reqwest::Method::DELETE, "/api/v1/plugins/faq-bot/versions/1.0.0", Some(&app.admin_token), None).await?;
+        anyhow::ensure!(deleted.status == 204);
+        let after = app.get("/api/v1/plugins/faq-bot", &app.admin_token).await?;
+        anyhow::ensure!(after.body["versions"].as_array().map_or(0, Vec::len) == 1);
+        let audit = app.get("/api/v1/audit-events?action=plugin.uploaded", &app.admin_token).await?;
+        anyhow::ensure!(audit.body["items"].as_array().map_or(0, Vec::len) == 2, "{}", audit.text);
+        Ok(())
+    }
+
+    async fn invalid_uploads_are_clear_4xx(backend) {
+        let app = spawn_app(backend).await?;
+        let wasm = std::fs::read(plugin_wasm("example-bot")?)?;
+        let core_module = b"\0asm\x01\0\0\0".to_vec();
+        let cases: Vec<BadUpload> = vec![
+            ("not wasm", Some(manifest("x", "1.0.0")), Some(b"MZ not a component".to_vec()), 422, "component"),
+            ("a core module", Some(manifest("x", "1.0.0")), Some(core_module), 422, "component"),
+            ("missing component", Some(manifest("x", "1.0.0")), None, 422, "component"),
+            ("missing manifest", None, Some(wasm.clone()), 422, "manifest"),
+            ("bad manifest", Some("this is not toml".into()), Some(wasm.clone()), 422, "manifest.plugin.toml"),
+            ("bad version", Some(manifest("x", "one")), Some(wasm.clone()), 422, "manifest.version"),
+            ("unsupported wit", Some(manifest("x", "1.0.0").replace("wit = \"1.0.0\"", "wit = \"9.0.0\"")), Some(wasm.clone()), 422, "manifest.wit"),
+            ("wrong world", Some(manifest("x", "1.0.0").replace("world = \"bot\"", "world = \"connector\"").replace("kb_search = true", "")), Some(wasm.clone()), 422, "manifest.world"),
+        ];
+        for (what, manifest, component, status, field) in cases {
+            let reply = upload(&app, &app.admin_token, manifest, component).await?;
+            let named = reply.body["errors"].as_array().is_some_and(|e| e.iter().any(|e| e["field"] == field));
+            anyhow::ensure!(reply.status.as_u16() == status && named, "{what}: {} {}", reply.status, reply.text);
+        }
+        let json = app.post("/api/v1/plugins", &app.admin_token, serde_json::json!({"wasm": "AAAA"})).await?;
+        anyhow::ensure!(json.status == 400, "JSON instead of multipart: {}", json.text);
+        let listed = app.get("/api/v1/plugins", &app.admin_token).await?;
+        anyhow::ensure!(listed.body["items"] == Value::Array(vec![]), "nothing was stored: {}", listed.text);
+        Ok(())
+    }
+
+    async fn only_admins_manage_plugins(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("u").await?;
+        let (_, supervisor) = app.create_member("s@test.example", &unit, "supervisor").await?;
+        let token = app.create_token(&["units:write", "users:write"]).await?;
+        let wasm = std::fs::read(plugin_wasm("example-bot")?)?;
+        for who in [&supervisor, &token] {
+            let reply = upload(&app, who, Some(manifest("x", "1.0.0")), Some(wasm.clone())).await?;
+            anyhow::ensure!(reply.status == 403, "{}", reply.text);
+            anyhow::ensure!(app.get("/api/v1/plugins", who).await?.status == 403);
+        }
+        let anonymous = app.client.get(app.url("/api/v1/plugins")).send().await?;
+        anyhow::ensure!(anonymous.status() == 401);
+        Ok(())
+    }
+}
