@@ -6,12 +6,17 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
 mod m20261123_000002_plugin_versions;
+mod m20261123_000003_plugin_installs;
 
 pub struct Migrator;
 
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261123_000001_initial::Migration), Box::new(m20261123_000002_plugin_versions::Migration)]
+        vec![
+            Box::new(m20261123_000001_initial::Migration),
+            Box::new(m20261123_000002_plugin_versions::Migration),
+            Box::new(m20261123_000003_plugin_installs::Migration),
+        ]
     }
 }

@@ -2,7 +2,7 @@
 //! stored, versions are listed and deleted, and only admins may do any of it.
 
 use reqwest::multipart::{Form, Part};
-use serde_json::Value;
+use serde_json::{Value, json};
 use ventanilla_tests::{TestApp, on_both, plugin_wasm, spawn_app};
 
 fn manifest(id: &str, version: &str) -> String {
@@ -85,6 +85,63 @@ on_both! {
         Ok(())
     }
 
+    async fn install_configure_upgrade_and_roll_back(backend) {
+        let app = spawn_app(backend).await?;
+        let wasm = std::fs::read(plugin_wasm("example-bot")?)?;
+        for version in ["1.0.0", "1.1.0"] {
+            let reply = upload(&app, &app.admin_token, Some(manifest("faq-bot", version)), Some(wasm.clone())).await?;
+            anyhow::ensure!(reply.status == 201, "{}", reply.text);
+        }
+        // 2.0.0 needs a setting the install does not have.
+        let strict = manifest("faq-bot", "2.0.0").replace("required = [\"handoff_unit\"]", "required = [\"handoff_unit\", \"kb\"]");
+        anyhow::ensure!(upload(&app, &app.admin_token, Some(strict), Some(wasm.clone())).await?.status == 201);
+
+        let refused = [
+            (json!({"plugin_id": "faq-bot", "version": "1.0.0", "name": "Bot", "settings": {}}), 422, "settings"),
+            (json!({"plugin_id": "faq-bot", "version": "1.0.0", "name": "Bot", "settings": {"handoff_unit": 7}}), 422, "settings.handoff_unit"),
+            (json!({"plugin_id": "faq-bot", "version": "1.0.0", "name": "Bot", "settings": {"handoff_unit": "mesa"},
+                    "grants": {"http_hosts": ["evil.example.com"]}}), 422, "grants.http_hosts[0]"),
+            (json!({"plugin_id": "no-such", "name": "Bot"}), 409, "plugin_id"),
+            (json!({"plugin_id": "faq-bot", "version": "9.9.9", "name": "Bot"}), 409, "version"),
+        ];
+        for (body, status, field) in refused {
+            let reply = app.post("/api/v1/plugin-installs", &app.admin_token, body).await?;
+            let named = reply.body["errors"].as_array().is_some_and(|e| e.iter().any(|e| e["field"] == field));
+            anyhow::ensure!(reply.status.as_u16() == status && named, "{field}: {} {}", reply.status, reply.text);
+        }
+
+        let install = app.post_ok("/api/v1/plugin-installs", &app.admin_token, json!({
+            "plugin_id": "faq-bot", "version": "1.0.0", "name": "Bot de admisiones",
+            "settings": {"handoff_unit": "admisiones"}, "grants": {"kv": true}}), 201).await?;
+        anyhow::ensure!(install["effective_grants"]["kv"] == true && install["effective_grants"]["kb_search"] == false, "{install}");
+        let path = format!("/api/v1/plugin-installs/{}", install["id"].as_str().unwrap_or_default());
+
+        let disabled = app.patch(&path, &app.admin_token, json!({"enabled": false})).await?;
+        anyhow::ensure!(disabled.body["enabled"] == false, "{}", disabled.text);
+        let bad_settings = app.patch(&path, &app.admin_token, json!({"settings": {"handoff_unit": "x", "colour": "red"}})).await?;
+        anyhow::ensure!(bad_settings.status == 422, "{}", bad_settings.text);
+
+        let no_rollback = app.post(&format!("{path}/rollback"), &app.admin_token, json!({})).await?;
+        anyhow::ensure!(no_rollback.status == 409, "nothing to roll back to yet: {}", no_rollback.text);
+        let upgraded = app.post_ok(&format!("{path}/upgrade"), &app.admin_token, json!({"version": "1.1.0"}), 200).await?;
+        anyhow::ensure!(upgraded["version"] == "1.1.0" && upgraded["previous_version"] == "1.0.0", "{upgraded}");
+        let too_strict = app.post(&format!("{path}/upgrade"), &app.admin_token, json!({"version": "2.0.0"})).await?;
+        anyhow::ensure!(too_strict.status == 422 && too_strict.body["errors"][0]["field"] == "settings", "{}", too_strict.text);
+        anyhow::ensure!(app.get(&path, &app.admin_token).await?.body["version"] == "1.1.0", "a refused upgrade changes nothing");
+        let rolled = app.post_ok(&format!("{path}/rollback"), &app.admin_token, json!({}), 200).await?;
+        anyhow::ensure!(rolled["version"] == "1.0.0" && rolled["previous_version"] == "1.1.0", "{rolled}");
+
+        let in_use = app.call(reqwest::Method::DELETE, "/api/v1/plugins/faq-bot/versions/1.0.0", Some(&app.admin_token), None).await?;
+        anyhow::ensure!(in_use.status == 409, "a version in use stays: {}", in_use.text);
+        let removed = app.call(reqwest::Method::DELETE, &path, Some(&app.admin_token), None).await?;
+        anyhow::ensure!(removed.status == 204);
+        let freed = app.call(reqwest::Method::DELETE, "/api/v1/plugins/faq-bot/versions/1.0.0", Some(&app.admin_token), None).await?;
+        anyhow::ensure!(freed.status == 204, "{}", freed.text);
+        let audit = app.get("/api/v1/audit-events?action=plugin_install.version_changed", &app.admin_token).await?;
+        anyhow::ensure!(audit.body["items"].as_array().map_or(0, Vec::len) == 2, "upgrade and rollback are audited");
+        Ok(())
+    }
+
     async fn only_admins_manage_plugins(backend) {
         let app = spawn_app(backend).await?;
         let unit = app.create_unit("u").await?;
@@ -95,6 +152,7 @@ on_both! {
             let reply = upload(&app, who, Some(manifest("x", "1.0.0")), Some(wasm.clone())).await?;
             anyhow::ensure!(reply.status == 403, "{}", reply.text);
             anyhow::ensure!(app.get("/api/v1/plugins", who).await?.status == 403);
+            anyhow::ensure!(app.get("/api/v1/plugin-installs", who).await?.status == 403);
         }
         let anonymous = app.client.get(app.url("/api/v1/plugins")).send().await?;
         anyhow::ensure!(anonymous.status() == 401);

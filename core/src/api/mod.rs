@@ -15,6 +15,7 @@ pub mod message;
 pub mod metrics;
 pub mod middleware;
 pub mod plugin;
+pub mod plugin_install;
 pub mod ratelimit;
 pub mod schema;
 pub mod token;
@@ -50,6 +51,9 @@ use error::ApiError;
         token::list_api_tokens, token::create_api_token, token::revoke_api_token,
         audit::list_audit_events,
         plugin::upload_plugin, plugin::list_plugins, plugin::get_plugin, plugin::delete_plugin_version,
+        plugin_install::create_install, plugin_install::list_installs, plugin_install::get_install,
+        plugin_install::update_install, plugin_install::upgrade_install, plugin_install::rollback_install,
+        plugin_install::delete_install,
     ),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&BearerAuth, &ProblemResponses),
@@ -178,7 +182,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(plugin::upload_plugin)
                 .service(plugin::list_plugins)
                 .service(plugin::get_plugin)
-                .service(plugin::delete_plugin_version),
+                .service(plugin::delete_plugin_version)
+                .service(plugin_install::create_install)
+                .service(plugin_install::list_installs)
+                .service(plugin_install::get_install)
+                .service(plugin_install::update_install)
+                .service(plugin_install::upgrade_install)
+                .service(plugin_install::rollback_install)
+                .service(plugin_install::delete_install),
         );
 }
 

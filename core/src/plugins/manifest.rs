@@ -43,7 +43,7 @@ pub struct Manifest {
 }
 
 /// What a plugin asks to use; the admin grants all or part of it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Capabilities {
     pub kv: bool,
@@ -125,6 +125,9 @@ impl Manifest {
         };
         if settings_schema.get("type").and_then(|t| t.as_str()) != Some("object") {
             return fail("settings_schema", "must be a JSON Schema with `type = \"object\"`");
+        }
+        if let Err(reason) = super::settings::check_schema(&settings_schema) {
+            return fail("settings_schema", format!("is not a valid JSON Schema: {reason}"));
         }
         Ok(Manifest {
             id: raw.id,

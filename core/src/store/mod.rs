@@ -13,6 +13,7 @@ pub mod job;
 pub mod message;
 pub mod pagination;
 pub mod plugin;
+pub mod plugin_install;
 pub mod refresh_token;
 pub mod setting;
 pub mod unit;

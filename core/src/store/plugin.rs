@@ -161,9 +161,25 @@ pub async fn versions(conn: &impl ConnectionTrait, plugin_id: &str) -> Result<Ve
     Ok(rows.into_iter().map(from_row).collect())
 }
 
-/// Removes one version.
+/// The manifest text of one version.
+pub async fn manifest(conn: &impl ConnectionTrait, plugin_id: &str, version: &str) -> Result<String> {
+    let row: Option<String> = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::Manifest)
+        .filter(entity::Column::PluginId.eq(plugin_id))
+        .filter(entity::Column::Version.eq(version))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    row.ok_or(Error::NotFound("plugin version"))
+}
+
+/// Removes one version; refused while an install uses it.
 pub async fn delete(store: &Store, actor: &Actor, plugin_id: &str, version: &str) -> Result<()> {
     let tx = store.begin().await?;
+    if super::plugin_install::uses_version(&*tx, plugin_id, version).await? {
+        return Err(Error::conflict("version", "an install uses this version; upgrade or delete the install first"));
+    }
     let deleted = entity::Entity::delete_many()
         .filter(entity::Column::PluginId.eq(plugin_id))
         .filter(entity::Column::Version.eq(version))

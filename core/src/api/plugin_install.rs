@@ -1,0 +1,360 @@
+//! Plugin installs (admins): put an uploaded version to work with settings
+//! checked against its schema and grants within what it asks for; enable,
+//! disable, upgrade and roll back.
+
+use actix_web::{HttpResponse, delete, get, patch, post, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::error::{ApiError, FieldError, Problem};
+use super::extract::{Auth, Json, require};
+use super::schema::ListResponse;
+use crate::app::AppState;
+use crate::domain::{Actor, required_text};
+use crate::plugins::manifest::{Capabilities, Manifest};
+use crate::store::{
+    self,
+    plugin_install::{Install, InstallPatch, NewInstall},
+};
+
+/// Capabilities: what a plugin may use.
+#[derive(Serialize, Deserialize, ToSchema, Default, Clone)]
+#[serde(deny_unknown_fields, default)]
+pub struct GrantsDto {
+    pub kv: bool,
+    pub kb_search: bool,
+    pub case_read: bool,
+    pub http_hosts: Vec<String>,
+    pub secrets: Vec<String>,
+}
+
+impl From<GrantsDto> for Capabilities {
+    fn from(g: GrantsDto) -> Self {
+        Capabilities {
+            kv: g.kv,
+            kb_search: g.kb_search,
+            case_read: g.case_read,
+            http_hosts: g.http_hosts,
+            secrets: g.secrets,
+        }
+    }
+}
+
+impl From<Capabilities> for GrantsDto {
+    fn from(c: Capabilities) -> Self {
+        GrantsDto {
+            kv: c.kv,
+            kb_search: c.kb_search,
+            case_read: c.case_read,
+            http_hosts: c.http_hosts,
+            secrets: c.secrets,
+        }
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InstallDto {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub plugin_id: String,
+    pub version: String,
+    /// The version a rollback returns to.
+    pub previous_version: Option<String>,
+    pub enabled: bool,
+    /// `active`, or `suspended` after repeated failures.
+    pub status: String,
+    pub suspended_reason: Option<String>,
+    pub consecutive_failures: i32,
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// What the admin granted.
+    pub grants: GrantsDto,
+    /// What the plugin may actually use: the grant within the manifest's request.
+    pub effective_grants: GrantsDto,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInstall {
+    #[schema(example = "faq-bot")]
+    pub plugin_id: String,
+    /// Defaults to the latest uploaded version.
+    pub version: Option<String>,
+    #[schema(example = "Bot de preguntas frecuentes")]
+    pub name: String,
+    #[serde(default = "empty_object")]
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// Defaults to granting nothing.
+    #[serde(default)]
+    pub grants: GrantsDto,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateInstall {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    #[schema(value_type = Option<Object>)]
+    pub settings: Option<serde_json::Value>,
+    pub grants: Option<GrantsDto>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeVersion {
+    #[schema(example = "1.1.0")]
+    pub version: String,
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::json!({})
+}
+
+async fn manifest_of(state: &AppState, plugin_id: &str, version: &str) -> Result<Manifest, ApiError> {
+    let text = store::plugin::manifest(&state.store.db, plugin_id, version).await.map_err(|e| match e {
+        store::Error::NotFound(_) => {
+            ApiError::Conflict { field: "version".into(), message: format!("{plugin_id} has no version {version}") }
+        }
+        other => other.into(),
+    })?;
+    Manifest::parse(&text).map_err(|e| ApiError::internal(format!("stored manifest no longer parses: {e}")))
+}
+
+async fn to_dto(state: &AppState, install: Install) -> Result<InstallDto, ApiError> {
+    let manifest = manifest_of(state, &install.plugin_id, &install.version).await?;
+    let effective = manifest.capabilities.intersect(&install.granted);
+    Ok(InstallDto {
+        id: install.id,
+        name: install.name,
+        plugin_id: install.plugin_id,
+        version: install.version,
+        previous_version: install.previous_version,
+        enabled: install.enabled,
+        status: install.status,
+        suspended_reason: install.suspended_reason,
+        consecutive_failures: install.consecutive_failures,
+        settings: install.settings,
+        grants: install.granted.into(),
+        effective_grants: Capabilities {
+            kv: effective.kv,
+            kb_search: effective.kb_search,
+            case_read: effective.case_read,
+            http_hosts: effective.http_hosts,
+            secrets: effective.secrets,
+        }
+        .into(),
+        created_at: install.created_at,
+        updated_at: install.updated_at,
+    })
+}
+
+/// Settings must satisfy the version's schema; grants must be things it asks for.
+fn check(
+    manifest: &Manifest,
+    settings: Option<&serde_json::Value>,
+    grants: Option<&Capabilities>,
+) -> Result<(), ApiError> {
+    let mut errors = vec![];
+    if let Some(settings) = settings
+        && let Err(found) = crate::plugins::settings::validate(&manifest.settings_schema, settings)
+    {
+        errors.extend(found.into_iter().map(|(field, message)| FieldError { field, message }));
+    }
+    if let Some(grants) = grants {
+        let asked = &manifest.capabilities;
+        let mut refuse = |field: String, what: &str| {
+            errors.push(FieldError { field, message: format!("the plugin does not ask for {what}") });
+        };
+        if grants.kv && !asked.kv {
+            refuse("grants.kv".into(), "kv");
+        }
+        if grants.kb_search && !asked.kb_search {
+            refuse("grants.kb_search".into(), "kb search");
+        }
+        if grants.case_read && !asked.case_read {
+            refuse("grants.case_read".into(), "case read");
+        }
+        for (i, host) in grants.http_hosts.iter().enumerate() {
+            if !asked.http_hosts.contains(host) {
+                refuse(format!("grants.http_hosts[{i}]"), host);
+            }
+        }
+        for (i, secret) in grants.secrets.iter().enumerate() {
+            if !asked.secrets.contains(secret) {
+                refuse(format!("grants.secrets[{i}]"), secret);
+            }
+        }
+    }
+    if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
+}
+
+fn require_admin(auth: &Auth) -> Result<(), ApiError> {
+    require(auth.0.is_admin(), "only admins manage plugins")
+}
+
+/// Installs an uploaded plugin version.
+#[utoipa::path(
+    tag = "plugins",
+    request_body = CreateInstall,
+    responses((status = 201, body = InstallDto), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/plugin-installs")]
+pub async fn create_install(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<CreateInstall>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let body = body.0;
+    let name = required_text("name", &body.name, 200)?;
+    let version = match body.version {
+        Some(version) => version,
+        None => match store::plugin::versions(&state.store.db, &body.plugin_id).await {
+            Ok(versions) => versions.last().map(|v| v.version.clone()).unwrap_or_default(),
+            Err(store::Error::NotFound(_)) => {
+                return Err(ApiError::Conflict {
+                    field: "plugin_id".into(),
+                    message: "no such plugin was uploaded".into(),
+                });
+            }
+            Err(e) => return Err(e.into()),
+        },
+    };
+    let manifest = manifest_of(&state, &body.plugin_id, &version).await?;
+    let granted: Capabilities = body.grants.into();
+    check(&manifest, Some(&body.settings), Some(&granted))?;
+    let new = NewInstall { name, plugin_id: body.plugin_id, version, settings: body.settings, granted };
+    let install = store::plugin_install::create(&state.store, &Actor::from(&auth.0), new).await?;
+    Ok(HttpResponse::Created().json(to_dto(&state, install).await?))
+}
+
+#[utoipa::path(tag = "plugins", responses((status = 200, body = ListResponse<InstallDto>), (status = 403, body = Problem)), security(("bearer" = [])))]
+#[get("/plugin-installs")]
+pub async fn list_installs(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let mut items = vec![];
+    for install in store::plugin_install::list(&state.store.db).await? {
+        items.push(to_dto(&state, install).await?);
+    }
+    Ok(HttpResponse::Ok().json(ListResponse::new(items, None)))
+}
+
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = InstallDto), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/plugin-installs/{install_id}")]
+pub async fn get_install(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let install = store::plugin_install::get(&state.store.db, path.into_inner()).await?;
+    Ok(HttpResponse::Ok().json(to_dto(&state, install).await?))
+}
+
+/// Renames, enables or disables, or changes settings and grants.
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path)),
+    request_body = UpdateInstall,
+    responses((status = 200, body = InstallDto), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[patch("/plugin-installs/{install_id}")]
+pub async fn update_install(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<UpdateInstall>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let id = path.into_inner();
+    let current = store::plugin_install::get(&state.store.db, id).await?;
+    let body = body.0;
+    let name = body.name.as_deref().map(|n| required_text("name", n, 200)).transpose()?;
+    let granted: Option<Capabilities> = body.grants.map(Into::into);
+    let manifest = manifest_of(&state, &current.plugin_id, &current.version).await?;
+    check(&manifest, body.settings.as_ref(), granted.as_ref())?;
+    let patch = InstallPatch { name, enabled: body.enabled, settings: body.settings, granted, version: None };
+    let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    Ok(HttpResponse::Ok().json(to_dto(&state, install).await?))
+}
+
+/// Moves the install to another uploaded version; its settings must satisfy
+/// that version's schema. The current version is kept for rollback.
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path)),
+    request_body = ChangeVersion,
+    responses((status = 200, body = InstallDto), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/plugin-installs/{install_id}/upgrade")]
+pub async fn upgrade_install(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<ChangeVersion>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let id = path.into_inner();
+    let current = store::plugin_install::get(&state.store.db, id).await?;
+    let manifest = manifest_of(&state, &current.plugin_id, &body.0.version).await?;
+    check(&manifest, Some(&current.settings), None)?;
+    let patch = InstallPatch { version: Some(body.0.version), ..Default::default() };
+    let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    Ok(HttpResponse::Ok().json(to_dto(&state, install).await?))
+}
+
+/// Returns to the version before the last upgrade.
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = InstallDto), (status = 404, body = Problem), (status = 409, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/plugin-installs/{install_id}/rollback")]
+pub async fn rollback_install(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let id = path.into_inner();
+    let current = store::plugin_install::get(&state.store.db, id).await?;
+    let previous = current.previous_version.ok_or_else(|| ApiError::Conflict {
+        field: "version".into(),
+        message: "there is no earlier version to roll back to".into(),
+    })?;
+    let manifest = manifest_of(&state, &current.plugin_id, &previous).await?;
+    check(&manifest, Some(&current.settings), None)?;
+    let patch = InstallPatch { version: Some(previous), ..Default::default() };
+    let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    Ok(HttpResponse::Ok().json(to_dto(&state, install).await?))
+}
+
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path)),
+    responses((status = 204, description = "Uninstalled"), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/plugin-installs/{install_id}")]
+pub async fn delete_install(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    store::plugin_install::delete(&state.store, &Actor::from(&auth.0), path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,223 @@
+//! Plugin installs: a plugin version at work, with settings and grants.
+//! Changing version keeps the previous one for a one-step rollback.
+
+use super::{Error, Result, Store, audit};
+use crate::domain::Actor;
+use crate::plugins::manifest::Capabilities;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+};
+
+pub mod entity {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "plugin_installs")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub name: String,
+        pub plugin_id: String,
+        pub version: String,
+        pub previous_version: Option<String>,
+        pub enabled: bool,
+        pub settings: Json,
+        pub grants: Json,
+        pub status: String,
+        pub suspended_reason: Option<String>,
+        pub consecutive_failures: i32,
+        pub created_at: DateTimeUtc,
+        pub updated_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
+#[derive(Debug, Clone)]
+pub struct Install {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub plugin_id: String,
+    pub version: String,
+    pub previous_version: Option<String>,
+    pub enabled: bool,
+    pub settings: serde_json::Value,
+    /// What the admin granted (the effective grants also need the manifest's request).
+    pub granted: Capabilities,
+    /// `active` or `suspended`.
+    pub status: String,
+    pub suspended_reason: Option<String>,
+    pub consecutive_failures: i32,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+fn from_model(m: entity::Model) -> Install {
+    Install {
+        id: m.id,
+        name: m.name,
+        plugin_id: m.plugin_id,
+        version: m.version,
+        previous_version: m.previous_version,
+        enabled: m.enabled,
+        settings: m.settings,
+        granted: serde_json::from_value(m.grants).unwrap_or_default(),
+        status: m.status,
+        suspended_reason: m.suspended_reason,
+        consecutive_failures: m.consecutive_failures,
+        created_at: m.created_at,
+        updated_at: m.updated_at,
+    }
+}
+
+fn grants_json(granted: &Capabilities) -> serde_json::Value {
+    serde_json::json!({
+        "kv": granted.kv, "kb_search": granted.kb_search, "case_read": granted.case_read,
+        "http_hosts": granted.http_hosts, "secrets": granted.secrets,
+    })
+}
+
+pub struct NewInstall {
+    pub name: String,
+    pub plugin_id: String,
+    pub version: String,
+    pub settings: serde_json::Value,
+    pub granted: Capabilities,
+}
+
+/// What a change does to an install.
+#[derive(Default)]
+pub struct InstallPatch {
+    pub name: Option<String>,
+    pub enabled: Option<bool>,
+    pub settings: Option<serde_json::Value>,
+    pub granted: Option<Capabilities>,
+    /// Move to this version, remembering the current one for rollback.
+    pub version: Option<String>,
+}
+
+async fn record(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    action: &str,
+    install: &Install,
+    details: serde_json::Value,
+) -> Result<()> {
+    audit::record(
+        conn,
+        audit::Entry {
+            actor,
+            action,
+            target_kind: "plugin_install",
+            target_id: install.id.to_string(),
+            unit_id: None,
+            details,
+        },
+    )
+    .await
+}
+
+pub async fn create(store: &Store, actor: &Actor, new: NewInstall) -> Result<Install> {
+    let tx = store.begin().await?;
+    let now = super::now();
+    let model = entity::ActiveModel {
+        id: Set(uuid::Uuid::now_v7()),
+        name: Set(new.name),
+        plugin_id: Set(new.plugin_id),
+        version: Set(new.version),
+        previous_version: Set(None),
+        enabled: Set(true),
+        settings: Set(new.settings),
+        grants: Set(grants_json(&new.granted)),
+        status: Set("active".into()),
+        suspended_reason: Set(None),
+        consecutive_failures: Set(0),
+        created_at: Set(now),
+        updated_at: Set(now),
+    }
+    .insert(&*tx)
+    .await?;
+    let install = from_model(model);
+    record(
+        &*tx,
+        actor,
+        "plugin_install.created",
+        &install,
+        serde_json::json!({"plugin_id": install.plugin_id, "version": install.version}),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(install)
+}
+
+pub async fn get(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Install> {
+    entity::Entity::find_by_id(id).one(conn).await?.map(from_model).ok_or(Error::NotFound("plugin install"))
+}
+
+pub async fn list(conn: &impl ConnectionTrait) -> Result<Vec<Install>> {
+    let rows = entity::Entity::find().order_by_asc(entity::Column::CreatedAt).all(conn).await?;
+    Ok(rows.into_iter().map(from_model).collect())
+}
+
+/// Applies a change; a version change keeps the current version for rollback
+/// and clears a suspension (the new version gets a fresh start).
+pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: InstallPatch) -> Result<Install> {
+    let tx = store.begin().await?;
+    let current = entity::Entity::find_by_id(id).one(&*tx).await?.ok_or(Error::NotFound("plugin install"))?;
+    let before = from_model(current.clone());
+    let mut model: entity::ActiveModel = current.into();
+    if let Some(name) = patch.name {
+        model.name = Set(name);
+    }
+    if let Some(enabled) = patch.enabled {
+        model.enabled = Set(enabled);
+    }
+    if let Some(settings) = patch.settings {
+        model.settings = Set(settings);
+    }
+    if let Some(granted) = &patch.granted {
+        model.grants = Set(grants_json(granted));
+    }
+    let mut action = "plugin_install.updated";
+    if let Some(version) = patch.version.filter(|v| *v != before.version) {
+        model.previous_version = Set(Some(before.version.clone()));
+        model.version = Set(version);
+        model.status = Set("active".into());
+        model.suspended_reason = Set(None);
+        model.consecutive_failures = Set(0);
+        action = "plugin_install.version_changed";
+    }
+    model.updated_at = Set(super::now());
+    let install = from_model(model.update(&*tx).await?);
+    let details = serde_json::json!({"from": before.version, "to": install.version, "enabled": install.enabled});
+    record(&*tx, actor, action, &install, details).await?;
+    tx.commit().await?;
+    Ok(install)
+}
+
+pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> {
+    let tx = store.begin().await?;
+    let install = get(&*tx, id).await?;
+    entity::Entity::delete_by_id(id).exec(&*tx).await?;
+    record(&*tx, actor, "plugin_install.deleted", &install, serde_json::json!({"plugin_id": install.plugin_id}))
+        .await?;
+    tx.commit().await
+}
+
+/// Whether any install runs `version` of `plugin_id` or keeps it for rollback.
+pub async fn uses_version(conn: &impl ConnectionTrait, plugin_id: &str, version: &str) -> Result<bool> {
+    let n = entity::Entity::find()
+        .filter(entity::Column::PluginId.eq(plugin_id))
+        .filter(
+            sea_orm::Condition::any()
+                .add(entity::Column::Version.eq(version))
+                .add(entity::Column::PreviousVersion.eq(version)),
+        )
+        .count(conn)
+        .await?;
+    Ok(n > 0)
+}
