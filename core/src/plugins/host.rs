@@ -93,7 +93,11 @@ impl PluginHost {
             .total_core_instances(512)
             .total_memories(256)
             .total_tables(512)
-            .max_memory_size(limits.memory_bytes.max(1 << 20) * 2);
+            .max_memory_size(limits.memory_bytes.max(1 << 20) * 2)
+            // Reused slots keep their first pages mapped, so a fresh
+            // instance per event does not fault its stack and heap back in.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| Error::Cache(format!("engine: {e}")))?;
         let mut linker = Linker::<HostState>::new(&engine);
