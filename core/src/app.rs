@@ -20,6 +20,7 @@ pub struct AppState {
     pub login_by_ip: RateLimiter,
     pub login_by_account: RateLimiter,
     pub plugins: crate::plugins::PluginHost,
+    pub runtime: crate::plugins::runtime::Runtime,
 }
 
 /// A running server and where it listens.
@@ -61,6 +62,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         login_by_account: RateLimiter::new(config.auth.login_attempts_per_account, Duration::from_secs(15 * 60)),
         metrics: Metrics::default(),
         plugins,
+        runtime: Default::default(),
         config: Arc::new(config),
     })
 }

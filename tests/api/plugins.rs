@@ -142,6 +142,56 @@ on_both! {
         Ok(())
     }
 
+    async fn dry_runs_count_towards_health_and_suspension(backend) {
+        let app = spawn_app(backend).await?;
+        let hostile = "id = \"hostile-bot\"\nname = \"Hostile\"\nversion = \"1.0.0\"\nworld = \"bot\"\nwit = \"1.0.0\"\n\
+            [capabilities]\nkv = true\n[settings_schema]\ntype = \"object\"\n[settings_schema.properties.mode]\ntype = \"string\"\n";
+        let wasm = std::fs::read(plugin_wasm("hostile-bot")?)?;
+        let uploaded = upload(&app, &app.admin_token, Some(hostile.into()), Some(wasm)).await?;
+        anyhow::ensure!(uploaded.status == 201, "{}", uploaded.text);
+        let install = |mode: &str| {
+            app.post_ok("/api/v1/plugin-installs", &app.admin_token,
+                json!({"plugin_id": "hostile-bot", "name": mode, "settings": {"mode": mode}, "grants": {"kv": true}}), 201)
+        };
+        let calm = install("echo").await?;
+        let calm_path = format!("/api/v1/plugin-installs/{}", calm["id"].as_str().unwrap_or_default());
+        for n in 1..=2 {
+            let run = app.post_ok(&format!("{calm_path}/test"), &app.admin_token, json!({"message": "hola"}), 200).await?;
+            anyhow::ensure!(run["ok"] == true && run["actions"][0]["Reply"] == format!("hola #{n}"), "state lives in the install's kv: {run}");
+        }
+
+        let spinning = install("loop").await?;
+        let path = format!("/api/v1/plugin-installs/{}", spinning["id"].as_str().unwrap_or_default());
+        for attempt in 1..=5 {
+            let test_path = format!("{path}/test");
+            let (run, health) = tokio::join!(
+                app.post_ok(&test_path, &app.admin_token, json!({"message": "hola"}), 200),
+                app.client.get(app.url("/healthz")).send()
+            );
+            let run = run?;
+            anyhow::ensure!(health?.status() == 200, "the server keeps serving while a plugin spins");
+            anyhow::ensure!(run["ok"] == false && run["error"]["kind"] == "deadline", "{run}");
+            let expected = if attempt < 5 { "active" } else { "suspended" };
+            anyhow::ensure!(run["status"] == expected, "attempt {attempt}: {run}");
+        }
+        let refused = app.post(&format!("{path}/test"), &app.admin_token, json!({"message": "hola"})).await?;
+        anyhow::ensure!(refused.status == 409, "a suspended install does not run: {}", refused.text);
+        let health = app.get(&format!("{path}/health"), &app.admin_token).await?;
+        anyhow::ensure!(
+            health.body["status"] == "suspended" && health.body["calls"] == 5 && health.body["failures"] == 5
+                && health.body["suspended_reason"].as_str().is_some_and(|r| r.contains("5 consecutive failures"))
+                && health.body["p99_ms"].as_f64().is_some(),
+            "{}", health.text
+        );
+        let other = app.post_ok(&format!("{calm_path}/test"), &app.admin_token, json!({"message": "sigo"}), 200).await?;
+        anyhow::ensure!(other["ok"] == true, "other installs are unaffected: {other}");
+        let lifted = app.patch(&path, &app.admin_token, json!({"enabled": true})).await?;
+        anyhow::ensure!(lifted.body["status"] == "active" && lifted.body["consecutive_failures"] == 0, "{}", lifted.text);
+        let events = app.get("/api/v1/audit-events?action=plugin_install.suspended", &app.admin_token).await?;
+        anyhow::ensure!(events.body["items"].as_array().map_or(0, Vec::len) == 1, "{}", events.text);
+        Ok(())
+    }
+
     async fn only_admins_manage_plugins(backend) {
         let app = spawn_app(backend).await?;
         let unit = app.create_unit("u").await?;

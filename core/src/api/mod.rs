@@ -53,7 +53,7 @@ use error::ApiError;
         plugin::upload_plugin, plugin::list_plugins, plugin::get_plugin, plugin::delete_plugin_version,
         plugin_install::create_install, plugin_install::list_installs, plugin_install::get_install,
         plugin_install::update_install, plugin_install::upgrade_install, plugin_install::rollback_install,
-        plugin_install::delete_install,
+        plugin_install::delete_install, plugin_install::test_install, plugin_install::install_health,
     ),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&BearerAuth, &ProblemResponses),
@@ -189,7 +189,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(plugin_install::update_install)
                 .service(plugin_install::upgrade_install)
                 .service(plugin_install::rollback_install)
-                .service(plugin_install::delete_install),
+                .service(plugin_install::delete_install)
+                .service(plugin_install::test_install)
+                .service(plugin_install::install_health),
         );
 }
 

@@ -358,3 +358,191 @@ pub async fn delete_install(
     store::plugin_install::delete(&state.store, &Actor::from(&auth.0), path.into_inner()).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TestRun {
+    /// What the person writes.
+    #[schema(example = "¿Cuándo abren las inscripciones?")]
+    pub message: String,
+    /// `es` (default), `en` or `pt`.
+    pub locale: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LogLine {
+    pub level: String,
+    pub message: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct CallError {
+    /// `deadline`, `timeout`, `memory`, `trap`, `invalid_output`, `plugin_error`...
+    pub kind: String,
+    pub message: String,
+}
+
+/// What a dry run returned. Nothing is applied.
+#[derive(Serialize, ToSchema)]
+pub struct TestOutcome {
+    pub ok: bool,
+    /// The actions the plugin asked for, as they would be applied.
+    #[schema(value_type = Vec<Object>)]
+    pub actions: serde_json::Value,
+    pub logs: Vec<LogLine>,
+    pub error: Option<CallError>,
+    pub duration_ms: f64,
+    /// The install's status after this call (a failure may suspend it).
+    pub status: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct HealthDto {
+    pub status: String,
+    pub suspended_reason: Option<String>,
+    pub consecutive_failures: i32,
+    /// Calls and failures on this server instance since it started.
+    pub calls: u64,
+    pub failures: u64,
+    pub p50_ms: Option<f64>,
+    pub p99_ms: Option<f64>,
+    pub last_error: Option<String>,
+    pub last_error_at: Option<DateTime<Utc>>,
+}
+
+/// The prepared bot of an install's version, compiled on first use.
+async fn prepared(state: &AppState, install: &Install) -> Result<crate::plugins::bot::BotPlugin, ApiError> {
+    if let Some(bot) = state.runtime.prepared(&install.plugin_id, &install.version) {
+        return Ok(bot);
+    }
+    let wasm = store::plugin::wasm(&state.store.db, &install.plugin_id, &install.version).await?;
+    let host = state.plugins.clone();
+    let bot = web::block(move || host.compile(&wasm).and_then(|c| host.prepare_bot(&c)))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::internal(format!("stored plugin no longer loads: {e}")))?;
+    state.runtime.remember(&install.plugin_id, &install.version, bot.clone());
+    Ok(bot)
+}
+
+/// Runs the install's bot on a test message, as a new conversation would,
+/// and returns what it asked for without applying anything. Counts towards
+/// its health and failure count like any call.
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path)),
+    request_body = TestRun,
+    responses((status = 200, body = TestOutcome), (status = 404, body = Problem), (status = 409, description = "Disabled or suspended", body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/plugin-installs/{install_id}/test")]
+pub async fn test_install(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<TestRun>,
+) -> Result<HttpResponse, ApiError> {
+    use crate::plugins::bot::{
+        AuthorKind, BotEvent, CaseStatus, CaseSummary, Channel, ContactSummary, Message, Priority,
+    };
+    require_admin(&auth)?;
+    let id = path.into_inner();
+    let install = store::plugin_install::get(&state.store.db, id).await?;
+    if !install.enabled {
+        return Err(ApiError::Conflict { field: "enabled".into(), message: "the install is disabled".into() });
+    }
+    if install.status == "suspended" {
+        let reason = install.suspended_reason.clone().unwrap_or_default();
+        return Err(ApiError::Conflict {
+            field: "status".into(),
+            message: format!("the install is suspended: {reason}"),
+        });
+    }
+    let body = body.0;
+    let text = required_text("message", &body.message, crate::domain::message::MAX_BODY_CHARS)?;
+    let locale = crate::domain::user::parse_locale("locale", body.locale.as_deref().unwrap_or("es"))?;
+    let manifest = manifest_of(&state, &install.plugin_id, &install.version).await?;
+    let grants = manifest.capabilities.intersect(&install.granted);
+    let bot = prepared(&state, &install).await?;
+    let now = Utc::now().timestamp_millis();
+    let event = BotEvent {
+        message: Message {
+            id: "test-message".into(),
+            case_id: format!("test-{}", uuid::Uuid::now_v7()),
+            author_kind: AuthorKind::Contact,
+            body: text,
+            attachments: vec![],
+            selected_option: None,
+            created_at: now,
+        },
+        case: CaseSummary {
+            id: "test-case".into(),
+            number: 0,
+            subject: "Prueba del plugin".into(),
+            channel: Channel::Webchat,
+            unit_slug: String::new(),
+            status: CaseStatus::Bot,
+            priority: Priority::Normal,
+            tags: vec![],
+            assignee_id: None,
+            contact_id: "test-contact".into(),
+            created_at: now,
+        },
+        contact: ContactSummary { id: "test-contact".into(), name: None, consents: vec![] },
+        settings: install.settings.to_string(),
+        locale,
+    };
+    let started = std::time::Instant::now();
+    let result = state.plugins.run_bot(&bot, &id.to_string(), &grants, &event).await;
+    let elapsed = started.elapsed();
+    let error = result.as_ref().err().map(|e| CallError { kind: e.kind().into(), message: e.to_string() });
+    state.runtime.record(id, elapsed, error.as_ref().map(|e| e.message.clone()));
+    let suspend_after = state.plugins.limits.suspend_after;
+    let after = store::plugin_install::record_outcome(
+        &state.store,
+        id,
+        error.as_ref().map(|e| e.message.as_str()),
+        suspend_after,
+    )
+    .await?;
+    let (actions, logs) = result.unwrap_or_default();
+    Ok(HttpResponse::Ok().json(TestOutcome {
+        ok: error.is_none(),
+        actions: serde_json::to_value(&actions).map_err(ApiError::internal)?,
+        logs: logs.into_iter().map(|(level, message)| LogLine { level, message }).collect(),
+        error,
+        duration_ms: elapsed.as_secs_f64() * 1000.0,
+        status: after.status,
+    }))
+}
+
+/// Calls, failures and latency of an install, and why it is suspended if it is.
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = HealthDto), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/plugin-installs/{install_id}/health")]
+pub async fn install_health(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let id = path.into_inner();
+    let install = store::plugin_install::get(&state.store.db, id).await?;
+    let health = state.runtime.health(id);
+    let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_secs_f64() * 1000.0);
+    Ok(HttpResponse::Ok().json(HealthDto {
+        status: install.status,
+        suspended_reason: install.suspended_reason,
+        consecutive_failures: install.consecutive_failures,
+        calls: health.calls,
+        failures: health.failures,
+        p50_ms: ms(health.percentile(0.5)),
+        p99_ms: ms(health.percentile(0.99)),
+        last_error: health.last_error.clone(),
+        last_error_at: health.last_error_at,
+    }))
+}

@@ -28,6 +28,8 @@ pub struct Limits {
     pub max_output_bytes: usize,
     /// Log bytes a call may write; more is dropped.
     pub max_log_bytes: usize,
+    /// Consecutive failed calls after which an install is suspended.
+    pub suspend_after: u32,
 }
 
 impl Default for Limits {
@@ -39,6 +41,7 @@ impl Default for Limits {
             max_input_bytes: 256 * 1024,
             max_output_bytes: 256 * 1024,
             max_log_bytes: 16 * 1024,
+            suspend_after: 5,
         }
     }
 }

@@ -10,6 +10,7 @@ pub mod host;
 pub mod kv;
 pub mod manifest;
 pub mod net;
+pub mod runtime;
 pub mod settings;
 
 pub use host::{Compiled, Grants, Limits, PluginHost};

@@ -174,6 +174,19 @@ pub async fn manifest(conn: &impl ConnectionTrait, plugin_id: &str, version: &st
     row.ok_or(Error::NotFound("plugin version"))
 }
 
+/// The component bytes of one version.
+pub async fn wasm(conn: &impl ConnectionTrait, plugin_id: &str, version: &str) -> Result<Vec<u8>> {
+    let row: Option<Vec<u8>> = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::Wasm)
+        .filter(entity::Column::PluginId.eq(plugin_id))
+        .filter(entity::Column::Version.eq(version))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    row.ok_or(Error::NotFound("plugin version"))
+}
+
 /// Removes one version; refused while an install uses it.
 pub async fn delete(store: &Store, actor: &Actor, plugin_id: &str, version: &str) -> Result<()> {
     let tx = store.begin().await?;

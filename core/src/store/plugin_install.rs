@@ -175,6 +175,12 @@ pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: Install
     }
     if let Some(enabled) = patch.enabled {
         model.enabled = Set(enabled);
+        if enabled && before.status == "suspended" {
+            // Enabling again is how an admin lifts a suspension.
+            model.status = Set("active".into());
+            model.suspended_reason = Set(None);
+            model.consecutive_failures = Set(0);
+        }
     }
     if let Some(settings) = patch.settings {
         model.settings = Set(settings);
@@ -195,6 +201,32 @@ pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: Install
     let install = from_model(model.update(&*tx).await?);
     let details = serde_json::json!({"from": before.version, "to": install.version, "enabled": install.enabled});
     record(&*tx, actor, action, &install, details).await?;
+    tx.commit().await?;
+    Ok(install)
+}
+
+/// Counts one call's outcome: a success clears the failure count; the
+/// `suspend_after`-th failure in a row suspends the install, with the reason.
+/// Returns the install as it now stands.
+pub async fn record_outcome(store: &Store, id: uuid::Uuid, error: Option<&str>, suspend_after: u32) -> Result<Install> {
+    let tx = store.begin().await?;
+    let current = entity::Entity::find_by_id(id).one(&*tx).await?.ok_or(Error::NotFound("plugin install"))?;
+    let failures = if error.is_some() { current.consecutive_failures.saturating_add(1) } else { 0 };
+    let suspend =
+        error.is_some() && current.status == "active" && failures >= i32::try_from(suspend_after).unwrap_or(i32::MAX);
+    let mut model: entity::ActiveModel = current.into();
+    model.consecutive_failures = Set(failures);
+    if suspend {
+        let reason = format!("suspended after {failures} consecutive failures; last: {}", error.unwrap_or_default());
+        model.status = Set("suspended".into());
+        model.suspended_reason = Set(Some(reason.clone()));
+        let install = from_model(model.update(&*tx).await?);
+        record(&*tx, &Actor::System, "plugin_install.suspended", &install, serde_json::json!({ "reason": reason }))
+            .await?;
+        tx.commit().await?;
+        return Ok(install);
+    }
+    let install = from_model(model.update(&*tx).await?);
     tx.commit().await?;
     Ok(install)
 }
