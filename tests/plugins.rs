@@ -130,6 +130,38 @@ async fn a_spinning_plugin_does_not_block_others() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// On a single thread, a spinning plugin yields at every epoch tick, so other
+/// work on that thread finishes long before the plugin is interrupted.
+#[tokio::test(flavor = "current_thread")]
+async fn a_spinning_plugin_yields_its_thread() -> anyhow::Result<()> {
+    let host = host()?;
+    let bot = host.prepare_bot(&host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?)?;
+    let order = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let spin = {
+        let (order, host, bot) = (order.clone(), host.clone(), bot.clone());
+        async move {
+            let result =
+                host.run_bot(&bot, "spin", &all_grants(), &event("x", serde_json::json!({"mode": "loop"}))).await;
+            order.lock().map(|mut o| o.push("plugin interrupted")).ok();
+            result
+        }
+    };
+    let other = {
+        let order = order.clone();
+        async move {
+            for _ in 0..3 {
+                tokio::task::yield_now().await;
+            }
+            order.lock().map(|mut o| o.push("other work done")).ok();
+        }
+    };
+    let (result, ()) = tokio::join!(spin, other);
+    anyhow::ensure!(matches!(result, Err(Error::Deadline)), "{result:?}");
+    let order = order.lock().map(|o| o.clone()).unwrap_or_default();
+    anyhow::ensure!(order == ["other work done", "plugin interrupted"], "{order:?}");
+    Ok(())
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ungranted_imports_are_denied() -> anyhow::Result<()> {
     let host = host()?;

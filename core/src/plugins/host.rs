@@ -177,11 +177,24 @@ impl PluginHost {
             kv: self.kv.clone(),
             log_budget: limits.max_log_bytes,
             logs: vec![],
+            ticks_used: 0,
+            tick_budget: limits.cpu_ms.div_ceil(TICK.as_millis() as u64).max(1),
         };
         let mut store = Store::new(&self.engine, state);
         store.limiter(|state| &mut state.cap);
-        store.set_epoch_deadline(limits.cpu_ms.div_ceil(TICK.as_millis() as u64).max(1));
-        store.epoch_deadline_trap();
+        // At every tick the guest gives its thread back to the executor, so a
+        // spinning plugin never holds a request thread for more than one tick;
+        // once it has run for its whole budget it is interrupted.
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_callback(|mut ctx| {
+            let state = ctx.data_mut();
+            state.ticks_used += 1;
+            if state.ticks_used >= state.tick_budget {
+                Ok(wasmtime::UpdateDeadline::Interrupt)
+            } else {
+                Ok(wasmtime::UpdateDeadline::Yield(1))
+            }
+        });
         store
     }
 
@@ -234,6 +247,8 @@ pub struct HostState {
     pub(super) log_budget: usize,
     /// Lines the plugin logged during the call (level, text).
     pub logs: Vec<(String, String)>,
+    ticks_used: u64,
+    tick_budget: u64,
 }
 
 impl WasiView for HostState {
