@@ -2,40 +2,12 @@
 //! bot, hostile ones, the frozen v1 fixture, and the compile cache.
 
 use std::time::{Duration, Instant};
-use ventanilla::plugins::bot::{
-    AuthorKind, BotEvent, CaseStatus, CaseSummary, Channel, ContactSummary, Message, Priority,
-};
+use ventanilla::plugins::bot::BotEvent;
 use ventanilla::plugins::{Error, Grants, Limits, PluginHost};
 use ventanilla_tests::plugin_wasm;
 
 fn event(body: &str, settings: serde_json::Value) -> BotEvent {
-    BotEvent {
-        message: Message {
-            id: "m1".into(),
-            case_id: "c1".into(),
-            author_kind: AuthorKind::Contact,
-            body: body.into(),
-            attachments: vec![],
-            selected_option: None,
-            created_at: 0,
-        },
-        case: CaseSummary {
-            id: "c1".into(),
-            number: 1,
-            subject: "Consulta".into(),
-            channel: Channel::Webchat,
-            unit_slug: "mesa-de-ayuda".into(),
-            status: CaseStatus::Bot,
-            priority: Priority::Normal,
-            tags: vec![],
-            assignee_id: None,
-            contact_id: "p1".into(),
-            created_at: 0,
-        },
-        contact: ContactSummary { id: "p1".into(), name: None, consents: vec![] },
-        settings: settings.to_string(),
-        locale: "es".into(),
-    }
+    ventanilla::plugins::bot::dry_run_event(body.into(), settings.to_string(), "es".into())
 }
 
 fn limits() -> Limits {

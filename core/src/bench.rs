@@ -104,9 +104,6 @@ async fn next_number(store: &Store) -> anyhow::Result<i64> {
 
 /// Figures of the plugin host with the `hostile-bot` fixture's benchmark modes.
 pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Result<String> {
-    use crate::plugins::bot::{
-        AuthorKind, BotEvent, CaseStatus, CaseSummary, Channel, ContactSummary, Message, Priority,
-    };
     use crate::plugins::{Grants, Limits, PluginHost};
     use std::fmt::Write;
     use std::time::{Duration, Instant};
@@ -114,32 +111,12 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
     let host = PluginHost::new(None, Limits::default())?;
     let compiled = host.compile(&std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?)?;
     let compiled = host.prepare_bot(&compiled)?;
-    let event = |mode: &str| BotEvent {
-        message: Message {
-            id: "m".into(),
-            case_id: "c".into(),
-            author_kind: AuthorKind::Contact,
-            body: "¿Cuándo abren las inscripciones?".into(),
-            attachments: vec![],
-            selected_option: None,
-            created_at: 0,
-        },
-        case: CaseSummary {
-            id: "c".into(),
-            number: 1,
-            subject: "Consulta".into(),
-            channel: Channel::Webchat,
-            unit_slug: "admisiones".into(),
-            status: CaseStatus::Bot,
-            priority: Priority::Normal,
-            tags: vec![],
-            assignee_id: None,
-            contact_id: "p".into(),
-            created_at: 0,
-        },
-        contact: ContactSummary { id: "p".into(), name: None, consents: vec![] },
-        settings: format!("{{\"mode\": \"{mode}\"}}"),
-        locale: "es".into(),
+    let event = |mode: &str| {
+        crate::plugins::bot::dry_run_event(
+            "¿Cuándo abren las inscripciones?".into(),
+            format!("{{\"mode\": \"{mode}\"}}"),
+            "es".into(),
+        )
     };
     let grants = Grants::default();
     let timings = |mode: &str| {

@@ -442,9 +442,6 @@ pub async fn test_install(
     path: web::Path<uuid::Uuid>,
     body: Json<TestRun>,
 ) -> Result<HttpResponse, ApiError> {
-    use crate::plugins::bot::{
-        AuthorKind, BotEvent, CaseStatus, CaseSummary, Channel, ContactSummary, Message, Priority,
-    };
     require_admin(&auth)?;
     let id = path.into_inner();
     let install = store::plugin_install::get(&state.store.db, id).await?;
@@ -464,34 +461,7 @@ pub async fn test_install(
     let manifest = manifest_of(&state, &install.plugin_id, &install.version).await?;
     let grants = manifest.capabilities.intersect(&install.granted);
     let bot = prepared(&state, &install).await?;
-    let now = Utc::now().timestamp_millis();
-    let event = BotEvent {
-        message: Message {
-            id: "test-message".into(),
-            case_id: format!("test-{}", uuid::Uuid::now_v7()),
-            author_kind: AuthorKind::Contact,
-            body: text,
-            attachments: vec![],
-            selected_option: None,
-            created_at: now,
-        },
-        case: CaseSummary {
-            id: "test-case".into(),
-            number: 0,
-            subject: "Prueba del plugin".into(),
-            channel: Channel::Webchat,
-            unit_slug: String::new(),
-            status: CaseStatus::Bot,
-            priority: Priority::Normal,
-            tags: vec![],
-            assignee_id: None,
-            contact_id: "test-contact".into(),
-            created_at: now,
-        },
-        contact: ContactSummary { id: "test-contact".into(), name: None, consents: vec![] },
-        settings: install.settings.to_string(),
-        locale,
-    };
+    let event = crate::plugins::bot::dry_run_event(text, install.settings.to_string(), locale);
     let started = std::time::Instant::now();
     let result = state.plugins.run_bot(&bot, &id.to_string(), &grants, &event).await;
     let elapsed = started.elapsed();

@@ -27,6 +27,38 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error>
         .map_err(|e| Error::Cache(format!("bot linker: {e}")))
 }
 
+/// An event for a dry run: the first message of a new web-chat conversation.
+pub fn dry_run_event(body: String, settings: String, locale: String) -> BotEvent {
+    let now = chrono::Utc::now().timestamp_millis();
+    BotEvent {
+        message: Message {
+            id: "test-message".into(),
+            case_id: "test-case".into(),
+            author_kind: AuthorKind::Contact,
+            body,
+            attachments: vec![],
+            selected_option: None,
+            created_at: now,
+        },
+        case: CaseSummary {
+            id: "test-case".into(),
+            number: 0,
+            subject: "Prueba del plugin".into(),
+            channel: Channel::Webchat,
+            unit_slug: String::new(),
+            status: CaseStatus::Bot,
+            priority: Priority::Normal,
+            tags: vec![],
+            assignee_id: None,
+            contact_id: "test-contact".into(),
+            created_at: now,
+        },
+        contact: ContactSummary { id: "test-contact".into(), name: None, consents: vec![] },
+        settings,
+        locale,
+    }
+}
+
 /// How many actions a call may return.
 const MAX_ACTIONS: usize = 50;
 
