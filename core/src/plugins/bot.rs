@@ -81,7 +81,8 @@ impl PluginHost {
         Ok(BotPlugin { hash: compiled.hash.clone(), pre })
     }
 
-    /// Runs one message through a bot in a fresh instance.
+    /// Runs one message through a bot in a fresh instance, on the plugin
+    /// executor; the caller's thread only waits for the outcome.
     pub async fn run_bot(
         &self,
         bot: &BotPlugin,
@@ -89,10 +90,26 @@ impl PluginHost {
         grants: &Grants,
         event: &BotEvent,
     ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
-        let limits = &self.limits;
-        if event_size(event) > limits.max_input_bytes {
-            return Err(Error::InputTooLarge(limits.max_input_bytes));
+        if event_size(event) > self.limits.max_input_bytes {
+            return Err(Error::InputTooLarge(self.limits.max_input_bytes));
         }
+        let (host, bot, install, grants, event) =
+            (self.clone(), bot.clone(), install.to_owned(), grants.clone(), event.clone());
+        let call = async move { host.call_bot(&bot, &install, &grants, &event).await };
+        match self.executor.handle() {
+            Some(executor) => executor.spawn(call).await.map_err(|e| Error::Trap(format!("plugin task: {e}")))?,
+            None => call.await,
+        }
+    }
+
+    async fn call_bot(
+        &self,
+        bot: &BotPlugin,
+        install: &str,
+        grants: &Grants,
+        event: &BotEvent,
+    ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
+        let limits = &self.limits;
         let pre = &bot.pre;
         let mut store = self.store(install, grants, limits);
         let call = async {

@@ -71,7 +71,27 @@ pub struct PluginHost {
     pub(super) kv: MemoryKv,
     pub limits: Limits,
     cache_dir: Option<PathBuf>,
+    /// Plugin calls run here, never on the threads that serve requests, so
+    /// a plugin burning its CPU budget cannot stall unrelated requests.
+    pub(super) executor: Arc<Executor>,
     _ticker: Arc<Ticker>,
+}
+
+/// A runtime of its own for plugin calls; shut down without blocking.
+pub(super) struct Executor(Option<tokio::runtime::Runtime>);
+
+impl Executor {
+    pub(super) fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.0.as_ref().map(|r| r.handle())
+    }
+}
+
+impl Drop for Executor {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 /// Advances the engine's epoch from a background thread until dropped.
@@ -121,7 +141,14 @@ impl PluginHost {
         if let Some(dir) = &cache_dir {
             std::fs::create_dir_all(dir).map_err(|e| Error::Cache(format!("{}: {e}", dir.display())))?;
         }
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
+            .thread_name("plugin-exec")
+            .enable_time()
+            .build()
+            .map_err(|e| Error::Cache(format!("plugin executor: {e}")))?;
         Ok(PluginHost {
+            executor: Arc::new(Executor(Some(runtime))),
             engine,
             bot_linker: Arc::new(linker),
             kv: MemoryKv::default(),
