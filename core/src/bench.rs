@@ -119,13 +119,17 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
         )
     };
     let grants = Grants::default();
-    let timings = |mode: &str| {
+    let timings = |mode: &str, in_place: bool| {
         let (host, compiled, grants, event) = (host.clone(), compiled.clone(), grants.clone(), event(mode));
         async move {
             let mut samples = Vec::with_capacity(iterations);
             for _ in 0..iterations {
                 let started = Instant::now();
-                host.run_bot(&compiled, "bench", &grants, &event).await?;
+                if in_place {
+                    host.run_bot_on_current_thread(&compiled, "bench", &grants, &event).await?;
+                } else {
+                    host.run_bot(&compiled, "bench", &grants, &event).await?;
+                }
                 samples.push(started.elapsed());
             }
             samples.sort();
@@ -133,9 +137,10 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
         }
     };
     let pct = |samples: &[Duration], p: f64| samples[((samples.len() as f64 - 1.0) * p) as usize];
-    let noop = timings("noop").await?;
-    let echo = timings("echo-plain").await?;
-    let clock = timings("clock-1000").await?;
+    let noop = timings("noop", true).await?;
+    let echo = timings("echo-plain", true).await?;
+    let clock = timings("clock-1000", true).await?;
+    let handed_off = timings("noop", false).await?;
     let import_ns = (pct(&clock, 0.5).as_nanos() as f64 - pct(&noop, 0.5).as_nanos() as f64) / 1000.0;
 
     // Throughput: as many concurrent callers as cores, for three seconds.
@@ -183,8 +188,14 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
         us(pct(&echo, 0.5)),
         us(pct(&echo, 0.99))
     )?;
+    writeln!(
+        out,
+        "trivial bot from a request thread via the plugin executor: p50 {:.1} µs, p99 {:.1} µs",
+        us(pct(&handed_off, 0.5)),
+        us(pct(&handed_off, 0.99))
+    )?;
     writeln!(out, "host import call overhead (clock.now-ms): {import_ns:.0} ns per call")?;
-    writeln!(out, "echo bot throughput on {cores} cores: {per_second:.0} events/s")?;
+    writeln!(out, "echo bot throughput through the executor, {cores} callers: {per_second:.0} events/s")?;
     writeln!(
         out,
         "same echo logic native: {native:.0} ns per event; wasm per event (p50) is {:.0}x that",

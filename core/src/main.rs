@@ -239,7 +239,7 @@ async fn run_plugin(
     let host = PluginHost::new(None, Limits::default())?;
     let bot = host.prepare_bot(&host.compile(&bytes)?)?;
     let grants = Grants { kv: grant_kv, kb_search: grant_kb, ..Grants::default() };
-    let (actions, logs) = host.run_bot(&bot, "local", &grants, &event).await?;
+    let (actions, logs) = host.run_bot_on_current_thread(&bot, "local", &grants, &event).await?;
     let out = serde_json::json!({ "actions": actions, "logs": logs });
     writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
     Ok(())

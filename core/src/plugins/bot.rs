@@ -102,6 +102,22 @@ impl PluginHost {
         }
     }
 
+    /// Runs a bot on the current thread. For tools and benchmarks only: on a
+    /// thread that serves requests use [`PluginHost::run_bot`], so a spinning
+    /// plugin cannot stall other requests.
+    pub async fn run_bot_on_current_thread(
+        &self,
+        bot: &BotPlugin,
+        install: &str,
+        grants: &Grants,
+        event: &BotEvent,
+    ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
+        if event_size(event) > self.limits.max_input_bytes {
+            return Err(Error::InputTooLarge(self.limits.max_input_bytes));
+        }
+        self.call_bot(bot, install, grants, event).await
+    }
+
     async fn call_bot(
         &self,
         bot: &BotPlugin,
