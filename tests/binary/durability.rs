@@ -9,6 +9,13 @@ use ventanilla_tests::{Backend, Server, TestDb, create_admin_with_binary, login_
 const EMAIL: &str = "admin@durable.test";
 const PASSWORD: &str = "clave de durabilidad";
 
+/// How many messages a case has (its first page is enough here).
+async fn message_count(client: &reqwest::Client, base: &str, token: &str, id: &str) -> anyhow::Result<usize> {
+    let messages: Value =
+        client.get(format!("{base}/api/v1/cases/{id}/messages")).bearer_auth(token).send().await?.json().await?;
+    Ok(messages["items"].as_array().map_or(0, Vec::len))
+}
+
 async fn survives_sigkill(backend: Backend) -> anyhow::Result<()> {
     let db = TestDb::new(backend).await?;
     let dir = db.dir.display().to_string();
@@ -71,14 +78,7 @@ async fn survives_sigkill(backend: Backend) -> anyhow::Result<()> {
     let mut missing = vec![];
     for id in &ids {
         let case = client.get(format!("{}/api/v1/cases/{id}", server.base)).bearer_auth(&token).send().await?;
-        let messages: Value = client
-            .get(format!("{}/api/v1/cases/{id}/messages", server.base))
-            .bearer_auth(&token)
-            .send()
-            .await?
-            .json()
-            .await?;
-        if case.status() != 200 || messages["items"].as_array().map_or(0, Vec::len) != 1 {
+        if case.status() != 200 || message_count(&client, &server.base, &token, id).await? != 1 {
             missing.push(id.clone());
         }
     }
@@ -95,14 +95,7 @@ async fn survives_sigkill(backend: Backend) -> anyhow::Result<()> {
             .await?;
         for case in page["items"].as_array().into_iter().flatten() {
             let id = case["id"].as_str().unwrap_or_default();
-            let messages: Value = client
-                .get(format!("{}/api/v1/cases/{id}/messages", server.base))
-                .bearer_auth(&token)
-                .send()
-                .await?
-                .json()
-                .await?;
-            anyhow::ensure!(messages["items"].as_array().map_or(0, Vec::len) == 1, "case {id} is whole");
+            anyhow::ensure!(message_count(&client, &server.base, &token, id).await? == 1, "case {id} is whole");
         }
         match page["next_cursor"].as_str() {
             Some(next) => cursor = next.to_owned(),

@@ -90,9 +90,6 @@ impl PluginHost {
         grants: &Grants,
         event: &BotEvent,
     ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
-        if event_size(event) > self.limits.max_input_bytes {
-            return Err(Error::InputTooLarge(self.limits.max_input_bytes));
-        }
         let (host, bot, install, grants, event) =
             (self.clone(), bot.clone(), install.to_owned(), grants.clone(), event.clone());
         let call = async move { host.call_bot(&bot, &install, &grants, &event).await };
@@ -112,9 +109,6 @@ impl PluginHost {
         grants: &Grants,
         event: &BotEvent,
     ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
-        if event_size(event) > self.limits.max_input_bytes {
-            return Err(Error::InputTooLarge(self.limits.max_input_bytes));
-        }
         self.call_bot(bot, install, grants, event).await
     }
 
@@ -126,6 +120,9 @@ impl PluginHost {
         event: &BotEvent,
     ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
         let limits = &self.limits;
+        if event_size(event) > limits.max_input_bytes {
+            return Err(Error::InputTooLarge(limits.max_input_bytes));
+        }
         let pre = &bot.pre;
         let mut store = self.store(install, grants, limits);
         let call = async {
