@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant};
 use ventanilla::plugins::bot::BotEvent;
-use ventanilla::plugins::{Error, Grants, Limits, PluginHost};
+use ventanilla::plugins::{CallContext, Error, Grants, Limits, PluginHost};
 use ventanilla_tests::plugin_wasm;
 
 fn event(body: &str, settings: serde_json::Value) -> BotEvent {
@@ -37,11 +37,13 @@ async fn state_lives_in_kv_not_in_the_instance() -> anyhow::Result<()> {
     let host = host()?;
     let bot = host.prepare_bot(&host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?)?;
     for n in 1..=3 {
-        let (actions, _) =
-            host.run_bot(&bot, "install-a", &all_grants(), &event("hola", serde_json::json!({}))).await?;
+        let (actions, _) = host
+            .run_bot(&bot, CallContext::new("install-a", all_grants()), &event("hola", serde_json::json!({})))
+            .await?;
         anyhow::ensure!(replies(&actions) == [format!("hola #{n}")], "{actions:?}");
     }
-    let (other, _) = host.run_bot(&bot, "install-b", &all_grants(), &event("hola", serde_json::json!({}))).await?;
+    let (other, _) =
+        host.run_bot(&bot, CallContext::new("install-b", all_grants()), &event("hola", serde_json::json!({}))).await?;
     anyhow::ensure!(replies(&other) == ["hola #1"], "installs do not share kv");
     Ok(())
 }
@@ -52,7 +54,14 @@ async fn hostile_plugins_are_contained() -> anyhow::Result<()> {
     let bot = host.prepare_bot(&host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?)?;
     let run = |mode: &'static str| {
         let (host, bot) = (host.clone(), bot.clone());
-        async move { host.run_bot(&bot, "hostile", &all_grants(), &event("x", serde_json::json!({"mode": mode}))).await }
+        async move {
+            host.run_bot(
+                &bot,
+                CallContext::new("hostile", all_grants()),
+                &event("x", serde_json::json!({"mode": mode})),
+            )
+            .await
+        }
     };
 
     let started = Instant::now();
@@ -88,14 +97,19 @@ async fn a_spinning_plugin_does_not_block_others() -> anyhow::Result<()> {
         let (host, bot) = (host.clone(), bot.clone());
         tokio::spawn(async move {
             for _ in 0..5 {
-                let _ =
-                    host.run_bot(&bot, "spin", &all_grants(), &event("x", serde_json::json!({"mode": "loop"}))).await;
+                let _ = host
+                    .run_bot(
+                        &bot,
+                        CallContext::new("spin", all_grants()),
+                        &event("x", serde_json::json!({"mode": "loop"})),
+                    )
+                    .await;
             }
         })
     };
     let mut served = 0;
     while !spinning.is_finished() {
-        host.run_bot(&bot, "calm", &all_grants(), &event("hola", serde_json::json!({}))).await?;
+        host.run_bot(&bot, CallContext::new("calm", all_grants()), &event("hola", serde_json::json!({}))).await?;
         served += 1;
     }
     anyhow::ensure!(served > 5, "other calls were served while one plugin spun: {served}");
@@ -113,8 +127,9 @@ async fn a_spinning_plugin_does_not_hold_the_callers_thread() -> anyhow::Result<
     let spin = {
         let (order, host, bot) = (order.clone(), host.clone(), bot.clone());
         async move {
-            let result =
-                host.run_bot(&bot, "spin", &all_grants(), &event("x", serde_json::json!({"mode": "loop"}))).await;
+            let result = host
+                .run_bot(&bot, CallContext::new("spin", all_grants()), &event("x", serde_json::json!({"mode": "loop"})))
+                .await;
             order.lock().map(|mut o| o.push("plugin interrupted")).ok();
             result
         }
@@ -140,9 +155,9 @@ async fn ungranted_imports_are_denied() -> anyhow::Result<()> {
     let host = host()?;
     let bot = host.prepare_bot(&host.compile(&std::fs::read(plugin_wasm("hostile-bot")?)?)?)?;
     let settings = serde_json::json!({"mode": "capabilities"});
-    let (none, _) = host.run_bot(&bot, "i", &Grants::default(), &event("x", settings.clone())).await?;
+    let (none, _) = host.run_bot(&bot, CallContext::new("i", Grants::default()), &event("x", settings.clone())).await?;
     anyhow::ensure!(replies(&none) == ["kv=KvError::Denied kb=KbError::Denied"], "{none:?}");
-    let (granted, _) = host.run_bot(&bot, "i", &all_grants(), &event("x", settings)).await?;
+    let (granted, _) = host.run_bot(&bot, CallContext::new("i", all_grants()), &event("x", settings)).await?;
     anyhow::ensure!(replies(&granted) == ["kv=ok kb=KbError::Unavailable"], "{granted:?}");
     Ok(())
 }
@@ -169,7 +184,9 @@ async fn the_frozen_v1_fixture_still_loads() -> anyhow::Result<()> {
     let host = host()?;
     let bot = host.prepare_bot(&host.compile(&std::fs::read(fixture)?)?)?;
     let settings = serde_json::json!({"handoff_unit": "mesa-de-ayuda"});
-    let (actions, _) = host.run_bot(&bot, "v1", &all_grants(), &event("Quiero hablar con un humano", settings)).await?;
+    let (actions, _) = host
+        .run_bot(&bot, CallContext::new("v1", all_grants()), &event("Quiero hablar con un humano", settings))
+        .await?;
     anyhow::ensure!(
         actions
             .iter()

@@ -21,6 +21,10 @@ pub struct AppState {
     pub login_by_account: RateLimiter,
     pub plugins: crate::plugins::PluginHost,
     pub runtime: crate::plugins::runtime::Runtime,
+    /// Seals and opens plugin install secrets.
+    pub secrets: crate::plugins::secrets::SecretBox,
+    /// Public webhook endpoints: requests per minute per client address.
+    pub webhooks_by_ip: RateLimiter,
 }
 
 /// A running server and where it listens.
@@ -53,6 +57,11 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
             .context("cannot read or create the token signing key")?,
     };
     let jwt = Jwt::new(secret.as_bytes(), config.auth.access_token_ttl_secs);
+    let secrets = match &config.secrets_key {
+        Some(key) => crate::plugins::secrets::SecretBox::from_base64(key.expose())
+            .map_err(|m| anyhow::anyhow!("secrets_key: {m}"))?,
+        None => crate::plugins::secrets::SecretBox::from_file(&config.data_dir.join("secrets.key"))?,
+    };
     let plugins = crate::plugins::PluginHost::new(Some(config.data_dir.join("plugin-cache")), config.plugins.clone())
         .context("cannot start the plugin engine")?;
     Ok(AppState {
@@ -61,8 +70,10 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         login_by_ip: RateLimiter::new(config.auth.login_attempts_per_ip_per_minute, Duration::from_secs(60)),
         login_by_account: RateLimiter::new(config.auth.login_attempts_per_account, Duration::from_secs(15 * 60)),
         metrics: Metrics::default(),
+        webhooks_by_ip: RateLimiter::new(config.http.webhooks_per_ip_per_minute, Duration::from_secs(60)),
         plugins,
         runtime: Default::default(),
+        secrets,
         config: Arc::new(config),
     })
 }
@@ -77,6 +88,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
         n => n,
     };
     let state = web::Data::new(state);
+    crate::jobs::spawn(state.clone(), state.config.http.job_workers);
     let data = state.clone();
     let server = HttpServer::new(move || {
         App::new()

@@ -59,6 +59,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 first_response_at: Set(None),
                 resolved_at: Set(None),
                 closed_at: Set(None),
+                channel_install_id: Set(None),
             });
             messages.push(store::message::entity::ActiveModel {
                 id: Set(uuid::Uuid::now_v7()),
@@ -71,6 +72,10 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 provider_message_id: Set(None),
                 delivery_status: Set("received".into()),
                 created_at: Set(now),
+                channel_install_id: Set(None),
+                options: Set(serde_json::json!([])),
+                delivery_error: Set(None),
+                selected_option: Set(None),
             });
             number += 1;
         }
@@ -104,7 +109,7 @@ async fn next_number(store: &Store) -> anyhow::Result<i64> {
 
 /// Figures of the plugin host with the `hostile-bot` fixture's benchmark modes.
 pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Result<String> {
-    use crate::plugins::{Grants, Limits, PluginHost};
+    use crate::plugins::{CallContext, Grants, Limits, PluginHost};
     use std::fmt::Write;
     use std::time::{Duration, Instant};
 
@@ -118,17 +123,17 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
             "es".into(),
         )
     };
-    let grants = Grants::default();
+    let ctx = CallContext::new("bench", Grants::default());
     let timings = |mode: &str, in_place: bool| {
-        let (host, compiled, grants, event) = (host.clone(), compiled.clone(), grants.clone(), event(mode));
+        let (host, compiled, ctx, event) = (host.clone(), compiled.clone(), ctx.clone(), event(mode));
         async move {
             let mut samples = Vec::with_capacity(iterations);
             for _ in 0..iterations {
                 let started = Instant::now();
                 if in_place {
-                    host.run_bot_on_current_thread(&compiled, "bench", &grants, &event).await?;
+                    host.run_bot_on_current_thread(&compiled, &ctx, &event).await?;
                 } else {
-                    host.run_bot(&compiled, "bench", &grants, &event).await?;
+                    host.run_bot(&compiled, ctx.clone(), &event).await?;
                 }
                 samples.push(started.elapsed());
             }
@@ -148,11 +153,11 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
     let until = Instant::now() + Duration::from_secs(3);
     let mut workers = vec![];
     for _ in 0..cores {
-        let (host, compiled, grants, event) = (host.clone(), compiled.clone(), grants.clone(), event("echo-plain"));
+        let (host, compiled, ctx, event) = (host.clone(), compiled.clone(), ctx.clone(), event("echo-plain"));
         workers.push(tokio::spawn(async move {
             let mut n = 0u64;
             while Instant::now() < until {
-                if host.run_bot(&compiled, "bench", &grants, &event).await.is_ok() {
+                if host.run_bot(&compiled, ctx.clone(), &event).await.is_ok() {
                     n += 1;
                 }
             }

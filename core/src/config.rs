@@ -26,6 +26,15 @@ pub struct Config {
     pub http: HttpConfig,
     /// Per-call limits of plugins.
     pub plugins: crate::plugins::Limits,
+    /// Base64 of 32 random bytes that encrypts plugin secrets at rest. When
+    /// unset, a key is created in `data_dir/secrets.key`; several instances
+    /// sharing one database must all be given the same key.
+    pub secrets_key: Option<Secret>,
+    /// Default language of text people see when nothing else says (`es`, `en`, `pt`).
+    pub locale: String,
+    /// Where bundled plugins are installed from at start-up: each
+    /// subdirectory holds a `plugin.toml` and a `plugin.wasm`.
+    pub bundled_plugins: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -71,6 +80,12 @@ pub struct HttpConfig {
     pub workers: usize,
     /// Trust `X-Forwarded-For` for the client IP (only behind your own proxy).
     pub trust_forwarded_for: bool,
+    /// Provider webhook requests accepted per minute from one address.
+    pub webhooks_per_ip_per_minute: u32,
+    /// Largest webhook body accepted from a provider.
+    pub max_webhook_bytes: usize,
+    /// Job workers per instance (deliveries, plugin events, timers).
+    pub job_workers: usize,
 }
 
 impl Default for Config {
@@ -84,6 +99,9 @@ impl Default for Config {
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
             plugins: crate::plugins::Limits::default(),
+            secrets_key: None,
+            locale: "es".into(),
+            bundled_plugins: None,
         }
     }
 }
@@ -114,7 +132,14 @@ impl Default for AuthConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { max_body_bytes: 256 * 1024, workers: 0, trust_forwarded_for: false }
+        HttpConfig {
+            max_body_bytes: 256 * 1024,
+            workers: 0,
+            trust_forwarded_for: false,
+            webhooks_per_ip_per_minute: 600,
+            max_webhook_bytes: 1024 * 1024,
+            job_workers: 2,
+        }
     }
 }
 
@@ -196,6 +221,14 @@ impl Config {
             if !(url.starts_with("sqlite:") || url.starts_with("postgres://") || url.starts_with("postgresql://")) {
                 return invalid("database_url", "must start with sqlite:, postgres:// or postgresql://".into());
             }
+        }
+        if !crate::i18n::LOCALES.contains(&self.locale.as_str()) {
+            return invalid("locale", format!("`{}` is not one of {}", self.locale, crate::i18n::LOCALES.join(", ")));
+        }
+        if let Some(key) = &self.secrets_key
+            && let Err(message) = crate::plugins::secrets::SecretBox::from_base64(key.expose())
+        {
+            return invalid("secrets_key", message);
         }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1".into());

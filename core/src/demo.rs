@@ -133,13 +133,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
         let (contact_id, channel) = contact_ids[contact];
         let unit_id = unit_ids[unit];
         let agent = agents.iter().find(|(u, _)| *u == unit_id).map(|(_, a)| *a);
-        let first = NewMessage {
-            author_kind: AuthorKind::Contact,
-            author_user_id: None,
-            body: format!("Hola, buenas tardes. {subject}"),
-            attachments: vec![],
-            provider_message_id: None,
-        };
+        let first = NewMessage::text(AuthorKind::Contact, format!("Hola, buenas tardes. {subject}"));
         let new = NewCase {
             subject: subject.into(),
             channel,
@@ -150,6 +144,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             priority,
             tags: vec![],
             custom_fields: serde_json::Map::new(),
+            channel_install_id: None,
         };
         let case = store::case::create(store, &system, new, Some(first)).await?;
         let steps: &[CaseStatus] = match status {
@@ -168,11 +163,11 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             store::case::update(store, &system, None, case.id, patch).await?;
             if *step == CaseStatus::Assigned {
                 let reply = NewMessage {
-                    author_kind: AuthorKind::Agent,
                     author_user_id: agent,
-                    body: "Hola, con gusto te ayudo. ¿Me confirmas tu número de documento?".into(),
-                    attachments: vec![],
-                    provider_message_id: None,
+                    ..NewMessage::text(
+                        AuthorKind::Agent,
+                        "Hola, con gusto te ayudo. ¿Me confirmas tu número de documento?",
+                    )
                 };
                 store::message::add(store, &system, None, case.id, reply).await?;
             }

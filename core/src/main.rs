@@ -27,6 +27,10 @@ enum Command {
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long, env = "VENTANILLA_LISTEN")]
         listen: Option<String>,
+        /// Install the bundled plugins found here (one directory per plugin
+        /// holding plugin.toml and plugin.wasm).
+        #[arg(long)]
+        bundled_plugins: Option<std::path::PathBuf>,
     },
     /// Manage accounts.
     Admin {
@@ -148,11 +152,14 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve { common, demo, listen } => {
+        Command::Serve { common, demo, listen, bundled_plugins } => {
             let mut config = common.load()?;
             if let Some(listen) = listen {
                 config.listen = listen;
                 config.validate()?;
+            }
+            if bundled_plugins.is_some() {
+                config.bundled_plugins = bundled_plugins;
             }
             init_logs(&config);
             runtime.block_on(serve(config, demo))
@@ -204,6 +211,13 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let seeded = if demo { Some(demo::seed(&store).await?) } else { None };
     let has_users = store::user::any_exists(&store.db).await?;
     let state = app::state(config, store).await?;
+    let bundled = match &state.config.bundled_plugins {
+        Some(dir) => ventanilla::plugins::bundled::install_all(&state, dir).await?,
+        None => vec![],
+    };
+    for done in &bundled {
+        tracing::info!(?done, "bundled plugin");
+    }
     let running = app::serve(state)?;
     let base = format!("http://{}", running.addr);
     tracing::info!(%base, "ventanilla is listening");
@@ -239,7 +253,8 @@ async fn run_plugin(
     let host = PluginHost::new(None, Limits::default())?;
     let bot = host.prepare_bot(&host.compile(&bytes)?)?;
     let grants = Grants { kv: grant_kv, kb_search: grant_kb, ..Grants::default() };
-    let (actions, logs) = host.run_bot_on_current_thread(&bot, "local", &grants, &event).await?;
+    let ctx = ventanilla::plugins::CallContext::new("local", grants);
+    let (actions, logs) = host.run_bot_on_current_thread(&bot, &ctx, &event).await?;
     let out = serde_json::json!({ "actions": actions, "logs": logs });
     writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
     Ok(())

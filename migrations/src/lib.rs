@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261123_000002_plugin_versions;
 mod m20261123_000003_plugin_installs;
+mod m20261123_000004_plugin_runtime;
 
 pub struct Migrator;
 
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_plugin_versions::Migration),
             Box::new(m20261123_000003_plugin_installs::Migration),
+            Box::new(m20261123_000004_plugin_runtime::Migration),
         ]
     }
 }

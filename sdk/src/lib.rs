@@ -24,6 +24,11 @@
 pub const WIT_VERSION: &str = "1.0.0";
 
 /// Bindings for the `bot` world: a bot answers the messages of the cases it owns.
+///
+/// Each world is a cargo feature (`bot`, the default; `protocol`;
+/// `connector`). A plugin crate enables exactly one: the component must
+/// implement every export of the worlds compiled into it.
+#[cfg(feature = "bot")]
 #[allow(missing_docs, clippy::all)]
 pub mod bot {
     wit_bindgen::generate!({
@@ -35,9 +40,103 @@ pub mod bot {
     });
 }
 
-/// Builders for the actions a bot returns.
+/// Bindings for the `protocol` world: a protocol follows a unit's cases and
+/// reacts to what happens to them.
+#[cfg(feature = "protocol")]
+#[allow(missing_docs, clippy::all)]
+pub mod protocol {
+    // With the bot world compiled too, the shared interfaces come from it,
+    // so both worlds use the same types.
+    #[cfg(feature = "bot")]
+    wit_bindgen::generate!({
+        world: "protocol",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "export_protocol",
+        default_bindings_module: "ventanilla_sdk::protocol",
+        with: {
+            "ventanilla:plugin/types@1.0.0": crate::bot::ventanilla::plugin::types,
+            "ventanilla:plugin/log@1.0.0": crate::bot::ventanilla::plugin::log,
+            "ventanilla:plugin/kv@1.0.0": crate::bot::ventanilla::plugin::kv,
+            "ventanilla:plugin/clock@1.0.0": crate::bot::ventanilla::plugin::clock,
+        },
+    });
+    #[cfg(not(feature = "bot"))]
+    wit_bindgen::generate!({
+        world: "protocol",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "export_protocol",
+        default_bindings_module: "ventanilla_sdk::protocol",
+    });
+}
+
+/// Bindings for the `connector` world: a connector links a channel provider.
+#[cfg(feature = "connector")]
+#[allow(missing_docs, clippy::all)]
+pub mod connector {
+    #[cfg(feature = "bot")]
+    wit_bindgen::generate!({
+        world: "connector",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "export_connector",
+        default_bindings_module: "ventanilla_sdk::connector",
+        // The world exports `send`, which libc also defines; the standard
+        // name mangling keeps the core export apart from it.
+        export_prefix: "cm32p2||",
+        with: {
+            "ventanilla:plugin/types@1.0.0": crate::bot::ventanilla::plugin::types,
+            "ventanilla:plugin/log@1.0.0": crate::bot::ventanilla::plugin::log,
+            "ventanilla:plugin/kv@1.0.0": crate::bot::ventanilla::plugin::kv,
+            "ventanilla:plugin/clock@1.0.0": crate::bot::ventanilla::plugin::clock,
+        },
+    });
+    #[cfg(all(feature = "protocol", not(feature = "bot")))]
+    wit_bindgen::generate!({
+        world: "connector",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "export_connector",
+        default_bindings_module: "ventanilla_sdk::connector",
+        // The world exports `send`, which libc also defines; the standard
+        // name mangling keeps the core export apart from it.
+        export_prefix: "cm32p2||",
+        with: {
+            "ventanilla:plugin/types@1.0.0": crate::protocol::ventanilla::plugin::types,
+            "ventanilla:plugin/log@1.0.0": crate::protocol::ventanilla::plugin::log,
+            "ventanilla:plugin/kv@1.0.0": crate::protocol::ventanilla::plugin::kv,
+            "ventanilla:plugin/clock@1.0.0": crate::protocol::ventanilla::plugin::clock,
+        },
+    });
+    #[cfg(not(any(feature = "bot", feature = "protocol")))]
+    wit_bindgen::generate!({
+        world: "connector",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "export_connector",
+        default_bindings_module: "ventanilla_sdk::connector",
+        // The world exports `send`, which libc also defines; the standard
+        // name mangling keeps the core export apart from it.
+        export_prefix: "cm32p2||",
+    });
+}
+
+/// The interfaces every world shares (types, log, kv, clock), whichever
+/// worlds are compiled in: use these paths in plugin code.
+#[cfg(feature = "bot")]
+pub use bot::ventanilla::plugin::{clock, kv, log, types};
+#[cfg(not(any(feature = "bot", feature = "protocol")))]
+pub use connector::ventanilla::plugin::{clock, kv, log, types};
+#[cfg(all(feature = "protocol", not(feature = "bot")))]
+pub use protocol::ventanilla::plugin::{clock, kv, log, types};
+
+/// Builders for the actions a bot or protocol returns.
+#[cfg(any(feature = "bot", feature = "protocol"))]
 pub mod actions {
-    use crate::bot::ventanilla::plugin::types::{Action, Choice, HandOff, ReplyWithOptions};
+    use crate::types::{
+        Action, Choice, ConsentRequest, HandOff, Notification, NotifyTarget, Priority, ReplyWithOptions, Timer,
+    };
 
     /// A plain text reply.
     pub fn reply(text: impl Into<String>) -> Action {
@@ -58,5 +157,45 @@ pub mod actions {
     /// Hands the case to the queue of the unit with `unit_slug`.
     pub fn hand_off(unit_slug: impl Into<String>, reason: impl Into<String>) -> Action {
         Action::HandOff(HandOff { unit_slug: unit_slug.into(), reason: reason.into() })
+    }
+
+    /// Asks the person for consent to a purpose such as `data_processing`.
+    pub fn request_consent(purpose: impl Into<String>) -> Action {
+        Action::RequestConsent(ConsentRequest { purpose: purpose.into() })
+    }
+
+    /// Sets the case's priority.
+    pub fn set_priority(priority: Priority) -> Action {
+        Action::SetPriority(priority)
+    }
+
+    /// Adds a tag to the case.
+    pub fn add_tag(tag: impl Into<String>) -> Action {
+        Action::AddTag(tag.into())
+    }
+
+    /// Assigns the case to a user (protocols only).
+    pub fn assign(user_id: impl Into<String>) -> Action {
+        Action::Assign(user_id.into())
+    }
+
+    /// Tells the supervisors of a unit (protocols only).
+    pub fn notify_supervisors(unit_slug: impl Into<String>, text: impl Into<String>) -> Action {
+        Action::Notify(Notification { target: NotifyTarget::UnitSupervisors(unit_slug.into()), text: text.into() })
+    }
+
+    /// Schedules (or reschedules) the named timer of this case (protocols only).
+    pub fn schedule_timer(name: impl Into<String>, delay_ms: u64, payload: impl Into<String>) -> Action {
+        Action::ScheduleTimer(Timer { name: name.into(), delay_ms, payload: payload.into() })
+    }
+
+    /// Cancels the named timer of this case (protocols only).
+    pub fn cancel_timer(name: impl Into<String>) -> Action {
+        Action::CancelTimer(name.into())
+    }
+
+    /// Closes the case (resolving it first when an agent works it).
+    pub fn close() -> Action {
+        Action::Close
     }
 }

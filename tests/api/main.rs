@@ -7,4 +7,5 @@ mod bad_input;
 mod cases;
 mod contacts;
 mod operations;
+mod plugin_runtime;
 mod plugins;

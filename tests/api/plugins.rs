@@ -71,7 +71,8 @@ on_both! {
             ("bad manifest", Some("this is not toml".into()), Some(wasm.clone()), 422, "manifest.plugin.toml"),
             ("bad version", Some(manifest("x", "one")), Some(wasm.clone()), 422, "manifest.version"),
             ("unsupported wit", Some(manifest("x", "1.0.0").replace("wit = \"1.0.0\"", "wit = \"9.0.0\"")), Some(wasm.clone()), 422, "manifest.wit"),
-            ("wrong world", Some(manifest("x", "1.0.0").replace("world = \"bot\"", "world = \"connector\"").replace("kb_search = true", "")), Some(wasm.clone()), 422, "manifest.world"),
+            ("connector without channel", Some(manifest("x", "1.0.0").replace("world = \"bot\"", "world = \"connector\"").replace("kb_search = true", "")), Some(wasm.clone()), 422, "manifest.channel"),
+            ("wrong world", Some(manifest("x", "1.0.0").replace("world = \"bot\"", "world = \"protocol\"").replace("kb_search = true", "")), Some(wasm.clone()), 422, "component"),
         ];
         for (what, manifest, component, status, field) in cases {
             let reply = upload(&app, &app.admin_token, manifest, component).await?;

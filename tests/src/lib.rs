@@ -389,3 +389,140 @@ pub fn plugin_wasm(crate_name: &str) -> anyhow::Result<PathBuf> {
     );
     Ok(path)
 }
+
+/// A request the fake provider received.
+#[derive(Debug, Clone)]
+pub struct Received {
+    pub method: String,
+    pub path: String,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+/// A tiny HTTP server playing a channel provider's API on 127.0.0.1: it
+/// records every request and answers with the next scripted status (200
+/// once the script runs out). `/echo` answers with the request's headers.
+pub struct FakeProvider {
+    pub port: u16,
+    pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeProvider {
+    pub async fn start() -> anyhow::Result<Self> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let received = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
+        let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
+        let (log, plan) = (received.clone(), script.clone());
+        let task = tokio::spawn(async move {
+            let mut n = 0u32;
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut buffer = vec![];
+                let mut chunk = [0u8; 8192];
+                // Read the head, then as many body bytes as it announces.
+                let (head, mut body) = loop {
+                    let Ok(read) = socket.read(&mut chunk).await else { break (String::new(), vec![]) };
+                    if read == 0 {
+                        break (String::new(), vec![]);
+                    }
+                    buffer.extend_from_slice(&chunk[..read]);
+                    if let Some(end) = buffer.windows(4).position(|w| w == b"\r\n\r\n") {
+                        break (String::from_utf8_lossy(&buffer[..end]).into_owned(), buffer[end + 4..].to_vec());
+                    }
+                };
+                let mut lines = head.lines();
+                let mut first = lines.next().unwrap_or_default().split(' ');
+                let (method, path) =
+                    (first.next().unwrap_or_default().to_owned(), first.next().unwrap_or_default().to_owned());
+                let headers: Vec<(String, String)> = lines
+                    .filter_map(|l| {
+                        l.split_once(':').map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+                    })
+                    .collect();
+                let length = headers
+                    .iter()
+                    .find(|(k, _)| k == "content-length")
+                    .and_then(|(_, v)| v.parse().ok())
+                    .unwrap_or(0usize);
+                while body.len() < length {
+                    match socket.read(&mut chunk).await {
+                        Ok(0) | Err(_) => break,
+                        Ok(read) => body.extend_from_slice(&chunk[..read]),
+                    }
+                }
+                let status = plan.lock().map(|mut p| p.pop_front()).ok().flatten().unwrap_or(200);
+                let reply = if path == "/echo" {
+                    serde_json::to_string(&headers).unwrap_or_default()
+                } else if status < 300 {
+                    n += 1;
+                    json!({"id": format!("prov-{n}")}).to_string()
+                } else {
+                    json!({"error": "scripted failure"}).to_string()
+                };
+                if let Ok(mut log) = log.lock() {
+                    log.push(Received { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() });
+                }
+                let response = format!(
+                    "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
+                    reply.len()
+                );
+                let _ = socket.write_all(response.as_bytes()).await;
+                let _ = socket.shutdown().await;
+            }
+        });
+        Ok(FakeProvider { port, received, script, _task: task })
+    }
+
+    /// Statuses to answer the next requests with, in order.
+    pub fn answer(&self, statuses: &[u16]) {
+        if let Ok(mut script) = self.script.lock() {
+            script.extend(statuses.iter().copied());
+        }
+    }
+
+    pub fn requests(&self) -> Vec<Received> {
+        self.received.lock().map(|r| r.clone()).unwrap_or_default()
+    }
+}
+
+/// Uploads a plugin built from `tests/plugins/<name>` or `plugins/<name>`
+/// (its plugin.toml, with `version` replaced) and returns the upload reply.
+pub async fn upload_plugin(app: &TestApp, name: &str, version: &str) -> anyhow::Result<Reply> {
+    use reqwest::multipart::{Form, Part};
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let dir = [root.join("plugins").join(name), root.join("../plugins").join(name)]
+        .into_iter()
+        .find(|d| d.join("plugin.toml").exists())
+        .context("no plugin.toml for that plugin")?;
+    let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?
+        .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+    let wasm = std::fs::read(plugin_wasm(name)?)?;
+    let form = Form::new()
+        .part("manifest", Part::text(manifest).file_name("plugin.toml"))
+        .part("component", Part::bytes(wasm).file_name("plugin.wasm"));
+    let response =
+        app.client.post(app.url("/api/v1/plugins")).bearer_auth(&app.admin_token).multipart(form).send().await?;
+    TestApp::reply(response).await
+}
+
+/// Uploads and installs a plugin with settings, grants and units; returns the install.
+pub async fn install_plugin(
+    app: &TestApp,
+    name: &str,
+    settings: Value,
+    grants: Value,
+    units: &[&str],
+) -> anyhow::Result<Value> {
+    let uploaded = upload_plugin(app, name, "1.0.0").await?;
+    anyhow::ensure!(uploaded.status == 201 || uploaded.status == 409, "upload {name}: {}", uploaded.text);
+    app.post_ok(
+        "/api/v1/plugin-installs",
+        &app.admin_token,
+        json!({"plugin_id": name, "version": "1.0.0", "name": name, "settings": settings, "grants": grants, "units": units}),
+        201,
+    )
+    .await
+}

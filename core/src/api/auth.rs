@@ -37,7 +37,7 @@ pub struct RefreshRequest {
 }
 
 /// The client address, from the socket or, when configured, X-Forwarded-For.
-fn client_ip(req: &HttpRequest, state: &AppState) -> String {
+pub(crate) fn client_ip(req: &HttpRequest, state: &AppState) -> String {
     if state.config.http.trust_forwarded_for
         && let Some(ip) = req.connection_info().realip_remote_addr()
     {

@@ -188,7 +188,7 @@ pub(super) fn new_message(
         domain::AuthorKind::Agent => principal.user_id(),
         _ => None,
     };
-    Ok(NewMessage { author_kind, author_user_id, body, attachments: vec![], provider_message_id: None })
+    Ok(NewMessage { author_user_id, ..NewMessage::text(author_kind, body) })
 }
 
 /// Cases the caller may see: agents and supervisors see their units' cases
@@ -325,6 +325,7 @@ pub async fn create_case(
         priority: body.priority.map_or(domain::Priority::Normal, Into::into),
         tags,
         custom_fields: body.custom_fields,
+        channel_install_id: None,
     };
     let actor = Actor::from(&auth.0);
     super::idempotency::run(&state, &req, &auth.0, || async {

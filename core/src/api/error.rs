@@ -56,6 +56,12 @@ pub enum ApiError {
     IdempotencyMismatch,
     #[error("a request with this Idempotency-Key is still in progress")]
     IdempotencyInProgress,
+    /// A provider's webhook whose signature or token did not verify.
+    #[error("{0}")]
+    BadSignature(String),
+    /// Something this request needs is down for now; retry later.
+    #[error("{0}")]
+    Unavailable(String),
     #[error("internal error")]
     Internal(String),
 }
@@ -83,6 +89,8 @@ impl ApiError {
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
             ApiError::IdempotencyInProgress => "idempotency_key_in_progress",
+            ApiError::BadSignature(_) => "invalid_signature",
+            ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -100,6 +108,8 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "Payload too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::IdempotencyMismatch => "Idempotency key reused",
+            ApiError::BadSignature(_) => "Invalid signature",
+            ApiError::Unavailable(_) => "Service unavailable",
             ApiError::Internal(_) => "Internal server error",
         }
     }
@@ -145,6 +155,8 @@ impl ResponseError for ApiError {
             ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
+            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -157,6 +169,10 @@ impl ResponseError for ApiError {
         response.content_type("application/problem+json");
         if let ApiError::RateLimited(secs) = self {
             response.insert_header(("Retry-After", secs.to_string()));
+        }
+        if let ApiError::Unavailable(cause) = self {
+            tracing::warn!(request_id = %super::middleware::current_request_id(), %cause, "answered 503");
+            response.insert_header(("Retry-After", "30"));
         }
         if matches!(self, ApiError::Unauthorized) {
             response.insert_header(("WWW-Authenticate", "Bearer"));

@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod message;
 pub mod metrics;
 pub mod middleware;
+pub mod notification;
 pub mod plugin;
 pub mod plugin_install;
 pub mod ratelimit;
@@ -54,6 +55,9 @@ use error::ApiError;
         plugin_install::create_install, plugin_install::list_installs, plugin_install::get_install,
         plugin_install::update_install, plugin_install::upgrade_install, plugin_install::rollback_install,
         plugin_install::delete_install, plugin_install::test_install, plugin_install::install_health,
+        plugin_install::set_secret, plugin_install::delete_secret,
+        notification::list_notifications, notification::read_notification,
+        crate::channels::webhook::receive_post, crate::channels::webhook::receive_get,
     ),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&BearerAuth, &ProblemResponses),
@@ -66,6 +70,8 @@ use error::ApiError;
         (name = "api-tokens", description = "Tokens for external systems"),
         (name = "audit", description = "Who did what"),
         (name = "plugins", description = "WebAssembly plugins (admins)"),
+        (name = "notifications", description = "What staff are told"),
+        (name = "channels", description = "Provider webhooks, handled by connector plugins"),
     )
 )]
 pub struct ApiDoc;
@@ -191,7 +197,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(plugin_install::rollback_install)
                 .service(plugin_install::delete_install)
                 .service(plugin_install::test_install)
-                .service(plugin_install::install_health),
+                .service(plugin_install::install_health)
+                .service(plugin_install::set_secret)
+                .service(plugin_install::delete_secret)
+                .service(notification::list_notifications)
+                .service(notification::read_notification)
+                .service(
+                    web::resource("/webhooks/{install_id}")
+                        .route(web::post().to(crate::channels::webhook::receive_post))
+                        .route(web::get().to(crate::channels::webhook::receive_get)),
+                ),
         );
 }
 

@@ -14,7 +14,7 @@ use super::extract::{Auth, require};
 use super::schema::ListResponse;
 use crate::app::AppState;
 use crate::domain::Actor;
-use crate::plugins::manifest::{MAX_MANIFEST_BYTES, Manifest, World};
+use crate::plugins::manifest::{MAX_MANIFEST_BYTES, Manifest};
 use crate::store::{self, plugin::PluginVersion};
 
 /// Largest component accepted.
@@ -159,16 +159,11 @@ pub async fn upload_plugin(
     let (manifest_bytes, wasm) = read_upload(&req, payload).await?;
     let text = String::from_utf8(manifest_bytes).map_err(|_| ApiError::field("manifest", "must be UTF-8 text"))?;
     let manifest = Manifest::parse(&text).map_err(|e| ApiError::field(format!("manifest.{}", e.key), e.message))?;
-    if manifest.world != World::Bot {
-        return Err(ApiError::field(
-            "manifest.world",
-            format!("this server runs bot plugins; {} plugins are not supported yet", manifest.world.as_str()),
-        ));
-    }
     let host = state.plugins.clone();
+    let world = manifest.world;
     let checked = web::block(move || {
         let compiled = host.compile(&wasm)?;
-        host.prepare_bot(&compiled)?;
+        host.prepare(&compiled, world)?;
         Ok::<_, crate::plugins::Error>((compiled.hash, wasm))
     })
     .await

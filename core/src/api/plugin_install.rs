@@ -2,7 +2,7 @@
 //! checked against its schema and grants within what it asks for; enable,
 //! disable, upgrade and roll back.
 
-use actix_web::{HttpResponse, delete, get, patch, post, web};
+use actix_web::{HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -72,8 +72,30 @@ pub struct InstallDto {
     pub grants: GrantsDto,
     /// What the plugin may actually use: the grant within the manifest's request.
     pub effective_grants: GrantsDto,
+    /// `bot`, `protocol` or `connector`.
+    pub world: String,
+    /// Units whose cases it follows (a connector: where new conversations go,
+    /// the first one); empty means every unit.
+    pub units: Vec<uuid::Uuid>,
+    /// Secrets set for the install, by name; values are never returned.
+    pub secrets: Vec<SecretInfo>,
+    /// For connectors: the address providers deliver webhooks to.
+    pub webhook_path: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SecretInfo {
+    pub name: String,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetSecret {
+    /// Stored encrypted; never shown again.
+    pub value: String,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -91,6 +113,9 @@ pub struct CreateInstall {
     /// Defaults to granting nothing.
     #[serde(default)]
     pub grants: GrantsDto,
+    /// Units whose cases it follows; empty (the default) means every unit.
+    #[serde(default)]
+    pub units: Vec<uuid::Uuid>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -101,6 +126,7 @@ pub struct UpdateInstall {
     #[schema(value_type = Option<Object>)]
     pub settings: Option<serde_json::Value>,
     pub grants: Option<GrantsDto>,
+    pub units: Option<Vec<uuid::Uuid>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -147,6 +173,14 @@ async fn to_dto(state: &AppState, install: Install) -> Result<InstallDto, ApiErr
             secrets: effective.secrets,
         }
         .into(),
+        webhook_path: (install.world == "connector").then(|| format!("/api/v1/webhooks/{}", install.id)),
+        world: install.world,
+        units: install.units.iter().map(|u| u.0).collect(),
+        secrets: store::plugin_secret::names(&state.store.db, install.id)
+            .await?
+            .into_iter()
+            .map(|(name, updated_at)| SecretInfo { name, updated_at })
+            .collect(),
         created_at: install.created_at,
         updated_at: install.updated_at,
     })
@@ -192,6 +226,22 @@ fn check(
     if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
 }
 
+/// A version change keeps the install's world: a bot stays a bot.
+fn same_world(manifest: &Manifest, install: &Install) -> Result<(), ApiError> {
+    if manifest.world.as_str() != install.world {
+        return Err(ApiError::Conflict {
+            field: "version".into(),
+            message: format!(
+                "version {} is a {} plugin; this install runs a {}",
+                manifest.version,
+                manifest.world.as_str(),
+                install.world
+            ),
+        });
+    }
+    Ok(())
+}
+
 fn require_admin(auth: &Auth) -> Result<(), ApiError> {
     require(auth.0.is_admin(), "only admins manage plugins")
 }
@@ -228,7 +278,15 @@ pub async fn create_install(
     let manifest = manifest_of(&state, &body.plugin_id, &version).await?;
     let granted: Capabilities = body.grants.into();
     check(&manifest, Some(&body.settings), Some(&granted))?;
-    let new = NewInstall { name, plugin_id: body.plugin_id, version, settings: body.settings, granted };
+    let new = NewInstall {
+        name,
+        plugin_id: body.plugin_id,
+        version,
+        settings: body.settings,
+        granted,
+        world: manifest.world,
+        units: body.units.into_iter().map(crate::domain::UnitId).collect(),
+    };
     let install = store::plugin_install::create(&state.store, &Actor::from(&auth.0), new).await?;
     Ok(HttpResponse::Created().json(to_dto(&state, install).await?))
 }
@@ -284,7 +342,14 @@ pub async fn update_install(
     let granted: Option<Capabilities> = body.grants.map(Into::into);
     let manifest = manifest_of(&state, &current.plugin_id, &current.version).await?;
     check(&manifest, body.settings.as_ref(), granted.as_ref())?;
-    let patch = InstallPatch { name, enabled: body.enabled, settings: body.settings, granted, version: None };
+    let patch = InstallPatch {
+        name,
+        enabled: body.enabled,
+        settings: body.settings,
+        granted,
+        units: body.units.map(|units| units.into_iter().map(crate::domain::UnitId).collect()),
+        version: None,
+    };
     let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
     Ok(HttpResponse::Ok().json(to_dto(&state, install).await?))
 }
@@ -309,6 +374,7 @@ pub async fn upgrade_install(
     let id = path.into_inner();
     let current = store::plugin_install::get(&state.store.db, id).await?;
     let manifest = manifest_of(&state, &current.plugin_id, &body.0.version).await?;
+    same_world(&manifest, &current)?;
     check(&manifest, Some(&current.settings), None)?;
     let patch = InstallPatch { version: Some(body.0.version), ..Default::default() };
     let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
@@ -331,11 +397,12 @@ pub async fn rollback_install(
     require_admin(&auth)?;
     let id = path.into_inner();
     let current = store::plugin_install::get(&state.store.db, id).await?;
-    let previous = current.previous_version.ok_or_else(|| ApiError::Conflict {
+    let previous = current.previous_version.clone().ok_or_else(|| ApiError::Conflict {
         field: "version".into(),
         message: "there is no earlier version to roll back to".into(),
     })?;
     let manifest = manifest_of(&state, &current.plugin_id, &previous).await?;
+    same_world(&manifest, &current)?;
     check(&manifest, Some(&current.settings), None)?;
     let patch = InstallPatch { version: Some(previous), ..Default::default() };
     let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
@@ -411,18 +478,22 @@ pub struct HealthDto {
 }
 
 /// The prepared bot of an install's version, compiled on first use.
-async fn prepared(state: &AppState, install: &Install) -> Result<crate::plugins::bot::BotPlugin, ApiError> {
-    if let Some(bot) = state.runtime.prepared(&install.plugin_id, &install.version) {
-        return Ok(bot);
+async fn prepared_bot(state: &AppState, install: &Install) -> Result<crate::plugins::bot::BotPlugin, ApiError> {
+    if install.world != "bot" {
+        return Err(ApiError::Conflict {
+            field: "world".into(),
+            message: format!("dry runs take a message, for bots; this install runs a {}", install.world),
+        });
     }
-    let wasm = store::plugin::wasm(&state.store.db, &install.plugin_id, &install.version).await?;
-    let host = state.plugins.clone();
-    let bot = web::block(move || host.compile(&wasm).and_then(|c| host.prepare_bot(&c)))
+    let loaded = state
+        .runtime
+        .load(&state.store, &state.plugins, &install.plugin_id, &install.version, crate::plugins::manifest::World::Bot)
         .await
-        .map_err(ApiError::internal)?
         .map_err(|e| ApiError::internal(format!("stored plugin no longer loads: {e}")))?;
-    state.runtime.remember(&install.plugin_id, &install.version, bot.clone());
-    Ok(bot)
+    match loaded {
+        crate::plugins::runtime::Prepared::Bot(bot) => Ok(bot),
+        _ => Err(ApiError::internal("prepared as another world")),
+    }
 }
 
 /// Runs the install's bot on a test message, as a new conversation would,
@@ -459,11 +530,11 @@ pub async fn test_install(
     let text = required_text("message", &body.message, crate::domain::message::MAX_BODY_CHARS)?;
     let locale = crate::domain::user::parse_locale("locale", body.locale.as_deref().unwrap_or("es"))?;
     let manifest = manifest_of(&state, &install.plugin_id, &install.version).await?;
-    let grants = manifest.capabilities.intersect(&install.granted);
-    let bot = prepared(&state, &install).await?;
+    let bot = prepared_bot(&state, &install).await?;
+    let ctx = crate::plugins::dispatch::context(&state, &install, &manifest, None).await?;
     let event = crate::plugins::bot::dry_run_event(text, install.settings.to_string(), locale);
     let started = std::time::Instant::now();
-    let result = state.plugins.run_bot(&bot, &id.to_string(), &grants, &event).await;
+    let result = state.plugins.run_bot(&bot, ctx, &event).await;
     let elapsed = started.elapsed();
     let error = result.as_ref().err().map(|e| CallError { kind: e.kind().into(), message: e.to_string() });
     state.runtime.record(id, elapsed, error.as_ref().map(|e| e.message.clone()));
@@ -473,6 +544,7 @@ pub async fn test_install(
         id,
         error.as_ref().map(|e| e.message.as_str()),
         suspend_after,
+        &state.config.locale,
     )
     .await?;
     let (actions, logs) = result.unwrap_or_default();
@@ -515,4 +587,54 @@ pub async fn install_health(
         last_error: health.last_error.clone(),
         last_error_at: health.last_error_at,
     }))
+}
+
+/// Sets (or replaces) a secret the install's plugin names in its manifest.
+/// The value is stored encrypted and never returned.
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path), ("name" = String, Path)),
+    request_body = SetSecret,
+    responses((status = 204, description = "Stored"), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[put("/plugin-installs/{install_id}/secrets/{name}")]
+pub async fn set_secret(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(uuid::Uuid, String)>,
+    body: Json<SetSecret>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let (id, name) = path.into_inner();
+    let install = store::plugin_install::get(&state.store.db, id).await?;
+    let manifest = manifest_of(&state, &install.plugin_id, &install.version).await?;
+    if !manifest.capabilities.secrets.contains(&name) {
+        return Err(ApiError::field("name", format!("the plugin does not use a secret named `{name}`")));
+    }
+    let value = &body.0.value;
+    if value.is_empty() || value.len() > 8192 {
+        return Err(ApiError::field("value", "must be 1 to 8192 bytes"));
+    }
+    store::plugin_secret::put(&state.store, &state.secrets, &Actor::from(&auth.0), id, &name, value).await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+#[utoipa::path(
+    tag = "plugins",
+    params(("install_id" = uuid::Uuid, Path), ("name" = String, Path)),
+    responses((status = 204, description = "Deleted"), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/plugin-installs/{install_id}/secrets/{name}")]
+pub async fn delete_secret(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(uuid::Uuid, String)>,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&auth)?;
+    let (id, name) = path.into_inner();
+    store::plugin_install::get(&state.store.db, id).await?;
+    store::plugin_secret::delete(&state.store, &Actor::from(&auth.0), id, &name).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

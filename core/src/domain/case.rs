@@ -24,6 +24,8 @@ pub struct Case {
     pub first_response_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The channel account (connector install) replies go out on.
+    pub channel_install_id: Option<uuid::Uuid>,
 }
 
 /// A case to create; the contact and unit are resolved by the store.
@@ -38,6 +40,7 @@ pub struct NewCase {
     pub priority: Priority,
     pub tags: Vec<String>,
     pub custom_fields: serde_json::Map<String, serde_json::Value>,
+    pub channel_install_id: Option<uuid::Uuid>,
 }
 
 /// Changes to a case; `None` leaves a field as it is.
@@ -252,6 +255,7 @@ mod tests {
             first_response_at: None,
             resolved_at: None,
             closed_at: None,
+            channel_install_id: None,
         }
     }
 

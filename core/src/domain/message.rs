@@ -15,7 +15,22 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     pub provider_message_id: Option<String>,
     pub delivery_status: DeliveryStatus,
+    /// Why delivery failed, when it did.
+    pub delivery_error: Option<String>,
+    /// Choices offered with an outbound message (quick replies, buttons).
+    pub options: Vec<QuickReply>,
+    /// The choice an inbound message picked, if any.
+    pub selected_option: Option<String>,
+    /// The channel account (connector install) the message came in or goes out on.
+    pub channel_install_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
+}
+
+/// A choice offered with a message.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct QuickReply {
+    pub id: String,
+    pub label: String,
 }
 
 /// A message to add to a case.
@@ -26,6 +41,25 @@ pub struct NewMessage {
     pub body: String,
     pub attachments: Vec<Attachment>,
     pub provider_message_id: Option<String>,
+    pub options: Vec<QuickReply>,
+    pub selected_option: Option<String>,
+    pub channel_install_id: Option<uuid::Uuid>,
+}
+
+impl NewMessage {
+    /// A plain text message by `author_kind`, with nothing else set.
+    pub fn text(author_kind: AuthorKind, body: impl Into<String>) -> Self {
+        NewMessage {
+            author_kind,
+            author_user_id: None,
+            body: body.into(),
+            attachments: vec![],
+            provider_message_id: None,
+            options: vec![],
+            selected_option: None,
+            channel_install_id: None,
+        }
+    }
 }
 
 /// Metadata of a file sent with a message; the bytes live elsewhere.

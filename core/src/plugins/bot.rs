@@ -3,9 +3,9 @@
 use wasmtime::component::{HasSelf, Linker};
 
 use super::host::HostState;
-use super::{Compiled, Error, Grants, Limits, PluginHost};
+use super::{CallContext, Compiled, Error, Limits, PluginHost};
 
-mod bindings {
+pub(super) mod bindings {
     wasmtime::component::bindgen!({
         world: "bot",
         path: "../sdk/wit",
@@ -16,11 +16,11 @@ mod bindings {
 }
 
 pub use bindings::BotEvent;
+use bindings::ventanilla::plugin::kb;
 pub use bindings::ventanilla::plugin::types::{
-    Action, AuthorKind, CaseStatus, CaseSummary, Channel, Choice, ConsentRequest, ContactSummary, HandOff, Message,
-    Notification, NotifyTarget, PluginError, Priority, ReplyWithOptions, Timer,
+    Action, Attachment, AuthorKind, CaseStatus, CaseSummary, Channel, Choice, ConsentRequest, ContactSummary, HandOff,
+    Message, Notification, NotifyTarget, PluginError, Priority, ReplyWithOptions, Timer,
 };
-use bindings::ventanilla::plugin::{clock, kb, kv, log, types};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error> {
     bindings::Bot::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
@@ -74,7 +74,8 @@ impl PluginHost {
     /// resolves its imports once for every later call.
     pub fn prepare_bot(&self, compiled: &Compiled) -> Result<BotPlugin, Error> {
         let pre = self
-            .bot_linker
+            .linkers
+            .bot
             .instantiate_pre(&compiled.component)
             .and_then(bindings::BotPre::new)
             .map_err(|e| Error::WrongWorld { world: "bot", reason: format!("{e:#}") })?;
@@ -83,20 +84,9 @@ impl PluginHost {
 
     /// Runs one message through a bot in a fresh instance, on the plugin
     /// executor; the caller's thread only waits for the outcome.
-    pub async fn run_bot(
-        &self,
-        bot: &BotPlugin,
-        install: &str,
-        grants: &Grants,
-        event: &BotEvent,
-    ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
-        let (host, bot, install, grants, event) =
-            (self.clone(), bot.clone(), install.to_owned(), grants.clone(), event.clone());
-        let call = async move { host.call_bot(&bot, &install, &grants, &event).await };
-        match self.executor.handle() {
-            Some(executor) => executor.spawn(call).await.map_err(|e| Error::Trap(format!("plugin task: {e}")))?,
-            None => call.await,
-        }
+    pub async fn run_bot(&self, bot: &BotPlugin, ctx: CallContext, event: &BotEvent) -> Result<Outcome, Error> {
+        let (host, bot, event) = (self.clone(), bot.clone(), event.clone());
+        self.on_executor(async move { host.call_bot(&bot, &ctx, &event).await }).await
     }
 
     /// Runs a bot on the current thread. For tools and benchmarks only: on a
@@ -105,44 +95,35 @@ impl PluginHost {
     pub async fn run_bot_on_current_thread(
         &self,
         bot: &BotPlugin,
-        install: &str,
-        grants: &Grants,
+        ctx: &CallContext,
         event: &BotEvent,
-    ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
-        self.call_bot(bot, install, grants, event).await
+    ) -> Result<Outcome, Error> {
+        self.call_bot(bot, ctx, event).await
     }
 
-    async fn call_bot(
-        &self,
-        bot: &BotPlugin,
-        install: &str,
-        grants: &Grants,
-        event: &BotEvent,
-    ) -> Result<(Vec<Action>, Vec<(String, String)>), Error> {
+    async fn call_bot(&self, bot: &BotPlugin, ctx: &CallContext, event: &BotEvent) -> Result<Outcome, Error> {
         let limits = &self.limits;
         if event_size(event) > limits.max_input_bytes {
             return Err(Error::InputTooLarge(limits.max_input_bytes));
         }
+        let mut store = self.store(ctx);
         let pre = &bot.pre;
-        let mut store = self.store(install, grants, limits);
         let call = async {
             let bot = pre.instantiate_async(&mut store).await?;
             bot.call_on_message(&mut store, event).await
         };
-        let result = tokio::time::timeout(std::time::Duration::from_millis(limits.wall_ms), call).await;
-        let returned = match result {
-            Err(_) => return Err(Error::Timeout),
-            Ok(Err(err)) => return Err(PluginHost::classify(&store, err)),
-            Ok(Ok(returned)) => returned,
-        };
-        let logs = std::mem::take(&mut store.data_mut().logs);
+        let result = self.within_wall(call).await;
+        let (returned, logs) = PluginHost::settle(&mut store, result)?;
         let actions = returned.map_err(|e| Error::Plugin(e.message))?;
-        check_output(&actions, limits)?;
+        check_actions(&actions, limits)?;
         Ok((actions, logs))
     }
 }
 
-fn check_output(actions: &[Action], limits: &Limits) -> Result<(), Error> {
+/// What a bot or protocol call returned: its actions and its log lines.
+pub type Outcome = (Vec<Action>, Vec<(String, String)>);
+
+pub(super) fn check_actions(actions: &[Action], limits: &Limits) -> Result<(), Error> {
     if actions.len() > MAX_ACTIONS {
         return Err(Error::InvalidOutput(format!("{} actions; at most {MAX_ACTIONS}", actions.len())));
     }
@@ -183,60 +164,6 @@ fn action_size(action: &Action) -> usize {
     }
 }
 
-impl types::Host for HostState {}
-
-impl log::Host for HostState {
-    async fn log(&mut self, level: log::Level, message: String) {
-        if self.log_budget == 0 {
-            return;
-        }
-        let mut text = message;
-        if text.len() > self.log_budget {
-            let mut cut = self.log_budget;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-        }
-        self.log_budget -= text.len();
-        let level = match level {
-            log::Level::Debug => "debug",
-            log::Level::Info => "info",
-            log::Level::Warn => "warn",
-            log::Level::Error => "error",
-        };
-        tracing::info!(target: "ventanilla::plugin", install = %self.install, level, message = %text, "plugin log");
-        self.logs.push((level.to_owned(), text));
-    }
-}
-
-impl kv::Host for HostState {
-    async fn get(&mut self, key: String) -> Result<Option<Vec<u8>>, kv::KvError> {
-        if !self.grants.kv {
-            return Err(kv::KvError::Denied);
-        }
-        Ok(self.kv.get(&self.install, &key))
-    }
-
-    async fn set(&mut self, key: String, value: Vec<u8>) -> Result<(), kv::KvError> {
-        if !self.grants.kv {
-            return Err(kv::KvError::Denied);
-        }
-        self.kv.set(&self.install, &key, value).map_err(|e| match e {
-            super::kv::KvError::TooLarge => kv::KvError::TooLarge,
-            super::kv::KvError::QuotaExceeded => kv::KvError::QuotaExceeded,
-        })
-    }
-
-    async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
-        if !self.grants.kv {
-            return Err(kv::KvError::Denied);
-        }
-        self.kv.delete(&self.install, &key);
-        Ok(())
-    }
-}
-
 impl kb::Host for HostState {
     async fn search(
         &mut self,
@@ -250,11 +177,5 @@ impl kb::Host for HostState {
         // The knowledge base arrives with its own service; until then there
         // is nothing to search and the plugin is told so.
         Err(kb::KbError::Unavailable)
-    }
-}
-
-impl clock::Host for HostState {
-    async fn now_ms(&mut self) -> i64 {
-        chrono::Utc::now().timestamp_millis()
     }
 }

@@ -9,7 +9,10 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::{Error, kv::MemoryKv};
+use super::secrets::SecretValue;
+use super::{Error, kv::Kv, kv::MemoryKv};
+use crate::store::Store as Db;
+use std::collections::HashMap;
 
 /// How often the epoch advances; CPU deadlines are counted in these ticks.
 const TICK: Duration = Duration::from_millis(5);
@@ -30,6 +33,13 @@ pub struct Limits {
     pub max_log_bytes: usize,
     /// Consecutive failed calls after which an install is suspended.
     pub suspend_after: u32,
+    /// Longest a plugin's outbound HTTP request may take.
+    pub http_timeout_ms: u64,
+    /// Largest HTTP response body a plugin may receive.
+    pub max_http_response_bytes: usize,
+    /// `host:port` pairs inside the institution's network that granted
+    /// plugins may reach anyway (an intranet system); empty by default.
+    pub private_hosts: Vec<String>,
 }
 
 impl Default for Limits {
@@ -42,6 +52,9 @@ impl Default for Limits {
             max_output_bytes: 256 * 1024,
             max_log_bytes: 16 * 1024,
             suspend_after: 5,
+            http_timeout_ms: 10_000,
+            max_http_response_bytes: 1024 * 1024,
+            private_hosts: vec![],
         }
     }
 }
@@ -67,14 +80,45 @@ pub struct Compiled {
 #[derive(Clone)]
 pub struct PluginHost {
     pub(super) engine: Engine,
-    pub(super) bot_linker: Arc<Linker<HostState>>,
+    pub(super) linkers: Arc<Linkers>,
+    /// Key-value storage for calls without a database (tools, benchmarks).
     pub(super) kv: MemoryKv,
+    /// The client plugins' HTTP goes through, bound to the network policy.
+    pub(super) http: reqwest::Client,
     pub limits: Limits,
     cache_dir: Option<PathBuf>,
     /// Plugin calls run here, never on the threads that serve requests, so
     /// a plugin burning its CPU budget cannot stall unrelated requests.
     pub(super) executor: Arc<Executor>,
     _ticker: Arc<Ticker>,
+}
+
+/// One linker per world, each with WASI and that world's imports only.
+pub(super) struct Linkers {
+    pub(super) bot: Linker<HostState>,
+    pub(super) protocol: Linker<HostState>,
+    pub(super) connector: Linker<HostState>,
+}
+
+/// Who a call is for and what it may reach.
+#[derive(Clone, Default)]
+pub struct CallContext {
+    /// The install, as plugins' logs and key-value namespaces name it.
+    pub install: String,
+    pub grants: Grants,
+    /// The database, for durable key-value storage and case reads; `None`
+    /// in tools, where key-value storage lives in memory.
+    pub db: Option<Db>,
+    /// The case the event is about: the only one `cases` may read.
+    pub case_id: Option<String>,
+    /// The install's granted secrets, opened; never handed to the plugin.
+    pub secrets: HashMap<String, SecretValue>,
+}
+
+impl CallContext {
+    pub fn new(install: impl Into<String>, grants: Grants) -> Self {
+        CallContext { install: install.into(), grants, ..Default::default() }
+    }
 }
 
 /// A runtime of its own for plugin calls; shut down without blocking.
@@ -123,9 +167,16 @@ impl PluginHost {
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| Error::Cache(format!("engine: {e}")))?;
-        let mut linker = Linker::<HostState>::new(&engine);
-        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Cache(format!("wasi: {e}")))?;
-        super::bot::add_to_linker(&mut linker)?;
+        let wasi = || {
+            let mut linker = Linker::<HostState>::new(&engine);
+            wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(|e| Error::Cache(format!("wasi: {e}")))?;
+            Ok::<_, Error>(linker)
+        };
+        let (mut bot, mut protocol, mut connector) = (wasi()?, wasi()?, wasi()?);
+        super::bot::add_to_linker(&mut bot)?;
+        super::protocol::add_to_linker(&mut protocol)?;
+        super::connector::add_to_linker(&mut connector)?;
+        let http = super::http::client(&limits)?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticking = engine.clone();
         let flag = stop.clone();
@@ -144,14 +195,16 @@ impl PluginHost {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
             .thread_name("plugin-exec")
-            .enable_time()
+            // Time for deadlines; I/O for the host's HTTP on plugins' behalf.
+            .enable_all()
             .build()
             .map_err(|e| Error::Cache(format!("plugin executor: {e}")))?;
         Ok(PluginHost {
             executor: Arc::new(Executor(Some(runtime))),
             engine,
-            bot_linker: Arc::new(linker),
+            linkers: Arc::new(Linkers { bot, protocol, connector }),
             kv: MemoryKv::default(),
+            http,
             limits,
             cache_dir,
             _ticker: Arc::new(Ticker { stop }),
@@ -194,14 +247,25 @@ impl PluginHost {
     }
 
     /// A fresh store for one call, with nothing from the outside world in WASI.
-    pub(super) fn store(&self, install: &str, grants: &Grants, limits: &Limits) -> Store<HostState> {
+    pub(super) fn store(&self, ctx: &CallContext) -> Store<HostState> {
+        let limits = &self.limits;
+        let kv = match (&ctx.db, uuid::Uuid::parse_str(&ctx.install)) {
+            (Some(db), Ok(install)) => Kv::Db(db.clone(), install),
+            _ => Kv::Memory(self.kv.clone()),
+        };
         let state = HostState {
             wasi: WasiCtx::builder().build(),
             table: ResourceTable::new(),
             cap: MemoryCap { max: limits.memory_bytes, hit: false },
-            install: install.to_owned(),
-            grants: grants.clone(),
-            kv: self.kv.clone(),
+            install: ctx.install.clone(),
+            grants: ctx.grants.clone(),
+            kv,
+            db: ctx.db.clone(),
+            case_id: ctx.case_id.clone(),
+            secrets: ctx.secrets.clone(),
+            http: self.http.clone(),
+            limits: limits.clone(),
+            deadline: std::time::Instant::now() + Duration::from_millis(limits.wall_ms),
             log_budget: limits.max_log_bytes,
             logs: vec![],
             ticks_used: 0,
@@ -223,6 +287,40 @@ impl PluginHost {
             }
         });
         store
+    }
+
+    /// Runs a call's future on the plugin executor, so the caller's thread
+    /// only waits for the outcome.
+    pub(super) async fn on_executor<T: Send + 'static>(
+        &self,
+        call: impl std::future::Future<Output = Result<T, Error>> + Send + 'static,
+    ) -> Result<T, Error> {
+        match self.executor.handle() {
+            Some(executor) => executor.spawn(call).await.map_err(|e| Error::Trap(format!("plugin task: {e}")))?,
+            None => call.await,
+        }
+    }
+
+    /// Bounds a call by the wall clock.
+    pub(super) async fn within_wall<T>(
+        &self,
+        call: impl std::future::Future<Output = wasmtime::Result<T>>,
+    ) -> Result<wasmtime::Result<T>, tokio::time::error::Elapsed> {
+        tokio::time::timeout(Duration::from_millis(self.limits.wall_ms), call).await
+    }
+
+    /// Sorts out how a call ended; returns what the plugin returned and the
+    /// lines it logged.
+    pub(super) fn settle<T>(
+        store: &mut Store<HostState>,
+        result: Result<wasmtime::Result<T>, tokio::time::error::Elapsed>,
+    ) -> Result<(T, Vec<(String, String)>), Error> {
+        let returned = match result {
+            Err(_) => return Err(Error::Timeout),
+            Ok(Err(err)) => return Err(PluginHost::classify(store, err)),
+            Ok(Ok(returned)) => returned,
+        };
+        Ok((returned, std::mem::take(&mut store.data_mut().logs)))
     }
 
     /// Turns a wasmtime error from a call into what happened.
@@ -270,7 +368,14 @@ pub struct HostState {
     pub(super) cap: MemoryCap,
     pub(super) install: String,
     pub(super) grants: Grants,
-    pub(super) kv: MemoryKv,
+    pub(super) kv: Kv,
+    pub(super) db: Option<Db>,
+    pub(super) case_id: Option<String>,
+    pub(super) secrets: HashMap<String, SecretValue>,
+    pub(super) http: reqwest::Client,
+    pub(super) limits: Limits,
+    /// When the call's wall-clock time runs out; host calls stop there too.
+    pub(super) deadline: std::time::Instant,
     pub(super) log_budget: usize,
     /// Lines the plugin logged during the call (level, text).
     pub logs: Vec<(String, String)>,

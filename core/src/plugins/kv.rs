@@ -52,6 +52,74 @@ impl MemoryKv {
     }
 }
 
+/// Where an install's keys live: the database on a server, memory in tools.
+#[derive(Clone)]
+pub enum Kv {
+    Memory(MemoryKv),
+    Db(crate::store::Store, uuid::Uuid),
+}
+
+/// Why a durable operation failed: a limit, or the database.
+#[derive(Debug, PartialEq, Eq)]
+pub enum KvFailure {
+    Limit(KvError),
+    Unavailable,
+}
+
+impl Kv {
+    pub async fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvFailure> {
+        match self {
+            Kv::Memory(kv) => Ok(kv.get(namespace, key)),
+            Kv::Db(store, install) => {
+                crate::store::plugin_kv::get(&store.db, *install, key).await.map_err(|_| KvFailure::Unavailable)
+            }
+        }
+    }
+
+    pub async fn set(&self, namespace: &str, key: &str, value: Vec<u8>) -> Result<(), KvFailure> {
+        match self {
+            Kv::Memory(kv) => kv.set(namespace, key, value).map_err(KvFailure::Limit),
+            Kv::Db(store, install) => {
+                if key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES {
+                    return Err(KvFailure::Limit(KvError::TooLarge));
+                }
+                let write = async {
+                    let tx = store.begin().await?;
+                    let used = crate::store::plugin_kv::used_bytes(&*tx, *install, key).await?;
+                    if used as usize + key.len() + value.len() > MAX_NAMESPACE_BYTES {
+                        return Ok(false);
+                    }
+                    crate::store::plugin_kv::set(&*tx, *install, key, value).await?;
+                    tx.commit().await?;
+                    Ok::<_, crate::store::Error>(true)
+                };
+                match write.await {
+                    Ok(true) => Ok(()),
+                    Ok(false) => Err(KvFailure::Limit(KvError::QuotaExceeded)),
+                    Err(_) => Err(KvFailure::Unavailable),
+                }
+            }
+        }
+    }
+
+    pub async fn delete(&self, namespace: &str, key: &str) -> Result<(), KvFailure> {
+        match self {
+            Kv::Memory(kv) => {
+                kv.delete(namespace, key);
+                Ok(())
+            }
+            Kv::Db(store, install) => {
+                let delete = async {
+                    let tx = store.begin().await?;
+                    crate::store::plugin_kv::delete(&*tx, *install, key).await?;
+                    tx.commit().await
+                };
+                delete.await.map_err(|_| KvFailure::Unavailable)
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -40,6 +40,8 @@ pub struct Manifest {
     pub capabilities: Capabilities,
     /// JSON Schema of the per-install settings.
     pub settings_schema: serde_json::Value,
+    /// The channel a connector links (connectors only).
+    pub channel: Option<crate::domain::Channel>,
 }
 
 /// What a plugin asks to use; the admin grants all or part of it.
@@ -67,6 +69,8 @@ struct Raw {
     capabilities: Capabilities,
     #[serde(default)]
     settings_schema: Option<toml::Value>,
+    #[serde(default)]
+    channel: Option<String>,
 }
 
 /// A problem with a manifest, naming the key.
@@ -118,6 +122,17 @@ impl Manifest {
             return fail("wit", format!("`{}` is not supported; this host runs {}", raw.wit, SUPPORTED_WIT.join(", ")));
         }
         check_capabilities(world, &raw.capabilities)?;
+        let channel = match (world, raw.channel.as_deref()) {
+            (World::Connector, None) => {
+                return fail("channel", "a connector names the channel it links, e.g. `channel = \"whatsapp\"`");
+            }
+            (World::Connector, Some(text)) => Some(
+                crate::domain::Channel::parse("channel", text)
+                    .map_err(|e| ManifestError { key: "channel".into(), message: e.to_string() })?,
+            ),
+            (_, Some(_)) => return fail("channel", "only connectors name a channel"),
+            (_, None) => None,
+        };
         let settings_schema = match raw.settings_schema {
             None => serde_json::json!({"type": "object", "additionalProperties": false}),
             Some(value) => serde_json::to_value(value)
@@ -138,6 +153,7 @@ impl Manifest {
             description: raw.description,
             capabilities: raw.capabilities,
             settings_schema,
+            channel,
         })
     }
 }
@@ -163,13 +179,18 @@ fn check_capabilities(world: World, caps: &Capabilities) -> Result<(), ManifestE
         return fail("capabilities.secrets", format!("the {} world does not import secrets", world.as_str()));
     }
     for (i, host) in caps.http_hosts.iter().enumerate() {
-        let valid = !host.is_empty()
-            && host.len() <= 253
-            && host.split('.').count() >= 2
-            && host.split('.').all(|label| {
-                !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            })
-            && !host.chars().all(|c| c.is_ascii_digit() || c == '.');
+        // `localhost` is only reachable where the operator allows it (plugins.private_hosts).
+        let host = host.strip_prefix("*.").unwrap_or(host);
+        let valid = host == "localhost"
+            || !host.is_empty()
+                && host.len() <= 253
+                && host.split('.').count() >= 2
+                && host.split('.').all(|label| {
+                    !label.is_empty()
+                        && label.len() <= 63
+                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+                })
+                && !host.chars().all(|c| c.is_ascii_digit() || c == '.');
         if !valid {
             return fail(
                 &format!("capabilities.http_hosts[{i}]"),

@@ -5,15 +5,24 @@
 //! Plugins never touch the database: they return actions that the host
 //! validates and applies. Imports a plugin was not granted answer `denied`.
 
+pub mod actions;
 pub mod bot;
+pub mod bundled;
+pub mod connector;
+pub mod convert;
+pub mod dispatch;
 pub mod host;
+mod http;
+mod imports;
 pub mod kv;
 pub mod manifest;
 pub mod net;
+pub mod protocol;
 pub mod runtime;
+pub mod secrets;
 pub mod settings;
 
-pub use host::{Compiled, Grants, Limits, PluginHost};
+pub use host::{CallContext, Compiled, Grants, Limits, PluginHost};
 
 /// Why a plugin call failed.
 #[derive(Debug, thiserror::Error)]

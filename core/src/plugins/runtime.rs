@@ -6,6 +6,10 @@ use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
 use super::bot::BotPlugin;
+use super::connector::ConnectorPlugin;
+use super::manifest::World;
+use super::protocol::ProtocolPlugin;
+use super::{Error, PluginHost};
 
 /// Recent call durations kept per install for p50/p99.
 const WINDOW: usize = 1000;
@@ -30,22 +34,65 @@ impl Health {
     }
 }
 
+/// A plugin version compiled and linked for its world.
+#[derive(Clone)]
+pub enum Prepared {
+    Bot(BotPlugin),
+    Protocol(ProtocolPlugin),
+    Connector(ConnectorPlugin),
+}
+
+impl PluginHost {
+    /// Checks that `compiled` implements `world` and prepares it.
+    pub fn prepare(&self, compiled: &super::Compiled, world: World) -> Result<Prepared, Error> {
+        Ok(match world {
+            World::Bot => Prepared::Bot(self.prepare_bot(compiled)?),
+            World::Protocol => Prepared::Protocol(self.prepare_protocol(compiled)?),
+            World::Connector => Prepared::Connector(self.prepare_connector(compiled)?),
+        })
+    }
+}
+
 /// Prepared plugins and health, shared by the handlers of one instance.
 #[derive(Clone, Default)]
 pub struct Runtime {
-    prepared: Arc<RwLock<HashMap<(String, String), BotPlugin>>>,
+    prepared: Arc<RwLock<HashMap<(String, String), Prepared>>>,
     health: Arc<Mutex<HashMap<uuid::Uuid, Health>>>,
 }
 
 impl Runtime {
-    pub fn prepared(&self, plugin_id: &str, version: &str) -> Option<BotPlugin> {
+    pub fn prepared(&self, plugin_id: &str, version: &str) -> Option<Prepared> {
         self.prepared.read().ok()?.get(&(plugin_id.to_owned(), version.to_owned())).cloned()
     }
 
-    pub fn remember(&self, plugin_id: &str, version: &str, bot: BotPlugin) {
-        if let Ok(mut prepared) = self.prepared.write() {
-            prepared.insert((plugin_id.to_owned(), version.to_owned()), bot);
+    pub fn remember(&self, plugin_id: &str, version: &str, prepared: Prepared) {
+        if let Ok(mut cache) = self.prepared.write() {
+            cache.insert((plugin_id.to_owned(), version.to_owned()), prepared);
         }
+    }
+
+    /// The prepared plugin of a stored version, compiled (or loaded from the
+    /// disk cache) on first use, off the async threads.
+    pub async fn load(
+        &self,
+        db: &crate::store::Store,
+        host: &PluginHost,
+        plugin_id: &str,
+        version: &str,
+        world: World,
+    ) -> Result<Prepared, Error> {
+        if let Some(prepared) = self.prepared(plugin_id, version) {
+            return Ok(prepared);
+        }
+        let wasm = crate::store::plugin::wasm(&db.db, plugin_id, version)
+            .await
+            .map_err(|e| Error::Cache(format!("cannot read {plugin_id} {version}: {e}")))?;
+        let host = host.clone();
+        let prepared = tokio::task::spawn_blocking(move || host.compile(&wasm).and_then(|c| host.prepare(&c, world)))
+            .await
+            .map_err(|e| Error::Cache(format!("compile task: {e}")))??;
+        self.remember(plugin_id, version, prepared.clone());
+        Ok(prepared)
     }
 
     pub fn record(&self, install: uuid::Uuid, elapsed: Duration, error: Option<String>) {

@@ -40,6 +40,7 @@ pub mod entity {
         pub first_response_at: Option<DateTimeUtc>,
         pub resolved_at: Option<DateTimeUtc>,
         pub closed_at: Option<DateTimeUtc>,
+        pub channel_install_id: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -94,6 +95,7 @@ fn to_case(m: entity::Model, tags: Vec<String>) -> Result<Case> {
         first_response_at: m.first_response_at,
         resolved_at: m.resolved_at,
         closed_at: m.closed_at,
+        channel_install_id: m.channel_install_id,
     })
 }
 
@@ -114,6 +116,7 @@ fn to_active(case: &Case) -> entity::ActiveModel {
         first_response_at: Set(case.first_response_at),
         resolved_at: Set(case.resolved_at),
         closed_at: Set(case.closed_at),
+        channel_install_id: Set(case.channel_install_id),
     }
 }
 
@@ -219,6 +222,7 @@ pub async fn create_in(
         first_response_at: None,
         resolved_at: None,
         closed_at: None,
+        channel_install_id: new.channel_install_id,
     };
     match (new.status, new.assignee_id) {
         (CaseStatus::Bot, _) => case.status = CaseStatus::Bot,
@@ -252,6 +256,7 @@ pub async fn create_in(
         },
     )
     .await?;
+    super::event::emit(conn, actor, &case, super::event::CaseEvent::Created).await?;
     if let Some(message) = first_message {
         super::message::add_in(conn, actor, &mut case, message).await?;
     }
@@ -399,6 +404,14 @@ pub async fn list(
 pub async fn update(store: &Store, actor: &Actor, scope: Scope<'_>, id: CaseId, patch: CasePatch) -> Result<Case> {
     let tx = store.begin().await?;
     let mut case = get(&*tx, scope, id).await?;
+    update_in(&*tx, actor, &mut case, patch).await?;
+    tx.commit().await?;
+    Ok(case)
+}
+
+/// Applies a patch to `case` inside the caller's transaction, with its audit
+/// entries and the events plugins follow.
+pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case, patch: CasePatch) -> Result<()> {
     let before = case.clone();
     let now = super::now();
     if let Some(subject) = patch.subject {
@@ -417,7 +430,7 @@ pub async fn update(store: &Store, actor: &Actor, scope: Scope<'_>, id: CaseId, 
         }
     }
     if let Some(unit) = patch.unit_id.filter(|u| *u != case.unit_id) {
-        super::unit::get(&*tx, unit).await.map_err(|e| match e {
+        super::unit::get(conn, unit).await.map_err(|e| match e {
             Error::NotFound(_) => Error::conflict("unit_id", "no such unit"),
             other => other,
         })?;
@@ -429,7 +442,7 @@ pub async fn update(store: &Store, actor: &Actor, scope: Scope<'_>, id: CaseId, 
     }
     if let Some(assignee) = patch.assignee_id {
         if let Some(user) = assignee {
-            check_assignee(&*tx, case.unit_id, user).await?;
+            check_assignee(conn, case.unit_id, user).await?;
         }
         if assignee != case.assignee_id || case.status == CaseStatus::Queued {
             case.assign(assignee, now)?;
@@ -439,17 +452,17 @@ pub async fn update(store: &Store, actor: &Actor, scope: Scope<'_>, id: CaseId, 
         case.transition(status, patch.assignee_id.flatten(), now)?;
     }
     if let Some(tags) = &patch.tags {
-        set_tags(&*tx, case.id, tags).await?;
+        set_tags(conn, case.id, tags).await?;
         let mut sorted = tags.clone();
         sorted.sort();
         sorted.dedup();
         case.tags = sorted;
     }
     case.updated_at = now;
-    to_active(&case).update(&*tx).await?;
-    for (action, details) in changes(&before, &case) {
+    to_active(case).update(conn).await?;
+    for (action, details) in changes(&before, case) {
         audit::record(
-            &*tx,
+            conn,
             audit::Entry {
                 actor,
                 action,
@@ -461,8 +474,17 @@ pub async fn update(store: &Store, actor: &Actor, scope: Scope<'_>, id: CaseId, 
         )
         .await?;
     }
-    tx.commit().await?;
-    Ok(case)
+    if before.status != case.status {
+        let event = super::event::CaseEvent::StatusChanged {
+            from: before.status.as_str().to_owned(),
+            to: case.status.as_str().to_owned(),
+        };
+        super::event::emit(conn, actor, case, event).await?;
+    }
+    if let Some(user) = case.assignee_id.filter(|a| Some(*a) != before.assignee_id) {
+        super::event::emit(conn, actor, case, super::event::CaseEvent::Assigned { user_id: user.0 }).await?;
+    }
+    Ok(())
 }
 
 /// The audit entries a change from `before` to `after` deserves.
@@ -577,4 +599,28 @@ async fn try_create_for(
     let case = create_in(&*tx, actor, new, first_message).await?;
     tx.commit().await?;
     Ok(case)
+}
+
+/// The open case of a contact on one channel account, newest first: where a
+/// new message from them belongs.
+pub async fn find_open_for(
+    conn: &impl ConnectionTrait,
+    contact: ContactId,
+    channel_install: uuid::Uuid,
+) -> Result<Option<Case>> {
+    let model = entity::Entity::find()
+        .filter(entity::Column::ContactId.eq(contact.0))
+        .filter(entity::Column::ChannelInstallId.eq(channel_install))
+        .filter(entity::Column::Status.is_not_in([CaseStatus::Resolved.as_str(), CaseStatus::Closed.as_str()]))
+        .order_by_desc(entity::Column::CreatedAt)
+        .one(conn)
+        .await?;
+    match model {
+        Some(model) => {
+            let mut tags = tags_of(conn, &[model.id]).await?;
+            let id = model.id;
+            Ok(Some(to_case(model, tags.remove(&id).unwrap_or_default())?))
+        }
+        None => Ok(None),
+    }
 }

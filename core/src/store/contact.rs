@@ -542,3 +542,21 @@ pub async fn merge(
     tx.commit().await?;
     Ok(merged)
 }
+
+/// Sets a contact's name if it has none (a provider's profile name never
+/// overwrites what staff typed).
+pub async fn fill_name_in(conn: &impl ConnectionTrait, id: ContactId, name: &str) -> Result<()> {
+    let name = name.trim();
+    if name.is_empty() || name.chars().count() > 200 {
+        return Ok(());
+    }
+    if let Some(row) = entity::Entity::find_by_id(id.0).one(conn).await?
+        && row.name.is_none()
+    {
+        let mut active: entity::ActiveModel = row.into();
+        active.name = Set(Some(name.to_owned()));
+        active.updated_at = Set(super::now());
+        active.update(conn).await?;
+    }
+    Ok(())
+}

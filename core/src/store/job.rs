@@ -1,9 +1,16 @@
 //! Durable jobs (transactional outbox): a command that must trigger work
 //! writes a job row in its own transaction, so nothing is lost on a crash.
-//! Workers that run each kind arrive with the features that need them.
+//! Workers claim due jobs (`FOR UPDATE SKIP LOCKED` on PostgreSQL, under the
+//! single writer on SQLite) for a lease; a job whose worker died is claimed
+//! again once its lease runs out.
 
-use super::Result;
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, Set};
+use super::{Result, Store, is_postgres};
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect, Set,
+    sea_query::{LockBehavior, LockType},
+};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -30,6 +37,8 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub use entity::Model as Job;
+
 pub struct NewJob {
     pub kind: &'static str,
     pub payload: serde_json::Value,
@@ -37,14 +46,20 @@ pub struct NewJob {
     pub idempotency_key: Option<String>,
 }
 
+/// Enqueues a job to run now.
 pub async fn enqueue(conn: &impl ConnectionTrait, job: NewJob) -> Result<()> {
+    enqueue_at(conn, job, super::now()).await
+}
+
+/// Enqueues a job to run at `run_at`.
+pub async fn enqueue_at(conn: &impl ConnectionTrait, job: NewJob, run_at: DateTime<Utc>) -> Result<()> {
     let now = super::now();
     entity::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         kind: Set(job.kind.to_owned()),
         payload: Set(job.payload),
         status: Set("pending".to_owned()),
-        run_at: Set(now),
+        run_at: Set(run_at),
         attempts: Set(0),
         locked_until: Set(None),
         last_error: Set(None),
@@ -54,6 +69,99 @@ pub async fn enqueue(conn: &impl ConnectionTrait, job: NewJob) -> Result<()> {
     .insert(conn)
     .await?;
     Ok(())
+}
+
+/// Removes a job that has not started, by its key; true if there was one.
+pub async fn cancel_by_key(conn: &impl ConnectionTrait, key: &str) -> Result<bool> {
+    let deleted = entity::Entity::delete_many()
+        .filter(entity::Column::IdempotencyKey.eq(key))
+        .filter(entity::Column::Status.eq("pending"))
+        .exec(conn)
+        .await?;
+    Ok(deleted.rows_affected > 0)
+}
+
+fn due(now: DateTime<Utc>) -> Condition {
+    use entity::Column;
+    Condition::any()
+        .add(Condition::all().add(Column::Status.eq("pending")).add(Column::RunAt.lte(now)))
+        .add(Condition::all().add(Column::Status.eq("running")).add(Column::LockedUntil.lt(now)))
+}
+
+/// Claims the next due job for `lease`, or `None` when nothing is due.
+pub async fn claim(store: &Store, lease: std::time::Duration) -> Result<Option<Job>> {
+    let now = super::now();
+    // A cheap read first, so an idle queue never takes the SQLite writer.
+    if !is_postgres(&store.db) && entity::Entity::find().filter(due(now)).one(&store.db).await?.is_none() {
+        return Ok(None);
+    }
+    let tx = store.begin().await?;
+    let mut query = entity::Entity::find().filter(due(now)).order_by_asc(entity::Column::RunAt).limit(1);
+    if is_postgres(&*tx) {
+        query = query.lock_with_behavior(LockType::Update, LockBehavior::SkipLocked);
+    }
+    let Some(job) = query.one(&*tx).await? else {
+        return Ok(None);
+    };
+    let attempts = job.attempts + 1;
+    let lease = chrono::Duration::from_std(lease).unwrap_or(chrono::Duration::minutes(5));
+    let mut active: entity::ActiveModel = job.into();
+    active.status = Set("running".to_owned());
+    active.attempts = Set(attempts);
+    active.locked_until = Set(Some(now + lease));
+    let claimed = active.update(&*tx).await?;
+    tx.commit().await?;
+    Ok(Some(claimed))
+}
+
+/// Removes a finished job; call it in the transaction that did its work, so
+/// the work and the job's end commit together.
+pub async fn complete_in(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<()> {
+    entity::Entity::delete_by_id(id).exec(conn).await?;
+    Ok(())
+}
+
+/// Puts a job back to run again at `run_at`, remembering why it failed.
+pub async fn retry_at(store: &Store, id: uuid::Uuid, error: &str, run_at: DateTime<Utc>) -> Result<()> {
+    let tx = store.begin().await?;
+    if let Some(job) = entity::Entity::find_by_id(id).one(&*tx).await? {
+        let mut active: entity::ActiveModel = job.into();
+        active.status = Set("pending".to_owned());
+        active.run_at = Set(run_at);
+        active.locked_until = Set(None);
+        active.last_error = Set(Some(error.chars().take(2000).collect()));
+        active.update(&*tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Gives up on a job: it stays, marked `dead` with its last error, for an operator to see.
+pub async fn bury(store: &Store, id: uuid::Uuid, error: &str) -> Result<()> {
+    let tx = store.begin().await?;
+    if let Some(job) = entity::Entity::find_by_id(id).one(&*tx).await? {
+        let mut active: entity::ActiveModel = job.into();
+        active.status = Set("dead".to_owned());
+        active.locked_until = Set(None);
+        active.last_error = Set(Some(error.chars().take(2000).collect()));
+        active.update(&*tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+pub async fn get(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Option<Job>> {
+    Ok(entity::Entity::find_by_id(id).one(conn).await?)
+}
+
+/// Jobs of one kind in one status, oldest first (tests and operators).
+pub async fn list(conn: &impl ConnectionTrait, kind: &str, status: &str) -> Result<Vec<Job>> {
+    Ok(entity::Entity::find()
+        .filter(entity::Column::Kind.eq(kind))
+        .filter(entity::Column::Status.eq(status))
+        .order_by_asc(entity::Column::CreatedAt)
+        .all(conn)
+        .await?)
 }
 
 /// Jobs waiting to run, for /metrics.

@@ -24,6 +24,10 @@ pub mod entity {
         pub provider_message_id: Option<String>,
         pub delivery_status: String,
         pub created_at: DateTimeUtc,
+        pub channel_install_id: Option<Uuid>,
+        pub options: Json,
+        pub delivery_error: Option<String>,
+        pub selected_option: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -63,6 +67,10 @@ fn to_message(m: entity::Model) -> Result<Message> {
         attachments: serde_json::from_value::<Vec<Attachment>>(m.attachments).unwrap_or_default(),
         provider_message_id: m.provider_message_id,
         delivery_status: stored(DeliveryStatus::parse("delivery_status", &m.delivery_status))?,
+        delivery_error: m.delivery_error,
+        options: serde_json::from_value(m.options).unwrap_or_default(),
+        selected_option: m.selected_option,
+        channel_install_id: m.channel_install_id,
         created_at: m.created_at,
     })
 }
@@ -108,6 +116,10 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
         provider_message_id: Set(new.provider_message_id),
         delivery_status: Set(delivery_status.as_str().to_owned()),
         created_at: Set(now),
+        channel_install_id: Set(new.channel_install_id.or(case.channel_install_id)),
+        options: Set(serde_json::to_value(&new.options).unwrap_or_default()),
+        delivery_error: Set(None),
+        selected_option: Set(new.selected_option),
     }
     .insert(conn)
     .await?;
@@ -120,6 +132,9 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
     }
     case.updated_at = now;
     super::case::save_in(conn, case).await?;
+    if new.author_kind == AuthorKind::Contact {
+        super::event::emit(conn, actor, case, super::event::CaseEvent::MessageIn { message_id: message.id.0 }).await?;
+    }
     if direction == Direction::Outbound {
         job::enqueue(
             conn,
@@ -166,6 +181,20 @@ pub async fn list(
     )
     .await?;
     Ok((rows.into_iter().map(to_message).collect::<Result<_>>()?, next))
+}
+
+/// Adds a note inside the caller's transaction (the host's own notes: hand-offs, fail-safes).
+pub async fn add_note_in(conn: &impl ConnectionTrait, case_id: CaseId, body: String) -> Result<Note> {
+    let model = note::ActiveModel {
+        id: Set(NoteId::new().0),
+        case_id: Set(case_id.0),
+        author_user_id: Set(None),
+        body: Set(body),
+        created_at: Set(super::now()),
+    }
+    .insert(conn)
+    .await?;
+    Ok(to_note(model))
 }
 
 pub async fn add_note(
@@ -223,4 +252,91 @@ pub async fn list_notes(
     )
     .await?;
     Ok((rows.into_iter().map(to_note).collect(), next))
+}
+
+/// The latest `limit` messages of a case, oldest first (no scope: for the
+/// host, which has already decided the reader may see the case).
+pub async fn recent(conn: &impl ConnectionTrait, case_id: CaseId, limit: u64) -> Result<Vec<Message>> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    let mut rows = entity::Entity::find()
+        .filter(entity::Column::CaseId.eq(case_id.0))
+        .order_by_desc(entity::Column::CreatedAt)
+        .order_by_desc(entity::Column::Id)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    rows.reverse();
+    rows.into_iter().map(to_message).collect()
+}
+
+/// One message by id, without scope (jobs and the host).
+pub async fn get_unscoped(conn: &impl ConnectionTrait, id: MessageId) -> Result<Message> {
+    entity::Entity::find_by_id(id.0).one(conn).await?.ok_or(super::Error::NotFound("message")).and_then(to_message)
+}
+
+/// Whether a channel account already delivered this provider message.
+pub async fn exists_from_provider(conn: &impl ConnectionTrait, install: uuid::Uuid, provider_id: &str) -> Result<bool> {
+    Ok(entity::Entity::find()
+        .filter(entity::Column::ChannelInstallId.eq(install))
+        .filter(entity::Column::ProviderMessageId.eq(provider_id))
+        .one(conn)
+        .await?
+        .is_some())
+}
+
+/// Records how delivery of an outbound message went.
+pub async fn set_delivery(
+    conn: &impl ConnectionTrait,
+    id: MessageId,
+    status: DeliveryStatus,
+    provider_message_id: Option<String>,
+    error: Option<String>,
+) -> Result<()> {
+    let Some(row) = entity::Entity::find_by_id(id.0).one(conn).await? else {
+        return Err(super::Error::NotFound("message"));
+    };
+    let mut active: entity::ActiveModel = row.into();
+    active.delivery_status = Set(status.as_str().to_owned());
+    if provider_message_id.is_some() {
+        active.provider_message_id = Set(provider_message_id);
+    }
+    active.delivery_error = Set(error);
+    active.update(conn).await?;
+    Ok(())
+}
+
+/// Applies a provider's status report to the outbound message it names;
+/// reports never move a message backwards (read stays read). False if no
+/// message of that account has the id.
+pub async fn apply_status(
+    conn: &impl ConnectionTrait,
+    install: uuid::Uuid,
+    provider_id: &str,
+    status: DeliveryStatus,
+    error: Option<String>,
+) -> Result<bool> {
+    let Some(row) = entity::Entity::find()
+        .filter(entity::Column::ChannelInstallId.eq(install))
+        .filter(entity::Column::ProviderMessageId.eq(provider_id))
+        .filter(entity::Column::Direction.eq(Direction::Outbound.as_str()))
+        .one(conn)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let rank = |s: &str| match s {
+        "pending" => 0,
+        "sent" => 1,
+        "delivered" => 2,
+        "read" => 3,
+        _ => 4,
+    };
+    if status != DeliveryStatus::Failed && rank(status.as_str()) <= rank(&row.delivery_status) {
+        return Ok(true);
+    }
+    let mut active: entity::ActiveModel = row.into();
+    active.delivery_status = Set(status.as_str().to_owned());
+    active.delivery_error = Set(error);
+    active.update(conn).await?;
+    Ok(true)
 }

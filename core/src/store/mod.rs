@@ -8,12 +8,16 @@ pub mod api_token;
 pub mod audit;
 pub mod case;
 pub mod contact;
+pub mod event;
 pub mod idempotency;
 pub mod job;
 pub mod message;
+pub mod notification;
 pub mod pagination;
 pub mod plugin;
 pub mod plugin_install;
+pub mod plugin_kv;
+pub mod plugin_secret;
 pub mod refresh_token;
 pub mod setting;
 pub mod unit;
@@ -68,12 +72,16 @@ pub struct Store {
     /// SQLite has one writer; taking this lock before a write transaction
     /// turns "database is locked" errors into an orderly queue.
     writer: Option<Arc<Mutex<()>>>,
+    /// Poked after every commit, so job workers look for new work at once
+    /// instead of waiting for their next poll.
+    pub jobs_wake: Arc<tokio::sync::Notify>,
 }
 
 /// A write transaction; on SQLite it also holds the single-writer lock.
 pub struct WriteTx {
     pub tx: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
+    wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -86,6 +94,7 @@ impl std::ops::Deref for WriteTx {
 impl WriteTx {
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
+        self.wake.notify_waiters();
         Ok(())
     }
 }
@@ -111,7 +120,7 @@ impl Store {
             });
         }
         let db = Database::connect(options).await?;
-        Ok(Store { db, writer: is_sqlite.then(|| Arc::new(Mutex::new(()))) })
+        Ok(Store { db, writer: is_sqlite.then(|| Arc::new(Mutex::new(()))), jobs_wake: Default::default() })
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -140,7 +149,7 @@ impl Store {
             None => None,
         };
         let tx = self.db.begin().await?;
-        Ok(WriteTx { tx, _writer: writer })
+        Ok(WriteTx { tx, _writer: writer, wake: self.jobs_wake.clone() })
     }
 
     /// Open and idle connections in the pool, for /metrics.

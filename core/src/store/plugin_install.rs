@@ -2,8 +2,8 @@
 //! Changing version keeps the previous one for a one-step rollback.
 
 use super::{Error, Result, Store, audit};
-use crate::domain::Actor;
-use crate::plugins::manifest::Capabilities;
+use crate::domain::{Actor, UnitId};
+use crate::plugins::manifest::{Capabilities, World};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
@@ -29,6 +29,8 @@ pub mod entity {
         pub consecutive_failures: i32,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        pub world: String,
+        pub units: Json,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -54,6 +56,23 @@ pub struct Install {
     pub consecutive_failures: i32,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// `bot`, `protocol` or `connector`; every version of a plugin keeps its world.
+    pub world: String,
+    /// Units whose cases the install follows (a connector: where new cases
+    /// go, the first one); empty means every unit.
+    pub units: Vec<UnitId>,
+}
+
+impl Install {
+    /// Whether the install follows cases of `unit`.
+    pub fn follows(&self, unit: UnitId) -> bool {
+        self.units.is_empty() || self.units.contains(&unit)
+    }
+
+    /// Whether it runs: enabled and not suspended.
+    pub fn is_running(&self) -> bool {
+        self.enabled && self.status == "active"
+    }
 }
 
 fn from_model(m: entity::Model) -> Install {
@@ -71,6 +90,8 @@ fn from_model(m: entity::Model) -> Install {
         consecutive_failures: m.consecutive_failures,
         created_at: m.created_at,
         updated_at: m.updated_at,
+        world: m.world,
+        units: serde_json::from_value::<Vec<uuid::Uuid>>(m.units).unwrap_or_default().into_iter().map(UnitId).collect(),
     }
 }
 
@@ -81,12 +102,28 @@ fn grants_json(granted: &Capabilities) -> serde_json::Value {
     })
 }
 
+fn units_json(units: &[UnitId]) -> serde_json::Value {
+    serde_json::json!(units.iter().map(|u| u.0).collect::<Vec<_>>())
+}
+
+async fn check_units(conn: &impl ConnectionTrait, units: &[UnitId]) -> Result<()> {
+    for (i, unit) in units.iter().enumerate() {
+        super::unit::get(conn, *unit).await.map_err(|e| match e {
+            Error::NotFound(_) => Error::conflict(format!("units[{i}]"), "no such unit"),
+            other => other,
+        })?;
+    }
+    Ok(())
+}
+
 pub struct NewInstall {
     pub name: String,
     pub plugin_id: String,
     pub version: String,
     pub settings: serde_json::Value,
     pub granted: Capabilities,
+    pub world: World,
+    pub units: Vec<UnitId>,
 }
 
 /// What a change does to an install.
@@ -96,6 +133,7 @@ pub struct InstallPatch {
     pub enabled: Option<bool>,
     pub settings: Option<serde_json::Value>,
     pub granted: Option<Capabilities>,
+    pub units: Option<Vec<UnitId>>,
     /// Move to this version, remembering the current one for rollback.
     pub version: Option<String>,
 }
@@ -123,6 +161,7 @@ async fn record(
 
 pub async fn create(store: &Store, actor: &Actor, new: NewInstall) -> Result<Install> {
     let tx = store.begin().await?;
+    check_units(&*tx, &new.units).await?;
     let now = super::now();
     let model = entity::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
@@ -138,6 +177,8 @@ pub async fn create(store: &Store, actor: &Actor, new: NewInstall) -> Result<Ins
         consecutive_failures: Set(0),
         created_at: Set(now),
         updated_at: Set(now),
+        world: Set(new.world.as_str().to_owned()),
+        units: Set(units_json(&new.units)),
     }
     .insert(&*tx)
     .await?;
@@ -188,6 +229,10 @@ pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: Install
     if let Some(granted) = &patch.granted {
         model.grants = Set(grants_json(granted));
     }
+    if let Some(units) = &patch.units {
+        check_units(&*tx, units).await?;
+        model.units = Set(units_json(units));
+    }
     let mut action = "plugin_install.updated";
     if let Some(version) = patch.version.filter(|v| *v != before.version) {
         model.previous_version = Set(Some(before.version.clone()));
@@ -208,7 +253,13 @@ pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: Install
 /// Counts one call's outcome: a success clears the failure count; the
 /// `suspend_after`-th failure in a row suspends the install, with the reason.
 /// Returns the install as it now stands.
-pub async fn record_outcome(store: &Store, id: uuid::Uuid, error: Option<&str>, suspend_after: u32) -> Result<Install> {
+pub async fn record_outcome(
+    store: &Store,
+    id: uuid::Uuid,
+    error: Option<&str>,
+    suspend_after: u32,
+    locale: &str,
+) -> Result<Install> {
     let tx = store.begin().await?;
     let current = entity::Entity::find_by_id(id).one(&*tx).await?.ok_or(Error::NotFound("plugin install"))?;
     let failures = if error.is_some() { current.consecutive_failures.saturating_add(1) } else { 0 };
@@ -223,6 +274,13 @@ pub async fn record_outcome(store: &Store, id: uuid::Uuid, error: Option<&str>, 
         let install = from_model(model.update(&*tx).await?);
         record(&*tx, &Actor::System, "plugin_install.suspended", &install, serde_json::json!({ "reason": reason }))
             .await?;
+        let text = crate::i18n::t(
+            locale,
+            "plugin.suspended.notification",
+            &[("plugin", &install.name), ("failures", &failures.to_string()), ("error", error.unwrap_or_default())],
+        );
+        let admins = super::notification::admins(&*tx).await?;
+        super::notification::notify_in(&*tx, &admins, None, "plugin_suspended", &text).await?;
         tx.commit().await?;
         return Ok(install);
     }
@@ -252,4 +310,16 @@ pub async fn uses_version(conn: &impl ConnectionTrait, plugin_id: &str, version:
         .count(conn)
         .await?;
     Ok(n > 0)
+}
+
+/// Running installs of `world` that follow cases of `unit`, oldest first.
+pub async fn followers(conn: &impl ConnectionTrait, world: World, unit: UnitId) -> Result<Vec<Install>> {
+    let rows = entity::Entity::find()
+        .filter(entity::Column::World.eq(world.as_str()))
+        .filter(entity::Column::Enabled.eq(true))
+        .filter(entity::Column::Status.eq("active"))
+        .order_by_asc(entity::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().map(from_model).filter(|i| i.follows(unit)).collect())
 }

@@ -123,3 +123,12 @@ pub async fn update(store: &Store, actor: &Actor, id: UnitId, patch: UnitPatch) 
 fn hours_json(hours: &BusinessHours) -> serde_json::Value {
     serde_json::to_value(hours).unwrap_or_default()
 }
+
+/// The unit with this slug, if any.
+pub async fn find_by_slug(conn: &impl ConnectionTrait, slug: &str) -> Result<Option<Unit>> {
+    use sea_orm::{ColumnTrait, QueryFilter};
+    match entity::Entity::find().filter(entity::Column::Slug.eq(slug)).one(conn).await? {
+        Some(model) => Ok(Some(model.try_into()?)),
+        None => Ok(None),
+    }
+}

@@ -1,0 +1,332 @@
+//! Channels: provider webhooks in, messages out, both through connector
+//! plugins.
+//!
+//! Inbound: `/webhooks/{install_id}` hands the request to the install's
+//! connector, which verifies the signature (with secrets it only names) and
+//! parses it. Everything parsed is committed in one transaction, and only
+//! then does the provider get its answer; a plugin failure or a database
+//! problem answers 503, so the provider retries and nothing is half-written.
+//! Messages are deduplicated by (channel account, provider message id).
+//!
+//! Outbound: each outbound message leaves a `message.deliver` job; the
+//! connector of the case's channel account sends it. A retryable failure is
+//! retried with backoff; a final one marks the message failed.
+
+use crate::app::AppState;
+use crate::domain::{self, Actor, AuthorKind, CaseStatus, DeliveryStatus, MessageId, case::NewCase};
+use crate::jobs::Outcome;
+use crate::plugins::connector::{self, InboundRequest, OutboundMessage, Parsed};
+use crate::plugins::manifest::{Manifest, World};
+use crate::plugins::runtime::Prepared;
+use crate::store::{self, Store, job::Job, plugin_install::Install};
+
+pub mod webhook;
+
+/// A connector install with what it needs to run.
+pub struct Connector {
+    pub install: Install,
+    pub manifest: Manifest,
+    pub plugin: connector::ConnectorPlugin,
+    pub channel: domain::Channel,
+}
+
+/// Why a connector cannot be used now.
+#[derive(Debug, thiserror::Error)]
+pub enum Unavailable {
+    #[error("no such channel account")]
+    NotFound,
+    #[error("the channel account is disabled or suspended")]
+    Stopped,
+    #[error("{0}")]
+    Store(#[from] store::Error),
+    #[error("{0}")]
+    Plugin(#[from] crate::plugins::Error),
+}
+
+/// Loads a running connector install.
+pub async fn connector(state: &AppState, install_id: uuid::Uuid) -> Result<Connector, Unavailable> {
+    let install = match store::plugin_install::get(&state.store.db, install_id).await {
+        Ok(install) if install.world == "connector" => install,
+        Ok(_) | Err(store::Error::NotFound(_)) => return Err(Unavailable::NotFound),
+        Err(e) => return Err(e.into()),
+    };
+    if !install.is_running() {
+        return Err(Unavailable::Stopped);
+    }
+    let text = store::plugin::manifest(&state.store.db, &install.plugin_id, &install.version).await?;
+    let manifest = Manifest::parse(&text).map_err(|e| store::Error::Corrupt(format!("stored manifest: {e}")))?;
+    let channel = manifest.channel.ok_or_else(|| store::Error::Corrupt("connector manifest without channel".into()))?;
+    let prepared = state
+        .runtime
+        .load(&state.store, &state.plugins, &install.plugin_id, &install.version, World::Connector)
+        .await?;
+    let Prepared::Connector(plugin) = prepared else {
+        return Err(crate::plugins::Error::WrongWorld {
+            world: "connector",
+            reason: "prepared as another world".into(),
+        }
+        .into());
+    };
+    Ok(Connector { install, manifest, plugin, channel })
+}
+
+/// Runs the connector on a webhook request; the outer error is a store
+/// problem, the inner one the plugin's failure.
+pub async fn parse(
+    state: &AppState,
+    connector: &Connector,
+    request: InboundRequest,
+) -> Result<Result<connector::ParseOutcome, crate::plugins::Error>, store::Error> {
+    let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await?;
+    let started = std::time::Instant::now();
+    let result = state.plugins.run_parse(&connector.plugin, ctx, request).await;
+    let error = result.as_ref().err().map(ToString::to_string);
+    state.runtime.record(connector.install.id, started.elapsed(), error.clone());
+    record_outcome(state, connector.install.id, error.as_deref()).await;
+    Ok(result)
+}
+
+async fn record_outcome(state: &AppState, install: uuid::Uuid, error: Option<&str>) {
+    let limits = &state.plugins.limits;
+    if let Err(e) =
+        store::plugin_install::record_outcome(&state.store, install, error, limits.suspend_after, &state.config.locale)
+            .await
+    {
+        tracing::warn!(%install, error = %e, "cannot record a plugin outcome");
+    }
+}
+
+/// Why parsed content was not stored.
+#[derive(Debug, thiserror::Error)]
+pub enum CommitError {
+    /// The connector produced something unusable (e.g. a sender that is not
+    /// an identity on its channel): the plugin's fault.
+    #[error("{0}")]
+    Invalid(String),
+    #[error(transparent)]
+    Store(#[from] store::Error),
+}
+
+/// Commits what a webhook carried, in one transaction: new messages (each
+/// once), delivery reports and profile names. New conversations open a case
+/// in the install's unit, with its bot if the unit has one.
+pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Result<usize, CommitError> {
+    let install = &connector.install;
+    let actor = Actor::Plugin { id: install.plugin_id.clone(), version: install.version.clone() };
+    let tx = store.begin().await?;
+    let mut stored = 0;
+    for (i, inbound) in parsed.messages.iter().enumerate() {
+        if inbound.provider_message_id.is_empty()
+            || store::message::exists_from_provider(&*tx, install.id, &inbound.provider_message_id).await?
+        {
+            continue;
+        }
+        let sender = domain::contact::normalize_identity("sender", connector.channel, &inbound.sender)
+            .map_err(|e| CommitError::Invalid(format!("messages[{i}].sender: {e}")))?;
+        let contact = match store::contact::find_by_identity(&*tx, connector.channel, &sender).await? {
+            Some(id) => id,
+            None => {
+                let new = domain::contact::NewContact {
+                    name: inbound.sender_name.clone().filter(|n| !n.trim().is_empty()),
+                    identities: vec![(connector.channel, sender.clone())],
+                    custom_attributes: Default::default(),
+                };
+                store::contact::create_in(&*tx, &actor, new).await?.id
+            }
+        };
+        let body = if inbound.body.trim().is_empty() && inbound.attachments.is_empty() {
+            return Err(CommitError::Invalid(format!("messages[{i}]: no text and no attachments")));
+        } else {
+            inbound.body.chars().take(domain::message::MAX_BODY_CHARS).collect::<String>()
+        };
+        let message = domain::message::NewMessage {
+            provider_message_id: Some(inbound.provider_message_id.clone()),
+            channel_install_id: Some(install.id),
+            selected_option: inbound.selected_option.clone(),
+            attachments: inbound
+                .attachments
+                .iter()
+                .map(|a| domain::message::Attachment {
+                    file_name: a.file_name.clone(),
+                    content_type: a.content_type.clone(),
+                    size_bytes: a.size_bytes,
+                    reference: a.reference.clone(),
+                })
+                .collect(),
+            ..domain::message::NewMessage::text(AuthorKind::Contact, body.clone())
+        };
+        match store::case::find_open_for(&*tx, contact, install.id).await? {
+            Some(mut case) => {
+                store::message::add_in(&*tx, &actor, &mut case, message).await?;
+            }
+            None => {
+                let unit =
+                    match install.units.first() {
+                        Some(unit) => *unit,
+                        None => store::unit::list(&*tx).await?.first().map(|u| u.id).ok_or_else(|| {
+                            store::Error::conflict("units", "there is no unit to receive conversations")
+                        })?,
+                    };
+                let status =
+                    if store::event::has_bot(&*tx, unit).await? { CaseStatus::Bot } else { CaseStatus::Queued };
+                let subject = subject_of(&body, connector.channel);
+                let new = NewCase {
+                    subject,
+                    channel: connector.channel,
+                    contact_id: contact,
+                    unit_id: unit,
+                    status,
+                    assignee_id: None,
+                    priority: domain::Priority::Normal,
+                    tags: vec![],
+                    custom_fields: Default::default(),
+                    channel_install_id: Some(install.id),
+                };
+                store::case::create_in(&*tx, &actor, new, Some(message)).await?;
+            }
+        }
+        stored += 1;
+    }
+    for update in &parsed.statuses {
+        let status = match update.state {
+            connector::DeliveryState::Sent => DeliveryStatus::Sent,
+            connector::DeliveryState::Delivered => DeliveryStatus::Delivered,
+            connector::DeliveryState::Read => DeliveryStatus::Read,
+            connector::DeliveryState::Failed => DeliveryStatus::Failed,
+        };
+        store::message::apply_status(&*tx, install.id, &update.provider_message_id, status, update.error.clone())
+            .await?;
+    }
+    for profile in &parsed.profiles {
+        let Ok(sender) = domain::contact::normalize_identity("sender", connector.channel, &profile.sender) else {
+            continue;
+        };
+        if let (Some(name), Some(id)) =
+            (&profile.name, store::contact::find_by_identity(&*tx, connector.channel, &sender).await?)
+        {
+            store::contact::fill_name_in(&*tx, id, name).await?;
+        }
+    }
+    tx.commit().await?;
+    Ok(stored)
+}
+
+/// A case subject from the first message: its first line, shortened.
+fn subject_of(body: &str, channel: domain::Channel) -> String {
+    let line = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
+    if line.is_empty() {
+        return format!("Conversación por {}", channel.as_str());
+    }
+    let mut subject: String = line.chars().take(80).collect();
+    if line.chars().count() > 80 {
+        subject.push('…');
+    }
+    subject
+}
+
+/// Runs a `message.deliver` job: sends an outbound message through the
+/// connector of the case's channel account.
+pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
+    let Some(id) = job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|s| uuid::Uuid::parse_str(s).ok())
+    else {
+        return Outcome::Dead("payload has no message_id".into());
+    };
+    let db = &state.store;
+    let message = match store::message::get_unscoped(&db.db, MessageId(id)).await {
+        Ok(message) => message,
+        Err(store::Error::NotFound(_)) => return Outcome::Done,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    if message.delivery_status != DeliveryStatus::Pending {
+        return Outcome::Done;
+    }
+    let case = match store::case::get(&db.db, None, message.case_id).await {
+        Ok(case) => case,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    // Without a channel account (web chat, API, a case typed in by staff)
+    // there is nothing to send through: the message is read where it is.
+    let Some(install_id) = message.channel_install_id.or(case.channel_install_id) else {
+        return Outcome::Done;
+    };
+    let connector = match connector(state, install_id).await {
+        Ok(connector) => connector,
+        Err(Unavailable::NotFound) => return fail(db, message.id, job.id, "the channel account was removed").await,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let recipient = match store::contact::get(&db.db, &store::contact::Visibility::All, case.contact_id).await {
+        Ok(contact) => contact.identities.into_iter().find(|i| i.channel == connector.channel).map(|i| i.value),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let Some(recipient) = recipient else {
+        return fail(db, message.id, job.id, "the contact has no identity on this channel").await;
+    };
+    let thread_keys = match store::message::recent(&db.db, case.id, 10).await {
+        Ok(recent) => recent.into_iter().filter_map(|m| m.provider_message_id).collect(),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let outbound = OutboundMessage {
+        recipient,
+        body: message.body.clone(),
+        options: message
+            .options
+            .iter()
+            .map(|o| crate::plugins::bot::Choice { id: o.id.clone(), label: o.label.clone() })
+            .collect(),
+        attachments: vec![],
+        template: None,
+        idempotency_key: message.id.to_string(),
+        thread_keys,
+        settings: connector.install.settings.to_string(),
+    };
+    let ctx = match crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await {
+        Ok(ctx) => ctx,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let started = std::time::Instant::now();
+    let result = state.plugins.run_send(&connector.plugin, ctx, outbound).await;
+    let plugin_error = result.as_ref().err().map(ToString::to_string);
+    state.runtime.record(install_id, started.elapsed(), plugin_error.clone());
+    record_outcome(state, install_id, plugin_error.as_deref()).await;
+    let last_attempt = job.attempts >= 10;
+    match result {
+        Ok((Ok(receipt), _)) => {
+            let done = async {
+                let tx = db.begin().await?;
+                store::message::set_delivery(
+                    &*tx,
+                    message.id,
+                    DeliveryStatus::Sent,
+                    Some(receipt.provider_message_id),
+                    None,
+                )
+                .await?;
+                store::job::complete_in(&*tx, job.id).await?;
+                tx.commit().await
+            };
+            match done.await {
+                Ok(()) => Outcome::Done,
+                Err(e) => Outcome::Retry(e.to_string()),
+            }
+        }
+        Ok((Err(e), _)) if e.retryable && !last_attempt => Outcome::Retry(e.message),
+        Ok((Err(e), _)) => fail(db, message.id, job.id, &e.message).await,
+        // The plugin itself failed: the send fail-safe is a retry with backoff.
+        Err(e) if !last_attempt => Outcome::Retry(e.to_string()),
+        Err(e) => fail(db, message.id, job.id, &e.to_string()).await,
+    }
+}
+
+/// Marks a message undeliverable and completes its job.
+async fn fail(db: &Store, message: MessageId, job: uuid::Uuid, error: &str) -> Outcome {
+    let done = async {
+        let tx = db.begin().await?;
+        store::message::set_delivery(&*tx, message, DeliveryStatus::Failed, None, Some(error.to_owned())).await?;
+        store::job::complete_in(&*tx, job).await?;
+        tx.commit().await
+    };
+    match done.await {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}

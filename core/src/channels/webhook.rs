@@ -1,0 +1,138 @@
+//! `/webhooks/{install_id}`: where providers deliver messages and reports.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use futures_util::StreamExt;
+
+use super::{CommitError, Unavailable};
+use crate::api::error::{ApiError, Problem};
+use crate::app::AppState;
+use crate::plugins::connector::{InboundRequest, ParseError};
+
+/// Hands a provider's request to the channel account's connector; answers
+/// what the connector says only once everything it parsed is committed.
+/// Signature failures are 401 and malformed payloads 400, with nothing
+/// stored; a failing plugin or database is 503, so the provider retries.
+#[utoipa::path(
+    post,
+    path = "/webhooks/{install_id}",
+    tag = "channels",
+    params(("install_id" = uuid::Uuid, Path, description = "The connector install (channel account)")),
+    request_body(content = String, content_type = "application/octet-stream", description = "The provider's payload, as sent"),
+    responses(
+        (status = 200, description = "Accepted; the body is whatever the provider expects"),
+        (status = 400, body = Problem), (status = 401, description = "Signature did not verify", body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 429, body = Problem),
+        (status = 503, description = "Try again later", body = Problem),
+    ),
+    security(())
+)]
+pub async fn receive_post(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<uuid::Uuid>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receive(state, req, path.into_inner(), body).await
+}
+
+/// Verification handshakes (e.g. WhatsApp's `hub.challenge`) go to the connector too.
+#[utoipa::path(
+    get,
+    path = "/webhooks/{install_id}",
+    tag = "channels",
+    params(("install_id" = uuid::Uuid, Path, description = "The connector install (channel account)")),
+    responses(
+        (status = 200, description = "What the provider expects"),
+        (status = 400, body = Problem), (status = 401, body = Problem), (status = 404, body = Problem),
+        (status = 429, body = Problem), (status = 503, body = Problem),
+    ),
+    security(())
+)]
+pub async fn receive_get(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    path: web::Path<uuid::Uuid>,
+    body: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    receive(state, req, path.into_inner(), body).await
+}
+
+async fn receive(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    install_id: uuid::Uuid,
+    mut payload: web::Payload,
+) -> Result<HttpResponse, ApiError> {
+    let ip = crate::api::auth::client_ip(&req, &state);
+    state.webhooks_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
+    let max = state.config.http.max_webhook_bytes;
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > max {
+            return Err(ApiError::PayloadTooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    let connector = match super::connector(&state, install_id).await {
+        Ok(connector) => connector,
+        Err(Unavailable::NotFound) => return Err(ApiError::NotFound("channel account")),
+        Err(Unavailable::Stopped) => return Err(ApiError::Unavailable("this channel account is paused".into())),
+        Err(e) => {
+            tracing::warn!(%install_id, error = %e, "connector unavailable");
+            return Err(ApiError::Unavailable("the channel account cannot take messages now".into()));
+        }
+    };
+    let request = InboundRequest {
+        method: req.method().as_str().to_owned(),
+        path: String::new(),
+        query: web::Query::<Vec<(String, String)>>::from_query(req.query_string())
+            .map(|q| q.into_inner())
+            .unwrap_or_default(),
+        headers: req
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
+            .collect(),
+        body: body.to_vec(),
+        settings: connector.install.settings.to_string(),
+    };
+    let parsed = match super::parse(&state, &connector, request).await {
+        Ok(Ok((Ok(parsed), _logs))) => parsed,
+        Ok(Ok((Err(ParseError::Unauthorized(reason)), _))) => return Err(ApiError::BadSignature(reason)),
+        Ok(Ok((Err(ParseError::Malformed(reason)), _))) => return Err(ApiError::BadRequest(reason)),
+        Ok(Err(e)) => {
+            tracing::warn!(%install_id, error = %e, "connector failed on a webhook");
+            return Err(ApiError::Unavailable("the channel account failed to read this request".into()));
+        }
+        Err(e) => {
+            tracing::warn!(%install_id, error = %e, "webhook: store unavailable");
+            return Err(ApiError::Unavailable("cannot take messages now".into()));
+        }
+    };
+    // Two deliveries of one message may race; the loser's transaction fails
+    // on the unique index, and one more try finds the message already stored.
+    let mut outcome = super::commit(&state.store, &connector, &parsed).await;
+    if matches!(outcome, Err(CommitError::Store(_))) {
+        outcome = super::commit(&state.store, &connector, &parsed).await;
+    }
+    match outcome {
+        Ok(stored) => tracing::debug!(%install_id, stored, "webhook committed"),
+        Err(CommitError::Invalid(reason)) => {
+            super::record_outcome(&state, install_id, Some(&reason)).await;
+            tracing::warn!(%install_id, reason, "connector produced unusable content");
+            return Err(ApiError::Unavailable("the channel account failed to read this request".into()));
+        }
+        Err(CommitError::Store(e)) => {
+            tracing::warn!(%install_id, error = %e, "webhook: cannot commit");
+            return Err(ApiError::Unavailable("cannot take messages now".into()));
+        }
+    }
+    let mut response = HttpResponse::build(
+        actix_web::http::StatusCode::from_u16(parsed.response_status).unwrap_or(actix_web::http::StatusCode::OK),
+    );
+    if !parsed.response_content_type.is_empty() {
+        response.content_type(parsed.response_content_type.as_str());
+    }
+    Ok(response.body(parsed.response_body))
+}

@@ -1,0 +1,123 @@
+//! Job workers: claim due jobs from the database and run them.
+//!
+//! Each kind has one handler. A handler that finishes its work completes the
+//! job in the same transaction (see [`crate::store::job::complete_in`]), so a
+//! crash either leaves both undone or both done; a handler that hits a
+//! passing problem asks for a retry with backoff; one that cannot succeed
+//! buries the job, which stays `dead` with its error for operators.
+
+use std::time::Duration;
+
+use actix_web::web;
+
+use crate::app::AppState;
+use crate::store::job::{self, Job};
+
+/// What running a job came to.
+pub enum Outcome {
+    /// The work is done (and the job completed in the handler's transaction).
+    Done,
+    /// Try again later; after `max_attempts` the job is buried.
+    Retry(String),
+    /// It cannot succeed; keep it as dead.
+    Dead(String),
+}
+
+/// How long a worker owns a job before another may take it over.
+const LEASE: Duration = Duration::from_secs(120);
+/// How often an idle worker looks for due jobs (commits wake it sooner).
+const POLL: Duration = Duration::from_millis(500);
+
+/// Backoff before attempt `attempts + 1`: 2 s, 4 s, 8 s ... capped at one hour, with jitter.
+pub fn backoff(attempts: i32) -> Duration {
+    let base = 2u64.saturating_pow(attempts.clamp(1, 12) as u32).min(3600);
+    let jitter = rand::random::<u64>() % (base * 250 + 1);
+    Duration::from_millis(base * 1000 + jitter)
+}
+
+fn max_attempts(kind: &str) -> i32 {
+    match kind {
+        "message.deliver" => 10,
+        _ => 5,
+    }
+}
+
+/// Starts `workers` job loops on the current runtime.
+pub fn spawn(state: web::Data<AppState>, workers: usize) {
+    for n in 0..workers.max(1) {
+        let state = state.clone();
+        tokio::spawn(async move { work(state, n).await });
+    }
+}
+
+async fn work(state: web::Data<AppState>, worker: usize) {
+    let wake = state.store.jobs_wake.clone();
+    loop {
+        let notified = wake.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
+        match job::claim(&state.store, LEASE).await {
+            Ok(Some(job)) => run(&state, job).await,
+            Ok(None) => {
+                let _ = tokio::time::timeout(POLL, notified).await;
+            }
+            Err(e) => {
+                tracing::warn!(worker, error = %e, "cannot claim a job");
+                tokio::time::sleep(POLL).await;
+            }
+        }
+    }
+}
+
+/// Runs one claimed job and records how it ended.
+pub async fn run(state: &AppState, job: Job) {
+    let (id, kind, attempts) = (job.id, job.kind.clone(), job.attempts);
+    let started = std::time::Instant::now();
+    let outcome = match kind.as_str() {
+        "plugin.event" => crate::plugins::dispatch::handle(state, &job).await,
+        "message.deliver" => crate::channels::deliver(state, &job).await,
+        other => Outcome::Dead(format!("no handler for job kind `{other}`")),
+    };
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let result = match outcome {
+        Outcome::Done => {
+            tracing::debug!(job = %id, kind, elapsed_ms, "job done");
+            // Handlers complete their job in their own transaction; this
+            // only removes what a handler had nothing to write for.
+            match state.store.begin().await {
+                Ok(tx) => match job::complete_in(&*tx, id).await {
+                    Ok(()) => tx.commit().await,
+                    Err(e) => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        }
+        Outcome::Retry(error) if attempts < max_attempts(&kind) => {
+            let delay = backoff(attempts);
+            tracing::warn!(job = %id, kind, attempts, error, retry_in_ms = delay.as_millis() as u64, "job will be retried");
+            let at = crate::store::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
+            job::retry_at(&state.store, id, &error, at).await
+        }
+        Outcome::Retry(error) | Outcome::Dead(error) => {
+            tracing::error!(job = %id, kind, attempts, error, "job gave up");
+            job::bury(&state.store, id, &error).await
+        }
+    };
+    if let Err(e) = result {
+        // The lease runs out and another attempt follows; nothing is lost.
+        tracing::warn!(job = %id, kind, error = %e, "cannot record a job's outcome");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_grows_and_caps() {
+        let first = backoff(1);
+        assert!(first >= Duration::from_secs(2) && first <= Duration::from_millis(2500));
+        assert!(backoff(3) >= Duration::from_secs(8));
+        assert!(backoff(40) <= Duration::from_secs(3600 + 900));
+    }
+}

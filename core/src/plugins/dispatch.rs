@@ -1,0 +1,169 @@
+//! Runs `plugin.event` jobs: one event, one install, one version.
+//!
+//! The install's version is read when the job runs, so an upgrade while
+//! events flow sends each event to exactly one version. The plugin runs
+//! outside any transaction; its actions (or its fail-safe) are applied in one
+//! transaction that also completes the job, so a crash before the commit
+//! runs the event again and a crash after it never applies it twice.
+
+use super::actions::{self, Applied, ApplyError, Source};
+use super::bot::BotEvent;
+use super::manifest::{Manifest, World};
+use super::protocol::{EventKind, ProtocolEvent};
+use super::runtime::Prepared;
+use super::{CallContext, Error};
+use crate::app::AppState;
+use crate::domain::{CaseId, CaseStatus, MessageId};
+use crate::jobs::Outcome;
+use crate::store::{self, event::CaseEvent, event::PluginEvent, job::Job, plugin_install::Install};
+
+/// Store errors before the plugin ran are passing: try again later.
+fn retry(e: impl std::fmt::Display) -> Outcome {
+    Outcome::Retry(e.to_string())
+}
+
+pub async fn handle(state: &AppState, job: &Job) -> Outcome {
+    let event: PluginEvent = match serde_json::from_value(job.payload.clone()) {
+        Ok(event) => event,
+        Err(e) => return Outcome::Dead(format!("payload: {e}")),
+    };
+    let db = &state.store;
+    let install = match store::plugin_install::get(&db.db, event.install_id).await {
+        Ok(install) => install,
+        // Uninstalled since: nobody left to tell.
+        Err(store::Error::NotFound(_)) => return Outcome::Done,
+        Err(e) => return retry(e),
+    };
+    if !install.is_running() {
+        return Outcome::Done;
+    }
+    let case = match store::case::get(&db.db, None, CaseId(event.case_id)).await {
+        Ok(case) => case,
+        Err(store::Error::NotFound(_)) => return Outcome::Done,
+        Err(e) => return retry(e),
+    };
+    let world = match install.world.as_str() {
+        "bot" => World::Bot,
+        "protocol" => World::Protocol,
+        _ => return Outcome::Dead(format!("a {} install gets no case events", install.world)),
+    };
+    // A bot only answers while the case is still with it.
+    if world == World::Bot && (case.status != CaseStatus::Bot || !matches!(event.event, CaseEvent::MessageIn { .. })) {
+        return Outcome::Done;
+    }
+    let manifest = match store::plugin::manifest(&db.db, &install.plugin_id, &install.version).await {
+        Ok(text) => match Manifest::parse(&text) {
+            Ok(manifest) => manifest,
+            Err(e) => return Outcome::Dead(format!("stored manifest: {e}")),
+        },
+        Err(e) => return retry(e),
+    };
+    let locale = state.config.locale.clone();
+    let source = Source { install: &install, world, locale: &locale };
+    let started = std::time::Instant::now();
+    let result = call(state, &install, &manifest, world, &case, &event.event).await;
+    let elapsed = started.elapsed();
+    let result = match result {
+        Ok(Ok(actions)) => match actions::apply(db, &source, case.id, &actions, job.id).await {
+            Ok(Applied::All(n)) => {
+                tracing::debug!(install = %install.id, version = %install.version, actions = n, "plugin actions applied");
+                Ok(())
+            }
+            Ok(Applied::Discarded(reason)) => {
+                tracing::debug!(install = %install.id, reason, "plugin actions discarded");
+                Ok(())
+            }
+            Err(ApplyError::Invalid(message)) => Err(Error::InvalidOutput(message).to_string()),
+            Err(ApplyError::Store(e)) => return retry(e),
+        },
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => return retry(e),
+    };
+    state.runtime.record(install.id, elapsed, result.as_ref().err().cloned());
+    let error = result.err();
+    if let Some(error) = &error {
+        tracing::warn!(install = %install.id, plugin = %install.plugin_id, version = %install.version, error, "plugin failed");
+        if let Err(e) = actions::fail_safe(db, &source, case.id, error, job.id).await {
+            return retry(e);
+        }
+    }
+    let limits = &state.plugins.limits;
+    if let Err(e) =
+        store::plugin_install::record_outcome(db, install.id, error.as_deref(), limits.suspend_after, &locale).await
+    {
+        tracing::warn!(install = %install.id, error = %e, "cannot record a plugin outcome");
+    }
+    Outcome::Done
+}
+
+/// Builds the event for the install's world and runs it. The outer error is
+/// a store problem (retry); the inner one is the plugin's failure.
+async fn call(
+    state: &AppState,
+    install: &Install,
+    manifest: &Manifest,
+    world: World,
+    case: &crate::domain::Case,
+    event: &CaseEvent,
+) -> Result<Result<Vec<super::bot::Action>, Error>, store::Error> {
+    let db = &state.store;
+    let prepared = match state.runtime.load(db, &state.plugins, &install.plugin_id, &install.version, world).await {
+        Ok(prepared) => prepared,
+        Err(e) => return Ok(Err(e)),
+    };
+    let ctx = context(state, install, manifest, Some(case.id)).await?;
+    let summary = super::convert::case_summary(&db.db, case).await?;
+    let settings = install.settings.to_string();
+    let outcome = match (prepared, event) {
+        (Prepared::Bot(bot), CaseEvent::MessageIn { message_id }) => {
+            let message = store::message::get_unscoped(&db.db, MessageId(*message_id)).await?;
+            let bot_event = BotEvent {
+                message: super::convert::message(&message),
+                case: summary,
+                contact: super::convert::contact_summary(&db.db, case.contact_id).await?,
+                settings,
+                locale: state.config.locale.clone(),
+            };
+            state.plugins.run_bot(&bot, ctx, &bot_event).await
+        }
+        (Prepared::Protocol(protocol), event) => {
+            let kind = match event {
+                CaseEvent::Created => EventKind::CaseCreated,
+                CaseEvent::MessageIn { message_id } => {
+                    let message = store::message::get_unscoped(&db.db, MessageId(*message_id)).await?;
+                    EventKind::MessageIn(super::convert::message(&message))
+                }
+                CaseEvent::StatusChanged { from, to } => EventKind::StatusChanged((
+                    super::convert::status_from_text(from),
+                    super::convert::status_from_text(to),
+                )),
+                CaseEvent::Assigned { user_id } => EventKind::Assigned(user_id.to_string()),
+                CaseEvent::TimerFired { name, payload } => EventKind::TimerFired((name.clone(), payload.clone())),
+            };
+            let protocol_event = ProtocolEvent { kind, case: summary, settings };
+            state.plugins.run_protocol(&protocol, ctx, &protocol_event).await
+        }
+        _ => Err(Error::WrongWorld { world: world.as_str(), reason: "event does not match the world".into() }),
+    };
+    Ok(outcome.map(|(actions, _logs)| actions))
+}
+
+/// What a call for `install` may reach: its effective grants, durable
+/// key-value storage, the event's case and its granted secrets (opened here,
+/// never handed to the plugin).
+pub async fn context(
+    state: &AppState,
+    install: &Install,
+    manifest: &Manifest,
+    case: Option<CaseId>,
+) -> Result<CallContext, store::Error> {
+    let grants = manifest.capabilities.intersect(&install.granted);
+    let secrets = store::plugin_secret::open(&state.store.db, &state.secrets, install.id, &grants.secrets).await?;
+    Ok(CallContext {
+        install: install.id.to_string(),
+        grants,
+        db: Some(state.store.clone()),
+        case_id: case.map(|c| c.to_string()),
+        secrets,
+    })
+}

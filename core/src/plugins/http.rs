@@ -1,0 +1,247 @@
+//! Plugins' outbound HTTP: one client bound to the network policy in
+//! [`super::net`] (names resolved by the host and refused if any address is
+//! private, redirects only to the same host), with size and time caps, and
+//! credentials filled from secrets the plugin only names.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::connector::http_wit as wit;
+use super::host::HostState;
+use super::net::{self, Denied};
+use super::{Error, Limits};
+
+/// Resolves names for plugins and refuses any that reach a private address,
+/// unless the operator listed the host in `plugins.private_hosts`.
+struct PolicyResolver {
+    private_hosts: Vec<String>,
+}
+
+impl reqwest::dns::Resolve for PolicyResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        let allow_private = self.private_hosts.contains(&host);
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !allow_private {
+                net::check_resolved(&host, &addresses)?;
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// A redirect to another host, or from https to http.
+#[derive(Debug, thiserror::Error)]
+#[error("redirect to another host or from https to http refused")]
+struct RedirectRefused;
+
+/// The client every plugin request goes through.
+pub(super) fn client(limits: &Limits) -> Result<reqwest::Client, Error> {
+    let private_hosts = limits
+        .private_hosts
+        .iter()
+        .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(host, _)| host).to_ascii_lowercase())
+        .collect();
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        let Some(first) = attempt.previous().first() else { return attempt.follow() };
+        let next = attempt.url();
+        let same_host = first.host_str() == next.host_str()
+            && first.port_or_known_default() == next.port_or_known_default()
+            || (first.scheme() == "http" && next.scheme() == "https" && first.host_str() == next.host_str());
+        let downgrade = first.scheme() == "https" && next.scheme() == "http";
+        if !same_host || downgrade {
+            attempt.error(RedirectRefused)
+        } else if attempt.previous().len() >= 5 {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .dns_resolver(Arc::new(PolicyResolver { private_hosts }))
+        .redirect(redirects)
+        .no_proxy()
+        .connect_timeout(Duration::from_millis(limits.http_timeout_ms.min(5_000)))
+        .user_agent(concat!("Ventanilla/", env!("CARGO_PKG_VERSION"), " (plugin)"))
+        .build()
+        .map_err(|e| Error::Cache(format!("http client: {e}")))
+}
+
+/// Headers a plugin may not set: the host decides them.
+const RESERVED: [&str; 6] = ["host", "content-length", "transfer-encoding", "connection", "upgrade", "te"];
+
+fn find_in_chain<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a T> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<T>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+impl HostState {
+    /// Checks the URL against the grant (and the operator's private hosts).
+    fn allowed(&self, url: &str) -> Result<(), wit::HttpError> {
+        if self.grants.http_hosts.is_empty() {
+            return Err(wit::HttpError::Denied("this plugin was not granted http".into()));
+        }
+        let target = net::parse_target(url).map_err(|e| wit::HttpError::Denied(e.to_string()))?;
+        let private_ok = self.limits.private_hosts.iter().any(|h| *h == format!("{}:{}", target.host, target.port));
+        match net::check_grant(url, &self.grants.http_hosts) {
+            Ok(_) => Ok(()),
+            Err(Denied::Port(_)) if private_ok => Ok(()),
+            Err(e) => Err(wit::HttpError::Denied(e.to_string())),
+        }
+    }
+
+    fn credential(&self, auth: &wit::Auth) -> Result<(String, String), wit::HttpError> {
+        use base64::Engine as _;
+        let secret = |name: &str| {
+            if !self.grants.secrets.iter().any(|s| s == name) {
+                return Err(wit::HttpError::Denied(format!("secret `{name}` was not granted")));
+            }
+            self.secrets
+                .get(name)
+                .ok_or_else(|| wit::HttpError::InvalidRequest(format!("secret `{name}` is not set for this install")))
+        };
+        match auth {
+            wit::Auth::Header(h) => {
+                let value = secret(&h.secret)?;
+                let text = std::str::from_utf8(value.bytes())
+                    .map_err(|_| wit::HttpError::InvalidRequest("the secret is not text".into()))?;
+                Ok((h.name.clone(), format!("{}{text}", h.prefix)))
+            }
+            wit::Auth::Basic(b) => {
+                let value = secret(&b.secret)?;
+                let mut pair = format!("{}:", b.user).into_bytes();
+                pair.extend_from_slice(value.bytes());
+                Ok((
+                    "authorization".into(),
+                    format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(pair)),
+                ))
+            }
+        }
+    }
+}
+
+impl wit::Host for HostState {
+    async fn fetch(&mut self, request: wit::Request) -> Result<wit::Response, wit::HttpError> {
+        self.allowed(&request.url)?;
+        let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
+            .map_err(|_| wit::HttpError::InvalidRequest(format!("`{}` is not an HTTP method", request.method)))?;
+        if request.body.len() > self.limits.max_output_bytes {
+            return Err(wit::HttpError::TooLarge);
+        }
+        let mut headers = reqwest::header::HeaderMap::new();
+        let mut pairs = request.headers;
+        let mut used_secret: Option<Vec<u8>> = None;
+        if let Some(auth) = &request.auth {
+            pairs.push(self.credential(auth)?);
+            let name = match auth {
+                wit::Auth::Header(h) => &h.secret,
+                wit::Auth::Basic(b) => &b.secret,
+            };
+            used_secret = self.secrets.get(name).map(|s| s.bytes().to_vec());
+        }
+        for (name, value) in pairs {
+            if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
+                continue;
+            }
+            let name = reqwest::header::HeaderName::from_bytes(name.as_bytes())
+                .map_err(|_| wit::HttpError::InvalidRequest(format!("`{name}` is not a header name")))?;
+            let value = reqwest::header::HeaderValue::from_str(&value)
+                .map_err(|_| wit::HttpError::InvalidRequest(format!("the value of `{name}` is not a header value")))?;
+            headers.append(name, value);
+        }
+        let left = self.deadline.saturating_duration_since(std::time::Instant::now());
+        let asked = request.timeout_ms.map_or(u64::MAX, u64::from);
+        let timeout = Duration::from_millis(asked.min(self.limits.http_timeout_ms)).min(left);
+        if timeout.is_zero() {
+            return Err(wit::HttpError::Timeout);
+        }
+        let sent = self.http.request(method, &request.url).headers(headers).body(request.body).timeout(timeout).send();
+        let mut response = match tokio::time::timeout(timeout, sent).await {
+            Err(_) => return Err(wit::HttpError::Timeout),
+            Ok(Err(e)) => return Err(transport_error(&e)),
+            Ok(Ok(response)) => response,
+        };
+        let status = response.status().as_u16();
+        let secret_text = used_secret.as_deref().and_then(|s| std::str::from_utf8(s).ok()).filter(|s| s.len() >= 4);
+        let response_headers = response
+            .headers()
+            .iter()
+            .filter_map(|(k, v)| {
+                let value = v.to_str().ok()?;
+                let value = secret_text.map_or(value.to_owned(), |s| value.replace(s, "[redacted]"));
+                Some((k.as_str().to_owned(), value))
+            })
+            .collect();
+        let max = self.limits.max_http_response_bytes;
+        if response.content_length().is_some_and(|n| n as usize > max) {
+            return Err(wit::HttpError::TooLarge);
+        }
+        let mut body = Vec::new();
+        loop {
+            let left = self.deadline.saturating_duration_since(std::time::Instant::now()).min(timeout);
+            match tokio::time::timeout(left, response.chunk()).await {
+                Err(_) => return Err(wit::HttpError::Timeout),
+                Ok(Err(e)) => return Err(transport_error(&e)),
+                Ok(Ok(None)) => break,
+                Ok(Ok(Some(chunk))) => {
+                    if body.len() + chunk.len() > max {
+                        return Err(wit::HttpError::TooLarge);
+                    }
+                    body.extend_from_slice(&chunk);
+                }
+            }
+        }
+        // A host that echoes the credential back must not hand it to the plugin.
+        if let Some(secret) = used_secret.filter(|s| s.len() >= 4) {
+            body = redact(&body, &secret);
+        }
+        Ok(wit::Response { status, headers: response_headers, body })
+    }
+}
+
+fn transport_error(e: &reqwest::Error) -> wit::HttpError {
+    if e.is_timeout() {
+        return wit::HttpError::Timeout;
+    }
+    if let Some(denied) = find_in_chain::<Denied>(e) {
+        return wit::HttpError::Denied(denied.to_string());
+    }
+    if find_in_chain::<RedirectRefused>(e).is_some() {
+        return wit::HttpError::Denied(RedirectRefused.to_string());
+    }
+    // The error names the URL, never the headers, so no secret leaks here.
+    wit::HttpError::Transport(e.to_string())
+}
+
+/// `haystack` with every occurrence of `needle` replaced by `[redacted]`.
+fn redact(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(haystack.len());
+    let mut i = 0;
+    while i < haystack.len() {
+        if haystack[i..].starts_with(needle) {
+            out.extend_from_slice(b"[redacted]");
+            i += needle.len();
+        } else {
+            out.push(haystack[i]);
+            i += 1;
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn redacts_every_occurrence() {
+        assert_eq!(super::redact(b"a-s3cr3t-b-s3cr3t", b"s3cr3t"), b"a-[redacted]-b-[redacted]".to_vec());
+        assert_eq!(super::redact(b"nothing", b"s3cr3t"), b"nothing".to_vec());
+    }
+}

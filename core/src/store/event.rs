@@ -1,0 +1,62 @@
+//! Case events for plugins: a command that changes a case writes one
+//! `plugin.event` job per install that follows the case, in the command's own
+//! transaction. Protocols follow every event of their units' cases; the bot
+//! of a unit gets each message a person writes while the case is with the bot.
+//! A plugin's own actions never trigger that plugin again.
+
+use super::{Result, job, plugin_install};
+use crate::domain::{Actor, Case, CaseStatus};
+use crate::plugins::manifest::World;
+use serde::{Deserialize, Serialize};
+
+/// What happened to a case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum CaseEvent {
+    Created,
+    MessageIn { message_id: uuid::Uuid },
+    StatusChanged { from: String, to: String },
+    Assigned { user_id: uuid::Uuid },
+    TimerFired { name: String, payload: String },
+}
+
+/// The payload of a `plugin.event` job.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct PluginEvent {
+    pub install_id: uuid::Uuid,
+    pub case_id: uuid::Uuid,
+    pub event: CaseEvent,
+}
+
+pub const JOB_KIND: &str = "plugin.event";
+
+/// Enqueues the event for every install that follows `case`.
+pub async fn emit(conn: &impl sea_orm::ConnectionTrait, actor: &Actor, case: &Case, event: CaseEvent) -> Result<()> {
+    let origin = match actor {
+        Actor::Plugin { id, .. } => Some(id.as_str()),
+        _ => None,
+    };
+    let mut installs = plugin_install::followers(conn, World::Protocol, case.unit_id).await?;
+    if matches!(event, CaseEvent::MessageIn { .. }) && case.status == CaseStatus::Bot {
+        let bots = plugin_install::followers(conn, World::Bot, case.unit_id).await?;
+        installs.extend(bots.into_iter().find(|b| Some(b.plugin_id.as_str()) != origin));
+    }
+    for install in installs.into_iter().filter(|i| Some(i.plugin_id.as_str()) != origin) {
+        let payload = PluginEvent { install_id: install.id, case_id: case.id.0, event: event.clone() };
+        job::enqueue(
+            conn,
+            job::NewJob {
+                kind: JOB_KIND,
+                payload: serde_json::to_value(&payload).unwrap_or_default(),
+                idempotency_key: None,
+            },
+        )
+        .await?;
+    }
+    Ok(())
+}
+
+/// Whether a bot follows cases of the unit (new conversations then start with it).
+pub async fn has_bot(conn: &impl sea_orm::ConnectionTrait, unit: crate::domain::UnitId) -> Result<bool> {
+    Ok(!plugin_install::followers(conn, World::Bot, unit).await?.is_empty())
+}
