@@ -43,6 +43,8 @@ pub struct CaseDto {
     pub first_response_at: Option<DateTime<Utc>>,
     pub resolved_at: Option<DateTime<Utc>>,
     pub closed_at: Option<DateTime<Utc>>,
+    /// The channel account (connector install) replies go out on, if any.
+    pub channel_install_id: Option<uuid::Uuid>,
 }
 
 impl From<Case> for CaseDto {
@@ -64,6 +66,7 @@ impl From<Case> for CaseDto {
             first_response_at: c.first_response_at,
             resolved_at: c.resolved_at,
             closed_at: c.closed_at,
+            channel_install_id: c.channel_install_id,
         }
     }
 }

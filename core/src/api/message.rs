@@ -23,7 +23,21 @@ pub struct MessageDto {
     pub attachments: Vec<AttachmentDto>,
     pub provider_message_id: Option<String>,
     pub delivery_status: DeliveryStatus,
+    /// Why delivery failed, when it did.
+    pub delivery_error: Option<String>,
+    /// Choices offered with the message (quick replies), as the bot sent them.
+    pub options: Vec<OptionDto>,
+    /// The choice the person picked, for an inbound answer to options.
+    pub selected_option: Option<String>,
+    /// The channel account (connector install) it came in or went out on.
+    pub channel_install_id: Option<uuid::Uuid>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct OptionDto {
+    pub id: String,
+    pub label: String,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -62,6 +76,10 @@ impl From<Message> for MessageDto {
                 .collect(),
             provider_message_id: m.provider_message_id,
             delivery_status: m.delivery_status.into(),
+            delivery_error: m.delivery_error,
+            options: m.options.into_iter().map(|o| OptionDto { id: o.id, label: o.label }).collect(),
+            selected_option: m.selected_option,
+            channel_install_id: m.channel_install_id,
             created_at: m.created_at,
         }
     }
