@@ -4,8 +4,9 @@
 # exactly one world of the SDK, and cargo would otherwise unify the SDK's
 # world features across them.
 #
-#   scripts/build-plugins.sh [--release] [--bundle DIR]
+#   scripts/build-plugins.sh [--release] [--bundled-only] [--bundle DIR]
 #
+# --bundled-only skips the test fixtures in tests/plugins.
 # --bundle DIR also lays out the bundled plugins (plugins/*) as DIR/<id>/
 # plugin.toml + plugin.wasm, which `ventanilla serve --bundled-plugins DIR`
 # installs at start-up.
@@ -14,16 +15,18 @@ cd "$(dirname "$0")/.."
 profile=debug
 flags=()
 bundle=""
+dirs="plugins/*/ tests/plugins/*/"
 while [ $# -gt 0 ]; do
   case "$1" in
     --release) profile=release; flags+=(--release) ;;
     --bundle) bundle="$2"; shift ;;
+    --bundled-only) dirs="plugins/*/" ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
   esac
   shift
 done
 target_dir=${CARGO_TARGET_DIR:-target}
-for dir in plugins/*/ tests/plugins/*/; do
+for dir in $dirs; do
   [ -f "$dir/Cargo.toml" ] || continue
   name=$(basename "$dir")
   cargo build --quiet --locked --target wasm32-wasip2 "${flags[@]}" -p "$name"

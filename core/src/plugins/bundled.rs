@@ -16,9 +16,26 @@ use crate::store::{self, plugin_install::InstallPatch};
 /// What start-up did with one bundled plugin.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Done {
-    Installed { plugin_id: String, version: String, enabled: bool },
-    Upgraded { plugin_id: String, from: String, to: String },
-    Current { plugin_id: String },
+    Installed {
+        plugin_id: String,
+        version: String,
+        enabled: bool,
+    },
+    Upgraded {
+        plugin_id: String,
+        from: String,
+        to: String,
+    },
+    Current {
+        plugin_id: String,
+    },
+    /// A newer version is bundled, but the install's settings do not fit it:
+    /// it stays where it is until an admin upgrades it.
+    Kept {
+        plugin_id: String,
+        version: String,
+        reason: String,
+    },
 }
 
 pub async fn install_all(state: &AppState, dir: &Path) -> anyhow::Result<Vec<Done>> {
@@ -73,13 +90,17 @@ async fn install_one(state: &AppState, path: &Path) -> anyhow::Result<Done> {
         if install.version == manifest.version || !newer(&manifest.version, &install.version) {
             return Ok(Done::Current { plugin_id: manifest.id });
         }
-        if super::settings::validate(&manifest.settings_schema, &install.settings).is_err() {
-            anyhow::bail!(
-                "install {} keeps {}: its settings do not fit {}",
-                install.id,
-                install.version,
-                manifest.version
-            );
+        // Settings that never fit (an install nobody configured yet) do not
+        // hold an upgrade back; settings that fit the old version but not the
+        // new one do.
+        let fits_new = super::settings::validate(&manifest.settings_schema, &install.settings).is_ok();
+        let old_text = store::plugin::manifest(&db.db, &install.plugin_id, &install.version).await?;
+        let fit_old = Manifest::parse(&old_text)
+            .is_ok_and(|old| super::settings::validate(&old.settings_schema, &install.settings).is_ok());
+        if !fits_new && fit_old {
+            let reason = format!("its settings do not fit {}", manifest.version);
+            tracing::warn!(install = %install.id, version = %install.version, reason, "bundled upgrade held back");
+            return Ok(Done::Kept { plugin_id: manifest.id, version: install.version.clone(), reason });
         }
         let patch = InstallPatch { version: Some(manifest.version.clone()), ..Default::default() };
         store::plugin_install::update(db, &Actor::System, install.id, patch).await?;
