@@ -229,6 +229,32 @@ on_both! {
         Ok(())
     }
 
+    async fn bot_state_lives_in_the_database(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let install = install_plugin(&app, "hostile-bot", json!({}), json!({"kv": true}), &[]).await?;
+        let mut replies = vec![];
+        for (n, phone) in ["+573001110011", "+573001110012"].into_iter().enumerate() {
+            let created = app.post_ok("/api/v1/cases", &app.admin_token, json!({
+                "subject": "Consulta", "channel": "whatsapp", "unit_id": unit, "status": "bot",
+                "contact": {"identities": [{"channel": "whatsapp", "value": phone}]},
+                "first_message": {"body": format!("hola {n}"), "author_kind": "contact"},
+            }), 201).await?;
+            let id = created["id"].as_str().unwrap_or_default().to_owned();
+            let reply = eventually(WAIT, || async {
+                let m = app.get(&format!("/api/v1/cases/{id}/messages"), &app.admin_token).await.ok()?;
+                m.body["items"].as_array()?.iter().find(|m| m["author_kind"] == "bot").map(|m| m["body"].clone())
+            }).await;
+            replies.push(reply.unwrap_or_default());
+        }
+        // Each call is a fresh instance; the count survives in the install's kv.
+        anyhow::ensure!(replies == [json!("hola 0 #1"), json!("hola 1 #2")], "{replies:?}");
+        let install_id = uuid::Uuid::parse_str(install["id"].as_str().unwrap_or_default())?;
+        let stored = ventanilla::store::plugin_kv::get(&app.store.db, install_id, "count").await?;
+        anyhow::ensure!(stored.as_deref() == Some(b"2".as_slice()), "{stored:?}");
+        Ok(())
+    }
+
     async fn connector_webhooks_are_verified_committed_and_deduplicated(backend) {
         let app = spawn_app(backend).await?;
         let unit = app.create_unit("admisiones").await?;
