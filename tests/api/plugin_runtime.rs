@@ -264,6 +264,10 @@ on_both! {
         set_secret(&app, &id, "app_secret", "app-secret-123").await?;
         let shown = app.get(&format!("/api/v1/plugin-installs/{id}"), &app.admin_token).await?;
         anyhow::ensure!(shown.body["secrets"][0]["name"] == "app_secret" && !shown.text.contains("app-secret-123"), "{}", shown.text);
+        // At rest it is sealed: the stored bytes do not contain the value.
+        use sea_orm::EntityTrait;
+        let rows = ventanilla::store::plugin_secret::entity::Entity::find().all(&app.store.db).await?;
+        anyhow::ensure!(rows.len() == 1 && !rows[0].ciphertext.windows(14).any(|w| w == b"app-secret-123"), "{rows:?}");
 
         let body = json!({"messages": [{"id": "wamid.1", "from": "+57 300 555 0101", "name": "Ana Ruiz", "text": "Hola, necesito mi certificado"}]}).to_string();
         let bad = webhook(&app, &id, &body, "00").await?;
