@@ -161,9 +161,11 @@ impl PluginHost {
             .total_memories(256)
             .total_tables(512)
             .max_memory_size(limits.memory_bytes.max(1 << 20) * 2)
-            // Reused slots keep their first pages mapped, so a fresh
-            // instance per event does not fault its stack and heap back in.
-            .linear_memory_keep_resident(1 << 20)
+            // Reused slots keep their first pages mapped and zero them by
+            // hand; more than a few pages costs more to zero on every call
+            // than it saves in faults (1 MiB measured 52 µs a call, 64 KiB 31,
+            // none 34: docs/benchmarks.md).
+            .linear_memory_keep_resident(64 << 10)
             .table_keep_resident(64 << 10);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
         let engine = Engine::new(&config).map_err(|e| Error::Cache(format!("engine: {e}")))?;

@@ -56,19 +56,22 @@ pub async fn put(
     )
     .exec(&*tx)
     .await?;
-    audit::record(
-        &*tx,
-        audit::Entry {
-            actor,
-            action: "plugin_install.secret_set",
-            target_kind: "plugin_install",
-            target_id: install.to_string(),
-            unit_id: None,
-            details: serde_json::json!({ "name": name }),
-        },
-    )
-    .await?;
+    record(&*tx, actor, "plugin_install.secret_set", install, name).await?;
     tx.commit().await
+}
+
+/// Audits a change to a secret, by name only.
+async fn record(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    action: &str,
+    install: uuid::Uuid,
+    name: &str,
+) -> Result<()> {
+    let details = serde_json::json!({ "name": name });
+    let target_id = install.to_string();
+    let entry = audit::Entry { actor, action, target_kind: "plugin_install", target_id, unit_id: None, details };
+    audit::record(conn, entry).await
 }
 
 /// Deletes a secret; `NotFound` if there was none.
@@ -78,18 +81,7 @@ pub async fn delete(store: &Store, actor: &Actor, install: uuid::Uuid, name: &st
     if deleted.rows_affected == 0 {
         return Err(super::Error::NotFound("secret"));
     }
-    audit::record(
-        &*tx,
-        audit::Entry {
-            actor,
-            action: "plugin_install.secret_deleted",
-            target_kind: "plugin_install",
-            target_id: install.to_string(),
-            unit_id: None,
-            details: serde_json::json!({ "name": name }),
-        },
-    )
-    .await?;
+    record(&*tx, actor, "plugin_install.secret_deleted", install, name).await?;
     tx.commit().await
 }
 
