@@ -6,6 +6,7 @@ mod authz;
 mod bad_input;
 mod cases;
 mod contacts;
+mod jobs;
 mod operations;
 mod plugin_runtime;
 mod plugins;

@@ -23,6 +23,7 @@ on_both! {
             "ventanilla_http_request_duration_seconds_bucket",
             "ventanilla_db_pool_connections",
             "ventanilla_jobs_pending",
+            "ventanilla_jobs_dead",
         ] {
             anyhow::ensure!(metrics.contains(needle), "metrics has {needle}:\n{metrics}");
         }

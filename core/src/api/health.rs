@@ -55,11 +55,13 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let (open, idle) = state.store.pool_stats();
     let pending = store::job::pending_count(&state.store.db).await.map_or(-1.0, |n| n as f64);
+    let dead = store::job::dead_count(&state.store.db).await.map_or(-1.0, |n| n as f64);
     let open_cases = store::case::count_open(&state.store.db).await.map_or(-1.0, |n| n as f64);
     let text = state.metrics.render(&[
         ("ventanilla_db_pool_connections", "Open database connections.", f64::from(open)),
         ("ventanilla_db_pool_idle_connections", "Idle database connections.", idle as f64),
         ("ventanilla_jobs_pending", "Jobs waiting to run.", pending),
+        ("ventanilla_jobs_dead", "Jobs that gave up after their last attempt.", dead),
         ("ventanilla_cases_open", "Cases not yet resolved.", open_cases),
     ]);
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)

@@ -168,3 +168,8 @@ pub async fn list(conn: &impl ConnectionTrait, kind: &str, status: &str) -> Resu
 pub async fn pending_count(conn: &impl ConnectionTrait) -> Result<u64> {
     Ok(entity::Entity::find().filter(entity::Column::Status.eq("pending")).count(conn).await?)
 }
+
+/// Jobs that gave up, for /metrics.
+pub async fn dead_count(conn: &impl ConnectionTrait) -> Result<u64> {
+    Ok(entity::Entity::find().filter(entity::Column::Status.eq("dead")).count(conn).await?)
+}
