@@ -64,7 +64,7 @@ fn main() -> anyhow::Result<()> {
         events += t.join().map_err(|_| anyhow::anyhow!("thread panicked"))??;
     }
 
-    println!("extism {} ({} iterations)", env!("CARGO_PKG_VERSION"), iterations);
+    println!("extism 1.30 on wasmtime 43 ({iterations} iterations)");
     println!("  call on a reused instance:        p50 {}  p99 {}", micros(pct(&mut warm, 0.5)), micros(pct(&mut warm, 0.99)));
     println!("  fresh instance + call (compiled): p50 {}  p99 {}", micros(pct(&mut fresh, 0.5)), micros(pct(&mut fresh, 0.99)));
     println!("  echo, fresh instance per event, {cores} threads: {:.0} events/s", events as f64 / 3.0);
