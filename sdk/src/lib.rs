@@ -75,51 +75,50 @@ pub mod protocol {
 #[cfg(feature = "connector")]
 #[allow(missing_docs, clippy::all)]
 pub mod connector {
+    /// The world exports `send`, which wasm libc also defines; on wasm the
+    /// standard name mangling (`cm32p2||send`) keeps the core export apart
+    /// from it. Native builds (lints, tests) keep the plain names, which a
+    /// native linker accepts.
+    macro_rules! connector_bindings {
+        ($($with:tt)*) => {
+            #[cfg(target_family = "wasm")]
+            wit_bindgen::generate!({
+                world: "connector",
+                path: "wit",
+                pub_export_macro: true,
+                export_macro_name: "export_connector",
+                default_bindings_module: "ventanilla_sdk::connector",
+                export_prefix: "cm32p2||",
+                $($with)*
+            });
+            #[cfg(not(target_family = "wasm"))]
+            wit_bindgen::generate!({
+                world: "connector",
+                path: "wit",
+                pub_export_macro: true,
+                export_macro_name: "export_connector",
+                default_bindings_module: "ventanilla_sdk::connector",
+                $($with)*
+            });
+        };
+    }
+
     #[cfg(feature = "bot")]
-    wit_bindgen::generate!({
-        world: "connector",
-        path: "wit",
-        pub_export_macro: true,
-        export_macro_name: "export_connector",
-        default_bindings_module: "ventanilla_sdk::connector",
-        // The world exports `send`, which libc also defines; the standard
-        // name mangling keeps the core export apart from it.
-        export_prefix: "cm32p2||",
-        with: {
-            "ventanilla:plugin/types@1.0.0": crate::bot::ventanilla::plugin::types,
-            "ventanilla:plugin/log@1.0.0": crate::bot::ventanilla::plugin::log,
-            "ventanilla:plugin/kv@1.0.0": crate::bot::ventanilla::plugin::kv,
-            "ventanilla:plugin/clock@1.0.0": crate::bot::ventanilla::plugin::clock,
-        },
-    });
+    connector_bindings!(with: {
+        "ventanilla:plugin/types@1.0.0": crate::bot::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.0.0": crate::bot::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.0.0": crate::bot::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.0.0": crate::bot::ventanilla::plugin::clock,
+    },);
     #[cfg(all(feature = "protocol", not(feature = "bot")))]
-    wit_bindgen::generate!({
-        world: "connector",
-        path: "wit",
-        pub_export_macro: true,
-        export_macro_name: "export_connector",
-        default_bindings_module: "ventanilla_sdk::connector",
-        // The world exports `send`, which libc also defines; the standard
-        // name mangling keeps the core export apart from it.
-        export_prefix: "cm32p2||",
-        with: {
-            "ventanilla:plugin/types@1.0.0": crate::protocol::ventanilla::plugin::types,
-            "ventanilla:plugin/log@1.0.0": crate::protocol::ventanilla::plugin::log,
-            "ventanilla:plugin/kv@1.0.0": crate::protocol::ventanilla::plugin::kv,
-            "ventanilla:plugin/clock@1.0.0": crate::protocol::ventanilla::plugin::clock,
-        },
-    });
+    connector_bindings!(with: {
+        "ventanilla:plugin/types@1.0.0": crate::protocol::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.0.0": crate::protocol::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.0.0": crate::protocol::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.0.0": crate::protocol::ventanilla::plugin::clock,
+    },);
     #[cfg(not(any(feature = "bot", feature = "protocol")))]
-    wit_bindgen::generate!({
-        world: "connector",
-        path: "wit",
-        pub_export_macro: true,
-        export_macro_name: "export_connector",
-        default_bindings_module: "ventanilla_sdk::connector",
-        // The world exports `send`, which libc also defines; the standard
-        // name mangling keeps the core export apart from it.
-        export_prefix: "cm32p2||",
-    });
+    connector_bindings!();
 }
 
 /// The interfaces every world shares (types, log, kv, clock), whichever
