@@ -100,6 +100,7 @@ pub async fn apply(
     }
     let tx = store.begin().await?;
     job::complete_in(&*tx, job_id).await?;
+    store::case::lock_in(&*tx, case_id).await?;
     let mut case = store::case::get(&*tx, None, case_id).await?;
     let discard = if source.world == World::Bot && case.status != CaseStatus::Bot {
         Some("the case is no longer with the bot")
@@ -342,6 +343,7 @@ pub async fn fail_safe(
 ) -> store::Result<()> {
     let tx = store.begin().await?;
     job::complete_in(&*tx, job_id).await?;
+    store::case::lock_in(&*tx, case_id).await?;
     let mut case = store::case::get(&*tx, None, case_id).await?;
     let taken = match source.world {
         World::Bot if case.status == CaseStatus::Bot => {

@@ -624,3 +624,13 @@ pub async fn find_open_for(
         None => Ok(None),
     }
 }
+
+/// Holds the case's row until the transaction ends, so read-change-write
+/// sequences on one case (a plugin's actions, say) do not interleave. On
+/// SQLite the single writer already serialises them.
+pub async fn lock_in(conn: &impl ConnectionTrait, id: CaseId) -> Result<()> {
+    if is_postgres(conn) {
+        entity::Entity::find_by_id(id.0).lock_exclusive().one(conn).await?;
+    }
+    Ok(())
+}

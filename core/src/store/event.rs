@@ -36,11 +36,12 @@ pub async fn emit(conn: &impl sea_orm::ConnectionTrait, actor: &Actor, case: &Ca
         Actor::Plugin { id, .. } => Some(id.as_str()),
         _ => None,
     };
-    let mut installs = plugin_install::followers(conn, World::Protocol, case.unit_id).await?;
-    if matches!(event, CaseEvent::MessageIn { .. }) && case.status == CaseStatus::Bot {
-        let bots = plugin_install::followers(conn, World::Bot, case.unit_id).await?;
-        installs.extend(bots.into_iter().find(|b| Some(b.plugin_id.as_str()) != origin));
-    }
+    // One query for both worlds: this runs in every command that changes a case.
+    let wants_bot = matches!(event, CaseEvent::MessageIn { .. }) && case.status == CaseStatus::Bot;
+    let worlds: &[World] = if wants_bot { &[World::Protocol, World::Bot] } else { &[World::Protocol] };
+    let (bots, mut installs): (Vec<_>, Vec<_>) =
+        plugin_install::followers(conn, worlds, case.unit_id).await?.into_iter().partition(|i| i.world == "bot");
+    installs.extend(bots.into_iter().find(|b| Some(b.plugin_id.as_str()) != origin));
     for install in installs.into_iter().filter(|i| Some(i.plugin_id.as_str()) != origin) {
         let payload = PluginEvent { install_id: install.id, case_id: case.id.0, event: event.clone() };
         job::enqueue(
@@ -58,5 +59,5 @@ pub async fn emit(conn: &impl sea_orm::ConnectionTrait, actor: &Actor, case: &Ca
 
 /// Whether a bot follows cases of the unit (new conversations then start with it).
 pub async fn has_bot(conn: &impl sea_orm::ConnectionTrait, unit: crate::domain::UnitId) -> Result<bool> {
-    Ok(!plugin_install::followers(conn, World::Bot, unit).await?.is_empty())
+    Ok(!plugin_install::followers(conn, &[World::Bot], unit).await?.is_empty())
 }

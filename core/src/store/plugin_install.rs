@@ -6,7 +6,8 @@ use crate::domain::{Actor, UnitId};
 use crate::plugins::manifest::{Capabilities, World};
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, Set,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+    Set,
 };
 
 pub mod entity {
@@ -260,8 +261,19 @@ pub async fn record_outcome(
     suspend_after: u32,
     locale: &str,
 ) -> Result<Install> {
+    // The common case, a success after a success, writes nothing.
+    let seen = entity::Entity::find_by_id(id).one(&store.db).await?.ok_or(Error::NotFound("plugin install"))?;
+    if error.is_none() && seen.consecutive_failures == 0 {
+        return Ok(from_model(seen));
+    }
     let tx = store.begin().await?;
-    let current = entity::Entity::find_by_id(id).one(&*tx).await?.ok_or(Error::NotFound("plugin install"))?;
+    // Calls of one install finish concurrently: count under a row lock
+    // (SQLite's single writer already serialises this).
+    let mut query = entity::Entity::find_by_id(id);
+    if super::is_postgres(&*tx) {
+        query = query.lock_exclusive();
+    }
+    let current = query.one(&*tx).await?.ok_or(Error::NotFound("plugin install"))?;
     let failures = if error.is_some() { current.consecutive_failures.saturating_add(1) } else { 0 };
     let suspend =
         error.is_some() && current.status == "active" && failures >= i32::try_from(suspend_after).unwrap_or(i32::MAX);
@@ -312,10 +324,10 @@ pub async fn uses_version(conn: &impl ConnectionTrait, plugin_id: &str, version:
     Ok(n > 0)
 }
 
-/// Running installs of `world` that follow cases of `unit`, oldest first.
-pub async fn followers(conn: &impl ConnectionTrait, world: World, unit: UnitId) -> Result<Vec<Install>> {
+/// Running installs of any of `worlds` that follow cases of `unit`, oldest first.
+pub async fn followers(conn: &impl ConnectionTrait, worlds: &[World], unit: UnitId) -> Result<Vec<Install>> {
     let rows = entity::Entity::find()
-        .filter(entity::Column::World.eq(world.as_str()))
+        .filter(entity::Column::World.is_in(worlds.iter().map(|w| w.as_str())))
         .filter(entity::Column::Enabled.eq(true))
         .filter(entity::Column::Status.eq("active"))
         .order_by_asc(entity::Column::CreatedAt)
