@@ -16,6 +16,7 @@ use crate::app::AppState;
 use crate::domain::{self, Actor, AuthorKind, CaseStatus, DeliveryStatus, MessageId, case::NewCase};
 use crate::jobs::Outcome;
 use crate::plugins::connector::{self, InboundRequest, OutboundMessage, Parsed};
+use crate::plugins::dispatch::record_call;
 use crate::plugins::manifest::{Manifest, World};
 use crate::plugins::runtime::Prepared;
 use crate::store::{self, Store, job::Job, plugin_install::Install};
@@ -81,19 +82,8 @@ pub async fn parse(
     let started = std::time::Instant::now();
     let result = state.plugins.run_parse(&connector.plugin, ctx, request).await;
     let error = result.as_ref().err().map(ToString::to_string);
-    state.runtime.record(connector.install.id, started.elapsed(), error.clone());
-    record_outcome(state, connector.install.id, error.as_deref()).await;
+    record_call(state, connector.install.id, started.elapsed(), error.as_deref()).await;
     Ok(result)
-}
-
-async fn record_outcome(state: &AppState, install: uuid::Uuid, error: Option<&str>) {
-    let limits = &state.plugins.limits;
-    if let Err(e) =
-        store::plugin_install::record_outcome(&state.store, install, error, limits.suspend_after, &state.config.locale)
-            .await
-    {
-        tracing::warn!(%install, error = %e, "cannot record a plugin outcome");
-    }
 }
 
 /// Why parsed content was not stored.
@@ -286,8 +276,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
     let started = std::time::Instant::now();
     let result = state.plugins.run_send(&connector.plugin, ctx, outbound).await;
     let plugin_error = result.as_ref().err().map(ToString::to_string);
-    state.runtime.record(install_id, started.elapsed(), plugin_error.clone());
-    record_outcome(state, install_id, plugin_error.as_deref()).await;
+    record_call(state, install_id, started.elapsed(), plugin_error.as_deref()).await;
     let last_attempt = job.attempts >= 10;
     match result {
         Ok((Ok(receipt), _)) => {

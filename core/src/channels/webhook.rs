@@ -119,7 +119,7 @@ async fn receive(
     match outcome {
         Ok(stored) => tracing::debug!(%install_id, stored, "webhook committed"),
         Err(CommitError::Invalid(reason)) => {
-            super::record_outcome(&state, install_id, Some(&reason)).await;
+            crate::plugins::dispatch::record_outcome(&state, install_id, Some(&reason)).await;
             tracing::warn!(%install_id, reason, "connector produced unusable content");
             return Err(ApiError::Unavailable("the channel account failed to read this request".into()));
         }

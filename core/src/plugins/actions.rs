@@ -11,7 +11,7 @@ use super::bot::{Action, NotifyTarget};
 use super::convert;
 use super::manifest::World;
 use crate::domain::{
-    self, Actor, AuthorKind, Case, CaseId, CaseStatus, UnitId, UserId,
+    self, Actor, AuthorKind, Case, CaseId, CaseStatus, UserId,
     case::CasePatch,
     message::{NewMessage, QuickReply},
 };
@@ -371,10 +371,4 @@ pub async fn fail_safe(
     let details = serde_json::json!({ "error": error, "fail_safe": taken });
     record(&*tx, &Actor::System, source, &case, "plugin.failed", details).await?;
     tx.commit().await
-}
-
-/// Units a hand-off may name are checked at apply time; this resolves the
-/// unit a new conversation on a connector starts in.
-pub fn first_unit(install: &store::plugin_install::Install) -> Option<UnitId> {
-    install.units.first().copied()
 }

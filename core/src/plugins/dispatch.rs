@@ -79,7 +79,6 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
         Ok(Err(e)) => Err(e.to_string()),
         Err(e) => return retry(e),
     };
-    state.runtime.record(install.id, elapsed, result.as_ref().err().cloned());
     let error = result.err();
     if let Some(error) = &error {
         tracing::warn!(install = %install.id, plugin = %install.plugin_id, version = %install.version, error, "plugin failed");
@@ -87,13 +86,25 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
             return retry(e);
         }
     }
-    let limits = &state.plugins.limits;
-    if let Err(e) =
-        store::plugin_install::record_outcome(db, install.id, error.as_deref(), limits.suspend_after, &locale).await
-    {
-        tracing::warn!(install = %install.id, error = %e, "cannot record a plugin outcome");
-    }
+    record_call(state, install.id, elapsed, error.as_deref()).await;
     Outcome::Done
+}
+
+/// Counts one call of an install: its health figures on this instance, and
+/// the consecutive-failure count (which may suspend it) in the database.
+pub async fn record_call(state: &AppState, install: uuid::Uuid, elapsed: std::time::Duration, error: Option<&str>) {
+    state.runtime.record(install, elapsed, error.map(str::to_owned));
+    record_outcome(state, install, error).await;
+}
+
+/// Counts an outcome towards the install's consecutive failures only (for a
+/// failure found after the call, e.g. content that could not be stored).
+pub async fn record_outcome(state: &AppState, install: uuid::Uuid, error: Option<&str>) {
+    let suspend_after = state.plugins.limits.suspend_after;
+    let locale = &state.config.locale;
+    if let Err(e) = store::plugin_install::record_outcome(&state.store, install, error, suspend_after, locale).await {
+        tracing::warn!(%install, error = %e, "cannot record a plugin outcome");
+    }
 }
 
 /// Builds the event for the install's world and runs it. The outer error is
