@@ -25,6 +25,12 @@ pub struct AppState {
     pub secrets: crate::plugins::secrets::SecretBox,
     /// Public webhook endpoints: requests per minute per client address.
     pub webhooks_by_ip: RateLimiter,
+    /// The help center and public search: requests per minute per address.
+    pub public_by_ip: RateLimiter,
+    /// Article feedback: answers per hour per address.
+    pub feedback_by_ip: RateLimiter,
+    /// Knowledge-base search, shared by every surface.
+    pub search: Arc<crate::search::Search>,
 }
 
 /// A running server and where it listens.
@@ -64,18 +70,41 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     };
     let plugins = crate::plugins::PluginHost::new(Some(config.data_dir.join("plugin-cache")), config.plugins.clone())
         .context("cannot start the plugin engine")?;
+    let search = open_search(&config).await?;
+    search.check(&store).await.context("cannot check the search index against the database")?;
+    search.start_log(store.clone());
     Ok(AppState {
+        search,
         store,
         jwt,
         login_by_ip: RateLimiter::new(config.auth.login_attempts_per_ip_per_minute, Duration::from_secs(60)),
         login_by_account: RateLimiter::new(config.auth.login_attempts_per_account, Duration::from_secs(15 * 60)),
         metrics: Metrics::default(),
         webhooks_by_ip: RateLimiter::new(config.http.webhooks_per_ip_per_minute, Duration::from_secs(60)),
+        public_by_ip: RateLimiter::new(config.http.public_requests_per_ip_per_minute, Duration::from_secs(60)),
+        feedback_by_ip: RateLimiter::new(config.http.feedback_per_ip_per_hour, Duration::from_secs(3600)),
         plugins,
         runtime: Default::default(),
         secrets,
         config: Arc::new(config),
     })
+}
+
+/// Opens the configured search backend.
+pub async fn open_search(config: &Config) -> anyhow::Result<Arc<crate::search::Search>> {
+    use crate::config::SearchBackend;
+    let backend: Arc<dyn crate::search::KbSearch> = match config.search.backend {
+        SearchBackend::Tantivy => {
+            let dir = config.search.path.clone().unwrap_or_else(|| config.data_dir.join("search"));
+            let index = crate::search::tantivy::TantivyIndex::open(Some(&dir), config.search.writer_memory_bytes)
+                .with_context(|| {
+                    format!("cannot open the search index in {} (is another instance using it?)", dir.display())
+                })?;
+            Arc::new(index)
+        }
+        SearchBackend::Meilisearch => anyhow::bail!("search.backend = meilisearch is not available in this build yet"),
+    };
+    Ok(Arc::new(crate::search::Search::new(backend)))
 }
 
 /// Binds the listen address and starts serving; returns at once.
@@ -98,6 +127,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
             .app_data(api::path_config())
             .wrap(from_fn(api::middleware::observe))
             .configure(api::configure)
+            .configure(crate::help::configure)
             .default_service(web::to(api::not_found))
     })
     .workers(workers)

@@ -35,6 +35,47 @@ pub struct Config {
     /// Where bundled plugins are installed from at start-up: each
     /// subdirectory holds a `plugin.toml` and a `plugin.wasm`.
     pub bundled_plugins: Option<PathBuf>,
+    /// The address people reach this server at, e.g.
+    /// `https://ayuda.universidad.edu.co`: links sent on other channels
+    /// (a bot's link to a help-center article) start with it.
+    pub public_url: Option<String>,
+    pub search: SearchConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SearchConfig {
+    pub backend: SearchBackend,
+    /// Where the embedded index lives; defaults to `data_dir/search`.
+    pub path: Option<PathBuf>,
+    /// Meilisearch address, e.g. `http://127.0.0.1:7700`.
+    pub meilisearch_url: Option<String>,
+    pub meilisearch_key: Option<Secret>,
+    /// Name of the Meilisearch index (one per Ventanilla installation).
+    pub meilisearch_index: String,
+    /// Memory the embedded index may use while writing.
+    pub writer_memory_bytes: usize,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum SearchBackend {
+    /// Embedded: nothing else to run.
+    Tantivy,
+    Meilisearch,
+}
+
+impl Default for SearchConfig {
+    fn default() -> Self {
+        SearchConfig {
+            backend: SearchBackend::Tantivy,
+            path: None,
+            meilisearch_url: None,
+            meilisearch_key: None,
+            meilisearch_index: "ventanilla_articles".into(),
+            writer_memory_bytes: 32 * 1024 * 1024,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -86,6 +127,11 @@ pub struct HttpConfig {
     pub max_webhook_bytes: usize,
     /// Job workers per instance (deliveries, plugin events, timers).
     pub job_workers: usize,
+    /// Requests per minute from one address to what the public may call
+    /// without signing in (help center, public search).
+    pub public_requests_per_ip_per_minute: u32,
+    /// Article feedback accepted per hour from one address.
+    pub feedback_per_ip_per_hour: u32,
 }
 
 impl Default for Config {
@@ -102,6 +148,8 @@ impl Default for Config {
             secrets_key: None,
             locale: "es".into(),
             bundled_plugins: None,
+            public_url: None,
+            search: SearchConfig::default(),
         }
     }
 }
@@ -139,6 +187,8 @@ impl Default for HttpConfig {
             webhooks_per_ip_per_minute: 600,
             max_webhook_bytes: 1024 * 1024,
             job_workers: 2,
+            public_requests_per_ip_per_minute: 300,
+            feedback_per_ip_per_hour: 20,
         }
     }
 }
@@ -254,6 +304,17 @@ impl Config {
         }
         if !(1 << 20..=1 << 30).contains(&limits.memory_bytes) {
             return invalid("plugins.memory_bytes", "must be between 1 MiB and 1 GiB".into());
+        }
+        if let Some(url) = &self.public_url
+            && !(url.starts_with("https://") || url.starts_with("http://"))
+        {
+            return invalid("public_url", "must start with https:// or http://".into());
+        }
+        if self.search.backend == SearchBackend::Meilisearch && self.search.meilisearch_url.is_none() {
+            return invalid("search.meilisearch_url", "is required when search.backend is meilisearch".into());
+        }
+        if !(15 << 20..=1 << 30).contains(&self.search.writer_memory_bytes) {
+            return invalid("search.writer_memory_bytes", "must be between 15 MiB and 1 GiB".into());
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return invalid("log.filter", format!("`{}` is not a tracing filter", self.log.filter));

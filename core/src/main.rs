@@ -44,6 +44,12 @@ enum Command {
     },
     /// Print the OpenAPI document.
     Openapi,
+    /// Rebuild the knowledge-base search index from the database. With the
+    /// embedded index, stop the server first (or call POST /api/v1/search/reindex).
+    Reindex {
+        #[command(flatten)]
+        common: Common,
+    },
     /// Work with plugins locally, without a server.
     Plugin {
         #[command(subcommand)]
@@ -85,6 +91,21 @@ enum BenchCommand {
         unit: String,
         #[arg(long, default_value_t = 100_000)]
         cases: usize,
+    },
+    /// Knowledge-base search figures: accuracy, indexing, latency (run in release mode).
+    Search {
+        /// The evaluation set.
+        #[arg(long, default_value = "tests/data/kb_eval_es.json")]
+        eval: PathBuf,
+        /// Corpus sizes to time, comma-separated.
+        #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000])]
+        sizes: Vec<usize>,
+        /// Articles to publish one by one for the publish-to-searchable figure.
+        #[arg(long, default_value_t = 200)]
+        publishes: usize,
+        /// Scratch directory for the indexes and the database.
+        #[arg(long, default_value = "target/bench-search")]
+        work_dir: PathBuf,
     },
     /// Plugin host figures, using the hostile-bot test fixture's benchmark modes.
     Plugins {
@@ -199,6 +220,24 @@ fn run() -> anyhow::Result<()> {
             write!(std::io::stdout(), "{report}")?;
             Ok(())
         }),
+        Command::Reindex { common } => {
+            let config = common.load()?;
+            init_logs(&config);
+            runtime.block_on(async {
+                let store = app::open_store(&config).await?;
+                let search = app::open_search(&config).await?;
+                let report = search.rebuild(&store).await?;
+                writeln!(std::io::stdout(), "search index rebuilt: {} articles", report.documents)?;
+                Ok(())
+            })
+        }
+        Command::Bench { command: BenchCommand::Search { eval, sizes, publishes, work_dir } } => {
+            runtime.block_on(async {
+                let report = ventanilla::bench::search::run(&eval, &sizes, publishes, &work_dir).await?;
+                write!(std::io::stdout(), "{report}")?;
+                Ok(())
+            })
+        }
         Command::Openapi => {
             writeln!(std::io::stdout(), "{}", ventanilla::api::openapi_json())?;
             Ok(())

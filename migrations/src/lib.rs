@@ -8,6 +8,7 @@ mod m20261123_000001_initial;
 mod m20261123_000002_plugin_versions;
 mod m20261123_000003_plugin_installs;
 mod m20261123_000004_plugin_runtime;
+mod m20261123_000005_knowledge_base;
 
 pub struct Migrator;
 
@@ -19,6 +20,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000002_plugin_versions::Migration),
             Box::new(m20261123_000003_plugin_installs::Migration),
             Box::new(m20261123_000004_plugin_runtime::Migration),
+            Box::new(m20261123_000005_knowledge_base::Migration),
         ]
     }
 }

@@ -7,6 +7,8 @@ mod bad_input;
 mod cases;
 mod contacts;
 mod jobs;
+mod kb;
+mod kb_eval;
 mod operations;
 mod plugin_runtime;
 mod plugins;

@@ -109,6 +109,21 @@ impl FromRequest for Auth {
     }
 }
 
+/// The caller when a bearer token is sent (and it must then be valid), or
+/// nobody: for what the public may also read.
+pub struct MaybeAuth(pub Option<Principal>);
+
+impl FromRequest for MaybeAuth {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let sent = req.headers().contains_key(actix_web::http::header::AUTHORIZATION);
+        let auth = Auth::from_request(req, payload);
+        Box::pin(async move { if sent { Ok(MaybeAuth(Some(auth.await?.0))) } else { Ok(MaybeAuth(None)) } })
+    }
+}
+
 /// Resolves a bearer token to a principal; `None` when it is not valid.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>, ApiError> {
     if token.starts_with(crate::auth::API_TOKEN_PREFIX) {

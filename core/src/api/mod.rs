@@ -3,6 +3,7 @@
 //! Handlers parse and authorise; the store does the work in one transaction.
 //! Only [`error::ApiError`] turns errors into HTTP.
 
+pub mod article;
 pub mod audit;
 pub mod auth;
 pub mod case;
@@ -11,6 +12,8 @@ pub mod error;
 pub mod extract;
 pub mod health;
 pub mod idempotency;
+pub mod kb;
+pub mod kb_search;
 pub mod message;
 pub mod metrics;
 pub mod middleware;
@@ -57,6 +60,11 @@ use error::ApiError;
         plugin_install::delete_install, plugin_install::test_install, plugin_install::install_health,
         plugin_install::set_secret, plugin_install::delete_secret,
         notification::list_notifications, notification::read_notification,
+        kb::list_knowledge_bases, kb::create_knowledge_base, kb::get_knowledge_base, kb::update_knowledge_base,
+        kb::list_categories, kb::create_category, kb::delete_category,
+        article::list_articles, article::create_article, article::get_article, article::update_article,
+        article::list_article_versions, article::restore_article,
+        kb_search::search_knowledge_base, kb_search::reindex,
         crate::channels::webhook::receive_post, crate::channels::webhook::receive_get,
     ),
     components(schemas(error::Problem, error::FieldError)),
@@ -72,6 +80,7 @@ use error::ApiError;
         (name = "plugins", description = "WebAssembly plugins (admins)"),
         (name = "notifications", description = "What staff are told"),
         (name = "channels", description = "Provider webhooks, handled by connector plugins"),
+        (name = "knowledge-bases", description = "FAQ and articles per unit, and their search"),
     )
 )]
 pub struct ApiDoc;
@@ -202,6 +211,21 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(plugin_install::delete_secret)
                 .service(notification::list_notifications)
                 .service(notification::read_notification)
+                .service(kb::list_knowledge_bases)
+                .service(kb::create_knowledge_base)
+                .service(kb::get_knowledge_base)
+                .service(kb::update_knowledge_base)
+                .service(kb::list_categories)
+                .service(kb::create_category)
+                .service(kb::delete_category)
+                .service(article::list_articles)
+                .service(article::create_article)
+                .service(article::get_article)
+                .service(article::update_article)
+                .service(article::list_article_versions)
+                .service(article::restore_article)
+                .service(kb_search::search_knowledge_base)
+                .service(kb_search::reindex)
                 .service(
                     web::resource("/webhooks/{install_id}")
                         .route(web::post().to(crate::channels::webhook::receive_post))

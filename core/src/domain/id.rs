@@ -43,4 +43,18 @@ macro_rules! id_type {
     )*};
 }
 
-id_type!(UnitId, UserId, ContactId, IdentityId, ConsentId, CaseId, MessageId, NoteId, ApiTokenId, AuditEventId,);
+id_type!(
+    UnitId,
+    UserId,
+    ContactId,
+    IdentityId,
+    ConsentId,
+    CaseId,
+    MessageId,
+    NoteId,
+    ApiTokenId,
+    AuditEventId,
+    KbId,
+    CategoryId,
+    ArticleId,
+);

@@ -8,6 +8,7 @@ pub mod case;
 pub mod consent;
 pub mod contact;
 pub mod id;
+pub mod kb;
 pub mod message;
 pub mod principal;
 pub mod unit;

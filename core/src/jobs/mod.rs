@@ -76,6 +76,7 @@ pub async fn run(state: &AppState, job: Job) {
     let outcome = match kind.as_str() {
         "plugin.event" => crate::plugins::dispatch::handle(state, &job).await,
         "message.deliver" => crate::channels::deliver(state, &job).await,
+        crate::store::article::INDEX_JOB => crate::search::sync::handle(state, &job).await,
         other => Outcome::Dead(format!("no handler for job kind `{other}`")),
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

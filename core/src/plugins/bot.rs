@@ -165,17 +165,47 @@ fn action_size(action: &Action) -> usize {
 }
 
 impl kb::Host for HostState {
-    async fn search(
-        &mut self,
-        _query: String,
-        _locale: Option<String>,
-        _limit: u32,
-    ) -> Result<Vec<kb::Hit>, kb::KbError> {
+    /// The same search the help center runs, over the public knowledge bases
+    /// of the case's unit and the institution, bounded by the call's deadline.
+    async fn search(&mut self, query: String, locale: Option<String>, limit: u32) -> Result<Vec<kb::Hit>, kb::KbError> {
         if !self.grants.kb_search {
             return Err(kb::KbError::Denied);
         }
-        // The knowledge base arrives with its own service; until then there
-        // is nothing to search and the plugin is told so.
-        Err(kb::KbError::Unavailable)
+        let Some(scope) = &self.kb else { return Err(kb::KbError::Unavailable) };
+        let Some(first) = scope.bases.first() else { return Ok(vec![]) };
+        let Ok(text) = crate::api::kb_search::query_text(&query) else { return Ok(vec![]) };
+        let locale = locale.and_then(|l| crate::domain::kb::Locale::parse("locale", &l).ok());
+        let mut request = crate::search::Query::new(
+            text,
+            scope.bases.iter().map(|kb| kb.id).collect(),
+            locale.unwrap_or(first.locale),
+        );
+        request.locale = locale;
+        request.synonyms = scope.bases.iter().flat_map(|kb| kb.synonyms.iter().cloned()).collect();
+        request.limit = limit.clamp(1, 10) as usize;
+        let deadline = tokio::time::Instant::from_std(self.deadline);
+        let hits = match tokio::time::timeout_at(deadline, scope.search.query(&request)).await {
+            Ok(Ok(hits)) => hits,
+            Ok(Err(e)) => {
+                tracing::warn!(install = %self.install, error = %e, "kb search for a plugin failed");
+                return Err(kb::KbError::Unavailable);
+            }
+            Err(_) => return Err(kb::KbError::Unavailable),
+        };
+        scope.search.record(&request, "bot", &hits);
+        Ok(hits
+            .into_iter()
+            .filter_map(|hit| {
+                let kb = scope.bases.iter().find(|kb| kb.id == hit.kb_id)?;
+                let path = crate::api::article::article_path(kb, hit.locale, &hit.slug);
+                Some(kb::Hit {
+                    article_id: hit.article_id.to_string(),
+                    title: hit.title,
+                    short_answer: hit.short_answer,
+                    url: format!("{}{}", scope.public_url, path),
+                    confidence: hit.confidence,
+                })
+            })
+            .collect())
     }
 }

@@ -170,7 +170,19 @@ pub async fn context(
 ) -> Result<CallContext, store::Error> {
     let grants = manifest.capabilities.intersect(&install.granted);
     let secrets = store::plugin_secret::open(&state.store.db, &state.secrets, install.id, &grants.secrets).await?;
+    let kb = if grants.kb_search {
+        let unit = match case {
+            Some(case) => Some(store::case::get(&state.store.db, None, case).await?.unit_id),
+            None => install.units.first().copied(),
+        };
+        let bases = store::kb::public_for_unit(&state.store.db, unit).await?;
+        let public_url = state.config.public_url.clone().unwrap_or_default().trim_end_matches('/').to_owned();
+        Some(super::host::KbScope { search: state.search.clone(), bases, public_url })
+    } else {
+        None
+    };
     Ok(CallContext {
+        kb,
         install: install.id.to_string(),
         grants,
         db: Some(state.store.clone()),

@@ -113,6 +113,18 @@ pub struct CallContext {
     pub case_id: Option<String>,
     /// The install's granted secrets, opened; never handed to the plugin.
     pub secrets: HashMap<String, SecretValue>,
+    /// What `kb.search` searches, when granted.
+    pub kb: Option<KbScope>,
+}
+
+/// The knowledge bases a plugin's `kb.search` reaches: the public ones of
+/// the case's unit and of the institution, through the one search service.
+#[derive(Clone)]
+pub struct KbScope {
+    pub search: std::sync::Arc<crate::search::Search>,
+    pub bases: Vec<crate::domain::kb::KnowledgeBase>,
+    /// Prefix of article links, e.g. `https://ayuda.uni.edu.co`; empty for relative links.
+    pub public_url: String,
 }
 
 impl CallContext {
@@ -265,6 +277,7 @@ impl PluginHost {
             db: ctx.db.clone(),
             case_id: ctx.case_id.clone(),
             secrets: ctx.secrets.clone(),
+            kb: ctx.kb.clone(),
             http: self.http.clone(),
             limits: limits.clone(),
             deadline: std::time::Instant::now() + Duration::from_millis(limits.wall_ms),
@@ -374,6 +387,7 @@ pub struct HostState {
     pub(super) db: Option<Db>,
     pub(super) case_id: Option<String>,
     pub(super) secrets: HashMap<String, SecretValue>,
+    pub(super) kb: Option<KbScope>,
     pub(super) http: reqwest::Client,
     pub(super) limits: Limits,
     /// When the call's wall-clock time runs out; host calls stop there too.

@@ -5,12 +5,15 @@
 //! transaction. Unit scoping is applied inside the queries that read cases.
 
 pub mod api_token;
+pub mod article;
 pub mod audit;
 pub mod case;
 pub mod contact;
 pub mod event;
 pub mod idempotency;
 pub mod job;
+pub mod kb;
+pub mod kb_analytics;
 pub mod message;
 pub mod notification;
 pub mod pagination;

@@ -45,6 +45,15 @@ impl Guest for Hostile {
                 }
                 Ok(vec![reply(last.to_string())])
             }
+            // Answers with the knowledge-base hits for the message: the
+            // consistency tests compare them with the API and help center.
+            "kb-answer" => match kb::search(&event.message.body, None, 5) {
+                Ok(hits) => {
+                    let titles: Vec<String> = hits.iter().map(|h| format!("{}|{}", h.title, h.url)).collect();
+                    Ok(vec![reply(format!("kb:{}", titles.join(";")))])
+                }
+                Err(e) => Ok(vec![reply(format!("kb-error:{e:?}"))]),
+            },
             "capabilities" => {
                 let kv = match kv::set("k", b"v") {
                     Ok(()) => "ok".to_owned(),

@@ -1,6 +1,8 @@
 //! `ventanilla bench ...`: helpers for the benchmarks in `benches/`. Seeding
 //! writes rows in bulk so a 100k-case database takes seconds, not minutes.
 
+pub mod search;
+
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
 

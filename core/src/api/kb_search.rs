@@ -1,0 +1,154 @@
+//! Searching a knowledge base, and rebuilding the index.
+
+use actix_web::{HttpRequest, HttpResponse, get, post, web};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use super::error::{ApiError, Checker, Problem};
+use super::extract::{Auth, MaybeAuth, require_admin_or};
+use super::kb::readable;
+use crate::app::AppState;
+use crate::domain::kb::{KnowledgeBase, Locale};
+use crate::domain::{CategoryId, KbId, Scope};
+use crate::search::{self, Hit};
+
+/// Longest query accepted, in characters.
+const MAX_QUERY: usize = 300;
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchParams {
+    /// What the person typed.
+    pub q: String,
+    /// Hits to return, 1 to 50 (default 10).
+    pub limit: Option<usize>,
+    /// Only articles in this locale; the query is analysed in it (default: the base's locale).
+    pub locale: Option<String>,
+    /// Only this category and its subcategories.
+    pub category_id: Option<uuid::Uuid>,
+    /// The last word is still being typed: also match words that start with it.
+    pub prefix: Option<bool>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchResponse {
+    pub hits: Vec<SearchHitDto>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SearchHitDto {
+    pub article_id: uuid::Uuid,
+    pub title: String,
+    /// Ranking score; only the order means something.
+    pub score: f32,
+    /// HTML-escaped excerpt with the query's words in `<mark>`.
+    pub snippet: String,
+    /// 0 to 1: how much of the query the article covers. A bot may answer above ~0.6.
+    pub confidence: f32,
+    pub short_answer: String,
+    pub locale: String,
+    /// The article in the help center.
+    pub url: String,
+}
+
+impl SearchHitDto {
+    pub fn new(kb: &KnowledgeBase, hit: Hit) -> Self {
+        SearchHitDto {
+            url: super::article::article_path(kb, hit.locale, &hit.slug),
+            article_id: hit.article_id.0,
+            title: hit.title,
+            score: hit.score,
+            snippet: hit.snippet,
+            confidence: hit.confidence,
+            short_answer: hit.short_answer,
+            locale: hit.locale.as_str().to_owned(),
+        }
+    }
+}
+
+impl From<search::Error> for ApiError {
+    fn from(err: search::Error) -> Self {
+        match err {
+            search::Error::Store(e) => e.into(),
+            search::Error::Backend(e) => {
+                tracing::error!(error = %e, "search backend failed");
+                ApiError::Unavailable("search is unavailable for a moment; retry".into())
+            }
+        }
+    }
+}
+
+/// Searches published articles, best first. Public knowledge bases answer
+/// without a token (rate-limited per address); internal ones need staff.
+#[utoipa::path(
+    tag = "knowledge-bases",
+    params(("kb_id" = uuid::Uuid, Path), SearchParams),
+    responses((status = 200, body = SearchResponse), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)),
+    security((), ("bearer" = []))
+)]
+#[get("/knowledge-bases/{kb_id}/search")]
+pub async fn search_knowledge_base(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    auth: MaybeAuth,
+    path: web::Path<uuid::Uuid>,
+    params: web::Query<SearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    if auth.0.is_none() {
+        let ip = super::auth::client_ip(&req, &state);
+        state.public_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
+    }
+    let kb = readable(&state, auth.0.as_ref(), KbId(path.into_inner())).await?;
+    let params = params.into_inner();
+    let mut check = Checker::default();
+    let text = check.check(query_text(&params.q));
+    let limit = params.limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        check.check::<()>(Err(crate::domain::Error::invalid("limit", "must be between 1 and 50")));
+    }
+    let locale = params.locale.as_deref().and_then(|l| check.check(Locale::parse("locale", l)));
+    check.finish()?;
+    let mut query = search::Query::new(text.unwrap_or_default(), vec![kb.id], locale.unwrap_or(kb.locale));
+    if let Some(id) = params.category_id {
+        // Checks it belongs here; the index holds each article's category and
+        // its parent, so a top category also finds its subcategories' articles.
+        super::article::category_with_children(&state, kb.id, CategoryId(id)).await?;
+        query.category_id = Some(CategoryId(id));
+    }
+    query.locale = locale;
+    query.synonyms = kb.synonyms.clone();
+    query.limit = limit;
+    query.prefix = params.prefix.unwrap_or(false);
+    let hits = state.search.query(&query).await?;
+    if !query.prefix {
+        state.search.record(&query, "api", &hits);
+    }
+    let hits = hits.into_iter().map(|h| SearchHitDto::new(&kb, h)).collect();
+    Ok(HttpResponse::Ok().json(SearchResponse { hits }))
+}
+
+/// A query: trimmed, 1 to 300 characters.
+pub fn query_text(q: &str) -> Result<String, crate::domain::Error> {
+    crate::domain::required_text("q", q, MAX_QUERY)
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReindexResponse {
+    /// Articles now in the index.
+    pub documents: u64,
+    pub backend: String,
+}
+
+/// Rebuilds the search index from the database (admins, `kb:write` tokens).
+#[utoipa::path(
+    tag = "knowledge-bases",
+    responses((status = 200, body = ReindexResponse), (status = 403, body = Problem), (status = 503, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/search/reindex")]
+pub async fn reindex(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    require_admin_or(&auth.0, Scope::KbWrite)?;
+    let report = state.search.rebuild(&state.store).await?;
+    Ok(HttpResponse::Ok()
+        .json(ReindexResponse { documents: report.documents, backend: state.search.backend.name().to_owned() }))
+}
