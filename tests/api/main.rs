@@ -9,6 +9,7 @@ mod contacts;
 mod jobs;
 mod kb;
 mod kb_eval;
+mod kb_io;
 mod operations;
 mod plugin_runtime;
 mod plugins;

@@ -2,4 +2,5 @@
 //! the admin command, and durability across SIGKILL.
 
 mod durability;
+mod search_index;
 mod startup;

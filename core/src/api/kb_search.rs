@@ -152,3 +152,96 @@ pub async fn reindex(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespo
     Ok(HttpResponse::Ok()
         .json(ReindexResponse { documents: report.documents, backend: state.search.backend.name().to_owned() }))
 }
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct AnalyticsParams {
+    /// Start of the period (default: 30 days before `to`).
+    pub from: Option<chrono::DateTime<chrono::Utc>>,
+    /// End of the period, exclusive (default: now).
+    pub to: Option<chrono::DateTime<chrono::Utc>>,
+    /// Entries per list, 1 to 100 (default 20).
+    pub limit: Option<u64>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct QueryCountDto {
+    pub query: String,
+    pub searches: i64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ArticleFeedbackDto {
+    pub article_id: uuid::Uuid,
+    pub helpful: i64,
+    pub not_helpful: i64,
+    /// Recent comments of readers who answered no.
+    pub comments: Vec<String>,
+    /// Searches that led readers to the article before they answered no.
+    pub queries: Vec<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct AnalyticsResponse {
+    pub from: chrono::DateTime<chrono::Utc>,
+    pub to: chrono::DateTime<chrono::Utc>,
+    /// Searches in the period, from every surface.
+    pub searches: i64,
+    pub top_queries: Vec<QueryCountDto>,
+    /// Queries that found nothing: what the knowledge base is missing.
+    pub no_result_queries: Vec<QueryCountDto>,
+    /// Articles readers said did not help, most "no" first.
+    pub negative_feedback: Vec<ArticleFeedbackDto>,
+}
+
+/// What people search and what did not help them (the unit's supervisors, admins).
+#[utoipa::path(
+    tag = "knowledge-bases",
+    params(("kb_id" = uuid::Uuid, Path), AnalyticsParams),
+    responses((status = 200, body = AnalyticsResponse), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/knowledge-bases/{kb_id}/analytics")]
+pub async fn knowledge_base_analytics(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    params: web::Query<AnalyticsParams>,
+) -> Result<HttpResponse, ApiError> {
+    let kb = readable(&state, Some(&auth.0), KbId(path.into_inner())).await?;
+    super::extract::require(
+        auth.0.can_manage_kb(kb.unit_id),
+        "only the unit's supervisors and admins see its search analytics",
+    )?;
+    let to = params.to.unwrap_or_else(crate::store::now);
+    let from = params.from.unwrap_or(to - chrono::Duration::days(30));
+    if from >= to {
+        return Err(ApiError::field("from", "must be before `to`"));
+    }
+    let limit = params.limit.unwrap_or(20);
+    if !(1..=100).contains(&limit) {
+        return Err(ApiError::field("limit", "must be between 1 and 100"));
+    }
+    let a = crate::store::kb_analytics::analytics(&state.store.db, kb.id, from, to, limit).await?;
+    let counts = |list: Vec<crate::store::kb_analytics::QueryCount>| {
+        list.into_iter().map(|q| QueryCountDto { query: q.query, searches: q.searches }).collect()
+    };
+    Ok(HttpResponse::Ok().json(AnalyticsResponse {
+        from,
+        to,
+        searches: a.searches,
+        top_queries: counts(a.top_queries),
+        no_result_queries: counts(a.no_result_queries),
+        negative_feedback: a
+            .negative_feedback
+            .into_iter()
+            .map(|f| ArticleFeedbackDto {
+                article_id: f.article_id.0,
+                helpful: f.helpful,
+                not_helpful: f.not_helpful,
+                comments: f.comments,
+                queries: f.queries,
+            })
+            .collect(),
+    }))
+}

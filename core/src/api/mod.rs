@@ -13,6 +13,7 @@ pub mod extract;
 pub mod health;
 pub mod idempotency;
 pub mod kb;
+pub mod kb_import;
 pub mod kb_search;
 pub mod message;
 pub mod metrics;
@@ -64,7 +65,8 @@ use error::ApiError;
         kb::list_categories, kb::create_category, kb::delete_category,
         article::list_articles, article::create_article, article::get_article, article::update_article,
         article::list_article_versions, article::restore_article,
-        kb_search::search_knowledge_base, kb_search::reindex,
+        kb_search::search_knowledge_base, kb_search::reindex, kb_search::knowledge_base_analytics,
+        kb_import::import_articles, kb_import::export_articles,
         crate::channels::webhook::receive_post, crate::channels::webhook::receive_get,
     ),
     components(schemas(error::Problem, error::FieldError)),
@@ -226,6 +228,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(article::restore_article)
                 .service(kb_search::search_knowledge_base)
                 .service(kb_search::reindex)
+                .service(kb_search::knowledge_base_analytics)
+                .service(
+                    web::resource("/knowledge-bases/{kb_id}/import")
+                        .app_data(web::PayloadConfig::new(kb_import::MAX_IMPORT_BYTES))
+                        .route(web::post().to(kb_import::import_articles)),
+                )
+                .route("/knowledge-bases/{kb_id}/export", web::get().to(kb_import::export_articles))
                 .service(
                     web::resource("/webhooks/{install_id}")
                         .route(web::post().to(crate::channels::webhook::receive_post))

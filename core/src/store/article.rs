@@ -272,6 +272,33 @@ pub async fn restore(store: &Store, actor: &Actor, kb: &KnowledgeBase, id: Artic
     Ok(article)
 }
 
+/// An article of the base with exactly this title in this locale.
+pub(super) async fn find_by_title(
+    conn: &impl ConnectionTrait,
+    kb: KbId,
+    locale: Locale,
+    title: &str,
+) -> Result<Option<Article>> {
+    let row = entity::Entity::find()
+        .filter(entity::Column::KbId.eq(kb.0))
+        .filter(entity::Column::Locale.eq(locale.as_str()))
+        .filter(entity::Column::Title.eq(title))
+        .one(conn)
+        .await?;
+    row.map(Article::try_from).transpose()
+}
+
+/// Changes an article inside the caller's transaction (imports).
+pub(super) async fn update_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    kb: &KnowledgeBase,
+    current: Article,
+    patch: ArticlePatch,
+) -> Result<Article> {
+    write_change(conn, actor, kb, current, patch, "kb.article_imported", None).await
+}
+
 async fn write_change(
     conn: &impl ConnectionTrait,
     actor: &Actor,
@@ -456,6 +483,16 @@ pub async fn list(
         })
         .await?;
     Ok((rows.into_iter().map(Article::try_from).collect::<Result<_>>()?, next))
+}
+
+/// Every article of a base (optionally of one status), by title: exports.
+pub async fn all_in(conn: &impl ConnectionTrait, kb: KbId, status: Option<ArticleStatus>) -> Result<Vec<Article>> {
+    let mut query = entity::Entity::find().filter(entity::Column::KbId.eq(kb.0));
+    if let Some(status) = status {
+        query = query.filter(entity::Column::Status.eq(status.as_str()));
+    }
+    let rows = query.order_by_asc(entity::Column::Title).all(conn).await?;
+    rows.into_iter().map(Article::try_from).collect()
 }
 
 /// Published articles of a base in a locale, most viewed first.

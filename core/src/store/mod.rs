@@ -14,6 +14,7 @@ pub mod idempotency;
 pub mod job;
 pub mod kb;
 pub mod kb_analytics;
+pub mod kb_import;
 pub mod message;
 pub mod notification;
 pub mod pagination;
