@@ -118,6 +118,8 @@ async fn help_center_in_a_browser() -> anyhow::Result<()> {
         anyhow::ensure!(text_of(&client, "#cats").await? == "Categorías");
         anyhow::ensure!(text_of(&client, ".brand").await?.contains("Universidad de Prueba"));
 
+        assert_accessible(&client, "home").await?;
+
         // Suggestions while typing: a partial word is enough.
         let input = client.find(Locator::Id("q")).await?;
         input.send_keys("beca de excel").await?;
@@ -151,6 +153,8 @@ async fn help_center_in_a_browser() -> anyhow::Result<()> {
         );
         anyhow::ensure!(text_of(&client, "#related").await? == "Artículos relacionados");
 
+        assert_accessible(&client, "article").await?;
+
         // "¿Te fue útil?" without JavaScript help: a plain form.
         anyhow::ensure!(text_of(&client, ".feedback legend").await? == "¿Te fue útil?");
         client.find(Locator::Id("comment")).await?.send_keys("Faltan las fechas").await?;
@@ -174,6 +178,7 @@ async fn help_center_in_a_browser() -> anyhow::Result<()> {
         input.send_keys(&format!("certifcado de notas{}", char::from(Key::Enter))).await?;
         anyhow::ensure!(text_of(&client, "ol.results h2").await? == "Certificado de notas", "a typo still finds it");
         anyhow::ensure!(client.find(Locator::Css("ol.results mark")).await.is_ok(), "the snippet highlights the words");
+        assert_accessible(&client, "results").await?;
 
         // The locale switch.
         client.find(Locator::Css("nav.locales a[hreflang=en]")).await?.click().await?;
@@ -192,6 +197,22 @@ async fn help_center_in_a_browser() -> anyhow::Result<()> {
     .await;
     client.close().await?;
     outcome
+}
+
+/// Runs axe-core (WCAG 2 A and AA rules) on the current page and fails on
+/// any violation.
+async fn assert_accessible(client: &Client, page: &str) -> anyhow::Result<()> {
+    let axe = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("browser/node_modules/axe-core/axe.min.js");
+    let source = std::fs::read_to_string(&axe)
+        .map_err(|e| anyhow::anyhow!("{} ({e}): run `npm ci --prefix tests/browser`", axe.display()))?;
+    client.execute(&source, vec![]).await?;
+    let script = "const done = arguments[arguments.length - 1];\
+                  axe.run(document, {runOnly: {type: 'tag', values: ['wcag2a', 'wcag2aa']}})\
+                     .then(r => done(r.violations.map(v => v.id + ': ' + v.nodes.map(n => n.target.join(' ')).join(', '))))\
+                     .catch(e => done(['axe failed: ' + e]));";
+    let violations = client.execute_async(script, vec![]).await?;
+    anyhow::ensure!(violations == json!([]), "accessibility violations on the {page} page: {violations}");
+    Ok(())
 }
 
 fn url_for(app: &TestApp, path: &str) -> anyhow::Result<url::Url> {
