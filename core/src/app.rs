@@ -102,7 +102,14 @@ pub async fn open_search(config: &Config) -> anyhow::Result<Arc<crate::search::S
                 })?;
             Arc::new(index)
         }
-        SearchBackend::Meilisearch => anyhow::bail!("search.backend = meilisearch is not available in this build yet"),
+        SearchBackend::Meilisearch => {
+            let url = config.search.meilisearch_url.as_deref().unwrap_or_default();
+            let key = config.search.meilisearch_key.as_ref().map(|k| k.expose());
+            let index = crate::search::meilisearch::MeiliIndex::open(url, key, &config.search.meilisearch_index)
+                .await
+                .with_context(|| format!("cannot set up the Meilisearch index at {url}"))?;
+            Arc::new(index)
+        }
     };
     Ok(Arc::new(crate::search::Search::new(backend)))
 }

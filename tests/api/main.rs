@@ -10,6 +10,7 @@ mod jobs;
 mod kb;
 mod kb_eval;
 mod kb_io;
+mod kb_meilisearch;
 mod operations;
 mod plugin_runtime;
 mod plugins;

@@ -399,13 +399,16 @@ pub struct Received {
     pub body: String,
 }
 
-/// A tiny HTTP server playing a channel provider's API on 127.0.0.1: it
-/// records every request and answers with the next scripted status (200
+/// A scripted answer: a status and, if given, the body to send.
+type Scripted = (u16, Option<String>);
+
+/// A tiny HTTP server playing a provider's API on 127.0.0.1: it records
+/// every request and answers with the next scripted status and body (200
 /// once the script runs out). `/echo` answers with the request's headers.
 pub struct FakeProvider {
     pub port: u16,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
-    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<u16>>>,
+    script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Scripted>>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -447,14 +450,20 @@ impl FakeProvider {
                     .find(|(k, _)| k == "content-length")
                     .and_then(|(_, v)| v.parse().ok())
                     .unwrap_or(0usize);
-                while body.len() < length {
+                let chunked = headers.iter().any(|(k, v)| k == "transfer-encoding" && v.contains("chunked"));
+                while if chunked { !body.ends_with(b"0\r\n\r\n") } else { body.len() < length } {
                     match socket.read(&mut chunk).await {
                         Ok(0) | Err(_) => break,
                         Ok(read) => body.extend_from_slice(&chunk[..read]),
                     }
                 }
-                let status = plan.lock().map(|mut p| p.pop_front()).ok().flatten().unwrap_or(200);
-                let reply = if path == "/echo" {
+                if chunked {
+                    body = dechunk(&body);
+                }
+                let (status, scripted) = plan.lock().map(|mut p| p.pop_front()).ok().flatten().unwrap_or((200, None));
+                let reply = if let Some(body) = scripted {
+                    body
+                } else if path == "/echo" {
                     serde_json::to_string(&headers).unwrap_or_default()
                 } else if status < 300 {
                     n += 1;
@@ -479,13 +488,34 @@ impl FakeProvider {
     /// Statuses to answer the next requests with, in order.
     pub fn answer(&self, statuses: &[u16]) {
         if let Ok(mut script) = self.script.lock() {
-            script.extend(statuses.iter().copied());
+            script.extend(statuses.iter().map(|s| (*s, None)));
+        }
+    }
+
+    /// Statuses and JSON bodies to answer the next requests with, in order.
+    pub fn answer_json(&self, replies: impl IntoIterator<Item = (u16, Value)>) {
+        if let Ok(mut script) = self.script.lock() {
+            script.extend(replies.into_iter().map(|(s, body)| (s, Some(body.to_string()))));
         }
     }
 
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
+}
+
+/// The payload of a chunked body.
+fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+    let mut out = vec![];
+    while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&raw[..end]).trim(), 16).unwrap_or(0);
+        if size == 0 || raw.len() < end + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&raw[end + 2..end + 2 + size]);
+        raw = &raw[(end + 4 + size).min(raw.len())..];
+    }
+    out
 }
 
 /// Uploads a plugin built from `tests/plugins/<name>` or `plugins/<name>`

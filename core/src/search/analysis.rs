@@ -105,8 +105,9 @@ impl Language {
         self.stemmer.stem(folded).into_owned()
     }
 
-    pub fn is_stop(&self, folded: &str) -> bool {
-        self.stop.contains(folded)
+    /// The stop words, folded: other backends are configured with them.
+    pub fn stop_words(&self) -> impl Iterator<Item = &str> {
+        self.stop.iter().map(String::as_str)
     }
 }
 

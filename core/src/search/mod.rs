@@ -12,6 +12,7 @@
 pub mod analysis;
 pub mod assess;
 pub mod eval;
+pub mod meilisearch;
 pub mod plan;
 pub mod sync;
 pub mod tantivy;
