@@ -277,6 +277,22 @@ pub async fn create_article(
     .await
 }
 
+/// An article and its knowledge base, if the caller may read the base and
+/// the article is in it.
+async fn article_in(
+    state: &AppState,
+    caller: &Principal,
+    kb_id: uuid::Uuid,
+    article_id: uuid::Uuid,
+) -> Result<(KnowledgeBase, Article), ApiError> {
+    let kb = readable(state, Some(caller), KbId(kb_id)).await?;
+    let article = store::article::get(&state.store.db, ArticleId(article_id)).await?;
+    if article.kb_id != kb.id {
+        return Err(ApiError::NotFound("article"));
+    }
+    Ok((kb, article))
+}
+
 /// A body may be empty only in a draft.
 fn body_text(body: &str, draft: bool) -> Result<String, crate::domain::Error> {
     if draft && body.trim().is_empty() {
@@ -299,11 +315,7 @@ pub async fn get_article(
 ) -> Result<HttpResponse, ApiError> {
     let (kb_id, article_id) = path.into_inner();
     require(auth.0.can_read_kb(), "this needs a staff account or the kb:read scope")?;
-    let kb = readable(&state, Some(&auth.0), KbId(kb_id)).await?;
-    let article = store::article::get(&state.store.db, ArticleId(article_id)).await?;
-    if article.kb_id != kb.id {
-        return Err(ApiError::NotFound("article"));
-    }
+    let (kb, article) = article_in(&state, &auth.0, kb_id, article_id).await?;
     Ok(HttpResponse::Ok().json(ArticleDto::new(&kb, article)))
 }
 
@@ -323,11 +335,7 @@ pub async fn update_article(
     body: Json<UpdateArticle>,
 ) -> Result<HttpResponse, ApiError> {
     let (kb_id, article_id) = path.into_inner();
-    let kb = readable(&state, Some(&auth.0), KbId(kb_id)).await?;
-    let current = store::article::get(&state.store.db, ArticleId(article_id)).await?;
-    if current.kb_id != kb.id {
-        return Err(ApiError::NotFound("article"));
-    }
+    let (kb, current) = article_in(&state, &auth.0, kb_id, article_id).await?;
     let body = body.0;
     let mut check = Checker::default();
     let status = body.status.as_deref().and_then(|s| check.check(ArticleStatus::parse("status", s)));
@@ -371,11 +379,7 @@ pub async fn list_article_versions(
 ) -> Result<HttpResponse, ApiError> {
     let (kb_id, article_id) = path.into_inner();
     require(auth.0.can_read_kb(), "this needs a staff account or the kb:read scope")?;
-    let kb = readable(&state, Some(&auth.0), KbId(kb_id)).await?;
-    let article = store::article::get(&state.store.db, ArticleId(article_id)).await?;
-    if article.kb_id != kb.id {
-        return Err(ApiError::NotFound("article"));
-    }
+    let (_, article) = article_in(&state, &auth.0, kb_id, article_id).await?;
     let versions = store::article::versions(&state.store.db, article.id).await?;
     Ok(HttpResponse::Ok().json(ListResponse::new(versions.into_iter().map(ArticleVersionDto::from).collect(), None)))
 }
@@ -396,11 +400,7 @@ pub async fn restore_article(
     body: Json<RestoreArticle>,
 ) -> Result<HttpResponse, ApiError> {
     let (kb_id, article_id) = path.into_inner();
-    let kb = readable(&state, Some(&auth.0), KbId(kb_id)).await?;
-    let current = store::article::get(&state.store.db, ArticleId(article_id)).await?;
-    if current.kb_id != kb.id {
-        return Err(ApiError::NotFound("article"));
-    }
+    let (kb, current) = article_in(&state, &auth.0, kb_id, article_id).await?;
     may_write(&auth.0, &kb, Some(current.status), current.status)?;
     let article = store::article::restore(&state.store, &Actor::from(&auth.0), &kb, current.id, body.0.version).await?;
     Ok(HttpResponse::Ok().json(ArticleDto::new(&kb, article)))
