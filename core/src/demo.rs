@@ -173,5 +173,46 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
             }
         }
     }
+    seed_faq(store).await?;
     Ok(Seeded { created: true, ..seeded })
+}
+
+/// The institution's public FAQ, from the search evaluation set: a real
+/// university's questions, readable at /help/faq.
+async fn seed_faq(store: &Store) -> anyhow::Result<()> {
+    use crate::domain::kb::{ArticleStatus, Locale, NewArticle, NewKnowledgeBase, Theme, Visibility};
+    let set = crate::search::eval::EvalSet::parse(include_str!("../../tests/data/kb_eval_es.json"))?;
+    let kb = store::kb::create(
+        store,
+        &Actor::System,
+        NewKnowledgeBase {
+            unit_id: None,
+            slug: Slug::parse("slug", "faq")?,
+            name: "Preguntas frecuentes".into(),
+            locale: Locale::Es,
+            visibility: Visibility::Public,
+            theme: Theme { institution_name: Some("Universidad Demo".into()), ..Theme::default() },
+            synonyms: set.synonyms.clone(),
+        },
+    )
+    .await?;
+    let rows = set
+        .articles
+        .into_iter()
+        .map(|a| store::kb_import::ImportRow {
+            category: Some(a.category.replace('-', " ")),
+            article: NewArticle {
+                category_id: None,
+                translation_of: None,
+                locale: Locale::Es,
+                title: a.title,
+                body: a.body,
+                short_answer: a.short_answer,
+                keywords: a.keywords,
+                status: ArticleStatus::Published,
+            },
+        })
+        .collect();
+    store::kb_import::import(store, &Actor::System, &kb, rows).await?;
+    Ok(())
 }

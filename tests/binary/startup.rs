@@ -60,6 +60,11 @@ async fn demo_has_cases_in_every_status() -> anyhow::Result<()> {
         client.get(format!("{}/api/v1/cases?limit=100", server.base)).bearer_auth(&agent).send().await?.json().await?;
     let n_mine = mine["items"].as_array().map_or(0, Vec::len);
     anyhow::ensure!(n_mine > 0 && n_mine < cases["items"].as_array().map_or(0, Vec::len), "agents see their unit only");
+    // The demo's public FAQ answers in the help center, indexed at start-up.
+    let results =
+        client.get(format!("{}/help/faq/es/search", server.base)).query(&[("q", "solicito una beca")]).send().await?;
+    anyhow::ensure!(results.status() == 200, "help center: {}", results.status());
+    anyhow::ensure!(results.text().await?.contains("Becas de excelencia académica"), "the demo FAQ is searchable");
     drop(server);
     // A second start with --demo keeps the data and adds nothing.
     let again = Server::start(&["--demo", "--data-dir", &dir_text], &[]).await?;
