@@ -303,3 +303,37 @@ on_both! {
         Ok(())
     }
 }
+
+on_both! {
+    async fn staff_search_every_base_with_filters(backend) {
+        let app = spawn_app(backend).await?;
+        let admisiones = app.create_unit("admisiones").await?;
+        let biblioteca = app.create_unit("biblioteca").await?;
+        let (_, agent) = app.create_member("agente@test.example", &admisiones, "agent").await?;
+        let public = create_kb(&app, &app.admin_token, json!({"name": "Admisiones", "slug": "admisiones", "unit_id": admisiones})).await?;
+        let internal = create_kb(&app, &app.admin_token, json!({"name": "Biblioteca interna", "slug": "biblioteca", "unit_id": biblioteca, "visibility": "internal"})).await?;
+        publish(&app, &public, "Horario de inscripciones", "Las inscripciones abren en enero.").await?;
+        publish(&app, &internal, "Horario del personal de biblioteca", "El personal entra a las 6.").await?;
+        let titles = |path: String| {
+            let app = &app;
+            let agent = agent.clone();
+            async move {
+                let reply = app.get(&path, &agent).await?;
+                anyhow::ensure!(reply.status == 200, "{}", reply.text);
+                let mut titles: Vec<String> = reply.body["hits"].as_array().map(|h| h.iter().filter_map(|x| x["title"].as_str().map(str::to_owned)).collect()).unwrap_or_default();
+                titles.sort();
+                anyhow::Ok(titles)
+            }
+        };
+        let both = eventually(Duration::from_secs(5), || async { (titles("/api/v1/search?q=horario".into()).await.ok()?.len() == 2).then_some(()) }).await;
+        anyhow::ensure!(both.is_some(), "staff search every base, internal ones included");
+        anyhow::ensure!(titles(format!("/api/v1/search?q=horario&unit_id={biblioteca}")).await? == ["Horario del personal de biblioteca"]);
+        anyhow::ensure!(titles(format!("/api/v1/search?q=horario&kb_id={public}")).await? == ["Horario de inscripciones"]);
+        anyhow::ensure!(titles("/api/v1/search?q=horario&locale=en".into()).await?.is_empty(), "no English articles");
+        let anonymous = app.client.get(app.url("/api/v1/search?q=horario")).send().await?;
+        anyhow::ensure!(anonymous.status() == 401, "{}", anonymous.status());
+        let no_kb = app.get(&format!("/api/v1/search?q=horario&category_id={}", uuid::Uuid::nil()), &agent).await?;
+        anyhow::ensure!(no_kb.status == 422 && no_kb.body["errors"][0]["field"] == "category_id", "{}", no_kb.text);
+        Ok(())
+    }
+}

@@ -38,6 +38,7 @@ pub struct SearchResponse {
 #[derive(Serialize, ToSchema)]
 pub struct SearchHitDto {
     pub article_id: uuid::Uuid,
+    pub kb_id: uuid::Uuid,
     pub title: String,
     /// Ranking score; only the order means something.
     pub score: f32,
@@ -56,6 +57,7 @@ impl SearchHitDto {
         SearchHitDto {
             url: super::article::article_path(kb, hit.locale, &hit.slug),
             article_id: hit.article_id.0,
+            kb_id: hit.kb_id.0,
             title: hit.title,
             score: hit.score,
             snippet: hit.snippet,
@@ -124,6 +126,85 @@ pub async fn search_knowledge_base(
         state.search.record(&query, "api", &hits);
     }
     let hits = hits.into_iter().map(|h| SearchHitDto::new(&kb, h)).collect();
+    Ok(HttpResponse::Ok().json(SearchResponse { hits }))
+}
+
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct StaffSearchParams {
+    /// What to look for.
+    pub q: String,
+    /// Only this knowledge base.
+    pub kb_id: Option<uuid::Uuid>,
+    /// Only the knowledge bases of this unit.
+    pub unit_id: Option<uuid::Uuid>,
+    /// Only this category (with `kb_id`) and its subcategories.
+    pub category_id: Option<uuid::Uuid>,
+    /// Only articles in this locale; the query is analysed in it (default: the server's locale).
+    pub locale: Option<String>,
+    /// Hits to return, 1 to 50 (default 10).
+    pub limit: Option<usize>,
+    /// The last word is still being typed.
+    pub prefix: Option<bool>,
+}
+
+/// Searches every knowledge base staff may read, internal ones included,
+/// filtered by base, unit, category and locale: what the agent console
+/// suggests while a case is open.
+#[utoipa::path(
+    tag = "knowledge-bases",
+    params(StaffSearchParams),
+    responses((status = 200, body = SearchResponse), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/search")]
+pub async fn search_all(
+    state: web::Data<AppState>,
+    auth: Auth,
+    params: web::Query<StaffSearchParams>,
+) -> Result<HttpResponse, ApiError> {
+    super::extract::require(auth.0.can_read_kb(), "this needs a staff account or the kb:read scope")?;
+    let params = params.into_inner();
+    let mut check = Checker::default();
+    let text = check.check(query_text(&params.q));
+    let limit = params.limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        check.check::<()>(Err(crate::domain::Error::invalid("limit", "must be between 1 and 50")));
+    }
+    let locale = params.locale.as_deref().and_then(|l| check.check(Locale::parse("locale", l)));
+    check.finish()?;
+    let bases: Vec<KnowledgeBase> = crate::store::kb::list(&state.store.db)
+        .await?
+        .into_iter()
+        .filter(|kb| params.kb_id.is_none_or(|id| kb.id.0 == id))
+        .filter(|kb| params.unit_id.is_none_or(|unit| kb.unit_id.is_some_and(|u| u.0 == unit)))
+        .collect();
+    if params.kb_id.is_some() && bases.is_empty() {
+        return Err(ApiError::NotFound("knowledge base"));
+    }
+    let analysis = locale.unwrap_or_else(|| Locale::parse("locale", &state.config.locale).unwrap_or_default());
+    let mut query = search::Query::new(text.unwrap_or_default(), bases.iter().map(|kb| kb.id).collect(), analysis);
+    if let Some(id) = params.category_id {
+        let kb = bases
+            .first()
+            .filter(|_| params.kb_id.is_some())
+            .ok_or_else(|| ApiError::field("category_id", "needs kb_id: categories belong to one knowledge base"))?;
+        super::article::category_with_children(&state, kb.id, CategoryId(id)).await?;
+        query.category_id = Some(CategoryId(id));
+    }
+    query.unit_id = params.unit_id.map(crate::domain::UnitId);
+    query.locale = locale;
+    query.synonyms = bases.iter().flat_map(|kb| kb.synonyms.iter().cloned()).collect();
+    query.limit = limit;
+    query.prefix = params.prefix.unwrap_or(false);
+    let hits = state.search.query(&query).await?;
+    if !query.prefix {
+        state.search.record(&query, "console", &hits);
+    }
+    let hits = hits
+        .into_iter()
+        .filter_map(|hit| bases.iter().find(|kb| kb.id == hit.kb_id).map(|kb| SearchHitDto::new(kb, hit)))
+        .collect();
     Ok(HttpResponse::Ok().json(SearchResponse { hits }))
 }
 

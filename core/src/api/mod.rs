@@ -65,7 +65,7 @@ use error::ApiError;
         kb::list_categories, kb::create_category, kb::delete_category,
         article::list_articles, article::create_article, article::get_article, article::update_article,
         article::list_article_versions, article::restore_article,
-        kb_search::search_knowledge_base, kb_search::reindex, kb_search::knowledge_base_analytics,
+        kb_search::search_knowledge_base, kb_search::search_all, kb_search::reindex, kb_search::knowledge_base_analytics,
         kb_import::import_articles, kb_import::export_articles,
         crate::channels::webhook::receive_post, crate::channels::webhook::receive_get,
     ),
@@ -227,6 +227,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(article::list_article_versions)
                 .service(article::restore_article)
                 .service(kb_search::search_knowledge_base)
+                .service(kb_search::search_all)
                 .service(kb_search::reindex)
                 .service(kb_search::knowledge_base_analytics)
                 .service(
