@@ -128,7 +128,8 @@ pub struct HttpConfig {
     /// Job workers per instance (deliveries, plugin events, timers).
     pub job_workers: usize,
     /// Requests per minute from one address to what the public may call
-    /// without signing in (help center, public search).
+    /// without signing in (help center, public search). A campus behind one
+    /// NAT address shares it.
     pub public_requests_per_ip_per_minute: u32,
     /// Article feedback accepted per hour from one address.
     pub feedback_per_ip_per_hour: u32,
@@ -187,8 +188,8 @@ impl Default for HttpConfig {
             webhooks_per_ip_per_minute: 600,
             max_webhook_bytes: 1024 * 1024,
             job_workers: 2,
-            public_requests_per_ip_per_minute: 300,
-            feedback_per_ip_per_hour: 20,
+            public_requests_per_ip_per_minute: 1200,
+            feedback_per_ip_per_hour: 60,
         }
     }
 }

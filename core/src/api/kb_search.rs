@@ -102,15 +102,8 @@ pub async fn search_knowledge_base(
     }
     let kb = readable(&state, auth.0.as_ref(), KbId(path.into_inner())).await?;
     let params = params.into_inner();
-    let mut check = Checker::default();
-    let text = check.check(query_text(&params.q));
-    let limit = params.limit.unwrap_or(10);
-    if !(1..=50).contains(&limit) {
-        check.check::<()>(Err(crate::domain::Error::invalid("limit", "must be between 1 and 50")));
-    }
-    let locale = params.locale.as_deref().and_then(|l| check.check(Locale::parse("locale", l)));
-    check.finish()?;
-    let mut query = search::Query::new(text.unwrap_or_default(), vec![kb.id], locale.unwrap_or(kb.locale));
+    let (text, limit, locale) = checked(&params.q, params.limit, params.locale.as_deref())?;
+    let mut query = search::Query::new(text, vec![kb.id], locale.unwrap_or(kb.locale));
     if let Some(id) = params.category_id {
         // Checks it belongs here; the index holds each article's category and
         // its parent, so a top category also finds its subcategories' articles.
@@ -165,14 +158,7 @@ pub async fn search_all(
 ) -> Result<HttpResponse, ApiError> {
     super::extract::require(auth.0.can_read_kb(), "this needs a staff account or the kb:read scope")?;
     let params = params.into_inner();
-    let mut check = Checker::default();
-    let text = check.check(query_text(&params.q));
-    let limit = params.limit.unwrap_or(10);
-    if !(1..=50).contains(&limit) {
-        check.check::<()>(Err(crate::domain::Error::invalid("limit", "must be between 1 and 50")));
-    }
-    let locale = params.locale.as_deref().and_then(|l| check.check(Locale::parse("locale", l)));
-    check.finish()?;
+    let (text, limit, locale) = checked(&params.q, params.limit, params.locale.as_deref())?;
     let bases: Vec<KnowledgeBase> = crate::store::kb::list(&state.store.db)
         .await?
         .into_iter()
@@ -183,7 +169,7 @@ pub async fn search_all(
         return Err(ApiError::NotFound("knowledge base"));
     }
     let analysis = locale.unwrap_or_else(|| Locale::parse("locale", &state.config.locale).unwrap_or_default());
-    let mut query = search::Query::new(text.unwrap_or_default(), bases.iter().map(|kb| kb.id).collect(), analysis);
+    let mut query = search::Query::new(text, bases.iter().map(|kb| kb.id).collect(), analysis);
     if let Some(id) = params.category_id {
         let kb = bases
             .first()
@@ -206,6 +192,20 @@ pub async fn search_all(
         .filter_map(|hit| bases.iter().find(|kb| kb.id == hit.kb_id).map(|kb| SearchHitDto::new(kb, hit)))
         .collect();
     Ok(HttpResponse::Ok().json(SearchResponse { hits }))
+}
+
+/// The query text, the number of hits and the locale of a search request,
+/// every bad one reported at once.
+fn checked(q: &str, limit: Option<usize>, locale: Option<&str>) -> Result<(String, usize, Option<Locale>), ApiError> {
+    let mut check = Checker::default();
+    let text = check.check(query_text(q));
+    let limit = limit.unwrap_or(10);
+    if !(1..=50).contains(&limit) {
+        check.check::<()>(Err(crate::domain::Error::invalid("limit", "must be between 1 and 50")));
+    }
+    let locale = locale.and_then(|l| check.check(Locale::parse("locale", l)));
+    check.finish()?;
+    Ok((text.unwrap_or_default(), limit, locale))
 }
 
 /// A query: trimmed, 1 to 300 characters.
