@@ -337,3 +337,34 @@ on_both! {
         Ok(())
     }
 }
+
+on_both! {
+    async fn the_example_bot_answers_from_the_knowledge_base(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        ventanilla_tests::install_plugin(&app, "example-bot", json!({"handoff_unit": "admisiones"}), json!({"kv": true, "kb_search": true}), &[]).await?;
+        let kb = create_kb(&app, &app.admin_token, json!({"name": "FAQ", "slug": "faq"})).await?;
+        let article = json!({"title": "Becas de excelencia", "body": "La beca cubre la matrícula.", "short_answer": "La beca cubre hasta el 100% de la matrícula.", "status": "published"});
+        app.post_ok(&format!("/api/v1/knowledge-bases/{kb}/articles"), &app.admin_token, article, 201).await?;
+        until_titles(&app, &kb, "beca", &["Becas de excelencia"]).await?;
+        let case = app
+            .post_ok("/api/v1/cases", &app.admin_token, json!({
+                "subject": "Consulta", "channel": "whatsapp", "unit_id": unit, "status": "bot",
+                "contact": {"identities": [{"channel": "whatsapp", "value": "+573001234567"}]},
+                "first_message": {"body": "solicito una beca", "author_kind": "contact"},
+            }), 201)
+            .await?;
+        let id = case["id"].as_str().unwrap_or_default().to_owned();
+        let replies = eventually(Duration::from_secs(10), || async {
+            let m = app.get(&format!("/api/v1/cases/{id}/messages"), &app.admin_token).await.ok()?;
+            let bot: Vec<Value> = m.body["items"].as_array()?.iter().filter(|m| m["author_kind"] == "bot").cloned().collect();
+            (bot.len() >= 3).then_some(bot)
+        })
+        .await
+        .ok_or_else(|| anyhow::anyhow!("the bot did not answer"))?;
+        let answer = replies[1]["body"].as_str().unwrap_or_default();
+        anyhow::ensure!(answer.starts_with("La beca cubre hasta el 100% de la matrícula.") && answer.contains("/help/faq/es/articles/becas-de-excelencia"), "{replies:?}");
+        anyhow::ensure!(replies[2]["options"].as_array().map(Vec::len) == Some(3), "quick replies follow: {replies:?}");
+        Ok(())
+    }
+}
