@@ -323,6 +323,12 @@ impl Config {
         Ok(())
     }
 
+    /// What links sent to people start with: `public_url` without a trailing
+    /// slash, or nothing (relative links).
+    pub fn link_prefix(&self) -> &str {
+        self.public_url.as_deref().unwrap_or_default().trim_end_matches('/')
+    }
+
     /// The database URL to use: the configured one or SQLite in the data directory.
     pub fn database_url(&self) -> Secret {
         match &self.database_url {

@@ -123,8 +123,9 @@ async fn open(
     Ok((kb, locale))
 }
 
-fn public_url(state: &AppState) -> String {
-    state.config.public_url.clone().unwrap_or_default().trim_end_matches('/').to_owned()
+/// The page around `main`, as an HTML response.
+fn respond(state: &AppState, page: &Page, main: &str) -> HttpResponse {
+    html(page.render(main, state.config.link_prefix()))
 }
 
 async fn home_default(state: web::Data<AppState>, req: HttpRequest, path: web::Path<String>) -> HttpResponse {
@@ -177,18 +178,12 @@ async fn render_home(state: &AppState, kb: KnowledgeBase, locale: Locale) -> Res
         main.push_str("</ul>");
     }
     main.push_str("</section>");
+    let description = format!("{} — {}", kb.name, t(l, "help.title", &[]));
     let page = Page {
-        kb: &kb,
-        locale,
-        title: t(l, "help.title", &[]),
-        description: format!("{} — {}", kb.name, t(l, "help.title", &[])),
-        path: home_path(&kb, locale),
         alternates: Locale::ALL.into_iter().map(|loc| (loc, home_path(&kb, loc))).collect(),
-        query: String::new(),
-        json_ld: None,
-        noindex: false,
+        ..Page::new(&kb, locale, t(l, "help.title", &[]), description, home_path(&kb, locale))
     };
-    Ok(html(page.render(&main, &public_url(state))))
+    Ok(respond(state, &page, &main))
 }
 
 #[derive(Deserialize)]
@@ -231,18 +226,10 @@ async fn results(
             }
             main.push_str("</ol>");
         }
-        let page = Page {
-            kb: &kb,
-            locale,
-            title: t(l, "help.search.results", &[("q", &q)]),
-            description: kb.name.clone(),
-            path: format!("{}/search", home_path(&kb, locale)),
-            alternates: vec![],
-            query: q,
-            json_ld: None,
-            noindex: true,
-        };
-        Ok(html(page.render(&main, &public_url(&state))))
+        let title = t(l, "help.search.results", &[("q", &q)]);
+        let path = format!("{}/search", home_path(&kb, locale));
+        let page = Page { query: q, noindex: true, ..Page::new(&kb, locale, title, kb.name.clone(), path) };
+        Ok(respond(&state, &page, &main))
     };
     rendered.await.unwrap_or_else(|e| error_page(e, Locale::Es))
 }
@@ -328,22 +315,11 @@ async fn category(
         if articles.is_empty() {
             let _ = write!(main, "<p>{}</p>", esc(&t(l, "help.empty", &[])));
         }
-        let page = Page {
-            kb: &kb,
-            locale,
-            title: category.name.clone(),
-            description: if category.description.is_empty() {
-                category.name.clone()
-            } else {
-                category.description.clone()
-            },
-            path: format!("{}/categories/{}", home_path(&kb, locale), category.slug.as_str()),
-            alternates: vec![],
-            query: String::new(),
-            json_ld: None,
-            noindex: false,
-        };
-        Ok(html(page.render(&main, &public_url(&state))))
+        let description =
+            if category.description.is_empty() { category.name.clone() } else { category.description.clone() };
+        let path = format!("{}/categories/{}", home_path(&kb, locale), category.slug.as_str());
+        let page = Page::new(&kb, locale, category.name.clone(), description, path);
+        Ok(respond(&state, &page, &main))
     };
     rendered.await.unwrap_or_else(|e| error_page(e, Locale::Es))
 }
@@ -400,18 +376,13 @@ async fn article(
                 "acceptedAnswer": { "@type": "Answer", "text": article.short_answer },
             }],
         });
+        let description = article.short_answer.chars().take(160).collect();
         let page = Page {
-            kb: &kb,
-            locale,
-            title: article.title.clone(),
-            description: article.short_answer.chars().take(160).collect(),
             alternates: translations.iter().map(|a| (a.locale, article_path(&kb, a.locale, &a.slug))).collect(),
-            path,
-            query: String::new(),
             json_ld: Some(json_ld),
-            noindex: false,
+            ..Page::new(&kb, locale, article.title.clone(), description, path)
         };
-        Ok(html(page.render(&main, &public_url(&state))))
+        Ok(respond(&state, &page, &main))
     };
     rendered.await.unwrap_or_else(|e| error_page(e, Locale::Es))
 }

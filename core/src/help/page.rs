@@ -31,7 +31,23 @@ pub struct Page<'a> {
     pub noindex: bool,
 }
 
-impl Page<'_> {
+impl<'a> Page<'a> {
+    /// A page with no alternates, an empty search box, no structured data,
+    /// open to search engines.
+    pub fn new(kb: &'a KnowledgeBase, locale: Locale, title: String, description: String, path: String) -> Self {
+        Page {
+            kb,
+            locale,
+            title,
+            description,
+            path,
+            alternates: vec![],
+            query: String::new(),
+            json_ld: None,
+            noindex: false,
+        }
+    }
+
     /// The whole document around `main` (already HTML).
     pub fn render(&self, main: &str, public_url: &str) -> String {
         let kb = self.kb;

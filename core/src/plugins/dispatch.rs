@@ -176,7 +176,7 @@ pub async fn context(
             None => install.units.first().copied(),
         };
         let bases = store::kb::public_for_unit(&state.store.db, unit).await?;
-        let public_url = state.config.public_url.clone().unwrap_or_default().trim_end_matches('/').to_owned();
+        let public_url = state.config.link_prefix().to_owned();
         Some(super::host::KbScope { search: state.search.clone(), bases, public_url })
     } else {
         None
