@@ -31,6 +31,8 @@ pub struct AppState {
     pub feedback_by_ip: RateLimiter,
     /// Knowledge-base search, shared by every surface.
     pub search: Arc<crate::search::Search>,
+    /// Spaces sends per channel account.
+    pub pacer: crate::channels::pace::Pacer,
 }
 
 /// A running server and where it listens.
@@ -84,6 +86,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         public_by_ip: RateLimiter::new(config.http.public_requests_per_ip_per_minute, Duration::from_secs(60)),
         feedback_by_ip: RateLimiter::new(config.http.feedback_per_ip_per_hour, Duration::from_secs(3600)),
         plugins,
+        pacer: Default::default(),
         runtime: Default::default(),
         secrets,
         config: Arc::new(config),

@@ -127,6 +127,9 @@ pub struct HttpConfig {
     pub max_webhook_bytes: usize,
     /// Job workers per instance (deliveries, plugin events, timers).
     pub job_workers: usize,
+    /// How long a worker owns a claimed job; a job whose instance died is
+    /// taken over once this runs out. Longer than any job takes.
+    pub job_lease_secs: u64,
     /// Requests per minute from one address to what the public may call
     /// without signing in (help center, public search). A campus behind one
     /// NAT address shares it.
@@ -188,6 +191,7 @@ impl Default for HttpConfig {
             webhooks_per_ip_per_minute: 600,
             max_webhook_bytes: 1024 * 1024,
             job_workers: 2,
+            job_lease_secs: 120,
             public_requests_per_ip_per_minute: 1200,
             feedback_per_ip_per_hour: 60,
         }

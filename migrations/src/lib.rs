@@ -9,6 +9,7 @@ mod m20261123_000002_plugin_versions;
 mod m20261123_000003_plugin_installs;
 mod m20261123_000004_plugin_runtime;
 mod m20261123_000005_knowledge_base;
+mod m20261123_000006_channels;
 
 pub struct Migrator;
 
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000003_plugin_installs::Migration),
             Box::new(m20261123_000004_plugin_runtime::Migration),
             Box::new(m20261123_000005_knowledge_base::Migration),
+            Box::new(m20261123_000006_channels::Migration),
         ]
     }
 }

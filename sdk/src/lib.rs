@@ -198,3 +198,53 @@ pub mod actions {
         Action::Close
     }
 }
+
+/// Helpers every connector needs: reading webhook requests, answering the
+/// provider, and telling passing send failures from final ones.
+#[cfg(feature = "connector")]
+pub mod connector_kit {
+    use crate::connector::ventanilla::plugin::http;
+    use crate::connector::{InboundRequest, Parsed, SendError};
+
+    /// The value of a request header, matched without regard to case.
+    pub fn header<'a>(request: &'a InboundRequest, name: &str) -> Option<&'a str> {
+        request.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The first value of a query parameter.
+    pub fn query<'a>(request: &'a InboundRequest, name: &str) -> Option<&'a str> {
+        request.query.iter().find(|(k, _)| k == name).map(|(_, v)| v.as_str())
+    }
+
+    /// An answer for the provider with nothing parsed yet.
+    pub fn answer(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Parsed {
+        Parsed {
+            response_status: status,
+            response_body: body.into(),
+            response_content_type: content_type.into(),
+            messages: vec![],
+            statuses: vec![],
+            profiles: vec![],
+        }
+    }
+
+    /// Whether a provider's HTTP status means "try again later": rate
+    /// limits, timeouts and server errors.
+    pub fn retryable_status(status: u16) -> bool {
+        status == 408 || status == 429 || status >= 500
+    }
+
+    /// A send error from a failed `http::fetch`: the host refusing the
+    /// request is final (a grant or a setting must change), transport
+    /// problems and timeouts are worth another try.
+    pub fn transport_error(error: http::HttpError) -> SendError {
+        let (message, retryable) = match error {
+            http::HttpError::Denied(why) => (format!("request refused by the host: {why}"), false),
+            http::HttpError::InvalidRequest(why) => (format!("invalid request: {why}"), false),
+            http::HttpError::TooLarge => ("request or response too large".to_owned(), false),
+            http::HttpError::Timeout => ("the provider did not answer in time".to_owned(), true),
+            http::HttpError::Transport(why) => (format!("cannot reach the provider: {why}"), true),
+        };
+        SendError { message, retryable }
+    }
+}

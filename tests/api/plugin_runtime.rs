@@ -6,7 +6,7 @@
 use serde_json::{Value, json};
 use std::time::Duration;
 use ventanilla_tests::{
-    FakeProvider, TestApp, eventually, install_plugin, on_both, spawn_app, spawn_app_with, upload_plugin,
+    FakeProvider, TestApp, eventually, install_plugin, on_both, set_secret, spawn_app, spawn_app_with, upload_plugin,
 };
 
 const WAIT: Duration = Duration::from_secs(20);
@@ -58,19 +58,6 @@ async fn webhook(app: &TestApp, install: &str, body: &str, signature: &str) -> a
         .send()
         .await?;
     TestApp::reply(response).await
-}
-
-async fn set_secret(app: &TestApp, install: &str, name: &str, value: &str) -> anyhow::Result<()> {
-    let reply = app
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/plugin-installs/{install}/secrets/{name}"),
-            Some(&app.admin_token),
-            Some(&json!({"value": value})),
-        )
-        .await?;
-    anyhow::ensure!(reply.status == 204, "secret {name}: {}", reply.text);
-    Ok(())
 }
 
 on_both! {

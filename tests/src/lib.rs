@@ -409,6 +409,10 @@ pub struct FakeProvider {
     pub port: u16,
     pub received: std::sync::Arc<std::sync::Mutex<Vec<Received>>>,
     script: std::sync::Arc<std::sync::Mutex<std::collections::VecDeque<Scripted>>>,
+    /// The body of unscripted successes, `{n}` replaced by a counter.
+    success: std::sync::Arc<std::sync::Mutex<Option<String>>>,
+    /// How long to hold each answer back after recording the request.
+    delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -419,7 +423,9 @@ impl FakeProvider {
         let port = listener.local_addr()?.port();
         let received = std::sync::Arc::new(std::sync::Mutex::new(vec![]));
         let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
-        let (log, plan) = (received.clone(), script.clone());
+        let success = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
+        let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let (log, plan, success_body, delay) = (received.clone(), script.clone(), success.clone(), delay_ms.clone());
         let task = tokio::spawn(async move {
             let mut n = 0u32;
             while let Ok((mut socket, _)) = listener.accept().await {
@@ -467,12 +473,19 @@ impl FakeProvider {
                     serde_json::to_string(&headers).unwrap_or_default()
                 } else if status < 300 {
                     n += 1;
-                    json!({"id": format!("prov-{n}")}).to_string()
+                    match success_body.lock().ok().and_then(|t| t.clone()) {
+                        Some(template) => template.replace("{n}", &n.to_string()),
+                        None => json!({"id": format!("prov-{n}")}).to_string(),
+                    }
                 } else {
                     json!({"error": "scripted failure"}).to_string()
                 };
                 if let Ok(mut log) = log.lock() {
                     log.push(Received { method, path, headers, body: String::from_utf8_lossy(&body).into_owned() });
+                }
+                let hold = delay.load(std::sync::atomic::Ordering::Relaxed);
+                if hold > 0 {
+                    tokio::time::sleep(std::time::Duration::from_millis(hold)).await;
                 }
                 let response = format!(
                     "HTTP/1.1 {status} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{reply}",
@@ -482,7 +495,19 @@ impl FakeProvider {
                 let _ = socket.shutdown().await;
             }
         });
-        Ok(FakeProvider { port, received, script, _task: task })
+        Ok(FakeProvider { port, received, script, success, delay_ms, _task: task })
+    }
+
+    /// Holds every answer back this long after the request is recorded.
+    pub fn delay(&self, delay: std::time::Duration) {
+        self.delay_ms.store(delay.as_millis() as u64, std::sync::atomic::Ordering::Relaxed);
+    }
+
+    /// What to answer unscripted successes with; `{n}` counts them from 1.
+    pub fn succeed_with(&self, template: &str) {
+        if let Ok(mut success) = self.success.lock() {
+            *success = Some(template.to_owned());
+        }
     }
 
     /// Statuses to answer the next requests with, in order.
@@ -521,6 +546,29 @@ fn dechunk(mut raw: &[u8]) -> Vec<u8> {
 /// Uploads a plugin built from `tests/plugins/<name>` or `plugins/<name>`
 /// (its plugin.toml, with `version` replaced) and returns the upload reply.
 pub async fn upload_plugin(app: &TestApp, name: &str, version: &str) -> anyhow::Result<Reply> {
+    upload_plugin_with(app, name, version, |manifest| manifest).await
+}
+
+/// Like [`upload_plugin`], with the manifest changed by `edit` first (e.g.
+/// to grant the local stand-in of a provider's host).
+pub async fn upload_plugin_with(
+    app: &TestApp,
+    name: &str,
+    version: &str,
+    edit: impl FnOnce(String) -> String,
+) -> anyhow::Result<Reply> {
+    upload_plugin_at(&app.client, &app.base, &app.admin_token, name, version, edit).await
+}
+
+/// Uploads a plugin to the server at `base` (a [`Server`] or a [`TestApp`]).
+pub async fn upload_plugin_at(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    name: &str,
+    version: &str,
+    edit: impl FnOnce(String) -> String,
+) -> anyhow::Result<Reply> {
     use reqwest::multipart::{Form, Part};
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
     let dir = [root.join("plugins").join(name), root.join("../plugins").join(name)]
@@ -529,12 +577,12 @@ pub async fn upload_plugin(app: &TestApp, name: &str, version: &str) -> anyhow::
         .context("no plugin.toml for that plugin")?;
     let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?
         .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+    let manifest = edit(manifest);
     let wasm = std::fs::read(plugin_wasm(name)?)?;
     let form = Form::new()
         .part("manifest", Part::text(manifest).file_name("plugin.toml"))
         .part("component", Part::bytes(wasm).file_name("plugin.wasm"));
-    let response =
-        app.client.post(app.url("/api/v1/plugins")).bearer_auth(&app.admin_token).multipart(form).send().await?;
+    let response = client.post(format!("{base}/api/v1/plugins")).bearer_auth(token).multipart(form).send().await?;
     TestApp::reply(response).await
 }
 
@@ -546,7 +594,19 @@ pub async fn install_plugin(
     grants: Value,
     units: &[&str],
 ) -> anyhow::Result<Value> {
-    let uploaded = upload_plugin(app, name, "1.0.0").await?;
+    install_plugin_with(app, name, settings, grants, units, |manifest| manifest).await
+}
+
+/// Like [`install_plugin`], with the manifest changed by `edit` before the upload.
+pub async fn install_plugin_with(
+    app: &TestApp,
+    name: &str,
+    settings: Value,
+    grants: Value,
+    units: &[&str],
+    edit: impl FnOnce(String) -> String,
+) -> anyhow::Result<Value> {
+    let uploaded = upload_plugin_with(app, name, "1.0.0", edit).await?;
     anyhow::ensure!(uploaded.status == 201 || uploaded.status == 409, "upload {name}: {}", uploaded.text);
     app.post_ok(
         "/api/v1/plugin-installs",
@@ -555,4 +615,18 @@ pub async fn install_plugin(
         201,
     )
     .await
+}
+
+/// Stores a secret of a plugin install.
+pub async fn set_secret(app: &TestApp, install: &str, name: &str, value: &str) -> anyhow::Result<()> {
+    let reply = app
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/plugin-installs/{install}/secrets/{name}"),
+            Some(&app.admin_token),
+            Some(&json!({"value": value})),
+        )
+        .await?;
+    anyhow::ensure!(reply.status == 204, "secret {name}: {}", reply.text);
+    Ok(())
 }

@@ -357,7 +357,7 @@ pub async fn get_case(
 
 /// Tokens need `cases:read` to list anything about cases; staff always may
 /// (they see their units' cases).
-fn require_case_reader(principal: &Principal) -> Result<(), ApiError> {
+pub(super) fn require_case_reader(principal: &Principal) -> Result<(), ApiError> {
     let token_without_scope =
         matches!(principal, Principal::Token { .. }) && !principal.token_has(domain::Scope::CasesRead);
     require(!token_without_scope, "this needs the cases:read scope")

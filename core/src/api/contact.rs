@@ -249,6 +249,44 @@ pub async fn get_contact(
     Ok(HttpResponse::Ok().json(ContactDto::from(contact)))
 }
 
+/// A contact that may be the same person, found when a channel identity
+/// matched more than one contact; a person decides whether to merge.
+#[derive(Serialize, ToSchema)]
+pub struct PossibleDuplicateDto {
+    pub contact: ContactDto,
+    /// Why they may be the same person, e.g. `same sms identity +573001234567`.
+    pub reason: String,
+}
+
+/// Contacts that may be the same person as this one (never merged
+/// automatically); merge with `POST /contacts/{id}/merge`.
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = Vec<PossibleDuplicateDto>), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/contacts/{contact_id}/possible-duplicates")]
+pub async fn list_possible_duplicates(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let visibility = visibility(&auth.0)?;
+    let contact = store::contact::get(&state.store.db, &visibility, ContactId(path.into_inner())).await?;
+    let mut found = vec![];
+    for (other, reason) in store::contact::possible_duplicates(&state.store.db, contact.id).await? {
+        match store::contact::get(&state.store.db, &visibility, other).await {
+            Ok(other) if other.merged_into.is_none() && contact.merged_into.is_none() => {
+                found.push(PossibleDuplicateDto { contact: ContactDto::from(other), reason });
+            }
+            Ok(_) | Err(store::Error::NotFound(_)) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(HttpResponse::Ok().json(found))
+}
+
 #[utoipa::path(
     tag = "contacts",
     params(("contact_id" = uuid::Uuid, Path)),

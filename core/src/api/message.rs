@@ -31,7 +31,22 @@ pub struct MessageDto {
     pub selected_option: Option<String>,
     /// The channel account (connector install) it came in or went out on.
     pub channel_install_id: Option<uuid::Uuid>,
+    /// The approved template it was sent as, if any.
+    pub template: Option<TemplateDto>,
     pub created_at: DateTime<Utc>,
+}
+
+/// An approved message template (WhatsApp) and its placeholder values.
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateDto {
+    /// The template's name as approved by the provider, e.g. `recordatorio_cita`.
+    pub name: String,
+    /// The language it was approved in, e.g. `es` or `es_CO`.
+    pub language: String,
+    /// Values for the template's body placeholders, in order.
+    #[serde(default)]
+    pub parameters: Vec<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -80,6 +95,7 @@ impl From<Message> for MessageDto {
             options: m.options.into_iter().map(|o| OptionDto { id: o.id, label: o.label }).collect(),
             selected_option: m.selected_option,
             channel_install_id: m.channel_install_id,
+            template: m.template.map(|t| TemplateDto { name: t.name, language: t.language, parameters: t.parameters }),
             created_at: m.created_at,
         }
     }
@@ -100,10 +116,15 @@ impl From<Note> for NoteDto {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateMessage {
-    pub body: String,
+    /// The text; may be left out when `template` is given.
+    #[serde(default)]
+    pub body: Option<String>,
     /// Staff default to `agent` (a reply sent on the case's channel) and may
     /// log what the contact said as `contact`; tokens may also use `bot` and `system`.
     pub author_kind: Option<AuthorKind>,
+    /// Send an approved template instead of free text: on WhatsApp the only
+    /// thing that may go out once 24 hours have passed since the person last wrote.
+    pub template: Option<TemplateDto>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -151,8 +172,24 @@ pub async fn create_message(
     body: Json<CreateMessage>,
 ) -> Result<HttpResponse, ApiError> {
     let id = CaseId(path.into_inner());
-    super::case::workable_case(&state, &auth.0, id).await?;
-    let new = super::case::new_message(&auth.0, "body", &body.0.body, body.0.author_kind, domain::AuthorKind::Agent)?;
+    let case = super::case::workable_case(&state, &auth.0, id).await?;
+    let CreateMessage { body, author_kind, template } = body.0;
+    let template = template
+        .map(|t| domain::channel_rules::Template::parse("template", &t.name, &t.language, t.parameters))
+        .transpose()?;
+    let text = match (body, &template) {
+        (Some(body), _) if !body.trim().is_empty() => body,
+        (_, Some(template)) => template.summary(),
+        (body, None) => body.unwrap_or_default(),
+    };
+    let mut new = super::case::new_message(&auth.0, "body", &text, author_kind, domain::AuthorKind::Agent)?;
+    if template.is_some() && new.author_kind.direction() == domain::Direction::Inbound {
+        return Err(ApiError::field("template", "only outbound messages are sent as templates"));
+    }
+    new.template = template;
+    if new.author_kind.direction() == domain::Direction::Outbound {
+        crate::channels::check_outbound(&state, &case, new.template.as_ref()).await?;
+    }
     let actor = Actor::from(&auth.0);
     let scope = auth.0.case_units();
     super::idempotency::run(&state, &req, &auth.0, || async {
@@ -160,6 +197,61 @@ pub async fn create_message(
         super::idempotency::created(&MessageDto::from(message))
     })
     .await
+}
+
+/// Sends a message that failed delivery again (after fixing what the
+/// provider complained about), with the same idempotency key.
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path), ("message_id" = uuid::Uuid, Path)),
+    responses(
+        (status = 202, description = "Queued for delivery again", body = MessageDto),
+        (status = 404, body = Problem),
+        (status = 409, description = "The message has not failed", body = Problem),
+        (status = 422, description = "The channel would not take it now (e.g. its reply window closed)", body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/cases/{case_id}/messages/{message_id}/retry")]
+pub async fn retry_message(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+) -> Result<HttpResponse, ApiError> {
+    let (case_id, message_id) = path.into_inner();
+    let case = super::case::workable_case(&state, &auth.0, CaseId(case_id)).await?;
+    let message = store::message::get_unscoped(&state.store.db, domain::MessageId(message_id)).await?;
+    if message.case_id != case.id {
+        return Err(ApiError::NotFound("message"));
+    }
+    if message.direction == domain::Direction::Outbound {
+        crate::channels::check_outbound(&state, &case, message.template.as_ref()).await?;
+    }
+    let actor = Actor::from(&auth.0);
+    let scope = auth.0.case_units();
+    let message = store::message::retry_delivery(&state.store, &actor, scope.as_deref(), case.id, message.id).await?;
+    Ok(HttpResponse::Accepted().json(MessageDto::from(message)))
+}
+
+/// Outbound messages the channel could not deliver (the dead letters), with
+/// the provider's reason, on the cases the caller may see; newest first.
+#[utoipa::path(
+    tag = "cases",
+    params(PageParams),
+    responses((status = 200, body = ListResponse<MessageDto>), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/failed-deliveries")]
+pub async fn list_failed_deliveries(
+    state: web::Data<AppState>,
+    auth: Auth,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    super::case::require_case_reader(&auth.0)?;
+    let page = params.page()?;
+    let scope = auth.0.case_units();
+    let (messages, next) = store::message::failed(&state.store.db, scope.as_deref(), &page).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(messages.into_iter().map(MessageDto::from).collect(), next)))
 }
 
 /// Internal notes, oldest first: staff only, never sent to the contact.

@@ -49,10 +49,11 @@ use error::ApiError;
         user::list_users, user::create_user, user::get_user, user::update_user,
         contact::list_contacts, contact::create_contact, contact::get_contact, contact::update_contact,
         contact::add_identity, contact::remove_identity, contact::list_consents, contact::record_consent,
-        contact::merge_contacts,
+        contact::merge_contacts, contact::list_possible_duplicates,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
         case::list_tags,
-        message::list_messages, message::create_message, message::list_notes, message::create_note,
+        message::list_messages, message::create_message, message::retry_message, message::list_failed_deliveries,
+        message::list_notes, message::create_note,
         token::list_api_tokens, token::create_api_token, token::revoke_api_token,
         audit::list_audit_events,
         plugin::upload_plugin, plugin::list_plugins, plugin::get_plugin, plugin::delete_plugin_version,
@@ -181,6 +182,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(contact::list_consents)
                 .service(contact::record_consent)
                 .service(contact::merge_contacts)
+                .service(contact::list_possible_duplicates)
                 .service(case::list_cases)
                 .service(case::create_case)
                 .service(case::get_case)
@@ -190,6 +192,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(case::list_tags)
                 .service(message::list_messages)
                 .service(message::create_message)
+                .service(message::retry_message)
+                .service(message::list_failed_deliveries)
                 .service(message::list_notes)
                 .service(message::create_note)
                 .service(token::list_api_tokens)

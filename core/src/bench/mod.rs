@@ -78,6 +78,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 options: Set(serde_json::json!([])),
                 delivery_error: Set(None),
                 selected_option: Set(None),
+                template: Set(None),
             });
             number += 1;
         }

@@ -12,7 +12,10 @@
 //! connector of the case's channel account sends it. A retryable failure is
 //! retried with backoff; a final one marks the message failed.
 
+use crate::api::error::ApiError;
 use crate::app::AppState;
+use crate::domain::Case;
+use crate::domain::channel_rules::{ChannelRules, Template};
 use crate::domain::{self, Actor, AuthorKind, CaseStatus, DeliveryStatus, MessageId, case::NewCase};
 use crate::jobs::Outcome;
 use crate::plugins::connector::{self, InboundRequest, OutboundMessage, Parsed};
@@ -21,7 +24,30 @@ use crate::plugins::manifest::{Manifest, World};
 use crate::plugins::runtime::Prepared;
 use crate::store::{self, Store, job::Job, plugin_install::Install};
 
+pub mod pace;
 pub mod webhook;
+
+/// What the channel of a case's account allows; no account (a case typed
+/// in by staff, web chat) has no rules.
+pub async fn rules_for(state: &AppState, install_id: Option<uuid::Uuid>) -> Result<ChannelRules, store::Error> {
+    let Some(id) = install_id else { return Ok(ChannelRules::default()) };
+    let install = match store::plugin_install::get(&state.store.db, id).await {
+        Ok(install) => install,
+        Err(store::Error::NotFound(_)) => return Ok(ChannelRules::default()),
+        Err(e) => return Err(e),
+    };
+    let text = store::plugin::manifest(&state.store.db, &install.plugin_id, &install.version).await?;
+    Ok(Manifest::parse(&text).map(|m| m.rules).unwrap_or_default())
+}
+
+/// Refuses an outbound message the case's channel would not take now,
+/// e.g. free text on WhatsApp more than 24 hours after the person last wrote.
+pub async fn check_outbound(state: &AppState, case: &Case, template: Option<&Template>) -> Result<(), ApiError> {
+    let rules = rules_for(state, case.channel_install_id).await?;
+    let last_inbound = store::message::last_inbound_at(&state.store.db, case.id).await?;
+    rules.check_outbound(last_inbound, store::now(), template)?;
+    Ok(())
+}
 
 /// A connector install with what it needs to run.
 pub struct Connector {
@@ -113,17 +139,8 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
         }
         let sender = domain::contact::normalize_identity("sender", connector.channel, &inbound.sender)
             .map_err(|e| CommitError::Invalid(format!("messages[{i}].sender: {e}")))?;
-        let contact = match store::contact::find_by_identity(&*tx, connector.channel, &sender).await? {
-            Some(id) => id,
-            None => {
-                let new = domain::contact::NewContact {
-                    name: inbound.sender_name.clone().filter(|n| !n.trim().is_empty()),
-                    identities: vec![(connector.channel, sender.clone())],
-                    custom_attributes: Default::default(),
-                };
-                store::contact::create_in(&*tx, &actor, new).await?.id
-            }
-        };
+        let name = inbound.sender_name.clone().filter(|n| !n.trim().is_empty());
+        let contact = store::contact::resolve_sender(&*tx, &actor, connector.channel, &sender, name).await?.id();
         let body = if inbound.body.trim().is_empty() && inbound.attachments.is_empty() {
             return Err(CommitError::Invalid(format!("messages[{i}]: no text and no attachments")));
         } else {
@@ -264,15 +281,27 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
             .map(|o| crate::plugins::bot::Choice { id: o.id.clone(), label: o.label.clone() })
             .collect(),
         attachments: vec![],
-        template: None,
+        template: message.template.as_ref().map(|t| connector::Template {
+            name: t.name.clone(),
+            language: t.language.clone(),
+            parameters: t.parameters.clone(),
+        }),
         idempotency_key: message.id.to_string(),
         thread_keys,
         settings: connector.install.settings.to_string(),
     };
-    let ctx = match crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await {
+    let mut ctx = match crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await {
         Ok(ctx) => ctx,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
+    ctx.send_key = Some(outbound.idempotency_key.clone());
+    if let Some(per_second) = connector.manifest.rules.max_sends_per_second {
+        match state.pacer.reserve(install_id, per_second) {
+            Ok(wait) if wait.is_zero() => {}
+            Ok(wait) => tokio::time::sleep(wait).await,
+            Err(wait) => return Outcome::Later(wait),
+        }
+    }
     let started = std::time::Instant::now();
     let result = state.plugins.run_send(&connector.plugin, ctx, outbound).await;
     let plugin_error = result.as_ref().err().map(ToString::to_string);
@@ -290,6 +319,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
                     None,
                 )
                 .await?;
+                store::send_journal::clear_in(&*tx, &message.id.to_string()).await?;
                 store::job::complete_in(&*tx, job.id).await?;
                 tx.commit().await
             };
@@ -311,6 +341,7 @@ async fn fail(db: &Store, message: MessageId, job: uuid::Uuid, error: &str) -> O
     let done = async {
         let tx = db.begin().await?;
         store::message::set_delivery(&*tx, message, DeliveryStatus::Failed, None, Some(error.to_owned())).await?;
+        store::send_journal::clear_in(&*tx, &message.to_string()).await?;
         store::job::complete_in(&*tx, job).await?;
         tx.commit().await
     };

@@ -1,5 +1,6 @@
 //! Messages exchanged on a case, and internal notes between staff.
 
+use super::channel_rules::Template;
 use super::{CaseId, Error, MessageId, NoteId, UserId};
 use chrono::{DateTime, Utc};
 
@@ -23,6 +24,8 @@ pub struct Message {
     pub selected_option: Option<String>,
     /// The channel account (connector install) the message came in or goes out on.
     pub channel_install_id: Option<uuid::Uuid>,
+    /// The approved template an outbound message is sent as, if any.
+    pub template: Option<Template>,
     pub created_at: DateTime<Utc>,
 }
 
@@ -44,6 +47,7 @@ pub struct NewMessage {
     pub options: Vec<QuickReply>,
     pub selected_option: Option<String>,
     pub channel_install_id: Option<uuid::Uuid>,
+    pub template: Option<Template>,
 }
 
 impl NewMessage {
@@ -58,6 +62,7 @@ impl NewMessage {
             options: vec![],
             selected_option: None,
             channel_install_id: None,
+            template: None,
         }
     }
 }

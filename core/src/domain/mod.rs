@@ -5,6 +5,7 @@
 
 pub mod audit;
 pub mod case;
+pub mod channel_rules;
 pub mod consent;
 pub mod contact;
 pub mod id;

@@ -21,10 +21,11 @@ pub enum Outcome {
     Retry(String),
     /// It cannot succeed; keep it as dead.
     Dead(String),
+    /// Not now (a rate limit): run it again after this long, without
+    /// counting this as an attempt.
+    Later(std::time::Duration),
 }
 
-/// How long a worker owns a job before another may take it over.
-const LEASE: Duration = Duration::from_secs(120);
 /// How often an idle worker looks for due jobs (commits wake it sooner).
 const POLL: Duration = Duration::from_millis(500);
 
@@ -56,7 +57,8 @@ async fn work(state: web::Data<AppState>, worker: usize) {
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match job::claim(&state.store, LEASE).await {
+        let lease = Duration::from_secs(state.config.http.job_lease_secs.max(1));
+        match job::claim(&state.store, lease).await {
             Ok(Some(job)) => run(&state, job).await,
             Ok(None) => {
                 let _ = tokio::time::timeout(POLL, notified).await;
@@ -92,6 +94,10 @@ pub async fn run(state: &AppState, job: Job) {
                 },
                 Err(e) => Err(e),
             }
+        }
+        Outcome::Later(delay) => {
+            let at = crate::store::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
+            job::postpone(&state.store, id, at).await
         }
         Outcome::Retry(error) if attempts < max_attempts(&kind) => {
             let delay = backoff(attempts);

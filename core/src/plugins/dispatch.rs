@@ -188,5 +188,6 @@ pub async fn context(
         db: Some(state.store.clone()),
         case_id: case.map(|c| c.to_string()),
         secrets,
+        send_key: None,
     })
 }

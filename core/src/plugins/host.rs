@@ -115,6 +115,10 @@ pub struct CallContext {
     pub secrets: HashMap<String, SecretValue>,
     /// What `kb.search` searches, when granted.
     pub kb: Option<KbScope>,
+    /// The idempotency key of the message a connector's `send` is sending:
+    /// the provider's successful answers are journaled under it, so a retry
+    /// of the same request is answered from the journal.
+    pub send_key: Option<String>,
 }
 
 /// The knowledge bases a plugin's `kb.search` reaches: the public ones of
@@ -278,6 +282,7 @@ impl PluginHost {
             case_id: ctx.case_id.clone(),
             secrets: ctx.secrets.clone(),
             kb: ctx.kb.clone(),
+            send_key: ctx.send_key.clone(),
             http: self.http.clone(),
             limits: limits.clone(),
             deadline: std::time::Instant::now() + Duration::from_millis(limits.wall_ms),
@@ -388,6 +393,7 @@ pub struct HostState {
     pub(super) case_id: Option<String>,
     pub(super) secrets: HashMap<String, SecretValue>,
     pub(super) kb: Option<KbScope>,
+    pub(super) send_key: Option<String>,
     pub(super) http: reqwest::Client,
     pub(super) limits: Limits,
     /// When the call's wall-clock time runs out; host calls stop there too.

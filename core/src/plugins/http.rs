@@ -131,6 +131,45 @@ impl HostState {
 impl wit::Host for HostState {
     async fn fetch(&mut self, request: wit::Request) -> Result<wit::Response, wit::HttpError> {
         self.allowed(&request.url)?;
+        let journal = match (&self.send_key, &self.db) {
+            (Some(key), Some(db)) => Some((key.clone(), digest(&request), db.clone())),
+            _ => None,
+        };
+        if let Some((key, digest, db)) = &journal {
+            match crate::store::send_journal::find(&db.db, key, digest).await {
+                Ok(Some((status, headers, body))) => return Ok(wit::Response { status, headers, body }),
+                Ok(None) => {}
+                // Without the journal a send could go out twice: wait for the database.
+                Err(e) => return Err(wit::HttpError::Transport(format!("cannot read the send journal: {e}"))),
+            }
+        }
+        let response = self.fetch_now(request).await?;
+        if let Some((key, digest, db)) = journal
+            && (200..300).contains(&response.status)
+        {
+            let answer = (response.status, response.headers.clone(), response.body.clone());
+            if let Err(e) = crate::store::send_journal::record(&db.db, &key, &digest, &answer).await {
+                tracing::warn!(install = %self.install, error = %e, "cannot journal a provider's answer");
+            }
+        }
+        Ok(response)
+    }
+}
+
+/// What identifies one request of a send: method, URL and body.
+fn digest(request: &wit::Request) -> String {
+    use sha2::{Digest as _, Sha256};
+    let mut hash = Sha256::new();
+    hash.update(request.method.to_ascii_uppercase().as_bytes());
+    hash.update(b"\n");
+    hash.update(request.url.as_bytes());
+    hash.update(b"\n");
+    hash.update(&request.body);
+    hex::encode(hash.finalize())
+}
+
+impl HostState {
+    async fn fetch_now(&mut self, request: wit::Request) -> Result<wit::Response, wit::HttpError> {
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| wit::HttpError::InvalidRequest(format!("`{}` is not an HTTP method", request.method)))?;
         if request.body.len() > self.limits.max_output_bytes {

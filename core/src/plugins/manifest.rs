@@ -4,6 +4,7 @@
 use serde::Deserialize;
 
 use super::Grants;
+use crate::domain::channel_rules::{AfterWindow, ChannelRules};
 
 /// WIT versions this host can run.
 pub const SUPPORTED_WIT: [&str; 1] = ["1.0.0"];
@@ -42,6 +43,8 @@ pub struct Manifest {
     pub settings_schema: serde_json::Value,
     /// The channel a connector links (connectors only).
     pub channel: Option<crate::domain::Channel>,
+    /// What the channel allows (connectors only): reply window, sending rate.
+    pub rules: ChannelRules,
 }
 
 /// What a plugin asks to use; the admin grants all or part of it.
@@ -71,6 +74,16 @@ struct Raw {
     settings_schema: Option<toml::Value>,
     #[serde(default)]
     channel: Option<String>,
+    #[serde(default)]
+    rules: Option<RawRules>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawRules {
+    reply_window_hours: Option<u32>,
+    after_window: Option<String>,
+    max_sends_per_second: Option<u32>,
 }
 
 /// A problem with a manifest, naming the key.
@@ -133,6 +146,11 @@ impl Manifest {
             (_, Some(_)) => return fail("channel", "only connectors name a channel"),
             (_, None) => None,
         };
+        let rules = match raw.rules {
+            None => ChannelRules::default(),
+            Some(_) if world != World::Connector => return fail("rules", "only connectors have channel rules"),
+            Some(rules) => check_rules(rules)?,
+        };
         let settings_schema = match raw.settings_schema {
             None => serde_json::json!({"type": "object", "additionalProperties": false}),
             Some(value) => serde_json::to_value(value)
@@ -154,8 +172,28 @@ impl Manifest {
             capabilities: raw.capabilities,
             settings_schema,
             channel,
+            rules,
         })
     }
+}
+
+fn check_rules(raw: RawRules) -> Result<ChannelRules, ManifestError> {
+    if raw.reply_window_hours.is_some_and(|h| h == 0 || h > 24 * 30) {
+        return fail("rules.reply_window_hours", "must be 1 to 720 hours");
+    }
+    if raw.max_sends_per_second.is_some_and(|n| n == 0 || n > 10_000) {
+        return fail("rules.max_sends_per_second", "must be 1 to 10000");
+    }
+    let after_window = match raw.after_window.as_deref() {
+        None => AfterWindow::Nothing,
+        Some(text) => AfterWindow::parse("rules.after_window", text)
+            .map_err(|e| ManifestError { key: "rules.after_window".into(), message: e.to_string() })?,
+    };
+    Ok(ChannelRules {
+        reply_window_hours: raw.reply_window_hours,
+        after_window,
+        max_sends_per_second: raw.max_sends_per_second,
+    })
 }
 
 fn is_version(text: &str) -> bool {
@@ -263,6 +301,17 @@ mod tests {
             let err = Manifest::parse(&format!("{connector}http_hosts = {hosts}\n")).expect_err(hosts);
             assert_eq!(err.key, key);
         }
+    }
+
+    #[test]
+    fn the_whatsapp_manifest_declares_its_window() {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/whatsapp-cloud/plugin.toml");
+        let manifest = Manifest::parse(&std::fs::read_to_string(path).unwrap()).unwrap();
+        assert_eq!(manifest.channel, Some(crate::domain::Channel::Whatsapp));
+        assert_eq!(manifest.rules.reply_window_hours, Some(24));
+        assert_eq!(manifest.rules.after_window, AfterWindow::Template);
+        let bot = "id = \"x\"\nname = \"X\"\nversion = \"1.0.0\"\nworld = \"bot\"\nwit = \"1.0.0\"\n[rules]\n";
+        assert_eq!(Manifest::parse(bot).unwrap_err().key, "rules");
     }
 
     #[test]

@@ -224,6 +224,136 @@ pub async fn find_by_identity(conn: &impl ConnectionTrait, channel: Channel, val
     Ok(row.map(|r| ContactId(r.contact_id)))
 }
 
+/// How a sender on a channel was matched to a contact.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Resolved {
+    /// The contact already had this identity.
+    Known(ContactId),
+    /// One contact had the same phone number (or address) on another
+    /// channel: the identity was added to it.
+    Linked(ContactId),
+    /// Nobody had it: a new contact.
+    New(ContactId),
+    /// Several contacts had it: a new contact, with each of them recorded
+    /// as a possible duplicate for a person to merge.
+    Ambiguous(ContactId),
+}
+
+impl Resolved {
+    pub fn id(&self) -> ContactId {
+        match self {
+            Resolved::Known(id) | Resolved::Linked(id) | Resolved::New(id) | Resolved::Ambiguous(id) => *id,
+        }
+    }
+}
+
+/// Channels whose identities are the same kind of value as `channel`'s: one
+/// phone number is one person on WhatsApp, SMS and the phone.
+fn same_kind(channel: Channel) -> Vec<Channel> {
+    Channel::ALL
+        .into_iter()
+        .filter(|c| {
+            *c != channel
+                && (c.uses_phone_number() && channel.uses_phone_number()
+                    || *c == Channel::Email && channel == Channel::Email)
+        })
+        .collect()
+}
+
+/// Finds or creates the contact for a sender (`value` normalised for
+/// `channel`) inside the caller's transaction. Never merges contacts: when
+/// more than one could be the sender, a new contact is made and the
+/// candidates are recorded for a person to decide.
+pub async fn resolve_sender(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    channel: Channel,
+    value: &str,
+    name: Option<String>,
+) -> Result<Resolved> {
+    if let Some(id) = find_by_identity(conn, channel, value).await? {
+        return Ok(Resolved::Known(id));
+    }
+    let kinds = same_kind(channel);
+    let mut candidates: Vec<ContactId> = if kinds.is_empty() {
+        vec![]
+    } else {
+        identity::Entity::find()
+            .filter(identity::Column::Channel.is_in(kinds.iter().map(|c| c.as_str())))
+            .filter(identity::Column::Value.eq(value))
+            .all(conn)
+            .await?
+            .into_iter()
+            .map(|r| ContactId(r.contact_id))
+            .collect()
+    };
+    candidates.sort_by_key(|c| c.0);
+    candidates.dedup();
+    if let [only] = candidates.as_slice() {
+        insert_identity(conn, *only, channel, value, "sender").await?;
+        if let Some(name) = &name {
+            fill_name_in(conn, *only, name).await?;
+        }
+        return Ok(Resolved::Linked(*only));
+    }
+    let new = NewContact { name, identities: vec![(channel, value.to_owned())], custom_attributes: Default::default() };
+    let contact = create_in(conn, actor, new).await?.id;
+    if candidates.is_empty() {
+        return Ok(Resolved::New(contact));
+    }
+    for candidate in &candidates {
+        duplicate::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            contact_id: Set(contact.0),
+            candidate_id: Set(candidate.0),
+            reason: Set(format!("same {} identity {value}", channel.as_str())),
+            created_at: Set(super::now()),
+        }
+        .insert(conn)
+        .await?;
+    }
+    Ok(Resolved::Ambiguous(contact))
+}
+
+/// Contacts recorded as possibly the same person as `id`, for a human merge.
+pub async fn possible_duplicates(conn: &impl ConnectionTrait, id: ContactId) -> Result<Vec<(ContactId, String)>> {
+    let rows = duplicate::Entity::find()
+        .filter(
+            sea_orm::Condition::any()
+                .add(duplicate::Column::ContactId.eq(id.0))
+                .add(duplicate::Column::CandidateId.eq(id.0)),
+        )
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|r| {
+            let other = if r.contact_id == id.0 { r.candidate_id } else { r.contact_id };
+            (ContactId(other), r.reason)
+        })
+        .collect())
+}
+
+pub mod duplicate {
+    use sea_orm::entity::prelude::*;
+
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "contact_duplicates")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub id: Uuid,
+        pub contact_id: Uuid,
+        pub candidate_id: Uuid,
+        pub reason: String,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 #[derive(Debug, Default)]
 pub struct ContactFilter {
     /// Text contained in the name or in an identity value.

@@ -81,6 +81,17 @@ pub async fn cancel_by_key(conn: &impl ConnectionTrait, key: &str) -> Result<boo
     Ok(deleted.rows_affected > 0)
 }
 
+/// Removes a finished-with job (pending or dead) by its key, so the key can
+/// be used again; a running job is left to its worker.
+pub async fn remove_by_key_in(conn: &impl ConnectionTrait, key: &str) -> Result<()> {
+    entity::Entity::delete_many()
+        .filter(entity::Column::IdempotencyKey.eq(key))
+        .filter(entity::Column::Status.ne("running"))
+        .exec(conn)
+        .await?;
+    Ok(())
+}
+
 fn due(now: DateTime<Utc>) -> Condition {
     use entity::Column;
     Condition::any()
@@ -130,6 +141,23 @@ pub async fn retry_at(store: &Store, id: uuid::Uuid, error: &str, run_at: DateTi
         active.run_at = Set(run_at);
         active.locked_until = Set(None);
         active.last_error = Set(Some(error.chars().take(2000).collect()));
+        active.update(&*tx).await?;
+    }
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Puts a job back to run at `run_at` without counting the attempt it was
+/// claimed for (it was held back, not tried).
+pub async fn postpone(store: &Store, id: uuid::Uuid, run_at: DateTime<Utc>) -> Result<()> {
+    let tx = store.begin().await?;
+    if let Some(job) = entity::Entity::find_by_id(id).one(&*tx).await? {
+        let attempts = (job.attempts - 1).max(0);
+        let mut active: entity::ActiveModel = job.into();
+        active.status = Set("pending".to_owned());
+        active.run_at = Set(run_at);
+        active.locked_until = Set(None);
+        active.attempts = Set(attempts);
         active.update(&*tx).await?;
     }
     tx.commit().await?;

@@ -28,6 +28,7 @@ pub mod entity {
         pub options: Json,
         pub delivery_error: Option<String>,
         pub selected_option: Option<String>,
+        pub template: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -71,6 +72,7 @@ fn to_message(m: entity::Model) -> Result<Message> {
         options: serde_json::from_value(m.options).unwrap_or_default(),
         selected_option: m.selected_option,
         channel_install_id: m.channel_install_id,
+        template: m.template.and_then(|t| serde_json::from_value(t).ok()),
         created_at: m.created_at,
     })
 }
@@ -120,6 +122,7 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
         options: Set(serde_json::to_value(&new.options).unwrap_or_default()),
         delivery_error: Set(None),
         selected_option: Set(new.selected_option),
+        template: Set(new.template.as_ref().and_then(|t| serde_json::to_value(t).ok())),
     }
     .insert(conn)
     .await?;
@@ -267,6 +270,109 @@ pub async fn recent(conn: &impl ConnectionTrait, case_id: CaseId, limit: u64) ->
         .await?;
     rows.reverse();
     rows.into_iter().map(to_message).collect()
+}
+
+/// Outbound messages that could not be delivered (the dead letters), on
+/// cases the caller may see, newest first.
+pub async fn failed(
+    conn: &impl ConnectionTrait,
+    scope: Scope<'_>,
+    page: &Page,
+) -> Result<(Vec<Message>, Option<String>)> {
+    use entity::Column;
+    use sea_orm::sea_query::Query;
+    let mut query = entity::Entity::find()
+        .filter(Column::Direction.eq(Direction::Outbound.as_str()))
+        .filter(Column::DeliveryStatus.eq(DeliveryStatus::Failed.as_str()));
+    if let Some(units) = scope {
+        let visible = Query::select()
+            .column(super::case::entity::Column::Id)
+            .from(super::case::entity::Entity)
+            .and_where(super::case::entity::Column::UnitId.is_in(units.iter().map(|u| u.0)))
+            .to_owned();
+        query = query.filter(Column::CaseId.in_subquery(visible));
+    }
+    let (rows, next) = super::pagination::fetch(
+        conn,
+        query,
+        (Column::CreatedAt, Column::Id),
+        super::pagination::Order::Descending,
+        page,
+        |r| (r.created_at, r.id),
+    )
+    .await?;
+    Ok((rows.into_iter().map(to_message).collect::<Result<_>>()?, next))
+}
+
+/// Queues a failed outbound message for delivery again, with the same
+/// idempotency key, in one transaction with its audit entry.
+pub async fn retry_delivery(
+    store: &Store,
+    actor: &Actor,
+    scope: Scope<'_>,
+    case_id: CaseId,
+    id: MessageId,
+) -> Result<Message> {
+    let tx = store.begin().await?;
+    let case = super::case::get(&*tx, scope, case_id).await?;
+    let row = entity::Entity::find_by_id(id.0)
+        .filter(entity::Column::CaseId.eq(case.id.0))
+        .one(&*tx)
+        .await?
+        .ok_or(super::Error::NotFound("message"))?;
+    if row.delivery_status != DeliveryStatus::Failed.as_str() {
+        return Err(super::Error::conflict(
+            "delivery_status",
+            format!("only failed messages are sent again; this one is {}", row.delivery_status),
+        ));
+    }
+    let mut active: entity::ActiveModel = row.into();
+    active.delivery_status = Set(DeliveryStatus::Pending.as_str().to_owned());
+    active.delivery_error = Set(None);
+    let message = to_message(active.update(&*tx).await?)?;
+    let key = format!("deliver:{}", message.id);
+    job::remove_by_key_in(&*tx, &key).await?;
+    job::enqueue(
+        &*tx,
+        job::NewJob {
+            kind: "message.deliver",
+            payload: serde_json::json!({ "message_id": message.id, "case_id": case.id, "channel": case.channel.as_str() }),
+            idempotency_key: Some(key),
+        },
+    )
+    .await?;
+    audit::record(
+        &*tx,
+        audit::Entry {
+            actor,
+            action: "message.retried",
+            target_kind: "case",
+            target_id: case.id.to_string(),
+            unit_id: Some(case.unit_id),
+            details: serde_json::json!({ "message_id": message.id }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(message)
+}
+
+/// When the person last wrote on a case, if ever.
+pub async fn last_inbound_at(
+    conn: &impl ConnectionTrait,
+    case_id: CaseId,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    use sea_orm::{QueryOrder, QuerySelect};
+    Ok(entity::Entity::find()
+        .select_only()
+        .column(entity::Column::CreatedAt)
+        .filter(entity::Column::CaseId.eq(case_id.0))
+        .filter(entity::Column::Direction.eq(Direction::Inbound.as_str()))
+        .order_by_desc(entity::Column::CreatedAt)
+        .limit(1)
+        .into_tuple()
+        .one(conn)
+        .await?)
 }
 
 /// One message by id, without scope (jobs and the host).

@@ -23,6 +23,7 @@ pub mod plugin_install;
 pub mod plugin_kv;
 pub mod plugin_secret;
 pub mod refresh_token;
+pub mod send_journal;
 pub mod setting;
 pub mod unit;
 pub mod user;

@@ -35,6 +35,22 @@ impl Guest for Hostile {
                 Ok(vec![reply("logged")])
             }
             "error" => Err(PluginError { message: "no puedo".into() }),
+            // Offers as many quick replies as the message's number says, so
+            // connectors' buttons, lists and numbered fallbacks can be tested.
+            "options" => {
+                // "N" offers N options; "N largas" gives them long labels.
+                let mut words = event.message.body.split_whitespace();
+                let n: usize = words.next().and_then(|w| w.parse().ok()).unwrap_or(2);
+                let long = words.next() == Some("largas");
+                let label = |i: usize| {
+                    if long { format!("Opción {i} con una descripción larga") } else { format!("Opción {i}") }
+                };
+                let labels: Vec<(String, String)> = (1..=n).map(|i| (format!("opt-{i}"), label(i))).collect();
+                Ok(vec![ventanilla_sdk::actions::reply_with_options(
+                    "Elige una opción",
+                    labels.iter().map(|(id, label)| (id.as_str(), label.as_str())),
+                )])
+            }
             // Benchmark modes: no work, plain echo, and a thousand host calls.
             "noop" => Ok(vec![]),
             "echo-plain" => Ok(vec![reply(format!("Recibí: {}", event.message.body))]),

@@ -1,0 +1,83 @@
+//! WhatsApp Cloud API connector.
+//!
+//! Inbound: Meta calls the install's webhook with `X-Hub-Signature-256`
+//! (HMAC-SHA256 of the body with the app secret); the subscription
+//! handshake is a GET with `hub.verify_token` and `hub.challenge`.
+//! Outbound: `POST {api}/{version}/{phone_number_id}/messages` with the
+//! access token as a bearer credential the host adds.
+
+mod inbound;
+mod outbound;
+
+use serde_json::Value;
+use ventanilla_sdk::connector::ventanilla::plugin::secrets;
+use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
+use ventanilla_sdk::connector_kit::{answer, header, query};
+
+struct WhatsApp;
+
+/// The install's settings with their defaults.
+pub(crate) struct Settings {
+    pub phone_number_id: String,
+    pub api_version: String,
+    pub api_base_url: String,
+    pub list_button: String,
+}
+
+impl Settings {
+    fn parse(text: &str) -> Settings {
+        let value: Value = serde_json::from_str(text).unwrap_or_default();
+        let get = |key: &str, default: &str| value[key].as_str().unwrap_or(default).to_owned();
+        Settings {
+            phone_number_id: get("phone_number_id", ""),
+            api_version: get("api_version", "v21.0"),
+            api_base_url: get("api_base_url", "https://graph.facebook.com").trim_end_matches('/').to_owned(),
+            list_button: get("list_button", "Ver opciones"),
+        }
+    }
+}
+
+impl Guest for WhatsApp {
+    fn verify_and_parse(request: InboundRequest) -> Result<Parsed, ParseError> {
+        if request.method.eq_ignore_ascii_case("GET") {
+            return handshake(&request);
+        }
+        let signature = header(&request, "x-hub-signature-256").unwrap_or_default();
+        let Some(hex) = signature.strip_prefix("sha256=") else {
+            return Err(ParseError::Unauthorized("missing X-Hub-Signature-256".into()));
+        };
+        match secrets::verify_hmac_sha256("app_secret", &request.body, hex) {
+            Ok(true) => {}
+            Ok(false) => return Err(ParseError::Unauthorized("X-Hub-Signature-256 does not match".into())),
+            Err(e) => return Err(ParseError::Unauthorized(format!("cannot check the signature: {e:?}"))),
+        }
+        let body: Value =
+            serde_json::from_slice(&request.body).map_err(|e| ParseError::Malformed(format!("not JSON: {e}")))?;
+        let settings = Settings::parse(&request.settings);
+        let mut parsed = answer(200, "text/plain", "EVENT_RECEIVED");
+        inbound::parse(&body, &settings.phone_number_id, &mut parsed)?;
+        Ok(parsed)
+    }
+
+    fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
+        let settings = Settings::parse(&message.settings);
+        outbound::send(&settings, &message)
+    }
+}
+
+/// Meta's subscription check: echo `hub.challenge` when the verify token matches.
+fn handshake(request: &InboundRequest) -> Result<Parsed, ParseError> {
+    if query(request, "hub.mode") != Some("subscribe") {
+        return Err(ParseError::Malformed("expected hub.mode=subscribe".into()));
+    }
+    let token = query(request, "hub.verify_token").unwrap_or_default();
+    match secrets::equals("verify_token", token) {
+        Ok(true) => {}
+        Ok(false) => return Err(ParseError::Unauthorized("hub.verify_token does not match".into())),
+        Err(e) => return Err(ParseError::Unauthorized(format!("cannot check the verify token: {e:?}"))),
+    }
+    let challenge = query(request, "hub.challenge").unwrap_or_default();
+    Ok(answer(200, "text/plain", challenge.as_bytes().to_vec()))
+}
+
+ventanilla_sdk::connector::export_connector!(WhatsApp);

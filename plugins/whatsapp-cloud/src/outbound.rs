@@ -1,0 +1,105 @@
+//! Sending through the Cloud API: text, quick replies as buttons or a list,
+//! and approved templates with parameters.
+
+use serde_json::{Value, json};
+use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, HeaderFromSecret, Request};
+use ventanilla_sdk::connector::{OutboundMessage, SendError, SendReceipt};
+use ventanilla_sdk::connector_kit::{retryable_status, transport_error};
+use ventanilla_sdk::types::Choice;
+
+use crate::Settings;
+
+/// Error codes Meta documents as passing: throttling and outages.
+const RETRYABLE_CODES: [i64; 10] = [1, 2, 4, 80007, 130429, 131000, 131016, 131048, 131056, 133004];
+
+pub fn send(settings: &Settings, message: &OutboundMessage) -> Result<SendReceipt, SendError> {
+    if settings.phone_number_id.is_empty() {
+        return Err(SendError { message: "settings.phone_number_id is not set".into(), retryable: false });
+    }
+    if !message.attachments.is_empty() {
+        return Err(SendError { message: "this connector version does not send files yet".into(), retryable: false });
+    }
+    let payload = payload(settings, message);
+    let request = Request {
+        method: "POST".into(),
+        url: format!("{}/{}/{}/messages", settings.api_base_url, settings.api_version, settings.phone_number_id),
+        headers: vec![("content-type".into(), "application/json".into())],
+        body: payload.to_string().into_bytes(),
+        auth: Some(Auth::Header(HeaderFromSecret {
+            name: "authorization".into(),
+            prefix: "Bearer ".into(),
+            secret: "access_token".into(),
+        })),
+        timeout_ms: Some(10_000),
+    };
+    let response = http::fetch(&request).map_err(transport_error)?;
+    let reply: Value = serde_json::from_slice(&response.body).unwrap_or_default();
+    if (200..300).contains(&response.status) {
+        return match reply["messages"][0]["id"].as_str() {
+            Some(id) => Ok(SendReceipt { provider_message_id: id.to_owned() }),
+            None => Err(SendError { message: "WhatsApp accepted the message without an id".into(), retryable: false }),
+        };
+    }
+    Err(error_of(response.status, &reply["error"]))
+}
+
+/// The request body for one message.
+fn payload(settings: &Settings, message: &OutboundMessage) -> Value {
+    let to = message.recipient.trim_start_matches('+');
+    let mut body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to});
+    if let Some(template) = &message.template {
+        let parameters: Vec<Value> = template.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
+        let mut content = json!({"name": template.name, "language": {"code": template.language}});
+        if !parameters.is_empty() {
+            content["components"] = json!([{"type": "body", "parameters": parameters}]);
+        }
+        body["type"] = json!("template");
+        body["template"] = content;
+        return body;
+    }
+    let options = &message.options;
+    let fits = |max: usize| options.iter().all(|o| o.label.chars().count() <= max && o.id.len() <= 200);
+    let text_fits = message.body.chars().count() <= 1024 && !message.body.trim().is_empty();
+    if !options.is_empty() && options.len() <= 3 && fits(20) && text_fits {
+        let buttons: Vec<Value> =
+            options.iter().map(|o| json!({"type": "reply", "reply": {"id": o.id, "title": o.label}})).collect();
+        body["type"] = json!("interactive");
+        body["interactive"] = json!({"type": "button", "body": {"text": message.body}, "action": {"buttons": buttons}});
+    } else if !options.is_empty() && options.len() <= 10 && fits(24) && text_fits {
+        let rows: Vec<Value> = options.iter().map(|o| json!({"id": o.id, "title": o.label})).collect();
+        body["type"] = json!("interactive");
+        body["interactive"] = json!({
+            "type": "list",
+            "body": {"text": message.body},
+            "action": {"button": settings.list_button, "sections": [{"title": settings.list_button, "rows": rows}]},
+        });
+    } else {
+        body["type"] = json!("text");
+        body["text"] = json!({"preview_url": false, "body": with_numbered(&message.body, options)});
+    }
+    body
+}
+
+/// Options that do not fit buttons or a list, written out after the text.
+fn with_numbered(text: &str, options: &[Choice]) -> String {
+    let mut out = text.to_owned();
+    for (n, option) in options.iter().enumerate() {
+        out.push_str(&format!("\n{}. {}", n + 1, option.label));
+    }
+    out
+}
+
+fn error_of(status: u16, error: &Value) -> SendError {
+    let code = error["code"].as_i64().unwrap_or_default();
+    let text = error["message"].as_str().unwrap_or("no error message");
+    let detail = error["error_data"]["details"].as_str().map(|d| format!(" ({d})")).unwrap_or_default();
+    let hint = if code == 131047 {
+        " — more than 24 hours since the person last wrote; only a template can be sent"
+    } else {
+        ""
+    };
+    SendError {
+        message: format!("WhatsApp answered {status}, error {code}: {text}{detail}{hint}"),
+        retryable: retryable_status(status) || RETRYABLE_CODES.contains(&code),
+    }
+}

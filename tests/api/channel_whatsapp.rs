@@ -1,0 +1,382 @@
+//! The WhatsApp Cloud API connector, loaded by the real host: webhooks in
+//! the shapes Meta documents (signed in the test), the subscription
+//! handshake, and sends checked request by request against a local
+//! stand-in of the Graph API. Also the 24-hour window, templates, retries,
+//! dead letters and an agent's retry.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use ventanilla_tests::{
+    FakeProvider, Reply, TestApp, eventually, install_plugin, install_plugin_with, on_both, set_secret, spawn_app_with,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+const PHONE_ID: &str = "106540352242922";
+const APP_SECRET: &str = "wa-app-secret-0123";
+const VERIFY_TOKEN: &str = "verifica-esto-por-favor";
+const ACCESS_TOKEN: &str = "EAAG-access-token-xyz";
+const SENDER: &str = "573001234567";
+
+/// A running app with a WhatsApp channel account whose Graph API is `provider`.
+struct WhatsApp {
+    app: TestApp,
+    provider: FakeProvider,
+    install: String,
+    unit: String,
+}
+
+async fn whatsapp(backend: ventanilla_tests::Backend) -> anyhow::Result<WhatsApp> {
+    let provider = FakeProvider::start().await?;
+    provider.succeed_with(
+        r#"{"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"wamid.OUT{n}"}]}"#,
+    );
+    let port = provider.port;
+    let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+    let unit = app.create_unit("admisiones").await?;
+    let settings = json!({"phone_number_id": PHONE_ID, "api_base_url": format!("http://localhost:{port}")});
+    let grants = json!({"http_hosts": ["graph.facebook.com", "localhost"], "secrets": ["app_secret", "verify_token", "access_token"]});
+    // The stand-in lives on localhost: grant it next to graph.facebook.com.
+    let install = install_plugin_with(&app, "whatsapp-cloud", settings, grants, &[unit.as_str()], |manifest| {
+        manifest
+            .replace(r#"http_hosts = ["graph.facebook.com"]"#, r#"http_hosts = ["graph.facebook.com", "localhost"]"#)
+    })
+    .await?;
+    let install = install["id"].as_str().unwrap_or_default().to_owned();
+    set_secret(&app, &install, "app_secret", APP_SECRET).await?;
+    set_secret(&app, &install, "verify_token", VERIFY_TOKEN).await?;
+    set_secret(&app, &install, "access_token", ACCESS_TOKEN).await?;
+    Ok(WhatsApp { app, provider, install, unit })
+}
+
+fn envelope(value: Value) -> String {
+    json!({"object": "whatsapp_business_account", "entry": [{"id": "102290129340398", "changes": [{"field": "messages", "value": value}]}]})
+        .to_string()
+}
+
+fn metadata(phone_id: &str) -> Value {
+    json!({"display_phone_number": "15550783881", "phone_number_id": phone_id})
+}
+
+/// A notification carrying one message from `SENDER`.
+fn inbound(id: &str, mut message: Value) -> String {
+    message["id"] = json!(id);
+    message["from"] = json!(SENDER);
+    message["timestamp"] = json!("1732300000");
+    envelope(json!({
+        "messaging_product": "whatsapp", "metadata": metadata(PHONE_ID),
+        "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": SENDER}],
+        "messages": [message],
+    }))
+}
+
+fn status(id: &str, state: &str, errors: Value) -> String {
+    let mut report = json!({"id": id, "status": state, "timestamp": "1732300100", "recipient_id": SENDER});
+    if !errors.is_null() {
+        report["errors"] = errors;
+    }
+    envelope(json!({"messaging_product": "whatsapp", "metadata": metadata(PHONE_ID), "statuses": [report]}))
+}
+
+fn sign(body: &str) -> String {
+    format!("sha256={}", ventanilla::plugins::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()))
+}
+
+impl WhatsApp {
+    async fn post(&self, body: &str, signature: Option<&str>) -> anyhow::Result<Reply> {
+        let mut request =
+            self.app.client.post(self.app.url(&format!("/api/v1/webhooks/{}", self.install))).body(body.to_owned());
+        if let Some(signature) = signature {
+            request = request.header("x-hub-signature-256", signature);
+        }
+        TestApp::reply(request.send().await?).await
+    }
+
+    async fn deliver(&self, body: &str) -> anyhow::Result<()> {
+        let reply = self.post(body, Some(&sign(body))).await?;
+        anyhow::ensure!(reply.status == 200 && reply.text == "EVENT_RECEIVED", "{}: {}", reply.status, reply.text);
+        Ok(())
+    }
+
+    async fn only_case(&self) -> anyhow::Result<Value> {
+        let cases = self.app.get("/api/v1/cases", &self.app.admin_token).await?;
+        let items = cases.body["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(items.len() == 1, "expected one case: {}", cases.text);
+        Ok(items[0].clone())
+    }
+
+    async fn messages(&self, case: &str) -> anyhow::Result<Vec<Value>> {
+        let reply = self.app.get(&format!("/api/v1/cases/{case}/messages?limit=100"), &self.app.admin_token).await?;
+        anyhow::ensure!(reply.status == 200, "{}", reply.text);
+        Ok(reply.body["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Waits until the message is in `state`; fails with what it is.
+    async fn message_in(&self, case: &str, id: &str, state: &str) -> anyhow::Result<Value> {
+        let found = eventually(WAIT, || async {
+            self.messages(case).await.ok()?.into_iter().find(|m| m["id"] == id && m["delivery_status"] == state)
+        })
+        .await;
+        match found {
+            Some(m) => Ok(m),
+            None => anyhow::bail!(
+                "message {id} never {state}: {:?}; provider saw {:?}",
+                self.messages(case).await?,
+                self.provider.requests()
+            ),
+        }
+    }
+
+    /// The JSON bodies the Graph API stand-in received for sends.
+    fn sends(&self) -> Vec<Value> {
+        self.provider
+            .requests()
+            .into_iter()
+            .filter(|r| r.path == format!("/v21.0/{PHONE_ID}/messages"))
+            .map(|r| serde_json::from_str(&r.body).unwrap_or_default())
+            .collect()
+    }
+}
+
+on_both! {
+    async fn webhooks_are_verified_parsed_and_deduplicated(backend) {
+        let wa = whatsapp(backend).await?;
+        let hook = format!("/api/v1/webhooks/{}", wa.install);
+
+        // Meta's subscription handshake.
+        let good = format!("{hook}?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1158201444");
+        let answer = wa.app.client.get(wa.app.url(&good)).send().await?;
+        anyhow::ensure!(answer.status() == 200, "{}", answer.status());
+        anyhow::ensure!(answer.text().await? == "1158201444");
+        let bad = format!("{hook}?hub.mode=subscribe&hub.verify_token=nope&hub.challenge=1158201444");
+        anyhow::ensure!(wa.app.client.get(wa.app.url(&bad)).send().await?.status() == 401);
+
+        // A text message opens a case for a new contact with their profile name.
+        let text = inbound("wamid.IN1", json!({"type": "text", "text": {"body": "Hola, quiero información de la matrícula"}}));
+        wa.deliver(&text).await?;
+        let case = wa.only_case().await?;
+        let case_id = case["id"].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(case["channel"] == "whatsapp" && case["unit_id"] == wa.unit.as_str(), "{case}");
+        let contact = wa.app.get(&format!("/api/v1/contacts/{}", case["contact_id"].as_str().unwrap_or_default()), &wa.app.admin_token).await?;
+        anyhow::ensure!(contact.body["name"] == "Kerry Fisher", "{}", contact.text);
+        anyhow::ensure!(contact.text.contains(&format!("+{SENDER}")), "{}", contact.text);
+
+        // Meta retries: the same message is stored once.
+        wa.deliver(&text).await?;
+        anyhow::ensure!(wa.messages(&case_id).await?.len() == 1);
+
+        // Bad signatures, no signature, and payloads that are not WhatsApp's store nothing.
+        let reply = wa.post(&text.replace("IN1", "IN1b"), Some(&sign(&text))).await?;
+        anyhow::ensure!(reply.status == 401, "{}", reply.text);
+        anyhow::ensure!(wa.post(&text.replace("IN1", "IN1c"), None).await?.status == 401);
+        let malformed = "{\"object\": \"whatsapp_business_account\", \"entry\": ";
+        anyhow::ensure!(wa.post(malformed, Some(&sign(malformed))).await?.status == 400);
+        let foreign = json!({"object": "page", "entry": []}).to_string();
+        let reply = wa.post(&foreign, Some(&sign(&foreign))).await?;
+        anyhow::ensure!(reply.status == 400 && reply.text.contains("whatsapp_business_account"), "{}", reply.text);
+        anyhow::ensure!(wa.messages(&case_id).await?.len() == 1);
+
+        // Every kind of message joins the open case.
+        let kinds = [
+            inbound("wamid.IN2", json!({"type": "image", "image": {"caption": "Mi recibo", "mime_type": "image/jpeg", "sha256": "abc", "id": "1479537139650973"}})),
+            inbound("wamid.IN3", json!({"type": "interactive", "interactive": {"type": "button_reply", "button_reply": {"id": "opt-yes", "title": "Sí"}}})),
+            inbound("wamid.IN4", json!({"type": "interactive", "interactive": {"type": "list_reply", "list_reply": {"id": "row-2", "title": "Becas", "description": "Apoyos"}}})),
+            inbound("wamid.IN5", json!({"type": "location", "location": {"latitude": 4.6097, "longitude": -74.0817, "name": "Sede Centro", "address": "Cra 7 # 40-62"}})),
+            inbound("wamid.IN6", json!({"type": "contacts", "contacts": [{"name": {"formatted_name": "Ana Ruiz", "first_name": "Ana"}, "phones": [{"phone": "+57 300 555 0100", "type": "CELL"}]}]})),
+            inbound("wamid.IN7", json!({"type": "document", "document": {"filename": "certificado.pdf", "mime_type": "application/pdf", "sha256": "def", "id": "2479537139650974"}})),
+            inbound("wamid.IN8", json!({"type": "button", "button": {"payload": "confirmar-cita", "text": "Confirmar"}})),
+            inbound("wamid.IN9", json!({"type": "unsupported", "errors": [{"code": 131051, "title": "Message type unknown"}]})),
+            // Reactions are not messages to keep.
+            inbound("wamid.IN10", json!({"type": "reaction", "reaction": {"message_id": "wamid.IN1", "emoji": "👍"}})),
+        ];
+        for body in &kinds {
+            wa.deliver(body).await?;
+        }
+        // A number of the same business account that this install does not serve.
+        let other = envelope(json!({"messaging_product": "whatsapp", "metadata": metadata("999"),
+            "messages": [{"id": "wamid.X", "from": SENDER, "timestamp": "1", "type": "text", "text": {"body": "otro"}}]}));
+        wa.deliver(&other).await?;
+
+        let messages = wa.messages(&case_id).await?;
+        let by_id = |id: &str| messages.iter().find(|m| m["provider_message_id"] == id).cloned().unwrap_or_default();
+        anyhow::ensure!(messages.len() == 9, "{messages:?}");
+        let image = by_id("wamid.IN2");
+        anyhow::ensure!(image["body"] == "Mi recibo" && image["attachments"][0]["content_type"] == "image/jpeg", "{image}");
+        anyhow::ensure!(image["attachments"][0]["file_name"] == "image.jpg", "{image}");
+        let button = by_id("wamid.IN3");
+        anyhow::ensure!(button["body"] == "Sí" && button["selected_option"] == "opt-yes", "{button}");
+        anyhow::ensure!(by_id("wamid.IN4")["selected_option"] == "row-2");
+        let location = by_id("wamid.IN5")["body"].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(location.contains("Sede Centro, Cra 7 # 40-62") && location.contains("mlat=4.6097&mlon=-74.0817"), "{location}");
+        anyhow::ensure!(by_id("wamid.IN6")["body"] == "👤 Ana Ruiz +57 300 555 0100");
+        anyhow::ensure!(by_id("wamid.IN7")["attachments"][0]["file_name"] == "certificado.pdf");
+        anyhow::ensure!(by_id("wamid.IN8")["selected_option"] == "confirmar-cita");
+        anyhow::ensure!(by_id("wamid.IN9")["body"] == "[unsupported] Message type unknown");
+        anyhow::ensure!(messages.iter().all(|m| m["provider_message_id"] != "wamid.X" && m["provider_message_id"] != "wamid.IN10"));
+        Ok(())
+    }
+
+    async fn replies_follow_the_window_and_failures_are_retried(backend) {
+        let wa = whatsapp(backend).await?;
+        wa.deliver(&inbound("wamid.IN1", json!({"type": "text", "text": {"body": "Buenas tardes"}}))).await?;
+        let case_id = wa.only_case().await?["id"].as_str().unwrap_or_default().to_owned();
+        let path = format!("/api/v1/cases/{case_id}/messages");
+
+        // A reply goes out as WhatsApp text, with the access token the host adds.
+        let sent = wa.app.post_ok(&path, &wa.app.admin_token, json!({"body": "Con gusto le ayudamos"}), 201).await?;
+        let first = sent["id"].as_str().unwrap_or_default().to_owned();
+        let message = wa.message_in(&case_id, &first, "sent").await?;
+        anyhow::ensure!(message["provider_message_id"] == "wamid.OUT1", "{message}");
+        let request = wa.provider.requests().into_iter().find(|r| r.path.ends_with("/messages")).ok_or_else(|| anyhow::anyhow!("no send"))?;
+        anyhow::ensure!(request.method == "POST");
+        anyhow::ensure!(request.headers.iter().any(|(k, v)| k == "authorization" && v == &format!("Bearer {ACCESS_TOKEN}")), "{request:?}");
+        let body: Value = serde_json::from_str(&request.body)?;
+        anyhow::ensure!(body == json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": SENDER,
+            "type": "text", "text": {"preview_url": false, "body": "Con gusto le ayudamos"}}), "{body}");
+
+        // Delivery and read reports move it on; a report never moves it back.
+        for state in ["delivered", "read", "delivered"] {
+            wa.deliver(&status("wamid.OUT1", state, Value::Null)).await?;
+        }
+        wa.message_in(&case_id, &first, "read").await?;
+
+        // A passing failure (500) is retried; the second attempt succeeds.
+        wa.provider.answer_json([(500, json!({"error": {"message": "Service temporarily unavailable", "code": 131016}}))]);
+        let retried = wa.app.post_ok(&path, &wa.app.admin_token, json!({"body": "Seguimos atentos"}), 201).await?;
+        let retried = retried["id"].as_str().unwrap_or_default().to_owned();
+        wa.message_in(&case_id, &retried, "sent").await?;
+        let attempts = wa.sends().iter().filter(|b| b["text"]["body"] == "Seguimos atentos").count();
+        anyhow::ensure!(attempts == 2, "{:?}", wa.sends());
+
+        // After 24 hours without a word from the person, free text is refused
+        // with the reason, and an approved template goes out.
+        age_inbound(&wa.app, &case_id, chrono::Duration::hours(25)).await?;
+        let refused = wa.app.post(&path, &wa.app.admin_token, json!({"body": "¿Sigue ahí?"})).await?;
+        anyhow::ensure!(refused.status == 422, "{}", refused.text);
+        anyhow::ensure!(refused.body["errors"][0]["field"] == "body", "{}", refused.text);
+        anyhow::ensure!(refused.text.contains("24 hours") && refused.text.contains("template"), "{}", refused.text);
+        let template = json!({"name": "seguimiento_caso", "language": "es_CO", "parameters": ["Kerry", "1042"]});
+        let sent = wa.app.post_ok(&path, &wa.app.admin_token, json!({"template": template}), 201).await?;
+        anyhow::ensure!(sent["body"] == "[seguimiento_caso] Kerry · 1042" && sent["template"] == template, "{sent}");
+        let templated = sent["id"].as_str().unwrap_or_default().to_owned();
+        wa.message_in(&case_id, &templated, "sent").await?;
+        let last = wa.sends().last().cloned().unwrap_or_default();
+        anyhow::ensure!(last["type"] == "template" && last["template"] == json!({"name": "seguimiento_caso", "language": {"code": "es_CO"},
+            "components": [{"type": "body", "parameters": [{"type": "text", "text": "Kerry"}, {"type": "text", "text": "1042"}]}]}), "{last}");
+
+        // A final error (4xx) is not retried: the message is a dead letter
+        // with WhatsApp's reason, listed for agents, and an agent can retry it.
+        wa.provider.answer_json([(400, json!({"error": {"message": "(#132001) Template name does not exist in the translation", "type": "OAuthException", "code": 132001, "error_data": {"details": "template name (seguimiento) does not exist in es_CO"}}}))]);
+        let doomed = wa.app.post_ok(&path, &wa.app.admin_token, json!({"template": {"name": "seguimiento", "language": "es_CO"}}), 201).await?;
+        let doomed = doomed["id"].as_str().unwrap_or_default().to_owned();
+        let failed = wa.message_in(&case_id, &doomed, "failed").await?;
+        let reason = failed["delivery_error"].as_str().unwrap_or_default();
+        anyhow::ensure!(reason.contains("132001") && reason.contains("does not exist in es_CO"), "{reason}");
+        anyhow::ensure!(wa.sends().iter().filter(|b| b["template"]["name"] == "seguimiento").count() == 1, "not retried");
+        let dead = wa.app.get("/api/v1/failed-deliveries", &wa.app.admin_token).await?;
+        anyhow::ensure!(dead.body["items"][0]["id"] == doomed.as_str() && dead.body["items"].as_array().map_or(0, Vec::len) == 1, "{}", dead.text);
+        let not_failed = wa.app.post(&format!("{path}/{templated}/retry"), &wa.app.admin_token, json!({})).await?;
+        anyhow::ensure!(not_failed.status == 409, "{}", not_failed.text);
+        let again = wa.app.post(&format!("{path}/{doomed}/retry"), &wa.app.admin_token, json!({})).await?;
+        anyhow::ensure!(again.status == 202 && again.body["delivery_status"] == "pending", "{}", again.text);
+        wa.message_in(&case_id, &doomed, "sent").await?;
+        let empty = wa.app.get("/api/v1/failed-deliveries", &wa.app.admin_token).await?;
+        anyhow::ensure!(empty.body["items"].as_array().is_some_and(Vec::is_empty), "{}", empty.text);
+
+        // The provider reports a later failure of a sent message.
+        let errors = json!([{"code": 131026, "title": "Message undeliverable", "error_data": {"details": "receiver is incapable of receiving this message"}}]);
+        wa.deliver(&status("wamid.OUT1", "failed", errors)).await?;
+        let failed = wa.message_in(&case_id, &first, "failed").await?;
+        anyhow::ensure!(failed["delivery_error"].as_str().is_some_and(|e| e.contains("131026") && e.contains("incapable")), "{failed}");
+
+        // Once the person writes again, free text is allowed again.
+        wa.deliver(&inbound("wamid.IN2", json!({"type": "text", "text": {"body": "Sí, aquí estoy"}}))).await?;
+        wa.app.post_ok(&path, &wa.app.admin_token, json!({"body": "Perfecto"}), 201).await?;
+        Ok(())
+    }
+
+    async fn quick_replies_become_buttons_lists_or_numbered_text(backend) {
+        let wa = whatsapp(backend).await?;
+        install_plugin(&wa.app, "hostile-bot", json!({"mode": "options"}), json!({}), &[wa.unit.as_str()]).await?;
+        // Three short options, seven, and four too long for a list.
+        for (n, (count, ask)) in [(3usize, "3"), (7, "7"), (4, "4 largas")].into_iter().enumerate() {
+            wa.deliver(&inbound(&format!("wamid.Q{n}"), json!({"type": "text", "text": {"body": ask}}))).await?;
+            let sent = eventually(WAIT, || async { (wa.sends().len() > n).then(|| wa.sends()[n].clone()) }).await;
+            let sent = sent.ok_or_else(|| anyhow::anyhow!("no reply for {count}"))?;
+            match count {
+                3 => {
+                    anyhow::ensure!(sent["type"] == "interactive" && sent["interactive"]["type"] == "button", "{sent}");
+                    let buttons = &sent["interactive"]["action"]["buttons"];
+                    anyhow::ensure!(buttons[2] == json!({"type": "reply", "reply": {"id": "opt-3", "title": "Opción 3"}}), "{sent}");
+                    anyhow::ensure!(sent["interactive"]["body"]["text"] == "Elige una opción");
+                }
+                7 => {
+                    anyhow::ensure!(sent["interactive"]["type"] == "list", "{sent}");
+                    let action = &sent["interactive"]["action"];
+                    anyhow::ensure!(action["button"] == "Ver opciones", "{sent}");
+                    anyhow::ensure!(action["sections"][0]["rows"].as_array().map_or(0, Vec::len) == 7, "{sent}");
+                }
+                _ => {
+                    anyhow::ensure!(sent["type"] == "text", "{sent}");
+                    let text = sent["text"]["body"].as_str().unwrap_or_default();
+                    anyhow::ensure!(text.starts_with("Elige una opción\n1. Opción 1 con una descripción larga") && text.ends_with("4. Opción 4 con una descripción larga"), "{text}");
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+on_both! {
+    async fn the_same_number_on_another_channel_is_the_same_person(backend) {
+        let wa = whatsapp(backend).await?;
+        let contact = |identities: Value| json!({"name": "Kerry", "identities": identities});
+        // Known by SMS: a WhatsApp message from that number is the same contact.
+        let known = wa.app.post_ok("/api/v1/contacts", &wa.app.admin_token,
+            contact(json!([{"channel": "sms", "value": "+57 300 123 4567"}])), 201).await?;
+        wa.deliver(&inbound("wamid.L1", json!({"type": "text", "text": {"body": "Hola"}}))).await?;
+        let case = wa.only_case().await?;
+        anyhow::ensure!(case["contact_id"] == known["id"], "{case}");
+        let linked = wa.app.get(&format!("/api/v1/contacts/{}", known["id"].as_str().unwrap_or_default()), &wa.app.admin_token).await?;
+        let channels: Vec<&str> = linked.body["identities"].as_array().into_iter().flatten().filter_map(|i| i["channel"].as_str()).collect();
+        anyhow::ensure!(channels.contains(&"sms") && channels.contains(&"whatsapp"), "{}", linked.text);
+
+        // Two contacts could be the sender: a new one, never a silent merge,
+        // with both offered as possible duplicates.
+        let number = "+57 301 765 4321";
+        let a = wa.app.post_ok("/api/v1/contacts", &wa.app.admin_token, contact(json!([{"channel": "sms", "value": number}])), 201).await?;
+        let b = wa.app.post_ok("/api/v1/contacts", &wa.app.admin_token, contact(json!([{"channel": "phone", "value": number}])), 201).await?;
+        let mut message = inbound("wamid.L2", json!({"type": "text", "text": {"body": "Buenas"}}));
+        message = message.replace(SENDER, "573017654321");
+        wa.deliver(&message).await?;
+        let cases = wa.app.get("/api/v1/cases", &wa.app.admin_token).await?;
+        let new_case = cases.body["items"].as_array().into_iter().flatten()
+            .find(|c| c["contact_id"] != known["id"]).cloned().unwrap_or_default();
+        let new_contact = new_case["contact_id"].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(!new_contact.is_empty() && new_contact != a["id"] && new_contact != b["id"], "{}", cases.text);
+        let duplicates = wa.app.get(&format!("/api/v1/contacts/{new_contact}/possible-duplicates"), &wa.app.admin_token).await?;
+        anyhow::ensure!(duplicates.status == 200, "{}", duplicates.text);
+        let mut ids: Vec<&str> = duplicates.body.as_array().into_iter().flatten().filter_map(|d| d["contact"]["id"].as_str()).collect();
+        ids.sort();
+        let mut expected = vec![a["id"].as_str().unwrap_or_default(), b["id"].as_str().unwrap_or_default()];
+        expected.sort();
+        anyhow::ensure!(ids == expected, "{}", duplicates.text);
+        anyhow::ensure!(duplicates.text.contains("+573017654321"), "{}", duplicates.text);
+        // Seen from one of the candidates too.
+        let from_a = wa.app.get(&format!("/api/v1/contacts/{}/possible-duplicates", a["id"].as_str().unwrap_or_default()), &wa.app.admin_token).await?;
+        anyhow::ensure!(from_a.body[0]["contact"]["id"] == new_contact.as_str(), "{}", from_a.text);
+        Ok(())
+    }
+}
+
+/// Moves the person's messages on a case `by` into the past.
+async fn age_inbound(app: &TestApp, case_id: &str, by: chrono::Duration) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    use ventanilla::store::message::entity;
+    entity::Entity::update_many()
+        .col_expr(entity::Column::CreatedAt, Expr::value(chrono::Utc::now() - by))
+        .filter(entity::Column::CaseId.eq(uuid::Uuid::parse_str(case_id)?))
+        .filter(entity::Column::Direction.eq("inbound"))
+        .exec(&app.store.db)
+        .await?;
+    Ok(())
+}
