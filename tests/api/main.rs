@@ -5,6 +5,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod cases;
+mod channel_sms;
 mod channel_whatsapp;
 mod contacts;
 mod jobs;

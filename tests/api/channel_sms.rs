@@ -1,0 +1,240 @@
+//! The Twilio SMS connector, loaded by the real host: Twilio's form posts
+//! signed as Twilio signs them (X-Twilio-Signature), delivery reports, and
+//! sends checked against a local stand-in of Twilio's Messages API.
+
+use serde_json::{Value, json};
+use std::time::Duration;
+use ventanilla_tests::{
+    FakeProvider, Reply, TestApp, eventually, install_plugin_with, on_both, set_secret, spawn_app_with,
+};
+
+const WAIT: Duration = Duration::from_secs(30);
+const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const AUTH_TOKEN: &str = "twilio-auth-token-123";
+const OUR_NUMBER: &str = "+15005550006";
+const SENDER: &str = "+573001234567";
+/// The address configured in Twilio's console: what Twilio signs.
+const WEBHOOK_URL: &str = "https://ventanilla.example.edu/api/v1/webhooks/sms";
+
+struct Sms {
+    app: TestApp,
+    provider: FakeProvider,
+    install: String,
+}
+
+async fn sms(backend: ventanilla_tests::Backend) -> anyhow::Result<Sms> {
+    let provider = FakeProvider::start().await?;
+    provider.succeed_with(r#"{"sid": "SMout{n}", "status": "queued"}"#);
+    let port = provider.port;
+    let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+    let unit = app.create_unit("admisiones").await?;
+    let settings = json!({"account_sid": ACCOUNT, "from": OUR_NUMBER, "webhook_url": WEBHOOK_URL,
+        "api_base_url": format!("http://localhost:{port}")});
+    let grants = json!({"http_hosts": ["api.twilio.com", "localhost"], "secrets": ["auth_token"]});
+    let install = install_plugin_with(&app, "sms-twilio", settings, grants, &[unit.as_str()], |m| {
+        m.replace(r#"http_hosts = ["api.twilio.com"]"#, r#"http_hosts = ["api.twilio.com", "localhost"]"#)
+    })
+    .await?;
+    let install = install["id"].as_str().unwrap_or_default().to_owned();
+    set_secret(&app, &install, "auth_token", AUTH_TOKEN).await?;
+    Ok(Sms { app, provider, install })
+}
+
+fn encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// A form as Twilio posts it, and its signature.
+fn form(fields: &[(&str, &str)]) -> (String, String) {
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let mut sorted = fields.to_vec();
+    sorted.sort();
+    let mut signed = WEBHOOK_URL.to_owned();
+    for (k, v) in sorted {
+        signed.push_str(k);
+        signed.push_str(v);
+    }
+    let signature = ventanilla::plugins::secrets::hmac_sha1_base64(AUTH_TOKEN.as_bytes(), signed.as_bytes());
+    (body.join("&"), signature)
+}
+
+fn incoming(sid: &str, body: &str, extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+    let mut fields: Vec<(&'static str, String)> = vec![
+        ("ToCountry", "US".into()),
+        ("SmsMessageSid", sid.into()),
+        ("NumMedia", "0".into()),
+        ("SmsSid", sid.into()),
+        ("SmsStatus", "received".into()),
+        ("Body", body.into()),
+        ("FromCountry", "CO".into()),
+        ("To", OUR_NUMBER.into()),
+        ("NumSegments", "1".into()),
+        ("MessageSid", sid.into()),
+        ("AccountSid", ACCOUNT.into()),
+        ("From", SENDER.into()),
+        ("ApiVersion", "2010-04-01".into()),
+    ];
+    for (k, v) in extra {
+        fields.retain(|(key, _)| key != k);
+        fields.push((k, (*v).to_owned()));
+    }
+    fields
+}
+
+impl Sms {
+    async fn post(&self, fields: &[(&str, String)], signature: Option<String>) -> anyhow::Result<Reply> {
+        let pairs: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let (body, signed) = form(&pairs);
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url(&format!("/api/v1/webhooks/{}", self.install)))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body);
+        if let Some(signature) = signature.or(Some(signed)).filter(|s| !s.is_empty()) {
+            request = request.header("x-twilio-signature", signature);
+        }
+        TestApp::reply(request.send().await?).await
+    }
+
+    async fn deliver(&self, fields: &[(&str, String)]) -> anyhow::Result<()> {
+        let reply = self.post(fields, None).await?;
+        anyhow::ensure!(
+            reply.status == 200 && reply.text.contains("<Response></Response>"),
+            "{}: {}",
+            reply.status,
+            reply.text
+        );
+        Ok(())
+    }
+
+    async fn messages(&self, case: &str) -> anyhow::Result<Vec<Value>> {
+        let reply = self.app.get(&format!("/api/v1/cases/{case}/messages?limit=100"), &self.app.admin_token).await?;
+        Ok(reply.body["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    async fn message_in(&self, case: &str, id: &str, state: &str) -> anyhow::Result<Value> {
+        let found = eventually(WAIT, || async {
+            self.messages(case).await.ok()?.into_iter().find(|m| m["id"] == id && m["delivery_status"] == state)
+        })
+        .await;
+        match found {
+            Some(m) => Ok(m),
+            None => anyhow::bail!(
+                "message {id} never {state}: {:?}; provider saw {:?}",
+                self.messages(case).await?,
+                self.provider.requests()
+            ),
+        }
+    }
+}
+
+on_both! {
+    async fn twilio_webhooks_are_verified_and_parsed(backend) {
+        let sms = sms(backend).await?;
+        sms.deliver(&incoming("SM0001", "Hola, ¿hasta cuándo hay inscripciones?", &[])).await?;
+        let cases = sms.app.get("/api/v1/cases", &sms.app.admin_token).await?;
+        let case = cases.body["items"][0].clone();
+        anyhow::ensure!(case["channel"] == "sms" && cases.body["items"].as_array().map_or(0, Vec::len) == 1, "{}", cases.text);
+        let case_id = case["id"].as_str().unwrap_or_default().to_owned();
+        let messages = sms.messages(&case_id).await?;
+        anyhow::ensure!(messages.len() == 1 && messages[0]["body"] == "Hola, ¿hasta cuándo hay inscripciones?", "{messages:?}");
+        let contact = sms.app.get(&format!("/api/v1/contacts/{}", case["contact_id"].as_str().unwrap_or_default()), &sms.app.admin_token).await?;
+        anyhow::ensure!(contact.text.contains(SENDER), "{}", contact.text);
+
+        // Twilio retries: stored once.
+        sms.deliver(&incoming("SM0001", "Hola, ¿hasta cuándo hay inscripciones?", &[])).await?;
+        anyhow::ensure!(sms.messages(&case_id).await?.len() == 1);
+
+        // A forged or altered request, or another account's, stores nothing.
+        let forged = sms.post(&incoming("SM0002", "x", &[]), Some("bm9wZQ==".into())).await?;
+        anyhow::ensure!(forged.status == 401, "{}", forged.text);
+        let unsigned = sms.post(&incoming("SM0003", "x", &[]), Some(String::new())).await?;
+        anyhow::ensure!(unsigned.status == 401, "{}", unsigned.text);
+        let other = sms.post(&incoming("SM0004", "x", &[("AccountSid", "AC99999999999999999999999999999999")]), None).await?;
+        anyhow::ensure!(other.status == 401, "{}", other.text);
+        let no_sid: Vec<_> = incoming("SM0005", "x", &[]).into_iter().filter(|(k, _)| !k.ends_with("Sid") || *k == "AccountSid").collect();
+        anyhow::ensure!(sms.post(&no_sid, None).await?.status == 400);
+        anyhow::ensure!(sms.messages(&case_id).await?.len() == 1);
+
+        // MMS: the files arrive as references.
+        sms.deliver(&incoming("MM0006", "Mi comprobante", &[("NumMedia", "2"),
+            ("MediaUrl0", "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/MM0006/Media/ME1"),
+            ("MediaContentType0", "image/jpeg"),
+            ("MediaUrl1", "https://api.twilio.com/2010-04-01/Accounts/AC0123456789abcdef0123456789abcdef/Messages/MM0006/Media/ME2"),
+            ("MediaContentType1", "application/pdf")])).await?;
+        let messages = sms.messages(&case_id).await?;
+        let mms = messages.iter().find(|m| m["provider_message_id"] == "MM0006").cloned().unwrap_or_default();
+        anyhow::ensure!(mms["attachments"].as_array().map_or(0, Vec::len) == 2, "{mms}");
+        anyhow::ensure!(mms["attachments"][0]["content_type"] == "image/jpeg" && mms["attachments"][1]["file_name"] == "ME2", "{mms}");
+        Ok(())
+    }
+
+    async fn twilio_sends_and_reports(backend) {
+        let sms = sms(backend).await?;
+        sms.deliver(&incoming("SM0001", "Buenas", &[])).await?;
+        let cases = sms.app.get("/api/v1/cases", &sms.app.admin_token).await?;
+        let case_id = cases.body["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let path = format!("/api/v1/cases/{case_id}/messages");
+
+        let sent = sms.app.post_ok(&path, &sms.app.admin_token, json!({"body": "Hola: inscripciones hasta el 30 & sin costo"}), 201).await?;
+        let first = sent["id"].as_str().unwrap_or_default().to_owned();
+        let message = sms.message_in(&case_id, &first, "sent").await?;
+        anyhow::ensure!(message["provider_message_id"] == "SMout1", "{message}");
+        let request = sms.provider.requests().into_iter().next().ok_or_else(|| anyhow::anyhow!("no request"))?;
+        anyhow::ensure!(request.method == "POST" && request.path == format!("/2010-04-01/Accounts/{ACCOUNT}/Messages.json"), "{request:?}");
+        let basic = format!("Basic {}", base64_of(&format!("{ACCOUNT}:{AUTH_TOKEN}")));
+        anyhow::ensure!(request.headers.iter().any(|(k, v)| k == "authorization" && *v == basic), "{request:?}");
+        let fields: Vec<(String, String)> = url::form_urlencoded::parse(request.body.as_bytes()).into_owned().collect();
+        let expected: Vec<(String, String)> = [("To", SENDER), ("Body", "Hola: inscripciones hasta el 30 & sin costo"), ("From", OUR_NUMBER), ("StatusCallback", WEBHOOK_URL)]
+            .into_iter().map(|(k, v)| (k.to_owned(), v.to_owned())).collect();
+        anyhow::ensure!(fields == expected, "{fields:?}");
+
+        // Twilio's status callbacks move the message on, with the error when it fails.
+        let status = |sid: &str, state: &str, code: Option<&'static str>| {
+            let mut fields: Vec<(&'static str, String)> = vec![("MessageSid", sid.into()), ("SmsSid", sid.into()),
+                ("AccountSid", ACCOUNT.into()), ("From", OUR_NUMBER.into()), ("To", SENDER.into()),
+                ("MessageStatus", state.into()), ("SmsStatus", state.into()), ("ApiVersion", "2010-04-01".into())];
+            if let Some(code) = code {
+                fields.push(("ErrorCode", code.into()));
+            }
+            fields
+        };
+        sms.deliver(&status("SMout1", "sending", None)).await?;
+        sms.deliver(&status("SMout1", "delivered", None)).await?;
+        sms.message_in(&case_id, &first, "delivered").await?;
+        sms.deliver(&status("SMout1", "undelivered", Some("30003"))).await?;
+        let failed = sms.message_in(&case_id, &first, "failed").await?;
+        anyhow::ensure!(failed["delivery_error"] == "Twilio error 30003", "{failed}");
+
+        // Throttled (429) is retried; an invalid number (400, 21211) is final.
+        sms.provider.answer_json([(429, json!({"code": 20429, "message": "Too Many Requests", "status": 429}))]);
+        let retried = sms.app.post_ok(&path, &sms.app.admin_token, json!({"body": "Segundo"}), 201).await?;
+        sms.message_in(&case_id, retried["id"].as_str().unwrap_or_default(), "sent").await?;
+        sms.provider.answer_json([(400, json!({"code": 21211, "message": "The 'To' number +573001234567 is not a valid phone number.", "status": 400}))]);
+        let doomed = sms.app.post_ok(&path, &sms.app.admin_token, json!({"body": "Tercero"}), 201).await?;
+        let doomed = sms.message_in(&case_id, doomed["id"].as_str().unwrap_or_default(), "failed").await?;
+        anyhow::ensure!(doomed["delivery_error"].as_str().is_some_and(|e| e.contains("21211") && e.contains("not a valid phone number")), "{doomed}");
+        // SMS has no templates.
+        let refused = sms.app.post(&path, &sms.app.admin_token, json!({"template": {"name": "aviso", "language": "es"}})).await?;
+        anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "template", "{}", refused.text);
+        Ok(())
+    }
+}
+
+fn base64_of(text: &str) -> String {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let bytes = text.as_bytes();
+    let mut out = String::new();
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |acc, (i, b)| acc | (u32::from(*b) << (16 - 8 * i)));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[((n >> (18 - 6 * i)) & 63) as usize] as char);
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
