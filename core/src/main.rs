@@ -107,6 +107,32 @@ enum BenchCommand {
         #[arg(long, default_value = "target/bench-search")]
         work_dir: PathBuf,
     },
+    /// Channel figures with the real WhatsApp connector: webhooks ingested
+    /// per second and their acknowledgement latency (SQLite, and PostgreSQL
+    /// with `--postgres`, next to pgbench's ceiling), and sends per second
+    /// through the outbox. Run in release mode.
+    Ingest {
+        /// whatsapp_cloud.wasm; by default the release build under the target dir.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// The connector's plugin.toml.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        /// Concurrent webhook clients.
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Replies to send through the outbox.
+        #[arg(long, default_value_t = 5_000)]
+        sends: usize,
+        /// A PostgreSQL server URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)
+        /// to create a scratch database on.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value = "target/bench-ingest")]
+        work_dir: PathBuf,
+    },
     /// Plugin host figures, using the hostile-bot test fixture's benchmark modes.
     Plugins {
         /// hostile_bot.wasm (built with `cargo build --release --target wasm32-wasip2 -p hostile-bot`).
@@ -238,6 +264,23 @@ fn run() -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        Command::Bench {
+            command: BenchCommand::Ingest { wasm, manifest, messages, concurrency, sends, postgres, work_dir },
+        } => runtime.block_on(async {
+            let (default_wasm, default_manifest) = ventanilla::bench::ingest::default_paths();
+            let options = ventanilla::bench::ingest::Options {
+                wasm: wasm.unwrap_or(default_wasm),
+                manifest: manifest.unwrap_or(default_manifest),
+                messages,
+                concurrency,
+                sends,
+                postgres,
+                work_dir,
+            };
+            let report = ventanilla::bench::ingest::run(&options).await?;
+            write!(std::io::stdout(), "{report}")?;
+            Ok(())
+        }),
         Command::Openapi => {
             writeln!(std::io::stdout(), "{}", ventanilla::api::openapi_json())?;
             Ok(())

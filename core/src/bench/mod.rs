@@ -1,6 +1,7 @@
 //! `ventanilla bench ...`: helpers for the benchmarks in `benches/`. Seeding
 //! writes rows in bulk so a 100k-case database takes seconds, not minutes.
 
+pub mod ingest;
 pub mod search;
 
 use anyhow::Context;
