@@ -33,6 +33,8 @@ pub struct AppState {
     pub search: Arc<crate::search::Search>,
     /// Spaces sends per channel account.
     pub pacer: crate::channels::pace::Pacer,
+    /// Web chat visitors' writes per minute.
+    pub webchat_by_visitor: RateLimiter,
 }
 
 /// A running server and where it listens.
@@ -87,6 +89,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         feedback_by_ip: RateLimiter::new(config.http.feedback_per_ip_per_hour, Duration::from_secs(3600)),
         plugins,
         pacer: Default::default(),
+        webchat_by_visitor: crate::channels::webchat::visitor_limiter(),
         runtime: Default::default(),
         secrets,
         config: Arc::new(config),
@@ -138,6 +141,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
             .wrap(from_fn(api::middleware::observe))
             .configure(api::configure)
             .configure(crate::help::configure)
+            .configure(crate::channels::widget::configure)
             .default_service(web::to(api::not_found))
     })
     .workers(workers)

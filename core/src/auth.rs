@@ -88,9 +88,52 @@ impl Jwt {
     }
 }
 
+/// Claims of a web chat visitor's token: one anonymous visitor, one unit.
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct VisitorClaims {
+    sub: uuid::Uuid,
+    unit: uuid::Uuid,
+    exp: i64,
+    iat: i64,
+    typ: String,
+}
+
+/// How long a web chat visitor keeps their conversation without writing.
+pub const VISITOR_TTL_SECS: i64 = 30 * 24 * 3600;
+
+impl Jwt {
+    /// A token for an anonymous web chat visitor: it reaches that visitor's
+    /// own conversation with `unit` and nothing else.
+    pub fn issue_visitor(&self, visitor: uuid::Uuid, unit: crate::domain::UnitId) -> Result<String, Error> {
+        let now = chrono::Utc::now().timestamp();
+        let claims =
+            VisitorClaims { sub: visitor, unit: unit.0, iat: now, exp: now + VISITOR_TTL_SECS, typ: "visitor".into() };
+        Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
+    }
+
+    /// The visitor and unit of a valid visitor token.
+    pub fn verify_visitor(&self, token: &str) -> Option<(uuid::Uuid, crate::domain::UnitId)> {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.leeway = 5;
+        let data = jsonwebtoken::decode::<VisitorClaims>(token, &self.decoding, &validation).ok()?;
+        (data.claims.typ == "visitor").then_some((data.claims.sub, crate::domain::UnitId(data.claims.unit)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn visitor_tokens_are_not_access_tokens() {
+        let jwt = Jwt::new(b"0123456789abcdef0123456789abcdef", 60);
+        let (visitor, unit) = (uuid::Uuid::now_v7(), crate::domain::UnitId::new());
+        let token = jwt.issue_visitor(visitor, unit).unwrap();
+        assert_eq!(jwt.verify_visitor(&token), Some((visitor, unit)));
+        assert_eq!(jwt.verify(&token), None, "a visitor cannot call the staff API");
+        let staff = jwt.issue(UserId::new()).unwrap();
+        assert_eq!(jwt.verify_visitor(&staff), None);
+    }
 
     #[test]
     fn passwords_verify() {

@@ -33,6 +33,17 @@ pub fn t(locale: &str, key: &str, args: &[(&str, &str)]) -> String {
     text
 }
 
+/// Every text whose key starts with `prefix`, in `locale` (Spanish where
+/// the locale lacks one), keyed without the prefix: what a client-side
+/// component such as the web chat widget needs.
+pub fn with_prefix(locale: &str, prefix: &str) -> std::collections::BTreeMap<String, String> {
+    let tables = tables();
+    let mut keys: Vec<&String> =
+        tables.first().map(|t| t.keys().filter(|k| k.starts_with(prefix)).collect()).unwrap_or_default();
+    keys.sort();
+    keys.into_iter().map(|k| (k[prefix.len()..].to_owned(), t(locale, k, &[]))).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -10,6 +10,7 @@ mod m20261123_000003_plugin_installs;
 mod m20261123_000004_plugin_runtime;
 mod m20261123_000005_knowledge_base;
 mod m20261123_000006_channels;
+mod m20261123_000007_message_context;
 
 pub struct Migrator;
 
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000004_plugin_runtime::Migration),
             Box::new(m20261123_000005_knowledge_base::Migration),
             Box::new(m20261123_000006_channels::Migration),
+            Box::new(m20261123_000007_message_context::Migration),
         ]
     }
 }

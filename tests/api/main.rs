@@ -16,3 +16,4 @@ mod kb_meilisearch;
 mod operations;
 mod plugin_runtime;
 mod plugins;
+mod webchat;

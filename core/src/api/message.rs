@@ -33,7 +33,15 @@ pub struct MessageDto {
     pub channel_install_id: Option<uuid::Uuid>,
     /// The approved template it was sent as, if any.
     pub template: Option<TemplateDto>,
+    /// Where the person wrote it from (web chat: the page's address and title).
+    pub context: Option<ContextDto>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ContextDto {
+    pub page_url: Option<String>,
+    pub page_title: Option<String>,
 }
 
 /// An approved message template (WhatsApp) and its placeholder values.
@@ -96,6 +104,7 @@ impl From<Message> for MessageDto {
             selected_option: m.selected_option,
             channel_install_id: m.channel_install_id,
             template: m.template.map(|t| TemplateDto { name: t.name, language: t.language, parameters: t.parameters }),
+            context: m.context.map(|c| ContextDto { page_url: c.page_url, page_title: c.page_title }),
             created_at: m.created_at,
         }
     }

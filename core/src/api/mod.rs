@@ -69,6 +69,8 @@ use error::ApiError;
         kb_search::search_knowledge_base, kb_search::search_all, kb_search::reindex, kb_search::knowledge_base_analytics,
         kb_import::import_articles, kb_import::export_articles,
         crate::channels::webhook::receive_post, crate::channels::webhook::receive_get,
+        crate::channels::webchat::start_session, crate::channels::webchat::conversation,
+        crate::channels::webchat::send_message, crate::channels::webchat::leave_email, crate::channels::webchat::events,
     ),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&BearerAuth, &ProblemResponses),
@@ -97,6 +99,15 @@ impl Modify for BearerAuth {
             "bearer",
             SecurityScheme::Http(
                 HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT or vnt_ API token").build(),
+            ),
+        );
+        components.add_security_scheme(
+            "visitor",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("web chat visitor token from POST /webchat/sessions")
+                    .build(),
             ),
         );
     }
@@ -161,6 +172,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
         .service(
             web::scope("/api/v1")
+                .service(crate::channels::webchat::scope())
                 .service(auth::login)
                 .service(auth::refresh)
                 .service(auth::logout)

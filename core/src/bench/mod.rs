@@ -80,6 +80,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 delivery_error: Set(None),
                 selected_option: Set(None),
                 template: Set(None),
+                context: Set(None),
             });
             number += 1;
         }

@@ -25,7 +25,9 @@ use crate::plugins::runtime::Prepared;
 use crate::store::{self, Store, job::Job, plugin_install::Install};
 
 pub mod pace;
+pub mod webchat;
 pub mod webhook;
+pub mod widget;
 
 /// What the channel of a case's account allows; no account (a case typed
 /// in by staff, web chat) has no rules.
@@ -219,7 +221,7 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
 }
 
 /// A case subject from the first message: its first line, shortened.
-fn subject_of(body: &str, channel: domain::Channel) -> String {
+pub(crate) fn subject_of(body: &str, channel: domain::Channel) -> String {
     let line = body.lines().map(str::trim).find(|l| !l.is_empty()).unwrap_or_default();
     if line.is_empty() {
         return format!("Conversación por {}", channel.as_str());

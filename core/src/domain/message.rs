@@ -26,7 +26,28 @@ pub struct Message {
     pub channel_install_id: Option<uuid::Uuid>,
     /// The approved template an outbound message is sent as, if any.
     pub template: Option<Template>,
+    /// Where the person wrote it from (web chat: the page).
+    pub context: Option<MessageContext>,
     pub created_at: DateTime<Utc>,
+}
+
+/// The page a web chat message was written on.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct MessageContext {
+    pub page_url: Option<String>,
+    pub page_title: Option<String>,
+}
+
+impl MessageContext {
+    /// Keeps an http(s) address and a title, each shortened; `None` when
+    /// neither is usable.
+    pub fn parse(page_url: Option<&str>, page_title: Option<&str>) -> Option<MessageContext> {
+        let clip = |s: &str, n: usize| s.trim().chars().filter(|c| !c.is_control()).take(n).collect::<String>();
+        let page_url =
+            page_url.map(|u| clip(u, 2000)).filter(|u| u.starts_with("https://") || u.starts_with("http://"));
+        let page_title = page_title.map(|t| clip(t, 300)).filter(|t| !t.is_empty());
+        (page_url.is_some() || page_title.is_some()).then_some(MessageContext { page_url, page_title })
+    }
 }
 
 /// A choice offered with a message.
@@ -48,6 +69,7 @@ pub struct NewMessage {
     pub selected_option: Option<String>,
     pub channel_install_id: Option<uuid::Uuid>,
     pub template: Option<Template>,
+    pub context: Option<MessageContext>,
 }
 
 impl NewMessage {
@@ -63,6 +85,7 @@ impl NewMessage {
             selected_option: None,
             channel_install_id: None,
             template: None,
+            context: None,
         }
     }
 }
@@ -163,6 +186,14 @@ mod tests {
     fn author_decides_direction() {
         assert_eq!(AuthorKind::Contact.direction(), Direction::Inbound);
         assert_eq!(AuthorKind::Agent.direction(), Direction::Outbound);
+    }
+
+    #[test]
+    fn page_context_keeps_only_web_addresses() {
+        let context = MessageContext::parse(Some("https://uni.edu.co/becas"), Some(" Becas ")).unwrap();
+        assert_eq!(context.page_title.as_deref(), Some("Becas"));
+        assert_eq!(MessageContext::parse(Some("javascript:alert(1)"), None), None);
+        assert_eq!(MessageContext::parse(None, Some("")), None);
     }
 
     #[test]

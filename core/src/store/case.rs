@@ -603,6 +603,30 @@ async fn try_create_for(
 
 /// The open case of a contact on one channel account, newest first: where a
 /// new message from them belongs.
+/// The contact's latest case on a channel without a channel account (web
+/// chat), open or not: the conversation a returning visitor sees.
+pub async fn latest_on_channel(
+    conn: &impl ConnectionTrait,
+    contact: ContactId,
+    channel: Channel,
+) -> Result<Option<Case>> {
+    let model = entity::Entity::find()
+        .filter(entity::Column::ContactId.eq(contact.0))
+        .filter(entity::Column::Channel.eq(channel.as_str()))
+        .filter(entity::Column::ChannelInstallId.is_null())
+        .order_by_desc(entity::Column::CreatedAt)
+        .one(conn)
+        .await?;
+    match model {
+        Some(model) => {
+            let mut tags = tags_of(conn, &[model.id]).await?;
+            let id = model.id;
+            Ok(Some(to_case(model, tags.remove(&id).unwrap_or_default())?))
+        }
+        None => Ok(None),
+    }
+}
+
 pub async fn find_open_for(
     conn: &impl ConnectionTrait,
     contact: ContactId,

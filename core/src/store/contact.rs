@@ -315,6 +315,56 @@ pub async fn resolve_sender(
     Ok(Resolved::Ambiguous(contact))
 }
 
+/// Gives `contact` an identity it states itself (an address left in the web
+/// chat). If another contact already holds it, nothing moves: the two are
+/// recorded as possibly the same person, for a human to merge.
+pub async fn link_identity_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    contact: ContactId,
+    channel: Channel,
+    value: &str,
+) -> Result<()> {
+    match find_by_identity(conn, channel, value).await? {
+        Some(owner) if owner == contact => Ok(()),
+        Some(owner) => {
+            let exists = duplicate::Entity::find()
+                .filter(duplicate::Column::ContactId.eq(contact.0))
+                .filter(duplicate::Column::CandidateId.eq(owner.0))
+                .one(conn)
+                .await?
+                .is_some();
+            if !exists {
+                duplicate::ActiveModel {
+                    id: Set(uuid::Uuid::now_v7()),
+                    contact_id: Set(contact.0),
+                    candidate_id: Set(owner.0),
+                    reason: Set(format!("same {} identity {value}", channel.as_str())),
+                    created_at: Set(super::now()),
+                }
+                .insert(conn)
+                .await?;
+            }
+            Ok(())
+        }
+        None => {
+            insert_identity(conn, contact, channel, value, "value").await?;
+            audit::record(
+                conn,
+                audit::Entry {
+                    actor,
+                    action: "contact.identity_added",
+                    target_kind: "contact",
+                    target_id: contact.to_string(),
+                    unit_id: None,
+                    details: serde_json::json!({ "channel": channel.as_str() }),
+                },
+            )
+            .await
+        }
+    }
+}
+
 /// Contacts recorded as possibly the same person as `id`, for a human merge.
 pub async fn possible_duplicates(conn: &impl ConnectionTrait, id: ContactId) -> Result<Vec<(ContactId, String)>> {
     let rows = duplicate::Entity::find()

@@ -29,6 +29,7 @@ pub mod entity {
         pub delivery_error: Option<String>,
         pub selected_option: Option<String>,
         pub template: Option<Json>,
+        pub context: Option<Json>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -73,6 +74,7 @@ fn to_message(m: entity::Model) -> Result<Message> {
         selected_option: m.selected_option,
         channel_install_id: m.channel_install_id,
         template: m.template.and_then(|t| serde_json::from_value(t).ok()),
+        context: m.context.and_then(|c| serde_json::from_value(c).ok()),
         created_at: m.created_at,
     })
 }
@@ -123,6 +125,7 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
         delivery_error: Set(None),
         selected_option: Set(new.selected_option),
         template: Set(new.template.as_ref().and_then(|t| serde_json::to_value(t).ok())),
+        context: Set(new.context.as_ref().and_then(|c| serde_json::to_value(c).ok())),
     }
     .insert(conn)
     .await?;
@@ -373,6 +376,28 @@ pub async fn last_inbound_at(
         .into_tuple()
         .one(conn)
         .await?)
+}
+
+/// Messages of a case written after `after` (time and id of the last one
+/// seen), oldest first; the web chat's live updates.
+pub async fn after(
+    conn: &impl ConnectionTrait,
+    case_id: CaseId,
+    after: Option<(chrono::DateTime<chrono::Utc>, uuid::Uuid)>,
+    limit: u64,
+) -> Result<Vec<Message>> {
+    use entity::Column;
+    use sea_orm::{Condition, QueryOrder, QuerySelect};
+    let mut query = entity::Entity::find().filter(Column::CaseId.eq(case_id.0));
+    if let Some((at, id)) = after {
+        query = query.filter(
+            Condition::any()
+                .add(Column::CreatedAt.gt(at))
+                .add(Condition::all().add(Column::CreatedAt.eq(at)).add(Column::Id.gt(id))),
+        );
+    }
+    let rows = query.order_by_asc(Column::CreatedAt).order_by_asc(Column::Id).limit(limit).all(conn).await?;
+    rows.into_iter().map(to_message).collect()
 }
 
 /// One message by id, without scope (jobs and the host).

@@ -1,0 +1,516 @@
+//! The web chat: Ventanilla's own channel, for the widget any site embeds
+//! with one `<script>` tag (`/widget.js`). No provider, so no connector: a
+//! visitor gets an anonymous token that reaches only their own
+//! conversation with one unit; messages go through the same store, bot and
+//! event path as every channel; replies are read by the widget over
+//! server-sent events. Called from other sites, so every route answers CORS
+//! (tokens travel in headers, never cookies).
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::{Next, from_fn};
+use actix_web::{HttpRequest, HttpResponse, web};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::api::error::{ApiError, Problem};
+use crate::api::extract::Json;
+use crate::app::AppState;
+use crate::domain::message::{MAX_BODY_CHARS, MessageContext, NewMessage};
+use crate::domain::{self, Actor, AuthorKind, Case, CaseStatus, Channel, ContactId, UnitId, case::NewCase};
+use crate::store;
+
+/// Messages one visitor may send per minute.
+const MESSAGES_PER_MINUTE: u32 = 30;
+/// How often a live stream looks for news; replies show within this.
+const POLL: Duration = Duration::from_millis(500);
+/// A live stream ends after this; the browser reconnects by itself.
+const STREAM_LIFETIME: Duration = Duration::from_secs(600);
+
+/// The web chat routes, under `/api/v1/webchat`.
+pub fn scope() -> actix_web::Scope<
+    impl actix_web::dev::ServiceFactory<
+        ServiceRequest,
+        Config = (),
+        Response = ServiceResponse<impl MessageBody>,
+        Error = actix_web::Error,
+        InitError = (),
+    >,
+> {
+    web::scope("/webchat")
+        .wrap(from_fn(cors))
+        .route("/sessions", web::post().to(start_session))
+        .route("/conversation", web::get().to(conversation))
+        .route("/messages", web::post().to(send_message))
+        .route("/email", web::post().to(leave_email))
+        .route("/events", web::get().to(events))
+}
+
+/// Any site may embed the widget: allow every origin, answer preflights.
+async fn cors(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    let preflight = req.method() == actix_web::http::Method::OPTIONS;
+    let mut response = if preflight {
+        req.into_response(HttpResponse::NoContent().finish()).map_into_right_body()
+    } else {
+        next.call(req).await?.map_into_left_body()
+    };
+    let headers = response.headers_mut();
+    headers.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, HeaderValue::from_static("*"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static("GET, POST, OPTIONS"));
+    headers.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static("authorization, content-type"));
+    headers.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("86400"));
+    Ok(response)
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartSession {
+    /// Slug of the unit the widget talks to.
+    pub unit: String,
+    /// `es` (default), `en` or `pt`.
+    pub locale: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SessionDto {
+    /// The visitor's token: send it as `Authorization: Bearer` (and as
+    /// `?token=` to `/events`). It reaches only this visitor's conversation.
+    pub token: String,
+    pub locale: String,
+    pub unit_name: String,
+    /// The widget's texts in `locale`.
+    pub strings: BTreeMap<String, String>,
+}
+
+/// Starts an anonymous visitor's session with a unit.
+#[utoipa::path(
+    post,
+    path = "/webchat/sessions",
+    tag = "webchat",
+    request_body = StartSession,
+    responses((status = 201, body = SessionDto), (status = 404, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)),
+    security(())
+)]
+pub async fn start_session(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<StartSession>,
+) -> Result<HttpResponse, ApiError> {
+    let ip = crate::api::auth::client_ip(&req, &state);
+    state.public_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
+    let unit =
+        store::unit::find_by_slug(&state.store.db, body.0.unit.trim()).await?.ok_or(ApiError::NotFound("unit"))?;
+    let locale = match body.0.locale.as_deref() {
+        None => "es".to_owned(),
+        Some(l) if crate::i18n::LOCALES.contains(&l) => l.to_owned(),
+        Some(l) => return Err(ApiError::field("locale", format!("`{l}` is not one of es, en, pt"))),
+    };
+    let token = state.jwt.issue_visitor(uuid::Uuid::now_v7(), unit.id).map_err(ApiError::internal)?;
+    let strings = crate::i18n::with_prefix(&locale, "widget.");
+    Ok(HttpResponse::Created().json(SessionDto { token, locale, unit_name: unit.name, strings }))
+}
+
+/// The visitor a request's token names.
+struct Visitor {
+    id: uuid::Uuid,
+    unit: UnitId,
+}
+
+impl Visitor {
+    fn from_request(req: &HttpRequest, state: &AppState) -> Result<Visitor, ApiError> {
+        let token = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .map(str::to_owned)
+            .or_else(|| {
+                web::Query::<HashMap<String, String>>::from_query(req.query_string())
+                    .ok()
+                    .and_then(|q| q.get("token").cloned())
+            })
+            .ok_or(ApiError::Unauthorized)?;
+        let (id, unit) = state.jwt.verify_visitor(&token).ok_or(ApiError::Unauthorized)?;
+        Ok(Visitor { id, unit })
+    }
+
+    fn identity(&self) -> String {
+        format!("visitor-{}", self.id.simple())
+    }
+
+    async fn contact(&self, conn: &impl sea_orm::ConnectionTrait) -> Result<Option<ContactId>, store::Error> {
+        store::contact::find_by_identity(conn, Channel::Webchat, &self.identity()).await
+    }
+
+    /// The visitor's latest conversation, if they have written.
+    async fn case(&self, conn: &impl sea_orm::ConnectionTrait) -> Result<Option<Case>, store::Error> {
+        match self.contact(conn).await? {
+            Some(contact) => store::case::latest_on_channel(conn, contact, Channel::Webchat).await,
+            None => Ok(None),
+        }
+    }
+}
+
+/// A message as the widget shows it.
+#[derive(Serialize, ToSchema)]
+pub struct WidgetMessage {
+    pub id: uuid::Uuid,
+    /// `me` (the visitor), `bot`, `agent` or `system`.
+    pub from: String,
+    /// The agent's display name, for agent messages.
+    pub author_name: Option<String>,
+    pub body: String,
+    pub options: Vec<crate::api::message::OptionDto>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// Who is answering the visitor now.
+#[derive(Serialize, ToSchema, Clone, PartialEq)]
+pub struct Answering {
+    /// `bot`, `agent`, `queue` (waiting for a person) or `none` (not written yet).
+    pub kind: String,
+    pub name: Option<String>,
+    /// The unit is within its business hours.
+    pub open: bool,
+    /// The case is resolved or closed; writing again starts a new one.
+    pub ended: bool,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationDto {
+    pub answering: Answering,
+    /// The latest messages, oldest first.
+    pub messages: Vec<WidgetMessage>,
+}
+
+/// Turns messages into what the widget shows, naming agents.
+async fn widget_messages(state: &AppState, messages: Vec<domain::Message>) -> Result<Vec<WidgetMessage>, store::Error> {
+    let mut names: HashMap<domain::UserId, String> = HashMap::new();
+    let mut out = Vec::with_capacity(messages.len());
+    for m in messages {
+        let author_name = match m.author_user_id {
+            Some(user) if m.author_kind == AuthorKind::Agent => match names.get(&user) {
+                Some(name) => Some(name.clone()),
+                None => {
+                    let name =
+                        store::user::get(&state.store.db, user).await.map(|u| u.display_name).unwrap_or_default();
+                    names.insert(user, name.clone());
+                    Some(name)
+                }
+            },
+            _ => None,
+        };
+        let from = match m.author_kind {
+            AuthorKind::Contact => "me",
+            AuthorKind::Agent => "agent",
+            AuthorKind::Bot => "bot",
+            AuthorKind::System => "system",
+        };
+        out.push(WidgetMessage {
+            id: m.id.0,
+            from: from.to_owned(),
+            author_name,
+            body: m.body,
+            options: m
+                .options
+                .into_iter()
+                .map(|o| crate::api::message::OptionDto { id: o.id, label: o.label })
+                .collect(),
+            created_at: m.created_at,
+        });
+    }
+    Ok(out)
+}
+
+async fn answering(
+    state: &AppState,
+    unit: UnitId,
+    case: Option<&Case>,
+    locale: &str,
+) -> Result<Answering, store::Error> {
+    let unit = store::unit::get(&state.store.db, unit).await?;
+    let open = unit.business_hours.is_open(unit.timezone, store::now());
+    let (kind, name) = match case {
+        None => ("none", None),
+        Some(case) if case.status == CaseStatus::Bot => ("bot", Some(crate::i18n::t(locale, "widget.bot_name", &[]))),
+        Some(case) => match case.assignee_id {
+            Some(user) => ("agent", store::user::get(&state.store.db, user).await.ok().map(|u| u.display_name)),
+            None => ("queue", None),
+        },
+    };
+    let ended = case.is_some_and(|c| matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed));
+    Ok(Answering { kind: kind.to_owned(), name, open, ended })
+}
+
+#[derive(Deserialize, utoipa::IntoParams)]
+pub struct LocaleQuery {
+    /// Language of the bot's name: `es` (default), `en` or `pt`.
+    pub locale: Option<String>,
+    /// (`/events`) The id of the last message the widget shows.
+    pub after: Option<String>,
+}
+
+/// The visitor's conversation: who is answering, and the latest messages.
+#[utoipa::path(
+    get,
+    path = "/webchat/conversation",
+    tag = "webchat",
+    params(LocaleQuery),
+    responses((status = 200, body = ConversationDto), (status = 401, body = Problem)),
+    security(("visitor" = []))
+)]
+pub async fn conversation(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<LocaleQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let visitor = Visitor::from_request(&req, &state)?;
+    let case = visitor.case(&state.store.db).await?;
+    let messages = match &case {
+        Some(case) => store::message::recent(&state.store.db, case.id, 100).await?,
+        None => vec![],
+    };
+    let locale = query.locale.as_deref().unwrap_or("es");
+    let answering = answering(&state, visitor.unit, case.as_ref(), locale).await?;
+    Ok(HttpResponse::Ok().json(ConversationDto { answering, messages: widget_messages(&state, messages).await? }))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SendMessage {
+    pub body: String,
+    /// The id of the quick reply the visitor chose, if any.
+    pub selected_option: Option<String>,
+    /// The page the widget is on.
+    pub page_url: Option<String>,
+    pub page_title: Option<String>,
+}
+
+/// The visitor writes: the first message (or the first after a resolved
+/// case) opens a case in the token's unit, with its bot if it has one.
+#[utoipa::path(
+    post,
+    path = "/webchat/messages",
+    tag = "webchat",
+    request_body = SendMessage,
+    responses((status = 201, body = WidgetMessage), (status = 401, body = Problem), (status = 422, body = Problem), (status = 429, body = Problem)),
+    security(("visitor" = []))
+)]
+pub async fn send_message(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<SendMessage>,
+) -> Result<HttpResponse, ApiError> {
+    let visitor = Visitor::from_request(&req, &state)?;
+    state.webchat_by_visitor.hit(&visitor.id.to_string()).map_err(ApiError::RateLimited)?;
+    let text = domain::required_text("body", &body.0.body, MAX_BODY_CHARS.min(4000))?;
+    let selected = match body.0.selected_option.as_deref().map(str::trim) {
+        Some(s) if s.is_empty() || s.len() > 255 => {
+            return Err(ApiError::field("selected_option", "must be 1 to 255 characters"));
+        }
+        other => other.map(str::to_owned),
+    };
+    let context = MessageContext::parse(body.0.page_url.as_deref(), body.0.page_title.as_deref());
+    let actor = Actor::System;
+    let tx = state.store.begin().await?;
+    let resolved = store::contact::resolve_sender(&*tx, &actor, Channel::Webchat, &visitor.identity(), None).await?;
+    let message =
+        NewMessage { selected_option: selected, context, ..NewMessage::text(AuthorKind::Contact, text.clone()) };
+    let open = store::case::latest_on_channel(&*tx, resolved.id(), Channel::Webchat)
+        .await?
+        .filter(|c| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed));
+    let stored = match open {
+        Some(mut case) => store::message::add_in(&*tx, &actor, &mut case, message).await?,
+        None => {
+            let status =
+                if store::event::has_bot(&*tx, visitor.unit).await? { CaseStatus::Bot } else { CaseStatus::Queued };
+            let new = NewCase {
+                subject: super::subject_of(&text, Channel::Webchat),
+                channel: Channel::Webchat,
+                contact_id: resolved.id(),
+                unit_id: visitor.unit,
+                status,
+                assignee_id: None,
+                priority: domain::Priority::Normal,
+                tags: vec![],
+                custom_fields: Default::default(),
+                channel_install_id: None,
+            };
+            let case = store::case::create_in(&*tx, &actor, new, Some(message)).await?;
+            let first = store::message::recent(&*tx, case.id, 1).await?.pop();
+            first.ok_or_else(|| ApiError::internal("a new case without its first message"))?
+        }
+    };
+    tx.commit().await?;
+    let shown = widget_messages(&state, vec![stored]).await?;
+    Ok(HttpResponse::Created().json(&shown[0]))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LeaveEmail {
+    pub email: String,
+}
+
+/// With nobody available, the visitor leaves an address: the conversation
+/// becomes a ticket answered by e-mail.
+#[utoipa::path(
+    post,
+    path = "/webchat/email",
+    tag = "webchat",
+    request_body = LeaveEmail,
+    responses((status = 204), (status = 401, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("visitor" = []))
+)]
+pub async fn leave_email(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    body: Json<LeaveEmail>,
+) -> Result<HttpResponse, ApiError> {
+    let visitor = Visitor::from_request(&req, &state)?;
+    state.webchat_by_visitor.hit(&visitor.id.to_string()).map_err(ApiError::RateLimited)?;
+    let email = domain::Email::parse("email", body.0.email.trim())?;
+    let tx = state.store.begin().await?;
+    let Some(mut case) = visitor.case(&*tx).await? else {
+        return Err(ApiError::Conflict { field: "email".into(), message: "write a message first".into() });
+    };
+    store::contact::link_identity_in(&*tx, &Actor::System, case.contact_id, Channel::Email, email.as_str()).await?;
+    let tag = domain::case::parse_tag("tag", "dejó-correo")?;
+    if !case.tags.contains(&tag) {
+        let mut tags = case.tags.clone();
+        tags.push(tag);
+        let patch = domain::case::CasePatch { tags: Some(tags), ..Default::default() };
+        store::case::update_in(&*tx, &Actor::System, &mut case, patch).await?;
+    }
+    tx.commit().await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Live updates for the widget, as server-sent events: `message` for each
+/// new message, `answering` when who answers changes. Takes the token as
+/// `?token=`, since browsers' EventSource cannot send headers.
+#[utoipa::path(
+    get,
+    path = "/webchat/events",
+    tag = "webchat",
+    params(("token" = String, Query, description = "The visitor's token"), LocaleQuery),
+    responses((status = 200, description = "text/event-stream"), (status = 401, body = Problem)),
+    security(())
+)]
+pub async fn events(
+    state: web::Data<AppState>,
+    req: HttpRequest,
+    query: web::Query<LocaleQuery>,
+) -> Result<HttpResponse, ApiError> {
+    let visitor = Visitor::from_request(&req, &state)?;
+    let locale = query.locale.clone().unwrap_or_else(|| "es".into());
+    // Resume after the last message the browser has (`?after=`, or the
+    // id of the last event on an automatic reconnection), else from now.
+    let resume = req
+        .headers()
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned)
+        .or_else(|| query.after.clone())
+        .and_then(|v| uuid::Uuid::parse_str(&v).ok());
+    let start = Stream {
+        state,
+        visitor,
+        locale,
+        cursor: None,
+        resume,
+        answering: None,
+        started: std::time::Instant::now(),
+        first: true,
+    };
+    let stream = futures_util::stream::unfold(start, |mut s| async move {
+        if s.started.elapsed() > STREAM_LIFETIME {
+            return None;
+        }
+        if !s.first {
+            tokio::time::sleep(POLL).await;
+        }
+        s.first = false;
+        let chunk = s.poll().await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "web chat stream");
+            String::new()
+        });
+        let chunk = if chunk.is_empty() { ": \n\n".to_owned() } else { chunk };
+        Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), s))
+    });
+    Ok(HttpResponse::Ok()
+        .insert_header((header::CONTENT_TYPE, "text/event-stream"))
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header(("x-accel-buffering", "no"))
+        .streaming(stream))
+}
+
+/// One visitor's live stream.
+struct Stream {
+    state: web::Data<AppState>,
+    visitor: Visitor,
+    locale: String,
+    /// The last message sent down the stream.
+    cursor: Option<(DateTime<Utc>, uuid::Uuid)>,
+    resume: Option<uuid::Uuid>,
+    answering: Option<Answering>,
+    started: std::time::Instant,
+    first: bool,
+}
+
+impl Stream {
+    /// What happened since the last poll, as event-stream text.
+    async fn poll(&mut self) -> Result<String, store::Error> {
+        let db = &self.state.store.db;
+        let case = self.visitor.case(db).await?;
+        let mut out = String::new();
+        let answering = answering(&self.state, self.visitor.unit, case.as_ref(), &self.locale).await?;
+        if self.answering.as_ref() != Some(&answering) {
+            out.push_str(&format!(
+                "event: answering\ndata: {}\n\n",
+                serde_json::to_string(&answering).unwrap_or_default()
+            ));
+            self.answering = Some(answering);
+        }
+        let Some(case) = case else {
+            // Not written yet: everything of the conversation to come is news.
+            self.cursor = Some((DateTime::<Utc>::MIN_UTC, uuid::Uuid::nil()));
+            return Ok(out);
+        };
+        if self.cursor.is_none() {
+            // Start after the message the browser last saw, else after the latest.
+            let seen = match self.resume.take() {
+                Some(id) => {
+                    store::message::get_unscoped(db, domain::MessageId(id)).await.ok().filter(|m| m.case_id == case.id)
+                }
+                None => store::message::recent(db, case.id, 1).await?.pop(),
+            };
+            self.cursor = Some(seen.map_or((DateTime::<Utc>::MIN_UTC, uuid::Uuid::nil()), |m| (m.created_at, m.id.0)));
+        }
+        let fresh = store::message::after(db, case.id, self.cursor, 50).await?;
+        if let Some(last) = fresh.last() {
+            self.cursor = Some((last.created_at, last.id.0));
+        }
+        for message in widget_messages(&self.state, fresh).await? {
+            out.push_str(&format!(
+                "id: {}\nevent: message\ndata: {}\n\n",
+                message.id,
+                serde_json::to_string(&message).unwrap_or_default()
+            ));
+        }
+        Ok(out)
+    }
+}
+
+/// A rate limiter for visitors' writes.
+pub fn visitor_limiter() -> crate::api::ratelimit::RateLimiter {
+    crate::api::ratelimit::RateLimiter::new(MESSAGES_PER_MINUTE, Duration::from_secs(60))
+}

@@ -1,0 +1,57 @@
+//! The web chat API the widget uses: anonymous visitor tokens that reach
+//! only their own conversation, CORS for other sites, and the script itself.
+//! The widget in a browser is tested in tests/browser/webchat.rs.
+
+use serde_json::{Value, json};
+use ventanilla_tests::{TestApp, on_both, spawn_app};
+
+// A visitor's token reaches only their own conversation.
+on_both! {
+    async fn visitors_see_only_their_own_conversation(backend) {
+    let app = spawn_app(backend).await?;
+    app.create_unit("admisiones").await?;
+    let start = |app: &TestApp| {
+        let request = app.client.post(app.url("/api/v1/webchat/sessions")).json(&json!({"unit": "admisiones"})).send();
+        async move { anyhow::Ok(request.await?.json::<Value>().await?["token"].as_str().unwrap_or_default().to_owned()) }
+    };
+    let (ana, luis) = (start(&app).await?, start(&app).await?);
+    let say = |token: &str, body: &str| {
+        app.client.post(app.url("/api/v1/webchat/messages")).bearer_auth(token).json(&json!({"body": body})).send()
+    };
+    anyhow::ensure!(say(&ana, "Soy Ana").await?.status() == 201);
+    anyhow::ensure!(say(&luis, "Soy Luis").await?.status() == 201);
+    let read = |token: &str| app.client.get(app.url("/api/v1/webchat/conversation")).bearer_auth(token).send();
+    let seen: Value = read(&luis).await?.json().await?;
+    let bodies: Vec<&str> = seen["messages"].as_array().into_iter().flatten().filter_map(|m| m["body"].as_str()).collect();
+    anyhow::ensure!(bodies == ["Soy Luis"], "{seen}");
+    anyhow::ensure!(seen["answering"]["kind"] == "queue", "no bot: waiting for a person: {seen}");
+    // No token, a forged one, or a staff token: refused.
+    anyhow::ensure!(app.client.get(app.url("/api/v1/webchat/conversation")).send().await?.status() == 401);
+    anyhow::ensure!(read(&format!("{ana}x")).await?.status() == 401);
+    anyhow::ensure!(read(&app.admin_token).await?.status() == 401);
+    // And a visitor's token is no staff token.
+    let staff = app.client.get(app.url("/api/v1/cases")).bearer_auth(&ana).send().await?;
+    anyhow::ensure!(staff.status() == 401, "{}", staff.status());
+    // Preflight from another site.
+    let preflight = app
+        .client
+        .request(reqwest::Method::OPTIONS, app.url("/api/v1/webchat/messages"))
+        .header("origin", "https://www.universidad.edu.co")
+        .header("access-control-request-method", "POST")
+        .send()
+        .await?;
+    anyhow::ensure!(preflight.status() == 204, "{}", preflight.status());
+    anyhow::ensure!(preflight.headers().get("access-control-allow-origin").is_some_and(|v| v == "*"));
+    // Bad input names the field.
+    let empty = say(&ana, "   ").await?;
+    anyhow::ensure!(empty.status() == 422, "{}", empty.status());
+    let unknown = app.client.post(app.url("/api/v1/webchat/sessions")).json(&json!({"unit": "no-existe"})).send().await?;
+    anyhow::ensure!(unknown.status() == 404);
+    // The widget script is served to any site.
+    let script = app.client.get(app.url("/widget.js")).send().await?;
+    anyhow::ensure!(script.headers().get("content-type").is_some_and(|v| v.to_str().unwrap_or_default().starts_with("text/javascript")));
+    let text = script.text().await?;
+    anyhow::ensure!(text.contains("Abrir el chat") && text.contains("Open the chat") && !text.contains("__STRINGS__"));
+    Ok(())
+}
+}
