@@ -3,12 +3,8 @@
 //! sends checked against a local stand-in of Twilio's Messages API.
 
 use serde_json::{Value, json};
-use std::time::Duration;
-use ventanilla_tests::{
-    FakeProvider, Reply, TestApp, eventually, install_plugin_with, on_both, set_secret, spawn_app_with,
-};
+use ventanilla_tests::{FakeProvider, Reply, TestApp, install_plugin_with, on_both, set_secret, spawn_app_with};
 
-const WAIT: Duration = Duration::from_secs(30);
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const AUTH_TOKEN: &str = "twilio-auth-token-123";
 const OUR_NUMBER: &str = "+15005550006";
@@ -109,23 +105,11 @@ impl Sms {
     }
 
     async fn messages(&self, case: &str) -> anyhow::Result<Vec<Value>> {
-        let reply = self.app.get(&format!("/api/v1/cases/{case}/messages?limit=100"), &self.app.admin_token).await?;
-        Ok(reply.body["items"].as_array().cloned().unwrap_or_default())
+        self.app.messages(case).await
     }
 
     async fn message_in(&self, case: &str, id: &str, state: &str) -> anyhow::Result<Value> {
-        let found = eventually(WAIT, || async {
-            self.messages(case).await.ok()?.into_iter().find(|m| m["id"] == id && m["delivery_status"] == state)
-        })
-        .await;
-        match found {
-            Some(m) => Ok(m),
-            None => anyhow::bail!(
-                "message {id} never {state}: {:?}; provider saw {:?}",
-                self.messages(case).await?,
-                self.provider.requests()
-            ),
-        }
+        self.app.message_in(case, id, state, &self.provider).await
     }
 }
 

@@ -105,25 +105,11 @@ impl WhatsApp {
     }
 
     async fn messages(&self, case: &str) -> anyhow::Result<Vec<Value>> {
-        let reply = self.app.get(&format!("/api/v1/cases/{case}/messages?limit=100"), &self.app.admin_token).await?;
-        anyhow::ensure!(reply.status == 200, "{}", reply.text);
-        Ok(reply.body["items"].as_array().cloned().unwrap_or_default())
+        self.app.messages(case).await
     }
 
-    /// Waits until the message is in `state`; fails with what it is.
     async fn message_in(&self, case: &str, id: &str, state: &str) -> anyhow::Result<Value> {
-        let found = eventually(WAIT, || async {
-            self.messages(case).await.ok()?.into_iter().find(|m| m["id"] == id && m["delivery_status"] == state)
-        })
-        .await;
-        match found {
-            Some(m) => Ok(m),
-            None => anyhow::bail!(
-                "message {id} never {state}: {:?}; provider saw {:?}",
-                self.messages(case).await?,
-                self.provider.requests()
-            ),
-        }
+        self.app.message_in(case, id, state, &self.provider).await
     }
 
     /// The JSON bodies the Graph API stand-in received for sends.

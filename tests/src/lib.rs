@@ -248,6 +248,36 @@ impl TestApp {
     }
 
     /// Creates a case in `unit` with an inline contact and a first message.
+    /// A case's messages (up to 100), oldest first.
+    pub async fn messages(&self, case: &str) -> anyhow::Result<Vec<Value>> {
+        let reply = self.get(&format!("/api/v1/cases/{case}/messages?limit=100"), &self.admin_token).await?;
+        anyhow::ensure!(reply.status == 200, "{}", reply.text);
+        Ok(reply.body["items"].as_array().cloned().unwrap_or_default())
+    }
+
+    /// Waits until message `id` of a case has delivery status `state`;
+    /// fails with the conversation and what `provider` saw.
+    pub async fn message_in(
+        &self,
+        case: &str,
+        id: &str,
+        state: &str,
+        provider: &FakeProvider,
+    ) -> anyhow::Result<Value> {
+        let found = eventually(std::time::Duration::from_secs(30), || async {
+            self.messages(case).await.ok()?.into_iter().find(|m| m["id"] == id && m["delivery_status"] == state)
+        })
+        .await;
+        match found {
+            Some(m) => Ok(m),
+            None => anyhow::bail!(
+                "message {id} never {state}: {:?}; provider saw {:?}",
+                self.messages(case).await?,
+                provider.requests()
+            ),
+        }
+    }
+
     pub async fn create_case(&self, token: &str, unit: &str, subject: &str) -> anyhow::Result<Value> {
         self.post_ok(
             "/api/v1/cases",

@@ -42,7 +42,7 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
     let sqlite = options.work_dir.join(format!("ingest-{}.db", uuid::Uuid::now_v7().simple()));
     let url = format!("sqlite://{}?mode=rwc", sqlite.display());
     writeln!(out, "SQLite ({}):", sqlite.display())?;
-    backend(options, &url, None, &mut out).await?;
+    backend(options, &url, None, &options.work_dir.join("sqlite"), &mut out).await?;
     let _ = std::fs::remove_file(&sqlite);
     if let Some(admin) = &options.postgres {
         let name = format!("ventanilla_bench_{}", uuid::Uuid::now_v7().simple());
@@ -55,7 +55,7 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
             }
         };
         writeln!(out, "\nPostgreSQL ({name}):")?;
-        let result = backend(options, &url, Some(&url), &mut out).await;
+        let result = backend(options, &url, Some(&url), &options.work_dir.join("postgres"), &mut out).await;
         let _ = server.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
         result?;
     }
@@ -63,11 +63,17 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
 }
 
 /// The whole run on one database.
-async fn backend(options: &Options, url: &str, postgres: Option<&str>, out: &mut String) -> anyhow::Result<()> {
+async fn backend(
+    options: &Options,
+    url: &str,
+    postgres: Option<&str>,
+    data_dir: &Path,
+    out: &mut String,
+) -> anyhow::Result<()> {
     let provider = GraphStandIn::start().await?;
     let mut config = Config {
         listen: "127.0.0.1:0".into(),
-        data_dir: options.work_dir.clone(),
+        data_dir: data_dir.to_owned(),
         database_url: Some(Secret::new(url.to_owned())),
         ..Default::default()
     };
@@ -81,10 +87,10 @@ async fn backend(options: &Options, url: &str, postgres: Option<&str>, out: &mut
     let base = format!("http://{}", running.addr);
     let server = tokio::spawn(running.server);
 
-    let inbound = inbound(&base, install, options.messages, options.concurrency).await?;
+    let inbound = inbound(&base, install, options.messages, options.concurrency).await.context("inbound webhooks")?;
     let ceiling = match postgres {
-        Some(url) => pgbench(&store, url, options.concurrency)?,
-        None => insert_ceiling(&store, options.concurrency).await?,
+        Some(url) => pgbench(&store, url, options.concurrency).context("pgbench ceiling")?,
+        None => insert_ceiling(&store, options.concurrency).await.context("insert ceiling")?,
     };
     writeln!(
         out,
@@ -106,7 +112,7 @@ async fn backend(options: &Options, url: &str, postgres: Option<&str>, out: &mut
     let stored = count(&store, "SELECT COUNT(*) AS n FROM messages WHERE direction = 'inbound'").await?;
     anyhow::ensure!(stored == options.messages as i64, "{stored} messages stored of {}", options.messages);
 
-    let (elapsed, sent) = outbound(&store, install, options.sends, &provider).await?;
+    let (elapsed, sent) = outbound(&store, install, options.sends, &provider).await.context("outbound sends")?;
     writeln!(
         out,
         "  outbound: {} replies through the outbox in {:.2} s: {:.0} sends/s ({} requests at the stand-in)",

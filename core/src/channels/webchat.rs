@@ -425,9 +425,12 @@ pub async fn events(
         state,
         visitor,
         locale,
+        case: None,
         cursor: None,
         resume,
+        waited: false,
         answering: None,
+        ticks: 0,
         started: std::time::Instant::now(),
         first: true,
     };
@@ -453,62 +456,83 @@ pub async fn events(
         .streaming(stream))
 }
 
-/// One visitor's live stream.
+/// One visitor's live stream. Each tick reads the new messages of the
+/// conversation (one indexed query); who is answering is read again every
+/// few seconds, and right after news.
 struct Stream {
     state: web::Data<AppState>,
     visitor: Visitor,
     locale: String,
+    case: Option<domain::CaseId>,
     /// The last message sent down the stream.
     cursor: Option<(DateTime<Utc>, uuid::Uuid)>,
+    /// The last message the browser already has, when it said so.
     resume: Option<uuid::Uuid>,
+    /// The visitor had not written when the stream started.
+    waited: bool,
     answering: Option<Answering>,
+    ticks: u32,
     started: std::time::Instant,
     first: bool,
 }
+
+/// Ticks between two reads of who is answering.
+const REFRESH_EVERY: u32 = 10;
 
 impl Stream {
     /// What happened since the last poll, as event-stream text.
     async fn poll(&mut self) -> Result<String, store::Error> {
         let db = &self.state.store.db;
-        let case = self.visitor.case(db).await?;
         let mut out = String::new();
-        let answering = answering(&self.state, self.visitor.unit, case.as_ref(), &self.locale).await?;
-        if self.answering.as_ref() != Some(&answering) {
-            out.push_str(&format!(
-                "event: answering\ndata: {}\n\n",
-                serde_json::to_string(&answering).unwrap_or_default()
-            ));
-            self.answering = Some(answering);
-        }
-        let Some(case) = case else {
-            // Not written yet: everything of the conversation to come is news.
-            self.cursor = Some((DateTime::<Utc>::MIN_UTC, uuid::Uuid::nil()));
-            return Ok(out);
-        };
-        if self.cursor.is_none() {
-            // Start after the message the browser last saw, else after the latest.
-            let seen = match self.resume.take() {
-                Some(id) => {
-                    store::message::get_unscoped(db, domain::MessageId(id)).await.ok().filter(|m| m.case_id == case.id)
+        let refresh = self.case.is_none() || self.ticks.is_multiple_of(REFRESH_EVERY);
+        self.ticks += 1;
+        if refresh {
+            let case = self.visitor.case(db).await?;
+            let id = case.as_ref().map(|c| c.id);
+            if id != self.case {
+                match (&case, self.waited) {
+                    // An existing conversation: start where the browser is.
+                    (Some(case), false) if self.case.is_none() => {
+                        let seen = match self.resume.take() {
+                            Some(m) => store::message::get_unscoped(db, domain::MessageId(m))
+                                .await
+                                .ok()
+                                .filter(|m| m.case_id == case.id),
+                            None => store::message::recent(db, case.id, 1).await?.pop(),
+                        };
+                        self.cursor = Some(seen.map_or(START, |m| (m.created_at, m.id.0)));
+                    }
+                    // One that began (or began again) while streaming: all of it is news.
+                    (Some(_), _) => self.cursor = Some(START),
+                    (None, _) => {}
                 }
-                None => store::message::recent(db, case.id, 1).await?.pop(),
-            };
-            self.cursor = Some(seen.map_or((DateTime::<Utc>::MIN_UTC, uuid::Uuid::nil()), |m| (m.created_at, m.id.0)));
+                self.case = id;
+            }
+            self.waited |= case.is_none();
+            let answering = answering(&self.state, self.visitor.unit, case.as_ref(), &self.locale).await?;
+            if self.answering.as_ref() != Some(&answering) {
+                let data = serde_json::to_string(&answering).unwrap_or_default();
+                out.push_str(&format!("event: answering\ndata: {data}\n\n"));
+                self.answering = Some(answering);
+            }
         }
-        let fresh = store::message::after(db, case.id, self.cursor, 50).await?;
+        let Some(case) = self.case else { return Ok(out) };
+        let fresh = store::message::after(db, case, self.cursor, 50).await?;
         if let Some(last) = fresh.last() {
             self.cursor = Some((last.created_at, last.id.0));
+            // News may come with a hand-off: look at who answers next tick.
+            self.ticks = 0;
         }
         for message in widget_messages(&self.state, fresh).await? {
-            out.push_str(&format!(
-                "id: {}\nevent: message\ndata: {}\n\n",
-                message.id,
-                serde_json::to_string(&message).unwrap_or_default()
-            ));
+            let data = serde_json::to_string(&message).unwrap_or_default();
+            out.push_str(&format!("id: {}\nevent: message\ndata: {data}\n\n", message.id));
         }
         Ok(out)
     }
 }
+
+/// Before every message.
+const START: (DateTime<Utc>, uuid::Uuid) = (DateTime::<Utc>::MIN_UTC, uuid::Uuid::nil());
 
 /// A rate limiter for visitors' writes.
 pub fn visitor_limiter() -> crate::api::ratelimit::RateLimiter {

@@ -148,7 +148,13 @@ impl wit::Host for HostState {
             && (200..300).contains(&response.status)
         {
             let answer = (response.status, response.headers.clone(), response.body.clone());
-            if let Err(e) = crate::store::send_journal::record(&db.db, &key, &digest, &answer).await {
+            // Through the writer like every write (SQLite has one at a time).
+            let journaled = async {
+                let tx = db.begin().await?;
+                crate::store::send_journal::record(&*tx, &key, &digest, &answer).await?;
+                tx.commit().await
+            };
+            if let Err(e) = journaled.await {
                 tracing::warn!(install = %self.install, error = %e, "cannot journal a provider's answer");
             }
         }

@@ -617,6 +617,11 @@ pub async fn latest_on_channel(
         .order_by_desc(entity::Column::CreatedAt)
         .one(conn)
         .await?;
+    with_tags(conn, model).await
+}
+
+/// A found case row with its tags.
+async fn with_tags(conn: &impl ConnectionTrait, model: Option<entity::Model>) -> Result<Option<Case>> {
     match model {
         Some(model) => {
             let mut tags = tags_of(conn, &[model.id]).await?;
@@ -639,14 +644,7 @@ pub async fn find_open_for(
         .order_by_desc(entity::Column::CreatedAt)
         .one(conn)
         .await?;
-    match model {
-        Some(model) => {
-            let mut tags = tags_of(conn, &[model.id]).await?;
-            let id = model.id;
-            Ok(Some(to_case(model, tags.remove(&id).unwrap_or_default())?))
-        }
-        None => Ok(None),
-    }
+    with_tags(conn, model).await
 }
 
 /// Holds the case's row until the transaction ends, so read-change-write

@@ -302,15 +302,7 @@ pub async fn resolve_sender(
         return Ok(Resolved::New(contact));
     }
     for candidate in &candidates {
-        duplicate::ActiveModel {
-            id: Set(uuid::Uuid::now_v7()),
-            contact_id: Set(contact.0),
-            candidate_id: Set(candidate.0),
-            reason: Set(format!("same {} identity {value}", channel.as_str())),
-            created_at: Set(super::now()),
-        }
-        .insert(conn)
-        .await?;
+        record_duplicate(conn, contact, *candidate, &format!("same {} identity {value}", channel.as_str())).await?;
     }
     Ok(Resolved::Ambiguous(contact))
 }
@@ -328,24 +320,7 @@ pub async fn link_identity_in(
     match find_by_identity(conn, channel, value).await? {
         Some(owner) if owner == contact => Ok(()),
         Some(owner) => {
-            let exists = duplicate::Entity::find()
-                .filter(duplicate::Column::ContactId.eq(contact.0))
-                .filter(duplicate::Column::CandidateId.eq(owner.0))
-                .one(conn)
-                .await?
-                .is_some();
-            if !exists {
-                duplicate::ActiveModel {
-                    id: Set(uuid::Uuid::now_v7()),
-                    contact_id: Set(contact.0),
-                    candidate_id: Set(owner.0),
-                    reason: Set(format!("same {} identity {value}", channel.as_str())),
-                    created_at: Set(super::now()),
-                }
-                .insert(conn)
-                .await?;
-            }
-            Ok(())
+            record_duplicate(conn, contact, owner, &format!("same {} identity {value}", channel.as_str())).await
         }
         None => {
             insert_identity(conn, contact, channel, value, "value").await?;
@@ -363,6 +338,33 @@ pub async fn link_identity_in(
             .await
         }
     }
+}
+
+/// Records that two contacts may be the same person, once.
+async fn record_duplicate(
+    conn: &impl ConnectionTrait,
+    contact: ContactId,
+    candidate: ContactId,
+    reason: &str,
+) -> Result<()> {
+    let known = duplicate::Entity::find()
+        .filter(duplicate::Column::ContactId.eq(contact.0))
+        .filter(duplicate::Column::CandidateId.eq(candidate.0))
+        .one(conn)
+        .await?
+        .is_some();
+    if !known {
+        duplicate::ActiveModel {
+            id: Set(uuid::Uuid::now_v7()),
+            contact_id: Set(contact.0),
+            candidate_id: Set(candidate.0),
+            reason: Set(reason.chars().take(400).collect()),
+            created_at: Set(super::now()),
+        }
+        .insert(conn)
+        .await?;
+    }
+    Ok(())
 }
 
 /// Contacts recorded as possibly the same person as `id`, for a human merge.
