@@ -27,6 +27,9 @@ on_both! {
     anyhow::ensure!(seen["answering"]["kind"] == "queue", "no bot: waiting for a person: {seen}");
     // No token, a forged one, or a staff token: refused.
     anyhow::ensure!(app.client.get(app.url("/api/v1/webchat/conversation")).send().await?.status() == 401);
+        // Tokens in the address are taken only by the event stream.
+        let in_url = app.client.get(app.url(&format!("/api/v1/webchat/conversation?token={ana}"))).send().await?;
+        anyhow::ensure!(in_url.status() == 401, "{}", in_url.status());
     anyhow::ensure!(read(&format!("{ana}x")).await?.status() == 401);
     anyhow::ensure!(read(&app.admin_token).await?.status() == 401);
     // And a visitor's token is no staff token.

@@ -125,20 +125,30 @@ struct Visitor {
 }
 
 impl Visitor {
+    /// From `Authorization: Bearer`.
     fn from_request(req: &HttpRequest, state: &AppState) -> Result<Visitor, ApiError> {
         let token = req
             .headers()
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer "))
-            .map(str::to_owned)
-            .or_else(|| {
-                web::Query::<HashMap<String, String>>::from_query(req.query_string())
-                    .ok()
-                    .and_then(|q| q.get("token").cloned())
-            })
             .ok_or(ApiError::Unauthorized)?;
-        let (id, unit) = state.jwt.verify_visitor(&token).ok_or(ApiError::Unauthorized)?;
+        Visitor::from_token(token, state)
+    }
+
+    /// From the header or, for the event stream only (browsers' EventSource
+    /// cannot send headers), from `?token=`.
+    fn from_stream_request(req: &HttpRequest, state: &AppState) -> Result<Visitor, ApiError> {
+        if req.headers().contains_key(header::AUTHORIZATION) {
+            return Visitor::from_request(req, state);
+        }
+        let query = web::Query::<HashMap<String, String>>::from_query(req.query_string())
+            .map_err(|_| ApiError::Unauthorized)?;
+        Visitor::from_token(query.get("token").ok_or(ApiError::Unauthorized)?, state)
+    }
+
+    fn from_token(token: &str, state: &AppState) -> Result<Visitor, ApiError> {
+        let (id, unit) = state.jwt.verify_visitor(token).ok_or(ApiError::Unauthorized)?;
         Ok(Visitor { id, unit })
     }
 
@@ -410,7 +420,7 @@ pub async fn events(
     req: HttpRequest,
     query: web::Query<LocaleQuery>,
 ) -> Result<HttpResponse, ApiError> {
-    let visitor = Visitor::from_request(&req, &state)?;
+    let visitor = Visitor::from_stream_request(&req, &state)?;
     let locale = query.locale.clone().unwrap_or_else(|| "es".into());
     // Resume after the last message the browser has (`?after=`, or the
     // id of the last event on an automatic reconnection), else from now.
