@@ -38,8 +38,11 @@ pub async fn rules_for(state: &AppState, install_id: Option<uuid::Uuid>) -> Resu
         Err(store::Error::NotFound(_)) => return Ok(ChannelRules::default()),
         Err(e) => return Err(e),
     };
-    let text = store::plugin::manifest(&state.store.db, &install.plugin_id, &install.version).await?;
-    Ok(Manifest::parse(&text).map(|m| m.rules).unwrap_or_default())
+    match state.runtime.manifest(&state.store, &install.plugin_id, &install.version).await {
+        Ok(manifest) => Ok(manifest.rules),
+        Err(store::Error::Corrupt(_)) => Ok(ChannelRules::default()),
+        Err(e) => Err(e),
+    }
 }
 
 /// Refuses an outbound message the case's channel would not take now,
@@ -82,8 +85,7 @@ pub async fn connector(state: &AppState, install_id: uuid::Uuid) -> Result<Conne
     if !install.is_running() {
         return Err(Unavailable::Stopped);
     }
-    let text = store::plugin::manifest(&state.store.db, &install.plugin_id, &install.version).await?;
-    let manifest = Manifest::parse(&text).map_err(|e| store::Error::Corrupt(format!("stored manifest: {e}")))?;
+    let manifest = state.runtime.manifest(&state.store, &install.plugin_id, &install.version).await?;
     let channel = manifest.channel.ok_or_else(|| store::Error::Corrupt("connector manifest without channel".into()))?;
     let prepared = state
         .runtime

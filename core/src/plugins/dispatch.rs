@@ -51,11 +51,9 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
     if world == World::Bot && (case.status != CaseStatus::Bot || !matches!(event.event, CaseEvent::MessageIn { .. })) {
         return Outcome::Done;
     }
-    let manifest = match store::plugin::manifest(&db.db, &install.plugin_id, &install.version).await {
-        Ok(text) => match Manifest::parse(&text) {
-            Ok(manifest) => manifest,
-            Err(e) => return Outcome::Dead(format!("stored manifest: {e}")),
-        },
+    let manifest = match state.runtime.manifest(db, &install.plugin_id, &install.version).await {
+        Ok(manifest) => manifest,
+        Err(store::Error::Corrupt(e)) => return Outcome::Dead(e),
         Err(e) => return retry(e),
     };
     let locale = state.config.locale.clone();

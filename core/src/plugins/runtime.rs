@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use super::bot::BotPlugin;
 use super::connector::ConnectorPlugin;
-use super::manifest::World;
+use super::manifest::{Manifest, World};
 use super::protocol::ProtocolPlugin;
 use super::{Error, PluginHost};
 
@@ -57,12 +57,36 @@ impl PluginHost {
 #[derive(Clone, Default)]
 pub struct Runtime {
     prepared: Arc<RwLock<HashMap<(String, String), Prepared>>>,
+    /// Parsed manifests by (plugin, version): a stored version never
+    /// changes, so each is read and checked once, not on every webhook.
+    manifests: Arc<RwLock<HashMap<(String, String), Manifest>>>,
     health: Arc<Mutex<HashMap<uuid::Uuid, Health>>>,
 }
 
 impl Runtime {
     pub fn prepared(&self, plugin_id: &str, version: &str) -> Option<Prepared> {
         self.prepared.read().ok()?.get(&(plugin_id.to_owned(), version.to_owned())).cloned()
+    }
+
+    /// The stored manifest of a plugin version, parsed once per instance; a
+    /// stored manifest that no longer parses is `Corrupt`.
+    pub async fn manifest(
+        &self,
+        db: &crate::store::Store,
+        plugin_id: &str,
+        version: &str,
+    ) -> Result<Manifest, crate::store::Error> {
+        let key = (plugin_id.to_owned(), version.to_owned());
+        if let Some(manifest) = self.manifests.read().ok().and_then(|m| m.get(&key).cloned()) {
+            return Ok(manifest);
+        }
+        let text = crate::store::plugin::manifest(&db.db, plugin_id, version).await?;
+        let manifest = Manifest::parse(&text)
+            .map_err(|e| crate::store::Error::Corrupt(format!("stored manifest of {plugin_id} {version}: {e}")))?;
+        if let Ok(mut cache) = self.manifests.write() {
+            cache.insert(key, manifest.clone());
+        }
+        Ok(manifest)
     }
 
     pub fn remember(&self, plugin_id: &str, version: &str, prepared: Prepared) {
