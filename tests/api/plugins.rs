@@ -143,6 +143,34 @@ on_both! {
         Ok(())
     }
 
+    async fn a_version_uploaded_again_runs_its_new_content(backend) {
+        let app = spawn_app(backend).await?;
+        let manifest = "id = \"swap\"\nname = \"Swap\"\nversion = \"1.0.0\"\nworld = \"bot\"\nwit = \"1.0.0\"\n\
+            [capabilities]\nkv = true\n[settings_schema]\ntype = \"object\"\n";
+        let settings = json!({"handoff_unit": "mesa", "greeting": "Soy el ejemplo"});
+        let run_once = |crate_name: &'static str| {
+            let app = &app;
+            let settings = settings.clone();
+            async move {
+                let uploaded = upload(app, &app.admin_token, Some(manifest.into()), Some(std::fs::read(plugin_wasm(crate_name)?)?)).await?;
+                anyhow::ensure!(uploaded.status == 201, "{}", uploaded.text);
+                let install = app.post_ok("/api/v1/plugin-installs", &app.admin_token,
+                    json!({"plugin_id": "swap", "name": crate_name, "settings": settings, "grants": {"kv": true}}), 201).await?;
+                let path = format!("/api/v1/plugin-installs/{}", install["id"].as_str().unwrap_or_default());
+                let run = app.post_ok(&format!("{path}/test"), &app.admin_token, json!({"message": "hola"}), 200).await?;
+                anyhow::ensure!(app.call(reqwest::Method::DELETE, &path, Some(&app.admin_token), None).await?.status == 204);
+                let deleted = app.call(reqwest::Method::DELETE, "/api/v1/plugins/swap/versions/1.0.0", Some(&app.admin_token), None).await?;
+                anyhow::ensure!(deleted.status == 204, "{}", deleted.text);
+                Ok(run["actions"][0]["Reply"].clone())
+            }
+        };
+        // The same plugin id and version, deleted and uploaded with other
+        // content: the instance runs the new component, not what it cached.
+        anyhow::ensure!(run_once("example-bot").await? == "Soy el ejemplo");
+        anyhow::ensure!(run_once("hostile-bot").await? == "hola #1");
+        Ok(())
+    }
+
     async fn dry_runs_count_towards_health_and_suspension(backend) {
         let app = spawn_app(backend).await?;
         let hostile = "id = \"hostile-bot\"\nname = \"Hostile\"\nversion = \"1.0.0\"\nworld = \"bot\"\nwit = \"1.0.0\"\n\

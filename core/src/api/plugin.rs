@@ -181,6 +181,7 @@ pub async fn upload_plugin(
         wasm,
     };
     let version = store::plugin::create(&state.store, &Actor::from(&auth.0), new).await?;
+    state.runtime.forget(&version.plugin_id, &version.version);
     Ok(HttpResponse::Created().json(PluginVersionDto::from(version)))
 }
 
@@ -231,5 +232,6 @@ pub async fn delete_plugin_version(
     require_admin(&auth)?;
     let (plugin_id, version) = path.into_inner();
     store::plugin::delete(&state.store, &Actor::from(&auth.0), &plugin_id, &version).await?;
+    state.runtime.forget(&plugin_id, &version);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -89,6 +89,19 @@ impl Runtime {
         Ok(manifest)
     }
 
+    /// Drops what this instance cached of a version: it was deleted, or
+    /// uploaded again (a deleted version number may come back with other
+    /// content). Other instances forget it on restart.
+    pub fn forget(&self, plugin_id: &str, version: &str) {
+        let key = (plugin_id.to_owned(), version.to_owned());
+        if let Ok(mut cache) = self.prepared.write() {
+            cache.remove(&key);
+        }
+        if let Ok(mut cache) = self.manifests.write() {
+            cache.remove(&key);
+        }
+    }
+
     pub fn remember(&self, plugin_id: &str, version: &str, prepared: Prepared) {
         if let Ok(mut cache) = self.prepared.write() {
             cache.insert((plugin_id.to_owned(), version.to_owned()), prepared);
