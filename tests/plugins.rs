@@ -196,6 +196,49 @@ async fn the_frozen_v1_fixture_still_loads() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// A connector built against WIT 1.0.0 (the SMS connector as it was before
+/// 1.1 added imports) links against the 1.1 host and verifies and parses.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_v1_0_connector_runs_on_the_v1_1_host() -> anyhow::Result<()> {
+    use ventanilla::plugins::connector::InboundRequest;
+    use ventanilla::plugins::secrets::{SecretValue, hmac_sha1_base64};
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/plugins/sms-twilio-1.0.0.wasm");
+    let host = host()?;
+    let connector = host.prepare_connector(&host.compile(&std::fs::read(fixture)?)?)?;
+    let url = "https://ventanilla.example.edu/api/v1/webhooks/sms";
+    let token = "twilio-auth-token";
+    let fields = [
+        ("AccountSid", "AC0123456789abcdef0123456789abcdef"),
+        ("Body", "Hola"),
+        ("From", "+573001234567"),
+        ("MessageSid", "SM1"),
+        ("NumMedia", "0"),
+        ("To", "+15005550006"),
+    ];
+    let signed: String = fields.iter().fold(url.to_owned(), |s, (k, v)| format!("{s}{k}{v}"));
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", v.replace('+', "%2B"))).collect();
+    let request = |signature: String| InboundRequest {
+        method: "POST".into(),
+        path: String::new(),
+        query: vec![],
+        headers: vec![
+            ("content-type".into(), "application/x-www-form-urlencoded".into()),
+            ("x-twilio-signature".into(), signature),
+        ],
+        body: body.join("&").into_bytes(),
+        settings: serde_json::json!({"account_sid": fields[0].1, "webhook_url": url}).to_string(),
+    };
+    let mut ctx = CallContext::new("v1-connector", Grants { secrets: vec!["auth_token".into()], ..Grants::default() });
+    ctx.secrets.insert("auth_token".into(), SecretValue::new(token.as_bytes().to_vec()));
+    let good = hmac_sha1_base64(token.as_bytes(), signed.as_bytes());
+    let (parsed, _) = host.run_parse(&connector, ctx.clone(), request(good)).await?;
+    let parsed = parsed.map_err(|e| anyhow::anyhow!("{e:?}"))?;
+    anyhow::ensure!(parsed.messages.len() == 1 && parsed.messages[0].body == "Hola", "{parsed:?}");
+    let (refused, _) = host.run_parse(&connector, ctx, request("bm9wZQ==".into())).await?;
+    anyhow::ensure!(refused.is_err(), "a wrong signature is refused");
+    Ok(())
+}
+
 #[tokio::test]
 async fn compiled_components_are_cached_by_hash() -> anyhow::Result<()> {
     let dir = std::env::temp_dir().join(format!("ventanilla-cache-{}", uuid::Uuid::new_v4().simple()));

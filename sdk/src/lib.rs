@@ -1,4 +1,4 @@
-//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.0.0`
+//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.1.0`
 //! contract (see `wit/plugin.wit`) and helpers to build actions.
 //!
 //! A bot plugin implements [`bot::Guest`] and exports it:
@@ -21,7 +21,7 @@
 #![deny(missing_docs)]
 
 /// The WIT version this SDK implements.
-pub const WIT_VERSION: &str = "1.0.0";
+pub const WIT_VERSION: &str = "1.1.0";
 
 /// Bindings for the `bot` world: a bot answers the messages of the cases it owns.
 ///
@@ -55,10 +55,10 @@ pub mod protocol {
         export_macro_name: "export_protocol",
         default_bindings_module: "ventanilla_sdk::protocol",
         with: {
-            "ventanilla:plugin/types@1.0.0": crate::bot::ventanilla::plugin::types,
-            "ventanilla:plugin/log@1.0.0": crate::bot::ventanilla::plugin::log,
-            "ventanilla:plugin/kv@1.0.0": crate::bot::ventanilla::plugin::kv,
-            "ventanilla:plugin/clock@1.0.0": crate::bot::ventanilla::plugin::clock,
+            "ventanilla:plugin/types@1.1.0": crate::bot::ventanilla::plugin::types,
+            "ventanilla:plugin/log@1.1.0": crate::bot::ventanilla::plugin::log,
+            "ventanilla:plugin/kv@1.1.0": crate::bot::ventanilla::plugin::kv,
+            "ventanilla:plugin/clock@1.1.0": crate::bot::ventanilla::plugin::clock,
         },
     });
     #[cfg(not(feature = "bot"))]
@@ -105,17 +105,17 @@ pub mod connector {
 
     #[cfg(feature = "bot")]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.0.0": crate::bot::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.0.0": crate::bot::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.0.0": crate::bot::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.0.0": crate::bot::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.1.0": crate::bot::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.1.0": crate::bot::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.1.0": crate::bot::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.1.0": crate::bot::ventanilla::plugin::clock,
     },);
     #[cfg(all(feature = "protocol", not(feature = "bot")))]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.0.0": crate::protocol::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.0.0": crate::protocol::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.0.0": crate::protocol::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.0.0": crate::protocol::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.1.0": crate::protocol::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.1.0": crate::protocol::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.1.0": crate::protocol::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.1.0": crate::protocol::ventanilla::plugin::clock,
     },);
     #[cfg(not(any(feature = "bot", feature = "protocol")))]
     connector_bindings!();
@@ -203,8 +203,9 @@ pub mod actions {
 /// provider, and telling passing send failures from final ones.
 #[cfg(feature = "connector")]
 pub mod connector_kit {
-    use crate::connector::ventanilla::plugin::http;
-    use crate::connector::{InboundRequest, Parsed, SendError};
+    use crate::connector::ventanilla::plugin::{http, secrets};
+    use crate::connector::{InboundRequest, ParseError, Parsed, SendError};
+    use crate::types::Choice;
 
     /// The value of a request header, matched without regard to case.
     pub fn header<'a>(request: &'a InboundRequest, name: &str) -> Option<&'a str> {
@@ -246,5 +247,98 @@ pub mod connector_kit {
             http::HttpError::Transport(why) => (format!("cannot reach the provider: {why}"), true),
         };
         SendError { message, retryable }
+    }
+
+    /// Quick replies a channel cannot show as buttons, written out after
+    /// the text as a numbered list.
+    pub fn numbered(text: &str, options: &[Choice]) -> String {
+        let mut out = text.to_owned();
+        for (n, option) in options.iter().enumerate() {
+            out.push_str(&format!("\n{}. {}", n + 1, option.label));
+        }
+        out
+    }
+
+    /// A shared location as a message body: its name (or coordinates) and
+    /// a map link that works without any account.
+    pub fn location(latitude: f64, longitude: f64, label: &[&str]) -> String {
+        let place = if label.is_empty() { format!("{latitude}, {longitude}") } else { label.join(", ") };
+        format!(
+            "📍 {place}\nhttps://www.openstreetmap.org/?mlat={latitude}&mlon={longitude}#map=17/{latitude}/{longitude}"
+        )
+    }
+
+    /// `text` in pieces of at most `max_chars` characters for channels that
+    /// cap a message's length, cut after a line break where one fits.
+    pub fn pieces(text: &str, max_chars: usize) -> Vec<String> {
+        let max_chars = max_chars.max(1);
+        let mut pieces = vec![];
+        let mut current = String::new();
+        let mut count = 0;
+        for line in text.split_inclusive('\n') {
+            let length = line.chars().count();
+            if count + length > max_chars && !current.is_empty() {
+                pieces.push(std::mem::take(&mut current));
+                count = 0;
+            }
+            if length > max_chars {
+                let chars: Vec<char> = line.chars().collect();
+                pieces.extend(chars.chunks(max_chars).map(|chunk| chunk.iter().collect::<String>()));
+                continue;
+            }
+            current.push_str(line);
+            count += length;
+        }
+        if !current.trim().is_empty() {
+            pieces.push(current);
+        }
+        pieces.retain(|p| !p.trim().is_empty());
+        pieces
+    }
+
+    /// Meta's webhook subscription check (WhatsApp, Messenger, Instagram):
+    /// a GET with `hub.mode=subscribe`, answered with `hub.challenge` when
+    /// `hub.verify_token` equals the install's secret `secret`.
+    pub fn meta_handshake(request: &InboundRequest, secret: &str) -> Result<Parsed, ParseError> {
+        if query(request, "hub.mode") != Some("subscribe") {
+            return Err(ParseError::Malformed("expected hub.mode=subscribe".into()));
+        }
+        let token = query(request, "hub.verify_token").unwrap_or_default();
+        match secrets::equals(secret, token) {
+            Ok(true) => {}
+            Ok(false) => return Err(ParseError::Unauthorized("hub.verify_token does not match".into())),
+            Err(e) => return Err(ParseError::Unauthorized(format!("cannot check the verify token: {e:?}"))),
+        }
+        let challenge = query(request, "hub.challenge").unwrap_or_default();
+        Ok(answer(200, "text/plain", challenge.as_bytes().to_vec()))
+    }
+
+    /// Checks Meta's `X-Hub-Signature-256` (HMAC-SHA256 of the body with the
+    /// app secret named `secret`).
+    pub fn meta_signature(request: &InboundRequest, secret: &str) -> Result<(), ParseError> {
+        let signature = header(request, "x-hub-signature-256").unwrap_or_default();
+        let Some(hex) = signature.strip_prefix("sha256=") else {
+            return Err(ParseError::Unauthorized("missing X-Hub-Signature-256".into()));
+        };
+        match secrets::verify_hmac_sha256(secret, &request.body, hex) {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(ParseError::Unauthorized("X-Hub-Signature-256 does not match".into())),
+            Err(e) => Err(ParseError::Unauthorized(format!("cannot check the signature: {e:?}"))),
+        }
+    }
+
+    #[cfg(test)]
+    mod tests {
+        #[test]
+        fn long_text_goes_in_pieces() {
+            assert_eq!(super::pieces("hola", 10), ["hola"]);
+            let long = format!("{}\n{}", "a".repeat(4000), "b".repeat(200));
+            let pieces = super::pieces(&long, 4096);
+            assert_eq!(pieces.len(), 2);
+            assert!(pieces[0].ends_with('\n') && pieces[1] == "b".repeat(200));
+            assert_eq!(super::pieces(&"c".repeat(9000), 4096).len(), 3);
+            assert!(super::pieces("  ", 10).is_empty());
+            assert_eq!(super::pieces("ñandú", 2), ["ña", "nd", "ú"]);
+        }
     }
 }

@@ -235,7 +235,7 @@ on_both! {
 
         // After 24 hours without a word from the person, free text is refused
         // with the reason, and an approved template goes out.
-        age_inbound(&wa.app, &case_id, chrono::Duration::hours(25)).await?;
+        wa.app.age_inbound(&case_id, chrono::Duration::hours(25)).await?;
         let refused = wa.app.post(&path, &wa.app.admin_token, json!({"body": "¿Sigue ahí?"})).await?;
         anyhow::ensure!(refused.status == 422, "{}", refused.text);
         anyhow::ensure!(refused.body["errors"][0]["field"] == "body", "{}", refused.text);
@@ -352,17 +352,4 @@ on_both! {
         anyhow::ensure!(from_a.body[0]["contact"]["id"] == new_contact.as_str(), "{}", from_a.text);
         Ok(())
     }
-}
-
-/// Moves the person's messages on a case `by` into the past.
-async fn age_inbound(app: &TestApp, case_id: &str, by: chrono::Duration) -> anyhow::Result<()> {
-    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
-    use ventanilla::store::message::entity;
-    entity::Entity::update_many()
-        .col_expr(entity::Column::CreatedAt, Expr::value(chrono::Utc::now() - by))
-        .filter(entity::Column::CaseId.eq(uuid::Uuid::parse_str(case_id)?))
-        .filter(entity::Column::Direction.eq("inbound"))
-        .exec(&app.store.db)
-        .await?;
-    Ok(())
 }

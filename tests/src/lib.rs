@@ -278,6 +278,20 @@ impl TestApp {
         }
     }
 
+    /// Moves the person's messages on a case `by` into the past, as if they
+    /// had last written then (channels' reply windows).
+    pub async fn age_inbound(&self, case_id: &str, by: chrono::Duration) -> anyhow::Result<()> {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        use ventanilla::store::message::entity;
+        entity::Entity::update_many()
+            .col_expr(entity::Column::CreatedAt, Expr::value(chrono::Utc::now() - by))
+            .filter(entity::Column::CaseId.eq(uuid::Uuid::parse_str(case_id)?))
+            .filter(entity::Column::Direction.eq("inbound"))
+            .exec(&self.store.db)
+            .await?;
+        Ok(())
+    }
+
     pub async fn create_case(&self, token: &str, unit: &str, subject: &str) -> anyhow::Result<Value> {
         self.post_ok(
             "/api/v1/cases",
@@ -443,6 +457,8 @@ pub struct FakeProvider {
     success: std::sync::Arc<std::sync::Mutex<Option<String>>>,
     /// How long to hold each answer back after recording the request.
     delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
+    /// Fixed answers to GET requests whose path contains the key.
+    gets: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -455,7 +471,9 @@ impl FakeProvider {
         let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
         let success = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
         let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let gets = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
         let (log, plan, success_body, delay) = (received.clone(), script.clone(), success.clone(), delay_ms.clone());
+        let fixed = gets.clone();
         let task = tokio::spawn(async move {
             let mut n = 0u32;
             while let Ok((mut socket, _)) = listener.accept().await {
@@ -496,7 +514,13 @@ impl FakeProvider {
                 if chunked {
                     body = dechunk(&body);
                 }
-                let (status, scripted) = plan.lock().map(|mut p| p.pop_front()).ok().flatten().unwrap_or((200, None));
+                let route = (method == "GET")
+                    .then(|| fixed.lock().ok()?.iter().find(|(key, _)| path.contains(key.as_str())).cloned())
+                    .flatten();
+                let (status, scripted) = match route {
+                    Some((_, body)) => (200, Some(body)),
+                    None => plan.lock().map(|mut p| p.pop_front()).ok().flatten().unwrap_or((200, None)),
+                };
                 let reply = if let Some(body) = scripted {
                     body
                 } else if path == "/echo" {
@@ -525,7 +549,7 @@ impl FakeProvider {
                 let _ = socket.shutdown().await;
             }
         });
-        Ok(FakeProvider { port, received, script, success, delay_ms, _task: task })
+        Ok(FakeProvider { port, received, script, success, delay_ms, gets, _task: task })
     }
 
     /// Holds every answer back this long after the request is recorded.
@@ -537,6 +561,14 @@ impl FakeProvider {
     pub fn succeed_with(&self, template: &str) {
         if let Ok(mut success) = self.success.lock() {
             *success = Some(template.to_owned());
+        }
+    }
+
+    /// Answers every GET whose path contains `path_part` with 200 and
+    /// `body`, outside the script.
+    pub fn on_get(&self, path_part: &str, body: Value) {
+        if let Ok(mut gets) = self.gets.lock() {
+            gets.push((path_part.to_owned(), body.to_string()));
         }
     }
 

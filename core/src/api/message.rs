@@ -197,7 +197,7 @@ pub async fn create_message(
     }
     new.template = template;
     if new.author_kind.direction() == domain::Direction::Outbound {
-        crate::channels::check_outbound(&state, &case, new.template.as_ref()).await?;
+        crate::channels::check_outbound(&state, &case, new.template.as_ref(), new.author_kind).await?;
     }
     let actor = Actor::from(&auth.0);
     let scope = auth.0.case_units();
@@ -234,7 +234,7 @@ pub async fn retry_message(
         return Err(ApiError::NotFound("message"));
     }
     if message.direction == domain::Direction::Outbound {
-        crate::channels::check_outbound(&state, &case, message.template.as_ref()).await?;
+        crate::channels::check_outbound(&state, &case, message.template.as_ref(), message.author_kind).await?;
     }
     let actor = Actor::from(&auth.0);
     let scope = auth.0.case_units();

@@ -47,10 +47,15 @@ pub async fn rules_for(state: &AppState, install_id: Option<uuid::Uuid>) -> Resu
 
 /// Refuses an outbound message the case's channel would not take now,
 /// e.g. free text on WhatsApp more than 24 hours after the person last wrote.
-pub async fn check_outbound(state: &AppState, case: &Case, template: Option<&Template>) -> Result<(), ApiError> {
+pub async fn check_outbound(
+    state: &AppState,
+    case: &Case,
+    template: Option<&Template>,
+    author: AuthorKind,
+) -> Result<(), ApiError> {
     let rules = rules_for(state, case.channel_install_id).await?;
     let last_inbound = store::message::last_inbound_at(&state.store.db, case.id).await?;
-    rules.check_outbound(last_inbound, store::now(), template)?;
+    rules.check_outbound(last_inbound, store::now(), template, author)?;
     Ok(())
 }
 
@@ -299,6 +304,14 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     ctx.send_key = Some(outbound.idempotency_key.clone());
+    let last_inbound = match store::message::last_inbound_at(&db.db, case.id).await {
+        Ok(at) => at,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    ctx.send_context = Some(crate::plugins::SendContext {
+        author_kind: crate::plugins::convert::author_kind(message.author_kind),
+        last_inbound_at: last_inbound.map(|at| at.timestamp_millis()),
+    });
     if let Some(per_second) = connector.manifest.rules.max_sends_per_second {
         match state.pacer.reserve(install_id, per_second) {
             Ok(wait) if wait.is_zero() => {}

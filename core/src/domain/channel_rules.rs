@@ -1,10 +1,12 @@
 //! What a channel allows when staff or a bot write to a person: some
 //! providers only take free text within a window after the person's last
-//! message (WhatsApp: 24 hours), and after it only an approved template.
+//! message (WhatsApp: 24 hours), and after it only an approved template
+//! (WhatsApp) or only a human agent for a few more days (Messenger and
+//! Instagram's `HUMAN_AGENT` tag).
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::Error;
+use super::{AuthorKind, Error};
 
 /// A connector's rules, declared in its manifest's `[rules]`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -24,14 +26,25 @@ pub enum AfterWindow {
     Nothing,
     /// An approved template (WhatsApp).
     Template,
+    /// A person on staff (not a bot) may still answer for this many hours
+    /// after the person's last message (Meta's `HUMAN_AGENT` tag: 7 days).
+    HumanAgent { hours: u32 },
 }
 
 impl AfterWindow {
-    pub fn parse(field: &str, value: &str) -> Result<Self, Error> {
-        match value {
-            "nothing" => Ok(AfterWindow::Nothing),
-            "template" => Ok(AfterWindow::Template),
-            other => Err(Error::invalid(field, format!("`{other}` must be one of: nothing, template"))),
+    /// `value` from a manifest; `human_agent_hours` is its
+    /// `human_agent_window_hours`, which only `human_agent` takes.
+    pub fn parse(field: &str, value: &str, human_agent_hours: Option<u32>) -> Result<Self, Error> {
+        match (value, human_agent_hours) {
+            ("nothing", None) => Ok(AfterWindow::Nothing),
+            ("template", None) => Ok(AfterWindow::Template),
+            ("human_agent", hours) => Ok(AfterWindow::HumanAgent { hours: hours.unwrap_or(7 * 24) }),
+            ("nothing" | "template", Some(_)) => {
+                Err(Error::invalid(field, "human_agent_window_hours goes only with after_window = \"human_agent\""))
+            }
+            (other, _) => {
+                Err(Error::invalid(field, format!("`{other}` must be one of: nothing, template, human_agent")))
+            }
         }
     }
 }
@@ -81,13 +94,14 @@ impl Template {
 }
 
 impl ChannelRules {
-    /// Whether an outbound message may go now, given when the person last
-    /// wrote on this case. `field` names what the client sent.
+    /// Whether an outbound message by `author` may go now, given when the
+    /// person last wrote on this case.
     pub fn check_outbound(
         &self,
         last_inbound: Option<DateTime<Utc>>,
         now: DateTime<Utc>,
         template: Option<&Template>,
+        author: AuthorKind,
     ) -> Result<(), Error> {
         let Some(hours) = self.reply_window_hours else {
             return match template {
@@ -97,13 +111,27 @@ impl ChannelRules {
                 _ => Ok(()),
             };
         };
-        let open = last_inbound.is_some_and(|at| now - at < Duration::hours(i64::from(hours)));
+        let within = |hours: u32| last_inbound.is_some_and(|at| now - at < Duration::hours(i64::from(hours)));
+        let open = within(hours);
         match (open, template, self.after_window) {
             (_, Some(_), AfterWindow::Template) => Ok(()),
-            (_, Some(_), AfterWindow::Nothing) => {
-                Err(Error::invalid("template", "this channel does not send templates"))
-            }
+            (_, Some(_), _) => Err(Error::invalid("template", "this channel does not send templates")),
             (true, None, _) => Ok(()),
+            (false, None, AfterWindow::HumanAgent { hours: longer }) => match (author, within(longer)) {
+                (AuthorKind::Agent, true) => Ok(()),
+                (_, true) => Err(Error::invalid(
+                    "body",
+                    format!(
+                        "more than {hours} hours have passed since the person last wrote: only a person on staff may answer now, not a bot or the system"
+                    ),
+                )),
+                (_, false) => Err(Error::invalid(
+                    "body",
+                    format!(
+                        "more than {longer} hours have passed since the person last wrote: wait until they write again"
+                    ),
+                )),
+            },
             (false, None, AfterWindow::Template) => Err(Error::invalid(
                 "body",
                 format!(
@@ -137,15 +165,37 @@ mod tests {
         let now = Utc::now();
         let template = Template::parse("template", "aviso_cita", "es", vec!["Ana".into()]).unwrap();
         let rules = whatsapp();
-        assert!(rules.check_outbound(Some(now - Duration::hours(23)), now, None).is_ok());
-        let late = rules.check_outbound(Some(now - Duration::hours(25)), now, None).unwrap_err();
+        let agent = AuthorKind::Agent;
+        assert!(rules.check_outbound(Some(now - Duration::hours(23)), now, None, agent).is_ok());
+        let late = rules.check_outbound(Some(now - Duration::hours(25)), now, None, agent).unwrap_err();
         assert!(late.to_string().starts_with("body: more than 24 hours"), "{late}");
-        assert!(rules.check_outbound(None, now, None).is_err(), "the person never wrote");
-        assert!(rules.check_outbound(Some(now - Duration::hours(25)), now, Some(&template)).is_ok());
+        assert!(rules.check_outbound(None, now, None, agent).is_err(), "the person never wrote");
+        assert!(rules.check_outbound(Some(now - Duration::hours(25)), now, Some(&template), agent).is_ok());
         let plain = ChannelRules::default();
-        assert!(plain.check_outbound(None, now, None).is_ok());
-        assert!(plain.check_outbound(None, now, Some(&template)).is_err(), "no templates on this channel");
+        assert!(plain.check_outbound(None, now, None, agent).is_ok());
+        assert!(plain.check_outbound(None, now, Some(&template), agent).is_err(), "no templates on this channel");
         assert_eq!(rules.window_closes_at(Some(now)), Some(now + Duration::hours(24)));
+    }
+
+    #[test]
+    fn after_the_window_only_a_human_agent_for_a_week() {
+        let now = Utc::now();
+        let rules = ChannelRules {
+            reply_window_hours: Some(24),
+            after_window: AfterWindow::HumanAgent { hours: 168 },
+            max_sends_per_second: None,
+        };
+        let two_days = Some(now - Duration::hours(48));
+        assert!(rules.check_outbound(Some(now - Duration::hours(2)), now, None, AuthorKind::Bot).is_ok());
+        assert!(rules.check_outbound(two_days, now, None, AuthorKind::Agent).is_ok());
+        let bot = rules.check_outbound(two_days, now, None, AuthorKind::Bot).unwrap_err();
+        assert!(bot.to_string().contains("only a person on staff"), "{bot}");
+        let late = rules.check_outbound(Some(now - Duration::hours(170)), now, None, AuthorKind::Agent).unwrap_err();
+        assert!(late.to_string().contains("more than 168 hours"), "{late}");
+        let template = Template::parse("template", "aviso", "es", vec![]).unwrap();
+        assert!(rules.check_outbound(two_days, now, Some(&template), AuthorKind::Agent).is_err());
+        assert_eq!(AfterWindow::parse("f", "human_agent", None).unwrap(), AfterWindow::HumanAgent { hours: 168 });
+        assert!(AfterWindow::parse("f", "template", Some(10)).is_err());
     }
 
     #[test]

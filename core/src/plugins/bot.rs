@@ -70,7 +70,7 @@ pub struct BotPlugin {
 }
 
 impl PluginHost {
-    /// Checks that `compiled` implements the bot world at WIT 1.0.0 and
+    /// Checks that `compiled` implements the bot world (WIT 1.x) and
     /// resolves its imports once for every later call.
     pub fn prepare_bot(&self, compiled: &Compiled) -> Result<BotPlugin, Error> {
         let pre = self

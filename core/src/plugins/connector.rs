@@ -23,11 +23,12 @@ pub(super) mod bindings {
 }
 
 pub(super) use bindings::ventanilla::plugin::http as http_wit;
-use bindings::ventanilla::plugin::secrets;
+use bindings::ventanilla::plugin::{outbound, secrets};
 pub use bindings::{
     ContactProfile, DeliveryState, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed, SendError,
     SendReceipt, StatusUpdate, Template,
 };
+pub use outbound::SendContext;
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error> {
     bindings::Connector::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
@@ -50,7 +51,7 @@ pub type SendOutcome = (Result<SendReceipt, SendError>, Vec<(String, String)>);
 const MAX_ITEMS: usize = 1000;
 
 impl PluginHost {
-    /// Checks that `compiled` implements the connector world at WIT 1.0.0.
+    /// Checks that `compiled` implements the connector world (WIT 1.x).
     pub fn prepare_connector(&self, compiled: &Compiled) -> Result<ConnectorPlugin, Error> {
         let pre = self
             .linkers
@@ -160,5 +161,11 @@ impl secrets::Host for HostState {
     async fn equals(&mut self, secret: String, presented: String) -> Result<bool, secrets::SecretError> {
         let value = self.secret(&secret)?;
         Ok(super::secrets::equals(value, presented.as_bytes()))
+    }
+}
+
+impl outbound::Host for HostState {
+    async fn context(&mut self) -> Option<SendContext> {
+        self.send_context
     }
 }

@@ -56,17 +56,21 @@ pub fn priority_back(p: Priority) -> domain::Priority {
     }
 }
 
-pub fn message(m: &domain::Message) -> Message {
+pub fn author_kind(a: domain::AuthorKind) -> AuthorKind {
     use domain::AuthorKind as D;
+    match a {
+        D::Contact => AuthorKind::Contact,
+        D::Agent => AuthorKind::Agent,
+        D::Bot => AuthorKind::Bot,
+        D::System => AuthorKind::System,
+    }
+}
+
+pub fn message(m: &domain::Message) -> Message {
     Message {
         id: m.id.to_string(),
         case_id: m.case_id.to_string(),
-        author_kind: match m.author_kind {
-            D::Contact => AuthorKind::Contact,
-            D::Agent => AuthorKind::Agent,
-            D::Bot => AuthorKind::Bot,
-            D::System => AuthorKind::System,
-        },
+        author_kind: author_kind(m.author_kind),
         body: m.body.clone(),
         attachments: m
             .attachments

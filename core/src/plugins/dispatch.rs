@@ -187,5 +187,6 @@ pub async fn context(
         case_id: case.map(|c| c.to_string()),
         secrets,
         send_key: None,
+        send_context: None,
     })
 }

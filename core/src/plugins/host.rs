@@ -119,6 +119,8 @@ pub struct CallContext {
     /// the provider's successful answers are journaled under it, so a retry
     /// of the same request is answered from the journal.
     pub send_key: Option<String>,
+    /// What the connector's `outbound.context` answers during a send.
+    pub send_context: Option<super::SendContext>,
 }
 
 /// The knowledge bases a plugin's `kb.search` reaches: the public ones of
@@ -283,6 +285,7 @@ impl PluginHost {
             secrets: ctx.secrets.clone(),
             kb: ctx.kb.clone(),
             send_key: ctx.send_key.clone(),
+            send_context: ctx.send_context,
             http: self.http.clone(),
             limits: limits.clone(),
             deadline: std::time::Instant::now() + Duration::from_millis(limits.wall_ms),
@@ -394,6 +397,7 @@ pub struct HostState {
     pub(super) secrets: HashMap<String, SecretValue>,
     pub(super) kb: Option<KbScope>,
     pub(super) send_key: Option<String>,
+    pub(super) send_context: Option<super::SendContext>,
     pub(super) http: reqwest::Client,
     pub(super) limits: Limits,
     /// When the call's wall-clock time runs out; host calls stop there too.

@@ -130,7 +130,35 @@ impl HostState {
 
 impl wit::Host for HostState {
     async fn fetch(&mut self, request: wit::Request) -> Result<wit::Response, wit::HttpError> {
+        self.fetch_journaled(request, None).await
+    }
+
+    async fn fetch_with_secret_in_url(
+        &mut self,
+        request: wit::Request,
+        secret: String,
+    ) -> Result<wit::Response, wit::HttpError> {
+        self.fetch_journaled(request, Some(secret)).await
+    }
+}
+
+/// Where a secret goes in a URL given to `fetch-with-secret-in-url`.
+const URL_SECRET: &str = "{secret}";
+
+impl HostState {
+    /// Sends a request, answering a retried send from the journal. With
+    /// `url_secret`, the named secret replaces `{secret}` in the URL's path
+    /// or query; the journal and every error only ever see the placeholder.
+    async fn fetch_journaled(
+        &mut self,
+        mut request: wit::Request,
+        url_secret: Option<String>,
+    ) -> Result<wit::Response, wit::HttpError> {
         self.allowed(&request.url)?;
+        let filled = match &url_secret {
+            Some(name) => Some(self.fill_url(&request.url, name)?),
+            None => None,
+        };
         let journal = match (&self.send_key, &self.db) {
             (Some(key), Some(db)) => Some((key.clone(), digest(&request), db.clone())),
             _ => None,
@@ -143,7 +171,13 @@ impl wit::Host for HostState {
                 Err(e) => return Err(wit::HttpError::Transport(format!("cannot read the send journal: {e}"))),
             }
         }
-        let response = self.fetch_now(request).await?;
+        let mut hidden = vec![];
+        if let Some((url, secret)) = filled {
+            hidden.push(percent_encode(&String::from_utf8_lossy(&secret)).into_bytes());
+            hidden.push(secret);
+            request.url = url;
+        }
+        let response = self.fetch_now(request, hidden).await?;
         if let Some((key, digest, db)) = journal
             && (200..300).contains(&response.status)
         {
@@ -160,6 +194,48 @@ impl wit::Host for HostState {
         }
         Ok(response)
     }
+
+    /// `url` with the secret `name` in place of `{secret}`, and the secret's
+    /// bytes (to hide them from whatever comes back). The placeholder may
+    /// only stand after the host, so a secret can never pick where it goes.
+    fn fill_url(&self, url: &str, name: &str) -> Result<(String, Vec<u8>), wit::HttpError> {
+        if !self.grants.secrets.iter().any(|s| s == name) {
+            return Err(wit::HttpError::Denied(format!("secret `{name}` was not granted")));
+        }
+        let value = self
+            .secrets
+            .get(name)
+            .ok_or_else(|| wit::HttpError::InvalidRequest(format!("secret `{name}` is not set for this install")))?;
+        let text = std::str::from_utf8(value.bytes())
+            .map_err(|_| wit::HttpError::InvalidRequest("the secret is not text".into()))?;
+        Ok((place_secret(url, text).map_err(wit::HttpError::InvalidRequest)?, value.bytes().to_vec()))
+    }
+}
+
+/// `url` with `secret` percent-encoded in place of every `{secret}`, which
+/// may only stand after the host.
+fn place_secret(url: &str, secret: &str) -> Result<String, String> {
+    let authority_end =
+        url.find("://").map(|i| i + 3).and_then(|start| url[start..].find(['/', '?']).map(|end| start + end));
+    match (authority_end, url.find(URL_SECRET)) {
+        (Some(end), Some(at)) if at > end => Ok(url.replace(URL_SECRET, &percent_encode(secret))),
+        (_, None) => Err(format!("the URL has no `{URL_SECRET}` placeholder")),
+        _ => Err(format!("`{URL_SECRET}` may only follow the host")),
+    }
+}
+
+/// Everything but RFC 3986's unreserved characters (and `:`, which bot
+/// tokens carry and paths allow) percent-encoded.
+fn percent_encode(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for byte in text.bytes() {
+        if byte.is_ascii_alphanumeric() || b"-._~:".contains(&byte) {
+            out.push(byte as char);
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
 }
 
 /// What identifies one request of a send: method, URL and body.
@@ -175,7 +251,13 @@ fn digest(request: &wit::Request) -> String {
 }
 
 impl HostState {
-    async fn fetch_now(&mut self, request: wit::Request) -> Result<wit::Response, wit::HttpError> {
+    /// Sends `request` now. Whatever comes back (headers, body, errors) has
+    /// the credential and every value in `hidden` replaced by `[redacted]`.
+    async fn fetch_now(
+        &mut self,
+        request: wit::Request,
+        mut hidden: Vec<Vec<u8>>,
+    ) -> Result<wit::Response, wit::HttpError> {
         let method = reqwest::Method::from_bytes(request.method.to_ascii_uppercase().as_bytes())
             .map_err(|_| wit::HttpError::InvalidRequest(format!("`{}` is not an HTTP method", request.method)))?;
         if request.body.len() > self.limits.max_output_bytes {
@@ -183,15 +265,19 @@ impl HostState {
         }
         let mut headers = reqwest::header::HeaderMap::new();
         let mut pairs = request.headers;
-        let mut used_secret: Option<Vec<u8>> = None;
         if let Some(auth) = &request.auth {
             pairs.push(self.credential(auth)?);
             let name = match auth {
                 wit::Auth::Header(h) => &h.secret,
                 wit::Auth::Basic(b) => &b.secret,
             };
-            used_secret = self.secrets.get(name).map(|s| s.bytes().to_vec());
+            hidden.extend(self.secrets.get(name).map(|s| s.bytes().to_vec()));
         }
+        // Short values would redact ordinary text; nobody uses such a secret.
+        hidden.retain(|s| s.len() >= 4);
+        let hide = |text: String| {
+            hidden.iter().filter_map(|s| std::str::from_utf8(s).ok()).fold(text, |t, s| t.replace(s, "[redacted]"))
+        };
         for (name, value) in pairs {
             if RESERVED.contains(&name.to_ascii_lowercase().as_str()) {
                 continue;
@@ -211,19 +297,14 @@ impl HostState {
         let sent = self.http.request(method, &request.url).headers(headers).body(request.body).timeout(timeout).send();
         let mut response = match tokio::time::timeout(timeout, sent).await {
             Err(_) => return Err(wit::HttpError::Timeout),
-            Ok(Err(e)) => return Err(transport_error(&e)),
+            Ok(Err(e)) => return Err(hide_in_error(transport_error(&e), &hide)),
             Ok(Ok(response)) => response,
         };
         let status = response.status().as_u16();
-        let secret_text = used_secret.as_deref().and_then(|s| std::str::from_utf8(s).ok()).filter(|s| s.len() >= 4);
         let response_headers = response
             .headers()
             .iter()
-            .filter_map(|(k, v)| {
-                let value = v.to_str().ok()?;
-                let value = secret_text.map_or(value.to_owned(), |s| value.replace(s, "[redacted]"));
-                Some((k.as_str().to_owned(), value))
-            })
+            .filter_map(|(k, v)| Some((k.as_str().to_owned(), hide(v.to_str().ok()?.to_owned()))))
             .collect();
         let max = self.limits.max_http_response_bytes;
         if response.content_length().is_some_and(|n| n as usize > max) {
@@ -234,7 +315,7 @@ impl HostState {
             let left = self.deadline.saturating_duration_since(std::time::Instant::now()).min(timeout);
             match tokio::time::timeout(left, response.chunk()).await {
                 Err(_) => return Err(wit::HttpError::Timeout),
-                Ok(Err(e)) => return Err(transport_error(&e)),
+                Ok(Err(e)) => return Err(hide_in_error(transport_error(&e), &hide)),
                 Ok(Ok(None)) => break,
                 Ok(Ok(Some(chunk))) => {
                     if body.len() + chunk.len() > max {
@@ -245,10 +326,21 @@ impl HostState {
             }
         }
         // A host that echoes the credential back must not hand it to the plugin.
-        if let Some(secret) = used_secret.filter(|s| s.len() >= 4) {
-            body = redact(&body, &secret);
+        for secret in &hidden {
+            body = redact(&body, secret);
         }
         Ok(wit::Response { status, headers: response_headers, body })
+    }
+}
+
+/// `error` with hidden values taken out of its text (a transport error
+/// names the URL, which may carry a secret).
+fn hide_in_error(error: wit::HttpError, hide: &impl Fn(String) -> String) -> wit::HttpError {
+    match error {
+        wit::HttpError::Denied(text) => wit::HttpError::Denied(hide(text)),
+        wit::HttpError::InvalidRequest(text) => wit::HttpError::InvalidRequest(hide(text)),
+        wit::HttpError::Transport(text) => wit::HttpError::Transport(hide(text)),
+        other => other,
     }
 }
 
@@ -262,7 +354,8 @@ fn transport_error(e: &reqwest::Error) -> wit::HttpError {
     if find_in_chain::<RedirectRefused>(e).is_some() {
         return wit::HttpError::Denied(RedirectRefused.to_string());
     }
-    // The error names the URL, never the headers, so no secret leaks here.
+    // The error names the URL, never the headers: the caller hides a
+    // secret put in the URL.
     wit::HttpError::Transport(e.to_string())
 }
 
@@ -284,6 +377,18 @@ fn redact(haystack: &[u8], needle: &[u8]) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn a_secret_goes_only_after_the_host() {
+        let token = "7123:AAH/x y";
+        assert_eq!(
+            super::place_secret("https://api.telegram.org/bot{secret}/sendMessage", token).unwrap(),
+            "https://api.telegram.org/bot7123:AAH%2Fx%20y/sendMessage"
+        );
+        assert!(super::place_secret("https://{secret}.example.com/x", token).is_err());
+        assert!(super::place_secret("https://api.telegram.org/sendMessage", token).is_err());
+        assert_eq!(super::place_secret("http://h?key={secret}", "a&b").unwrap(), "http://h?key=a%26b");
+    }
+
     #[test]
     fn redacts_every_occurrence() {
         assert_eq!(super::redact(b"a-s3cr3t-b-s3cr3t", b"s3cr3t"), b"a-[redacted]-b-[redacted]".to_vec());

@@ -7,7 +7,7 @@ use super::Grants;
 use crate::domain::channel_rules::{AfterWindow, ChannelRules};
 
 /// WIT versions this host can run.
-pub const SUPPORTED_WIT: [&str; 1] = ["1.0.0"];
+pub const SUPPORTED_WIT: [&str; 2] = ["1.0.0", "1.1.0"];
 
 /// Largest manifest accepted.
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
@@ -83,6 +83,7 @@ struct Raw {
 struct RawRules {
     reply_window_hours: Option<u32>,
     after_window: Option<String>,
+    human_agent_window_hours: Option<u32>,
     max_sends_per_second: Option<u32>,
 }
 
@@ -184,11 +185,20 @@ fn check_rules(raw: RawRules) -> Result<ChannelRules, ManifestError> {
     if raw.max_sends_per_second.is_some_and(|n| n == 0 || n > 10_000) {
         return fail("rules.max_sends_per_second", "must be 1 to 10000");
     }
-    let after_window = match raw.after_window.as_deref() {
-        None => AfterWindow::Nothing,
-        Some(text) => AfterWindow::parse("rules.after_window", text)
-            .map_err(|e| ManifestError { key: "rules.after_window".into(), message: e.to_string() })?,
-    };
+    if raw.human_agent_window_hours.is_some_and(|h| h == 0 || h > 24 * 30) {
+        return fail("rules.human_agent_window_hours", "must be 1 to 720 hours");
+    }
+    let after_window = AfterWindow::parse(
+        "rules.after_window",
+        raw.after_window.as_deref().unwrap_or("nothing"),
+        raw.human_agent_window_hours,
+    )
+    .map_err(|e| ManifestError { key: "rules.after_window".into(), message: e.to_string() })?;
+    if let AfterWindow::HumanAgent { hours } = after_window
+        && raw.reply_window_hours.is_none_or(|window| hours <= window)
+    {
+        return fail("rules.human_agent_window_hours", "must be longer than reply_window_hours");
+    }
     Ok(ChannelRules {
         reply_window_hours: raw.reply_window_hours,
         after_window,

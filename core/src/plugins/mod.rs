@@ -22,6 +22,7 @@ pub mod runtime;
 pub mod secrets;
 pub mod settings;
 
+pub use connector::SendContext;
 pub use host::{CallContext, Compiled, Grants, Limits, PluginHost};
 
 /// Why a plugin call failed.
@@ -29,7 +30,7 @@ pub use host::{CallContext, Compiled, Grants, Limits, PluginHost};
 pub enum Error {
     #[error("not a valid component: {0}")]
     InvalidComponent(String),
-    #[error("the component does not implement the `{world}` world of ventanilla:plugin@1.0.0: {reason}")]
+    #[error("the component does not implement the `{world}` world of ventanilla:plugin@1.x: {reason}")]
     WrongWorld { world: &'static str, reason: String },
     #[error("the plugin ran past its CPU deadline")]
     Deadline,

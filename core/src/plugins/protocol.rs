@@ -39,7 +39,7 @@ pub struct ProtocolPlugin {
 }
 
 impl PluginHost {
-    /// Checks that `compiled` implements the protocol world at WIT 1.0.0.
+    /// Checks that `compiled` implements the protocol world (WIT 1.x).
     pub fn prepare_protocol(&self, compiled: &Compiled) -> Result<ProtocolPlugin, Error> {
         let pre = self
             .linkers

@@ -3,6 +3,7 @@
 
 use serde_json::Value;
 use ventanilla_sdk::connector::{ContactProfile, DeliveryState, InboundMessage, ParseError, Parsed, StatusUpdate};
+use ventanilla_sdk::connector_kit::location;
 use ventanilla_sdk::types::Attachment;
 
 /// Media message types and the file extension used when no name is given.
@@ -113,10 +114,7 @@ fn message_of(m: &Value, name_of: &dyn Fn(&str) -> Option<String>) -> Result<Opt
             let place = &m["location"];
             let (lat, lon) = (place["latitude"].as_f64().unwrap_or(0.0), place["longitude"].as_f64().unwrap_or(0.0));
             let label: Vec<&str> = [place["name"].as_str(), place["address"].as_str()].into_iter().flatten().collect();
-            inbound.body = format!(
-                "📍 {}\nhttps://www.openstreetmap.org/?mlat={lat}&mlon={lon}#map=17/{lat}/{lon}",
-                if label.is_empty() { format!("{lat}, {lon}") } else { label.join(", ") }
-            );
+            inbound.body = location(lat, lon, &label);
         }
         "contacts" => {
             let cards: Vec<String> = m["contacts"]

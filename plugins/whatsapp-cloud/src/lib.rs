@@ -10,9 +10,8 @@ mod inbound;
 mod outbound;
 
 use serde_json::Value;
-use ventanilla_sdk::connector::ventanilla::plugin::secrets;
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
-use ventanilla_sdk::connector_kit::{answer, header, query};
+use ventanilla_sdk::connector_kit::{answer, meta_handshake, meta_signature};
 
 struct WhatsApp;
 
@@ -40,17 +39,9 @@ impl Settings {
 impl Guest for WhatsApp {
     fn verify_and_parse(request: InboundRequest) -> Result<Parsed, ParseError> {
         if request.method.eq_ignore_ascii_case("GET") {
-            return handshake(&request);
+            return meta_handshake(&request, "verify_token");
         }
-        let signature = header(&request, "x-hub-signature-256").unwrap_or_default();
-        let Some(hex) = signature.strip_prefix("sha256=") else {
-            return Err(ParseError::Unauthorized("missing X-Hub-Signature-256".into()));
-        };
-        match secrets::verify_hmac_sha256("app_secret", &request.body, hex) {
-            Ok(true) => {}
-            Ok(false) => return Err(ParseError::Unauthorized("X-Hub-Signature-256 does not match".into())),
-            Err(e) => return Err(ParseError::Unauthorized(format!("cannot check the signature: {e:?}"))),
-        }
+        meta_signature(&request, "app_secret")?;
         let body: Value =
             serde_json::from_slice(&request.body).map_err(|e| ParseError::Malformed(format!("not JSON: {e}")))?;
         let settings = Settings::parse(&request.settings);
@@ -63,21 +54,6 @@ impl Guest for WhatsApp {
         let settings = Settings::parse(&message.settings);
         outbound::send(&settings, &message)
     }
-}
-
-/// Meta's subscription check: echo `hub.challenge` when the verify token matches.
-fn handshake(request: &InboundRequest) -> Result<Parsed, ParseError> {
-    if query(request, "hub.mode") != Some("subscribe") {
-        return Err(ParseError::Malformed("expected hub.mode=subscribe".into()));
-    }
-    let token = query(request, "hub.verify_token").unwrap_or_default();
-    match secrets::equals("verify_token", token) {
-        Ok(true) => {}
-        Ok(false) => return Err(ParseError::Unauthorized("hub.verify_token does not match".into())),
-        Err(e) => return Err(ParseError::Unauthorized(format!("cannot check the verify token: {e:?}"))),
-    }
-    let challenge = query(request, "hub.challenge").unwrap_or_default();
-    Ok(answer(200, "text/plain", challenge.as_bytes().to_vec()))
 }
 
 ventanilla_sdk::connector::export_connector!(WhatsApp);

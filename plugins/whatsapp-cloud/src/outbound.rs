@@ -4,8 +4,7 @@
 use serde_json::{Value, json};
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, HeaderFromSecret, Request};
 use ventanilla_sdk::connector::{OutboundMessage, SendError, SendReceipt};
-use ventanilla_sdk::connector_kit::{retryable_status, transport_error};
-use ventanilla_sdk::types::Choice;
+use ventanilla_sdk::connector_kit::{numbered, retryable_status, transport_error};
 
 use crate::Settings;
 
@@ -75,18 +74,9 @@ fn payload(settings: &Settings, message: &OutboundMessage) -> Value {
         });
     } else {
         body["type"] = json!("text");
-        body["text"] = json!({"preview_url": false, "body": with_numbered(&message.body, options)});
+        body["text"] = json!({"preview_url": false, "body": numbered(&message.body, options)});
     }
     body
-}
-
-/// Options that do not fit buttons or a list, written out after the text.
-fn with_numbered(text: &str, options: &[Choice]) -> String {
-    let mut out = text.to_owned();
-    for (n, option) in options.iter().enumerate() {
-        out.push_str(&format!("\n{}. {}", n + 1, option.label));
-    }
-    out
 }
 
 fn error_of(status: u16, error: &Value) -> SendError {
