@@ -35,6 +35,8 @@ pub struct AppState {
     pub pacer: crate::channels::pace::Pacer,
     /// Web chat visitors' writes per minute.
     pub webchat_by_visitor: RateLimiter,
+    /// Kept files and the links to them.
+    pub attachments: crate::attachments::Attachments,
 }
 
 /// A running server and where it listens.
@@ -67,6 +69,9 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
             .context("cannot read or create the token signing key")?,
     };
     let jwt = Jwt::new(secret.as_bytes(), config.auth.access_token_ttl_secs);
+    // Links to files are signed with a key every instance derives alike.
+    let attachments =
+        crate::attachments::Attachments::new(&config.data_dir, config.attachments.clone(), secret.as_bytes());
     let secrets = match &config.secrets_key {
         Some(key) => crate::plugins::secrets::SecretBox::from_base64(key.expose())
             .map_err(|m| anyhow::anyhow!("secrets_key: {m}"))?,
@@ -91,6 +96,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         pacer: Default::default(),
         webchat_by_visitor: crate::channels::webchat::visitor_limiter(),
         runtime: Default::default(),
+        attachments,
         secrets,
         config: Arc::new(config),
     })

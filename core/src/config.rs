@@ -40,6 +40,8 @@ pub struct Config {
     /// (a bot's link to a help-center article) start with it.
     pub public_url: Option<String>,
     pub search: SearchConfig,
+    /// Files agents send and providers' media: where, how big, which types.
+    pub attachments: crate::attachments::AttachmentsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -154,6 +156,7 @@ impl Default for Config {
             bundled_plugins: None,
             public_url: None,
             search: SearchConfig::default(),
+            attachments: Default::default(),
         }
     }
 }
@@ -320,6 +323,16 @@ impl Config {
         }
         if !(15 << 20..=1 << 30).contains(&self.search.writer_memory_bytes) {
             return invalid("search.writer_memory_bytes", "must be between 15 MiB and 1 GiB".into());
+        }
+        let files = &self.attachments;
+        if !(1024..=1 << 30).contains(&files.max_bytes) {
+            return invalid("attachments.max_bytes", "must be between 1024 and 1073741824".into());
+        }
+        if files.link_ttl_secs == 0 || files.provider_link_ttl_secs == 0 {
+            return invalid("attachments.link_ttl_secs", "links must work for at least a second".into());
+        }
+        if let Some(bad) = files.allowed_types.iter().find(|t| t.split('/').count() != 2 || t.contains(' ')) {
+            return invalid("attachments.allowed_types", format!("`{bad}` is not a type such as image/png or audio/*"));
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return invalid("log.filter", format!("`{}` is not a tracing filter", self.log.filter));

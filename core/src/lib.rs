@@ -3,6 +3,7 @@
 
 pub mod api;
 pub mod app;
+pub mod attachments;
 pub mod auth;
 pub mod bench;
 pub mod channels;

@@ -11,6 +11,7 @@ mod m20261123_000004_plugin_runtime;
 mod m20261123_000005_knowledge_base;
 mod m20261123_000006_channels;
 mod m20261123_000007_message_context;
+mod m20261123_000008_attachments;
 
 pub struct Migrator;
 
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000005_knowledge_base::Migration),
             Box::new(m20261123_000006_channels::Migration),
             Box::new(m20261123_000007_message_context::Migration),
+            Box::new(m20261123_000008_attachments::Migration),
         ]
     }
 }

@@ -26,12 +26,23 @@ struct WhatsApp {
 }
 
 async fn whatsapp(backend: ventanilla_tests::Backend) -> anyhow::Result<WhatsApp> {
+    whatsapp_with(backend, |_| {}).await
+}
+
+async fn whatsapp_with(
+    backend: ventanilla_tests::Backend,
+    adjust: impl FnOnce(&mut ventanilla::config::Config),
+) -> anyhow::Result<WhatsApp> {
     let provider = FakeProvider::start().await?;
     provider.succeed_with(
         r#"{"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"wamid.OUT{n}"}]}"#,
     );
     let port = provider.port;
-    let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+    let app = spawn_app_with(backend, |c| {
+        c.plugins.private_hosts = vec![format!("localhost:{port}")];
+        adjust(c);
+    })
+    .await?;
     let unit = app.create_unit("admisiones").await?;
     let settings = json!({"phone_number_id": PHONE_ID, "api_base_url": format!("http://localhost:{port}")});
     let grants = json!({"http_hosts": ["graph.facebook.com", "localhost"], "secrets": ["app_secret", "verify_token", "access_token"]});
@@ -313,6 +324,33 @@ on_both! {
 }
 
 on_both! {
+    async fn files_go_out_by_a_link_whatsapp_can_fetch(backend) {
+        const PUBLIC: &str = "https://ayuda.uni.edu.co";
+        let wa = whatsapp_with(backend, |c| c.public_url = Some(PUBLIC.into())).await?;
+        wa.deliver(&inbound("wamid.IN1", json!({"type": "text", "text": {"body": "¿Me envían el formulario?"}}))).await?;
+        let case_id = wa.only_case().await?["id"].as_str().unwrap_or_default().to_owned();
+        let pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF".to_vec();
+        let sent = wa.app.send_file(&case_id, "Aquí está el formulario", "application/pdf", "formulario.pdf", pdf.clone()).await?;
+        wa.message_in(&case_id, sent["id"].as_str().unwrap_or_default(), "sent").await?;
+        let body = wa.sends().last().cloned().unwrap_or_default();
+        anyhow::ensure!(body["type"] == "document" && body["document"]["filename"] == "formulario.pdf"
+            && body["document"]["caption"] == "Aquí está el formulario", "{body}");
+        // The link is on the public address, and opens (here, on the test server).
+        let link = body["document"]["link"].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(link.starts_with(&format!("{PUBLIC}/api/v1/attachments/")), "{link}");
+        let fetched = wa.app.client.get(wa.app.url(link.trim_start_matches(PUBLIC))).send().await?;
+        anyhow::ensure!(fetched.status() == 200 && fetched.bytes().await?.as_ref() == pdf.as_slice());
+
+        // Without a public address the provider could not fetch it: a clear failure.
+        let wa = whatsapp(backend).await?;
+        wa.deliver(&inbound("wamid.IN1", json!({"type": "text", "text": {"body": "Hola"}}))).await?;
+        let case_id = wa.only_case().await?["id"].as_str().unwrap_or_default().to_owned();
+        let sent = wa.app.send_file(&case_id, "", "application/pdf", "formulario.pdf", pdf).await?;
+        let failed = wa.message_in(&case_id, sent["id"].as_str().unwrap_or_default(), "failed").await?;
+        anyhow::ensure!(failed["delivery_error"].as_str().is_some_and(|e| e.contains("public_url")), "{failed}");
+        Ok(())
+    }
+
     async fn the_same_number_on_another_channel_is_the_same_person(backend) {
         let wa = whatsapp(backend).await?;
         let contact = |identities: Value| json!({"name": "Kerry", "identities": identities});

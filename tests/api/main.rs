@@ -1,6 +1,7 @@
 //! API tests: the real server in-process on a random port, on SQLite and on
 //! PostgreSQL, driven over HTTP.
 
+mod attachments;
 mod auth;
 mod authz;
 mod bad_input;

@@ -278,6 +278,37 @@ impl TestApp {
         }
     }
 
+    /// Uploads a file to a case as `token`; the reply (201 with its `reference`).
+    pub async fn upload_file(
+        &self,
+        case: &str,
+        token: &str,
+        content_type: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<Reply> {
+        let url = self.url(&format!("/api/v1/cases/{case}/attachments?file_name={name}"));
+        let response =
+            self.client.post(url).bearer_auth(token).header("content-type", content_type).body(bytes).send().await?;
+        Self::reply(response).await
+    }
+
+    /// Uploads a file to a case and sends it with `body`; the message.
+    pub async fn send_file(
+        &self,
+        case: &str,
+        body: &str,
+        content_type: &str,
+        name: &str,
+        bytes: Vec<u8>,
+    ) -> anyhow::Result<Value> {
+        let uploaded = self.upload_file(case, &self.admin_token, content_type, name, bytes).await?;
+        anyhow::ensure!(uploaded.status == 201, "{}", uploaded.text);
+        let message =
+            json!({"body": body, "attachments": [{"reference": uploaded.body["reference"], "file_name": name}]});
+        self.post_ok(&format!("/api/v1/cases/{case}/messages"), &self.admin_token, message, 201).await
+    }
+
     /// Moves the person's messages on a case `by` into the past, as if they
     /// had last written then (channels' reply windows).
     pub async fn age_inbound(&self, case_id: &str, by: chrono::Duration) -> anyhow::Result<()> {

@@ -68,7 +68,23 @@ pub struct AttachmentDto {
     pub file_name: String,
     pub content_type: String,
     pub size_bytes: u64,
+    /// A download link that works for a while (`attachments.link_ttl_secs`);
+    /// none while the file is still only with the provider.
+    pub url: Option<String>,
 }
+
+/// A file uploaded with `POST /cases/{id}/attachments`, to send.
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct NewAttachmentDto {
+    /// The `reference` the upload returned (`sha256:...`).
+    pub reference: String,
+    /// The name to show; defaults to `archivo`.
+    pub file_name: Option<String>,
+}
+
+/// Most files one message carries.
+const MAX_ATTACHMENTS: usize = 10;
 
 #[derive(Serialize, ToSchema)]
 pub struct NoteDto {
@@ -79,8 +95,9 @@ pub struct NoteDto {
     pub created_at: DateTime<Utc>,
 }
 
-impl From<Message> for MessageDto {
-    fn from(m: Message) -> Self {
+impl MessageDto {
+    /// The message as the API shows it; kept files get a fresh link.
+    pub fn new(m: Message, files: &crate::attachments::Attachments) -> Self {
         MessageDto {
             id: m.id.0,
             case_id: m.case_id.0,
@@ -92,6 +109,8 @@ impl From<Message> for MessageDto {
                 .attachments
                 .into_iter()
                 .map(|a| AttachmentDto {
+                    url: crate::attachments::hash_of(&a.reference)
+                        .map(|hash| files.link(hash, &a.content_type, &a.file_name, files.config.link_ttl_secs)),
                     file_name: a.file_name,
                     content_type: a.content_type,
                     size_bytes: a.size_bytes,
@@ -134,6 +153,9 @@ pub struct CreateMessage {
     /// Send an approved template instead of free text: on WhatsApp the only
     /// thing that may go out once 24 hours have passed since the person last wrote.
     pub template: Option<TemplateDto>,
+    /// Files to send (uploaded first); `body` may then be left out.
+    #[serde(default)]
+    pub attachments: Vec<NewAttachmentDto>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -160,7 +182,8 @@ pub async fn list_messages(
     let scope = auth.0.case_units();
     let (messages, next) =
         store::message::list(&state.store.db, scope.as_deref(), CaseId(path.into_inner()), &page).await?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(messages.into_iter().map(MessageDto::from).collect(), next)))
+    Ok(HttpResponse::Ok()
+        .json(ListResponse::new(messages.into_iter().map(|m| MessageDto::new(m, &state.attachments)).collect(), next)))
 }
 
 /// Adds a message; an outbound one is queued for delivery on the case's channel.
@@ -182,7 +205,8 @@ pub async fn create_message(
 ) -> Result<HttpResponse, ApiError> {
     let id = CaseId(path.into_inner());
     let case = super::case::workable_case(&state, &auth.0, id).await?;
-    let CreateMessage { body, author_kind, template } = body.0;
+    let CreateMessage { body, author_kind, template, attachments } = body.0;
+    let attachments = kept_files(&state, attachments).await?;
     let template = template
         .map(|t| domain::channel_rules::Template::parse("template", &t.name, &t.language, t.parameters))
         .transpose()?;
@@ -191,7 +215,14 @@ pub async fn create_message(
         (_, Some(template)) => template.summary(),
         (body, None) => body.unwrap_or_default(),
     };
-    let mut new = super::case::new_message(&auth.0, "body", &text, author_kind, domain::AuthorKind::Agent)?;
+    // Files alone make a message: the text may be empty then.
+    let only_files = text.trim().is_empty() && !attachments.is_empty();
+    let checked = if only_files { "-" } else { text.as_str() };
+    let mut new = super::case::new_message(&auth.0, "body", checked, author_kind, domain::AuthorKind::Agent)?;
+    if only_files {
+        new.body = String::new();
+    }
+    new.attachments = attachments;
     if template.is_some() && new.author_kind.direction() == domain::Direction::Inbound {
         return Err(ApiError::field("template", "only outbound messages are sent as templates"));
     }
@@ -203,9 +234,33 @@ pub async fn create_message(
     let scope = auth.0.case_units();
     super::idempotency::run(&state, &req, &auth.0, || async {
         let message = store::message::add(&state.store, &actor, scope.as_deref(), id, new).await?;
-        super::idempotency::created(&MessageDto::from(message))
+        super::idempotency::created(&MessageDto::new(message, &state.attachments))
     })
     .await
+}
+
+/// The uploaded files a new message names, as stored attachments.
+async fn kept_files(
+    state: &AppState,
+    files: Vec<NewAttachmentDto>,
+) -> Result<Vec<domain::message::Attachment>, ApiError> {
+    if files.len() > MAX_ATTACHMENTS {
+        return Err(ApiError::field("attachments", format!("at most {MAX_ATTACHMENTS} files per message")));
+    }
+    let mut kept = Vec::with_capacity(files.len());
+    for (i, file) in files.into_iter().enumerate() {
+        let field = format!("attachments[{i}].reference");
+        let unknown = || ApiError::field(field.clone(), "must be a reference returned by POST /cases/{id}/attachments");
+        let hash = crate::attachments::hash_of(&file.reference).ok_or_else(unknown)?;
+        let stored = store::attachment::find(&state.store.db, hash).await?.ok_or_else(unknown)?;
+        kept.push(domain::message::Attachment {
+            file_name: super::attachment::clean_name(file.file_name.as_deref().unwrap_or_default(), "archivo"),
+            content_type: stored.content_type,
+            size_bytes: stored.size_bytes,
+            reference: file.reference,
+        });
+    }
+    Ok(kept)
 }
 
 /// Sends a message that failed delivery again (after fixing what the
@@ -239,7 +294,7 @@ pub async fn retry_message(
     let actor = Actor::from(&auth.0);
     let scope = auth.0.case_units();
     let message = store::message::retry_delivery(&state.store, &actor, scope.as_deref(), case.id, message.id).await?;
-    Ok(HttpResponse::Accepted().json(MessageDto::from(message)))
+    Ok(HttpResponse::Accepted().json(MessageDto::new(message, &state.attachments)))
 }
 
 /// Outbound messages the channel could not deliver (the dead letters), with
@@ -260,7 +315,8 @@ pub async fn list_failed_deliveries(
     let page = params.page()?;
     let scope = auth.0.case_units();
     let (messages, next) = store::message::failed(&state.store.db, scope.as_deref(), &page).await?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(messages.into_iter().map(MessageDto::from).collect(), next)))
+    Ok(HttpResponse::Ok()
+        .json(ListResponse::new(messages.into_iter().map(|m| MessageDto::new(m, &state.attachments)).collect(), next)))
 }
 
 /// Internal notes, oldest first: staff only, never sent to the contact.

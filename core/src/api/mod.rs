@@ -4,6 +4,7 @@
 //! Only [`error::ApiError`] turns errors into HTTP.
 
 pub mod article;
+pub mod attachment;
 pub mod audit;
 pub mod auth;
 pub mod case;
@@ -54,6 +55,7 @@ use error::ApiError;
         case::list_tags,
         message::list_messages, message::create_message, message::retry_message, message::list_failed_deliveries,
         message::list_notes, message::create_note,
+        attachment::upload_attachment, attachment::download_attachment,
         token::list_api_tokens, token::create_api_token, token::revoke_api_token,
         audit::list_audit_events,
         plugin::upload_plugin, plugin::list_plugins, plugin::get_plugin, plugin::delete_plugin_version,
@@ -208,6 +210,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(message::list_failed_deliveries)
                 .service(message::list_notes)
                 .service(message::create_note)
+                .service(attachment::upload_attachment)
+                .service(attachment::download_attachment)
                 .service(token::list_api_tokens)
                 .service(token::create_api_token)
                 .service(token::revoke_api_token)

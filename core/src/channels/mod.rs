@@ -281,6 +281,10 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
         Ok(recent) => recent.into_iter().filter_map(|m| m.provider_message_id).collect(),
         Err(e) => return Outcome::Retry(e.to_string()),
     };
+    let attachments = match outbound_files(state, &message) {
+        Ok(files) => files,
+        Err(reason) => return fail(db, message.id, job.id, &reason).await,
+    };
     let outbound = OutboundMessage {
         recipient,
         body: message.body.clone(),
@@ -289,7 +293,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
             .iter()
             .map(|o| crate::plugins::bot::Choice { id: o.id.clone(), label: o.label.clone() })
             .collect(),
-        attachments: vec![],
+        attachments,
         template: message.template.as_ref().map(|t| connector::Template {
             name: t.name.clone(),
             language: t.language.clone(),
@@ -351,6 +355,34 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
         Err(e) if !last_attempt => Outcome::Retry(e.to_string()),
         Err(e) => fail(db, message.id, job.id, &e.to_string()).await,
     }
+}
+
+/// The files of an outbound message as the connector hands them to the
+/// provider: each reference a link the provider can fetch for a day.
+fn outbound_files(state: &AppState, message: &domain::Message) -> Result<Vec<crate::plugins::bot::Attachment>, String> {
+    let files = &state.attachments;
+    let prefix = state.config.link_prefix();
+    message
+        .attachments
+        .iter()
+        .map(|a| {
+            let Some(hash) = crate::attachments::hash_of(&a.reference) else {
+                return Err(format!("`{}` is not a file this server keeps", a.file_name));
+            };
+            if prefix.is_empty() {
+                return Err(
+                    "files can only be sent once public_url is set: the provider fetches them from there".into()
+                );
+            }
+            let link = files.provider_link(hash, &a.content_type, &a.file_name, message.created_at);
+            Ok(crate::plugins::bot::Attachment {
+                file_name: a.file_name.clone(),
+                content_type: a.content_type.clone(),
+                size_bytes: a.size_bytes,
+                reference: format!("{prefix}{link}"),
+            })
+        })
+        .collect()
 }
 
 /// Marks a message undeliverable and completes its job.

@@ -6,6 +6,7 @@
 
 pub mod api_token;
 pub mod article;
+pub mod attachment;
 pub mod audit;
 pub mod case;
 pub mod contact;

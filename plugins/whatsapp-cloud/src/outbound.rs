@@ -1,5 +1,6 @@
 //! Sending through the Cloud API: text, quick replies as buttons or a list,
-//! and approved templates with parameters.
+//! approved templates with parameters, and files by link (the host hands
+//! a link WhatsApp can fetch).
 
 use serde_json::{Value, json};
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, HeaderFromSecret, Request};
@@ -16,9 +17,54 @@ pub fn send(settings: &Settings, message: &OutboundMessage) -> Result<SendReceip
         return Err(SendError { message: "settings.phone_number_id is not set".into(), retryable: false });
     }
     if !message.attachments.is_empty() {
-        return Err(SendError { message: "this connector version does not send files yet".into(), retryable: false });
+        if message.template.is_some() {
+            return Err(SendError { message: "a template message carries no files".into(), retryable: false });
+        }
+        return send_files(settings, message);
     }
-    let payload = payload(settings, message);
+    post(settings, &payload(settings, message))
+}
+
+/// Each file as a media message, the text as the first one's caption (or
+/// on its own first, when the first file takes no caption).
+fn send_files(settings: &Settings, message: &OutboundMessage) -> Result<SendReceipt, SendError> {
+    let to = message.recipient.trim_start_matches('+');
+    let mut caption = Some(message.body.trim()).filter(|b| !b.is_empty());
+    let mut last = None;
+    for file in &message.attachments {
+        let kind = media_kind(&file.content_type);
+        let mut media = json!({"link": file.reference});
+        if kind == "document" {
+            media["filename"] = json!(file.file_name);
+        }
+        match (kind, caption.take()) {
+            ("audio", Some(text)) => {
+                let body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+                    "type": "text", "text": {"preview_url": false, "body": text}});
+                post(settings, &body)?;
+            }
+            (_, Some(text)) => media["caption"] = json!(text),
+            (_, None) => {}
+        }
+        let body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to,
+            "type": kind, kind: media});
+        last = Some(post(settings, &body)?);
+    }
+    last.ok_or_else(|| SendError { message: "nothing to send".into(), retryable: false })
+}
+
+/// WhatsApp's media message type for a content type.
+fn media_kind(content_type: &str) -> &'static str {
+    match content_type {
+        "image/jpeg" | "image/png" => "image",
+        "video/mp4" | "video/3gpp" => "video",
+        t if t.starts_with("audio/") => "audio",
+        _ => "document",
+    }
+}
+
+/// Sends one message body to the Cloud API.
+fn post(settings: &Settings, payload: &Value) -> Result<SendReceipt, SendError> {
     let request = Request {
         method: "POST".into(),
         url: format!("{}/{}/{}/messages", settings.api_base_url, settings.api_version, settings.phone_number_id),

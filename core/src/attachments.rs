@@ -1,0 +1,316 @@
+//! Files Ventanilla keeps itself: stored once by content hash under the
+//! data directory, and reachable only through links signed by the server
+//! that stop working after a while. An agent's upload is checked (size,
+//! an allow-list of types, and that the bytes are what the type says)
+//! before it is kept; a provider fetches what an agent sent through a
+//! longer-lived link.
+//!
+//! A message refers to a kept file as `sha256:<hex>`; anything else in an
+//! attachment's reference is the provider's own (not downloaded yet).
+
+use std::path::{Path, PathBuf};
+
+use hmac::{Hmac, Mac};
+use serde::Deserialize;
+use sha2::{Digest, Sha256};
+
+/// Settings of `[attachments]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsConfig {
+    /// Where files are kept; defaults to `data_dir/attachments`.
+    pub path: Option<PathBuf>,
+    /// Largest file accepted.
+    pub max_bytes: usize,
+    /// How long a link handed to an agent or a visitor works.
+    pub link_ttl_secs: u64,
+    /// How long a link handed to a provider (to fetch what is sent) works.
+    pub provider_link_ttl_secs: u64,
+    /// Types accepted: exact (`application/pdf`) or a family (`image/*`).
+    pub allowed_types: Vec<String>,
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        AttachmentsConfig {
+            path: None,
+            max_bytes: 16 * 1024 * 1024,
+            link_ttl_secs: 15 * 60,
+            provider_link_ttl_secs: 24 * 60 * 60,
+            allowed_types: [
+                "image/jpeg",
+                "image/png",
+                "image/gif",
+                "image/webp",
+                "audio/*",
+                "video/mp4",
+                "video/3gpp",
+                "application/pdf",
+                "text/plain",
+                "text/csv",
+                "application/msword",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.ms-excel",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.ms-powerpoint",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "application/vnd.oasis.opendocument.text",
+                "application/vnd.oasis.opendocument.spreadsheet",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// The prefix of a reference to a kept file.
+pub const REFERENCE_PREFIX: &str = "sha256:";
+
+/// The content hash a reference names, if it names a kept file.
+pub fn hash_of(reference: &str) -> Option<&str> {
+    reference
+        .strip_prefix(REFERENCE_PREFIX)
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+}
+
+/// Why a file was not accepted.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Refused {
+    #[error("`{0}` is not a type this server accepts; accepted: {1}")]
+    Type(String, String),
+    #[error("the content does not look like {0}")]
+    Mismatch(String),
+    #[error("the file is empty")]
+    Empty,
+}
+
+/// Why a link does not open.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BadLink {
+    #[error("the link is not valid")]
+    Forged,
+    #[error("the link has expired; ask for the conversation again for a fresh one")]
+    Expired,
+}
+
+/// The file store and the key that signs links to it.
+#[derive(Clone)]
+pub struct Attachments {
+    dir: PathBuf,
+    key: Vec<u8>,
+    pub config: AttachmentsConfig,
+}
+
+/// What a signed link carries besides the hash (clients use the `url` they
+/// were given as is).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LinkQuery {
+    /// Content type to serve.
+    pub t: String,
+    /// File name to offer.
+    pub n: String,
+    /// Expiry, seconds since the Unix epoch.
+    pub e: i64,
+    /// Signature, hex.
+    pub s: String,
+}
+
+impl Attachments {
+    /// `key` signs links; derive it from a secret every instance shares.
+    pub fn new(data_dir: &Path, config: AttachmentsConfig, key: &[u8]) -> Self {
+        let dir = config.path.clone().unwrap_or_else(|| data_dir.join("attachments"));
+        let mut mac = mac(key);
+        mac.update(b"ventanilla attachment links v1");
+        Attachments { dir, key: mac.finalize().into_bytes().to_vec(), config }
+    }
+
+    fn path_of(&self, hash: &str) -> PathBuf {
+        self.dir.join(&hash[..2]).join(hash)
+    }
+
+    /// Checks a file against the allow-list and its declared type; the type
+    /// to keep it under (lowercase, without parameters).
+    pub fn check(&self, declared: &str, bytes: &[u8]) -> Result<String, Refused> {
+        if bytes.is_empty() {
+            return Err(Refused::Empty);
+        }
+        let essence = declared.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+        let allowed = self.config.allowed_types.iter().any(|pattern| match pattern.strip_suffix("/*") {
+            Some(family) => essence.split('/').next() == Some(family) && essence.contains('/'),
+            None => *pattern == essence,
+        });
+        if !allowed || essence.is_empty() {
+            return Err(Refused::Type(essence, self.config.allowed_types.join(", ")));
+        }
+        if !looks_like(&essence, bytes) {
+            return Err(Refused::Mismatch(essence));
+        }
+        Ok(essence)
+    }
+
+    /// Keeps `bytes` (once per content); their hash.
+    pub async fn put(&self, bytes: Vec<u8>) -> std::io::Result<String> {
+        let hash = hex::encode(Sha256::digest(&bytes));
+        let path = self.path_of(&hash);
+        tokio::task::spawn_blocking(move || {
+            if path.exists() {
+                return Ok(());
+            }
+            let dir = path.parent().unwrap_or_else(|| Path::new("."));
+            std::fs::create_dir_all(dir)?;
+            // Written aside and renamed into place, so a crash never leaves
+            // a half file under the hash.
+            let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+            {
+                use std::io::Write;
+                let mut file = std::fs::File::create(&tmp)?;
+                file.write_all(&bytes)?;
+                file.sync_all()?;
+            }
+            std::fs::rename(&tmp, &path)
+        })
+        .await
+        .map_err(std::io::Error::other)??;
+        Ok(hash)
+    }
+
+    /// The bytes kept under `hash`.
+    pub async fn read(&self, hash: &str) -> std::io::Result<Vec<u8>> {
+        tokio::fs::read(self.path_of(hash)).await
+    }
+
+    /// The MAC over what a link says: file, type, name and expiry.
+    fn signing(&self, hash: &str, content_type: &str, name: &str, expires: i64) -> Hmac<Sha256> {
+        let mut mac = mac(&self.key);
+        for part in [hash, content_type, name, &expires.to_string()] {
+            mac.update(part.as_bytes());
+            mac.update(&[0]);
+        }
+        mac
+    }
+
+    /// A path (under the API) that serves the file until `ttl_secs` from now.
+    pub fn link(&self, hash: &str, content_type: &str, name: &str, ttl_secs: u64) -> String {
+        let expires = chrono::Utc::now().timestamp() + i64::try_from(ttl_secs).unwrap_or(i64::MAX / 2);
+        self.link_until(hash, content_type, name, expires)
+    }
+
+    /// A link for a provider sending a message written at `written_at`. It
+    /// must come out the same when the send is retried (the send journal
+    /// recognises a retry by its request): it expires a fixed time after the
+    /// message was written or, for a message retried much later, at the
+    /// next full hour after the usual lifetime.
+    pub fn provider_link(
+        &self,
+        hash: &str,
+        content_type: &str,
+        name: &str,
+        written_at: chrono::DateTime<chrono::Utc>,
+    ) -> String {
+        let ttl = i64::try_from(self.config.provider_link_ttl_secs).unwrap_or(86_400);
+        let now = chrono::Utc::now().timestamp();
+        let mut expires = written_at.timestamp() + ttl;
+        if expires < now + ttl / 2 {
+            expires = (now + ttl).div_euclid(3600) * 3600 + 3600;
+        }
+        self.link_until(hash, content_type, name, expires)
+    }
+
+    fn link_until(&self, hash: &str, content_type: &str, name: &str, expires: i64) -> String {
+        let signature = hex::encode(self.signing(hash, content_type, name, expires).finalize().into_bytes());
+        let query = serde_urlencoded::to_string([
+            ("t", content_type),
+            ("n", name),
+            ("e", &expires.to_string()),
+            ("s", &signature),
+        ])
+        .unwrap_or_default();
+        format!("/api/v1/attachments/{hash}?{query}")
+    }
+
+    /// Checks a link's signature and expiry.
+    pub fn verify(&self, hash: &str, query: &LinkQuery) -> Result<(), BadLink> {
+        let presented = hex::decode(&query.s).map_err(|_| BadLink::Forged)?;
+        self.signing(hash, &query.t, &query.n, query.e).verify_slice(&presented).map_err(|_| BadLink::Forged)?;
+        if query.e < chrono::Utc::now().timestamp() {
+            return Err(BadLink::Expired);
+        }
+        Ok(())
+    }
+}
+
+fn mac(key: &[u8]) -> Hmac<Sha256> {
+    <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC-SHA256 takes keys of any length")
+}
+
+/// Whether `bytes` start the way files of `content_type` do. Types without
+/// a fixed signature (text, audio containers, office files) are let through.
+fn looks_like(content_type: &str, bytes: &[u8]) -> bool {
+    let starts = |magic: &[u8]| bytes.starts_with(magic);
+    match content_type {
+        "image/png" => starts(b"\x89PNG\r\n\x1a\n"),
+        "image/jpeg" => starts(b"\xff\xd8\xff"),
+        "image/gif" => starts(b"GIF87a") || starts(b"GIF89a"),
+        "image/webp" => starts(b"RIFF") && bytes.get(8..12) == Some(b"WEBP"),
+        "application/pdf" => starts(b"%PDF-"),
+        "video/mp4" | "video/3gpp" => bytes.get(4..8) == Some(b"ftyp"),
+        "text/plain" | "text/csv" => std::str::from_utf8(bytes).is_ok(),
+        // An executable is never any of the accepted types.
+        _ => !(starts(b"MZ") || starts(b"\x7fELF")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store() -> Attachments {
+        Attachments::new(Path::new("/nonexistent"), AttachmentsConfig::default(), b"secret")
+    }
+
+    #[test]
+    fn types_are_checked_against_the_list_and_the_content() {
+        let store = store();
+        assert_eq!(store.check("image/PNG; charset=x", b"\x89PNG\r\n\x1a\nrest"), Ok("image/png".into()));
+        assert_eq!(store.check("image/png", b"GIF89a"), Err(Refused::Mismatch("image/png".into())));
+        assert!(matches!(store.check("application/x-msdownload", b"MZ"), Err(Refused::Type(..))));
+        assert!(matches!(store.check("image", b"x"), Err(Refused::Type(..))));
+        assert_eq!(store.check("audio/ogg", b"OggS"), Ok("audio/ogg".into()));
+        assert_eq!(store.check("audio/ogg", b"MZ\x90\x00"), Err(Refused::Mismatch("audio/ogg".into())));
+        assert_eq!(store.check("application/pdf", b""), Err(Refused::Empty));
+    }
+
+    #[test]
+    fn links_are_signed_and_expire() {
+        let store = store();
+        let hash = "a".repeat(64);
+        let link = store.link(&hash, "image/png", "recibo de pago.png", 60);
+        let query: LinkQuery = serde_urlencoded::from_str(link.split_once('?').map(|(_, q)| q).unwrap()).unwrap();
+        assert_eq!(query.n, "recibo de pago.png");
+        assert_eq!(store.verify(&hash, &query), Ok(()));
+        assert_eq!(store.verify(&"b".repeat(64), &query), Err(BadLink::Forged));
+        let renamed = LinkQuery { n: "otro.exe".into(), ..query.clone() };
+        assert_eq!(store.verify(&hash, &renamed), Err(BadLink::Forged));
+        let other_key = Attachments::new(Path::new("/x"), AttachmentsConfig::default(), b"other");
+        assert_eq!(other_key.verify(&hash, &query), Err(BadLink::Forged));
+        let old = store.link(&hash, "image/png", "x.png", 0);
+        let mut expired: LinkQuery = serde_urlencoded::from_str(old.split_once('?').unwrap().1).unwrap();
+        expired.e -= 10;
+        assert_eq!(store.verify(&hash, &expired), Err(BadLink::Forged), "the expiry is signed too");
+        let written = chrono::Utc::now() - chrono::Duration::minutes(5);
+        assert_eq!(
+            store.provider_link(&hash, "image/png", "x.png", written),
+            store.provider_link(&hash, "image/png", "x.png", written),
+            "a retried send asks for the same link"
+        );
+        let long_ago = chrono::Utc::now() - chrono::Duration::days(3);
+        let late: LinkQuery = serde_urlencoded::from_str(
+            store.provider_link(&hash, "image/png", "x.png", long_ago).split_once('?').unwrap().1,
+        )
+        .unwrap();
+        assert!(late.e > chrono::Utc::now().timestamp() + 86_000 && store.verify(&hash, &late).is_ok());
+        assert_eq!(hash_of(&format!("sha256:{hash}")), Some(hash.as_str()));
+        assert_eq!(hash_of("whatsapp-media:123"), None);
+    }
+}
