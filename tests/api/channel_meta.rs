@@ -12,6 +12,8 @@ use ventanilla_tests::{
 
 const WAIT: Duration = Duration::from_secs(30);
 const PAGE_ID: &str = "104812345678901";
+/// The server\'s public address: links to files sent start with it.
+const PUBLIC: &str = "https://ayuda.uni.edu.co";
 const IG_ID: &str = "17841400000000001";
 const APP_SECRET: &str = "meta-app-secret-456";
 const VERIFY_TOKEN: &str = "verifica-messenger";
@@ -35,7 +37,11 @@ async fn meta(backend: Backend, plugin: &'static str) -> anyhow::Result<Meta> {
         .on_get(&format!("/{PSID}?fields=first_name"), json!({"first_name": "Ana", "last_name": "Gómez", "id": PSID}));
     provider.on_get(&format!("/{PSID}?fields=name"), json!({"name": "Ana Gómez", "username": "ana.gomez", "id": PSID}));
     let port = provider.port;
-    let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+    let app = spawn_app_with(backend, |c| {
+        c.plugins.private_hosts = vec![format!("localhost:{port}")];
+        c.public_url = Some(PUBLIC.into());
+    })
+    .await?;
     let unit = app.create_unit("registro").await?;
     let (object, account, setting) =
         if plugin == "messenger" { ("page", PAGE_ID, "page_id") } else { ("instagram", IG_ID, "instagram_account_id") };
@@ -250,6 +256,14 @@ on_both! {
         ig.app.message_in(&case_id, &sent_id, "sent", &ig.provider).await?;
         let body = ig.sends().last().cloned().unwrap_or_default();
         anyhow::ensure!(body == json!({"recipient": {"id": PSID}, "messaging_type": "RESPONSE", "message": {"text": "¡Gracias por escribirnos!"}}), "{body}");
+        // A file goes by link, before the text.
+        let pdf = b"%PDF-1.4 horario".to_vec();
+        let with_file = ig.app.send_file(&case_id, "El horario", "application/pdf", "horario.pdf", pdf).await?;
+        ig.app.message_in(&case_id, with_file["id"].as_str().unwrap_or_default(), "sent", &ig.provider).await?;
+        let sends = ig.sends();
+        let file = &sends[sends.len() - 2]["message"]["attachment"];
+        anyhow::ensure!(file["type"] == "file" && file["payload"]["url"].as_str().is_some_and(|u| u.starts_with(PUBLIC)), "{sends:?}");
+        anyhow::ensure!(sends[sends.len() - 1]["message"] == json!({"text": "El horario"}), "{sends:?}");
         // Instagram's read receipts name the message.
         ig.deliver(&ig.person_says(json!({"read": {"mid": "m_OUT1"}}))).await?;
         ig.app.message_in(&case_id, &sent_id, "read", &ig.provider).await?;

@@ -6,6 +6,8 @@ use serde_json::{Value, json};
 use ventanilla_tests::{FakeProvider, Reply, TestApp, install_plugin_with, on_both, set_secret, spawn_app_with};
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+/// The server\'s public address: links to files sent start with it.
+const PUBLIC: &str = "https://ayuda.uni.edu.co";
 const AUTH_TOKEN: &str = "twilio-auth-token-123";
 const OUR_NUMBER: &str = "+15005550006";
 const SENDER: &str = "+573001234567";
@@ -22,7 +24,11 @@ async fn sms(backend: ventanilla_tests::Backend) -> anyhow::Result<Sms> {
     let provider = FakeProvider::start().await?;
     provider.succeed_with(r#"{"sid": "SMout{n}", "status": "queued"}"#);
     let port = provider.port;
-    let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+    let app = spawn_app_with(backend, |c| {
+        c.plugins.private_hosts = vec![format!("localhost:{port}")];
+        c.public_url = Some(PUBLIC.into());
+    })
+    .await?;
     let unit = app.create_unit("admisiones").await?;
     let settings = json!({"account_sid": ACCOUNT, "from": OUR_NUMBER, "webhook_url": WEBHOOK_URL,
         "api_base_url": format!("http://localhost:{port}")});
@@ -202,6 +208,14 @@ on_both! {
         // SMS has no templates.
         let refused = sms.app.post(&path, &sms.app.admin_token, json!({"template": {"name": "aviso", "language": "es"}})).await?;
         anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "template", "{}", refused.text);
+        // A file goes as an MMS, by link.
+        let mms = sms.app.send_file(&case_id, "Su recibo", "image/jpeg", "recibo.jpg", b"\xff\xd8\xff\xe0 jpeg".to_vec()).await?;
+        sms.message_in(&case_id, mms["id"].as_str().unwrap_or_default(), "sent").await?;
+        let request = sms.provider.requests().pop().ok_or_else(|| anyhow::anyhow!("no request"))?;
+        let fields: Vec<(String, String)> = url::form_urlencoded::parse(request.body.as_bytes()).into_owned().collect();
+        let media: Vec<&String> = fields.iter().filter(|(k, _)| k == "MediaUrl").map(|(_, v)| v).collect();
+        anyhow::ensure!(media.len() == 1 && media[0].starts_with(&format!("{PUBLIC}/api/v1/attachments/")), "{fields:?}");
+        anyhow::ensure!(fields.iter().any(|(k, v)| k == "Body" && v == "Su recibo"), "{fields:?}");
         Ok(())
     }
 }

@@ -11,6 +11,8 @@ use ventanilla_tests::{
 
 const WAIT: Duration = Duration::from_secs(30);
 const BOT_TOKEN: &str = "7123456789:AAH-token_de/prueba";
+/// The server\'s public address: links to files sent start with it.
+const PUBLIC: &str = "https://ayuda.uni.edu.co";
 const WEBHOOK_SECRET: &str = "secreto-del-webhook-123";
 const CHAT: i64 = 5_123_456_789;
 
@@ -27,7 +29,11 @@ async fn telegram(backend: ventanilla_tests::Backend) -> anyhow::Result<Telegram
         r#"{"ok":true,"result":{"message_id":{n},"chat":{"id":5123456789,"type":"private"},"date":1732300000}}"#,
     );
     let port = provider.port;
-    let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+    let app = spawn_app_with(backend, |c| {
+        c.plugins.private_hosts = vec![format!("localhost:{port}")];
+        c.public_url = Some(PUBLIC.into());
+    })
+    .await?;
     let unit = app.create_unit("bienestar").await?;
     let settings = json!({"bot_username": "UniAyudaBot", "api_base_url": format!("http://localhost:{port}")});
     let grants = json!({"kv": true, "http_hosts": ["api.telegram.org", "localhost"], "secrets": ["bot_token", "webhook_secret"]});
@@ -212,6 +218,21 @@ on_both! {
         anyhow::ensure!(reason.contains("403") && reason.contains("blocked by the user"), "{reason}");
         anyhow::ensure!(tg.sends().iter().filter(|s| s["text"] == "Hasta pronto").count() == 1, "not retried");
         anyhow::ensure!(!reason.contains("AAH"), "{reason}");
+        Ok(())
+    }
+
+    async fn files_go_out_by_link_with_the_text_as_caption(backend) {
+        let tg = telegram(backend).await?;
+        tg.deliver(&text(1, 10, "¿Me mandan el horario?")).await?;
+        let case_id = tg.cases().await?[0]["id"].as_str().unwrap_or_default().to_owned();
+        let png = b"\x89PNG\r\n\x1a\nresto".to_vec();
+        let sent = tg.app.send_file(&case_id, "Horario del semestre", "image/png", "horario.png", png).await?;
+        tg.app.message_in(&case_id, sent["id"].as_str().unwrap_or_default(), "sent", &tg.provider).await?;
+        let photo = tg.provider.requests().into_iter().find(|r| r.path.ends_with("/sendPhoto")).ok_or_else(|| anyhow::anyhow!("no sendPhoto"))?;
+        let body: Value = serde_json::from_str(&photo.body)?;
+        anyhow::ensure!(body["caption"] == "Horario del semestre" && body["chat_id"] == json!(CHAT.to_string()), "{body}");
+        anyhow::ensure!(body["photo"].as_str().is_some_and(|u| u.starts_with(&format!("{PUBLIC}/api/v1/attachments/"))), "{body}");
+        anyhow::ensure!(tg.sends().is_empty(), "the text went as the caption");
         Ok(())
     }
 }

@@ -1,4 +1,4 @@
-//! Sending through the Send API: text in pieces, quick replies (at most 13
+//! Sending through the Send API: files by link, text in pieces, quick replies (at most 13
 //! of at most 20 characters, else a numbered list), and the `HUMAN_AGENT`
 //! tag when a person on staff answers after the standard 24-hour window.
 
@@ -18,20 +18,33 @@ const WINDOW_MS: i64 = 24 * 60 * 60 * 1000;
 const RETRYABLE_CODES: [i64; 7] = [1, 2, 4, 17, 32, 341, 613];
 
 pub fn send(platform: &Platform, settings: &Settings, message: &OutboundMessage) -> Result<SendReceipt, SendError> {
-    if !message.attachments.is_empty() {
-        return Err(SendError { message: "this connector version does not send files yet".into(), retryable: false });
-    }
     if message.template.is_some() {
         return Err(SendError { message: format!("{} has no message templates", platform.name), retryable: false });
     }
     let (messaging_type, tag) = messaging_type(outbound::context());
+    let envelope = |content: Value| {
+        let mut payload =
+            json!({"recipient": {"id": message.recipient}, "messaging_type": messaging_type, "message": content});
+        if let Some(tag) = tag {
+            payload["tag"] = json!(tag);
+        }
+        payload
+    };
+    // Files first, each by link (they take no caption); then the text, with
+    // the quick replies under it.
+    let mut last = None;
+    for file in &message.attachments {
+        let family = file.content_type.split('/').next().unwrap_or_default();
+        let kind = ["image", "video", "audio"].into_iter().find(|k| *k == family).unwrap_or("file");
+        let content = json!({"attachment": {"type": kind, "payload": {"url": file.reference, "is_reusable": false}}});
+        last = Some(call(platform, settings, &envelope(content))?);
+    }
     let options = &message.options;
     let as_buttons = !options.is_empty()
         && options.len() <= 13
         && options.iter().all(|o| o.label.chars().count() <= 20 && o.id.len() <= 1000);
     let text = if as_buttons || options.is_empty() { message.body.clone() } else { numbered(&message.body, options) };
     let parts = pieces(&text, platform.max_text);
-    let mut last = None;
     for (n, part) in parts.iter().enumerate() {
         let mut content = json!({"text": part});
         if as_buttons && n + 1 == parts.len() {
@@ -39,15 +52,7 @@ pub fn send(platform: &Platform, settings: &Settings, message: &OutboundMessage)
                 options.iter().map(|o| json!({"content_type": "text", "title": o.label, "payload": o.id})).collect();
             content["quick_replies"] = json!(replies);
         }
-        let mut payload = json!({
-            "recipient": {"id": message.recipient},
-            "messaging_type": messaging_type,
-            "message": content,
-        });
-        if let Some(tag) = tag {
-            payload["tag"] = json!(tag);
-        }
-        last = Some(call(platform, settings, &payload)?);
+        last = Some(call(platform, settings, &envelope(content))?);
     }
     let id =
         last.ok_or_else(|| SendError { message: "nothing to send: the text is empty".into(), retryable: false })?;

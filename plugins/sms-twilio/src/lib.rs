@@ -14,7 +14,7 @@ use ventanilla_sdk::connector::{
     DeliveryState, Guest, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt,
     StatusUpdate,
 };
-use ventanilla_sdk::connector_kit::{answer, header, retryable_status, transport_error};
+use ventanilla_sdk::connector_kit::{answer, header, numbered, retryable_status, transport_error};
 use ventanilla_sdk::types::Attachment;
 
 struct Twilio;
@@ -128,17 +128,12 @@ impl Guest for Twilio {
         if message.template.is_some() {
             return Err(SendError { message: "SMS has no templates".into(), retryable: false });
         }
-        if !message.attachments.is_empty() {
-            return Err(SendError {
-                message: "this connector version does not send files yet".into(),
-                retryable: false,
-            });
+        // Twilio takes at most ten files with one message (MMS), by link.
+        if message.attachments.len() > 10 {
+            return Err(SendError { message: "an MMS carries at most 10 files".into(), retryable: false });
         }
-        let mut text = message.body.clone();
-        for (n, option) in message.options.iter().enumerate() {
-            text.push_str(&format!("\n{}. {}", n + 1, option.label));
-        }
-        let mut form = vec![("To", message.recipient.clone()), ("Body", text)];
+        let mut form = vec![("To", message.recipient.clone()), ("Body", numbered(&message.body, &message.options))];
+        form.extend(message.attachments.iter().map(|file| ("MediaUrl", file.reference.clone())));
         match (&settings.messaging_service_sid, &settings.from) {
             (Some(service), _) => form.push(("MessagingServiceSid", service.clone())),
             (None, Some(from)) => form.push(("From", from.clone())),

@@ -1,5 +1,6 @@
-//! Sending through the Bot API: text in pieces of at most 4096 characters,
-//! quick replies as a one-time reply keyboard.
+//! Sending through the Bot API: files by link (photo, video, voice, audio,
+//! document), text in pieces of at most 4096 characters, quick replies as a
+//! one-time reply keyboard.
 
 use serde_json::{Value, json};
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Request};
@@ -11,18 +12,52 @@ use crate::{Settings, options_key};
 
 /// Longest text one `sendMessage` takes, in characters.
 const MAX_TEXT: usize = 4096;
+/// Longest caption of a file, in characters.
+const MAX_CAPTION: usize = 1024;
+
+/// The Bot API method and field that send a file of this type.
+fn media_method(content_type: &str) -> (&'static str, &'static str) {
+    match content_type {
+        "image/jpeg" | "image/png" => ("sendPhoto", "photo"),
+        "video/mp4" => ("sendVideo", "video"),
+        "audio/ogg" => ("sendVoice", "voice"),
+        "audio/mpeg" | "audio/mp4" => ("sendAudio", "audio"),
+        _ => ("sendDocument", "document"),
+    }
+}
 
 pub fn send(settings: &Settings, message: &OutboundMessage) -> Result<SendReceipt, SendError> {
-    if !message.attachments.is_empty() {
-        return Err(SendError { message: "this connector version does not send files yet".into(), retryable: false });
-    }
     if message.template.is_some() {
         return Err(SendError { message: "Telegram has no message templates".into(), retryable: false });
     }
     let chat = message.recipient.as_str();
-    let pieces = pieces(&message.body, MAX_TEXT);
-    let had_options = kv::get(&options_key(chat)).ok().flatten().is_some();
+    // Files first, each by link; the text rides as the first one's caption
+    // when it fits and needs no keyboard, else it follows on its own.
+    let mut text = message.body.as_str();
     let mut last = None;
+    for file in &message.attachments {
+        let (method, field) = media_method(&file.content_type);
+        let mut payload = json!({"chat_id": chat, field: file.reference});
+        if !text.trim().is_empty() && text.chars().count() <= MAX_CAPTION && message.options.is_empty() {
+            payload["caption"] = json!(text);
+            text = "";
+        }
+        last = Some(call(settings, method, &payload)?);
+    }
+    if text.trim().is_empty()
+        && let Some(id) = last
+    {
+        return Ok(SendReceipt { provider_message_id: format!("{chat}:{id}") });
+    }
+    let pieces = pieces(text, MAX_TEXT);
+    let had_options = kv::get(&options_key(chat)).ok().flatten().is_some();
+    if !message.options.is_empty() {
+        // Remembered before the keyboard goes out, so a tap, which can only
+        // come after, always finds it. Without it a tap still arrives, as
+        // its label; only the id is lost.
+        let offered: Vec<(&str, &str)> = message.options.iter().map(|o| (o.id.as_str(), o.label.as_str())).collect();
+        let _ = kv::set(&options_key(chat), &serde_json::to_vec(&offered).unwrap_or_default());
+    }
     for (n, piece) in pieces.iter().enumerate() {
         let mut payload = json!({"chat_id": chat, "text": piece});
         // Only the last piece carries the keyboard, so it sits under the question.
@@ -36,12 +71,7 @@ pub fn send(settings: &Settings, message: &OutboundMessage) -> Result<SendReceip
         }
         last = Some(call(settings, "sendMessage", &payload)?);
     }
-    if !message.options.is_empty() {
-        let offered: Vec<(&str, &str)> = message.options.iter().map(|o| (o.id.as_str(), o.label.as_str())).collect();
-        let value = serde_json::to_vec(&offered).unwrap_or_default();
-        // Without it a tap still arrives, as its label; only the id is lost.
-        let _ = kv::set(&options_key(chat), &value);
-    } else if had_options {
+    if message.options.is_empty() && had_options {
         let _ = kv::delete(&options_key(chat));
     }
     let id =
