@@ -138,6 +138,22 @@ async fn the_widget_chats_from_another_site() -> anyhow::Result<()> {
         until_shown(&client, "agent", "Hola, te ayudo con tu beca.").await?;
         let agent = shown(&client).await?.into_iter().find(|(f, _)| f == "agent").map(|(_, t)| t).unwrap_or_default();
         anyhow::ensure!(agent.starts_with("Admin"), "the agent is named: {agent}");
+
+        // A file from the agent shows as a link the visitor can open.
+        let pdf = b"%PDF-1.4 reglamento de becas".to_vec();
+        app.send_file(&case_id, "Aquí está el reglamento", "application/pdf", "reglamento.pdf", pdf.clone()).await?;
+        until_shown(&client, "agent", "Aquí está el reglamento").await?;
+        let links = in_widget(
+            &client,
+            "return [...w.querySelectorAll('a.file')].map(a => [a.textContent, a.href, a.getAttribute('aria-label')]);",
+        )
+        .await?;
+        let link = &links[0];
+        anyhow::ensure!(link[0] == "📎 reglamento.pdf" && link[2] == "Archivo adjunto: reglamento.pdf", "{links}");
+        let href = link[1].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(href.starts_with(&format!("{}/api/v1/attachments/", app.base)), "{href}");
+        let fetched = app.client.get(&href).send().await?;
+        anyhow::ensure!(fetched.status() == 200 && fetched.bytes().await?.as_ref() == pdf.as_slice(), "the link opens");
         let before = shown(&client).await?;
 
         // Reload: the conversation is still there, the panel still open.

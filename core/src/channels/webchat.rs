@@ -179,7 +179,18 @@ pub struct WidgetMessage {
     pub author_name: Option<String>,
     pub body: String,
     pub options: Vec<crate::api::message::OptionDto>,
+    /// Files the message carries that the server keeps, with a download
+    /// path (relative to the server) that works for a while.
+    pub files: Vec<WidgetFile>,
     pub created_at: DateTime<Utc>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WidgetFile {
+    pub name: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub url: String,
 }
 
 /// Who is answering the visitor now.
@@ -233,6 +244,16 @@ async fn widget_messages(state: &AppState, messages: Vec<domain::Message>) -> Re
                 .options
                 .into_iter()
                 .map(|o| crate::api::message::OptionDto { id: o.id, label: o.label })
+                .collect(),
+            files: m
+                .attachments
+                .into_iter()
+                .filter_map(|a| {
+                    let files = &state.attachments;
+                    let hash = crate::attachments::hash_of(&a.reference)?;
+                    let url = files.link(hash, &a.content_type, &a.file_name, files.config.link_ttl_secs);
+                    Some(WidgetFile { url, name: a.file_name, content_type: a.content_type, size_bytes: a.size_bytes })
+                })
                 .collect(),
             created_at: m.created_at,
         });

@@ -50,7 +50,7 @@
     ".log{flex:1;overflow-y:auto;padding:12px;display:flex;flex-direction:column;gap:8px;background:#f5f6f8}" +
     ".m{max-width:85%;padding:8px 11px;border-radius:12px;font-size:14px;line-height:1.4;white-space:pre-wrap;word-wrap:break-word}" +
     ".m.me{align-self:flex-end;background:" + color + ";color:#fff}.m.bot,.m.agent,.m.system{align-self:flex-start;background:#fff;border:1px solid #d9dce1}" +
-    ".m .who{display:block;font-size:12px;font-weight:600;margin-bottom:2px;color:#444}.m a{color:inherit}" +
+    ".m .who{display:block;font-size:12px;font-weight:600;margin-bottom:2px;color:#444}.m a{color:inherit}.m .file{display:block;margin-top:4px;font-weight:600}" +
     ".opts{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px;background:#f5f6f8}.opts button{border:1px solid " + color + ";background:#fff;color:" + color + ";border-radius:16px;padding:6px 12px;font-size:13px;cursor:pointer}" +
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e5e8}textarea,input{flex:1;resize:none;border:1px solid #8a8f98;border-radius:8px;padding:8px;font-size:14px;color:#1a1a1a}" +
     "form button{background:" + color + ";color:#fff;border:0;border-radius:8px;padding:0 14px;font-size:14px;cursor:pointer}.note{font-size:13px;padding:8px 12px;margin:0;background:#fff8e1;color:#5c4400}" +
@@ -126,6 +126,11 @@
     var item = el("div", { class: "m " + m.from, "data-from": m.from });
     if (m.from !== "me") item.appendChild(el("span", { class: "who" }, m.author_name || t(m.from === "bot" ? "bot_name" : "team")));
     linked(item, m.body);
+    (m.files || []).forEach(function (f) {
+      var a = el("a", { class: "file", href: base + f.url, target: "_blank", rel: "noopener", download: f.name,
+        "aria-label": t("file", { name: f.name }) }, "\ud83d\udcce " + f.name);
+      item.appendChild(a);
+    });
     log.appendChild(item);
     log.scrollTop = log.scrollHeight;
     opts.textContent = "";
