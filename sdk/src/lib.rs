@@ -296,6 +296,23 @@ pub mod connector_kit {
         pieces
     }
 
+    /// A JSON `POST` to `url` with a bearer credential the host adds from
+    /// the secret named `secret` (Graph API style), ten seconds at most.
+    pub fn post_json_bearer(url: String, body: Vec<u8>, secret: &str) -> http::Request {
+        http::Request {
+            method: "POST".into(),
+            url,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body,
+            auth: Some(http::Auth::Header(http::HeaderFromSecret {
+                name: "authorization".into(),
+                prefix: "Bearer ".into(),
+                secret: secret.into(),
+            })),
+            timeout_ms: Some(10_000),
+        }
+    }
+
     /// Meta's webhook subscription check (WhatsApp, Messenger, Instagram):
     /// a GET with `hub.mode=subscribe`, answered with `hub.challenge` when
     /// `hub.verify_token` equals the install's secret `secret`.

@@ -3,21 +3,10 @@
 //! signed, which expire.
 
 use serde_json::json;
-use ventanilla_tests::{Reply, TestApp, on_both, spawn_app_with};
+use ventanilla_tests::{TestApp, on_both, spawn_app_with};
 
 /// The smallest PNG there is: one transparent pixel.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\x01\x01\x01\0\x18\xdd\x8d\xb0\0\0\0\0IEND\xaeB`\x82";
-
-async fn upload(
-    app: &TestApp,
-    case: &str,
-    token: &str,
-    content_type: &str,
-    name: &str,
-    bytes: Vec<u8>,
-) -> anyhow::Result<Reply> {
-    app.upload_file(case, token, content_type, name, bytes).await
-}
 
 async fn download(app: &TestApp, path: &str) -> anyhow::Result<reqwest::Response> {
     Ok(app.client.get(app.url(path)).send().await?)
@@ -33,7 +22,7 @@ on_both! {
         let case = app.create_case(&app.admin_token, &unit, "Recibo de pago").await?;
         let case_id = case["id"].as_str().unwrap_or_default().to_owned();
 
-        let uploaded = upload(&app, &case_id, &app.admin_token, "image/png", "recibo%20de%20pago.png", PNG.to_vec()).await?;
+        let uploaded = app.upload_file(&case_id, &app.admin_token, "image/png", "recibo%20de%20pago.png", PNG.to_vec()).await?;
         anyhow::ensure!(uploaded.status == 201, "{}", uploaded.text);
         let reference = uploaded.body["reference"].as_str().unwrap_or_default().to_owned();
         anyhow::ensure!(reference.starts_with("sha256:") && reference.len() == 71, "{}", uploaded.text);
@@ -59,13 +48,13 @@ on_both! {
         anyhow::ensure!(download(&app, &later).await?.status() == 403);
 
         // What is refused, with the field that is wrong.
-        let exe = upload(&app, &case_id, &app.admin_token, "application/x-msdownload", "setup.exe", b"MZ\x90\0".to_vec()).await?;
+        let exe = app.upload_file(&case_id, &app.admin_token, "application/x-msdownload", "setup.exe", b"MZ\x90\0".to_vec()).await?;
         anyhow::ensure!(exe.status == 422 && exe.body["errors"][0]["field"] == "content_type", "{}", exe.text);
-        let fake = upload(&app, &case_id, &app.admin_token, "image/png", "x.png", b"<html>not a png</html>".to_vec()).await?;
+        let fake = app.upload_file(&case_id, &app.admin_token, "image/png", "x.png", b"<html>not a png</html>".to_vec()).await?;
         anyhow::ensure!(fake.status == 422 && fake.text.contains("does not look like image/png"), "{}", fake.text);
-        let big = upload(&app, &case_id, &app.admin_token, "text/plain", "big.txt", vec![b'a'; 5000]).await?;
+        let big = app.upload_file(&case_id, &app.admin_token, "text/plain", "big.txt", vec![b'a'; 5000]).await?;
         anyhow::ensure!(big.status == 413, "{}", big.text);
-        let empty = upload(&app, &case_id, &app.admin_token, "text/plain", "vacio.txt", vec![]).await?;
+        let empty = app.upload_file(&case_id, &app.admin_token, "text/plain", "vacio.txt", vec![]).await?;
         anyhow::ensure!(empty.status == 422, "{}", empty.text);
         let anonymous = app.client.post(app.url(&format!("/api/v1/cases/{case_id}/attachments")))
             .header("content-type", "image/png").body(PNG.to_vec()).send().await?;
@@ -73,7 +62,7 @@ on_both! {
         // Someone from another unit does not see the case at all.
         let other = app.create_unit("admisiones").await?;
         let (_, outsider) = app.create_member("otra@uni.edu.co", &other, "agent").await?;
-        anyhow::ensure!(upload(&app, &case_id, &outsider, "image/png", "x.png", PNG.to_vec()).await?.status == 404);
+        anyhow::ensure!(app.upload_file(&case_id, &outsider, "image/png", "x.png", PNG.to_vec()).await?.status == 404);
 
         // A message carries the file; its link is fresh each time it is read.
         let path = format!("/api/v1/cases/{case_id}/messages");

@@ -81,12 +81,8 @@ impl Meta {
     }
 
     async fn post(&self, body: &str, signature: Option<&str>) -> anyhow::Result<Reply> {
-        let mut request =
-            self.app.client.post(self.app.url(&format!("/api/v1/webhooks/{}", self.install))).body(body.to_owned());
-        if let Some(signature) = signature {
-            request = request.header("x-hub-signature-256", signature);
-        }
-        TestApp::reply(request.send().await?).await
+        let headers: Vec<(&str, &str)> = signature.map(|s| ("x-hub-signature-256", s)).into_iter().collect();
+        self.app.webhook(&self.install, body, &headers).await
     }
 
     async fn deliver(&self, body: &str) -> anyhow::Result<()> {
@@ -96,10 +92,7 @@ impl Meta {
     }
 
     async fn only_case(&self) -> anyhow::Result<Value> {
-        let cases = self.app.get("/api/v1/cases", &self.app.admin_token).await?;
-        let items = cases.body["items"].as_array().cloned().unwrap_or_default();
-        anyhow::ensure!(items.len() == 1, "expected one case: {}", cases.text);
-        Ok(items[0].clone())
+        self.app.only_case().await
     }
 
     fn sends(&self) -> Vec<Value> {

@@ -278,6 +278,24 @@ impl TestApp {
         }
     }
 
+    /// Posts `body` to a channel account's webhook with `headers`, as its
+    /// provider would.
+    pub async fn webhook(&self, install: &str, body: &str, headers: &[(&str, &str)]) -> anyhow::Result<Reply> {
+        let mut request = self.client.post(self.url(&format!("/api/v1/webhooks/{install}"))).body(body.to_owned());
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Self::reply(request.send().await?).await
+    }
+
+    /// The one case there is; fails when there are none or several.
+    pub async fn only_case(&self) -> anyhow::Result<Value> {
+        let cases = self.get("/api/v1/cases", &self.admin_token).await?;
+        let items = cases.body["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(items.len() == 1, "expected one case: {}", cases.text);
+        Ok(items[0].clone())
+    }
+
     /// Uploads a file to a case as `token`; the reply (201 with its `reference`).
     pub async fn upload_file(
         &self,

@@ -3,10 +3,10 @@
 //! tag when a person on staff answers after the standard 24-hour window.
 
 use serde_json::{Value, json};
-use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, HeaderFromSecret, Request};
+use ventanilla_sdk::connector::ventanilla::plugin::http;
 use ventanilla_sdk::connector::ventanilla::plugin::outbound;
 use ventanilla_sdk::connector::{OutboundMessage, SendError, SendReceipt};
-use ventanilla_sdk::connector_kit::{numbered, pieces, retryable_status, transport_error};
+use ventanilla_sdk::connector_kit::{numbered, pieces, post_json_bearer, retryable_status, transport_error};
 use ventanilla_sdk::types::AuthorKind;
 use ventanilla_sdk::{clock, log};
 
@@ -73,18 +73,7 @@ fn messaging_type(context: Option<outbound::SendContext>) -> (&'static str, Opti
 }
 
 fn call(platform: &Platform, settings: &Settings, payload: &Value) -> Result<String, SendError> {
-    let request = Request {
-        method: "POST".into(),
-        url: settings.url("me/messages"),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: payload.to_string().into_bytes(),
-        auth: Some(Auth::Header(HeaderFromSecret {
-            name: "authorization".into(),
-            prefix: "Bearer ".into(),
-            secret: "access_token".into(),
-        })),
-        timeout_ms: Some(10_000),
-    };
+    let request = post_json_bearer(settings.url("me/messages"), payload.to_string().into_bytes(), "access_token");
     let response = http::fetch(&request).map_err(transport_error)?;
     let reply: Value = serde_json::from_slice(&response.body).unwrap_or_default();
     if (200..300).contains(&response.status) {

@@ -3,9 +3,9 @@
 //! a link WhatsApp can fetch).
 
 use serde_json::{Value, json};
-use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, HeaderFromSecret, Request};
+use ventanilla_sdk::connector::ventanilla::plugin::http;
 use ventanilla_sdk::connector::{OutboundMessage, SendError, SendReceipt};
-use ventanilla_sdk::connector_kit::{numbered, retryable_status, transport_error};
+use ventanilla_sdk::connector_kit::{numbered, post_json_bearer, retryable_status, transport_error};
 
 use crate::Settings;
 
@@ -65,18 +65,8 @@ fn media_kind(content_type: &str) -> &'static str {
 
 /// Sends one message body to the Cloud API.
 fn post(settings: &Settings, payload: &Value) -> Result<SendReceipt, SendError> {
-    let request = Request {
-        method: "POST".into(),
-        url: format!("{}/{}/{}/messages", settings.api_base_url, settings.api_version, settings.phone_number_id),
-        headers: vec![("content-type".into(), "application/json".into())],
-        body: payload.to_string().into_bytes(),
-        auth: Some(Auth::Header(HeaderFromSecret {
-            name: "authorization".into(),
-            prefix: "Bearer ".into(),
-            secret: "access_token".into(),
-        })),
-        timeout_ms: Some(10_000),
-    };
+    let url = format!("{}/{}/{}/messages", settings.api_base_url, settings.api_version, settings.phone_number_id);
+    let request = post_json_bearer(url, payload.to_string().into_bytes(), "access_token");
     let response = http::fetch(&request).map_err(transport_error)?;
     let reply: Value = serde_json::from_slice(&response.body).unwrap_or_default();
     if (200..300).contains(&response.status) {
