@@ -16,7 +16,8 @@ on_both! {
     async fn files_are_checked_kept_and_served_through_expiring_links(backend) {
         let app = spawn_app_with(backend, |c| {
             c.attachments.max_bytes = 4096;
-            c.attachments.link_ttl_secs = 3;
+            // Long enough for a loaded CI machine to use the link, short enough to wait out.
+            c.attachments.link_ttl_secs = 6;
         }).await?;
         let unit = app.create_unit("tesoreria").await?;
         let case = app.create_case(&app.admin_token, &unit, "Recibo de pago").await?;
@@ -76,7 +77,7 @@ on_both! {
         anyhow::ensure!(foreign.status == 422, "{}", foreign.text);
 
         // Links expire.
-        tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(7500)).await;
         let expired = TestApp::reply(download(&app, &url).await?).await?;
         anyhow::ensure!(expired.status == 403 && expired.text.contains("expired"), "{}", expired.text);
         Ok(())
