@@ -28,6 +28,8 @@ pub struct AttachmentsConfig {
     pub provider_link_ttl_secs: u64,
     /// Types accepted: exact (`application/pdf`) or a family (`image/*`).
     pub allowed_types: Vec<String>,
+    /// Longest the download of one file people send may take.
+    pub download_timeout_secs: u64,
 }
 
 impl Default for AttachmentsConfig {
@@ -37,6 +39,7 @@ impl Default for AttachmentsConfig {
             max_bytes: 16 * 1024 * 1024,
             link_ttl_secs: 15 * 60,
             provider_link_ttl_secs: 24 * 60 * 60,
+            download_timeout_secs: 120,
             allowed_types: [
                 "image/jpeg",
                 "image/png",

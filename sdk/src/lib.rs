@@ -1,4 +1,4 @@
-//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.1.0`
+//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.2.0`
 //! contract (see `wit/plugin.wit`) and helpers to build actions.
 //!
 //! A bot plugin implements [`bot::Guest`] and exports it:
@@ -21,7 +21,7 @@
 #![deny(missing_docs)]
 
 /// The WIT version this SDK implements.
-pub const WIT_VERSION: &str = "1.1.0";
+pub const WIT_VERSION: &str = "1.2.0";
 
 /// Bindings for the `bot` world: a bot answers the messages of the cases it owns.
 ///
@@ -55,10 +55,10 @@ pub mod protocol {
         export_macro_name: "export_protocol",
         default_bindings_module: "ventanilla_sdk::protocol",
         with: {
-            "ventanilla:plugin/types@1.1.0": crate::bot::ventanilla::plugin::types,
-            "ventanilla:plugin/log@1.1.0": crate::bot::ventanilla::plugin::log,
-            "ventanilla:plugin/kv@1.1.0": crate::bot::ventanilla::plugin::kv,
-            "ventanilla:plugin/clock@1.1.0": crate::bot::ventanilla::plugin::clock,
+            "ventanilla:plugin/types@1.2.0": crate::bot::ventanilla::plugin::types,
+            "ventanilla:plugin/log@1.2.0": crate::bot::ventanilla::plugin::log,
+            "ventanilla:plugin/kv@1.2.0": crate::bot::ventanilla::plugin::kv,
+            "ventanilla:plugin/clock@1.2.0": crate::bot::ventanilla::plugin::clock,
         },
     });
     #[cfg(not(feature = "bot"))]
@@ -71,7 +71,10 @@ pub mod protocol {
     });
 }
 
-/// Bindings for the `connector` world: a connector links a channel provider.
+/// Bindings for the `media-connector` world: a connector links a channel
+/// provider (the `connector` world) and tells the host where the files
+/// people send can be downloaded (`Guest::locate_media`). A connector whose
+/// channel carries no files answers `MediaError::Gone`.
 #[cfg(feature = "connector")]
 #[allow(missing_docs, clippy::all)]
 pub mod connector {
@@ -83,7 +86,7 @@ pub mod connector {
         ($($with:tt)*) => {
             #[cfg(target_family = "wasm")]
             wit_bindgen::generate!({
-                world: "connector",
+                world: "media-connector",
                 path: "wit",
                 pub_export_macro: true,
                 export_macro_name: "export_connector",
@@ -93,7 +96,7 @@ pub mod connector {
             });
             #[cfg(not(target_family = "wasm"))]
             wit_bindgen::generate!({
-                world: "connector",
+                world: "media-connector",
                 path: "wit",
                 pub_export_macro: true,
                 export_macro_name: "export_connector",
@@ -105,17 +108,17 @@ pub mod connector {
 
     #[cfg(feature = "bot")]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.1.0": crate::bot::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.1.0": crate::bot::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.1.0": crate::bot::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.1.0": crate::bot::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.2.0": crate::bot::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.2.0": crate::bot::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.2.0": crate::bot::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.2.0": crate::bot::ventanilla::plugin::clock,
     },);
     #[cfg(all(feature = "protocol", not(feature = "bot")))]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.1.0": crate::protocol::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.1.0": crate::protocol::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.1.0": crate::protocol::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.1.0": crate::protocol::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.2.0": crate::protocol::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.2.0": crate::protocol::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.2.0": crate::protocol::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.2.0": crate::protocol::ventanilla::plugin::clock,
     },);
     #[cfg(not(any(feature = "bot", feature = "protocol")))]
     connector_bindings!();
@@ -203,6 +206,7 @@ pub mod actions {
 /// provider, and telling passing send failures from final ones.
 #[cfg(feature = "connector")]
 pub mod connector_kit {
+    use crate::connector::ventanilla::plugin::media::MediaError;
     use crate::connector::ventanilla::plugin::{http, secrets};
     use crate::connector::{InboundRequest, ParseError, Parsed, SendError};
     use crate::types::Choice;
@@ -247,6 +251,19 @@ pub mod connector_kit {
             http::HttpError::Transport(why) => (format!("cannot reach the provider: {why}"), true),
         };
         SendError { message, retryable }
+    }
+
+    /// A media error from a failed `http::fetch` while locating a file:
+    /// passing trouble is worth another try, the rest is final.
+    pub fn media_error(error: http::HttpError) -> MediaError {
+        let failed = transport_error(error);
+        if failed.retryable { MediaError::Retry(failed.message) } else { MediaError::Gone(failed.message) }
+    }
+
+    /// A media error from a provider's answer other than 2xx.
+    pub fn media_status_error(status: u16, what: &str) -> MediaError {
+        let why = format!("{what}: the provider answered {status}");
+        if retryable_status(status) { MediaError::Retry(why) } else { MediaError::Gone(why) }
     }
 
     /// Quick replies a channel cannot show as buttons, written out after

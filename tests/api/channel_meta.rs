@@ -48,8 +48,7 @@ async fn meta(backend: Backend, plugin: &'static str) -> anyhow::Result<Meta> {
     let settings = json!({setting: account, "api_base_url": format!("http://localhost:{port}")});
     let grants = json!({"kv": true, "http_hosts": ["graph.facebook.com", "localhost"], "secrets": ["app_secret", "verify_token", "access_token"]});
     let install = install_plugin_with(&app, plugin, settings, grants, &[unit.as_str()], |manifest| {
-        manifest
-            .replace(r#"http_hosts = ["graph.facebook.com"]"#, r#"http_hosts = ["graph.facebook.com", "localhost"]"#)
+        manifest.replace(r#"http_hosts = ["#, r#"http_hosts = ["localhost", "#)
     })
     .await?;
     let install = install["id"].as_str().unwrap_or_default().to_owned();
@@ -223,6 +222,26 @@ on_both! {
         fb.deliver(&delivered).await?;
         let first = fb.app.messages(&case_id).await?.into_iter().find(|m| m["provider_message_id"] == "m_OUT1").unwrap_or_default();
         anyhow::ensure!(first["delivery_status"] == "delivered", "{first}");
+        Ok(())
+    }
+
+    async fn files_people_send_are_downloaded_from_the_cdn_without_the_token(backend) {
+        let fb = meta(backend, "messenger").await?;
+        let cdn = format!("http://localhost:{}/v/t1.15752-9", fb.provider.port);
+        let png = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR a screenshot".to_vec();
+        fb.provider.serve_file("/v/t1.15752-9/captura.png", "image/png", &png);
+        fb.provider.serve_file("/v/t1.15752-9/constancia", "application/pdf", b"%PDF-1.5 constancia");
+        fb.deliver(&fb.person_says(json!({"message": {"mid": "m_IN4", "attachments": [
+            {"type": "image", "payload": {"url": format!("{cdn}/captura.png?_nc_cat=1")}},
+            {"type": "file", "payload": {"url": format!("{cdn}/constancia?_nc_cat=2")}}]}}))).await?;
+        let files = fb.app.settled_files().await?;
+        // The CDN's own type wins over the webhook's guess (Meta says only "image").
+        anyhow::ensure!(files[0]["status"] == "kept" && files[0]["content_type"] == "image/png", "{files:?}");
+        anyhow::ensure!(files[1]["status"] == "kept" && files[1]["content_type"] == "application/pdf", "{files:?}");
+        anyhow::ensure!(fb.app.download(&files[0]).await? == png);
+        let downloads: Vec<_> = fb.provider.requests().into_iter().filter(|r| r.path.starts_with("/v/t1.15752-9/")).collect();
+        anyhow::ensure!(downloads.len() == 2, "{downloads:?}");
+        anyhow::ensure!(downloads.iter().all(|r| !r.headers.iter().any(|(k, _)| k == "authorization")), "the page token stays home: {downloads:?}");
         Ok(())
     }
 

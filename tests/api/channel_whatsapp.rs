@@ -48,8 +48,7 @@ async fn whatsapp_with(
     let grants = json!({"http_hosts": ["graph.facebook.com", "localhost"], "secrets": ["app_secret", "verify_token", "access_token"]});
     // The stand-in lives on localhost: grant it next to graph.facebook.com.
     let install = install_plugin_with(&app, "whatsapp-cloud", settings, grants, &[unit.as_str()], |manifest| {
-        manifest
-            .replace(r#"http_hosts = ["graph.facebook.com"]"#, r#"http_hosts = ["graph.facebook.com", "localhost"]"#)
+        manifest.replace(r#"http_hosts = ["#, r#"http_hosts = ["localhost", "#)
     })
     .await?;
     let install = install["id"].as_str().unwrap_or_default().to_owned();
@@ -317,6 +316,40 @@ on_both! {
 }
 
 on_both! {
+    async fn files_people_send_are_looked_up_and_downloaded_with_the_token(backend) {
+        let wa = whatsapp(backend).await?;
+        let base = format!("http://localhost:{}", wa.provider.port);
+        let jpeg = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00 a receipt".to_vec();
+        // Graph API: the media id answers a short-lived URL, which needs the token too.
+        wa.provider.on_get("/v21.0/1479537139650973", json!({
+            "messaging_product": "whatsapp", "url": format!("{base}/whatsapp_business/attachments/?mid=1479537139650973&ext=1"),
+            "mime_type": "image/jpeg", "sha256": "abc", "file_size": jpeg.len(), "id": "1479537139650973",
+        }));
+        wa.provider.serve_file("/whatsapp_business/attachments/", "image/jpeg", &jpeg);
+        wa.deliver(&inbound("wamid.IN2", json!({"type": "image", "image": {"caption": "Mi recibo", "mime_type": "image/jpeg", "sha256": "abc", "id": "1479537139650973"}}))).await?;
+        let files = wa.app.settled_files().await?;
+        anyhow::ensure!(files[0]["status"] == "kept" && files[0]["size_bytes"] == jpeg.len(), "{files:?}");
+        anyhow::ensure!(wa.app.download(&files[0]).await? == jpeg);
+        let requests = wa.provider.requests();
+        let lookup = requests.iter().find(|r| r.path.starts_with("/v21.0/1479537139650973")).cloned();
+        anyhow::ensure!(lookup.as_ref().is_some_and(|r| r.path.contains(&format!("phone_number_id={PHONE_ID}"))), "{requests:?}");
+        for request in requests.iter().filter(|r| r.method == "GET") {
+            anyhow::ensure!(request.headers.iter().any(|(k, v)| k == "authorization" && v == &format!("Bearer {ACCESS_TOKEN}")), "{request:?}");
+        }
+        // A media id Meta no longer has (30 days) is marked, the message kept.
+        wa.provider.fail_get("/v21.0/2479537139650974", 404);
+        wa.deliver(&inbound("wamid.IN7", json!({"type": "document", "document": {"filename": "certificado.pdf", "mime_type": "application/pdf", "sha256": "def", "id": "2479537139650974"}}))).await?;
+        let case = wa.only_case().await?;
+        let settled = ventanilla_tests::eventually(WAIT, || async {
+            let messages = wa.messages(case["id"].as_str()?).await.ok()?;
+            let document = messages.into_iter().find(|m| m["provider_message_id"] == "wamid.IN7")?;
+            (document["attachments"][0]["status"] == "failed").then_some(document)
+        })
+        .await;
+        anyhow::ensure!(settled.is_some_and(|d| d["attachments"][0]["error"].as_str().unwrap_or_default().contains("404")));
+        Ok(())
+    }
+
     async fn files_go_out_by_a_link_whatsapp_can_fetch(backend) {
         const PUBLIC: &str = "https://ayuda.uni.edu.co";
         let wa = whatsapp_with(backend, |c| c.public_url = Some(PUBLIC.into())).await?;

@@ -16,6 +16,7 @@ mod kb;
 mod kb_eval;
 mod kb_io;
 mod kb_meilisearch;
+mod media;
 mod operations;
 mod plugin_runtime;
 mod plugins;

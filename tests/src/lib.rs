@@ -278,6 +278,33 @@ impl TestApp {
         }
     }
 
+    /// The files of the one message of the one case that has files, once
+    /// none of them waits for its download any more.
+    pub async fn settled_files(&self) -> anyhow::Result<Vec<Value>> {
+        let case = self.only_case().await?;
+        let case = case["id"].as_str().unwrap_or_default();
+        let settled = eventually(std::time::Duration::from_secs(60), || async {
+            let messages = self.messages(case).await.ok()?;
+            let files: Vec<Value> =
+                messages.iter().flat_map(|m| m["attachments"].as_array().cloned().unwrap_or_default()).collect();
+            (!files.is_empty() && files.iter().all(|f| f["status"] != "pending")).then_some(files)
+        })
+        .await;
+        match settled {
+            Some(files) => Ok(files),
+            None => anyhow::bail!("files never settled: {:?}", self.messages(case).await?),
+        }
+    }
+
+    /// The bytes behind a kept file's `url`, fetched without credentials
+    /// as a browser would.
+    pub async fn download(&self, file: &Value) -> anyhow::Result<Vec<u8>> {
+        let url = file["url"].as_str().context("the file has no url")?;
+        let response = self.client.get(self.url(url)).send().await?;
+        anyhow::ensure!(response.status() == 200, "{}", response.status());
+        Ok(response.bytes().await?.to_vec())
+    }
+
     /// Posts `body` to a channel account's webhook with `headers`, as its
     /// provider would.
     pub async fn webhook(&self, install: &str, body: &str, headers: &[(&str, &str)]) -> anyhow::Result<Reply> {
@@ -507,7 +534,7 @@ pub struct FakeProvider {
     /// How long to hold each answer back after recording the request.
     delay_ms: std::sync::Arc<std::sync::atomic::AtomicU64>,
     /// Fixed answers to GET requests whose path contains the key.
-    gets: std::sync::Arc<std::sync::Mutex<Vec<(String, String)>>>,
+    gets: std::sync::Arc<std::sync::Mutex<Vec<(String, Route)>>>,
     _task: tokio::task::JoinHandle<()>,
 }
 
@@ -520,7 +547,7 @@ impl FakeProvider {
         let script = std::sync::Arc::new(std::sync::Mutex::new(std::collections::VecDeque::new()));
         let success = std::sync::Arc::new(std::sync::Mutex::new(None::<String>));
         let delay_ms = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
-        let gets = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, String)>::new()));
+        let gets = std::sync::Arc::new(std::sync::Mutex::new(Vec::<(String, Route)>::new()));
         let (log, plan, success_body, delay) = (received.clone(), script.clone(), success.clone(), delay_ms.clone());
         let fixed = gets.clone();
         let task = tokio::spawn(async move {
@@ -566,10 +593,23 @@ impl FakeProvider {
                 let route = (method == "GET")
                     .then(|| fixed.lock().ok()?.iter().find(|(key, _)| path.contains(key.as_str())).cloned())
                     .flatten();
-                let (status, scripted) = match route {
-                    Some((_, body)) => (200, Some(body)),
-                    None => plan.lock().map(|mut p| p.pop_front()).ok().flatten().unwrap_or((200, None)),
-                };
+                if let Some((_, route)) = route {
+                    if let Ok(mut log) = log.lock() {
+                        log.push(Received { method, path, headers, body: String::new() });
+                    }
+                    let location = route.location.map(|l| format!("location: {l}\r\n")).unwrap_or_default();
+                    let head = format!(
+                        "HTTP/1.1 {} X\r\ncontent-type: {}\r\n{location}content-length: {}\r\nconnection: close\r\n\r\n",
+                        route.status,
+                        route.content_type,
+                        route.body.len()
+                    );
+                    let _ = socket.write_all(head.as_bytes()).await;
+                    let _ = socket.write_all(&route.body).await;
+                    let _ = socket.shutdown().await;
+                    continue;
+                }
+                let (status, scripted) = plan.lock().map(|mut p| p.pop_front()).ok().flatten().unwrap_or((200, None));
                 let reply = if let Some(body) = scripted {
                     body
                 } else if path == "/echo" {
@@ -616,8 +656,46 @@ impl FakeProvider {
     /// Answers every GET whose path contains `path_part` with 200 and
     /// `body`, outside the script.
     pub fn on_get(&self, path_part: &str, body: Value) {
+        self.route(
+            path_part,
+            Route {
+                status: 200,
+                content_type: "application/json".into(),
+                body: body.to_string().into_bytes(),
+                location: None,
+            },
+        );
+    }
+
+    /// Serves `bytes` as `content_type` to every GET whose path contains `path_part`.
+    pub fn serve_file(&self, path_part: &str, content_type: &str, bytes: &[u8]) {
+        self.route(
+            path_part,
+            Route { status: 200, content_type: content_type.into(), body: bytes.to_vec(), location: None },
+        );
+    }
+
+    /// Answers every GET whose path contains `path_part` with `status` and
+    /// a `Location` header.
+    pub fn redirect(&self, path_part: &str, status: u16, location: &str) {
+        self.route(
+            path_part,
+            Route { status, content_type: "text/plain".into(), body: vec![], location: Some(location.into()) },
+        );
+    }
+
+    /// Answers every GET whose path contains `path_part` with `status`.
+    pub fn fail_get(&self, path_part: &str, status: u16) {
+        self.route(
+            path_part,
+            Route { status, content_type: "application/json".into(), body: b"{}".to_vec(), location: None },
+        );
+    }
+
+    fn route(&self, path_part: &str, route: Route) {
         if let Ok(mut gets) = self.gets.lock() {
-            gets.push((path_part.to_owned(), body.to_string()));
+            gets.retain(|(key, _)| key != path_part);
+            gets.push((path_part.to_owned(), route));
         }
     }
 
@@ -638,6 +716,15 @@ impl FakeProvider {
     pub fn requests(&self) -> Vec<Received> {
         self.received.lock().map(|r| r.clone()).unwrap_or_default()
     }
+}
+
+/// A fixed answer to GETs.
+#[derive(Clone)]
+struct Route {
+    status: u16,
+    content_type: String,
+    body: Vec<u8>,
+    location: Option<String>,
 }
 
 /// The payload of a chunked body.

@@ -71,6 +71,19 @@ pub struct AttachmentDto {
     /// A download link that works for a while (`attachments.link_ttl_secs`);
     /// none while the file is still only with the provider.
     pub url: Option<String>,
+    pub status: AttachmentStatus,
+    /// Why the file could not be kept (`status` is `failed`).
+    pub error: Option<String>,
+}
+
+/// Where a file is: kept by this server, still being downloaded from the
+/// provider, or given up on.
+#[derive(Serialize, ToSchema, Debug, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum AttachmentStatus {
+    Kept,
+    Pending,
+    Failed,
 }
 
 /// A file uploaded with `POST /cases/{id}/attachments`, to send.
@@ -111,6 +124,12 @@ impl MessageDto {
                 .map(|a| AttachmentDto {
                     url: crate::attachments::hash_of(&a.reference)
                         .map(|hash| files.link(hash, &a.content_type, &a.file_name, files.config.link_ttl_secs)),
+                    status: match (crate::attachments::hash_of(&a.reference), &a.error) {
+                        (Some(_), _) => AttachmentStatus::Kept,
+                        (None, None) => AttachmentStatus::Pending,
+                        (None, Some(_)) => AttachmentStatus::Failed,
+                    },
+                    error: a.error,
                     file_name: a.file_name,
                     content_type: a.content_type,
                     size_bytes: a.size_bytes,
@@ -258,6 +277,7 @@ async fn kept_files(
             content_type: stored.content_type,
             size_bytes: stored.size_bytes,
             reference: file.reference,
+            error: None,
         });
     }
     Ok(kept)

@@ -24,6 +24,7 @@ use crate::plugins::manifest::{Manifest, World};
 use crate::plugins::runtime::Prepared;
 use crate::store::{self, Store, job::Job, plugin_install::Install};
 
+pub mod media;
 pub mod pace;
 pub mod webchat;
 pub mod webhook;
@@ -167,6 +168,7 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
                     content_type: a.content_type.clone(),
                     size_bytes: a.size_bytes,
                     reference: a.reference.clone(),
+                    error: None,
                 })
                 .collect(),
             ..domain::message::NewMessage::text(AuthorKind::Contact, body.clone())

@@ -98,6 +98,16 @@ pub struct Attachment {
     pub size_bytes: u64,
     /// Where the host keeps the bytes (content hash or provider reference).
     pub reference: String,
+    /// Why the host could not keep a file the provider referenced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+impl Attachment {
+    /// A file still only with the provider, and not given up on.
+    pub fn awaits_download(&self) -> bool {
+        self.error.is_none() && crate::attachments::hash_of(&self.reference).is_none()
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]

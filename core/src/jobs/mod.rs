@@ -36,9 +36,11 @@ pub fn backoff(attempts: i32) -> Duration {
     Duration::from_millis(base * 1000 + jitter)
 }
 
-fn max_attempts(kind: &str) -> i32 {
+/// Runs a job of `kind` gets before it is given up on.
+pub fn max_attempts(kind: &str) -> i32 {
     match kind {
         "message.deliver" => 10,
+        crate::store::message::MEDIA_JOB => 8,
         _ => 5,
     }
 }
@@ -78,6 +80,7 @@ pub async fn run(state: &AppState, job: Job) {
     let outcome = match kind.as_str() {
         "plugin.event" => crate::plugins::dispatch::handle(state, &job).await,
         "message.deliver" => crate::channels::deliver(state, &job).await,
+        crate::store::message::MEDIA_JOB => crate::channels::media::fetch(state, &job).await,
         crate::store::article::INDEX_JOB => crate::search::sync::handle(state, &job).await,
         other => Outcome::Dead(format!("no handler for job kind `{other}`")),
     };

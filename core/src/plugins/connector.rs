@@ -40,6 +40,8 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error>
 pub struct ConnectorPlugin {
     pub hash: String,
     pre: bindings::ConnectorPre<HostState>,
+    /// How the host downloads the files people send (WIT 1.2 and later).
+    pub media: Option<super::media::MediaPlugin>,
 }
 
 /// What parsing a webhook came to, with the lines the plugin logged.
@@ -53,13 +55,11 @@ const MAX_ITEMS: usize = 1000;
 impl PluginHost {
     /// Checks that `compiled` implements the connector world (WIT 1.x).
     pub fn prepare_connector(&self, compiled: &Compiled) -> Result<ConnectorPlugin, Error> {
-        let pre = self
-            .linkers
-            .connector
-            .instantiate_pre(&compiled.component)
-            .and_then(bindings::ConnectorPre::new)
-            .map_err(|e| Error::WrongWorld { world: "connector", reason: format!("{e:#}") })?;
-        Ok(ConnectorPlugin { hash: compiled.hash.clone(), pre })
+        let wrong = |e: wasmtime::Error| Error::WrongWorld { world: "connector", reason: format!("{e:#}") };
+        let instance = self.linkers.connector.instantiate_pre(&compiled.component).map_err(wrong)?;
+        let media = super::media::MediaPlugin::of(&instance);
+        let pre = bindings::ConnectorPre::new(instance).map_err(wrong)?;
+        Ok(ConnectorPlugin { hash: compiled.hash.clone(), pre, media })
     }
 
     /// Verifies and parses one webhook request, on the plugin executor.

@@ -85,6 +85,8 @@ pub struct PluginHost {
     pub(super) kv: MemoryKv,
     /// The client plugins' HTTP goes through, bound to the network policy.
     pub(super) http: reqwest::Client,
+    /// The client the host downloads files people send with.
+    pub(super) downloads: reqwest::Client,
     pub limits: Limits,
     cache_dir: Option<PathBuf>,
     /// Plugin calls run here, never on the threads that serve requests, so
@@ -197,6 +199,7 @@ impl PluginHost {
         super::protocol::add_to_linker(&mut protocol)?;
         super::connector::add_to_linker(&mut connector)?;
         let http = super::http::client(&limits)?;
+        let downloads = super::media::client(&limits)?;
         let stop = Arc::new(AtomicBool::new(false));
         let ticking = engine.clone();
         let flag = stop.clone();
@@ -225,6 +228,7 @@ impl PluginHost {
             linkers: Arc::new(Linkers { bot, protocol, connector }),
             kv: MemoryKv::default(),
             http,
+            downloads,
             limits,
             cache_dir,
             _ticker: Arc::new(Ticker { stop }),

@@ -39,11 +39,6 @@ struct RedirectRefused;
 
 /// The client every plugin request goes through.
 pub(super) fn client(limits: &Limits) -> Result<reqwest::Client, Error> {
-    let private_hosts = limits
-        .private_hosts
-        .iter()
-        .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(host, _)| host).to_ascii_lowercase())
-        .collect();
     let redirects = reqwest::redirect::Policy::custom(|attempt| {
         let Some(first) = attempt.previous().first() else { return attempt.follow() };
         let next = attempt.url();
@@ -59,6 +54,16 @@ pub(super) fn client(limits: &Limits) -> Result<reqwest::Client, Error> {
             attempt.follow()
         }
     });
+    policy_client(limits, redirects)
+}
+
+/// A client bound to the network policy, with the given redirect policy.
+pub(super) fn policy_client(limits: &Limits, redirects: reqwest::redirect::Policy) -> Result<reqwest::Client, Error> {
+    let private_hosts = limits
+        .private_hosts
+        .iter()
+        .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(host, _)| host).to_ascii_lowercase())
+        .collect();
     reqwest::Client::builder()
         .dns_resolver(Arc::new(PolicyResolver { private_hosts }))
         .redirect(redirects)
@@ -83,22 +88,27 @@ fn find_in_chain<'a, T: std::error::Error + 'static>(err: &'a (dyn std::error::E
     None
 }
 
+/// Checks a URL against granted hosts (and the operator's private hosts).
+pub(super) fn allowed(http_hosts: &[String], limits: &Limits, url: &str) -> Result<(), wit::HttpError> {
+    if http_hosts.is_empty() {
+        return Err(wit::HttpError::Denied("this plugin was not granted http".into()));
+    }
+    let target = net::parse_target(url).map_err(|e| wit::HttpError::Denied(e.to_string()))?;
+    let private_ok = limits.private_hosts.iter().any(|h| *h == format!("{}:{}", target.host, target.port));
+    match net::check_grant(url, http_hosts) {
+        Ok(_) => Ok(()),
+        Err(Denied::Port(_)) if private_ok => Ok(()),
+        Err(e) => Err(wit::HttpError::Denied(e.to_string())),
+    }
+}
+
 impl HostState {
-    /// Checks the URL against the grant (and the operator's private hosts).
-    fn allowed(&self, url: &str) -> Result<(), wit::HttpError> {
-        if self.grants.http_hosts.is_empty() {
-            return Err(wit::HttpError::Denied("this plugin was not granted http".into()));
-        }
-        let target = net::parse_target(url).map_err(|e| wit::HttpError::Denied(e.to_string()))?;
-        let private_ok = self.limits.private_hosts.iter().any(|h| *h == format!("{}:{}", target.host, target.port));
-        match net::check_grant(url, &self.grants.http_hosts) {
-            Ok(_) => Ok(()),
-            Err(Denied::Port(_)) if private_ok => Ok(()),
-            Err(e) => Err(wit::HttpError::Denied(e.to_string())),
-        }
+    /// Checks the URL against the install's grant.
+    pub(super) fn allowed(&self, url: &str) -> Result<(), wit::HttpError> {
+        allowed(&self.grants.http_hosts, &self.limits, url)
     }
 
-    fn credential(&self, auth: &wit::Auth) -> Result<(String, String), wit::HttpError> {
+    pub(super) fn credential(&self, auth: &wit::Auth) -> Result<(String, String), wit::HttpError> {
         use base64::Engine as _;
         let secret = |name: &str| {
             if !self.grants.secrets.iter().any(|s| s == name) {
@@ -198,7 +208,7 @@ impl HostState {
     /// `url` with the secret `name` in place of `{secret}`, and the secret's
     /// bytes (to hide them from whatever comes back). The placeholder may
     /// only stand after the host, so a secret can never pick where it goes.
-    fn fill_url(&self, url: &str, name: &str) -> Result<(String, Vec<u8>), wit::HttpError> {
+    pub(super) fn fill_url(&self, url: &str, name: &str) -> Result<(String, Vec<u8>), wit::HttpError> {
         if !self.grants.secrets.iter().any(|s| s == name) {
             return Err(wit::HttpError::Denied(format!("secret `{name}` was not granted")));
         }
@@ -226,7 +236,7 @@ fn place_secret(url: &str, secret: &str) -> Result<String, String> {
 
 /// Everything but RFC 3986's unreserved characters (and `:`, which bot
 /// tokens carry and paths allow) percent-encoded.
-fn percent_encode(text: &str) -> String {
+pub(super) fn percent_encode(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for byte in text.bytes() {
         if byte.is_ascii_alphanumeric() || b"-._~:".contains(&byte) {
@@ -344,7 +354,7 @@ fn hide_in_error(error: wit::HttpError, hide: &impl Fn(String) -> String) -> wit
     }
 }
 
-fn transport_error(e: &reqwest::Error) -> wit::HttpError {
+pub(super) fn transport_error(e: &reqwest::Error) -> wit::HttpError {
     if e.is_timeout() {
         return wit::HttpError::Timeout;
     }

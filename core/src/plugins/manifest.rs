@@ -7,7 +7,7 @@ use super::Grants;
 use crate::domain::channel_rules::{AfterWindow, ChannelRules};
 
 /// WIT versions this host can run.
-pub const SUPPORTED_WIT: [&str; 2] = ["1.0.0", "1.1.0"];
+pub const SUPPORTED_WIT: [&str; 3] = ["1.0.0", "1.1.0", "1.2.0"];
 
 /// Largest manifest accepted.
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;

@@ -16,6 +16,7 @@ mod http;
 mod imports;
 pub mod kv;
 pub mod manifest;
+pub mod media;
 pub mod net;
 pub mod protocol;
 pub mod runtime;

@@ -98,6 +98,20 @@ pub async fn add(store: &Store, actor: &Actor, scope: Scope<'_>, case_id: CaseId
     Ok(message)
 }
 
+/// The job that downloads the files an inbound message references.
+pub const MEDIA_JOB: &str = "media.fetch";
+
+/// Replaces a message's attachments (a file downloaded, or given up on).
+pub async fn set_attachments_in(conn: &impl ConnectionTrait, id: MessageId, attachments: &[Attachment]) -> Result<()> {
+    let Some(row) = entity::Entity::find_by_id(id.0).one(conn).await? else {
+        return Err(super::Error::NotFound("message"));
+    };
+    let mut active: entity::ActiveModel = row.into();
+    active.attachments = Set(serde_json::to_value(attachments).unwrap_or_default());
+    active.update(conn).await?;
+    Ok(())
+}
+
 /// Adds a message inside the caller's transaction and updates the case:
 /// the first agent reply sets `first_response_at`; a contact answering a
 /// case that waits on them hands it back to its agent. An outbound message
@@ -140,6 +154,17 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
     super::case::save_in(conn, case).await?;
     if new.author_kind == AuthorKind::Contact {
         super::event::emit(conn, actor, case, super::event::CaseEvent::MessageIn { message_id: message.id.0 }).await?;
+    }
+    if direction == Direction::Inbound && message.attachments.iter().any(Attachment::awaits_download) {
+        job::enqueue(
+            conn,
+            job::NewJob {
+                kind: MEDIA_JOB,
+                payload: serde_json::json!({ "message_id": message.id }),
+                idempotency_key: Some(format!("media:{}", message.id)),
+            },
+        )
+        .await?;
     }
     if direction == Direction::Outbound {
         job::enqueue(

@@ -3,6 +3,7 @@
 //! `meta-messaging` crate).
 
 use meta_messaging::Platform;
+use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 
 const INSTAGRAM: Platform = Platform {
@@ -24,6 +25,10 @@ impl Guest for Instagram {
 
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
         INSTAGRAM.send(message)
+    }
+
+    fn locate_media(reference: String, _settings: String) -> Result<MediaLocation, MediaError> {
+        INSTAGRAM.locate(&reference)
     }
 }
 

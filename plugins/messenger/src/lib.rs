@@ -2,6 +2,7 @@
 //! Meta's Messenger Platform (see the `meta-messaging` crate).
 
 use meta_messaging::Platform;
+use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 
 const MESSENGER: Platform = Platform {
@@ -22,6 +23,10 @@ impl Guest for Messenger {
 
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
         MESSENGER.send(message)
+    }
+
+    fn locate_media(reference: String, _settings: String) -> Result<MediaLocation, MediaError> {
+        MESSENGER.locate(&reference)
     }
 }
 

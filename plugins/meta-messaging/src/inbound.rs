@@ -138,7 +138,7 @@ fn message_of(m: &Value, sender: &str, sent_at: i64) -> Result<InboundMessage, P
                     file_name: if n == 0 { name.to_owned() } else { format!("{}-{name}", n + 1) },
                     content_type: content_type.to_owned(),
                     size_bytes: 0,
-                    reference: format!("meta-url:{url}"),
+                    reference: format!("{}{url}", crate::MEDIA_PREFIX),
                 });
             }
             // Shared posts, stories, reels, links: the link is what an agent can open.

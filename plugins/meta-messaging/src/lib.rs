@@ -7,6 +7,7 @@
 //! `messaging` events carry messages, quick-reply and button taps, and
 //! delivery and read receipts. A person's name is asked of the Graph API
 //! once and remembered.
+//! Files people send come as URLs on Meta's CDN, downloaded by the host.
 //! Outbound: `POST {api}/{version}/me/messages` with the page access token
 //! the host adds. Inside 24 hours of the person's last message a reply is a
 //! `RESPONSE`; later (up to 7 days, which the host enforces, and only from a
@@ -15,7 +16,12 @@
 mod inbound;
 mod outbound;
 
+/// The prefix of the references this crate puts in attachments: the
+/// attachment's URL on Meta's CDN, which the host downloads as is.
+const MEDIA_PREFIX: &str = "meta-url:";
+
 use serde_json::Value;
+use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::{InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 use ventanilla_sdk::connector_kit::{answer, meta_handshake, meta_signature};
 
@@ -60,6 +66,16 @@ impl Settings {
 }
 
 impl Platform {
+    /// Where the file a `meta-url:` reference names is: the URL itself.
+    pub fn locate(&self, reference: &str) -> Result<MediaLocation, MediaError> {
+        let Some(url) =
+            reference.strip_prefix(MEDIA_PREFIX).filter(|u| u.starts_with("https://") || u.starts_with("http://"))
+        else {
+            return Err(MediaError::Gone(format!("`{reference}` is not a {} file reference", self.name)));
+        };
+        Ok(MediaLocation { url: url.to_owned(), auth: None, secret_in_url: None, content_type: None })
+    }
+
     pub fn verify_and_parse(&self, request: InboundRequest) -> Result<Parsed, ParseError> {
         if request.method.eq_ignore_ascii_case("GET") {
             return meta_handshake(&request, "verify_token");

@@ -6,9 +6,13 @@
 //! name. The same address receives delivery reports (`MessageStatus`).
 //! Outbound: `POST {api}/2010-04-01/Accounts/{sid}/Messages.json`, a form,
 //! with HTTP basic auth (account SID and the auth token the host adds).
+//! Files people send (MMS) come as media URLs under the API, which the host
+//! downloads with the same credential (Twilio then redirects to its CDN;
+//! the credential does not follow).
 
 use serde_json::Value;
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, BasicFromSecret, Request};
+use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
 use ventanilla_sdk::connector::{
     DeliveryState, Guest, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt,
@@ -178,6 +182,20 @@ impl Guest for Twilio {
             ),
             // 20429: too many requests; 20500/20503: Twilio's own trouble.
             retryable: retryable_status(response.status) || matches!(code, 20429 | 20500 | 20503),
+        })
+    }
+
+    fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {
+        let settings = Settings::parse(&settings);
+        // Only Twilio's own media addresses get the account's credential.
+        if !reference.starts_with(&format!("{}/", settings.api_base_url)) || !reference.contains("/Media/") {
+            return Err(MediaError::Gone(format!("`{reference}` is not a Twilio media URL of this account")));
+        }
+        Ok(MediaLocation {
+            url: reference,
+            auth: Some(Auth::Basic(BasicFromSecret { user: settings.account_sid, secret: "auth_token".into() })),
+            secret_in_url: None,
+            content_type: None,
         })
     }
 }

@@ -127,7 +127,7 @@ fn attachment(file: &Value, default_name: &str, default_type: &str) -> Result<At
         file_name: file["file_name"].as_str().unwrap_or(default_name).to_owned(),
         content_type: file["mime_type"].as_str().unwrap_or(default_type).to_owned(),
         size_bytes: file["file_size"].as_u64().unwrap_or(0),
-        reference: format!("telegram-file:{file_id}"),
+        reference: format!("{}{file_id}", crate::media::PREFIX),
     })
 }
 

@@ -10,9 +10,11 @@
 //! person's tap comes back as the option's id.
 
 mod inbound;
+mod media;
 mod outbound;
 
 use serde_json::Value;
+use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 use ventanilla_sdk::connector_kit::{answer, header};
@@ -68,6 +70,10 @@ impl Guest for Telegram {
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
         let settings = Settings::parse(&message.settings);
         outbound::send(&settings, &message)
+    }
+
+    fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {
+        media::locate(&Settings::parse(&settings), &reference)
     }
 }
 

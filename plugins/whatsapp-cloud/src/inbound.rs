@@ -141,7 +141,7 @@ fn message_of(m: &Value, name_of: &dyn Fn(&str) -> Option<String>) -> Result<Opt
                 file_name: item["filename"].as_str().map_or_else(|| format!("{media}.{extension}"), str::to_owned),
                 content_type: item["mime_type"].as_str().unwrap_or("application/octet-stream").to_owned(),
                 size_bytes: 0,
-                reference: format!("whatsapp-media:{media_id}"),
+                reference: format!("{}{media_id}", crate::media::PREFIX),
             });
         }
         // "unsupported" and types newer than this connector: keep that

@@ -5,11 +5,14 @@
 //! handshake is a GET with `hub.verify_token` and `hub.challenge`.
 //! Outbound: `POST {api}/{version}/{phone_number_id}/messages` with the
 //! access token as a bearer credential the host adds.
+//! Files: see [`media`].
 
 mod inbound;
+mod media;
 mod outbound;
 
 use serde_json::Value;
+use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 use ventanilla_sdk::connector_kit::{answer, meta_handshake, meta_signature};
 
@@ -53,6 +56,10 @@ impl Guest for WhatsApp {
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
         let settings = Settings::parse(&message.settings);
         outbound::send(&settings, &message)
+    }
+
+    fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {
+        media::locate(&Settings::parse(&settings), &reference)
     }
 }
 

@@ -2,15 +2,19 @@
 //! `{"messages": [{"id", "from", "name", "text", "option"}], "statuses":
 //! [{"id", "state"}]}` signed with HMAC-SHA256 of the body in
 //! `x-fake-signature`; sending POSTs to `settings.send_url` with a bearer
-//! token. `settings.mode` picks misbehaviour.
+//! token. `settings.mode` picks misbehaviour. A message's `files` ([{"name",
+//! "type", "ref"}]) become attachments whose reference is a URL the host
+//! downloads as is (with the bearer token when `settings.media_auth`).
 
 use serde_json::{Value, json};
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, HeaderFromSecret, Request};
+use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
 use ventanilla_sdk::connector::{
     ContactProfile, DeliveryState, Guest, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed,
     SendError, SendReceipt, StatusUpdate,
 };
+use ventanilla_sdk::types::Attachment;
 
 struct Fake;
 
@@ -91,7 +95,17 @@ impl Guest for Fake {
                 sender: text(m, "from"),
                 sender_name: m["name"].as_str().map(str::to_owned),
                 body: text(m, "text"),
-                attachments: vec![],
+                attachments: m["files"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .map(|f| Attachment {
+                        file_name: text(f, "name"),
+                        content_type: text(f, "type"),
+                        size_bytes: 0,
+                        reference: text(f, "ref"),
+                    })
+                    .collect(),
                 selected_option: m["option"].as_str().map(str::to_owned),
                 sent_at: 0,
                 thread_keys: vec![],
@@ -141,6 +155,23 @@ impl Guest for Fake {
             Ok(r) => Err(SendError { message: format!("provider answered {}", r.status), retryable: r.status >= 500 }),
             Err(e) => Err(SendError { message: format!("{e:?}"), retryable: true }),
         }
+    }
+
+    fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {
+        let settings = self::settings(&settings);
+        match settings["mode"].as_str().unwrap_or("normal") {
+            "media_trap" => panic!("the connector fell over looking for a file"),
+            "media_gone" => return Err(MediaError::Gone("the provider deleted it".into())),
+            _ => {}
+        }
+        let auth = settings["media_auth"].as_bool().unwrap_or(false).then(|| {
+            Auth::Header(HeaderFromSecret {
+                name: "authorization".into(),
+                prefix: "Bearer ".into(),
+                secret: "api_token".into(),
+            })
+        });
+        Ok(MediaLocation { url: reference, auth, secret_in_url: None, content_type: None })
     }
 }
 
