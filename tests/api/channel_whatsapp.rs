@@ -367,13 +367,16 @@ on_both! {
         let fetched = wa.app.client.get(wa.app.url(link.trim_start_matches(PUBLIC))).send().await?;
         anyhow::ensure!(fetched.status() == 200 && fetched.bytes().await?.as_ref() == pdf.as_slice());
 
-        // Without a public address the provider could not fetch it: a clear failure.
+        // Without a public address the provider could not fetch it: refused up front.
         let wa = whatsapp(backend).await?;
         wa.deliver(&inbound("wamid.IN1", json!({"type": "text", "text": {"body": "Hola"}}))).await?;
         let case_id = wa.only_case().await?["id"].as_str().unwrap_or_default().to_owned();
-        let sent = wa.app.send_file(&case_id, "", "application/pdf", "formulario.pdf", pdf).await?;
-        let failed = wa.message_in(&case_id, sent["id"].as_str().unwrap_or_default(), "failed").await?;
-        anyhow::ensure!(failed["delivery_error"].as_str().is_some_and(|e| e.contains("public_url")), "{failed}");
+        let uploaded = wa.app.upload_file(&case_id, &wa.app.admin_token, "application/pdf", "formulario.pdf", pdf).await?;
+        let message = json!({"attachments": [{"reference": uploaded.body["reference"], "file_name": "formulario.pdf"}]});
+        let refused = wa.app.post(&format!("/api/v1/cases/{case_id}/messages"), &wa.app.admin_token, message).await?;
+        anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "attachments", "{}", refused.text);
+        anyhow::ensure!(refused.text.contains("public_url"), "{}", refused.text);
+        anyhow::ensure!(wa.messages(&case_id).await?.len() == 1, "nothing was queued");
         Ok(())
     }
 

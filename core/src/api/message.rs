@@ -248,6 +248,13 @@ pub async fn create_message(
     new.template = template;
     if new.author_kind.direction() == domain::Direction::Outbound {
         crate::channels::check_outbound(&state, &case, new.template.as_ref(), new.author_kind).await?;
+        // A provider fetches the files it sends from the public address.
+        if !new.attachments.is_empty() && case.channel_install_id.is_some() && state.config.link_prefix().is_empty() {
+            return Err(ApiError::field(
+                "attachments",
+                "files can be sent on this channel only once the server's public_url is set: the provider fetches them from there",
+            ));
+        }
     }
     let actor = Actor::from(&auth.0);
     let scope = auth.0.case_units();
