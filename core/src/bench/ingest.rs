@@ -136,7 +136,7 @@ async fn install_whatsapp(state: &crate::app::AppState, options: &Options, port:
     // the host's, not the provider's allowance.
     let text = std::fs::read_to_string(&options.manifest)
         .with_context(|| format!("cannot read {}", options.manifest.display()))?
-        .replace(r#"http_hosts = ["graph.facebook.com"]"#, r#"http_hosts = ["graph.facebook.com", "localhost"]"#)
+        .replace(r#"http_hosts = ["#, r#"http_hosts = ["localhost", "#)
         .lines()
         .filter(|l| !l.starts_with("max_sends_per_second"))
         .collect::<Vec<_>>()

@@ -141,6 +141,8 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
     let actor = Actor::Plugin { id: install.plugin_id.clone(), version: install.version.clone() };
     let tx = store.begin().await?;
     let mut stored = 0;
+    // Senders resolved in this webhook, so their profiles need no lookup.
+    let mut resolved: Vec<(String, domain::ContactId)> = vec![];
     for (i, inbound) in parsed.messages.iter().enumerate() {
         if inbound.provider_message_id.is_empty()
             || store::message::exists_from_provider(&*tx, install.id, &inbound.provider_message_id).await?
@@ -151,6 +153,7 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
             .map_err(|e| CommitError::Invalid(format!("messages[{i}].sender: {e}")))?;
         let name = inbound.sender_name.clone().filter(|n| !n.trim().is_empty());
         let contact = store::contact::resolve_sender(&*tx, &actor, connector.channel, &sender, name).await?.id();
+        resolved.push((sender.clone(), contact));
         let body = if inbound.body.trim().is_empty() && inbound.attachments.is_empty() {
             return Err(CommitError::Invalid(format!("messages[{i}]: no text and no attachments")));
         } else {
@@ -219,9 +222,13 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
         let Ok(sender) = domain::contact::normalize_identity("sender", connector.channel, &profile.sender) else {
             continue;
         };
-        if let (Some(name), Some(id)) =
-            (&profile.name, store::contact::find_by_identity(&*tx, connector.channel, &sender).await?)
-        {
+        let Some(name) = &profile.name else { continue };
+        let known = resolved.iter().find(|(s, _)| *s == sender).map(|(_, id)| *id);
+        let id = match known {
+            Some(id) => Some(id),
+            None => store::contact::find_by_identity(&*tx, connector.channel, &sender).await?,
+        };
+        if let Some(id) = id {
             store::contact::fill_name_in(&*tx, id, name).await?;
         }
     }

@@ -98,10 +98,18 @@ pub async fn record_call(state: &AppState, install: uuid::Uuid, elapsed: std::ti
 /// Counts an outcome towards the install's consecutive failures only (for a
 /// failure found after the call, e.g. content that could not be stored).
 pub async fn record_outcome(state: &AppState, install: uuid::Uuid, error: Option<&str>) {
+    // A success when the count was just seen at zero changes nothing.
+    if error.is_none() && state.runtime.recently_clean(install) {
+        return;
+    }
     let suspend_after = state.plugins.limits.suspend_after;
     let locale = &state.config.locale;
-    if let Err(e) = store::plugin_install::record_outcome(&state.store, install, error, suspend_after, locale).await {
-        tracing::warn!(%install, error = %e, "cannot record a plugin outcome");
+    match store::plugin_install::record_outcome(&state.store, install, error, suspend_after, locale).await {
+        Ok(recorded) => state.runtime.note_failures(install, recorded.consecutive_failures),
+        Err(e) => {
+            state.runtime.note_failures(install, -1);
+            tracing::warn!(%install, error = %e, "cannot record a plugin outcome");
+        }
     }
 }
 

@@ -61,7 +61,14 @@ pub struct Runtime {
     /// changes, so each is read and checked once, not on every webhook.
     manifests: Arc<RwLock<HashMap<(String, String), Manifest>>>,
     health: Arc<Mutex<HashMap<uuid::Uuid, Health>>>,
+    /// When each install's stored failure count was last seen at zero by
+    /// this instance: successes after that need not read it again for a
+    /// while (a webhook is a few statements; this was one of them).
+    clean: Arc<Mutex<HashMap<uuid::Uuid, std::time::Instant>>>,
 }
+
+/// How long a stored failure count seen at zero is trusted.
+const CLEAN_FOR: Duration = Duration::from_secs(5);
 
 impl Runtime {
     pub fn prepared(&self, plugin_id: &str, version: &str) -> Option<Prepared> {
@@ -130,6 +137,21 @@ impl Runtime {
             .map_err(|e| Error::Cache(format!("compile task: {e}")))??;
         self.remember(plugin_id, version, prepared.clone());
         Ok(prepared)
+    }
+
+    /// Whether the install's stored failure count was seen at zero lately.
+    pub fn recently_clean(&self, install: uuid::Uuid) -> bool {
+        self.clean.lock().ok().and_then(|c| c.get(&install).copied()).is_some_and(|at| at.elapsed() < CLEAN_FOR)
+    }
+
+    /// Notes what the stored failure count was after an outcome was recorded.
+    pub fn note_failures(&self, install: uuid::Uuid, failures: i32) {
+        let Ok(mut clean) = self.clean.lock() else { return };
+        if failures == 0 {
+            clean.insert(install, std::time::Instant::now());
+        } else {
+            clean.remove(&install);
+        }
     }
 
     pub fn record(&self, install: uuid::Uuid, elapsed: Duration, error: Option<String>) {

@@ -732,13 +732,13 @@ pub async fn fill_name_in(conn: &impl ConnectionTrait, id: ContactId, name: &str
     if name.is_empty() || name.chars().count() > 200 {
         return Ok(());
     }
-    if let Some(row) = entity::Entity::find_by_id(id.0).one(conn).await?
-        && row.name.is_none()
-    {
-        let mut active: entity::ActiveModel = row.into();
-        active.name = Set(Some(name.to_owned()));
-        active.updated_at = Set(super::now());
-        active.update(conn).await?;
-    }
+    // One statement: a webhook does this for every message it carries.
+    entity::Entity::update_many()
+        .col_expr(entity::Column::Name, Expr::value(name.to_owned()))
+        .col_expr(entity::Column::UpdatedAt, Expr::value(super::now()))
+        .filter(entity::Column::Id.eq(id.0))
+        .filter(entity::Column::Name.is_null())
+        .exec(conn)
+        .await?;
     Ok(())
 }

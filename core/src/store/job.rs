@@ -51,8 +51,17 @@ pub async fn enqueue(conn: &impl ConnectionTrait, job: NewJob) -> Result<()> {
     enqueue_at(conn, job, super::now()).await
 }
 
+/// Jobs enqueued by this process so far: a commit wakes the workers only
+/// when this moved while its transaction was open.
+static ENQUEUED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+pub(super) fn enqueued() -> u64 {
+    ENQUEUED.load(std::sync::atomic::Ordering::SeqCst)
+}
+
 /// Enqueues a job to run at `run_at`.
 pub async fn enqueue_at(conn: &impl ConnectionTrait, job: NewJob, run_at: DateTime<Utc>) -> Result<()> {
+    ENQUEUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let now = super::now();
     entity::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
@@ -102,8 +111,10 @@ fn due(now: DateTime<Utc>) -> Condition {
 /// Claims the next due job for `lease`, or `None` when nothing is due.
 pub async fn claim(store: &Store, lease: std::time::Duration) -> Result<Option<Job>> {
     let now = super::now();
-    // A cheap read first, so an idle queue never takes the SQLite writer.
-    if !is_postgres(&store.db) && entity::Entity::find().filter(due(now)).one(&store.db).await?.is_none() {
+    // A cheap read first: every commit wakes the workers, and an idle queue
+    // should then cost one plain query, not a transaction (and, on SQLite,
+    // not the writer).
+    if entity::Entity::find().filter(due(now)).one(&store.db).await?.is_none() {
         return Ok(None);
     }
     let tx = store.begin().await?;

@@ -78,8 +78,8 @@ pub struct Store {
     /// SQLite has one writer; taking this lock before a write transaction
     /// turns "database is locked" errors into an orderly queue.
     writer: Option<Arc<Mutex<()>>>,
-    /// Poked after every commit, so job workers look for new work at once
-    /// instead of waiting for their next poll.
+    /// Poked after a commit that may have enqueued jobs, so job workers
+    /// look for new work at once instead of waiting for their next poll.
     pub jobs_wake: Arc<tokio::sync::Notify>,
 }
 
@@ -88,6 +88,8 @@ pub struct WriteTx {
     pub tx: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
     wake: Arc<tokio::sync::Notify>,
+    /// The process's count of enqueued jobs when the transaction began.
+    enqueued_at_begin: u64,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -100,7 +102,11 @@ impl std::ops::Deref for WriteTx {
 impl WriteTx {
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
-        self.wake.notify_waiters();
+        // Only when jobs were enqueued meanwhile (by this transaction or a
+        // concurrent one: a spare wake costs one query, a missed one a poll).
+        if job::enqueued() != self.enqueued_at_begin {
+            self.wake.notify_waiters();
+        }
         Ok(())
     }
 }
@@ -154,8 +160,9 @@ impl Store {
             Some(lock) => Some(lock.clone().lock_owned().await),
             None => None,
         };
+        let enqueued_at_begin = job::enqueued();
         let tx = self.db.begin().await?;
-        Ok(WriteTx { tx, _writer: writer, wake: self.jobs_wake.clone() })
+        Ok(WriteTx { tx, _writer: writer, wake: self.jobs_wake.clone(), enqueued_at_begin })
     }
 
     /// Open and idle connections in the pool, for /metrics.
