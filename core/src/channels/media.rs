@@ -20,15 +20,9 @@ use crate::store::{self, job::Job};
 
 /// Runs a `media.fetch` job for one inbound message.
 pub async fn fetch(state: &AppState, job: &Job) -> Outcome {
-    let Some(id) = job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|s| uuid::Uuid::parse_str(s).ok())
-    else {
-        return Outcome::Dead("payload has no message_id".into());
-    };
-    let db = &state.store;
-    let message = match store::message::get_unscoped(&db.db, MessageId(id)).await {
+    let message = match super::job_message(state, job).await {
         Ok(message) => message,
-        Err(store::Error::NotFound(_)) => return Outcome::Done,
-        Err(e) => return Outcome::Retry(e.to_string()),
+        Err(outcome) => return outcome,
     };
     let mut files = message.attachments.clone();
     if !files.iter().any(Attachment::awaits_download) {

@@ -249,19 +249,28 @@ pub(crate) fn subject_of(body: &str, channel: domain::Channel) -> String {
     subject
 }
 
+/// The message a job's payload names; what the job comes to otherwise (a
+/// message deleted since has nothing left to do).
+pub(crate) async fn job_message(state: &AppState, job: &Job) -> Result<domain::Message, Outcome> {
+    let Some(id) = job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|s| uuid::Uuid::parse_str(s).ok())
+    else {
+        return Err(Outcome::Dead("payload has no message_id".into()));
+    };
+    match store::message::get_unscoped(&state.store.db, MessageId(id)).await {
+        Ok(message) => Ok(message),
+        Err(store::Error::NotFound(_)) => Err(Outcome::Done),
+        Err(e) => Err(Outcome::Retry(e.to_string())),
+    }
+}
+
 /// Runs a `message.deliver` job: sends an outbound message through the
 /// connector of the case's channel account.
 pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
-    let Some(id) = job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|s| uuid::Uuid::parse_str(s).ok())
-    else {
-        return Outcome::Dead("payload has no message_id".into());
+    let message = match job_message(state, job).await {
+        Ok(message) => message,
+        Err(outcome) => return outcome,
     };
     let db = &state.store;
-    let message = match store::message::get_unscoped(&db.db, MessageId(id)).await {
-        Ok(message) => message,
-        Err(store::Error::NotFound(_)) => return Outcome::Done,
-        Err(e) => return Outcome::Retry(e.to_string()),
-    };
     if message.delivery_status != DeliveryStatus::Pending {
         return Outcome::Done;
     }

@@ -99,6 +99,8 @@ impl PluginHost {
                     let state = store.data();
                     let prepared = prepare(state, location, max_bytes);
                     let policy = (state.grants.http_hosts.clone(), state.limits.clone());
+                    // The instance's pool slot is not held through a long download.
+                    drop(store);
                     let download = download(host.downloads.clone(), policy, prepared, max_bytes);
                     match tokio::time::timeout(timeout, download).await {
                         Ok(outcome) => outcome,
