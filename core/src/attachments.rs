@@ -183,6 +183,14 @@ impl Attachments {
         tokio::fs::read(self.path_of(hash)).await
     }
 
+    /// Deletes the bytes kept under `hash`; already gone is fine.
+    pub async fn remove(&self, hash: &str) -> std::io::Result<()> {
+        match tokio::fs::remove_file(self.path_of(hash)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
+    }
+
     /// The MAC over what a link says: file, type, name and expiry.
     fn signing(&self, hash: &str, content_type: &str, name: &str, expires: i64) -> Hmac<Sha256> {
         let mut mac = mac(&self.key);
@@ -241,6 +249,45 @@ impl Attachments {
         }
         Ok(())
     }
+}
+
+/// What a clean-up found.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Collected {
+    pub files: usize,
+    pub bytes: u64,
+}
+
+/// Removes kept files that no message refers to and that were kept before
+/// `before`: uploads an agent never sent. Run it with a margin (a day) so
+/// an upload about to be sent is not taken; `dry_run` only counts.
+pub async fn collect_garbage(
+    store: &crate::store::Store,
+    files: &Attachments,
+    before: chrono::DateTime<chrono::Utc>,
+    dry_run: bool,
+) -> Result<Collected, crate::store::Error> {
+    use crate::store::{attachment, message};
+    let mut collected = Collected::default();
+    for kept in attachment::kept_before(&store.db, before).await? {
+        // Checked and deleted in one transaction, file by file: a message
+        // naming the file meanwhile keeps it.
+        let tx = store.begin().await?;
+        if message::refers_to_file(&*tx, &kept.hash).await? {
+            continue;
+        }
+        collected.files += 1;
+        collected.bytes += kept.size_bytes;
+        if dry_run {
+            continue;
+        }
+        attachment::delete(&*tx, &kept.hash).await?;
+        tx.commit().await?;
+        if let Err(e) = files.remove(&kept.hash).await {
+            tracing::warn!(hash = %kept.hash, error = %e, "cannot delete a kept file");
+        }
+    }
+    Ok(collected)
 }
 
 fn mac(key: &[u8]) -> Hmac<Sha256> {

@@ -156,6 +156,17 @@ enum AdminCommand {
         #[arg(long, default_value = "Administración")]
         name: String,
     },
+    /// Delete kept files no message refers to (uploads never sent).
+    GcFiles {
+        #[command(flatten)]
+        common: Common,
+        /// Only files kept longer ago than this.
+        #[arg(long, default_value_t = 24)]
+        older_than_hours: u32,
+        /// Count what would go, delete nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
 }
 
 #[derive(Args)]
@@ -215,6 +226,21 @@ fn run() -> anyhow::Result<()> {
             let config = common.load()?;
             init_logs(&config);
             runtime.block_on(create_admin(config, &email, &password_file, &name))
+        }
+        Command::Admin { command: AdminCommand::GcFiles { common, older_than_hours, dry_run } } => {
+            let config = common.load()?;
+            init_logs(&config);
+            runtime.block_on(async {
+                let store = app::open_store(&config).await?;
+                // Removing needs no link key: only where the files are.
+                let files =
+                    ventanilla::attachments::Attachments::new(&config.data_dir, config.attachments.clone(), b"");
+                let before = chrono::Utc::now() - chrono::Duration::hours(i64::from(older_than_hours));
+                let collected = ventanilla::attachments::collect_garbage(&store, &files, before, dry_run).await?;
+                let verb = if dry_run { "would remove" } else { "removed" };
+                writeln!(std::io::stdout(), "{verb} {} files ({} bytes)", collected.files, collected.bytes)?;
+                Ok(())
+            })
         }
         Command::Migrate { common } => {
             let config = common.load()?;

@@ -82,4 +82,44 @@ on_both! {
         anyhow::ensure!(expired.status == 403 && expired.text.contains("expired"), "{}", expired.text);
         Ok(())
     }
+
+    async fn files_never_sent_are_collected_after_a_while(backend) {
+        let app = spawn_app_with(backend, |_| {}).await?;
+        let unit = app.create_unit("tesoreria").await?;
+        let case = app.create_case(&app.admin_token, &unit, "Recibo").await?;
+        let case_id = case["id"].as_str().unwrap_or_default().to_owned();
+        let unsent = app.upload_file(&case_id, &app.admin_token, "text/plain", "borrador.txt", b"nunca enviado".to_vec()).await?;
+        let sent = app.send_file(&case_id, "Su recibo", "image/png", "recibo.png", PNG.to_vec()).await?;
+        let fresh = app.upload_file(&case_id, &app.admin_token, "text/plain", "nuevo.txt", b"recien subido".to_vec()).await?;
+        // The first two were kept two days ago; the last one just now.
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        use ventanilla::store::attachment::entity;
+        let old: Vec<String> = [&unsent.body["reference"], &sent["attachments"][0]["url"]]
+            .iter()
+            .map(|v| v.as_str().unwrap_or_default().trim_start_matches("sha256:").trim_start_matches("/api/v1/attachments/").split('?').next().unwrap_or_default().to_owned())
+            .collect();
+        entity::Entity::update_many()
+            .col_expr(entity::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::days(2)))
+            .filter(entity::Column::Hash.is_in(old.clone()))
+            .exec(&app.store.db)
+            .await?;
+        let files = ventanilla::attachments::Attachments::new(app.data_dir(), Default::default(), b"");
+        let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+        let counted = ventanilla::attachments::collect_garbage(&app.store, &files, day_ago, true).await?;
+        anyhow::ensure!(counted.files == 1 && counted.bytes == 13, "{counted:?}");
+        anyhow::ensure!(files.read(&old[0]).await.is_ok(), "a dry run deletes nothing");
+        let collected = ventanilla::attachments::collect_garbage(&app.store, &files, day_ago, false).await?;
+        anyhow::ensure!(collected == counted, "{collected:?}");
+        // The unsent upload is gone, on disk and as a reference; the rest stay.
+        anyhow::ensure!(files.read(&old[0]).await.is_err());
+        let reuse = app.post(&format!("/api/v1/cases/{case_id}/messages"), &app.admin_token,
+            json!({"attachments": [{"reference": unsent.body["reference"]}]})).await?;
+        anyhow::ensure!(reuse.status == 422, "{}", reuse.text);
+        anyhow::ensure!(files.read(&old[1]).await? == PNG, "a sent file stays");
+        let fresh_hash = fresh.body["reference"].as_str().unwrap_or_default().trim_start_matches("sha256:").to_owned();
+        anyhow::ensure!(files.read(&fresh_hash).await.is_ok(), "a recent upload stays");
+        let again = ventanilla::attachments::collect_garbage(&app.store, &files, day_ago, false).await?;
+        anyhow::ensure!(again.files == 0, "{again:?}");
+        Ok(())
+    }
 }

@@ -163,6 +163,11 @@ impl Reply {
 }
 
 impl TestApp {
+    /// The server's data directory (database, search index, kept files).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self._db.dir
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
     }

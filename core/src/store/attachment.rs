@@ -1,7 +1,7 @@
 //! What is known of each file kept by content hash: its type and size.
 
 use super::Result;
-use sea_orm::{ConnectionTrait, EntityTrait, Set};
+use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -53,4 +53,27 @@ pub async fn find(conn: &impl ConnectionTrait, hash: &str) -> Result<Option<Stor
         content_type: row.content_type,
         size_bytes: u64::try_from(row.size_bytes).unwrap_or(0),
     }))
+}
+
+/// Files kept before `before`, oldest first.
+pub async fn kept_before(conn: &impl ConnectionTrait, before: chrono::DateTime<chrono::Utc>) -> Result<Vec<Stored>> {
+    let rows = entity::Entity::find()
+        .filter(entity::Column::CreatedAt.lt(before))
+        .order_by_asc(entity::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .map(|row| Stored {
+            hash: row.hash,
+            content_type: row.content_type,
+            size_bytes: u64::try_from(row.size_bytes).unwrap_or(0),
+        })
+        .collect())
+}
+
+/// Forgets a kept file (its bytes are removed by the caller).
+pub async fn delete(conn: &impl ConnectionTrait, hash: &str) -> Result<()> {
+    entity::Entity::delete_by_id(hash.to_owned()).exec(conn).await?;
+    Ok(())
 }

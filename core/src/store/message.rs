@@ -101,6 +101,15 @@ pub async fn add(store: &Store, actor: &Actor, scope: Scope<'_>, case_id: CaseId
 /// The job that downloads the files an inbound message references.
 pub const MEDIA_JOB: &str = "media.fetch";
 
+/// Whether any message names the kept file `hash` among its attachments.
+pub async fn refers_to_file(conn: &impl ConnectionTrait, hash: &str) -> Result<bool> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
+    let pattern = format!("%{}{hash}%", crate::attachments::REFERENCE_PREFIX);
+    let as_text = Func::cast_as(Expr::col(entity::Column::Attachments), Alias::new("TEXT"));
+    let found = entity::Entity::find().filter(Expr::expr(as_text).like(pattern)).one(conn).await?;
+    Ok(found.is_some())
+}
+
 /// Replaces a message's attachments (a file downloaded, or given up on).
 pub async fn set_attachments_in(conn: &impl ConnectionTrait, id: MessageId, attachments: &[Attachment]) -> Result<()> {
     let Some(row) = entity::Entity::find_by_id(id.0).one(conn).await? else {
