@@ -90,10 +90,13 @@ pub async fn fetch(state: &AppState, job: &Job) -> Outcome {
             }
         }
     }
-    if files != message.attachments
-        && let Err(e) = save(state, message.id, &files).await
-    {
-        return Outcome::Retry(e.to_string());
+    if files != message.attachments {
+        match save(state, message.id, &files).await {
+            Ok(()) => {}
+            // Erased meanwhile (a contact's data deleted): nothing to point at.
+            Err(store::Error::NotFound(_)) => return Outcome::Done,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        }
     }
     match again {
         Some(why) => Outcome::Retry(why),
@@ -144,7 +147,7 @@ async fn give_up(state: &AppState, message: MessageId, mut files: Vec<Attachment
         file.error = Some(why.to_owned());
     }
     match save(state, message, &files).await {
-        Ok(()) => Outcome::Done,
+        Ok(()) | Err(store::Error::NotFound(_)) => Outcome::Done,
         Err(e) => Outcome::Retry(e.to_string()),
     }
 }
