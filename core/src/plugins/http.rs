@@ -108,6 +108,16 @@ impl HostState {
         allowed(&self.grants.http_hosts, &self.limits, url)
     }
 
+    /// The bytes of the secret a credential is made from, to hide them in
+    /// whatever comes back.
+    pub(super) fn credential_secret(&self, auth: &wit::Auth) -> Option<Vec<u8>> {
+        let name = match auth {
+            wit::Auth::Header(h) => &h.secret,
+            wit::Auth::Basic(b) => &b.secret,
+        };
+        self.secrets.get(name).map(|s| s.bytes().to_vec())
+    }
+
     pub(super) fn credential(&self, auth: &wit::Auth) -> Result<(String, String), wit::HttpError> {
         use base64::Engine as _;
         let secret = |name: &str| {
@@ -277,11 +287,7 @@ impl HostState {
         let mut pairs = request.headers;
         if let Some(auth) = &request.auth {
             pairs.push(self.credential(auth)?);
-            let name = match auth {
-                wit::Auth::Header(h) => &h.secret,
-                wit::Auth::Basic(b) => &b.secret,
-            };
-            hidden.extend(self.secrets.get(name).map(|s| s.bytes().to_vec()));
+            hidden.extend(self.credential_secret(auth));
         }
         // Short values would redact ordinary text; nobody uses such a secret.
         hidden.retain(|s| s.len() >= 4);

@@ -150,11 +150,7 @@ fn prepare(state: &HostState, location: MediaLocation, max_bytes: usize) -> Resu
     };
     let credential = match &location.auth {
         Some(auth) => {
-            let name = match auth {
-                wit::Auth::Header(h) => &h.secret,
-                wit::Auth::Basic(b) => &b.secret,
-            };
-            hidden.extend(state.secrets.get(name).map(|s| s.bytes().to_vec()));
+            hidden.extend(state.credential_secret(auth));
             Some(state.credential(auth).map_err(refused)?)
         }
         None => None,
