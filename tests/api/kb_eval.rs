@@ -26,6 +26,7 @@ async fn spanish_faq_queries_find_their_article() -> anyhow::Result<()> {
         .await?;
     let kb = kb["id"].as_str().unwrap_or_default().to_owned();
     let mut ids = std::collections::HashMap::new();
+    let mut titles = Vec::new();
     for article in &set.articles {
         let body = json!({
             "title": article.title, "body": article.body, "short_answer": article.short_answer,
@@ -33,7 +34,9 @@ async fn spanish_faq_queries_find_their_article() -> anyhow::Result<()> {
         });
         let created =
             app.post_ok(&format!("/api/v1/knowledge-bases/{kb}/articles"), &app.admin_token, body, 201).await?;
-        ids.insert(created["id"].as_str().unwrap_or_default().to_owned(), article.id.clone());
+        let created = created["id"].as_str().unwrap_or_default().to_owned();
+        titles.push((created.clone(), article.title.clone()));
+        ids.insert(created, article.id.clone());
     }
     let search = |q: String| {
         let (app, kb) = (&app, &kb);
@@ -49,9 +52,14 @@ async fn spanish_faq_queries_find_their_article() -> anyhow::Result<()> {
             anyhow::Ok(body["hits"].as_array().cloned().unwrap_or_default())
         }
     };
-    let last = &set.articles[set.articles.len() - 1];
-    let indexed = eventually(Duration::from_secs(10), || async {
-        (!search(last.title.clone()).await.ok()?.is_empty()).then_some(())
+    // Index jobs run on several workers, in no set order: wait for every article,
+    // not only the last one written.
+    let indexed = eventually(Duration::from_secs(30), || async {
+        for (id, title) in &titles {
+            let hits = search(title.clone()).await.ok()?;
+            hits.iter().any(|h| h["article_id"] == id.as_str()).then_some(())?;
+        }
+        Some(())
     })
     .await;
     anyhow::ensure!(indexed.is_some(), "the articles never became searchable");
