@@ -1,4 +1,4 @@
-//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.2.0`
+//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.3.0`
 //! contract (see `wit/plugin.wit`) and helpers to build actions.
 //!
 //! A bot plugin implements [`bot::Guest`] and exports it:
@@ -21,12 +21,12 @@
 #![deny(missing_docs)]
 
 /// The WIT version this SDK implements.
-pub const WIT_VERSION: &str = "1.2.0";
+pub const WIT_VERSION: &str = "1.3.0";
 
 /// Bindings for the `bot` world: a bot answers the messages of the cases it owns.
 ///
 /// Each world is a cargo feature (`bot`, the default; `protocol`;
-/// `connector`). A plugin crate enables exactly one: the component must
+/// `connector`; `mail-connector`). A plugin crate enables exactly one: the component must
 /// implement every export of the worlds compiled into it.
 #[cfg(feature = "bot")]
 #[allow(missing_docs, clippy::all)]
@@ -55,10 +55,10 @@ pub mod protocol {
         export_macro_name: "export_protocol",
         default_bindings_module: "ventanilla_sdk::protocol",
         with: {
-            "ventanilla:plugin/types@1.2.0": crate::bot::ventanilla::plugin::types,
-            "ventanilla:plugin/log@1.2.0": crate::bot::ventanilla::plugin::log,
-            "ventanilla:plugin/kv@1.2.0": crate::bot::ventanilla::plugin::kv,
-            "ventanilla:plugin/clock@1.2.0": crate::bot::ventanilla::plugin::clock,
+            "ventanilla:plugin/types@1.3.0": crate::bot::ventanilla::plugin::types,
+            "ventanilla:plugin/log@1.3.0": crate::bot::ventanilla::plugin::log,
+            "ventanilla:plugin/kv@1.3.0": crate::bot::ventanilla::plugin::kv,
+            "ventanilla:plugin/clock@1.3.0": crate::bot::ventanilla::plugin::clock,
         },
     });
     #[cfg(not(feature = "bot"))]
@@ -108,28 +108,59 @@ pub mod connector {
 
     #[cfg(feature = "bot")]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.2.0": crate::bot::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.2.0": crate::bot::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.2.0": crate::bot::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.2.0": crate::bot::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.3.0": crate::bot::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.3.0": crate::bot::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.3.0": crate::bot::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.3.0": crate::bot::ventanilla::plugin::clock,
     },);
     #[cfg(all(feature = "protocol", not(feature = "bot")))]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.2.0": crate::protocol::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.2.0": crate::protocol::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.2.0": crate::protocol::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.2.0": crate::protocol::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.3.0": crate::protocol::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.3.0": crate::protocol::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.3.0": crate::protocol::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.3.0": crate::protocol::ventanilla::plugin::clock,
     },);
     #[cfg(not(any(feature = "bot", feature = "protocol")))]
     connector_bindings!();
+}
+
+/// Bindings for the `mail-connector` world: a connector for e-mail. The
+/// host reads the mailbox `Guest::mailbox` names and decodes each message
+/// (and raw RFC 822 webhook posts) for `Guest::read_mail`; the plugin sends
+/// through the host's `mail::submit`. Plugin code takes every path from
+/// this module (`ventanilla_sdk::mail_connector::ventanilla::plugin::...`).
+#[cfg(feature = "mail-connector")]
+#[allow(missing_docs, clippy::all)]
+pub mod mail_connector {
+    // Like `connector`: the standard name mangling on wasm keeps the `send`
+    // export apart from libc's.
+    #[cfg(target_family = "wasm")]
+    wit_bindgen::generate!({
+        world: "mail-connector",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "export_mail_connector",
+        default_bindings_module: "ventanilla_sdk::mail_connector",
+        export_prefix: "cm32p2||",
+    });
+    #[cfg(not(target_family = "wasm"))]
+    wit_bindgen::generate!({
+        world: "mail-connector",
+        path: "wit",
+        pub_export_macro: true,
+        export_macro_name: "export_mail_connector",
+        default_bindings_module: "ventanilla_sdk::mail_connector",
+    });
 }
 
 /// The interfaces every world shares (types, log, kv, clock), whichever
 /// worlds are compiled in: use these paths in plugin code.
 #[cfg(feature = "bot")]
 pub use bot::ventanilla::plugin::{clock, kv, log, types};
-#[cfg(not(any(feature = "bot", feature = "protocol")))]
+#[cfg(all(feature = "connector", not(any(feature = "bot", feature = "protocol"))))]
 pub use connector::ventanilla::plugin::{clock, kv, log, types};
+#[cfg(all(feature = "mail-connector", not(any(feature = "bot", feature = "protocol", feature = "connector"))))]
+pub use mail_connector::ventanilla::plugin::{clock, kv, log, types};
 #[cfg(all(feature = "protocol", not(feature = "bot")))]
 pub use protocol::ventanilla::plugin::{clock, kv, log, types};
 

@@ -6,6 +6,7 @@ mod auth;
 mod authz;
 mod bad_input;
 mod cases;
+mod channel_email;
 mod channel_meta;
 mod channel_sms;
 mod channel_telegram;

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 
 use ventanilla::config::Config;
 
+pub mod mail;
+
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

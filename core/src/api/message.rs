@@ -248,8 +248,10 @@ pub async fn create_message(
     new.template = template;
     if new.author_kind.direction() == domain::Direction::Outbound {
         crate::channels::check_outbound(&state, &case, new.template.as_ref(), new.author_kind).await?;
-        // A provider fetches the files it sends from the public address.
-        if !new.attachments.is_empty() && case.channel_install_id.is_some() && state.config.link_prefix().is_empty() {
+        // A provider fetches the files it sends from the public address
+        // (e-mail carries them itself).
+        let by_link = case.channel_install_id.is_some() && case.channel != domain::Channel::Email;
+        if !new.attachments.is_empty() && by_link && state.config.link_prefix().is_empty() {
             return Err(ApiError::field(
                 "attachments",
                 "files can be sent on this channel only once the server's public_url is set: the provider fetches them from there",

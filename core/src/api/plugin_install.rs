@@ -26,6 +26,8 @@ pub struct GrantsDto {
     pub kb_search: bool,
     pub case_read: bool,
     pub http_hosts: Vec<String>,
+    /// Mail servers (SMTP, IMAP) an e-mail connector may reach.
+    pub mail_hosts: Vec<String>,
     pub secrets: Vec<String>,
 }
 
@@ -36,6 +38,7 @@ impl From<GrantsDto> for Capabilities {
             kb_search: g.kb_search,
             case_read: g.case_read,
             http_hosts: g.http_hosts,
+            mail_hosts: g.mail_hosts,
             secrets: g.secrets,
         }
     }
@@ -48,6 +51,7 @@ impl From<Capabilities> for GrantsDto {
             kb_search: c.kb_search,
             case_read: c.case_read,
             http_hosts: c.http_hosts,
+            mail_hosts: c.mail_hosts,
             secrets: c.secrets,
         }
     }
@@ -170,6 +174,7 @@ async fn to_dto(state: &AppState, install: Install) -> Result<InstallDto, ApiErr
             kb_search: effective.kb_search,
             case_read: effective.case_read,
             http_hosts: effective.http_hosts,
+            mail_hosts: effective.mail_hosts,
             secrets: effective.secrets,
         }
         .into(),
@@ -217,11 +222,24 @@ fn check(
                 refuse(format!("grants.http_hosts[{i}]"), host);
             }
         }
+        let any_mail_host = asked.mail_hosts.iter().any(|h| h == "*");
+        let mut invalid = vec![];
+        for (i, host) in grants.mail_hosts.iter().enumerate() {
+            if !crate::plugins::manifest::valid_host(host) || host == "*" {
+                invalid.push(FieldError {
+                    field: format!("grants.mail_hosts[{i}]"),
+                    message: "must be a DNS host name such as smtp.gmail.com".into(),
+                });
+            } else if !any_mail_host && !asked.mail_hosts.contains(host) {
+                refuse(format!("grants.mail_hosts[{i}]"), host);
+            }
+        }
         for (i, secret) in grants.secrets.iter().enumerate() {
             if !asked.secrets.contains(secret) {
                 refuse(format!("grants.secrets[{i}]"), secret);
             }
         }
+        errors.extend(invalid);
     }
     if errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(errors)) }
 }

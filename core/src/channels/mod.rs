@@ -24,6 +24,7 @@ use crate::plugins::manifest::{Manifest, World};
 use crate::plugins::runtime::Prepared;
 use crate::store::{self, Store, job::Job, plugin_install::Install};
 
+pub mod mail;
 pub mod media;
 pub mod pace;
 pub mod webchat;
@@ -166,17 +167,25 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
             attachments: inbound
                 .attachments
                 .iter()
-                .map(|a| domain::message::Attachment {
-                    file_name: a.file_name.clone(),
-                    content_type: a.content_type.clone(),
-                    size_bytes: a.size_bytes,
-                    reference: a.reference.clone(),
-                    error: None,
+                .map(|a| {
+                    let refused = a.reference.strip_prefix(mail::REFUSED);
+                    domain::message::Attachment {
+                        file_name: a.file_name.clone(),
+                        content_type: a.content_type.clone(),
+                        size_bytes: a.size_bytes,
+                        reference: if refused.is_some() { String::new() } else { a.reference.clone() },
+                        error: refused.map(str::to_owned),
+                    }
                 })
                 .collect(),
             ..domain::message::NewMessage::text(AuthorKind::Contact, body.clone())
         };
-        match store::case::find_open_for(&*tx, contact, install.id).await? {
+        let threaded = store::case::find_threaded(&*tx, contact, install.id, &inbound.thread_keys).await?;
+        let continued = match threaded {
+            Some(case) => Some(case),
+            None => store::case::find_open_for(&*tx, contact, install.id).await?,
+        };
+        match continued {
             Some(mut case) => {
                 store::message::add_in(&*tx, &actor, &mut case, message).await?;
             }
@@ -190,7 +199,11 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
                     };
                 let status =
                     if store::event::has_bot(&*tx, unit).await? { CaseStatus::Bot } else { CaseStatus::Queued };
-                let subject = subject_of(&body, connector.channel);
+                let told = inbound.thread_keys.iter().find_map(|k| k.strip_prefix("subject:"));
+                let subject = match told.map(str::trim).filter(|s| !s.is_empty()) {
+                    Some(subject) => subject_of(subject, connector.channel),
+                    None => subject_of(&body, connector.channel),
+                };
                 let new = NewCase {
                     subject,
                     channel: connector.channel,
@@ -295,11 +308,16 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
     let Some(recipient) = recipient else {
         return fail(db, message.id, job.id, "the contact has no identity on this channel").await;
     };
-    let thread_keys = match store::message::recent(&db.db, case.id, 10).await {
+    let mut thread_keys: Vec<String> = match store::message::recent(&db.db, case.id, 10).await {
         Ok(recent) => recent.into_iter().filter_map(|m| m.provider_message_id).collect(),
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    let attachments = match outbound_files(state, &message) {
+    thread_keys.push(format!("case:{}", case.number));
+    thread_keys.push(format!("subject:{}", case.subject));
+    // The host writes e-mail itself and attaches kept files from here; other
+    // providers fetch them from a link.
+    let by_mail = connector.plugin.mail.is_some();
+    let attachments = match if by_mail { Ok(mail_files(&message)) } else { outbound_files(state, &message) } {
         Ok(files) => files,
         Err(reason) => return fail(db, message.id, job.id, &reason).await,
     };
@@ -326,6 +344,12 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     ctx.send_key = Some(outbound.idempotency_key.clone());
+    if by_mail {
+        ctx.outbound_files = Some(crate::plugins::mail::OutboundFiles {
+            store: state.attachments.clone(),
+            allowed: outbound.attachments.iter().map(|a| a.reference.clone()).collect(),
+        });
+    }
     let last_inbound = match store::message::last_inbound_at(&db.db, case.id).await {
         Ok(at) => at,
         Err(e) => return Outcome::Retry(e.to_string()),
@@ -399,6 +423,22 @@ fn outbound_files(state: &AppState, message: &domain::Message) -> Result<Vec<cra
                 size_bytes: a.size_bytes,
                 reference: format!("{prefix}{link}"),
             })
+        })
+        .collect()
+}
+
+/// The files of an outbound e-mail: the kept files themselves, which the
+/// host attaches when the connector submits the message.
+fn mail_files(message: &domain::Message) -> Vec<crate::plugins::bot::Attachment> {
+    message
+        .attachments
+        .iter()
+        .filter(|a| crate::attachments::hash_of(&a.reference).is_some())
+        .map(|a| crate::plugins::bot::Attachment {
+            file_name: a.file_name.clone(),
+            content_type: a.content_type.clone(),
+            size_bytes: a.size_bytes,
+            reference: a.reference.clone(),
         })
         .collect()
 }

@@ -65,15 +65,6 @@ async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let ip = crate::api::auth::client_ip(&req, &state);
     state.webhooks_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
-    let max = state.config.http.max_webhook_bytes;
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
-        if body.len() + chunk.len() > max {
-            return Err(ApiError::PayloadTooLarge(max));
-        }
-        body.extend_from_slice(&chunk);
-    }
     let connector = match super::connector(&state, install_id).await {
         Ok(connector) => connector,
         Err(Unavailable::NotFound) => return Err(ApiError::NotFound("channel account")),
@@ -82,6 +73,25 @@ async fn receive(
             tracing::warn!(%install_id, error = %e, "connector unavailable");
             return Err(ApiError::Unavailable("the channel account cannot take messages now".into()));
         }
+    };
+    // An e-mail carries its files: room for the largest file kept, in base64.
+    let max = match connector.plugin.mail {
+        Some(_) => state.config.http.max_webhook_bytes.max(state.attachments.config.max_bytes / 3 * 4 + (1 << 20)),
+        None => state.config.http.max_webhook_bytes,
+    };
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > max {
+            return Err(ApiError::PayloadTooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    // A mail connector checks the caller on the request without its body,
+    // then reads the message the host decoded.
+    let raw_mail = match connector.plugin.mail {
+        Some(_) => Some(std::mem::take(&mut body)),
+        None => None,
     };
     let request = InboundRequest {
         method: req.method().as_str().to_owned(),
@@ -97,7 +107,7 @@ async fn receive(
         body: body.to_vec(),
         settings: connector.install.settings.to_string(),
     };
-    let parsed = match super::parse(&state, &connector, request).await {
+    let mut parsed = match super::parse(&state, &connector, request).await {
         Ok(Ok((Ok(parsed), _logs))) => parsed,
         Ok(Ok((Err(ParseError::Unauthorized(reason)), _))) => return Err(ApiError::BadSignature(reason)),
         Ok(Ok((Err(ParseError::Malformed(reason)), _))) => return Err(ApiError::BadRequest(reason)),
@@ -110,6 +120,23 @@ async fn receive(
             return Err(ApiError::Unavailable("cannot take messages now".into()));
         }
     };
+    if let Some(raw) = raw_mail.filter(|raw| !raw.is_empty())
+        && parsed.messages.is_empty()
+        && (200..300).contains(&parsed.response_status)
+    {
+        let decoded = crate::plugins::mail::decode(&raw)
+            .ok_or_else(|| ApiError::BadRequest("the body is not an RFC 822 message with a From header".into()))?;
+        let read = match super::mail::read(&state, &connector, &decoded).await {
+            Ok(read) => read,
+            Err(why) => {
+                tracing::warn!(%install_id, error = %why, "connector failed on an e-mail");
+                return Err(ApiError::Unavailable("the channel account failed to read this message".into()));
+            }
+        };
+        parsed.messages = read.messages;
+        parsed.statuses.extend(read.statuses);
+        parsed.profiles.extend(read.profiles);
+    }
     // Two deliveries of one message may race; the loser's transaction fails
     // on the unique index, and one more try finds the message already stored.
     let mut outcome = super::commit(&state.store, &connector, &parsed).await;

@@ -42,6 +42,8 @@ pub struct ConnectorPlugin {
     pre: bindings::ConnectorPre<HostState>,
     /// How the host downloads the files people send (WIT 1.2 and later).
     pub media: Option<super::media::MediaPlugin>,
+    /// The e-mail exports (WIT 1.3 `mail-connector`).
+    pub mail: Option<super::mail::MailPlugin>,
 }
 
 /// What parsing a webhook came to, with the lines the plugin logged.
@@ -58,8 +60,9 @@ impl PluginHost {
         let wrong = |e: wasmtime::Error| Error::WrongWorld { world: "connector", reason: format!("{e:#}") };
         let instance = self.linkers.connector.instantiate_pre(&compiled.component).map_err(wrong)?;
         let media = super::media::MediaPlugin::of(&instance);
+        let mail = super::mail::MailPlugin::of(&instance);
         let pre = bindings::ConnectorPre::new(instance).map_err(wrong)?;
-        Ok(ConnectorPlugin { hash: compiled.hash.clone(), pre, media })
+        Ok(ConnectorPlugin { hash: compiled.hash.clone(), pre, media, mail })
     }
 
     /// Verifies and parses one webhook request, on the plugin executor.
@@ -112,7 +115,7 @@ impl PluginHost {
     }
 }
 
-fn check_parsed(parsed: &Parsed, max_bytes: usize) -> Result<(), Error> {
+pub(super) fn check_parsed(parsed: &Parsed, max_bytes: usize) -> Result<(), Error> {
     let items = parsed.messages.len() + parsed.statuses.len() + parsed.profiles.len();
     if items > MAX_ITEMS {
         return Err(Error::InvalidOutput(format!("{items} items in one webhook; at most {MAX_ITEMS}")));

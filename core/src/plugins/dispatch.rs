@@ -196,5 +196,6 @@ pub async fn context(
         secrets,
         send_key: None,
         send_context: None,
+        outbound_files: None,
     })
 }

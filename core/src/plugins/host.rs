@@ -66,6 +66,7 @@ pub struct Grants {
     pub kb_search: bool,
     pub case_read: bool,
     pub http_hosts: Vec<String>,
+    pub mail_hosts: Vec<String>,
     pub secrets: Vec<String>,
 }
 
@@ -123,6 +124,8 @@ pub struct CallContext {
     pub send_key: Option<String>,
     /// What the connector's `outbound.context` answers during a send.
     pub send_context: Option<super::SendContext>,
+    /// The files a mail connector's `submit` may attach during a send.
+    pub outbound_files: Option<super::mail::OutboundFiles>,
 }
 
 /// The knowledge bases a plugin's `kb.search` reaches: the public ones of
@@ -198,6 +201,7 @@ impl PluginHost {
         super::bot::add_to_linker(&mut bot)?;
         super::protocol::add_to_linker(&mut protocol)?;
         super::connector::add_to_linker(&mut connector)?;
+        super::mail::add_to_linker(&mut connector)?;
         let http = super::http::client(&limits)?;
         let downloads = super::media::client(&limits)?;
         let stop = Arc::new(AtomicBool::new(false));
@@ -290,6 +294,7 @@ impl PluginHost {
             kb: ctx.kb.clone(),
             send_key: ctx.send_key.clone(),
             send_context: ctx.send_context,
+            outbound_files: ctx.outbound_files.clone(),
             http: self.http.clone(),
             limits: limits.clone(),
             deadline: std::time::Instant::now() + Duration::from_millis(limits.wall_ms),
@@ -402,6 +407,7 @@ pub struct HostState {
     pub(super) kb: Option<KbScope>,
     pub(super) send_key: Option<String>,
     pub(super) send_context: Option<super::SendContext>,
+    pub(super) outbound_files: Option<super::mail::OutboundFiles>,
     pub(super) http: reqwest::Client,
     pub(super) limits: Limits,
     /// When the call's wall-clock time runs out; host calls stop there too.

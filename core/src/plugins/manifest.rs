@@ -7,7 +7,7 @@ use super::Grants;
 use crate::domain::channel_rules::{AfterWindow, ChannelRules};
 
 /// WIT versions this host can run.
-pub const SUPPORTED_WIT: [&str; 3] = ["1.0.0", "1.1.0", "1.2.0"];
+pub const SUPPORTED_WIT: [&str; 4] = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"];
 
 /// Largest manifest accepted.
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
@@ -55,6 +55,9 @@ pub struct Capabilities {
     pub kb_search: bool,
     pub case_read: bool,
     pub http_hosts: Vec<String>,
+    /// Mail servers (SMTP, IMAP) an e-mail connector may reach, by DNS name;
+    /// `*` asks for whichever the admin grants (the institution's own).
+    pub mail_hosts: Vec<String>,
     pub secrets: Vec<String>,
 }
 
@@ -223,27 +226,21 @@ fn check_capabilities(world: World, caps: &Capabilities) -> Result<(), ManifestE
     if !caps.http_hosts.is_empty() && !imports_http {
         return fail("capabilities.http_hosts", format!("the {} world does not import http", world.as_str()));
     }
+    if !caps.mail_hosts.is_empty() && !imports_http {
+        return fail("capabilities.mail_hosts", format!("the {} world does not import mail", world.as_str()));
+    }
     if !caps.secrets.is_empty() && !imports_http {
         return fail("capabilities.secrets", format!("the {} world does not import secrets", world.as_str()));
     }
-    for (i, host) in caps.http_hosts.iter().enumerate() {
-        // `localhost` is only reachable where the operator allows it (plugins.private_hosts).
-        let host = host.strip_prefix("*.").unwrap_or(host);
-        let valid = host == "localhost"
-            || !host.is_empty()
-                && host.len() <= 253
-                && host.split('.').count() >= 2
-                && host.split('.').all(|label| {
-                    !label.is_empty()
-                        && label.len() <= 63
-                        && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-                })
-                && !host.chars().all(|c| c.is_ascii_digit() || c == '.');
-        if !valid {
-            return fail(
-                &format!("capabilities.http_hosts[{i}]"),
-                "must be a DNS host name such as graph.facebook.com",
-            );
+    let hosts =
+        caps.http_hosts.iter().map(|h| ("http_hosts", h)).chain(caps.mail_hosts.iter().map(|h| ("mail_hosts", h)));
+    for (i, (key, host)) in hosts.enumerate() {
+        let i = if key == "http_hosts" { i } else { i - caps.http_hosts.len() };
+        if key == "mail_hosts" && host == "*" {
+            continue;
+        }
+        if !valid_host(host) {
+            return fail(&format!("capabilities.{key}[{i}]"), "must be a DNS host name such as graph.facebook.com");
         }
     }
     for (i, name) in caps.secrets.iter().enumerate() {
@@ -257,6 +254,20 @@ fn check_capabilities(world: World, caps: &Capabilities) -> Result<(), ManifestE
     Ok(())
 }
 
+/// A granted host name: a DNS name (or `*.` and one), or `localhost`,
+/// which only the operator can make reachable (plugins.private_hosts).
+pub fn valid_host(host: &str) -> bool {
+    let host = host.strip_prefix("*.").unwrap_or(host);
+    host == "localhost"
+        || !host.is_empty()
+            && host.len() <= 253
+            && host.split('.').count() >= 2
+            && host.split('.').all(|label| {
+                !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            })
+            && !host.chars().all(|c| c.is_ascii_digit() || c == '.')
+}
+
 impl Capabilities {
     /// What the install may use: requested here and granted by the admin.
     pub fn intersect(&self, granted: &Capabilities) -> Grants {
@@ -265,6 +276,11 @@ impl Capabilities {
             kb_search: self.kb_search && granted.kb_search,
             case_read: self.case_read && granted.case_read,
             http_hosts: self.http_hosts.iter().filter(|h| granted.http_hosts.contains(h)).cloned().collect(),
+            mail_hosts: if self.mail_hosts.iter().any(|h| h == "*") {
+                granted.mail_hosts.iter().filter(|h| valid_host(h)).cloned().collect()
+            } else {
+                self.mail_hosts.iter().filter(|h| granted.mail_hosts.contains(h)).cloned().collect()
+            },
             secrets: self.secrets.iter().filter(|s| granted.secrets.contains(s)).cloned().collect(),
         }
     }

@@ -15,6 +15,7 @@ pub mod host;
 mod http;
 mod imports;
 pub mod kv;
+pub mod mail;
 pub mod manifest;
 pub mod media;
 pub mod net;

@@ -61,17 +61,22 @@ pub fn parse_target(url: &str) -> Result<Target, Denied> {
 /// for subdomains) before any connection is made.
 pub fn check_grant(url: &str, granted: &[String]) -> Result<Target, Denied> {
     let target = parse_target(url)?;
-    let allowed = granted.iter().any(|g| match g.strip_prefix("*.") {
-        Some(domain) => target.host.ends_with(&format!(".{domain}")),
-        None => *g == target.host,
-    });
-    if !allowed {
+    if !host_granted(&target.host, granted) {
         return Err(Denied::HostNotGranted(target.host));
     }
     if !matches!(target.port, 80 | 443) {
         return Err(Denied::Port(target.port));
     }
     Ok(target)
+}
+
+/// Whether a lower-case host name is among the granted ones (exact names,
+/// or `*.example.com` for subdomains).
+pub fn host_granted(host: &str, granted: &[String]) -> bool {
+    granted.iter().any(|g| match g.strip_prefix("*.") {
+        Some(domain) => host.ends_with(&format!(".{domain}")),
+        None => *g == host,
+    })
 }
 
 /// Refuses the request if any resolved address is not public.

@@ -647,6 +647,43 @@ pub async fn find_open_for(
     with_tags(conn, model).await
 }
 
+/// The case a message on a channel account continues, told by threading
+/// hints (see the connector world's `thread-keys`): `case:<number>` names a
+/// case of the same contact on this account; any other key (but
+/// `subject:`) is the provider message id of an earlier message there.
+/// Closed cases are not continued.
+pub async fn find_threaded(
+    conn: &impl ConnectionTrait,
+    contact: ContactId,
+    channel_install: uuid::Uuid,
+    keys: &[String],
+) -> Result<Option<Case>> {
+    let open = entity::Column::Status.ne(CaseStatus::Closed.as_str());
+    for key in keys.iter().take(50) {
+        let model = if let Some(number) = key.strip_prefix("case:") {
+            let Ok(number) = number.trim().parse::<i64>() else { continue };
+            entity::Entity::find()
+                .filter(entity::Column::Number.eq(number))
+                .filter(entity::Column::ContactId.eq(contact.0))
+                .filter(entity::Column::ChannelInstallId.eq(channel_install))
+                .filter(open.clone())
+                .one(conn)
+                .await?
+        } else if key.starts_with("subject:") || key.is_empty() {
+            continue;
+        } else {
+            let Some(case_id) = super::message::case_of_provider_message(conn, channel_install, key).await? else {
+                continue;
+            };
+            entity::Entity::find_by_id(case_id.0).filter(open.clone()).one(conn).await?
+        };
+        if model.is_some() {
+            return with_tags(conn, model).await;
+        }
+    }
+    Ok(None)
+}
+
 /// Holds the case's row until the transaction ends, so read-change-write
 /// sequences on one case (a plugin's actions, say) do not interleave. On
 /// SQLite the single writer already serialises them.

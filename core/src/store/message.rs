@@ -159,6 +159,12 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
     if new.author_kind == AuthorKind::Contact && case.status == CaseStatus::WaitingOnContact {
         case.transition(CaseStatus::Assigned, None, now)?;
     }
+    // A person writing again on a resolved case (an e-mail reply) reopens
+    // it: back to whoever worked it, or to the queue.
+    if new.author_kind == AuthorKind::Contact && case.status == CaseStatus::Resolved {
+        let to = if case.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::Queued };
+        case.transition(to, None, now)?;
+    }
     case.updated_at = now;
     super::case::save_in(conn, case).await?;
     if new.author_kind == AuthorKind::Contact {
@@ -447,6 +453,20 @@ pub async fn exists_from_provider(conn: &impl ConnectionTrait, install: uuid::Uu
         .one(conn)
         .await?
         .is_some())
+}
+
+/// The case of the message a channel account knows by `provider_id`.
+pub async fn case_of_provider_message(
+    conn: &impl ConnectionTrait,
+    install: uuid::Uuid,
+    provider_id: &str,
+) -> Result<Option<CaseId>> {
+    Ok(entity::Entity::find()
+        .filter(entity::Column::ChannelInstallId.eq(install))
+        .filter(entity::Column::ProviderMessageId.eq(provider_id))
+        .one(conn)
+        .await?
+        .map(|m| CaseId(m.case_id)))
 }
 
 /// Records how delivery of an outbound message went.

@@ -99,7 +99,8 @@ fn from_model(m: entity::Model) -> Install {
 fn grants_json(granted: &Capabilities) -> serde_json::Value {
     serde_json::json!({
         "kv": granted.kv, "kb_search": granted.kb_search, "case_read": granted.case_read,
-        "http_hosts": granted.http_hosts, "secrets": granted.secrets,
+        "http_hosts": granted.http_hosts,
+        "mail_hosts": granted.mail_hosts, "secrets": granted.secrets,
     })
 }
 
