@@ -137,6 +137,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     };
     let state = web::Data::new(state);
     crate::jobs::spawn(state.clone(), state.config.http.job_workers);
+    crate::channels::mailbox::spawn(state.clone());
     let data = state.clone();
     let server = HttpServer::new(move || {
         App::new()

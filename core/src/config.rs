@@ -127,6 +127,9 @@ pub struct HttpConfig {
     pub webhooks_per_ip_per_minute: u32,
     /// Largest webhook body accepted from a provider.
     pub max_webhook_bytes: usize,
+    /// How often the mailboxes of e-mail channel accounts are read (IMAP),
+    /// in seconds; 0 never reads them.
+    pub mail_poll_secs: u64,
     /// Job workers per instance (deliveries, plugin events, timers).
     pub job_workers: usize,
     /// How long a worker owns a claimed job; a job whose instance died is
@@ -193,6 +196,7 @@ impl Default for HttpConfig {
             trust_forwarded_for: false,
             webhooks_per_ip_per_minute: 600,
             max_webhook_bytes: 1024 * 1024,
+            mail_poll_secs: 60,
             job_workers: 2,
             job_lease_secs: 120,
             public_requests_per_ip_per_minute: 1200,

@@ -5,12 +5,13 @@
 //! and records every message.
 
 use serde_json::{Value, json};
-use ventanilla_tests::mail::{FakeSmtp, Verdict};
+use ventanilla_tests::mail::{FakeImap, FakeSmtp, Verdict};
 use ventanilla_tests::{Backend, Reply, TestApp, eventually, install_plugin_with, on_both, set_secret, spawn_app_with};
 
 const ADDRESS: &str = "ayuda@uni.edu.co";
 const SMTP_PASSWORD: &str = "app-password-123";
 const TOKEN: &str = "gateway-token-456";
+const IMAP_PASSWORD: &str = "imap-app-password-789";
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n";
 
 struct Mail {
@@ -20,17 +21,32 @@ struct Mail {
 }
 
 async fn mail(backend: Backend) -> anyhow::Result<Mail> {
+    mail_reading(backend, None).await
+}
+
+/// An install that also reads `imap`'s mailbox, every second.
+async fn mail_reading(backend: Backend, imap: Option<&FakeImap>) -> anyhow::Result<Mail> {
     let smtp = FakeSmtp::start(SMTP_PASSWORD).await?;
     let port = smtp.port;
-    let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+    let imap_port = imap.map(|i| i.port);
+    let app = spawn_app_with(backend, |c| {
+        c.plugins.private_hosts = vec![format!("localhost:{port}")];
+        c.plugins.private_hosts.extend(imap_port.map(|p| format!("localhost:{p}")));
+        c.http.mail_poll_secs = 1;
+    })
+    .await?;
     let unit = app.create_unit("registro").await?;
-    let settings = json!({"address": ADDRESS, "display_name": "Registro UNI",
+    let mut settings = json!({"address": ADDRESS, "display_name": "Registro UNI",
         "smtp": {"host": "localhost", "port": port, "security": "none", "user": ADDRESS}});
-    let grants = json!({"mail_hosts": ["localhost"], "secrets": ["smtp_password", "webhook_token"]});
+    if let Some(p) = imap_port {
+        settings["imap"] = json!({"host": "localhost", "port": p, "security": "none", "user": ADDRESS});
+    }
+    let grants = json!({"mail_hosts": ["localhost"], "secrets": ["smtp_password", "webhook_token", "imap_password"]});
     let install = install_plugin_with(&app, "email", settings, grants, &[unit.as_str()], |m| m).await?;
     let install = install["id"].as_str().unwrap_or_default().to_owned();
     set_secret(&app, &install, "smtp_password", SMTP_PASSWORD).await?;
     set_secret(&app, &install, "webhook_token", TOKEN).await?;
+    set_secret(&app, &install, "imap_password", IMAP_PASSWORD).await?;
     Ok(Mail { app, smtp, install })
 }
 
@@ -216,6 +232,44 @@ on_both! {
         let error = failed["delivery_error"].as_str().unwrap_or_default();
         assert!(error.contains("550") || error.contains("No such user"), "the server's reason is kept: {error}");
         assert_eq!(m.smtp.submitted().len(), 1);
+        Ok(())
+    }
+
+    async fn the_mailbox_is_read_and_each_message_taken_once(backend) {
+        let imap = FakeImap::start(IMAP_PASSWORD).await?;
+        // Read by a person before the account was connected: left alone.
+        imap.deliver_seen(&plain_mail("old@example.com", "old1@example.com", "Antiguo", "", "Ya atendido"));
+        imap.deliver(&first_mail("m1@example.com"));
+        imap.deliver(&plain_mail("maria@example.com", "auto1@example.com", "Respuesta automática",
+            "Auto-Submitted: auto-replied\r\n", "Fuera de la oficina"));
+        let m = mail_reading(backend, Some(&imap)).await?;
+        let all_seen = eventually(std::time::Duration::from_secs(30), || async {
+            imap.folder().iter().all(|s| s.seen).then_some(())
+        })
+        .await;
+        anyhow::ensure!(all_seen.is_some(), "messages never marked read: {:?}", imap.folder());
+        let case = m.app.only_case().await?;
+        assert_eq!(case["subject"], "Certificado de notas");
+        let case_id = case["id"].as_str().unwrap_or_default().to_owned();
+        let messages = m.app.messages(&case_id).await?;
+        assert_eq!(messages.len(), 1, "{messages:?}");
+        assert_eq!(messages[0]["attachments"][0]["status"], "kept");
+        assert_eq!(m.app.download(&messages[0]["attachments"][0]).await?, PDF);
+
+        // Her answer arrives later and continues the case; polls after it take nothing twice.
+        imap.deliver(&plain_mail("maria@example.com", "m2@example.com", "Re: Certificado de notas",
+            "In-Reply-To: <m1@example.com>\r\n", "¿Cuándo estará?"));
+        let both = eventually(std::time::Duration::from_secs(30), || async {
+            let messages = m.app.messages(&case_id).await.ok()?;
+            (messages.len() == 2).then_some(messages)
+        })
+        .await;
+        anyhow::ensure!(both.is_some(), "the answer never arrived: {:?}", m.app.messages(&case_id).await?);
+        let logins = imap.logins();
+        let more = eventually(std::time::Duration::from_secs(10), || async { (imap.logins() >= logins + 2).then_some(()) }).await;
+        anyhow::ensure!(more.is_some(), "the mailbox is read every period");
+        assert_eq!(m.app.messages(&case_id).await?.len(), 2, "nothing is taken twice");
+        assert_eq!(m.cases().await?.len(), 1, "a message read before was left alone");
         Ok(())
     }
 }

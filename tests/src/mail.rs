@@ -161,3 +161,210 @@ fn address_of(command: &str) -> String {
     let end = command[start..].find('>').map_or(command.len(), |i| start + i);
     command[start..end].to_owned()
 }
+
+/// One message in the IMAP stand-in's folder.
+#[derive(Debug, Clone)]
+pub struct Stored {
+    pub uid: u32,
+    pub raw: Vec<u8>,
+    pub seen: bool,
+}
+
+/// An IMAP server stand-in: one folder, `INBOX`, on 127.0.0.1 without TLS;
+/// LOGIN, SELECT, UID SEARCH (UNSEEN or a UID range), UID FETCH of whole
+/// messages, UID STORE of the seen flag, LOGOUT.
+pub struct FakeImap {
+    pub port: u16,
+    folder: Arc<Mutex<Vec<Stored>>>,
+    logins: Arc<std::sync::atomic::AtomicUsize>,
+    _task: tokio::task::JoinHandle<()>,
+}
+
+impl FakeImap {
+    /// Listens on a free port; LOGIN succeeds with `password` only.
+    pub async fn start(password: &str) -> anyhow::Result<FakeImap> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let port = listener.local_addr()?.port();
+        let folder = Arc::new(Mutex::new(vec![]));
+        let logins = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let (shared, counted, expected) = (folder.clone(), logins.clone(), password.to_owned());
+        let task = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (shared, counted, expected) = (shared.clone(), counted.clone(), expected.clone());
+                tokio::spawn(async move {
+                    let _ = imap_session(socket, shared, counted, expected).await;
+                });
+            }
+        });
+        Ok(FakeImap { port, folder, logins, _task: task })
+    }
+
+    /// Puts a message in the folder, unread; returns its UID.
+    pub fn deliver(&self, raw: &str) -> u32 {
+        let mut folder = self.folder.lock().unwrap_or_else(|e| e.into_inner());
+        let uid = folder.last().map_or(1, |m| m.uid + 1);
+        folder.push(Stored { uid, raw: raw.as_bytes().to_vec(), seen: false });
+        uid
+    }
+
+    /// Puts a message in the folder already read (by a person, say).
+    pub fn deliver_seen(&self, raw: &str) -> u32 {
+        let uid = self.deliver(raw);
+        if let Some(m) = self.folder.lock().unwrap_or_else(|e| e.into_inner()).iter_mut().find(|m| m.uid == uid) {
+            m.seen = true;
+        }
+        uid
+    }
+
+    pub fn folder(&self) -> Vec<Stored> {
+        self.folder.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// Successful logins so far.
+    pub fn logins(&self) -> usize {
+        self.logins.load(std::sync::atomic::Ordering::SeqCst)
+    }
+}
+
+/// The words of an IMAP command line, quoted strings unquoted.
+fn imap_words(line: &str) -> Vec<String> {
+    let mut words = vec![];
+    let mut chars = line.trim_end().chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            ' ' => {}
+            '"' => {
+                let mut word = String::new();
+                while let Some(c) = chars.next() {
+                    match c {
+                        '\\' => word.extend(chars.next()),
+                        '"' => break,
+                        c => word.push(c),
+                    }
+                }
+                words.push(word);
+            }
+            c => {
+                let mut word = c.to_string();
+                while let Some(&c) = chars.peek() {
+                    if c == ' ' {
+                        break;
+                    }
+                    word.push(c);
+                    chars.next();
+                }
+                words.push(word);
+            }
+        }
+    }
+    words
+}
+
+/// The UIDs a set such as `3`, `1:4`, `5:*` or `1,3` names in the folder;
+/// as on real servers, `5:*` with 4 the highest UID names 4.
+fn uid_set(set: &str, folder: &[Stored]) -> Vec<u32> {
+    let max = folder.last().map_or(0, |m| m.uid);
+    let mut uids = vec![];
+    for range in set.split(',') {
+        let bound = |s: &str| if s == "*" { max } else { s.parse().unwrap_or(0) };
+        let (from, to) = match range.split_once(':') {
+            Some((a, b)) => (bound(a).min(bound(b)), bound(a).max(bound(b))),
+            None => (bound(range), bound(range)),
+        };
+        uids.extend(folder.iter().map(|m| m.uid).filter(|uid| (from..=to).contains(uid)));
+    }
+    uids
+}
+
+async fn imap_session(
+    socket: tokio::net::TcpStream,
+    folder: Arc<Mutex<Vec<Stored>>>,
+    logins: Arc<std::sync::atomic::AtomicUsize>,
+    expected: String,
+) -> anyhow::Result<()> {
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read);
+    write.write_all(b"* OK [CAPABILITY IMAP4rev1] fake IMAP ready\r\n").await?;
+    let mut logged_in = false;
+    loop {
+        let mut line = String::new();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let words = imap_words(&line);
+        let (Some(tag), Some(command)) = (words.first(), words.get(1)) else { continue };
+        let command = command.to_ascii_uppercase();
+        let sub = words.get(2).map(|w| w.to_ascii_uppercase()).unwrap_or_default();
+        let snapshot = folder.lock().map(|f| f.clone()).unwrap_or_default();
+        let mut out: Vec<u8> = vec![];
+        match (command.as_str(), sub.as_str()) {
+            ("CAPABILITY", _) => out.extend(format!("* CAPABILITY IMAP4rev1\r\n{tag} OK done\r\n").bytes()),
+            ("LOGIN", _) => {
+                if words.get(3) == Some(&expected) {
+                    logged_in = true;
+                    logins.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    out.extend(format!("{tag} OK LOGIN completed\r\n").bytes());
+                } else {
+                    out.extend(format!("{tag} NO [AUTHENTICATIONFAILED] Invalid credentials\r\n").bytes());
+                }
+            }
+            _ if !logged_in && command != "LOGOUT" => {
+                out.extend(format!("{tag} BAD log in first\r\n").bytes());
+            }
+            ("SELECT", _) | ("EXAMINE", _) => {
+                let next = snapshot.last().map_or(1, |m| m.uid + 1);
+                out.extend(
+                    format!(
+                        "* FLAGS (\\Seen)\r\n* {} EXISTS\r\n* 0 RECENT\r\n* OK [UIDVALIDITY 7] UIDs valid\r\n\
+* OK [UIDNEXT {next}] next\r\n{tag} OK [READ-WRITE] SELECT completed\r\n",
+                        snapshot.len()
+                    )
+                    .bytes(),
+                );
+            }
+            ("UID", "SEARCH") => {
+                let criteria = words.get(3).map(|w| w.to_ascii_uppercase()).unwrap_or_default();
+                let uids: Vec<u32> = match criteria.as_str() {
+                    "UNSEEN" => snapshot.iter().filter(|m| !m.seen).map(|m| m.uid).collect(),
+                    "UID" => uid_set(words.get(4).map_or("", String::as_str), &snapshot),
+                    _ => vec![],
+                };
+                let listed: Vec<String> = uids.iter().map(u32::to_string).collect();
+                out.extend(format!("* SEARCH {}\r\n{tag} OK SEARCH completed\r\n", listed.join(" ")).bytes());
+            }
+            ("UID", "FETCH") => {
+                for uid in uid_set(words.get(3).map_or("", String::as_str), &snapshot) {
+                    let Some((n, message)) = snapshot.iter().enumerate().find(|(_, m)| m.uid == uid) else { continue };
+                    out.extend(
+                        format!(
+                            "* {} FETCH (UID {uid} RFC822.SIZE {} BODY[] {{{}}}\r\n",
+                            n + 1,
+                            message.raw.len(),
+                            message.raw.len()
+                        )
+                        .bytes(),
+                    );
+                    out.extend(&message.raw);
+                    out.extend(b")\r\n");
+                }
+                out.extend(format!("{tag} OK FETCH completed\r\n").bytes());
+            }
+            ("UID", "STORE") => {
+                let uids = uid_set(words.get(3).map_or("", String::as_str), &snapshot);
+                if let Ok(mut folder) = folder.lock() {
+                    for message in folder.iter_mut().filter(|m| uids.contains(&m.uid)) {
+                        message.seen = true;
+                    }
+                }
+                out.extend(format!("{tag} OK STORE completed\r\n").bytes());
+            }
+            ("NOOP", _) => out.extend(format!("{tag} OK NOOP completed\r\n").bytes()),
+            ("LOGOUT", _) => {
+                write.write_all(format!("* BYE logging out\r\n{tag} OK LOGOUT completed\r\n").as_bytes()).await?;
+                return Ok(());
+            }
+            _ => out.extend(format!("{tag} BAD unknown command\r\n").bytes()),
+        }
+        write.write_all(&out).await?;
+    }
+}

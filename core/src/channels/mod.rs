@@ -25,6 +25,7 @@ use crate::plugins::runtime::Prepared;
 use crate::store::{self, Store, job::Job, plugin_install::Install};
 
 pub mod mail;
+pub mod mailbox;
 pub mod media;
 pub mod pace;
 pub mod webchat;

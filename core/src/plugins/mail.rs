@@ -296,7 +296,7 @@ const HOST_HEADERS: [&str; 12] = [
 
 /// Where a server is: its granted name, resolved, and refused if the
 /// address is private unless the operator listed it.
-async fn mail_server(
+pub(crate) async fn mail_server(
     server: &Server,
     granted: &[String],
     private_hosts: &[String],
@@ -318,6 +318,15 @@ async fn mail_server(
         super::net::check_resolved(&host, &addresses).map_err(|e| denied(e.to_string()))?;
     }
     addresses.first().copied().ok_or_else(|| wit::MailError::Retry(format!("`{host}` has no address")))
+}
+
+/// The password of a mailbox the host reads for an install: the named
+/// secret, if it was granted and is set (and is text).
+pub(crate) fn password(ctx: &CallContext, name: &str) -> Option<String> {
+    if !ctx.grants.secrets.iter().any(|s| s == name) {
+        return None;
+    }
+    ctx.secrets.get(name).and_then(|value| String::from_utf8(value.bytes().to_vec()).ok())
 }
 
 /// The bytes of the files to attach: only those of the message being sent.

@@ -36,3 +36,13 @@ pub async fn get_or_insert(conn: &impl ConnectionTrait, key: &str, make: impl Fn
         Err(_) => get(conn, key).await?.ok_or(super::Error::NotFound("setting")),
     }
 }
+
+/// Stores `value` under `key`, replacing what was there.
+pub async fn set(conn: &impl ConnectionTrait, key: &str, value: &str) -> Result<()> {
+    use sea_orm::sea_query::OnConflict;
+    entity::Entity::insert(entity::ActiveModel { key: Set(key.to_owned()), value: Set(value.to_owned()) })
+        .on_conflict(OnConflict::column(entity::Column::Key).update_column(entity::Column::Value).to_owned())
+        .exec(conn)
+        .await?;
+    Ok(())
+}

@@ -1,0 +1,306 @@
+//! Reading the mailboxes of mail connectors over IMAP.
+//!
+//! Every `http.mail_poll_secs` each instance asks each running mail
+//! connector which mailbox it reads (`mailbox`) and enqueues a `mail.poll`
+//! job for it, keyed by the install and the period, so however many
+//! instances run, one poll per period does the work. A poll logs in to the
+//! server (under the install's `mail_hosts` grant and the private-address
+//! rules, the password from its secrets), fetches the messages that arrived
+//! since the last one it read (the first time: the unread ones), and takes
+//! each one like a webhook post: decoded, read by the connector, its files
+//! kept, committed. Only then is it marked seen and remembered as read, so
+//! a poll cut short reads the rest next time, and a message read twice is
+//! stored once (by its Message-ID).
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use tokio::io::{AsyncRead, AsyncWrite};
+
+use super::Connector;
+use crate::app::AppState;
+use crate::jobs::Outcome;
+use crate::plugins::mail::{MailboxSpec, Security};
+use crate::store::{self, job::Job};
+
+/// The job that reads one install's mailbox.
+pub const POLL_JOB: &str = "mail.poll";
+
+/// Most messages taken in one poll; the rest wait for the next.
+const MAX_PER_POLL: usize = 50;
+
+/// Longest one IMAP exchange (connect, log in, one fetch) may take.
+const TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Installs whose mailbox this instance is reading now.
+static READING: Mutex<Option<HashSet<uuid::Uuid>>> = Mutex::new(None);
+
+/// Starts the loop that schedules mailbox reads, unless turned off.
+pub fn spawn(state: actix_web::web::Data<AppState>) {
+    let every = state.config.http.mail_poll_secs;
+    if every == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(every)).await;
+            if let Err(e) = schedule(&state).await {
+                tracing::warn!(error = %e, "cannot schedule mailbox reads");
+            }
+        }
+    });
+}
+
+/// Enqueues a read of each mail connector's mailbox for this period;
+/// returns how many were enqueued here.
+pub async fn schedule(state: &AppState) -> Result<usize, store::Error> {
+    let every = state.config.http.mail_poll_secs.max(1) as i64;
+    let period = store::now().timestamp() / every;
+    let mut enqueued = 0;
+    for install in store::plugin_install::list(&state.store.db).await? {
+        if install.world != "connector" || !install.is_running() {
+            continue;
+        }
+        let Ok(connector) = super::connector(state, install.id).await else { continue };
+        if connector.plugin.mail.is_none() || mailbox(state, &connector).await.is_none() {
+            continue;
+        }
+        let job = store::job::NewJob {
+            kind: POLL_JOB,
+            payload: serde_json::json!({ "install_id": install.id }),
+            idempotency_key: Some(format!("{POLL_JOB}:{}:{period}", install.id)),
+        };
+        let tx = state.store.begin().await?;
+        // Another instance enqueued this period's read already: fine.
+        if store::job::enqueue(&*tx, job).await.is_ok() && tx.commit().await.is_ok() {
+            enqueued += 1;
+        }
+    }
+    Ok(enqueued)
+}
+
+/// The mailbox a connector names, if any.
+async fn mailbox(state: &AppState, connector: &Connector) -> Option<MailboxSpec> {
+    let mail = connector.plugin.mail.as_ref()?;
+    let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await.ok()?;
+    let settings = connector.install.settings.to_string();
+    match state.plugins.run_mailbox(mail, ctx, settings).await {
+        Ok(spec) => spec,
+        Err(e) => {
+            tracing::warn!(install = %connector.install.id, error = %e, "connector failed to name its mailbox");
+            None
+        }
+    }
+}
+
+/// Runs a `mail.poll` job.
+pub async fn poll(state: &AppState, job: &Job) -> Outcome {
+    let Some(install_id) = job.payload["install_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
+        return Outcome::Dead("payload has no `install_id`".into());
+    };
+    let connector = match super::connector(state, install_id).await {
+        Ok(connector) => connector,
+        // Removed, disabled or suspended since: nothing to read.
+        Err(super::Unavailable::NotFound | super::Unavailable::Stopped) => return Outcome::Done,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let Some(spec) = mailbox(state, &connector).await else { return Outcome::Done };
+    {
+        let mut reading = READING.lock().unwrap_or_else(|e| e.into_inner());
+        if !reading.get_or_insert_with(HashSet::new).insert(install_id) {
+            return Outcome::Done;
+        }
+    }
+    let result = read_mailbox(state, &connector, &spec).await;
+    if let Some(reading) = READING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
+        reading.remove(&install_id);
+    }
+    match result {
+        Ok(read) => {
+            tracing::debug!(%install_id, read, "mailbox read");
+            Outcome::Done
+        }
+        // The next period tries again; a retry now would only pile up.
+        Err(Failure::Mailbox(why)) => {
+            tracing::warn!(%install_id, error = %why, "cannot read the mailbox");
+            Outcome::Done
+        }
+        Err(Failure::Store(why)) => Outcome::Retry(why),
+    }
+}
+
+/// Why a poll stopped.
+enum Failure {
+    /// The server, the network or the settings: reported, tried next period.
+    Mailbox(String),
+    /// The database: the job is retried.
+    Store(String),
+}
+
+async fn read_mailbox(state: &AppState, connector: &Connector, spec: &MailboxSpec) -> Result<usize, Failure> {
+    let server = &spec.server;
+    let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None)
+        .await
+        .map_err(|e| Failure::Store(e.to_string()))?;
+    let limits = &state.plugins.limits;
+    let address = crate::plugins::mail::mail_server(server, &ctx.grants.mail_hosts, &limits.private_hosts)
+        .await
+        .map_err(|e| Failure::Mailbox(format!("{e:?}")))?;
+    let password = crate::plugins::mail::password(&ctx, &server.password_secret)
+        .ok_or_else(|| Failure::Mailbox(format!("secret `{}` is not granted or not set", server.password_secret)))?;
+    let tcp = tokio::time::timeout(TIMEOUT, tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| Failure::Mailbox(format!("{} did not answer", server.host)))?
+        .map_err(|e| Failure::Mailbox(format!("cannot connect to {}: {e}", server.host)))?;
+    match server.security {
+        Security::None => read_over(state, connector, spec, tcp, &password).await,
+        Security::Tls => {
+            let tls = tls_connect(&server.host, tcp).await?;
+            read_over(state, connector, spec, tls, &password).await
+        }
+        Security::Starttls => Err(Failure::Mailbox("IMAP over STARTTLS is not supported; use `tls` (port 993)".into())),
+    }
+}
+
+async fn tls_connect(
+    host: &str,
+    tcp: tokio::net::TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Failure> {
+    use tokio_rustls::rustls;
+    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let config =
+        rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()
+            .map_err(|e| Failure::Mailbox(format!("TLS: {e}")))?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    let name = rustls::pki_types::ServerName::try_from(host.to_owned())
+        .map_err(|e| Failure::Mailbox(format!("`{host}`: {e}")))?;
+    let connector = tokio_rustls::TlsConnector::from(std::sync::Arc::new(config));
+    tokio::time::timeout(TIMEOUT, connector.connect(name, tcp))
+        .await
+        .map_err(|_| Failure::Mailbox(format!("{host} did not finish the TLS handshake")))?
+        .map_err(|e| Failure::Mailbox(format!("TLS with {host}: {e}")))
+}
+
+/// Where the last poll stopped: the mailbox's UIDVALIDITY and the last UID read.
+fn position_key(install: uuid::Uuid) -> String {
+    format!("mailbox:{install}")
+}
+
+async fn read_over<T>(
+    state: &AppState,
+    connector: &Connector,
+    spec: &MailboxSpec,
+    stream: T,
+    password: &str,
+) -> Result<usize, Failure>
+where
+    T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    let imap = |e: async_imap::error::Error| Failure::Mailbox(format!("IMAP: {e}"));
+    let timed = |what: &'static str| move |_| Failure::Mailbox(format!("the server took too long to {what}"));
+    let mut client = async_imap::Client::new(stream);
+    tokio::time::timeout(TIMEOUT, client.read_response())
+        .await
+        .map_err(timed("greet"))?
+        .map_err(|e| Failure::Mailbox(format!("no greeting: {e}")))?;
+    let mut session = tokio::time::timeout(TIMEOUT, client.login(&spec.server.user, password))
+        .await
+        .map_err(timed("log in"))?
+        .map_err(|(e, _)| Failure::Mailbox(format!("login refused: {e}")))?;
+    let selected = tokio::time::timeout(TIMEOUT, session.select(&spec.folder))
+        .await
+        .map_err(timed("open the folder"))?
+        .map_err(imap)?;
+    let validity = selected.uid_validity.unwrap_or_default();
+    let key = position_key(connector.install.id);
+    let position = store::setting::get(&state.store.db, &key).await.map_err(|e| Failure::Store(e.to_string()))?;
+    let last = position.and_then(|p| {
+        let (v, uid) = p.split_once(':')?;
+        (v.parse::<u32>().ok()? == validity).then(|| uid.parse::<u32>().ok()).flatten()
+    });
+    let query = match last {
+        Some(uid) => format!("UID {}:*", uid.saturating_add(1)),
+        None => "UNSEEN".to_owned(),
+    };
+    let found =
+        tokio::time::timeout(TIMEOUT, session.uid_search(&query)).await.map_err(timed("search"))?.map_err(imap)?;
+    // `n:*` names the last message even when its UID is below n.
+    let mut uids: Vec<u32> = found.into_iter().filter(|uid| last.is_none_or(|l| *uid > l)).collect();
+    uids.sort_unstable();
+    uids.truncate(MAX_PER_POLL);
+    let max_bytes = state.attachments.config.max_bytes / 3 * 4 + (1 << 20);
+    let mut read = 0;
+    for uid in uids {
+        let raw = {
+            let fetches =
+                tokio::time::timeout(TIMEOUT, session.uid_fetch(uid.to_string(), "(UID RFC822.SIZE BODY.PEEK[])"))
+                    .await
+                    .map_err(timed("fetch"))?
+                    .map_err(imap)?;
+            let fetched: Vec<_> =
+                tokio::time::timeout(TIMEOUT, fetches.collect::<Vec<_>>()).await.map_err(timed("fetch"))?;
+            let mut raw = None;
+            for fetch in fetched {
+                let fetch = fetch.map_err(imap)?;
+                if fetch.uid == Some(uid) {
+                    raw = fetch.body().map(<[u8]>::to_vec);
+                }
+            }
+            raw
+        };
+        match raw {
+            Some(raw) if raw.len() <= max_bytes => take(state, connector, &raw).await?,
+            Some(raw) => {
+                tracing::warn!(install = %connector.install.id, uid, bytes = raw.len(), "message too large, skipped")
+            }
+            None => tracing::warn!(install = %connector.install.id, uid, "the server sent no body, skipped"),
+        }
+        let marked = tokio::time::timeout(TIMEOUT, async {
+            let updates = session.uid_store(uid.to_string(), "+FLAGS.SILENT (\\Seen)").await?;
+            updates.collect::<Vec<_>>().await;
+            Ok::<_, async_imap::error::Error>(())
+        })
+        .await;
+        match marked {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => {
+                tracing::info!(install = %connector.install.id, uid, error = %e, "cannot mark a message seen")
+            }
+            Err(_) => tracing::info!(install = %connector.install.id, uid, "marking a message seen took too long"),
+        }
+        let remembered = async {
+            let tx = state.store.begin().await?;
+            store::setting::set(&*tx, &key, &format!("{validity}:{uid}")).await?;
+            tx.commit().await
+        };
+        remembered.await.map_err(|e| Failure::Store(e.to_string()))?;
+        read += 1;
+    }
+    let _ = tokio::time::timeout(TIMEOUT, session.logout()).await;
+    Ok(read)
+}
+
+/// Takes one message like a webhook post of it.
+async fn take(state: &AppState, connector: &Connector, raw: &[u8]) -> Result<(), Failure> {
+    let Some(decoded) = crate::plugins::mail::decode(raw) else {
+        tracing::warn!(install = %connector.install.id, "a message in the mailbox is not readable, skipped");
+        return Ok(());
+    };
+    let parsed = super::mail::read(state, connector, &decoded).await.map_err(Failure::Store)?;
+    let mut outcome = super::commit(&state.store, connector, &parsed).await;
+    if matches!(outcome, Err(super::CommitError::Store(_))) {
+        outcome = super::commit(&state.store, connector, &parsed).await;
+    }
+    match outcome {
+        Ok(_) => Ok(()),
+        Err(super::CommitError::Invalid(why)) => {
+            tracing::warn!(install = %connector.install.id, reason = %why, "connector produced unusable content");
+            Ok(())
+        }
+        Err(super::CommitError::Store(e)) => Err(Failure::Store(e.to_string())),
+    }
+}
