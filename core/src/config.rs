@@ -42,6 +42,27 @@ pub struct Config {
     pub search: SearchConfig,
     /// Files agents send and providers' media: where, how big, which types.
     pub attachments: crate::attachments::AttachmentsConfig,
+    pub channels: ChannelsConfig,
+}
+
+/// How conversations on channel accounts become cases.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ChannelsConfig {
+    /// For how long after a case is resolved a new message from the same
+    /// person on the same account reopens it instead of opening a new
+    /// case, in hours; 0 always opens a new one. (A reply that names its
+    /// case, such as an e-mail answer, reopens it whenever it comes.)
+    pub reopen_window_hours: u32,
+    /// How often the mailboxes of e-mail channel accounts are read (IMAP),
+    /// in seconds; 0 never reads them.
+    pub mail_poll_secs: u64,
+}
+
+impl Default for ChannelsConfig {
+    fn default() -> Self {
+        ChannelsConfig { reopen_window_hours: 24, mail_poll_secs: 60 }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -127,9 +148,6 @@ pub struct HttpConfig {
     pub webhooks_per_ip_per_minute: u32,
     /// Largest webhook body accepted from a provider.
     pub max_webhook_bytes: usize,
-    /// How often the mailboxes of e-mail channel accounts are read (IMAP),
-    /// in seconds; 0 never reads them.
-    pub mail_poll_secs: u64,
     /// Job workers per instance (deliveries, plugin events, timers).
     pub job_workers: usize,
     /// How long a worker owns a claimed job; a job whose instance died is
@@ -160,6 +178,7 @@ impl Default for Config {
             public_url: None,
             search: SearchConfig::default(),
             attachments: Default::default(),
+            channels: ChannelsConfig::default(),
         }
     }
 }
@@ -196,7 +215,6 @@ impl Default for HttpConfig {
             trust_forwarded_for: false,
             webhooks_per_ip_per_minute: 600,
             max_webhook_bytes: 1024 * 1024,
-            mail_poll_secs: 60,
             job_workers: 2,
             job_lease_secs: 120,
             public_requests_per_ip_per_minute: 1200,

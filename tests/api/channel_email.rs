@@ -32,7 +32,7 @@ async fn mail_reading(backend: Backend, imap: Option<&FakeImap>) -> anyhow::Resu
     let app = spawn_app_with(backend, |c| {
         c.plugins.private_hosts = vec![format!("localhost:{port}")];
         c.plugins.private_hosts.extend(imap_port.map(|p| format!("localhost:{p}")));
-        c.http.mail_poll_secs = 1;
+        c.channels.mail_poll_secs = 1;
     })
     .await?;
     let unit = app.create_unit("registro").await?;

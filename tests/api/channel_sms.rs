@@ -120,6 +120,36 @@ impl Sms {
 }
 
 on_both! {
+    async fn a_message_soon_after_resolution_reopens_the_case(backend) {
+        let sms = sms(backend).await?;
+        sms.deliver(&incoming("SMr1", "Hola, ¿ya salió mi certificado?", &[])).await?;
+        let case = sms.app.only_case().await?;
+        let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap_or_default());
+        let resolve = || sms.app.patch(&path, &sms.app.admin_token, json!({"status": "resolved"}));
+        assert_eq!(resolve().await?.status, 200);
+        sms.deliver(&incoming("SMr2", "Perdón, una pregunta más", &[])).await?;
+        let reopened = sms.app.only_case().await?;
+        assert_eq!(reopened["id"], case["id"], "within the window the case continues");
+        assert_eq!(reopened["status"], "queued", "and is back in its queue");
+        assert_eq!(sms.messages(case["id"].as_str().unwrap_or_default()).await?.len(), 2);
+
+        // Past the window (24 hours by default) a new message is a new case.
+        assert_eq!(resolve().await?.status, 200);
+        {
+            use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+            use ventanilla::store::case::entity;
+            entity::Entity::update_many()
+                .col_expr(entity::Column::ResolvedAt, Expr::value(chrono::Utc::now() - chrono::Duration::hours(25)))
+                .filter(entity::Column::Id.eq(uuid::Uuid::parse_str(case["id"].as_str().unwrap_or_default())?))
+                .exec(&sms.app.store.db)
+                .await?;
+        }
+        sms.deliver(&incoming("SMr3", "Otra consulta distinta", &[])).await?;
+        let cases = sms.app.get("/api/v1/cases", &sms.app.admin_token).await?;
+        assert_eq!(cases.body["items"].as_array().map(Vec::len), Some(2), "{}", cases.text);
+        Ok(())
+    }
+
     async fn twilio_webhooks_are_verified_and_parsed(backend) {
         let sms = sms(backend).await?;
         sms.deliver(&incoming("SM0001", "Hola, ¿hasta cuándo hay inscripciones?", &[])).await?;

@@ -1,6 +1,6 @@
 //! Reading the mailboxes of mail connectors over IMAP.
 //!
-//! Every `http.mail_poll_secs` each instance asks each running mail
+//! Every `channels.mail_poll_secs` each instance asks each running mail
 //! connector which mailbox it reads (`mailbox`) and enqueues a `mail.poll`
 //! job for it, keyed by the install and the period, so however many
 //! instances run, one poll per period does the work. A poll logs in to the
@@ -39,7 +39,7 @@ static READING: Mutex<Option<HashSet<uuid::Uuid>>> = Mutex::new(None);
 
 /// Starts the loop that schedules mailbox reads, unless turned off.
 pub fn spawn(state: actix_web::web::Data<AppState>) {
-    let every = state.config.http.mail_poll_secs;
+    let every = state.config.channels.mail_poll_secs;
     if every == 0 {
         return;
     }
@@ -56,7 +56,7 @@ pub fn spawn(state: actix_web::web::Data<AppState>) {
 /// Enqueues a read of each mail connector's mailbox for this period;
 /// returns how many were enqueued here.
 pub async fn schedule(state: &AppState) -> Result<usize, store::Error> {
-    let every = state.config.http.mail_poll_secs.max(1) as i64;
+    let every = state.config.channels.mail_poll_secs.max(1) as i64;
     let period = store::now().timestamp() / every;
     let mut enqueued = 0;
     for install in store::plugin_install::list(&state.store.db).await? {
@@ -291,9 +291,9 @@ async fn take(state: &AppState, connector: &Connector, raw: &[u8]) -> Result<(),
         return Ok(());
     };
     let parsed = super::mail::read(state, connector, &decoded).await.map_err(Failure::Store)?;
-    let mut outcome = super::commit(&state.store, connector, &parsed).await;
+    let mut outcome = super::commit(state, connector, &parsed).await;
     if matches!(outcome, Err(super::CommitError::Store(_))) {
-        outcome = super::commit(&state.store, connector, &parsed).await;
+        outcome = super::commit(state, connector, &parsed).await;
     }
     match outcome {
         Ok(_) => Ok(()),

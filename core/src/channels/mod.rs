@@ -136,9 +136,14 @@ pub enum CommitError {
 }
 
 /// Commits what a webhook carried, in one transaction: new messages (each
-/// once), delivery reports and profile names. New conversations open a case
-/// in the install's unit, with its bot if the unit has one.
-pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Result<usize, CommitError> {
+/// once), delivery reports and profile names. A message continues the case
+/// its threading hints name, else the contact's open case on the account,
+/// else one resolved within `channels.reopen_window_hours` (reopened);
+/// otherwise it opens a case in the install's unit, with its bot if the
+/// unit has one.
+pub async fn commit(state: &AppState, connector: &Connector, parsed: &Parsed) -> Result<usize, CommitError> {
+    let store = &state.store;
+    let window = chrono::Duration::hours(i64::from(state.config.channels.reopen_window_hours));
     let install = &connector.install;
     let actor = Actor::Plugin { id: install.plugin_id.clone(), version: install.version.clone() };
     let tx = store.begin().await?;
@@ -184,7 +189,13 @@ pub async fn commit(store: &Store, connector: &Connector, parsed: &Parsed) -> Re
         let threaded = store::case::find_threaded(&*tx, contact, install.id, &inbound.thread_keys).await?;
         let continued = match threaded {
             Some(case) => Some(case),
-            None => store::case::find_open_for(&*tx, contact, install.id).await?,
+            None => match store::case::find_open_for(&*tx, contact, install.id).await? {
+                Some(case) => Some(case),
+                None if window > chrono::Duration::zero() => {
+                    store::case::find_resolved_since(&*tx, contact, install.id, store::now() - window).await?
+                }
+                None => None,
+            },
         };
         match continued {
             Some(mut case) => {

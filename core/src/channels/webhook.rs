@@ -139,9 +139,9 @@ async fn receive(
     }
     // Two deliveries of one message may race; the loser's transaction fails
     // on the unique index, and one more try finds the message already stored.
-    let mut outcome = super::commit(&state.store, &connector, &parsed).await;
+    let mut outcome = super::commit(&state, &connector, &parsed).await;
     if matches!(outcome, Err(CommitError::Store(_))) {
-        outcome = super::commit(&state.store, &connector, &parsed).await;
+        outcome = super::commit(&state, &connector, &parsed).await;
     }
     match outcome {
         Ok(stored) => tracing::debug!(%install_id, stored, "webhook committed"),

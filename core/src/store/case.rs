@@ -647,6 +647,25 @@ pub async fn find_open_for(
     with_tags(conn, model).await
 }
 
+/// The contact's latest case on a channel account resolved since `since`
+/// (and not closed): a message this soon after reopens it.
+pub async fn find_resolved_since(
+    conn: &impl ConnectionTrait,
+    contact: ContactId,
+    channel_install: uuid::Uuid,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Case>> {
+    let model = entity::Entity::find()
+        .filter(entity::Column::ContactId.eq(contact.0))
+        .filter(entity::Column::ChannelInstallId.eq(channel_install))
+        .filter(entity::Column::Status.eq(CaseStatus::Resolved.as_str()))
+        .filter(entity::Column::ResolvedAt.gte(since))
+        .order_by_desc(entity::Column::ResolvedAt)
+        .one(conn)
+        .await?;
+    with_tags(conn, model).await
+}
+
 /// The case a message on a channel account continues, told by threading
 /// hints (see the connector world's `thread-keys`): `case:<number>` names a
 /// case of the same contact on this account; any other key (but
