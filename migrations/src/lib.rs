@@ -12,6 +12,7 @@ mod m20261123_000005_knowledge_base;
 mod m20261123_000006_channels;
 mod m20261123_000007_message_context;
 mod m20261123_000008_attachments;
+mod m20261129_000009_consent_texts;
 
 pub struct Migrator;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000006_channels::Migration),
             Box::new(m20261123_000007_message_context::Migration),
             Box::new(m20261123_000008_attachments::Migration),
+            Box::new(m20261129_000009_consent_texts::Migration),
         ]
     }
 }

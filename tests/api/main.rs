@@ -11,6 +11,7 @@ mod channel_meta;
 mod channel_sms;
 mod channel_telegram;
 mod channel_whatsapp;
+mod consent;
 mod contacts;
 mod jobs;
 mod kb;

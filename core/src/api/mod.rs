@@ -8,6 +8,7 @@ pub mod attachment;
 pub mod audit;
 pub mod auth;
 pub mod case;
+pub mod consent;
 pub mod contact;
 pub mod error;
 pub mod extract;
@@ -50,6 +51,7 @@ use error::ApiError;
         user::list_users, user::create_user, user::get_user, user::update_user,
         contact::list_contacts, contact::create_contact, contact::get_contact, contact::update_contact,
         contact::add_identity, contact::remove_identity, contact::list_consents, contact::record_consent,
+        consent::list_consent_texts, consent::create_consent_text, consent::current_consent_text,
         contact::merge_contacts, contact::list_possible_duplicates,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
         case::list_tags,
@@ -195,6 +197,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(contact::remove_identity)
                 .service(contact::list_consents)
                 .service(contact::record_consent)
+                .service(consent::list_consent_texts)
+                .service(consent::create_consent_text)
+                .service(consent::current_consent_text)
                 .service(contact::merge_contacts)
                 .service(contact::list_possible_duplicates)
                 .service(case::list_cases)

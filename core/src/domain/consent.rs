@@ -65,6 +65,113 @@ pub fn parse_label(field: &str, value: &str) -> Result<String, Error> {
     }
 }
 
+/// A version of the text people are shown when asked for consent to a
+/// purpose. Versions are numbered per purpose and never change; a record
+/// of consent names the version the person saw (`v<n>`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsentText {
+    pub id: uuid::Uuid,
+    pub purpose: String,
+    pub version: i32,
+    /// `es`, `en` or `pt`.
+    pub locale: String,
+    pub text: String,
+    /// The institution's data protection policy.
+    pub policy_url: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl ConsentText {
+    /// What a record of consent to this text names as its version.
+    pub fn label(&self) -> String {
+        format!("v{}", self.version)
+    }
+}
+
+/// A new version of a consent text, checked.
+#[derive(Debug, Clone)]
+pub struct NewConsentText {
+    pub purpose: String,
+    pub locale: String,
+    pub text: String,
+    pub policy_url: Option<String>,
+}
+
+impl NewConsentText {
+    /// Checks every field, naming each that is wrong.
+    pub fn parse(
+        purpose: &str,
+        locale: &str,
+        text: &str,
+        policy_url: Option<&str>,
+    ) -> Result<NewConsentText, Vec<Error>> {
+        let mut errors = vec![];
+        let purpose = parse_label("purpose", purpose).map_err(|e| errors.push(e)).ok();
+        if !crate::i18n::LOCALES.contains(&locale) {
+            errors.push(Error::invalid("locale", "must be `es`, `en` or `pt`"));
+        }
+        let text = text.trim();
+        if text.is_empty() || text.chars().count() > 5000 {
+            errors.push(Error::invalid("text", "must be 1 to 5000 characters"));
+        }
+        let policy_url = policy_url.map(str::trim).filter(|u| !u.is_empty());
+        if let Some(url) = policy_url
+            && (!(url.starts_with("https://") || url.starts_with("http://"))
+                || url.len() > 500
+                || url.chars().any(char::is_whitespace))
+        {
+            errors.push(Error::invalid("policy_url", "must be an http(s) address"));
+        }
+        match purpose {
+            Some(purpose) if errors.is_empty() => Ok(NewConsentText {
+                purpose,
+                locale: locale.to_owned(),
+                text: text.to_owned(),
+                policy_url: policy_url.map(str::to_owned),
+            }),
+            _ => Err(errors),
+        }
+    }
+}
+
+/// A consent answer a quick reply (or a form's checkbox) carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Answer<'a> {
+    pub action: ConsentAction,
+    pub purpose: &'a str,
+    /// The version of the text the person was shown, when the question named it.
+    pub version: Option<i32>,
+}
+
+/// The option id that answers `purpose` so, naming the text's version.
+pub fn answer_option(action: ConsentAction, purpose: &str, version: Option<i32>) -> String {
+    match version {
+        Some(v) => format!("consent:{}:{purpose}:v{v}", action.as_str()),
+        None => format!("consent:{}:{purpose}", action.as_str()),
+    }
+}
+
+/// The consent answer in an option id: `consent:grant:<purpose>` or
+/// `consent:revoke:<purpose>`, optionally followed by `:v<n>`.
+pub fn answer_of(option: &str) -> Option<Answer<'_>> {
+    let mut parts = option.strip_prefix("consent:")?.split(':');
+    let action = match parts.next()? {
+        "grant" => ConsentAction::Grant,
+        "revoke" => ConsentAction::Revoke,
+        _ => return None,
+    };
+    let purpose = parts.next()?;
+    parse_label("purpose", purpose).ok()?;
+    let version = match parts.next() {
+        Some(v) => Some(v.strip_prefix('v')?.parse::<i32>().ok().filter(|v| *v > 0)?),
+        None => None,
+    };
+    if parts.next().is_some() {
+        return None;
+    }
+    Some(Answer { action, purpose, version })
+}
+
 /// Whether consent for `purpose` currently stands: the latest record decides.
 pub fn is_granted(records: &[ConsentRecord], purpose: &str) -> bool {
     records
@@ -102,6 +209,32 @@ mod tests {
         assert!(!is_granted(&records, "data_processing"));
         assert!(is_granted(&records, "broadcasts"));
         assert!(!is_granted(&records, "surveys"));
+    }
+
+    #[test]
+    fn quick_replies_carry_answers() {
+        let grant = Answer { action: ConsentAction::Grant, purpose: "data_processing", version: None };
+        assert_eq!(answer_of("consent:grant:data_processing"), Some(grant));
+        assert_eq!(answer_of("consent:grant:data_processing:v3"), Some(Answer { version: Some(3), ..grant }));
+        assert_eq!(
+            answer_of(&answer_option(ConsentAction::Revoke, "surveys", Some(2))).map(|a| a.version),
+            Some(Some(2))
+        );
+        assert_eq!(answer_of("consent:revoke:surveys").map(|a| a.action), Some(ConsentAction::Revoke));
+        assert_eq!(answer_of("consent:grant:surveys:3"), None);
+        assert_eq!(answer_of("consent:grant:surveys:v1:x"), None);
+        assert_eq!(answer_of("consent:maybe:surveys"), None);
+        assert_eq!(answer_of("consent:grant:Bad Label"), None);
+        assert_eq!(answer_of("yes"), None);
+    }
+
+    #[test]
+    fn consent_texts_are_checked() {
+        assert!(
+            NewConsentText::parse("data_processing", "es", "Autorizo...", Some("https://uni.edu.co/datos")).is_ok()
+        );
+        let errors = NewConsentText::parse("Datos", "fr", " ", Some("ftp://x")).err().unwrap_or_default();
+        assert_eq!(errors.len(), 4, "{errors:?}");
     }
 
     #[test]

@@ -212,15 +212,26 @@ async fn apply_one(
             Ok(())
         }
         Action::RequestConsent(c) => {
+            use domain::consent::{ConsentAction, answer_option};
             let purpose = domain::consent::parse_label("purpose", &c.purpose).map_err(|e| invalid(e.to_string()))?;
-            let text = crate::i18n::t(source.locale, "consent.request", &[("purpose", &purpose)]);
+            // The institution's own text when admins wrote one, with its
+            // policy; the answer buttons name its version.
+            let shown = store::consent_text::current(conn, &purpose, source.locale).await?;
+            let version = shown.as_ref().map(|t| t.version);
+            let text = match shown {
+                Some(t) => match &t.policy_url {
+                    Some(url) => format!("{}\n{url}", t.text),
+                    None => t.text,
+                },
+                None => crate::i18n::t(source.locale, "consent.request", &[("purpose", &purpose)]),
+            };
             let options = vec![
                 QuickReply {
-                    id: format!("consent:grant:{purpose}"),
+                    id: answer_option(ConsentAction::Grant, &purpose, version),
                     label: crate::i18n::t(source.locale, "consent.accept", &[]),
                 },
                 QuickReply {
-                    id: format!("consent:revoke:{purpose}"),
+                    id: answer_option(ConsentAction::Revoke, &purpose, version),
                     label: crate::i18n::t(source.locale, "consent.decline", &[]),
                 },
             ];

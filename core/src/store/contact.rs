@@ -606,6 +606,19 @@ pub async fn record_consent(
 ) -> Result<ConsentRecord> {
     let tx = store.begin().await?;
     get(&*tx, visibility, id).await?;
+    let record = add_consent_in(&*tx, actor, id, new).await?;
+    tx.commit().await?;
+    Ok(record)
+}
+
+/// Records a consent answer inside the caller's transaction (the host, as a
+/// person answers on a channel).
+pub async fn add_consent_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    id: ContactId,
+    new: NewConsent,
+) -> Result<ConsentRecord> {
     let recorded_by = match actor {
         Actor::User(user) => Some(user.0),
         _ => None,
@@ -621,11 +634,11 @@ pub async fn record_consent(
         recorded_by: Set(recorded_by),
         recorded_at: Set(super::now()),
     }
-    .insert(&*tx)
+    .insert(conn)
     .await?;
     let record = to_consent(model)?;
     audit::record(
-        &*tx,
+        conn,
         audit::Entry {
             actor,
             action: if record.action == ConsentAction::Grant { "consent.granted" } else { "consent.revoked" },
@@ -636,7 +649,6 @@ pub async fn record_consent(
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(record)
 }
 

@@ -2,7 +2,8 @@
 
 use super::{Result, Store, audit, case::Scope, job, pagination::Page, stored};
 use crate::domain::{
-    Actor, AuthorKind, Case, CaseId, CaseStatus, DeliveryStatus, Direction, Message, MessageId, Note, NoteId, UserId,
+    Actor, AuthorKind, Case, CaseId, CaseStatus, Channel, DeliveryStatus, Direction, Message, MessageId, Note, NoteId,
+    UserId, consent,
     message::{Attachment, NewMessage},
 };
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -167,6 +168,31 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
     }
     case.updated_at = now;
     super::case::save_in(conn, case).await?;
+    if new.author_kind == AuthorKind::Contact
+        && let Some(answer) = message.selected_option.as_deref().and_then(consent::answer_of)
+    {
+        // A consent answer (the buttons the host offers, a form's checkbox)
+        // is recorded against the version of the text the person was shown
+        // (the newest if the question did not say); `default` is the
+        // built-in text, before admins wrote one.
+        let shown = match answer.version {
+            Some(v) => super::consent_text::version(conn, answer.purpose, v).await?,
+            None => None,
+        };
+        let text = match shown {
+            Some(text) => Some(text),
+            None => super::consent_text::latest(conn, answer.purpose).await?,
+        };
+        let source = if case.channel == Channel::Webform { "web_form" } else { "bot" };
+        let answer = consent::NewConsent {
+            purpose: answer.purpose.to_owned(),
+            action: answer.action,
+            text_version: text.map_or_else(|| "default".to_owned(), |t| t.label()),
+            channel: case.channel,
+            source: source.to_owned(),
+        };
+        super::contact::add_consent_in(conn, actor, case.contact_id, answer).await?;
+    }
     if new.author_kind == AuthorKind::Contact {
         super::event::emit(conn, actor, case, super::event::CaseEvent::MessageIn { message_id: message.id.0 }).await?;
     }

@@ -9,6 +9,7 @@ pub mod article;
 pub mod attachment;
 pub mod audit;
 pub mod case;
+pub mod consent_text;
 pub mod contact;
 pub mod event;
 pub mod idempotency;

@@ -51,6 +51,8 @@ impl Guest for Hostile {
                     labels.iter().map(|(id, label)| (id.as_str(), label.as_str())),
                 )])
             }
+            // Asks for consent to process personal data.
+            "consent" => Ok(vec![ventanilla_sdk::actions::request_consent("data_processing")]),
             // Benchmark modes: no work, plain echo, and a thousand host calls.
             "noop" => Ok(vec![]),
             "echo-plain" => Ok(vec![reply(format!("Recibí: {}", event.message.body))]),
