@@ -25,6 +25,9 @@ pub struct AppState {
     pub secrets: crate::plugins::secrets::SecretBox,
     /// Public webhook endpoints: requests per minute per client address.
     pub webhooks_by_ip: RateLimiter,
+    /// Posts per hour per address to channel accounts whose connector caps
+    /// them (`rules.max_posts_per_ip_per_hour`: web forms), keyed by both.
+    pub posts_by_ip: RateLimiter,
     /// The help center and public search: requests per minute per address.
     pub public_by_ip: RateLimiter,
     /// Article feedback: answers per hour per address.
@@ -90,6 +93,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         login_by_account: RateLimiter::new(config.auth.login_attempts_per_account, Duration::from_secs(15 * 60)),
         metrics: Metrics::default(),
         webhooks_by_ip: RateLimiter::new(config.http.webhooks_per_ip_per_minute, Duration::from_secs(60)),
+        posts_by_ip: RateLimiter::new(u32::MAX, Duration::from_secs(3600)),
         public_by_ip: RateLimiter::new(config.http.public_requests_per_ip_per_minute, Duration::from_secs(60)),
         feedback_by_ip: RateLimiter::new(config.http.feedback_per_ip_per_hour, Duration::from_secs(3600)),
         plugins,

@@ -148,6 +148,9 @@ on_both! {
         assert_eq!(m.post(&first_mail("a1@example.com"), None).await?.status, 401);
         assert_eq!(m.post(&first_mail("a1@example.com"), Some("wrong")).await?.status, 401);
         assert_eq!(m.post("not a message at all", Some(TOKEN)).await?.status, 400);
+        let as_text = m.app.webhook(&m.install, &first_mail("a0@example.com"),
+            &[("authorization", &format!("Bearer {TOKEN}")), ("content-type", "text/plain")]).await?;
+        assert_eq!(as_text.status, 400, "a message must say it is one: {}", as_text.text);
         assert!(m.cases().await?.is_empty(), "nothing stored from refused posts");
 
         m.deliver(&first_mail("a1@example.com")).await?;

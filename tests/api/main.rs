@@ -10,6 +10,7 @@ mod channel_email;
 mod channel_meta;
 mod channel_sms;
 mod channel_telegram;
+mod channel_webform;
 mod channel_whatsapp;
 mod consent;
 mod contacts;

@@ -250,7 +250,7 @@ pub async fn create_message(
         crate::channels::check_outbound(&state, &case, new.template.as_ref(), new.author_kind).await?;
         // A provider fetches the files it sends from the public address
         // (e-mail carries them itself).
-        let by_link = case.channel_install_id.is_some() && case.channel != domain::Channel::Email;
+        let by_link = case.channel_install_id.is_some() && !case.channel.uses_email_address();
         if !new.attachments.is_empty() && by_link && state.config.link_prefix().is_empty() {
             return Err(ApiError::field(
                 "attachments",

@@ -17,6 +17,11 @@ impl RateLimiter {
 
     /// Counts a hit for `key`; `Err(seconds)` when over the limit.
     pub fn hit(&self, key: &str) -> Result<(), u64> {
+        self.hit_within(key, self.max)
+    }
+
+    /// Like [`RateLimiter::hit`] with a limit of its own for this key.
+    pub fn hit_within(&self, key: &str, max: u32) -> Result<(), u64> {
         let now = Instant::now();
         let mut hits = match self.hits.lock() {
             Ok(h) => h,
@@ -30,7 +35,7 @@ impl RateLimiter {
         while queue.front().is_some_and(|t| now.duration_since(*t) >= self.window) {
             queue.pop_front();
         }
-        if queue.len() >= self.max as usize {
+        if queue.len() >= max as usize {
             let oldest = queue.front().copied().unwrap_or(now);
             let wait = self.window.saturating_sub(now.duration_since(oldest));
             return Err(wait.as_secs().max(1));

@@ -74,6 +74,11 @@ async fn receive(
             return Err(ApiError::Unavailable("the channel account cannot take messages now".into()));
         }
     };
+    if let Some(max) = connector.manifest.rules.max_posts_per_ip_per_hour
+        && req.method() == actix_web::http::Method::POST
+    {
+        state.posts_by_ip.hit_within(&format!("{install_id} {ip}"), max).map_err(ApiError::RateLimited)?;
+    }
     // An e-mail carries its files: room for the largest file kept, in base64.
     let max = match connector.plugin.mail {
         Some(_) => state.config.http.max_webhook_bytes.max(state.attachments.config.max_bytes / 3 * 4 + (1 << 20)),
@@ -87,11 +92,17 @@ async fn receive(
         }
         body.extend_from_slice(&chunk);
     }
-    // A mail connector checks the caller on the request without its body,
-    // then reads the message the host decoded.
+    // A raw message posted to a mail connector: the connector checks the
+    // caller on the request without its body, then reads the message the
+    // host decoded.
+    let is_message = req
+        .headers()
+        .get(actix_web::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("message/rfc822"));
     let raw_mail = match connector.plugin.mail {
-        Some(_) => Some(std::mem::take(&mut body)),
-        None => None,
+        Some(_) if is_message => Some(std::mem::take(&mut body)),
+        _ => None,
     };
     let request = InboundRequest {
         method: req.method().as_str().to_owned(),
@@ -160,6 +171,17 @@ async fn receive(
     );
     if !parsed.response_content_type.is_empty() {
         response.content_type(parsed.response_content_type.as_str());
+    }
+    // A page a connector serves (a web form) runs on this server's address:
+    // no scripts, no same-origin access, nothing loaded from elsewhere; it
+    // may only post its form back here.
+    if parsed.response_content_type.to_ascii_lowercase().starts_with("text/html") {
+        response.insert_header((
+            "content-security-policy",
+            "sandbox allow-forms; default-src 'none'; style-src 'unsafe-inline'; img-src data:; form-action 'self'",
+        ));
+        response.insert_header(("x-content-type-options", "nosniff"));
+        response.insert_header(("referrer-policy", "no-referrer"));
     }
     Ok(response.body(parsed.response_body))
 }

@@ -17,6 +17,9 @@ pub struct ChannelRules {
     pub after_window: AfterWindow,
     /// Most sends per second through one channel account.
     pub max_sends_per_second: Option<u32>,
+    /// Most webhook requests one address may make to one channel account in
+    /// an hour: a channel the public posts to directly (a web form).
+    pub max_posts_per_ip_per_hour: Option<u32>,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -157,7 +160,12 @@ mod tests {
     use super::*;
 
     fn whatsapp() -> ChannelRules {
-        ChannelRules { reply_window_hours: Some(24), after_window: AfterWindow::Template, max_sends_per_second: None }
+        ChannelRules {
+            reply_window_hours: Some(24),
+            after_window: AfterWindow::Template,
+            max_sends_per_second: None,
+            max_posts_per_ip_per_hour: None,
+        }
     }
 
     #[test]
@@ -184,6 +192,7 @@ mod tests {
             reply_window_hours: Some(24),
             after_window: AfterWindow::HumanAgent { hours: 168 },
             max_sends_per_second: None,
+            max_posts_per_ip_per_hour: None,
         };
         let two_days = Some(now - Duration::hours(48));
         assert!(rules.check_outbound(Some(now - Duration::hours(2)), now, None, AuthorKind::Bot).is_ok());

@@ -96,6 +96,12 @@ impl Channel {
     pub fn uses_phone_number(self) -> bool {
         matches!(self, Channel::Whatsapp | Channel::Sms | Channel::Phone)
     }
+
+    /// Whether people are known on this channel by their e-mail address
+    /// (a web form asks for it and is answered there).
+    pub fn uses_email_address(self) -> bool {
+        matches!(self, Channel::Email | Channel::Webform)
+    }
 }
 
 /// Normalises an identity value so equal identities compare equal:
@@ -105,7 +111,7 @@ pub fn normalize_identity(field: &str, channel: Channel, value: &str) -> Result<
     if value.is_empty() || value.len() > 320 {
         return Err(Error::invalid(field, "must be 1 to 320 characters"));
     }
-    if channel == Channel::Email {
+    if channel.uses_email_address() {
         return super::Email::parse(field, value).map(|e| e.as_str().to_owned());
     }
     if channel.uses_phone_number() {

@@ -23,7 +23,7 @@ pub(super) mod bindings {
 }
 
 pub(super) use bindings::ventanilla::plugin::http as http_wit;
-use bindings::ventanilla::plugin::{outbound, secrets};
+use bindings::ventanilla::plugin::{consent, outbound, secrets};
 pub use bindings::{
     ContactProfile, DeliveryState, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed, SendError,
     SendReceipt, StatusUpdate, Template,
@@ -170,5 +170,24 @@ impl secrets::Host for HostState {
 impl outbound::Host for HostState {
     async fn context(&mut self) -> Option<SendContext> {
         self.send_context
+    }
+}
+
+impl consent::Host for HostState {
+    async fn current(&mut self, purpose: String, locale: String) -> Option<consent::ConsentText> {
+        let db = self.db.clone()?;
+        match crate::store::consent_text::current(&db.db, &purpose, &locale).await {
+            Ok(text) => text.map(|t| consent::ConsentText {
+                purpose: t.purpose,
+                version: t.version,
+                locale: t.locale,
+                text: t.text,
+                policy_url: t.policy_url,
+            }),
+            Err(e) => {
+                tracing::warn!(install = %self.install, error = %e, "cannot read the consent text");
+                None
+            }
+        }
     }
 }

@@ -88,6 +88,7 @@ struct RawRules {
     after_window: Option<String>,
     human_agent_window_hours: Option<u32>,
     max_sends_per_second: Option<u32>,
+    max_posts_per_ip_per_hour: Option<u32>,
 }
 
 /// A problem with a manifest, naming the key.
@@ -188,6 +189,9 @@ fn check_rules(raw: RawRules) -> Result<ChannelRules, ManifestError> {
     if raw.max_sends_per_second.is_some_and(|n| n == 0 || n > 10_000) {
         return fail("rules.max_sends_per_second", "must be 1 to 10000");
     }
+    if raw.max_posts_per_ip_per_hour.is_some_and(|n| n == 0 || n > 100_000) {
+        return fail("rules.max_posts_per_ip_per_hour", "must be 1 to 100000");
+    }
     if raw.human_agent_window_hours.is_some_and(|h| h == 0 || h > 24 * 30) {
         return fail("rules.human_agent_window_hours", "must be 1 to 720 hours");
     }
@@ -206,6 +210,7 @@ fn check_rules(raw: RawRules) -> Result<ChannelRules, ManifestError> {
         reply_window_hours: raw.reply_window_hours,
         after_window,
         max_sends_per_second: raw.max_sends_per_second,
+        max_posts_per_ip_per_hour: raw.max_posts_per_ip_per_hour,
     })
 }
 

@@ -255,7 +255,7 @@ fn same_kind(channel: Channel) -> Vec<Channel> {
         .filter(|c| {
             *c != channel
                 && (c.uses_phone_number() && channel.uses_phone_number()
-                    || *c == Channel::Email && channel == Channel::Email)
+                    || c.uses_email_address() && channel.uses_email_address())
         })
         .collect()
 }

@@ -14,10 +14,9 @@
 //!   program and their replies come back to the case.
 
 mod read;
-mod write;
 
 use serde_json::Value;
-use ventanilla_sdk::mail_connector::ventanilla::plugin::mail::{IncomingMail, MailMessage, Security, Server};
+use ventanilla_sdk::mail_connector::ventanilla::plugin::mail::{Address, IncomingMail, MailMessage, Security, Server};
 use ventanilla_sdk::mail_connector::ventanilla::plugin::secrets;
 use ventanilla_sdk::mail_connector::{
     Guest, InboundRequest, Mailbox, OutboundMessage, ParseError, Parsed, SendError, SendReceipt,
@@ -33,30 +32,15 @@ pub(crate) struct Settings {
     pub imap: Option<(Server, String)>,
 }
 
-fn server(value: &Value, port: u16, security: Security, secret: &str) -> Option<Server> {
-    Some(Server {
-        host: value["host"].as_str()?.trim().to_owned(),
-        port: value["port"].as_u64().and_then(|p| u16::try_from(p).ok()).unwrap_or(port),
-        security: match value["security"].as_str() {
-            Some("tls") => Security::Tls,
-            Some("starttls") => Security::Starttls,
-            Some("none") => Security::None,
-            _ => security,
-        },
-        user: value["user"].as_str()?.to_owned(),
-        password_secret: secret.into(),
-    })
-}
-
 impl Settings {
     pub(crate) fn parse(text: &str) -> Settings {
         let value: Value = serde_json::from_str(text).unwrap_or_default();
-        let imap = server(&value["imap"], 993, Security::Tls, "imap_password")
+        let imap = mail_kit::server(&value["imap"], 993, Security::Tls, "imap_password")
             .map(|s| (s, value["imap"]["folder"].as_str().unwrap_or("INBOX").to_owned()));
         Settings {
             address: value["address"].as_str().unwrap_or_default().trim().to_ascii_lowercase(),
             display_name: value["display_name"].as_str().map(str::to_owned).filter(|n| !n.trim().is_empty()),
-            smtp: server(&value["smtp"], 587, Security::Starttls, "smtp_password"),
+            smtp: mail_kit::smtp(&value),
             imap,
         }
     }
@@ -80,11 +64,14 @@ fn answer(status: u16, body: &str) -> Parsed {
 }
 
 impl Guest for Email {
-    /// A raw message posted by a mail gateway: the caller must present the
-    /// install's `webhook_token`; the host then decodes the body.
+    /// A raw message posted by a mail gateway (`message/rfc822`): the caller
+    /// must present the install's `webhook_token`; the host then decodes the
+    /// body.
     fn verify_and_parse(request: InboundRequest) -> Result<Parsed, ParseError> {
-        if !request.method.eq_ignore_ascii_case("POST") {
-            return Err(ParseError::Malformed("post the raw RFC 822 message".into()));
+        let is_message = header(&request, "content-type")
+            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("message/rfc822"));
+        if !request.method.eq_ignore_ascii_case("POST") || !is_message {
+            return Err(ParseError::Malformed("post the raw message with Content-Type: message/rfc822".into()));
         }
         let presented = header(&request, "authorization").and_then(|v| v.strip_prefix("Bearer ")).unwrap_or_default();
         if presented.is_empty() {
@@ -98,7 +85,9 @@ impl Guest for Email {
     }
 
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
-        write::send(&Settings::parse(&message.settings), &message)
+        let settings = Settings::parse(&message.settings);
+        let from = Address { name: settings.display_name.clone(), email: settings.address.clone() };
+        mail_kit::send(&from, settings.smtp.as_ref(), &message)
     }
 
     fn mailbox(settings: String) -> Option<Mailbox> {
