@@ -187,18 +187,26 @@
     });
   }
 
+  // One start at a time: a message written while the session is being
+  // made waits for it instead of going out without a token.
+  var starting = null;
   function start() {
-    if (s.token) return Promise.resolve();
+    if (s.token && !starting) return Promise.resolve();
+    if (starting) return starting;
     var known = saved();
+    var begun;
     if (known && known.token) {
       s.token = known.token;
-      return load().catch(function (e) {
+      begun = load().catch(function (e) {
         if (e.status !== 401) throw e;
         s.token = null;
         return session().then(load);
       });
+    } else {
+      begun = session().then(load);
     }
-    return session().then(load);
+    starting = begun.then(function () { starting = null; }, function (e) { starting = null; throw e; });
+    return starting;
   }
 
   function post(body, option) {
@@ -206,7 +214,8 @@
     s.busy = true;
     var message = { body: body, page_url: location.href, page_title: document.title };
     if (option) message.selected_option = option;
-    api("POST", "/messages", message)
+    start()
+      .then(function () { return api("POST", "/messages", message); })
       .then(function (m) { add(m); text.value = ""; listen(); })
       .catch(function () { note.hidden = false; note.textContent = t("error"); })
       .then(function () { s.busy = false; });
