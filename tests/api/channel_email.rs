@@ -273,6 +273,15 @@ on_both! {
         anyhow::ensure!(more.is_some(), "the mailbox is read every period");
         assert_eq!(m.app.messages(&case_id).await?.len(), 2, "nothing is taken twice");
         assert_eq!(m.cases().await?.len(), 1, "a message read before was left alone");
+
+        // A wrong password: the admin sees why in the install's health.
+        set_secret(&m.app, &m.install, "imap_password", "wrong").await?;
+        let health = eventually(std::time::Duration::from_secs(30), || async {
+            let reply = m.app.get(&format!("/api/v1/plugin-installs/{}/health", m.install), &m.app.admin_token).await.ok()?;
+            reply.body["last_error"].as_str().filter(|e| e.contains("login refused")).map(str::to_owned)
+        })
+        .await;
+        anyhow::ensure!(health.is_some(), "the login failure never showed in the install's health");
         Ok(())
     }
 }

@@ -113,6 +113,7 @@ pub async fn poll(state: &AppState, job: &Job) -> Outcome {
             return Outcome::Done;
         }
     }
+    let started = std::time::Instant::now();
     let result = read_mailbox(state, &connector, &spec).await;
     if let Some(reading) = READING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         reading.remove(&install_id);
@@ -122,9 +123,12 @@ pub async fn poll(state: &AppState, job: &Job) -> Outcome {
             tracing::debug!(%install_id, read, "mailbox read");
             Outcome::Done
         }
-        // The next period tries again; a retry now would only pile up.
+        // The next period tries again; a retry now would only pile up. The
+        // admin sees why in the install's health (not held against the
+        // plugin: the server or its settings are at fault).
         Err(Failure::Mailbox(why)) => {
             tracing::warn!(%install_id, error = %why, "cannot read the mailbox");
+            state.runtime.record(install_id, started.elapsed(), Some(format!("reading the mailbox: {why}")));
             Outcome::Done
         }
         Err(Failure::Store(why)) => Outcome::Retry(why),
