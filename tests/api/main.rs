@@ -14,6 +14,7 @@ mod channel_webform;
 mod channel_whatsapp;
 mod consent;
 mod contacts;
+mod faq_bot;
 mod jobs;
 mod kb;
 mod kb_eval;
