@@ -44,6 +44,24 @@ pub fn with_prefix(locale: &str, prefix: &str) -> std::collections::BTreeMap<Str
     keys.into_iter().map(|k| (k[prefix.len()..].to_owned(), t(locale, k, &[]))).collect()
 }
 
+/// When something happens, as people say it: "hoy a las 08:00", "mañana a
+/// las 08:00", "el martes 1 de diciembre a las 08:00".
+pub fn when(locale: &str, at: chrono::DateTime<chrono_tz::Tz>, now: chrono::DateTime<chrono::Utc>) -> String {
+    use chrono::Datelike;
+    let time = at.format("%H:%M").to_string();
+    let today = now.with_timezone(&at.timezone()).date_naive();
+    let date = at.date_naive();
+    if date == today {
+        return t(locale, "when.today", &[("time", &time)]);
+    }
+    if today.succ_opt() == Some(date) {
+        return t(locale, "when.tomorrow", &[("time", &time)]);
+    }
+    let weekday = t(locale, &format!("weekday.{}", at.weekday().number_from_monday()), &[]);
+    let month = t(locale, &format!("month.{}", at.month()), &[]);
+    t(locale, "when.date", &[("weekday", &weekday), ("day", &at.day().to_string()), ("month", &month), ("time", &time)])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,6 +76,18 @@ mod tests {
             let keys: std::collections::BTreeSet<_> = table.keys().collect();
             assert_eq!(keys, spanish, "{locale}.toml has different keys");
         }
+    }
+
+    #[test]
+    fn moments_read_as_people_say_them() {
+        use chrono::TimeZone;
+        let tz = chrono_tz::America::Bogota;
+        let now = tz.with_ymd_and_hms(2026, 11, 27, 20, 0, 0).unwrap().with_timezone(&chrono::Utc);
+        let at = |d: u32| tz.with_ymd_and_hms(2026, if d > 27 { 11 } else { 12 }, d, 8, 0, 0).unwrap();
+        assert_eq!(when("es", tz.with_ymd_and_hms(2026, 11, 27, 21, 30, 0).unwrap(), now), "hoy a las 21:30");
+        assert_eq!(when("es", at(28), now), "mañana a las 08:00");
+        assert_eq!(when("es", at(1), now), "el martes 1 de diciembre a las 08:00");
+        assert_eq!(when("en", at(1), now), "on Tuesday, December 1 at 08:00");
     }
 
     #[test]

@@ -32,12 +32,13 @@ impl<'a> Visitor<'a> {
         Ok(self.app.client.get(url).bearer_auth(&self.token).send().await?.json().await?)
     }
 
+    /// What the bot and the host said (not the visitor).
     async fn bot_messages(&self) -> anyhow::Result<Vec<Value>> {
         let seen = self.conversation().await?;
-        Ok(seen["messages"].as_array().into_iter().flatten().filter(|m| m["from"] == "bot").cloned().collect())
+        Ok(seen["messages"].as_array().into_iter().flatten().filter(|m| m["from"] != "me").cloned().collect())
     }
 
-    /// Says `body` (choosing `option`, if any) and waits for the bot's answers to it.
+    /// Says `body` (choosing `option`, if any) and waits for the answers to it.
     async fn say(&self, body: &str, option: Option<&str>) -> anyhow::Result<Vec<Value>> {
         let before = self.bot_messages().await?.len();
         let mut message = json!({"body": body});
@@ -79,8 +80,22 @@ fn option_ids(message: &Value) -> Vec<String> {
 
 async fn setup(backend: ventanilla_tests::Backend) -> anyhow::Result<TestApp> {
     let app = spawn_app(backend).await?;
-    app.create_unit("admisiones").await?;
-    app.create_unit("biblioteca").await?;
+    // Admisiones attends every day; the library is closed today (a holiday).
+    let every_day: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| json!({"day": d, "open": "00:00", "close": "23:59"}))
+        .collect();
+    let today = chrono::Utc::now().with_timezone(&chrono_tz::America::Bogota).date_naive().to_string();
+    for (slug, name, holidays) in [("admisiones", "Admisiones", vec![]), ("biblioteca", "Biblioteca", vec![today])] {
+        app.post_ok(
+            "/api/v1/units",
+            &app.admin_token,
+            json!({"slug": slug, "name": name, "timezone": "America/Bogota",
+            "business_hours": {"weekly": every_day, "holidays": holidays}}),
+            201,
+        )
+        .await?;
+    }
     let kb = app
         .post_ok(
             "/api/v1/knowledge-bases",
@@ -188,7 +203,10 @@ on_both! {
         // Asked for a person, typo and all: at once, to the hand-off unit's queue.
         let ana = Visitor::start(&app).await?;
         let answers = ana.say("quiero hablar con un asesro", None).await?;
-        assert!(answers.iter().any(|m| m["body"].as_str().unwrap_or_default().contains("persona de nuestro equipo")), "{answers:?}");
+        // The host tells where the case went: Admisiones attends now (but in
+        // the day's last minute, which is outside its hours).
+        assert!(answers.iter().any(|m| m["from"] == "system" && m["body"].as_str().is_some_and(|b|
+            b.contains("Te comunico con Admisiones. Eres la siguiente persona") || b.contains("no está atendiendo"))), "{answers:?}");
         let queued = eventually(Duration::from_secs(10), || async {
             (ana.answering().await.ok()?["kind"] == "queue").then_some(())
         }).await;
@@ -201,7 +219,10 @@ on_both! {
         let second = luis.say("qwzx mnbv kolp", None).await?;
         let menu = second.last().cloned().unwrap_or_default();
         assert_eq!(option_ids(&menu), ["unit:admisiones", "unit:biblioteca", "faq:human"], "{second:?}");
-        luis.say("Biblioteca", Some("unit:biblioteca")).await?;
+        let told = luis.say("Biblioteca", Some("unit:biblioteca")).await?;
+        let closed = told.iter().filter_map(|m| m["body"].as_str()).find(|b| b.contains("Biblioteca no está atendiendo"));
+        assert!(closed.is_some_and(|b| b.contains("Abrimos mañana a las 00:00") && b.contains("queda en la fila")),
+            "outside its hours the person is told when it opens: {told:?}");
         let units = app.get("/api/v1/units", &app.admin_token).await?;
         let biblioteca = units.body["items"].as_array().into_iter().flatten()
             .find(|u| u["slug"] == "biblioteca").and_then(|u| u["id"].as_str().map(str::to_owned)).unwrap_or_default();

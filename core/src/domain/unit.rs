@@ -125,12 +125,61 @@ impl BusinessHours {
         let time = local.time();
         self.weekly.iter().any(|h| h.day == local.weekday() && h.open <= time && time < h.close)
     }
+
+    /// When the unit next opens after `at` (or `at` itself if open), in its
+    /// timezone; none if it never does within two weeks.
+    pub fn next_open(&self, tz: chrono_tz::Tz, at: DateTime<Utc>) -> Option<DateTime<chrono_tz::Tz>> {
+        use chrono::{Datelike, TimeZone};
+        if self.is_open(tz, at) {
+            return Some(at.with_timezone(&tz));
+        }
+        let local = at.with_timezone(&tz);
+        for days in 0..15 {
+            let date = local.date_naive() + chrono::Days::new(days);
+            if self.holidays.contains(&date) {
+                continue;
+            }
+            let mut opens: Vec<NaiveTime> =
+                self.weekly.iter().filter(|h| h.day == date.weekday()).map(|h| h.open).collect();
+            opens.sort();
+            for open in opens {
+                if days == 0 && open <= local.time() {
+                    continue;
+                }
+                if let Some(when) = tz.from_local_datetime(&date.and_time(open)).earliest() {
+                    return Some(when);
+                }
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use chrono::TimeZone;
+
+    #[test]
+    fn the_next_opening_skips_nights_weekends_and_holidays() {
+        let tz = chrono_tz::America::Bogota;
+        let hours = BusinessHours {
+            holidays: vec![chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap_or_default()],
+            ..BusinessHours::office_default()
+        };
+        let at = |d: u32, h: u32| tz.with_ymd_and_hms(2026, 11, d, h, 0, 0).unwrap().with_timezone(&Utc);
+        // Friday 27 at 20:00 -> Monday 30 is a holiday -> Tuesday 1 December at 08:00.
+        let next = hours.next_open(tz, at(27, 20)).map(|t| t.naive_local().to_string());
+        assert_eq!(next.as_deref(), Some("2026-12-01 08:00:00"));
+        // Thursday 26 at 06:00 -> the same day at 08:00; at 10:00 it is open now.
+        assert_eq!(
+            hours.next_open(tz, at(26, 6)).map(|t| t.naive_local().to_string()).as_deref(),
+            Some("2026-11-26 08:00:00")
+        );
+        assert_eq!(hours.next_open(tz, at(26, 10)).map(|t| t.with_timezone(&Utc)), Some(at(26, 10)));
+        let never = BusinessHours { weekly: vec![], holidays: vec![] };
+        assert!(never.next_open(tz, at(26, 10)).is_none());
+    }
 
     #[test]
     fn slugs() {

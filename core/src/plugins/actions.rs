@@ -209,6 +209,9 @@ async fn apply_one(
                 let note = crate::i18n::t(source.locale, "bot.handoff.note", &[("reason", h.reason.trim())]);
                 store::message::add_note_in(conn, case.id, note).await?;
             }
+            if to_queue {
+                tell_handoff(conn, case, &unit, source.locale).await?;
+            }
             Ok(())
         }
         Action::RequestConsent(c) => {
@@ -341,6 +344,35 @@ async fn reply(
     Ok(())
 }
 
+/// Tells the person their case is now in a unit's queue: how many are
+/// ahead while the unit attends, or when it opens if it does not now.
+pub async fn tell_handoff(
+    conn: &impl sea_orm::ConnectionTrait,
+    case: &mut Case,
+    unit: &domain::Unit,
+    locale: &str,
+) -> store::Result<()> {
+    use crate::i18n::t;
+    let now = store::now();
+    let text = if unit.business_hours.is_open(unit.timezone, now) {
+        let ahead = store::case::queued_ahead(conn, unit.id, case.created_at).await?;
+        let queue = match ahead {
+            0 => t(locale, "handoff.next", &[]),
+            n => t(locale, "handoff.ahead", &[("n", &n.to_string())]),
+        };
+        t(locale, "handoff.open", &[("unit", &unit.name), ("queue", &queue)])
+    } else {
+        match unit.business_hours.next_open(unit.timezone, now) {
+            Some(at) => {
+                t(locale, "handoff.closed", &[("unit", &unit.name), ("when", &crate::i18n::when(locale, at, now))])
+            }
+            None => t(locale, "handoff.closed_unknown", &[("unit", &unit.name)]),
+        }
+    };
+    store::message::add_in(conn, &Actor::System, case, NewMessage::text(AuthorKind::System, text)).await?;
+    Ok(())
+}
+
 /// Fails safe after a plugin call failed, and completes the job, in one
 /// transaction: a bot's case goes to its unit's human queue with a note; a
 /// protocol's failure is escalated to the unit's supervisors (or the admins
@@ -362,6 +394,8 @@ pub async fn fail_safe(
             store::case::update_in(&*tx, &Actor::System, &mut case, patch).await?;
             let note = crate::i18n::t(source.locale, "bot.failed.note", &[("error", error)]);
             store::message::add_note_in(&*tx, case.id, note).await?;
+            let unit = store::unit::get(&*tx, case.unit_id).await?;
+            tell_handoff(&*tx, &mut case, &unit, source.locale).await?;
             "handed_to_queue"
         }
         World::Bot => "none",

@@ -535,6 +535,22 @@ pub async fn tag_counts(conn: &impl ConnectionTrait, scope: Scope<'_>) -> Result
     Ok(rows)
 }
 
+/// Cases waiting in a unit's queue that came in before `before`: how many
+/// are ahead of a case that joins it.
+pub async fn queued_ahead(
+    conn: &impl ConnectionTrait,
+    unit: crate::domain::UnitId,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(entity::Entity::find()
+        .filter(entity::Column::UnitId.eq(unit.0))
+        .filter(entity::Column::Status.eq(CaseStatus::Queued.as_str()))
+        .filter(entity::Column::CreatedAt.lt(before))
+        .count(conn)
+        .await?)
+}
+
 /// Open cases, for the job-queue and load figures.
 pub async fn count_open(conn: &impl ConnectionTrait) -> Result<u64> {
     use sea_orm::PaginatorTrait;

@@ -92,10 +92,9 @@ impl Guest for FaqBot {
             memory.greeted = true;
         }
         let handoff_unit = settings.handoff_unit.clone().unwrap_or_else(|| event.case.unit_slug.clone());
-        let person = |actions: &mut Vec<Action>, unit: &str, why: &str| {
-            actions.push(reply(strings.get("handoff")));
-            actions.push(hand_off(unit, why));
-        };
+        // The host tells the person where their case went and how long it
+        // may take (the unit's queue and business hours).
+        let person = |actions: &mut Vec<Action>, unit: &str, why: &str| actions.push(hand_off(unit, why));
         let menu = |text: &str| {
             let mut options: Vec<(String, String)> =
                 settings.units_menu.iter().map(|u| (format!("unit:{}", u.slug), u.label.clone())).collect();
