@@ -79,6 +79,11 @@ fn option_ids(message: &Value) -> Vec<String> {
 }
 
 async fn setup(backend: ventanilla_tests::Backend) -> anyhow::Result<TestApp> {
+    Ok(setup_bot(backend).await?.0)
+}
+
+/// The app, its knowledge base's id and the bot's install id.
+async fn setup_bot(backend: ventanilla_tests::Backend) -> anyhow::Result<(TestApp, String)> {
     let app = spawn_app(backend).await?;
     // Admisiones attends every day; the library is closed today (a holiday).
     let every_day: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
@@ -154,7 +159,7 @@ async fn setup(backend: ventanilla_tests::Backend) -> anyhow::Result<TestApp> {
     })
     .await;
     anyhow::ensure!(searchable.is_some(), "the articles never became searchable");
-    install_plugin(
+    let bot = install_plugin(
         &app,
         "faq-bot",
         json!({"bot_name": "Vale", "handoff_unit": "admisiones",
@@ -163,7 +168,8 @@ async fn setup(backend: ventanilla_tests::Backend) -> anyhow::Result<TestApp> {
         &[],
     )
     .await?;
-    Ok(app)
+    let bot = bot["id"].as_str().unwrap_or_default().to_owned();
+    Ok((app, bot))
 }
 
 on_both! {
@@ -231,6 +237,37 @@ on_both! {
             (cases.body["items"].as_array()?.len() == 1).then_some(())
         }).await;
         anyhow::ensure!(moved.is_some(), "not handed off to the unit chosen: {}", luis.answering().await?);
+        Ok(())
+    }
+
+    async fn a_bot_limited_to_one_knowledge_base_answers_only_from_it(backend) {
+        let (app, bot) = setup_bot(backend).await?;
+        let kb = app.post_ok("/api/v1/knowledge-bases", &app.admin_token,
+            json!({"name": "Biblioteca", "slug": "biblioteca", "locale": "es"}), 201).await?;
+        let kb = kb["id"].as_str().unwrap_or_default().to_owned();
+        app.post_ok(&format!("/api/v1/knowledge-bases/{kb}/articles"), &app.admin_token,
+            json!({"title": "Préstamo de libros", "short_answer": "Puedes llevar hasta 5 libros por 15 días.",
+                   "body": "El préstamo de libros es de hasta 5 libros por 15 días, renovable.", "keywords": ["prestamo", "libros"],
+                   "status": "published", "locale": "es"}), 201).await?;
+        let indexed = eventually(Duration::from_secs(20), || async {
+            let reply = app.client.get(app.url(&format!("/api/v1/knowledge-bases/{kb}/search")))
+                .query(&[("q", "Préstamo de libros")]).send().await.ok()?;
+            let body: Value = reply.json().await.ok()?;
+            (!body["hits"].as_array()?.is_empty()).then_some(())
+        })
+        .await;
+        anyhow::ensure!(indexed.is_some(), "the article never became searchable");
+        let patched = app.patch(&format!("/api/v1/plugin-installs/{bot}"), &app.admin_token,
+            json!({"settings": {"bot_name": "Biblio", "knowledge_bases": ["biblioteca"]}})).await?;
+        assert_eq!(patched.status, 200, "{}", patched.text);
+
+        let ana = Visitor::start(&app).await?;
+        let answered = ana.say("préstamo de libros", None).await?;
+        assert!(answered.iter().any(|m| m["body"].as_str().unwrap_or_default().contains("5 libros")), "{answered:?}");
+        let elsewhere = ana.say("¿cómo pago la matrícula?", None).await?;
+        assert!(elsewhere.iter().all(|m| !m["body"].as_str().unwrap_or_default().contains("PSE")),
+            "the other base's answer is not given: {elsewhere:?}");
+        assert!(elsewhere.iter().any(|m| m["body"].as_str().unwrap_or_default().contains("otras palabras")), "{elsewhere:?}");
         Ok(())
     }
 }

@@ -168,20 +168,33 @@ impl kb::Host for HostState {
     /// The same search the help center runs, over the public knowledge bases
     /// of the case's unit and the institution, bounded by the call's deadline.
     async fn search(&mut self, query: String, locale: Option<String>, limit: u32) -> Result<Vec<kb::Hit>, kb::KbError> {
+        self.search_in(query, locale, limit, vec![]).await
+    }
+
+    async fn search_in(
+        &mut self,
+        query: String,
+        locale: Option<String>,
+        limit: u32,
+        knowledge_bases: Vec<String>,
+    ) -> Result<Vec<kb::Hit>, kb::KbError> {
         if !self.grants.kb_search {
             return Err(kb::KbError::Denied);
         }
         let Some(scope) = &self.kb else { return Err(kb::KbError::Unavailable) };
-        let Some(first) = scope.bases.first() else { return Ok(vec![]) };
+        // Only among the bases the plugin may reach anyway; none named: all of them.
+        let bases: Vec<&crate::domain::kb::KnowledgeBase> = scope
+            .bases
+            .iter()
+            .filter(|kb| knowledge_bases.is_empty() || knowledge_bases.iter().any(|slug| *slug == kb.slug.as_str()))
+            .collect();
+        let Some(first) = bases.first() else { return Ok(vec![]) };
         let Ok(text) = crate::api::kb_search::query_text(&query) else { return Ok(vec![]) };
         let locale = locale.and_then(|l| crate::domain::kb::Locale::parse("locale", &l).ok());
-        let mut request = crate::search::Query::new(
-            text,
-            scope.bases.iter().map(|kb| kb.id).collect(),
-            locale.unwrap_or(first.locale),
-        );
+        let mut request =
+            crate::search::Query::new(text, bases.iter().map(|kb| kb.id).collect(), locale.unwrap_or(first.locale));
         request.locale = locale;
-        request.synonyms = scope.bases.iter().flat_map(|kb| kb.synonyms.iter().cloned()).collect();
+        request.synonyms = bases.iter().flat_map(|kb| kb.synonyms.iter().cloned()).collect();
         request.limit = limit.clamp(1, 10) as usize;
         let deadline = tokio::time::Instant::from_std(self.deadline);
         let hits = match tokio::time::timeout_at(deadline, scope.search.query(&request)).await {

@@ -33,6 +33,8 @@ struct Settings {
     handoff_unit: Option<String>,
     #[serde(default)]
     units_menu: Vec<MenuUnit>,
+    #[serde(default)]
+    knowledge_bases: Vec<String>,
 }
 
 #[derive(Deserialize, Clone)]
@@ -124,7 +126,12 @@ impl Guest for FaqBot {
         } else if intent::only_greets(&body) {
             actions.push(reply(strings.get("ask")));
         } else {
-            let hits = match kb::search(&body, Some(&event.locale), 5) {
+            let searched = if settings.knowledge_bases.is_empty() {
+                kb::search(&body, Some(&event.locale), 5)
+            } else {
+                kb::search_in(&body, Some(&event.locale), 5, &settings.knowledge_bases)
+            };
+            let hits = match searched {
                 Ok(hits) => hits,
                 Err(e) => {
                     // Without its knowledge base the bot cannot help: a person can.
