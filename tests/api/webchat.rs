@@ -58,3 +58,35 @@ on_both! {
     Ok(())
 }
 }
+
+// The visitor is told when a person takes over, by name and unit.
+on_both! {
+    async fn the_visitor_is_told_who_takes_over(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let (agent, _) = app.create_member("laura@uni.edu.co", &unit, "agent").await?;
+        let session: Value = app.client.post(app.url("/api/v1/webchat/sessions"))
+            .json(&json!({"unit": "admisiones"})).send().await?.json().await?;
+        let token = session["token"].as_str().unwrap_or_default().to_owned();
+        let sent = app.client.post(app.url("/api/v1/webchat/messages")).bearer_auth(&token)
+            .json(&json!({"body": "Hola, necesito ayuda"})).send().await?;
+        anyhow::ensure!(sent.status() == 201);
+        let case = app.only_case().await?;
+        let path = format!("/api/v1/cases/{}", case["id"].as_str().unwrap_or_default());
+        let notices = || async {
+            let seen: Value = app.client.get(app.url("/api/v1/webchat/conversation")).bearer_auth(&token).send().await?.json().await?;
+            let texts: Vec<String> = seen["messages"].as_array().into_iter().flatten()
+                .filter(|m| m["from"] == "system")
+                .filter_map(|m| m["body"].as_str().map(str::to_owned))
+                .collect();
+            anyhow::Ok(texts)
+        };
+        for _ in 0..2 {
+            let assigned = app.patch(&path, &app.admin_token, json!({"assignee_id": agent})).await?;
+            anyhow::ensure!(assigned.status == 200, "{}", assigned.text);
+        }
+        let told = notices().await?;
+        anyhow::ensure!(told == ["Ahora te atiende laura@uni.edu.co, de admisiones."], "once, by name and unit: {told:?}");
+        Ok(())
+    }
+}

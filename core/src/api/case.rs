@@ -396,7 +396,7 @@ pub async fn update_case(
     body: Json<UpdateCase>,
 ) -> Result<HttpResponse, ApiError> {
     let id = CaseId(path.into_inner());
-    workable_case(&state, &auth.0, id).await?;
+    let before = workable_case(&state, &auth.0, id).await?;
     let body = body.0;
     let mut check = Checker::default();
     let subject = body.subject.as_deref().and_then(|s| check.check(required_text("subject", s, 300)));
@@ -414,9 +414,39 @@ pub async fn update_case(
         custom_fields: body.custom_fields,
         tags,
     };
+    // The person is told when a person takes over, by name and unit.
+    let notice = match patch.assignee_id {
+        Some(Some(user)) if before.assignee_id != Some(user) => {
+            takeover_notice(&state, &before, user, patch.unit_id.unwrap_or(before.unit_id)).await?
+        }
+        _ => None,
+    };
     let scope = auth.0.case_units();
-    let case = store::case::update(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, patch).await?;
+    let case =
+        store::case::update_telling(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, patch, notice).await?;
     Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+}
+
+/// "Ahora te atiende Laura Gómez, de Admisiones.", when the case's channel
+/// takes a message now (not a WhatsApp case past its window, say).
+async fn takeover_notice(
+    state: &AppState,
+    case: &Case,
+    agent: UserId,
+    unit: UnitId,
+) -> Result<Option<NewMessage>, ApiError> {
+    if crate::channels::check_outbound(state, case, None, domain::AuthorKind::System).await.is_err() {
+        return Ok(None);
+    }
+    let (agent, unit) =
+        match (store::user::get(&state.store.db, agent).await, store::unit::get(&state.store.db, unit).await) {
+            (Ok(agent), Ok(unit)) => (agent, unit),
+            // An unknown user or unit: the update itself says so.
+            _ => return Ok(None),
+        };
+    let text =
+        crate::i18n::t(&state.config.locale, "handoff.agent", &[("name", &agent.display_name), ("unit", &unit.name)]);
+    Ok(Some(NewMessage::text(domain::AuthorKind::System, text)))
 }
 
 #[utoipa::path(

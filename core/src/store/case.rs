@@ -402,9 +402,25 @@ pub async fn list(
 
 /// Applies a patch through the state machine; returns the case as stored.
 pub async fn update(store: &Store, actor: &Actor, scope: Scope<'_>, id: CaseId, patch: CasePatch) -> Result<Case> {
+    update_telling(store, actor, scope, id, patch, None).await
+}
+
+/// Like [`update`], adding `notice` (a message for the person, e.g. who
+/// takes over their case) in the same transaction.
+pub async fn update_telling(
+    store: &Store,
+    actor: &Actor,
+    scope: Scope<'_>,
+    id: CaseId,
+    patch: CasePatch,
+    notice: Option<NewMessage>,
+) -> Result<Case> {
     let tx = store.begin().await?;
     let mut case = get(&*tx, scope, id).await?;
     update_in(&*tx, actor, &mut case, patch).await?;
+    if let Some(notice) = notice {
+        super::message::add_in(&*tx, actor, &mut case, notice).await?;
+    }
     tx.commit().await?;
     Ok(case)
 }
