@@ -133,7 +133,10 @@ on_both! {
         assert_eq!((record["action"].as_str(), record["text_version"].as_str()), (Some("grant"), Some("v1")), "{}", consents.text);
         assert_eq!((record["source"].as_str(), record["channel"].as_str()), (Some("web_form"), Some("webform")));
 
-        // The JSON endpoint: field errors as problem+json, then taken.
+        // The JSON endpoint: a body past the webhook limit is refused unread,
+        // field errors come as problem+json, then it is taken.
+        let huge = f.post_json(json!({"message": "x".repeat(2 * 1024 * 1024)})).await?;
+        assert_eq!(huge.status, 413, "only raw e-mail gets the larger limit");
         let bad = f.post_json(json!({"email": "no", "message": ""})).await?;
         assert_eq!(bad.status, 422);
         let fields: Vec<&str> = bad.body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();

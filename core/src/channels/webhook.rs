@@ -79,10 +79,20 @@ async fn receive(
     {
         state.posts_by_ip.hit_within(&format!("{install_id} {ip}"), max).map_err(ApiError::RateLimited)?;
     }
-    // An e-mail carries its files: room for the largest file kept, in base64.
-    let max = match connector.plugin.mail {
-        Some(_) => state.config.http.max_webhook_bytes.max(state.attachments.config.max_bytes / 3 * 4 + (1 << 20)),
-        None => state.config.http.max_webhook_bytes,
+    // A raw message posted to a mail connector (`message/rfc822`): the
+    // connector checks the caller on the request without its body, then
+    // reads the message the host decoded. It carries its files: room for
+    // the largest file kept, in base64.
+    let is_message = connector.plugin.mail.is_some()
+        && req
+            .headers()
+            .get(actix_web::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("message/rfc822"));
+    let max = if is_message {
+        state.config.http.max_webhook_bytes.max(state.attachments.config.max_bytes / 3 * 4 + (1 << 20))
+    } else {
+        state.config.http.max_webhook_bytes
     };
     let mut body = web::BytesMut::new();
     while let Some(chunk) = payload.next().await {
@@ -92,18 +102,7 @@ async fn receive(
         }
         body.extend_from_slice(&chunk);
     }
-    // A raw message posted to a mail connector: the connector checks the
-    // caller on the request without its body, then reads the message the
-    // host decoded.
-    let is_message = req
-        .headers()
-        .get(actix_web::http::header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("message/rfc822"));
-    let raw_mail = match connector.plugin.mail {
-        Some(_) if is_message => Some(std::mem::take(&mut body)),
-        _ => None,
-    };
+    let raw_mail = is_message.then(|| std::mem::take(&mut body));
     let request = InboundRequest {
         method: req.method().as_str().to_owned(),
         path: String::new(),
