@@ -142,6 +142,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     let state = web::Data::new(state);
     crate::jobs::spawn(state.clone(), state.config.http.job_workers);
     crate::channels::mailbox::spawn(state.clone());
+    crate::attachments::spawn_gc(state.clone());
     let data = state.clone();
     let server = HttpServer::new(move || {
         App::new()

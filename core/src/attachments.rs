@@ -30,6 +30,11 @@ pub struct AttachmentsConfig {
     pub allowed_types: Vec<String>,
     /// Longest the download of one file people send may take.
     pub download_timeout_secs: u64,
+    /// How often kept files no message refers to are removed, in seconds;
+    /// 0 never (then `ventanilla admin gc-files` does it by hand).
+    pub gc_every_secs: u64,
+    /// How long an upload may wait to be sent before it is removed, in hours.
+    pub gc_after_hours: u64,
 }
 
 impl Default for AttachmentsConfig {
@@ -40,6 +45,8 @@ impl Default for AttachmentsConfig {
             link_ttl_secs: 15 * 60,
             provider_link_ttl_secs: 24 * 60 * 60,
             download_timeout_secs: 120,
+            gc_every_secs: 6 * 3600,
+            gc_after_hours: 24,
             allowed_types: [
                 "image/jpeg",
                 "image/png",
@@ -308,6 +315,54 @@ fn looks_like(content_type: &str, bytes: &[u8]) -> bool {
         "text/plain" | "text/csv" => std::str::from_utf8(bytes).is_ok(),
         // An executable is never any of the accepted types.
         _ => !(starts(b"MZ") || starts(b"\x7fELF")),
+    }
+}
+
+/// The job that removes kept files no message refers to.
+pub const GC_JOB: &str = "files.gc";
+
+/// Starts the loop that schedules garbage collection of kept files, one
+/// `files.gc` job per period across all instances (keyed by the period).
+pub fn spawn_gc(state: actix_web::web::Data<crate::app::AppState>) {
+    let every = state.config.attachments.gc_every_secs;
+    if every == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(every)).await;
+            let period = crate::store::now().timestamp() / every.max(1) as i64;
+            let job = crate::store::job::NewJob {
+                kind: GC_JOB,
+                payload: serde_json::json!({}),
+                idempotency_key: Some(format!("{GC_JOB}:{period}")),
+            };
+            let enqueued = async {
+                let tx = state.store.begin().await?;
+                crate::store::job::enqueue(&*tx, job).await?;
+                tx.commit().await
+            };
+            // Another instance enqueued this period's run already: fine.
+            if let Err(e) = enqueued.await {
+                tracing::debug!(error = %e, "garbage collection of files not enqueued");
+            }
+        }
+    });
+}
+
+/// Runs a `files.gc` job: removes the files no message refers to that were
+/// kept more than `attachments.gc_after_hours` ago.
+pub async fn gc_job(state: &crate::app::AppState) -> crate::jobs::Outcome {
+    let hours = i64::try_from(state.config.attachments.gc_after_hours).unwrap_or(i64::MAX / 3600);
+    let before = crate::store::now() - chrono::Duration::hours(hours);
+    match collect_garbage(&state.store, &state.attachments, before, false).await {
+        Ok(collected) => {
+            if collected.files > 0 {
+                tracing::info!(files = collected.files, bytes = collected.bytes, "unsent files removed");
+            }
+            crate::jobs::Outcome::Done
+        }
+        Err(e) => crate::jobs::Outcome::Retry(e.to_string()),
     }
 }
 

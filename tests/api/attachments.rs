@@ -2,8 +2,8 @@
 //! attached to a message, and downloaded only through links the server
 //! signed, which expire.
 
-use serde_json::json;
-use ventanilla_tests::{TestApp, on_both, spawn_app_with};
+use serde_json::{Value, json};
+use ventanilla_tests::{TestApp, eventually, on_both, spawn_app_with};
 
 /// The smallest PNG there is: one transparent pixel.
 const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0\0\0\x1f\x15\xc4\x89\0\0\0\rIDATx\x9cc\xf8\x0f\0\x01\x01\x01\0\x18\xdd\x8d\xb0\0\0\0\0IEND\xaeB`\x82";
@@ -120,6 +120,32 @@ on_both! {
         anyhow::ensure!(files.read(&fresh_hash).await.is_ok(), "a recent upload stays");
         let again = ventanilla::attachments::collect_garbage(&app.store, &files, day_ago, false).await?;
         anyhow::ensure!(again.files == 0, "{again:?}");
+        Ok(())
+    }
+
+    async fn the_server_collects_unsent_files_on_its_own(backend) {
+        let app = spawn_app_with(backend, |c| c.attachments.gc_every_secs = 1).await?;
+        let unit = app.create_unit("tesoreria").await?;
+        let case = app.create_case(&app.admin_token, &unit, "Recibo").await?;
+        let case_id = case["id"].as_str().unwrap_or_default().to_owned();
+        let unsent = app.upload_file(&case_id, &app.admin_token, "text/plain", "borrador.txt", b"nunca enviado".to_vec()).await?;
+        let sent = app.send_file(&case_id, "Su recibo", "image/png", "recibo.png", PNG.to_vec()).await?;
+        use sea_orm::{EntityTrait, sea_query::Expr};
+        use ventanilla::store::attachment::entity;
+        // Both kept two days ago: past the 24 hours an upload may wait.
+        entity::Entity::update_many()
+            .col_expr(entity::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::days(2)))
+            .exec(&app.store.db)
+            .await?;
+        let hash = |v: &Value| {
+            v.as_str().unwrap_or_default().trim_start_matches("sha256:").trim_start_matches("/api/v1/attachments/")
+                .split('?').next().unwrap_or_default().to_owned()
+        };
+        let (unsent, sent) = (hash(&unsent.body["reference"]), hash(&sent["attachments"][0]["url"]));
+        let files = ventanilla::attachments::Attachments::new(app.data_dir(), Default::default(), b"");
+        let gone = eventually(std::time::Duration::from_secs(20), || async { files.read(&unsent).await.is_err().then_some(()) }).await;
+        anyhow::ensure!(gone.is_some(), "the unsent upload was never collected");
+        anyhow::ensure!(files.read(&sent).await? == PNG, "a sent file stays");
         Ok(())
     }
 }
