@@ -51,6 +51,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
                 name: name.into(),
                 timezone: tz,
                 business_hours: BusinessHours::office_default(),
+                survey: crate::domain::survey::SurveySettings { enabled: true, comment: true, ..Default::default() },
             },
         )
         .await?;

@@ -133,6 +133,24 @@ enum BenchCommand {
         #[arg(long, default_value = "target/bench-ingest")]
         work_dir: PathBuf,
     },
+    /// FAQ bot figures with the real plugin, host, job workers and search
+    /// (SQLite): accuracy on the evaluation set, message-to-reply latency,
+    /// and bot replies per second in a burst. Run in release mode.
+    Bot {
+        /// faq_bot.wasm; by default the release build under the target dir.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// The bot's plugin.toml.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long, default_value = "tests/data/kb_eval_es.json")]
+        eval: PathBuf,
+        /// Conversations opened at once for the throughput figure.
+        #[arg(long, default_value_t = 500)]
+        burst: usize,
+        #[arg(long, default_value = "target/bench-bot")]
+        work_dir: PathBuf,
+    },
     /// Plugin host figures, using the hostile-bot test fixture's benchmark modes.
     Plugins {
         /// hostile_bot.wasm (built with `cargo build --release --target wasm32-wasip2 -p hostile-bot`).
@@ -307,6 +325,21 @@ fn run() -> anyhow::Result<()> {
             write!(std::io::stdout(), "{report}")?;
             Ok(())
         }),
+        Command::Bench { command: BenchCommand::Bot { wasm, manifest, eval, burst, work_dir } } => {
+            runtime.block_on(async {
+                let (default_wasm, default_manifest) = ventanilla::bench::bot::default_paths();
+                let options = ventanilla::bench::bot::Options {
+                    wasm: wasm.unwrap_or(default_wasm),
+                    manifest: manifest.unwrap_or(default_manifest),
+                    eval,
+                    burst,
+                    work_dir,
+                };
+                let report = ventanilla::bench::bot::run(&options).await?;
+                write!(std::io::stdout(), "{report}")?;
+                Ok(())
+            })
+        }
         Command::Openapi => {
             writeln!(std::io::stdout(), "{}", ventanilla::api::openapi_json())?;
             Ok(())

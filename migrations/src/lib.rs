@@ -13,6 +13,10 @@ mod m20261123_000006_channels;
 mod m20261123_000007_message_context;
 mod m20261123_000008_attachments;
 mod m20261129_000009_consent_texts;
+mod m20261130_000010_case_slas;
+mod m20261130_000011_surveys;
+mod m20261130_000012_bot_outcomes;
+mod m20261130_000013_job_groups;
 
 pub struct Migrator;
 
@@ -29,6 +33,10 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000007_message_context::Migration),
             Box::new(m20261123_000008_attachments::Migration),
             Box::new(m20261129_000009_consent_texts::Migration),
+            Box::new(m20261130_000010_case_slas::Migration),
+            Box::new(m20261130_000011_surveys::Migration),
+            Box::new(m20261130_000012_bot_outcomes::Migration),
+            Box::new(m20261130_000013_job_groups::Migration),
         ]
     }
 }

@@ -1,4 +1,4 @@
-//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.3.0`
+//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.4.0`
 //! contract (see `wit/plugin.wit`) and helpers to build actions.
 //!
 //! A bot plugin implements [`bot::Guest`] and exports it:
@@ -21,7 +21,7 @@
 #![deny(missing_docs)]
 
 /// The WIT version this SDK implements.
-pub const WIT_VERSION: &str = "1.3.0";
+pub const WIT_VERSION: &str = "1.4.0";
 
 /// Bindings for the `bot` world: a bot answers the messages of the cases it owns.
 ///
@@ -55,10 +55,10 @@ pub mod protocol {
         export_macro_name: "export_protocol",
         default_bindings_module: "ventanilla_sdk::protocol",
         with: {
-            "ventanilla:plugin/types@1.3.0": crate::bot::ventanilla::plugin::types,
-            "ventanilla:plugin/log@1.3.0": crate::bot::ventanilla::plugin::log,
-            "ventanilla:plugin/kv@1.3.0": crate::bot::ventanilla::plugin::kv,
-            "ventanilla:plugin/clock@1.3.0": crate::bot::ventanilla::plugin::clock,
+            "ventanilla:plugin/types@1.4.0": crate::bot::ventanilla::plugin::types,
+            "ventanilla:plugin/log@1.4.0": crate::bot::ventanilla::plugin::log,
+            "ventanilla:plugin/kv@1.4.0": crate::bot::ventanilla::plugin::kv,
+            "ventanilla:plugin/clock@1.4.0": crate::bot::ventanilla::plugin::clock,
         },
     });
     #[cfg(not(feature = "bot"))]
@@ -108,17 +108,17 @@ pub mod connector {
 
     #[cfg(feature = "bot")]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.3.0": crate::bot::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.3.0": crate::bot::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.3.0": crate::bot::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.3.0": crate::bot::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.4.0": crate::bot::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.4.0": crate::bot::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.4.0": crate::bot::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.4.0": crate::bot::ventanilla::plugin::clock,
     },);
     #[cfg(all(feature = "protocol", not(feature = "bot")))]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.3.0": crate::protocol::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.3.0": crate::protocol::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.3.0": crate::protocol::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.3.0": crate::protocol::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.4.0": crate::protocol::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.4.0": crate::protocol::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.4.0": crate::protocol::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.4.0": crate::protocol::ventanilla::plugin::clock,
     },);
     #[cfg(not(any(feature = "bot", feature = "protocol")))]
     connector_bindings!();
@@ -163,6 +163,8 @@ pub use connector::ventanilla::plugin::{clock, kv, log, types};
 pub use mail_connector::ventanilla::plugin::{clock, kv, log, types};
 #[cfg(all(feature = "protocol", not(feature = "bot")))]
 pub use protocol::ventanilla::plugin::{clock, kv, log, types};
+
+pub mod text;
 
 /// Builders for the actions a bot or protocol returns.
 #[cfg(any(feature = "bot", feature = "protocol"))]
@@ -215,6 +217,16 @@ pub mod actions {
     /// Tells the supervisors of a unit (protocols only).
     pub fn notify_supervisors(unit_slug: impl Into<String>, text: impl Into<String>) -> Action {
         Action::Notify(Notification { target: NotifyTarget::UnitSupervisors(unit_slug.into()), text: text.into() })
+    }
+
+    /// Tells one user, by id, who must be an active member of the case's unit (protocols only).
+    pub fn notify_user(user_id: impl Into<String>, text: impl Into<String>) -> Action {
+        Action::Notify(Notification { target: NotifyTarget::User(user_id.into()), text: text.into() })
+    }
+
+    /// Tells the on-call people of a unit (protocols only).
+    pub fn notify_on_call(unit_slug: impl Into<String>, text: impl Into<String>) -> Action {
+        Action::Notify(Notification { target: NotifyTarget::OnCall(unit_slug.into()), text: text.into() })
     }
 
     /// Schedules (or reschedules) the named timer of this case (protocols only).

@@ -127,6 +127,52 @@ impl WhatsApp {
 }
 
 on_both! {
+    async fn a_crisis_on_whatsapp_gets_the_emergency_lines_first_and_a_survey_after(backend) {
+        let wa = whatsapp(backend).await?;
+        let app = &wa.app;
+        let every_day: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| json!({"day": d, "open": "00:00", "close": "23:59"}))
+            .collect();
+        let bienestar = app.post_ok("/api/v1/units", &app.admin_token, json!({"slug": "bienestar", "name": "Bienestar",
+            "business_hours": {"weekly": every_day}, "survey": {"enabled": true, "scale": "faces"}}), 201).await?;
+        let bienestar = bienestar["id"].as_str().unwrap_or_default().to_owned();
+        install_plugin(app, "faq-bot", json!({"bot_name": "Vale"}), json!({"kv": true, "kb_search": true}), &[]).await?;
+        install_plugin(app, "crisis-protocol", json!({"crisis_unit": "bienestar"}), json!({"kv": true}), &[]).await?;
+
+        wa.deliver(&inbound("wamid.CRISIS1", json!({"type": "text", "text": {"body": "ya no quiero vivir, no aguanto más"}}))).await?;
+        let sends = eventually(WAIT, || async {
+            let sends = wa.sends();
+            (sends.len() >= 2).then_some(sends)
+        }).await.unwrap_or_default();
+        let texts: Vec<String> = sends.iter().map(|s| s["text"]["body"].as_str().unwrap_or_default().to_owned()).collect();
+        anyhow::ensure!(texts.first().is_some_and(|t| t.contains("Línea 106")), "the emergency lines first: {texts:?}");
+        anyhow::ensure!(!texts.iter().any(|t| t.contains("Vale")), "the bot stayed out: {texts:?}");
+        let case = wa.only_case().await?;
+        anyhow::ensure!(case["unit_id"] == bienestar.as_str() && case["priority"] == "urgent", "{case}");
+        let id = case["id"].as_str().unwrap_or_default().to_owned();
+
+        // Resolved: the person gets the faces as buttons and taps one.
+        let resolved = app.patch(&format!("/api/v1/cases/{id}"), &app.admin_token, json!({"status": "resolved"})).await?;
+        anyhow::ensure!(resolved.status == 200, "{}", resolved.text);
+        let survey = eventually(WAIT, || async {
+            wa.sends().into_iter().find(|s| s["type"] == "interactive")
+        }).await.unwrap_or_default();
+        let buttons = &survey["interactive"]["action"]["buttons"];
+        let ids: Vec<&str> = buttons.as_array().into_iter().flatten().filter_map(|b| b["reply"]["id"].as_str()).collect();
+        anyhow::ensure!(ids == ["survey:1", "survey:3", "survey:5"], "{survey}");
+        wa.deliver(&inbound("wamid.SURVEY1", json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": "survey:5", "title": "😊 Bien"}}}))).await?;
+        let stored = eventually(WAIT, || async {
+            let reply = app.get("/api/v1/surveys?answered=true", &app.admin_token).await.ok()?;
+            reply.body["items"].as_array()?.first().cloned()
+        }).await.unwrap_or_default();
+        anyhow::ensure!(stored["score"] == 5 && stored["channel"] == "whatsapp" && stored["unit_id"] == bienestar.as_str(), "{stored}");
+        let after = app.get(&format!("/api/v1/cases/{id}"), &app.admin_token).await?;
+        anyhow::ensure!(after.body["status"] == "resolved", "{}", after.text);
+        Ok(())
+    }
+
     async fn webhooks_are_verified_parsed_and_deduplicated(backend) {
         let wa = whatsapp(backend).await?;
         let hook = format!("/api/v1/webhooks/{}", wa.install);

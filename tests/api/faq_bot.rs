@@ -6,73 +6,8 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
+use ventanilla_tests::webchat::Visitor;
 use ventanilla_tests::{TestApp, eventually, install_plugin, on_both, spawn_app};
-
-/// A visitor of the web chat.
-struct Visitor<'a> {
-    app: &'a TestApp,
-    token: String,
-}
-
-impl<'a> Visitor<'a> {
-    async fn start(app: &'a TestApp) -> anyhow::Result<Visitor<'a>> {
-        let session: Value = app
-            .client
-            .post(app.url("/api/v1/webchat/sessions"))
-            .json(&json!({"unit": "admisiones"}))
-            .send()
-            .await?
-            .json()
-            .await?;
-        Ok(Visitor { app, token: session["token"].as_str().unwrap_or_default().to_owned() })
-    }
-
-    async fn conversation(&self) -> anyhow::Result<Value> {
-        let url = self.app.url("/api/v1/webchat/conversation");
-        Ok(self.app.client.get(url).bearer_auth(&self.token).send().await?.json().await?)
-    }
-
-    /// What the bot and the host said (not the visitor).
-    async fn bot_messages(&self) -> anyhow::Result<Vec<Value>> {
-        let seen = self.conversation().await?;
-        Ok(seen["messages"].as_array().into_iter().flatten().filter(|m| m["from"] != "me").cloned().collect())
-    }
-
-    /// Says `body` (choosing `option`, if any) and waits for the answers to it.
-    async fn say(&self, body: &str, option: Option<&str>) -> anyhow::Result<Vec<Value>> {
-        let before = self.bot_messages().await?.len();
-        let mut message = json!({"body": body});
-        if let Some(option) = option {
-            message["selected_option"] = json!(option);
-        }
-        let sent = self
-            .app
-            .client
-            .post(self.app.url("/api/v1/webchat/messages"))
-            .bearer_auth(&self.token)
-            .json(&message)
-            .send()
-            .await?;
-        anyhow::ensure!(sent.status() == 201, "{}", sent.text().await?);
-        let answered = eventually(Duration::from_secs(20), || async {
-            let messages = self.bot_messages().await.ok()?;
-            // The bot's actions land together; wait a moment for all of them.
-            (messages.len() > before).then(|| messages[before..].to_vec())
-        })
-        .await;
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        let all = self.bot_messages().await?;
-        match answered {
-            Some(_) => Ok(all[before..].to_vec()),
-            None => anyhow::bail!("the bot did not answer `{body}`: {}", self.conversation().await?),
-        }
-    }
-
-    /// Who answers the visitor now, as the widget shows it.
-    async fn answering(&self) -> anyhow::Result<Value> {
-        Ok(self.conversation().await?["answering"].clone())
-    }
-}
 
 fn option_ids(message: &Value) -> Vec<String> {
     message["options"].as_array().into_iter().flatten().filter_map(|o| o["id"].as_str().map(str::to_owned)).collect()
@@ -173,9 +108,89 @@ async fn setup_bot(backend: ventanilla_tests::Backend) -> anyhow::Result<(TestAp
 }
 
 on_both! {
+    async fn consent_refused_still_gets_answers_without_keeping_personal_data(backend) {
+        let (app, bot) = setup_bot(backend).await?;
+        let updated = app.patch(&format!("/api/v1/plugin-installs/{bot}"), &app.admin_token, json!({"settings": {
+            "bot_name": "Vale", "handoff_unit": "admisiones", "consent_purpose": "data_processing",
+            "units_menu": [{"slug": "admisiones", "label": "Admisiones"}]}})).await?;
+        anyhow::ensure!(updated.status == 200, "{}", updated.text);
+        app.post_ok("/api/v1/consent-texts", &app.admin_token, json!({"purpose": "data_processing",
+            "text": "Autorizo a la Universidad a tratar mis datos personales para atender mi solicitud.",
+            "policy_url": "https://uni.test/datos"}), 201).await?;
+
+        let ana = Visitor::start(&app, "admisiones").await?;
+        let first = ana.say("Hola", None).await?;
+        let asked = first.iter().find(|m| option_ids(m).iter().any(|o| o.starts_with("consent:")));
+        let Some(asked) = asked else { anyhow::bail!("no consent question: {first:?}") };
+        anyhow::ensure!(asked["body"].as_str().is_some_and(|b| b.contains("Autorizo a la Universidad") && b.contains("https://uni.test/datos")), "{asked}");
+        anyhow::ensure!(option_ids(asked) == ["consent:grant:data_processing:v1", "consent:revoke:data_processing:v1"], "{asked}");
+        let declined = ana.say("No autorizo", Some("consent:revoke:data_processing:v1")).await?;
+        anyhow::ensure!(declined.iter().any(|m| m["body"].as_str().is_some_and(|b| b.contains("no guardaremos tus datos"))), "{declined:?}");
+        // FAQ answers go on.
+        let answer = ana.say("¿cómo pago la matrícula?", None).await?;
+        anyhow::ensure!(answer.iter().any(|m| m["body"].as_str().is_some_and(|b| b.contains("PSE"))), "{answer:?}");
+        // What they write is kept without their personal data.
+        ana.send("mi cédula es 1020304050 y mi correo ana@correo.com", None).await?;
+        let cases = app.get("/api/v1/cases", &app.admin_token).await?;
+        let case = cases.body["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+        let contact = cases.body["items"][0]["contact_id"].as_str().unwrap_or_default().to_owned();
+        let kept = eventually(Duration::from_secs(10), || async {
+            app.messages(&case).await.ok()?.into_iter().find(|m| m["body"].as_str().is_some_and(|b| b.starts_with("mi cédula")))
+        }).await.unwrap_or_default();
+        anyhow::ensure!(kept["body"] == "mi cédula es [dato omitido] y mi correo [dato omitido]", "{kept}");
+        let consents = app.get(&format!("/api/v1/contacts/{contact}/consents"), &app.admin_token).await?;
+        anyhow::ensure!(consents.text.contains("\"revoke\"") && consents.text.contains("\"v1\""), "{}", consents.text);
+        Ok(())
+    }
+
+    async fn a_person_in_crisis_reaches_the_crisis_queue_first(backend) {
+        let app = setup(backend).await?;
+        let every_day: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            .iter()
+            .map(|d| json!({"day": d, "open": "00:00", "close": "23:59"}))
+            .collect();
+        let bienestar = app.post_ok("/api/v1/units", &app.admin_token, json!({"slug": "bienestar", "name": "Bienestar",
+            "timezone": "America/Bogota", "business_hours": {"weekly": every_day}}), 201).await?;
+        let bienestar = bienestar["id"].as_str().unwrap_or_default().to_owned();
+        let (_, on_call) = app.create_member("turno@uni.test", &bienestar, "supervisor").await?;
+        install_plugin(&app, "crisis-protocol", json!({"crisis_unit": "bienestar"}), json!({"kv": true}), &[]).await?;
+
+        let ana = Visitor::start(&app, "admisiones").await?;
+        let answers = ana.say("hola, ya no quiero vivir, estoy muy cansada de todo", None).await?;
+        let texts: Vec<&str> = answers.iter().filter_map(|m| m["body"].as_str()).collect();
+        // The emergency lines come first; the bot never answers (no greeting).
+        assert!(texts.first().is_some_and(|t| t.contains("Línea 106") && t.contains("123")), "{texts:?}");
+        assert!(!texts.iter().any(|t| t.contains("Vale")), "the bot stayed out: {texts:?}");
+        assert!(texts.iter().any(|t| t.contains("Bienestar")), "told where the case went: {texts:?}");
+        let crisis = eventually(Duration::from_secs(10), || async {
+            let cases = app.get("/api/v1/cases?tag=crisis", &app.admin_token).await.ok()?;
+            cases.body["items"].as_array()?.first().cloned()
+        }).await;
+        let Some(crisis) = crisis else { anyhow::bail!("no crisis case") };
+        anyhow::ensure!(crisis["unit_id"] == bienestar.as_str() && crisis["priority"] == "urgent" && crisis["status"] == "queued", "{crisis}");
+        let told = app.get("/api/v1/notifications", &on_call).await?;
+        anyhow::ensure!(told.text.contains("Posible crisis (riesgo suicida)") && told.text.contains("ya no quiero vivir"), "{}", told.text);
+        // A second message of the same case does not send the lines again.
+        ana.send("no sé qué hacer, quiero quitarme la vida", None).await?;
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        let lines = ana.bot_messages().await?.iter().filter(|m| m["body"].as_str().is_some_and(|b| b.contains("Línea 106"))).count();
+        anyhow::ensure!(lines == 1, "no second emergency reply: {}", ana.conversation().await?);
+
+        // Everyday talk is not a crisis: the bot answers as always.
+        let luis = Visitor::start(&app, "admisiones").await?;
+        let answers = luis.say("jajaja me muero de risa", None).await?;
+        let texts: Vec<&str> = answers.iter().filter_map(|m| m["body"].as_str()).collect();
+        assert!(texts[0].contains("Vale") && !texts.iter().any(|t| t.contains("Línea 106")), "{texts:?}");
+        let answers = luis.say("¿cómo pago la matrícula?", None).await?;
+        assert!(answers.iter().any(|m| m["body"].as_str().is_some_and(|b| b.contains("PSE"))), "{answers:?}");
+        let cases = app.get("/api/v1/cases?tag=crisis", &app.admin_token).await?;
+        anyhow::ensure!(cases.body["items"].as_array().map(Vec::len) == Some(1), "{}", cases.text);
+        Ok(())
+    }
+
     async fn a_question_is_answered_from_the_knowledge_base(backend) {
         let app = setup(backend).await?;
-        let ana = Visitor::start(&app).await?;
+        let ana = Visitor::start(&app, "admisiones").await?;
         let answers = ana.say("hola, ¿cómo pago la matrícula?", None).await?;
         let texts: Vec<&str> = answers.iter().filter_map(|m| m["body"].as_str()).collect();
         assert!(texts[0].contains("Vale") && texts[0].contains("bot"), "it says it is a bot, by name: {texts:?}");
@@ -191,7 +206,7 @@ on_both! {
         anyhow::ensure!(closed.is_some(), "a confirmed answer closes the conversation: {}", ana.answering().await?);
 
         // Close answers are offered as options; choosing one answers it.
-        let luis = Visitor::start(&app).await?;
+        let luis = Visitor::start(&app, "admisiones").await?;
         let offered = luis.say("becas", None).await?;
         let choice = offered.iter().find(|m| option_ids(m).iter().any(|o| o.starts_with("article:")));
         let Some(choice) = choice else { anyhow::bail!("no options for close answers: {offered:?}") };
@@ -201,13 +216,22 @@ on_both! {
             .find(|o| o["label"].as_str().is_some_and(|l| l.contains("transporte"))).cloned().unwrap_or_default();
         let answer = luis.say(picked["label"].as_str().unwrap_or_default(), picked["id"].as_str()).await?;
         assert!(answer[0]["body"].as_str().unwrap_or_default().contains("pasaje"), "{answer:?}");
+
+        // What each conversation came to, for the reports.
+        let report = app.get("/api/v1/bot-conversations/summary", &app.admin_token).await?;
+        let b = &report.body;
+        anyhow::ensure!(b["conversations"] == 2 && b["outcomes"]["confirmed"] == 1 && b["outcomes"]["answered"] == 1, "{}", report.text);
+        anyhow::ensure!(b["containment_rate"] == 1.0 && b["top_articles"].as_array().map(Vec::len) == Some(2), "{}", report.text);
+        let list = app.get("/api/v1/bot-conversations", &app.admin_token).await?;
+        let items = list.body["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(items.iter().all(|c| c["confidence"].as_f64().is_some_and(|x| x >= 0.5) && c["article_id"].is_string()), "{}", list.text);
         Ok(())
     }
 
     async fn the_bot_hands_off_when_asked_or_when_it_cannot_help(backend) {
         let app = setup(backend).await?;
         // Asked for a person, typo and all: at once, to the hand-off unit's queue.
-        let ana = Visitor::start(&app).await?;
+        let ana = Visitor::start(&app, "admisiones").await?;
         let answers = ana.say("quiero hablar con un asesro", None).await?;
         // The host tells where the case went: Admisiones attends now (but in
         // the day's last minute, which is outside its hours).
@@ -219,7 +243,7 @@ on_both! {
         anyhow::ensure!(queued.is_some(), "handed off to a queue: {}", ana.answering().await?);
 
         // Nothing to answer with: one request to rephrase, then the units and a person.
-        let luis = Visitor::start(&app).await?;
+        let luis = Visitor::start(&app, "admisiones").await?;
         let first = luis.say("zxqw vbnm plok", None).await?;
         assert!(first.iter().any(|m| m["body"].as_str().unwrap_or_default().contains("otras palabras")), "{first:?}");
         let second = luis.say("qwzx mnbv kolp", None).await?;
@@ -237,6 +261,8 @@ on_both! {
             (cases.body["items"].as_array()?.len() == 1).then_some(())
         }).await;
         anyhow::ensure!(moved.is_some(), "not handed off to the unit chosen: {}", luis.answering().await?);
+        let report = app.get("/api/v1/bot-conversations/summary", &app.admin_token).await?;
+        anyhow::ensure!(report.body["outcomes"]["handed_off"] == 2 && report.body["containment_rate"] == 0.0, "{}", report.text);
         Ok(())
     }
 
@@ -261,7 +287,7 @@ on_both! {
             json!({"settings": {"bot_name": "Biblio", "knowledge_bases": ["biblioteca"]}})).await?;
         assert_eq!(patched.status, 200, "{}", patched.text);
 
-        let ana = Visitor::start(&app).await?;
+        let ana = Visitor::start(&app, "admisiones").await?;
         let answered = ana.say("préstamo de libros", None).await?;
         assert!(answered.iter().any(|m| m["body"].as_str().unwrap_or_default().contains("5 libros")), "{answered:?}");
         let elsewhere = ana.say("¿cómo pago la matrícula?", None).await?;

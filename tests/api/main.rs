@@ -24,4 +24,6 @@ mod media;
 mod operations;
 mod plugin_runtime;
 mod plugins;
+mod protocols;
+mod surveys;
 mod webchat;

@@ -11,23 +11,6 @@ use ventanilla_tests::{
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn case(app: &TestApp, id: &str) -> anyhow::Result<Value> {
-    Ok(app.get(&format!("/api/v1/cases/{id}"), &app.admin_token).await?.body)
-}
-
-/// Waits until the case satisfies `check`; fails with the case as it stands.
-async fn case_until(app: &TestApp, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
-    let found = eventually(WAIT, || async {
-        let c = case(app, id).await.ok()?;
-        check(&c).then_some(c)
-    })
-    .await;
-    match found {
-        Some(c) => Ok(c),
-        None => anyhow::bail!("{what}: case is {}", case(app, id).await?),
-    }
-}
-
 async fn notifications(app: &TestApp, token: &str) -> anyhow::Result<Vec<Value>> {
     let reply = app.get("/api/v1/notifications", token).await?;
     anyhow::ensure!(reply.status == 200, "{}", reply.text);
@@ -81,7 +64,7 @@ on_both! {
             "first_message": {"body": "emergencia", "author_kind": "contact"},
         }), 201).await?;
 
-        let escalated = case_until(&app, urgent["id"].as_str().unwrap_or_default(), "crisis escalated", |c| c["priority"] == "urgent").await?;
+        let escalated = app.case_until(urgent["id"].as_str().unwrap_or_default(), "crisis escalated", |c| c["priority"] == "urgent").await?;
         anyhow::ensure!(has_tag(&escalated, "crisis"), "{escalated}");
         let told = notifications(&app, &supervisor).await?;
         anyhow::ensure!(told.iter().any(|n| n["kind"] == "plugin" && n["case_id"] == escalated["id"] && n["text"].as_str().is_some_and(|t| t.contains("Posible crisis"))), "{told:?}");
@@ -94,7 +77,7 @@ on_both! {
         // A calm case and a case of a unit the install does not follow are untouched.
         tokio::time::sleep(Duration::from_millis(500)).await;
         for id in [&calm["id"], &elsewhere["id"]] {
-            let c = case(&app, id.as_str().unwrap_or_default()).await?;
+            let c = app.case(id.as_str().unwrap_or_default()).await?;
             anyhow::ensure!(c["priority"] == "normal" && !has_tag(&c, "crisis"), "{c}");
         }
         Ok(())
@@ -147,7 +130,7 @@ on_both! {
         }).await;
         anyhow::ensure!(found.is_some(), "no failure recorded: {:?}", audit(&app, "plugin.failed", id).await?);
         // The valid tag in the same batch was not applied either.
-        anyhow::ensure!(!has_tag(&case(&app, id).await?, "aplicado"));
+        anyhow::ensure!(!has_tag(&app.case(id).await?, "aplicado"));
         Ok(())
     }
 
@@ -157,7 +140,7 @@ on_both! {
         install_plugin(&app, "hostile-protocol", json!({"mode": "timer"}), json!({}), &[]).await?;
         let created = app.create_case(&app.admin_token, &unit, "Certificado").await?;
         let id = created["id"].as_str().unwrap_or_default();
-        let fired = case_until(&app, id, "timer fired", |c| has_tag(c, "sla-primera-respuesta")).await?;
+        let fired = app.case_until(id, "timer fired", |c| has_tag(c, "sla-primera-respuesta")).await?;
         anyhow::ensure!(fired["priority"] == "urgent", "{fired}");
         Ok(())
     }
@@ -201,7 +184,7 @@ on_both! {
             m.body["items"].as_array()?.iter().find(|m| m["author_kind"] == "bot").cloned()
         }).await;
         anyhow::ensure!(reply.is_some_and(|r| r["body"] == "Recibí: ¿Cuándo abren inscripciones?"), "no bot reply");
-        anyhow::ensure!(case(&app, &id).await?["status"] == "bot");
+        anyhow::ensure!(app.case(&id).await?["status"] == "bot");
 
         // The same bot, now panicking: the case goes to the human queue with a note.
         let installs = app.get("/api/v1/plugin-installs", &app.admin_token).await?;
@@ -210,7 +193,7 @@ on_both! {
         anyhow::ensure!(patched.status == 200, "{}", patched.text);
         let failing = talk("+573001110002", "Hola").await?;
         let failing_id = failing["id"].as_str().unwrap_or_default().to_owned();
-        case_until(&app, &failing_id, "handed to the queue", |c| c["status"] == "queued").await?;
+        app.case_until(&failing_id, "handed to the queue", |c| c["status"] == "queued").await?;
         let notes = app.get(&format!("/api/v1/cases/{failing_id}/notes"), &app.admin_token).await?;
         anyhow::ensure!(notes.text.contains("cola de atención humana"), "{}", notes.text);
         Ok(())
@@ -409,7 +392,7 @@ on_both! {
         }
         let mut versions = std::collections::BTreeSet::new();
         for case_id in &ids {
-            case_until(&app, case_id, "event handled", |c| has_tag(c, "ev-created")).await?;
+            app.case_until(case_id, "event handled", |c| has_tag(c, "ev-created")).await?;
             let actions = audit(&app, "plugin.action", case_id).await?;
             anyhow::ensure!(actions.len() == 1, "{case_id}: {actions:?}");
             versions.insert(actions[0]["details"]["version"].as_str().unwrap_or_default().to_owned());

@@ -114,3 +114,105 @@ async fn survives_sigkill_sqlite() -> anyhow::Result<()> {
 async fn survives_sigkill_postgres() -> anyhow::Result<()> {
     survives_sigkill(Backend::Postgres).await
 }
+
+/// A protocol's timers are jobs in the database: scheduled before a
+/// SIGKILL, they fire after the restart, once each.
+async fn sla_timers_survive_a_restart(backend: Backend) -> anyhow::Result<()> {
+    use ventanilla_tests::upload_plugin_at;
+    let db = TestDb::new(backend).await?;
+    let dir = db.dir.display().to_string();
+    let envs = [("VENTANILLA_DATA_DIR", dir.as_str()), ("VENTANILLA_DATABASE_URL", db.url.as_str())];
+    create_admin_with_binary(&envs, EMAIL, PASSWORD)?;
+    let mut server = Server::start(&[], &envs).await?;
+    let client = reqwest::Client::new();
+    let token = login_at(&client, &server.base, EMAIL, PASSWORD).await?;
+    let post =
+        |path: &str, body: Value| client.post(format!("{}{path}", server.base)).bearer_auth(&token).json(&body).send();
+    let unit: Value = post("/api/v1/units", json!({"slug": "registro", "name": "Registro"})).await?.json().await?;
+    let unit = unit["id"].as_str().unwrap_or_default().to_owned();
+    post(
+        "/api/v1/users",
+        json!({"email": "sup@durable.test", "display_name": "Supervisora",
+        "password": PASSWORD, "memberships": [{"unit_id": unit, "role": "supervisor"}]}),
+    )
+    .await?;
+    let uploaded = upload_plugin_at(&client, &server.base, &token, "escalation-sla", "1.0.0", |m| m).await?;
+    anyhow::ensure!(uploaded.status == 201, "{}", uploaded.text);
+    let settings = json!({"business_hours": false, "warn_percent": 50,
+        "policies": {"normal": {"first_response_minutes": 0.1, "resolution_minutes": 60}}});
+    let install = post(
+        "/api/v1/plugin-installs",
+        json!({"plugin_id": "escalation-sla", "version": "1.0.0",
+        "name": "SLA", "settings": settings, "grants": {"kv": true}, "units": [unit]}),
+    )
+    .await?;
+    anyhow::ensure!(install.status() == 201, "{}", install.text().await?);
+    let case: Value = post(
+        "/api/v1/cases",
+        json!({"subject": "Certificado", "channel": "sms", "unit_id": unit,
+        "contact": {"identities": [{"channel": "sms", "value": "+573001234567"}]},
+        "first_message": {"body": "Necesito un certificado"}}),
+    )
+    .await?
+    .json()
+    .await?;
+    let id = case["id"].as_str().unwrap_or_default().to_owned();
+    let sla_of = |base: String, token: String| {
+        let (client, id) = (client.clone(), id.clone());
+        async move {
+            let case: Value = client
+                .get(format!("{base}/api/v1/cases/{id}"))
+                .bearer_auth(&token)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            let first = case["sla"].as_array()?.iter().find(|t| t["name"] == "first_response")?.clone();
+            Some((first["state"].as_str()?.to_owned(), case["priority"].as_str()?.to_owned()))
+        }
+    };
+    // The warning fires at 3 s and the deadline is set for 6 s; then the server dies.
+    let warned = ventanilla_tests::eventually(std::time::Duration::from_secs(15), || {
+        let check = sla_of(server.base.clone(), token.clone());
+        async move { check.await.filter(|(state, _)| state == "warning") }
+    })
+    .await;
+    anyhow::ensure!(warned.is_some(), "no warning before the kill");
+    server.kill();
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+
+    let server = Server::start(&[], &envs).await?;
+    let token = login_at(&client, &server.base, EMAIL, PASSWORD).await?;
+    let breached = ventanilla_tests::eventually(std::time::Duration::from_secs(30), || {
+        let check = sla_of(server.base.clone(), token.clone());
+        async move { check.await.filter(|(state, _)| state == "breached") }
+    })
+    .await;
+    anyhow::ensure!(breached.as_ref().is_some_and(|(_, priority)| priority == "high"), "{breached:?}");
+    // Each timer fired once: one warning, one breach, one priority raise.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let supervisor = login_at(&client, &server.base, "sup@durable.test", PASSWORD).await?;
+    let told: Value = client
+        .get(format!("{}/api/v1/notifications", server.base))
+        .bearer_auth(&supervisor)
+        .send()
+        .await?
+        .json()
+        .await?;
+    let texts: Vec<&str> = told["items"].as_array().into_iter().flatten().filter_map(|n| n["text"].as_str()).collect();
+    anyhow::ensure!(texts.iter().filter(|t| t.contains("incumplió")).count() == 1, "{texts:?}");
+    anyhow::ensure!(texts.iter().filter(|t| t.contains("está por vencer")).count() == 1, "{texts:?}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sla_timers_survive_a_restart_sqlite() -> anyhow::Result<()> {
+    sla_timers_survive_a_restart(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn sla_timers_survive_a_restart_postgres() -> anyhow::Result<()> {
+    sla_timers_survive_a_restart(Backend::Postgres).await
+}

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use ventanilla::config::Config;
 
 pub mod mail;
+pub mod webchat;
 
 /// Which database a test runs on.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -372,6 +373,38 @@ impl TestApp {
             .filter(entity::Column::Direction.eq("inbound"))
             .exec(&self.store.db)
             .await?;
+        Ok(())
+    }
+
+    /// A case as the admin sees it.
+    pub async fn case(&self, id: &str) -> anyhow::Result<Value> {
+        Ok(self.get(&format!("/api/v1/cases/{id}"), &self.admin_token).await?.body)
+    }
+
+    /// Waits (up to 25 s) until the case satisfies `check`; fails with the
+    /// case as it stands, saying what was awaited.
+    pub async fn case_until(&self, id: &str, what: &str, check: impl Fn(&Value) -> bool) -> anyhow::Result<Value> {
+        let found = eventually(std::time::Duration::from_secs(25), || async {
+            let c = self.case(id).await.ok()?;
+            check(&c).then_some(c)
+        })
+        .await;
+        match found {
+            Some(c) => Ok(c),
+            None => anyhow::bail!("{what}: case is {}", self.case(id).await?),
+        }
+    }
+
+    /// Logs, as staff, what the person wrote on a case.
+    pub async fn contact_says(&self, case: &str, text: &str) -> anyhow::Result<()> {
+        let reply = self
+            .post(
+                &format!("/api/v1/cases/{case}/messages"),
+                &self.admin_token,
+                json!({"body": text, "author_kind": "contact"}),
+            )
+            .await?;
+        anyhow::ensure!(reply.status == 201, "{}", reply.text);
         Ok(())
     }
 

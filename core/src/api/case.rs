@@ -17,6 +17,7 @@ use crate::domain::{
     contact::{NewContact, normalize_identity},
     message::{MAX_BODY_CHARS, NewMessage},
     required_text,
+    sla::{CaseSla, SlaState as TargetState},
 };
 use crate::store::{
     self,
@@ -45,6 +46,83 @@ pub struct CaseDto {
     pub closed_at: Option<DateTime<Utc>>,
     /// The channel account (connector install) replies go out on, if any.
     pub channel_install_id: Option<uuid::Uuid>,
+    /// Service-level targets kept by the unit's protocols (e.g. the
+    /// escalation-sla plugin), soonest due first.
+    pub sla: Vec<SlaDto>,
+}
+
+/// A service-level target on a case.
+#[derive(Serialize, ToSchema)]
+pub struct SlaDto {
+    /// `first_response`, `resolution`, or another name the protocol uses.
+    pub name: String,
+    pub state: SlaState,
+    /// When it is due (none while paused).
+    pub due_at: Option<DateTime<Utc>>,
+    /// When it was met or breached.
+    pub settled_at: Option<DateTime<Utc>>,
+    /// The protocol install that keeps it.
+    pub install_id: uuid::Uuid,
+    pub updated_at: DateTime<Utc>,
+}
+
+/// Where a service-level target stands.
+#[derive(Serialize, ToSchema, Clone, Copy)]
+#[serde(rename_all = "snake_case")]
+pub enum SlaState {
+    /// The clock runs towards `due_at`.
+    Running,
+    /// Stopped for now (waiting on the person).
+    Paused,
+    /// Past the warning point, not yet due.
+    Warning,
+    /// Due and not met.
+    Breached,
+    /// Met.
+    Met,
+}
+
+impl From<TargetState> for SlaState {
+    fn from(s: TargetState) -> Self {
+        match s {
+            TargetState::Running => SlaState::Running,
+            TargetState::Paused => SlaState::Paused,
+            TargetState::Warning => SlaState::Warning,
+            TargetState::Breached => SlaState::Breached,
+            TargetState::Met => SlaState::Met,
+        }
+    }
+}
+
+impl From<CaseSla> for SlaDto {
+    fn from(s: CaseSla) -> Self {
+        SlaDto {
+            name: s.target.name,
+            state: s.target.state.into(),
+            due_at: s.target.due_at,
+            settled_at: s.target.settled_at,
+            install_id: s.install_id,
+            updated_at: s.updated_at,
+        }
+    }
+}
+
+/// Cases as the API shows them, with their service-level targets.
+async fn case_dtos(state: &AppState, cases: Vec<Case>) -> Result<Vec<CaseDto>, ApiError> {
+    let ids: Vec<CaseId> = cases.iter().map(|c| c.id).collect();
+    let mut slas = store::sla::for_cases(&state.store.db, &ids).await?;
+    Ok(cases
+        .into_iter()
+        .map(|c| {
+            let sla = slas.remove(&c.id).unwrap_or_default();
+            CaseDto { sla: sla.into_iter().map(SlaDto::from).collect(), ..CaseDto::from(c) }
+        })
+        .collect())
+}
+
+async fn case_dto(state: &AppState, case: Case) -> Result<CaseDto, ApiError> {
+    let mut dtos = case_dtos(state, vec![case]).await?;
+    dtos.pop().ok_or_else(|| ApiError::internal("case missing"))
 }
 
 impl From<Case> for CaseDto {
@@ -67,6 +145,7 @@ impl From<Case> for CaseDto {
             resolved_at: c.resolved_at,
             closed_at: c.closed_at,
             channel_install_id: c.channel_install_id,
+            sla: vec![],
         }
     }
 }
@@ -156,6 +235,9 @@ pub struct CaseQuery {
     pub q: Option<String>,
     /// `-created_at` (default), `created_at`, `-updated_at` or `updated_at`.
     pub sort: Option<String>,
+    /// Comma-separated service-level states, e.g. `warning,breached` for
+    /// the cases at risk.
+    pub sla: Option<String>,
 }
 
 fn check_fields(field: &str, fields: &serde_json::Map<String, serde_json::Value>, check: &mut Checker) {
@@ -248,6 +330,20 @@ pub async fn list_cases(
     if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
         check.check::<()>(Err(domain::Error::invalid("q", "must be at most 200 characters")));
     }
+    let sla_states = query
+        .sla
+        .as_deref()
+        .map(|list| {
+            list.split(',')
+                .filter(|s| !s.is_empty())
+                .filter_map(|s| {
+                    check.check(TargetState::parse(s.trim()).ok_or_else(|| {
+                        domain::Error::invalid("sla", format!("`{s}` is not running, paused, warning, breached or met"))
+                    }))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
     check.finish()?;
     let filter = CaseFilter {
         statuses,
@@ -262,11 +358,12 @@ pub async fn list_cases(
         updated_after: query.updated_after,
         updated_before: query.updated_before,
         q: query.q,
+        sla_states,
     };
     let scope = auth.0.case_units();
     let (cases, next) =
         store::case::list(&state.store.db, scope.as_deref(), &filter, sort.unwrap_or_default(), &page).await?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(cases.into_iter().map(CaseDto::from).collect(), next)))
+    Ok(HttpResponse::Ok().json(ListResponse::new(case_dtos(&state, cases).await?, next)))
 }
 
 /// Creates a case, with its contact and first message, in one transaction.
@@ -352,7 +449,7 @@ pub async fn get_case(
 ) -> Result<HttpResponse, ApiError> {
     let scope = auth.0.case_units();
     let case = store::case::get(&state.store.db, scope.as_deref(), CaseId(path.into_inner())).await?;
-    Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+    Ok(HttpResponse::Ok().json(case_dto(&state, case).await?))
 }
 
 /// Tokens need `cases:read` to list anything about cases; staff always may
@@ -424,7 +521,7 @@ pub async fn update_case(
     let scope = auth.0.case_units();
     let case =
         store::case::update_telling(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, patch, notice).await?;
-    Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+    Ok(HttpResponse::Ok().json(case_dto(&state, case).await?))
 }
 
 /// "Ahora te atiende Laura Gómez, de Admisiones.", when the case's channel
@@ -471,7 +568,7 @@ pub async fn add_tag(
     let patch = CasePatch { tags: Some(tags), ..Default::default() };
     let scope = auth.0.case_units();
     let case = store::case::update(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, patch).await?;
-    Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+    Ok(HttpResponse::Ok().json(case_dto(&state, case).await?))
 }
 
 #[utoipa::path(
@@ -497,7 +594,7 @@ pub async fn remove_tag(
     let patch = CasePatch { tags: Some(tags), ..Default::default() };
     let scope = auth.0.case_units();
     let case = store::case::update(&state.store, &Actor::from(&auth.0), scope.as_deref(), id, patch).await?;
-    Ok(HttpResponse::Ok().json(CaseDto::from(case)))
+    Ok(HttpResponse::Ok().json(case_dto(&state, case).await?))
 }
 
 #[derive(Serialize, ToSchema)]

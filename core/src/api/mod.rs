@@ -7,6 +7,7 @@ pub mod article;
 pub mod attachment;
 pub mod audit;
 pub mod auth;
+pub mod bot_outcome;
 pub mod case;
 pub mod consent;
 pub mod contact;
@@ -25,6 +26,7 @@ pub mod plugin;
 pub mod plugin_install;
 pub mod ratelimit;
 pub mod schema;
+pub mod survey;
 pub mod token;
 pub mod unit;
 pub mod user;
@@ -55,6 +57,8 @@ use error::ApiError;
         contact::merge_contacts, contact::list_possible_duplicates,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
         case::list_tags,
+        survey::list_surveys, survey::survey_summary,
+        bot_outcome::list_bot_conversations, bot_outcome::bot_summary,
         message::list_messages, message::create_message, message::retry_message, message::list_failed_deliveries,
         message::list_notes, message::create_note,
         attachment::upload_attachment, attachment::download_attachment,
@@ -84,6 +88,7 @@ use error::ApiError;
         (name = "users", description = "Staff accounts and roles"),
         (name = "contacts", description = "People who write in, their identities and consent"),
         (name = "cases", description = "Cases, their messages, notes and tags"),
+        (name = "surveys", description = "Satisfaction surveys and bot conversation outcomes, and their figures"),
         (name = "api-tokens", description = "Tokens for external systems"),
         (name = "audit", description = "Who did what"),
         (name = "plugins", description = "WebAssembly plugins (admins)"),
@@ -209,6 +214,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(case::add_tag)
                 .service(case::remove_tag)
                 .service(case::list_tags)
+                .service(survey::survey_summary)
+                .service(survey::list_surveys)
+                .service(bot_outcome::bot_summary)
+                .service(bot_outcome::list_bot_conversations)
                 .service(message::list_messages)
                 .service(message::create_message)
                 .service(message::retry_message)

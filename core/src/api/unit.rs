@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, require};
 use super::schema::ListResponse;
+use super::survey::SurveySettings;
 use crate::app::AppState;
 use crate::domain::{
     Actor, BusinessHours, Slug, Unit, UnitId, required_text,
@@ -22,6 +23,8 @@ pub struct UnitDto {
     pub name: String,
     pub timezone: String,
     pub business_hours: BusinessHoursDto,
+    /// The satisfaction survey its resolved cases get.
+    pub survey: SurveySettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -93,6 +96,7 @@ impl From<Unit> for UnitDto {
             name: unit.name,
             timezone: unit.timezone.name().to_owned(),
             business_hours: (&unit.business_hours).into(),
+            survey: unit.survey.into(),
             created_at: unit.created_at,
             updated_at: unit.updated_at,
         }
@@ -111,6 +115,8 @@ pub struct CreateUnit {
     pub timezone: Option<String>,
     /// Defaults to Monday to Friday, 08:00 to 17:00.
     pub business_hours: Option<BusinessHoursDto>,
+    /// Off by default.
+    pub survey: Option<SurveySettings>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -119,6 +125,7 @@ pub struct UpdateUnit {
     pub name: Option<String>,
     pub timezone: Option<String>,
     pub business_hours: Option<BusinessHoursDto>,
+    pub survey: Option<SurveySettings>,
 }
 
 /// Every unit, by name. Any staff member may list them (to transfer cases).
@@ -159,11 +166,14 @@ pub async fn create_unit(
         Some(hours) => check.check(hours.parse("business_hours")),
         None => Some(BusinessHours::office_default()),
     };
+    let survey = check.check(body.survey.unwrap_or_default().parse("survey"));
     check.finish()?;
-    let (Some(slug), Some(name), Some(timezone), Some(business_hours)) = (slug, name, timezone, hours) else {
+    let (Some(slug), Some(name), Some(timezone), Some(business_hours), Some(survey)) =
+        (slug, name, timezone, hours, survey)
+    else {
         return Err(ApiError::internal("checked values missing"));
     };
-    let new = NewUnit { slug, name, timezone, business_hours };
+    let new = NewUnit { slug, name, timezone, business_hours, survey };
     super::idempotency::run(&state, &req, &auth.0, || async {
         let unit = store::unit::create(&state.store, &Actor::from(&auth.0), new).await?;
         super::idempotency::created(&UnitDto::from(unit))
@@ -188,7 +198,7 @@ pub async fn get_unit(
     Ok(HttpResponse::Ok().json(UnitDto::from(unit)))
 }
 
-/// Changes a unit's name, timezone or hours (its supervisors, admins).
+/// Changes a unit's name, timezone, hours or survey (its supervisors, admins).
 #[utoipa::path(
     tag = "units",
     params(("unit_id" = uuid::Uuid, Path)),
@@ -212,6 +222,7 @@ pub async fn update_unit(
         name: body.name.as_deref().and_then(|n| check.check(required_text("name", n, 200))),
         timezone: body.timezone.as_deref().and_then(|t| check.check(parse_timezone("timezone", t))),
         business_hours: body.business_hours.as_ref().and_then(|h| check.check(h.parse("business_hours"))),
+        survey: body.survey.and_then(|s| check.check(s.parse("survey"))),
     };
     check.finish()?;
     let unit = store::unit::update(&state.store, &Actor::from(&auth.0), id, patch).await?;

@@ -12,6 +12,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::{ms, pct};
+
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, Statement};
 
@@ -125,13 +127,8 @@ async fn backend(
     Ok(())
 }
 
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
-
 /// Installs the connector with its secrets, on a new unit.
 async fn install_whatsapp(state: &crate::app::AppState, options: &Options, port: u16) -> anyhow::Result<uuid::Uuid> {
-    use crate::plugins::manifest::{Manifest, World};
     // The stand-in is on localhost; pacing is taken out so the figure is
     // the host's, not the provider's allowance.
     let text = std::fs::read_to_string(&options.manifest)
@@ -141,44 +138,13 @@ async fn install_whatsapp(state: &crate::app::AppState, options: &Options, port:
         .filter(|l| !l.starts_with("max_sends_per_second"))
         .collect::<Vec<_>>()
         .join("\n");
-    let manifest = Manifest::parse(&text).map_err(|e| anyhow::anyhow!("plugin.toml: {e}"))?;
-    let wasm = std::fs::read(&options.wasm).with_context(|| format!("cannot read {}", options.wasm.display()))?;
-    let compiled = state.plugins.compile(&wasm)?;
-    state.plugins.prepare(&compiled, World::Connector)?;
-    let db = &state.store;
-    let version = store::plugin::NewPluginVersion {
-        plugin_id: manifest.id.clone(),
-        version: manifest.version.clone(),
-        name: manifest.name.clone(),
-        world: "connector".into(),
-        wit: manifest.wit.clone(),
-        description: manifest.description.clone(),
-        manifest: text,
-        wasm_hash: compiled.hash,
-        wasm,
-    };
-    store::plugin::create(db, &Actor::System, version).await?;
-    let unit = crate::domain::unit::NewUnit {
-        slug: crate::domain::Slug::parse("slug", "admisiones")?,
-        name: "Admisiones".into(),
-        timezone: chrono_tz::America::Bogota,
-        business_hours: crate::domain::BusinessHours::office_default(),
-    };
-    let unit = store::unit::create(db, &Actor::System, unit).await?;
-    let install = store::plugin_install::NewInstall {
-        name: "WhatsApp".into(),
-        plugin_id: manifest.id.clone(),
-        version: manifest.version.clone(),
-        settings: serde_json::json!({"phone_number_id": PHONE_ID, "api_base_url": format!("http://localhost:{port}")}),
-        granted: manifest.capabilities.clone(),
-        world: World::Connector,
-        units: vec![unit.id],
-    };
-    let install = store::plugin_install::create(db, &Actor::System, install).await?;
+    let unit = super::unit(state, crate::domain::BusinessHours::office_default()).await?;
+    let settings = serde_json::json!({"phone_number_id": PHONE_ID, "api_base_url": format!("http://localhost:{port}")});
+    let install = super::install_plugin(state, &options.wasm, text, settings, unit).await?;
     for (name, value) in [("app_secret", APP_SECRET), ("access_token", "bench-token")] {
-        store::plugin_secret::put(db, &state.secrets, &Actor::System, install.id, name, value).await?;
+        store::plugin_secret::put(&state.store, &state.secrets, &Actor::System, install, name, value).await?;
     }
-    Ok(install.id)
+    Ok(install)
 }
 
 struct Inbound {
@@ -223,8 +189,12 @@ async fn inbound(base: &str, install: uuid::Uuid, n: usize, concurrency: usize) 
     }
     let elapsed = started.elapsed();
     samples.sort();
-    let pct = |p: f64| samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default();
-    Ok(Inbound { elapsed, per_second: n as f64 / elapsed.as_secs_f64(), p50: pct(0.5), p99: pct(0.99) })
+    Ok(Inbound {
+        elapsed,
+        per_second: n as f64 / elapsed.as_secs_f64(),
+        p50: pct(&samples, 0.5),
+        p99: pct(&samples, 0.99),
+    })
 }
 
 fn webhook(k: usize) -> String {

@@ -1,6 +1,7 @@
 //! `ventanilla bench ...`: helpers for the benchmarks in `benches/`. Seeding
 //! writes rows in bulk so a 100k-case database takes seconds, not minutes.
 
+pub mod bot;
 pub mod ingest;
 pub mod search;
 
@@ -212,4 +213,64 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
         pct(&echo, 0.5).as_nanos() as f64 / native
     )?;
     Ok(out)
+}
+
+/// Creates the unit `admisiones` with these hours.
+async fn unit(state: &crate::app::AppState, business_hours: crate::domain::BusinessHours) -> anyhow::Result<UnitId> {
+    let unit = crate::domain::unit::NewUnit {
+        slug: crate::domain::Slug::parse("slug", "admisiones")?,
+        name: "Admisiones".into(),
+        timezone: chrono_tz::America::Bogota,
+        business_hours,
+        survey: Default::default(),
+    };
+    Ok(store::unit::create(&state.store, &crate::domain::Actor::System, unit).await?.id)
+}
+
+/// Uploads a plugin (component file and manifest text) and installs it on
+/// `unit` with everything it asks for granted.
+async fn install_plugin(
+    state: &crate::app::AppState,
+    wasm: &std::path::Path,
+    manifest: String,
+    settings: serde_json::Value,
+    unit: UnitId,
+) -> anyhow::Result<uuid::Uuid> {
+    use crate::plugins::manifest::Manifest;
+    let parsed = Manifest::parse(&manifest).map_err(|e| anyhow::anyhow!("plugin.toml: {e}"))?;
+    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
+    let compiled = state.plugins.compile(&bytes)?;
+    state.plugins.prepare(&compiled, parsed.world)?;
+    let db = &state.store;
+    let version = store::plugin::NewPluginVersion {
+        plugin_id: parsed.id.clone(),
+        version: parsed.version.clone(),
+        name: parsed.name.clone(),
+        world: parsed.world.as_str().into(),
+        wit: parsed.wit.clone(),
+        description: parsed.description.clone(),
+        manifest,
+        wasm_hash: compiled.hash,
+        wasm: bytes,
+    };
+    store::plugin::create(db, &crate::domain::Actor::System, version).await?;
+    let install = store::plugin_install::NewInstall {
+        name: parsed.name.clone(),
+        plugin_id: parsed.id.clone(),
+        version: parsed.version.clone(),
+        settings,
+        granted: parsed.capabilities.clone(),
+        world: parsed.world,
+        units: vec![unit],
+    };
+    Ok(store::plugin_install::create(db, &crate::domain::Actor::System, install).await?.id)
+}
+
+/// The sample at quantile `p` of sorted samples.
+fn pct(samples: &[std::time::Duration], p: f64) -> std::time::Duration {
+    samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default()
+}
+
+fn ms(d: std::time::Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
 }

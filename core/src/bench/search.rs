@@ -8,6 +8,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::{ms, pct};
+
 use anyhow::Context;
 
 use crate::domain::kb::{ArticleStatus, Locale, NewArticle, NewKnowledgeBase, Theme, Visibility};
@@ -129,12 +131,4 @@ async fn publish_to_searchable(set: &EvalSet, n: usize, dir: &Path) -> anyhow::R
     }
     latencies.sort();
     Ok(latencies)
-}
-
-fn pct(samples: &[Duration], p: f64) -> Duration {
-    samples.get(((samples.len() as f64 - 1.0) * p) as usize).copied().unwrap_or_default()
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }

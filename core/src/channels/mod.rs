@@ -28,6 +28,7 @@ pub mod mail;
 pub mod mailbox;
 pub mod media;
 pub mod pace;
+pub mod survey;
 pub mod webchat;
 pub mod webhook;
 pub mod widget;
@@ -291,6 +292,12 @@ pub(crate) async fn job_message(state: &AppState, job: &Job) -> Result<domain::M
 /// Runs a `message.deliver` job: sends an outbound message through the
 /// connector of the case's channel account.
 pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
+    // A case's messages go out in the order they were written.
+    match store::job::earlier_in_group(&state.store.db, job, true).await {
+        Ok(true) => return Outcome::Later(std::time::Duration::from_millis(20)),
+        Ok(false) => {}
+        Err(e) => return Outcome::Retry(e.to_string()),
+    }
     let message = match job_message(state, job).await {
         Ok(message) => message,
         Err(outcome) => return outcome,

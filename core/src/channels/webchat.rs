@@ -353,11 +353,15 @@ pub async fn send_message(
     let actor = Actor::System;
     let tx = state.store.begin().await?;
     let resolved = store::contact::resolve_sender(&*tx, &actor, Channel::Webchat, &visitor.identity(), None).await?;
+    // An ended conversation takes only the answer to its survey; anything
+    // else starts a new one.
+    let open = match store::case::latest_on_channel(&*tx, resolved.id(), Channel::Webchat).await? {
+        Some(case) if !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed) => Some(case),
+        Some(case) if store::survey::reply_in(&*tx, &case, selected.as_deref(), &text).await?.is_some() => Some(case),
+        _ => None,
+    };
     let message =
         NewMessage { selected_option: selected, context, ..NewMessage::text(AuthorKind::Contact, text.clone()) };
-    let open = store::case::latest_on_channel(&*tx, resolved.id(), Channel::Webchat)
-        .await?
-        .filter(|c| !matches!(c.status, CaseStatus::Resolved | CaseStatus::Closed));
     let stored = match open {
         Some(mut case) => store::message::add_in(&*tx, &actor, &mut case, message).await?,
         None => {

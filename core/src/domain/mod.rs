@@ -12,6 +12,9 @@ pub mod id;
 pub mod kb;
 pub mod message;
 pub mod principal;
+pub mod privacy;
+pub mod sla;
+pub mod survey;
 pub mod unit;
 pub mod user;
 

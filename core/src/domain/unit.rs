@@ -12,6 +12,8 @@ pub struct Unit {
     pub name: String,
     pub timezone: chrono_tz::Tz,
     pub business_hours: BusinessHours,
+    /// The satisfaction survey its resolved cases get.
+    pub survey: super::survey::SurveySettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -23,6 +25,7 @@ pub struct NewUnit {
     pub name: String,
     pub timezone: chrono_tz::Tz,
     pub business_hours: BusinessHours,
+    pub survey: super::survey::SurveySettings,
 }
 
 /// Changes to a unit; `None` leaves a field as it is.
@@ -31,6 +34,7 @@ pub struct UnitPatch {
     pub name: Option<String>,
     pub timezone: Option<chrono_tz::Tz>,
     pub business_hours: Option<BusinessHours>,
+    pub survey: Option<super::survey::SurveySettings>,
 }
 
 /// A validated URL-safe identifier: lowercase ASCII letters, digits and dashes.
@@ -153,7 +157,78 @@ impl BusinessHours {
         }
         None
     }
+
+    /// The open intervals of one local date, in UTC, sorted; none on holidays.
+    fn intervals_on(&self, tz: chrono_tz::Tz, date: chrono::NaiveDate) -> Vec<(DateTime<Utc>, DateTime<Utc>)> {
+        use chrono::{Datelike, TimeZone};
+        if self.holidays.contains(&date) {
+            return vec![];
+        }
+        let at =
+            |time: NaiveTime| tz.from_local_datetime(&date.and_time(time)).earliest().map(|t| t.with_timezone(&Utc));
+        let mut spans: Vec<_> = self
+            .weekly
+            .iter()
+            .filter(|h| h.day == date.weekday())
+            .filter_map(|h| Some((at(h.open)?, at(h.close)?)))
+            .filter(|(open, close)| open < close)
+            .collect();
+        spans.sort();
+        spans
+    }
+
+    /// The instant `open_time` of business hours after `from`: the clock
+    /// only runs while the unit is open. None if it does not open enough
+    /// within a year (no hours at all, say).
+    pub fn add_open_time(
+        &self,
+        tz: chrono_tz::Tz,
+        from: DateTime<Utc>,
+        open_time: chrono::Duration,
+    ) -> Option<DateTime<Utc>> {
+        let mut left = open_time;
+        let first = from.with_timezone(&tz).date_naive();
+        for days in 0..=LOOKAHEAD_DAYS {
+            for (open, close) in self.intervals_on(tz, first + chrono::Days::new(days)) {
+                let start = open.max(from);
+                if start >= close {
+                    continue;
+                }
+                if close - start >= left {
+                    return Some(start + left);
+                }
+                left -= close - start;
+            }
+        }
+        None
+    }
+
+    /// How much business time lies between `from` and `to` (zero when `to`
+    /// is not later), counting at most a year.
+    pub fn open_time_between(&self, tz: chrono_tz::Tz, from: DateTime<Utc>, to: DateTime<Utc>) -> chrono::Duration {
+        let mut total = chrono::Duration::zero();
+        if to <= from {
+            return total;
+        }
+        let first = from.with_timezone(&tz).date_naive();
+        for days in 0..=LOOKAHEAD_DAYS {
+            let date = first + chrono::Days::new(days);
+            for (open, close) in self.intervals_on(tz, date) {
+                let (start, end) = (open.max(from), close.min(to));
+                if start < end {
+                    total += end - start;
+                }
+            }
+            if date > to.with_timezone(&tz).date_naive() {
+                break;
+            }
+        }
+        total
+    }
 }
+
+/// How far ahead business-time arithmetic looks.
+const LOOKAHEAD_DAYS: u64 = 366;
 
 #[cfg(test)]
 mod tests {
@@ -179,6 +254,38 @@ mod tests {
         assert_eq!(hours.next_open(tz, at(26, 10)).map(|t| t.with_timezone(&Utc)), Some(at(26, 10)));
         let never = BusinessHours { weekly: vec![], holidays: vec![] };
         assert!(never.next_open(tz, at(26, 10)).is_none());
+    }
+
+    #[test]
+    fn business_time_runs_only_while_open() {
+        let tz = chrono_tz::America::Bogota;
+        let hours = BusinessHours {
+            holidays: vec![chrono::NaiveDate::from_ymd_opt(2026, 11, 30).unwrap_or_default()],
+            ..BusinessHours::office_default()
+        };
+        let at = |d: u32, h: u32, m: u32| tz.with_ymd_and_hms(2026, 11, d, h, m, 0).unwrap().with_timezone(&Utc);
+        let local = |t: Option<DateTime<Utc>>| t.map(|t| t.with_timezone(&tz).naive_local().to_string());
+        let hours_of = chrono::Duration::hours;
+        // Thursday 26 at 10:00 plus 4 h -> 14:00 the same day.
+        assert_eq!(local(hours.add_open_time(tz, at(26, 10, 0), hours_of(4))).as_deref(), Some("2026-11-26 14:00:00"));
+        // Friday 27 at 16:00 plus 2 h: 1 h on Friday, Monday 30 is a holiday,
+        // so the other hour ends Tuesday 1 December at 09:00.
+        assert_eq!(local(hours.add_open_time(tz, at(27, 16, 0), hours_of(2))).as_deref(), Some("2026-12-01 09:00:00"));
+        // Starting at night counts from the next opening.
+        assert_eq!(local(hours.add_open_time(tz, at(26, 22, 0), hours_of(1))).as_deref(), Some("2026-11-27 09:00:00"));
+        // Exactly a day's hours ends at closing time.
+        assert_eq!(local(hours.add_open_time(tz, at(26, 8, 0), hours_of(9))).as_deref(), Some("2026-11-26 17:00:00"));
+        let between = |a, b| hours.open_time_between(tz, a, b).num_minutes();
+        assert_eq!(between(at(26, 10, 0), at(26, 14, 30)), 270);
+        assert_eq!(between(at(27, 16, 0), at(28, 12, 0)), 60);
+        assert_eq!(between(at(26, 22, 0), at(27, 8, 30)), 30);
+        assert_eq!(between(at(27, 12, 0), at(26, 12, 0)), 0);
+        // A whole week: Wednesday 25 8:00 to Wednesday 2 December 8:00
+        // holds 4 working days of 9 h (Monday is a holiday).
+        let week = hours.open_time_between(tz, at(25, 8, 0), at(25, 8, 0) + chrono::Duration::days(7));
+        assert_eq!(week.num_hours(), 36);
+        let never = BusinessHours { weekly: vec![], holidays: vec![] };
+        assert!(never.add_open_time(tz, at(26, 10, 0), hours_of(1)).is_none());
     }
 
     #[test]

@@ -84,6 +84,7 @@ pub async fn run(state: &AppState, job: Job) {
         crate::store::article::INDEX_JOB => crate::search::sync::handle(state, &job).await,
         crate::channels::mailbox::POLL_JOB => crate::channels::mailbox::poll(state, &job).await,
         crate::attachments::GC_JOB => crate::attachments::gc_job(state).await,
+        crate::store::survey::OFFER_JOB => crate::channels::survey::offer(state, &job).await,
         other => Outcome::Dead(format!("no handler for job kind `{other}`")),
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -199,6 +199,8 @@ async fn apply_one(
                 .await?
                 .ok_or_else(|| invalid(format!("no unit `{}`", h.unit_slug)))?;
             let to_queue = matches!(case.status, CaseStatus::Bot);
+            // (A worked case moved to another unit goes to its queue,
+            // unassigned: what any transfer does.)
             let patch = CasePatch {
                 unit_id: Some(unit.id),
                 status: to_queue.then_some(CaseStatus::Queued),
@@ -308,7 +310,7 @@ async fn apply_one(
                 payload: serde_json::to_value(&payload).unwrap_or_default(),
                 idempotency_key: Some(key),
             };
-            job::enqueue_at(conn, new, at).await?;
+            job::enqueue_in_group(conn, new, at, Some(event::group_key(source.install.id, case.id))).await?;
             Ok(())
         }
         Action::CancelTimer(name) => {

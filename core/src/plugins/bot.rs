@@ -16,11 +16,11 @@ pub(super) mod bindings {
 }
 
 pub use bindings::BotEvent;
-use bindings::ventanilla::plugin::kb;
 pub use bindings::ventanilla::plugin::types::{
     Action, Attachment, AuthorKind, CaseStatus, CaseSummary, Channel, Choice, ConsentRequest, ContactSummary, HandOff,
     Message, Notification, NotifyTarget, PluginError, Priority, ReplyWithOptions, Timer,
 };
+use bindings::ventanilla::plugin::{kb, outcomes};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error> {
     bindings::Bot::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
@@ -220,5 +220,30 @@ impl kb::Host for HostState {
                 })
             })
             .collect())
+    }
+}
+
+impl outcomes::Host for HostState {
+    /// Records where the event's conversation stands (nothing in a dry run).
+    async fn report(&mut self, outcome: outcomes::Outcome, article_id: Option<String>, confidence: Option<f32>) {
+        let case = self.case_id.as_deref().and_then(|c| uuid::Uuid::parse_str(c).ok());
+        let (Some(db), Some(case), Ok(install)) = (self.db.clone(), case, uuid::Uuid::parse_str(&self.install)) else {
+            return;
+        };
+        let outcome = match outcome {
+            outcomes::Outcome::Answered => "answered",
+            outcomes::Outcome::Confirmed => "confirmed",
+            outcomes::Outcome::HandedOff => "handed_off",
+            outcomes::Outcome::Unanswered => "unanswered",
+        };
+        let article = article_id.and_then(|a| uuid::Uuid::parse_str(&a).ok());
+        let confidence = confidence.filter(|c| c.is_finite()).map(|c| c.clamp(0.0, 1.0));
+        let recorded = async {
+            let case = crate::store::case::get(&db.db, None, crate::domain::CaseId(case)).await?;
+            crate::store::bot_outcome::record(&db, &case, install, outcome, article, confidence).await
+        };
+        if let Err(e) = recorded.await {
+            tracing::warn!(install = %self.install, error = %e, "cannot record a bot conversation's outcome");
+        }
     }
 }

@@ -28,6 +28,12 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
         Err(e) => return Outcome::Dead(format!("payload: {e}")),
     };
     let db = &state.store;
+    // One event of an install about a case at a time, in order.
+    match store::job::earlier_in_group(&db.db, job, false).await {
+        Ok(true) => return Outcome::Later(std::time::Duration::from_millis(50)),
+        Ok(false) => {}
+        Err(e) => return retry(e),
+    }
     let install = match store::plugin_install::get(&db.db, event.install_id).await {
         Ok(install) => install,
         // Uninstalled since: nobody left to tell.
@@ -51,11 +57,26 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
     if world == World::Bot && (case.status != CaseStatus::Bot || !matches!(event.event, CaseEvent::MessageIn { .. })) {
         return Outcome::Done;
     }
+    // The unit's protocols see a person's message first (a crisis protocol
+    // may take the case from the bot); the bot waits for them, a while.
+    if let (World::Bot, CaseEvent::MessageIn { message_id }) = (world, &event.event) {
+        match protocols_pending(state, &case, *message_id).await {
+            Ok(true) if store::now() - job.created_at < chrono::Duration::seconds(PROTOCOLS_FIRST_SECS) => {
+                return Outcome::Later(std::time::Duration::from_millis(100));
+            }
+            Ok(_) => {}
+            Err(e) => return retry(e),
+        }
+    }
     let manifest = match state.runtime.manifest(db, &install.plugin_id, &install.version).await {
         Ok(manifest) => manifest,
         Err(store::Error::Corrupt(e)) => return Outcome::Dead(e),
         Err(e) => return retry(e),
     };
+    // Agents' replies go to protocols that know about them (WIT 1.4).
+    if matches!(event.event, CaseEvent::Replied { .. }) && !manifest.wit_at_least(4) {
+        return Outcome::Done;
+    }
     let locale = state.config.locale.clone();
     let source = Source { install: &install, world, locale: &locale };
     let started = std::time::Instant::now();
@@ -86,6 +107,18 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
     }
     record_call(state, install.id, elapsed, error.as_deref()).await;
     Outcome::Done
+}
+
+/// How long a bot waits for the protocols to see a message before it
+/// answers anyway (a protocol whose event keeps failing must not silence it).
+const PROTOCOLS_FIRST_SECS: i64 = 20;
+
+/// Whether a protocol of the case's unit has yet to see the message.
+async fn protocols_pending(state: &AppState, case: &crate::domain::Case, message: uuid::Uuid) -> store::Result<bool> {
+    let db = &state.store.db;
+    let protocols = store::plugin_install::followers(db, &[World::Protocol], case.unit_id).await?;
+    let keys: Vec<String> = protocols.iter().map(|p| store::event::protocol_event_key(message, Some(p.id))).collect();
+    store::job::any_unfinished(db, &keys).await
 }
 
 /// Counts one call of an install: its health figures on this instance, and
@@ -146,7 +179,7 @@ async fn call(
         (Prepared::Protocol(protocol), event) => {
             let kind = match event {
                 CaseEvent::Created => EventKind::CaseCreated,
-                CaseEvent::MessageIn { message_id } => {
+                CaseEvent::MessageIn { message_id } | CaseEvent::Replied { message_id } => {
                     let message = store::message::get_unscoped(&db.db, MessageId(*message_id)).await?;
                     EventKind::MessageIn(super::convert::message(&message))
                 }

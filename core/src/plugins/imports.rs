@@ -59,6 +59,13 @@ impl kv::Host for HostState {
         self.kv.set(&self.install, &key, value).await.map_err(|e| kv_error(&self.install, e))
     }
 
+    async fn swap(&mut self, key: String, expected: Option<Vec<u8>>, value: Vec<u8>) -> Result<bool, kv::KvError> {
+        if !self.grants.kv {
+            return Err(kv::KvError::Denied);
+        }
+        self.kv.swap(&self.install, &key, expected, value).await.map_err(|e| kv_error(&self.install, e))
+    }
+
     async fn delete(&mut self, key: String) -> Result<(), kv::KvError> {
         if !self.grants.kv {
             return Err(kv::KvError::Denied);

@@ -43,6 +43,16 @@ impl MemoryKv {
         Ok(())
     }
 
+    pub fn swap(&self, namespace: &str, key: &str, expected: Option<Vec<u8>>, value: Vec<u8>) -> Result<bool, KvError> {
+        {
+            let spaces = self.spaces.lock().map_err(|_| KvError::QuotaExceeded)?;
+            if spaces.get(namespace).and_then(|space| space.get(key)) != expected.as_ref() {
+                return Ok(false);
+            }
+        }
+        self.set(namespace, key, value).map(|()| true)
+    }
+
     pub fn delete(&self, namespace: &str, key: &str) {
         if let Ok(mut spaces) = self.spaces.lock()
             && let Some(space) = spaces.get_mut(namespace)
@@ -66,6 +76,25 @@ pub enum KvFailure {
     Unavailable,
 }
 
+/// A write transaction, if `key` and a value of `len` bytes fit the
+/// install's limits.
+async fn begin_within_quota(
+    store: &crate::store::Store,
+    install: uuid::Uuid,
+    key: &str,
+    len: usize,
+) -> Result<crate::store::WriteTx, KvFailure> {
+    if key.len() > MAX_KEY_BYTES || len > MAX_VALUE_BYTES {
+        return Err(KvFailure::Limit(KvError::TooLarge));
+    }
+    let tx = store.begin().await.map_err(|_| KvFailure::Unavailable)?;
+    let used = crate::store::plugin_kv::used_bytes(&*tx, install, key).await.map_err(|_| KvFailure::Unavailable)?;
+    if used as usize + key.len() + len > MAX_NAMESPACE_BYTES {
+        return Err(KvFailure::Limit(KvError::QuotaExceeded));
+    }
+    Ok(tx)
+}
+
 impl Kv {
     pub async fn get(&self, namespace: &str, key: &str) -> Result<Option<Vec<u8>>, KvFailure> {
         match self {
@@ -80,24 +109,33 @@ impl Kv {
         match self {
             Kv::Memory(kv) => kv.set(namespace, key, value).map_err(KvFailure::Limit),
             Kv::Db(store, install) => {
-                if key.len() > MAX_KEY_BYTES || value.len() > MAX_VALUE_BYTES {
-                    return Err(KvFailure::Limit(KvError::TooLarge));
-                }
+                let tx = begin_within_quota(store, *install, key, value.len()).await?;
                 let write = async {
-                    let tx = store.begin().await?;
-                    let used = crate::store::plugin_kv::used_bytes(&*tx, *install, key).await?;
-                    if used as usize + key.len() + value.len() > MAX_NAMESPACE_BYTES {
-                        return Ok(false);
-                    }
                     crate::store::plugin_kv::set(&*tx, *install, key, value).await?;
-                    tx.commit().await?;
-                    Ok::<_, crate::store::Error>(true)
+                    tx.commit().await
                 };
-                match write.await {
-                    Ok(true) => Ok(()),
-                    Ok(false) => Err(KvFailure::Limit(KvError::QuotaExceeded)),
-                    Err(_) => Err(KvFailure::Unavailable),
-                }
+                write.await.map_err(|_| KvFailure::Unavailable)
+            }
+        }
+    }
+
+    pub async fn swap(
+        &self,
+        namespace: &str,
+        key: &str,
+        expected: Option<Vec<u8>>,
+        value: Vec<u8>,
+    ) -> Result<bool, KvFailure> {
+        match self {
+            Kv::Memory(kv) => kv.swap(namespace, key, expected, value).map_err(KvFailure::Limit),
+            Kv::Db(store, install) => {
+                let tx = begin_within_quota(store, *install, key, value.len()).await?;
+                let write = async {
+                    let swapped = crate::store::plugin_kv::swap(&*tx, *install, key, expected, value).await?;
+                    tx.commit().await?;
+                    Ok::<_, crate::store::Error>(swapped)
+                };
+                write.await.map_err(|_| KvFailure::Unavailable)
             }
         }
     }
@@ -137,5 +175,11 @@ mod tests {
         assert_eq!(kv.set("a", "more", vec![0; MAX_VALUE_BYTES]), Err(KvError::QuotaExceeded));
         kv.delete("a", "k");
         assert_eq!(kv.get("a", "k"), None);
+        // A swap takes only when the value is still the one expected.
+        assert_eq!(kv.swap("b", "n", None, b"1".to_vec()), Ok(true));
+        assert_eq!(kv.swap("b", "n", None, b"2".to_vec()), Ok(false));
+        assert_eq!(kv.swap("b", "n", Some(b"0".to_vec()), b"2".to_vec()), Ok(false));
+        assert_eq!(kv.swap("b", "n", Some(b"1".to_vec()), b"2".to_vec()), Ok(true));
+        assert_eq!(kv.get("b", "n"), Some(b"2".to_vec()));
     }
 }

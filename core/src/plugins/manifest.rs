@@ -7,7 +7,7 @@ use super::Grants;
 use crate::domain::channel_rules::{AfterWindow, ChannelRules};
 
 /// WIT versions this host can run.
-pub const SUPPORTED_WIT: [&str; 4] = ["1.0.0", "1.1.0", "1.2.0", "1.3.0"];
+pub const SUPPORTED_WIT: [&str; 5] = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0"];
 
 /// Largest manifest accepted.
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
@@ -45,6 +45,16 @@ pub struct Manifest {
     pub channel: Option<crate::domain::Channel>,
     /// What the channel allows (connectors only): reply window, sending rate.
     pub rules: ChannelRules,
+}
+
+impl Manifest {
+    /// Whether the plugin was built against WIT `1.minor` or later (what
+    /// the host may send it depends on that).
+    pub fn wit_at_least(&self, minor: u32) -> bool {
+        let mut parts = self.wit.split('.').map(|p| p.parse::<u32>().unwrap_or(0));
+        let (major, wit_minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
+        major > 1 || (major == 1 && wit_minor >= minor)
+    }
 }
 
 /// What a plugin asks to use; the admin grants all or part of it.

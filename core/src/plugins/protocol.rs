@@ -23,7 +23,7 @@ pub(super) mod bindings {
     });
 }
 
-use bindings::ventanilla::plugin::cases;
+use bindings::ventanilla::plugin::{cases, hours, sla};
 pub use bindings::{EventKind, ProtocolEvent};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error> {
@@ -120,5 +120,71 @@ impl cases::Host for HostState {
             .await
             .map_err(|_| cases::CaseError::NotFound)?;
         Ok(messages.iter().map(super::convert::message).collect())
+    }
+}
+
+/// A unit's business hours and timezone, by slug.
+async fn unit_hours(
+    db: Option<crate::store::Store>,
+    slug: &str,
+) -> Option<(crate::domain::BusinessHours, chrono_tz::Tz)> {
+    let unit = crate::store::unit::find_by_slug(&db?.db, slug).await.ok()??;
+    Some((unit.business_hours, unit.timezone))
+}
+
+fn instant(ms: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::from_timestamp_millis(ms)
+}
+
+impl hours::Host for HostState {
+    async fn add(&mut self, unit_slug: String, from_ms: i64, open_ms: u64) -> Option<i64> {
+        let (hours, tz) = unit_hours(self.db.clone(), &unit_slug).await?;
+        let open = chrono::Duration::milliseconds(i64::try_from(open_ms).ok()?);
+        let due = hours.add_open_time(tz, instant(from_ms)?, open)?;
+        Some(due.timestamp_millis())
+    }
+
+    async fn between(&mut self, unit_slug: String, from_ms: i64, to_ms: i64) -> Option<u64> {
+        let (hours, tz) = unit_hours(self.db.clone(), &unit_slug).await?;
+        let open = hours.open_time_between(tz, instant(from_ms)?, instant(to_ms)?);
+        Some(u64::try_from(open.num_milliseconds()).unwrap_or(0))
+    }
+}
+
+impl sla::Host for HostState {
+    async fn set(&mut self, case_id: String, targets: Vec<sla::Target>) -> Result<(), sla::SlaError> {
+        use crate::domain::sla::{SlaState, SlaTarget};
+        let (db, case) = match self.readable_case(&case_id) {
+            Ok(found) => found,
+            // Setting targets needs no read grant, only the event's case.
+            Err(cases::CaseError::Denied) if self.case_id.as_deref() == Some(case_id.as_str()) => {
+                let id = uuid::Uuid::parse_str(&case_id).map_err(|_| sla::SlaError::Denied)?;
+                (self.db.clone().ok_or(sla::SlaError::Unavailable)?, CaseId(id))
+            }
+            Err(_) => return Err(sla::SlaError::Denied),
+        };
+        let install = uuid::Uuid::parse_str(&self.install).map_err(|_| sla::SlaError::Denied)?;
+        let time = |field: &str, ms: Option<i64>| match ms {
+            None => Ok(None),
+            Some(ms) => instant(ms).map(Some).ok_or_else(|| sla::SlaError::Invalid(format!("{field}: not a time"))),
+        };
+        let mut checked = Vec::with_capacity(targets.len());
+        for (i, t) in targets.into_iter().enumerate() {
+            let state = match t.state {
+                sla::SlaState::Running => SlaState::Running,
+                sla::SlaState::Paused => SlaState::Paused,
+                sla::SlaState::Warning => SlaState::Warning,
+                sla::SlaState::Breached => SlaState::Breached,
+                sla::SlaState::Met => SlaState::Met,
+            };
+            let due_at = time(&format!("targets[{i}].due_at"), t.due_at)?;
+            let settled_at = time(&format!("targets[{i}].settled_at"), t.settled_at)?;
+            checked.push(SlaTarget { name: t.name, state, due_at, settled_at });
+        }
+        crate::domain::sla::validate(&checked).map_err(|e| sla::SlaError::Invalid(e.to_string()))?;
+        crate::store::sla::replace(&db, case, install, &checked).await.map_err(|e| {
+            tracing::warn!(install = %self.install, error = %e, "cannot store a case's service-level targets");
+            sla::SlaError::Unavailable
+        })
     }
 }

@@ -297,6 +297,8 @@ pub struct CaseFilter {
     pub updated_before: Option<DateTime<Utc>>,
     /// Text contained in the subject (case-insensitive).
     pub q: Option<String>,
+    /// Cases with a service-level target in one of these states.
+    pub sla_states: Vec<crate::domain::sla::SlaState>,
 }
 
 /// Sort orders a list can use; keyset pagination follows the same column.
@@ -349,6 +351,16 @@ pub async fn list(
     }
     if let Some(contact) = filter.contact_id {
         query = query.filter(Column::ContactId.eq(contact.0));
+    }
+    if !filter.sla_states.is_empty() {
+        use super::sla::entity as sla;
+        let states: Vec<&str> = filter.sla_states.iter().map(|s| s.as_str()).collect();
+        let with_sla = sla::Entity::find()
+            .select_only()
+            .column(sla::Column::CaseId)
+            .filter(sla::Column::State.is_in(states))
+            .into_query();
+        query = query.filter(Column::Id.in_subquery(with_sla));
     }
     if let Some(tag) = &filter.tag {
         let tagged = tag::Entity::find()
@@ -489,6 +501,9 @@ pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Ca
             },
         )
         .await?;
+    }
+    if before.status != case.status && case.status == CaseStatus::Resolved {
+        super::survey::enqueue_offer_in(conn, case.id).await?;
     }
     if before.status != case.status {
         let event = super::event::CaseEvent::StatusChanged {

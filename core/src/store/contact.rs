@@ -738,19 +738,44 @@ pub async fn merge(
 }
 
 /// Sets a contact's name if it has none (a provider's profile name never
-/// overwrites what staff typed).
+/// overwrites what staff typed), unless the person declined the processing
+/// of their data.
 pub async fn fill_name_in(conn: &impl ConnectionTrait, id: ContactId, name: &str) -> Result<()> {
     let name = name.trim();
     if name.is_empty() || name.chars().count() > 200 {
         return Ok(());
     }
+    let declined = consent::Entity::find()
+        .select_only()
+        .column(consent::Column::ContactId)
+        .filter(consent::Column::Purpose.eq(crate::domain::privacy::DATA_PURPOSE))
+        .filter(consent::Column::Action.eq(ConsentAction::Revoke.as_str()))
+        .into_query();
     // One statement: a webhook does this for every message it carries.
     entity::Entity::update_many()
         .col_expr(entity::Column::Name, Expr::value(name.to_owned()))
         .col_expr(entity::Column::UpdatedAt, Expr::value(super::now()))
         .filter(entity::Column::Id.eq(id.0))
         .filter(entity::Column::Name.is_null())
+        .filter(entity::Column::Id.not_in_subquery(declined))
         .exec(conn)
         .await?;
     Ok(())
+}
+
+/// Whether the person's latest answer about `purpose` is no.
+pub async fn declined(conn: &impl ConnectionTrait, id: ContactId, purpose: &str) -> Result<bool> {
+    let latest = consent::Entity::find()
+        .filter(consent::Column::ContactId.eq(id.0))
+        .filter(consent::Column::Purpose.eq(purpose))
+        .order_by_desc(consent::Column::RecordedAt)
+        .order_by_desc(consent::Column::Id)
+        .one(conn)
+        .await?;
+    Ok(latest.is_some_and(|r| r.action == ConsentAction::Revoke.as_str()))
+}
+
+/// Whether the person's latest answer about keeping their data is no.
+pub async fn declined_data(conn: &impl ConnectionTrait, id: ContactId) -> Result<bool> {
+    declined(conn, id, crate::domain::privacy::DATA_PURPOSE).await
 }

@@ -29,6 +29,8 @@ pub mod entity {
         pub last_error: Option<String>,
         pub idempotency_key: Option<String>,
         pub created_at: DateTimeUtc,
+        /// Jobs of one group run one at a time, oldest first.
+        pub group_key: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -61,6 +63,17 @@ pub(super) fn enqueued() -> u64 {
 
 /// Enqueues a job to run at `run_at`.
 pub async fn enqueue_at(conn: &impl ConnectionTrait, job: NewJob, run_at: DateTime<Utc>) -> Result<()> {
+    enqueue_in_group(conn, job, run_at, None).await
+}
+
+/// Enqueues a job of a group: it runs after the group's earlier due jobs
+/// (see [`earlier_in_group`]).
+pub async fn enqueue_in_group(
+    conn: &impl ConnectionTrait,
+    job: NewJob,
+    run_at: DateTime<Utc>,
+    group: Option<String>,
+) -> Result<()> {
     ENQUEUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
     let now = super::now();
     entity::ActiveModel {
@@ -74,6 +87,7 @@ pub async fn enqueue_at(conn: &impl ConnectionTrait, job: NewJob, run_at: DateTi
         last_error: Set(None),
         idempotency_key: Set(job.idempotency_key),
         created_at: Set(now),
+        group_key: Set(group),
     }
     .insert(conn)
     .await?;
@@ -206,6 +220,52 @@ pub async fn list(conn: &impl ConnectionTrait, kind: &str, status: &str) -> Resu
 /// Jobs waiting to run, for /metrics.
 pub async fn pending_count(conn: &impl ConnectionTrait) -> Result<u64> {
     Ok(entity::Entity::find().filter(entity::Column::Status.eq("pending")).count(conn).await?)
+}
+
+/// Whether any job with one of these keys is still to run (pending or running).
+pub async fn any_unfinished(conn: &impl ConnectionTrait, keys: &[String]) -> Result<bool> {
+    if keys.is_empty() {
+        return Ok(false);
+    }
+    let found = entity::Entity::find()
+        .filter(entity::Column::IdempotencyKey.is_in(keys.iter().cloned()))
+        .filter(entity::Column::Status.is_in(["pending", "running"]))
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
+}
+
+/// Whether a job of `job`'s group written before it is still to run: then
+/// `job` waits its turn. What holds the group up: a running job, a due
+/// one, and — with `strict` (deliveries, whose order the person sees) — one
+/// waiting for a pace, though not one retrying after failures (no message
+/// holds back the rest of a conversation for an hour). Without `strict`,
+/// jobs scheduled for later (timers) do not hold it up.
+pub async fn earlier_in_group(conn: &impl ConnectionTrait, job: &Job, strict: bool) -> Result<bool> {
+    let Some(group) = &job.group_key else {
+        return Ok(false);
+    };
+    use entity::Column;
+    let now = super::now();
+    let earlier = Condition::any()
+        .add(Column::CreatedAt.lt(job.created_at))
+        .add(Condition::all().add(Column::CreatedAt.eq(job.created_at)).add(Column::Id.lt(job.id)));
+    let waiting = if strict {
+        Condition::any().add(Column::RunAt.lte(now)).add(Column::Attempts.eq(0))
+    } else {
+        Condition::all().add(Column::RunAt.lte(now))
+    };
+    let unfinished = Condition::any()
+        .add(Column::Status.eq("running"))
+        .add(Condition::all().add(Column::Status.eq("pending")).add(waiting));
+    let found = entity::Entity::find()
+        .filter(Column::GroupKey.eq(group.as_str()))
+        .filter(Column::Id.ne(job.id))
+        .filter(earlier)
+        .filter(unfinished)
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// Jobs that gave up, for /metrics.

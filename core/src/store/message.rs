@@ -126,7 +126,91 @@ pub async fn set_attachments_in(conn: &impl ConnectionTrait, id: MessageId, atta
 /// the first agent reply sets `first_response_at`; a contact answering a
 /// case that waits on them hands it back to its agent. An outbound message
 /// leaves a delivery job in the same transaction (transactional outbox).
-pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case, new: NewMessage) -> Result<Message> {
+/// A person's answer to the survey of a resolved case is recorded as such
+/// and does not reopen it. What a person who declined the processing of
+/// their data writes is stored without the personal data in it.
+pub async fn add_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    case: &mut Case,
+    mut new: NewMessage,
+) -> Result<Message> {
+    // A person who declined the processing of their data: what they write
+    // is kept without the personal data in it.
+    if new.author_kind == AuthorKind::Contact
+        && crate::domain::privacy::looks_personal(&new.body)
+        && super::contact::declined_data(conn, case.contact_id).await?
+    {
+        new.body = crate::domain::privacy::redact(&new.body);
+    }
+    let survey_reply = match new.author_kind {
+        AuthorKind::Contact if matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed) => {
+            super::survey::reply_in(conn, case, new.selected_option.as_deref(), &new.body).await?
+        }
+        _ => None,
+    };
+    let (author_kind, selected_option) = (new.author_kind, new.selected_option.clone());
+    let message = insert_in(conn, actor, case, new).await?;
+    if let Some((survey, reply)) = survey_reply {
+        super::survey::record_in(conn, case, &survey, reply).await?;
+        return Ok(message);
+    }
+    let now = message.created_at;
+    if author_kind == AuthorKind::Agent && case.first_response_at.is_none() {
+        case.first_response_at = Some(now);
+    }
+    if author_kind == AuthorKind::Contact && case.status == CaseStatus::WaitingOnContact {
+        case.transition(CaseStatus::Assigned, None, now)?;
+    }
+    // A person writing again on a resolved case (an e-mail reply) reopens
+    // it: back to whoever worked it, or to the queue.
+    if author_kind == AuthorKind::Contact && case.status == CaseStatus::Resolved {
+        let to = if case.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::Queued };
+        case.transition(to, None, now)?;
+    }
+    case.updated_at = now;
+    super::case::save_in(conn, case).await?;
+    if author_kind == AuthorKind::Contact
+        && let Some(answer) = selected_option.as_deref().and_then(consent::answer_of)
+    {
+        // A consent answer (the buttons the host offers, a form's checkbox)
+        // is recorded against the version of the text the person was shown
+        // (the newest if the question did not say); `default` is the
+        // built-in text, before admins wrote one.
+        let shown = match answer.version {
+            Some(v) => super::consent_text::version(conn, answer.purpose, v).await?,
+            None => None,
+        };
+        let text = match shown {
+            Some(text) => Some(text),
+            None => super::consent_text::latest(conn, answer.purpose).await?,
+        };
+        let source = if case.channel == Channel::Webform { "web_form" } else { "bot" };
+        let answer = consent::NewConsent {
+            purpose: answer.purpose.to_owned(),
+            action: answer.action,
+            text_version: text.map_or_else(|| "default".to_owned(), |t| t.label()),
+            channel: case.channel,
+            source: source.to_owned(),
+        };
+        super::contact::add_consent_in(conn, actor, case.contact_id, answer).await?;
+    }
+    match author_kind {
+        AuthorKind::Contact => {
+            super::event::emit(conn, actor, case, super::event::CaseEvent::MessageIn { message_id: message.id.0 })
+                .await?
+        }
+        AuthorKind::Agent => {
+            super::event::emit(conn, actor, case, super::event::CaseEvent::Replied { message_id: message.id.0 }).await?
+        }
+        AuthorKind::Bot | AuthorKind::System => {}
+    }
+    Ok(message)
+}
+
+/// Stores a message and what it must set off (a download of the files it
+/// references, its delivery, the audit entry), without touching the case.
+pub async fn insert_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, new: NewMessage) -> Result<Message> {
     let now = super::now();
     let direction = new.author_kind.direction();
     let delivery_status = match direction {
@@ -154,48 +238,6 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
     .insert(conn)
     .await?;
     let message = to_message(model)?;
-    if new.author_kind == AuthorKind::Agent && case.first_response_at.is_none() {
-        case.first_response_at = Some(now);
-    }
-    if new.author_kind == AuthorKind::Contact && case.status == CaseStatus::WaitingOnContact {
-        case.transition(CaseStatus::Assigned, None, now)?;
-    }
-    // A person writing again on a resolved case (an e-mail reply) reopens
-    // it: back to whoever worked it, or to the queue.
-    if new.author_kind == AuthorKind::Contact && case.status == CaseStatus::Resolved {
-        let to = if case.assignee_id.is_some() { CaseStatus::Assigned } else { CaseStatus::Queued };
-        case.transition(to, None, now)?;
-    }
-    case.updated_at = now;
-    super::case::save_in(conn, case).await?;
-    if new.author_kind == AuthorKind::Contact
-        && let Some(answer) = message.selected_option.as_deref().and_then(consent::answer_of)
-    {
-        // A consent answer (the buttons the host offers, a form's checkbox)
-        // is recorded against the version of the text the person was shown
-        // (the newest if the question did not say); `default` is the
-        // built-in text, before admins wrote one.
-        let shown = match answer.version {
-            Some(v) => super::consent_text::version(conn, answer.purpose, v).await?,
-            None => None,
-        };
-        let text = match shown {
-            Some(text) => Some(text),
-            None => super::consent_text::latest(conn, answer.purpose).await?,
-        };
-        let source = if case.channel == Channel::Webform { "web_form" } else { "bot" };
-        let answer = consent::NewConsent {
-            purpose: answer.purpose.to_owned(),
-            action: answer.action,
-            text_version: text.map_or_else(|| "default".to_owned(), |t| t.label()),
-            channel: case.channel,
-            source: source.to_owned(),
-        };
-        super::contact::add_consent_in(conn, actor, case.contact_id, answer).await?;
-    }
-    if new.author_kind == AuthorKind::Contact {
-        super::event::emit(conn, actor, case, super::event::CaseEvent::MessageIn { message_id: message.id.0 }).await?;
-    }
     if direction == Direction::Inbound && message.attachments.iter().any(Attachment::awaits_download) {
         job::enqueue(
             conn,
@@ -208,15 +250,13 @@ pub async fn add_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case,
         .await?;
     }
     if direction == Direction::Outbound {
-        job::enqueue(
-            conn,
-            job::NewJob {
-                kind: "message.deliver",
-                payload: serde_json::json!({ "message_id": message.id, "case_id": case.id, "channel": case.channel.as_str() }),
-                idempotency_key: Some(format!("deliver:{}", message.id)),
-            },
-        )
-        .await?;
+        let job = job::NewJob {
+            kind: "message.deliver",
+            payload: serde_json::json!({ "message_id": message.id, "case_id": case.id, "channel": case.channel.as_str() }),
+            idempotency_key: Some(format!("deliver:{}", message.id)),
+        };
+        // One conversation's messages are delivered in order.
+        job::enqueue_in_group(conn, job, super::now(), Some(format!("deliver:{}", case.id))).await?;
     }
     audit::record(
         conn,

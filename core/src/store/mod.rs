@@ -8,6 +8,7 @@ pub mod api_token;
 pub mod article;
 pub mod attachment;
 pub mod audit;
+pub mod bot_outcome;
 pub mod case;
 pub mod consent_text;
 pub mod contact;
@@ -27,6 +28,8 @@ pub mod plugin_secret;
 pub mod refresh_token;
 pub mod send_journal;
 pub mod setting;
+pub mod sla;
+pub mod survey;
 pub mod unit;
 pub mod user;
 

@@ -59,6 +59,46 @@ pub async fn set(conn: &impl ConnectionTrait, install: uuid::Uuid, key: &str, va
     Ok(())
 }
 
+/// Sets `key` to `value` if it holds `expected` (none: absent), in one
+/// statement; false when it did not.
+pub async fn swap(
+    conn: &impl ConnectionTrait,
+    install: uuid::Uuid,
+    key: &str,
+    expected: Option<Vec<u8>>,
+    value: Vec<u8>,
+) -> Result<bool> {
+    let now = super::now();
+    let changed = match expected {
+        None => {
+            let row = entity::ActiveModel {
+                install_id: Set(install),
+                key: Set(key.to_owned()),
+                value: Set(value),
+                updated_at: Set(now),
+            };
+            entity::Entity::insert(row)
+                .on_conflict(
+                    OnConflict::columns([entity::Column::InstallId, entity::Column::Key]).do_nothing().to_owned(),
+                )
+                .exec_without_returning(conn)
+                .await?
+        }
+        Some(old) => {
+            entity::Entity::update_many()
+                .col_expr(entity::Column::Value, Expr::value(value))
+                .col_expr(entity::Column::UpdatedAt, Expr::value(now))
+                .filter(entity::Column::InstallId.eq(install))
+                .filter(entity::Column::Key.eq(key))
+                .filter(entity::Column::Value.eq(old))
+                .exec(conn)
+                .await?
+                .rows_affected
+        }
+    };
+    Ok(changed == 1)
+}
+
 pub async fn delete(conn: &impl ConnectionTrait, install: uuid::Uuid, key: &str) -> Result<()> {
     entity::Entity::delete_by_id((install, key.to_owned())).exec(conn).await?;
     Ok(())

@@ -19,6 +19,7 @@ pub mod entity {
         pub name: String,
         pub timezone: String,
         pub business_hours: Json,
+        pub survey: Option<Json>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -39,6 +40,7 @@ impl TryFrom<entity::Model> for Unit {
             timezone: stored(parse_timezone("timezone", &m.timezone))?,
             business_hours: serde_json::from_value::<BusinessHours>(m.business_hours)
                 .map_err(|e| Error::Corrupt(format!("business_hours: {e}")))?,
+            survey: super::survey::settings_from(m.survey)?,
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -54,6 +56,7 @@ pub async fn create(store: &Store, actor: &Actor, new: NewUnit) -> Result<Unit> 
         name: Set(new.name),
         timezone: Set(new.timezone.name().to_owned()),
         business_hours: Set(hours_json(&new.business_hours)),
+        survey: Set(Some(serde_json::to_value(&new.survey).unwrap_or_default())),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -101,6 +104,10 @@ pub async fn update(store: &Store, actor: &Actor, id: UnitId, patch: UnitPatch) 
     if let Some(hours) = &patch.business_hours {
         model.business_hours = Set(hours_json(hours));
         changed.push("business_hours");
+    }
+    if let Some(survey) = &patch.survey {
+        model.survey = Set(Some(serde_json::to_value(survey).unwrap_or_default()));
+        changed.push("survey");
     }
     model.updated_at = Set(super::now());
     let unit = Unit::try_from(model.update(&*tx).await?)?;

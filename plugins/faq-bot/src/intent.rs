@@ -1,59 +1,7 @@
 //! What a message asks for, read the way people write in chats: without
 //! accents, with typos.
 
-/// Lowercase words without accents or punctuation.
-pub fn words(text: &str) -> Vec<String> {
-    let plain: String = text
-        .to_lowercase()
-        .chars()
-        .map(|c| match c {
-            'á' | 'à' | 'â' | 'ã' | 'ä' => 'a',
-            'é' | 'è' | 'ê' | 'ë' => 'e',
-            'í' | 'ì' | 'î' | 'ï' => 'i',
-            'ó' | 'ò' | 'ô' | 'õ' | 'ö' => 'o',
-            'ú' | 'ù' | 'û' | 'ü' => 'u',
-            'ñ' => 'n',
-            'ç' => 'c',
-            c if c.is_alphanumeric() => c,
-            _ => ' ',
-        })
-        .collect();
-    plain.split_whitespace().map(str::to_owned).collect()
-}
-
-/// Edits between two short words: insert, delete, substitute, or swap two
-/// neighbours ("asesro" is one slip from "asesor").
-fn distance(a: &str, b: &str) -> usize {
-    let (a, b): (Vec<char>, Vec<char>) = (a.chars().collect(), b.chars().collect());
-    let mut d = vec![vec![0usize; b.len() + 1]; a.len() + 1];
-    for (i, row) in d.iter_mut().enumerate() {
-        row[0] = i;
-    }
-    for (j, cell) in d[0].iter_mut().enumerate() {
-        *cell = j;
-    }
-    for i in 1..=a.len() {
-        for j in 1..=b.len() {
-            let cost = usize::from(a[i - 1] != b[j - 1]);
-            let mut best = (d[i - 1][j] + 1).min(d[i][j - 1] + 1).min(d[i - 1][j - 1] + cost);
-            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
-                best = best.min(d[i - 2][j - 2] + 1);
-            }
-            d[i][j] = best;
-        }
-    }
-    d[a.len()][b.len()]
-}
-
-/// A word that is `target` or a typo of it (one edit; two for long words).
-fn like(word: &str, target: &str) -> bool {
-    let allowed = match target.chars().count() {
-        0..=4 => 0,
-        5..=7 => 1,
-        _ => 2,
-    };
-    distance(word, target) <= allowed
-}
+use ventanilla_sdk::text::{find_phrase, like, words};
 
 /// Words that on their own ask for a person.
 const PERSON_WORDS: [&str; 10] =
@@ -77,9 +25,7 @@ pub fn wants_a_person(text: &str) -> bool {
     if words.iter().any(|w| PERSON_WORDS.iter().any(|p| like(w, p))) {
         return true;
     }
-    PERSON_PHRASES.iter().any(|phrase| {
-        words.windows(phrase.len()).any(|window| window.iter().zip(phrase.iter()).all(|(w, p)| like(w, p)))
-    })
+    PERSON_PHRASES.iter().any(|phrase| find_phrase(&words, phrase).is_some())
 }
 
 /// Greetings that ask nothing yet.

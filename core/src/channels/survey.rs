@@ -1,0 +1,55 @@
+//! Runs `survey.offer` jobs: once a case is resolved, the person is asked
+//! how it went, on the case's channel, if its unit surveys that channel,
+//! the person did not opt out, the case has no survey yet and is still
+//! resolved, and the channel takes a message now (a WhatsApp case past its
+//! window gets none).
+
+use crate::app::AppState;
+use crate::domain::{AuthorKind, CaseId, CaseStatus};
+use crate::jobs::Outcome;
+use crate::store::{self, job::Job};
+
+pub async fn offer(state: &AppState, job: &Job) -> Outcome {
+    let Some(case_id) = job.payload["case_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
+        return Outcome::Dead("payload: no case_id".into());
+    };
+    let db = &state.store;
+    let case = match store::case::get(&db.db, None, CaseId(case_id)).await {
+        Ok(case) => case,
+        Err(store::Error::NotFound(_)) => return Outcome::Done,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    if case.status != CaseStatus::Resolved {
+        return Outcome::Done;
+    }
+    let unit = match store::unit::get(&db.db, case.unit_id).await {
+        Ok(unit) => unit,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let Some((scale, _)) = unit.survey.for_channel(case.channel) else {
+        return Outcome::Done;
+    };
+    match store::survey::opted_out(&db.db, case.contact_id).await {
+        Ok(false) => {}
+        Ok(true) => return Outcome::Done,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    }
+    if let Err(e) = super::check_outbound(state, &case, None, AuthorKind::System).await {
+        tracing::debug!(case = %case.id, reason = ?e, "no survey: the channel takes no message now");
+        return Outcome::Done;
+    }
+    let offered = async {
+        let tx = db.begin().await?;
+        store::job::complete_in(&*tx, job.id).await?;
+        store::case::lock_in(&*tx, case.id).await?;
+        let case = store::case::get(&*tx, None, case.id).await?;
+        if case.status == CaseStatus::Resolved {
+            store::survey::offer_in(&*tx, &case, scale, &state.config.locale).await?;
+        }
+        tx.commit().await
+    };
+    match offered.await {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}

@@ -1,0 +1,129 @@
+//! Habeas data: what a person who declined the processing of their data
+//! writes is stored without the personal data in it (e-mail addresses,
+//! phone and document numbers, a name they give), so the conversation can
+//! go on (FAQ answers need none of it).
+
+/// The consent purpose that covers keeping a person's data.
+pub const DATA_PURPOSE: &str = "data_processing";
+
+/// What stands in for what was left out.
+pub const OMITTED: &str = "[dato omitido]";
+
+/// Fewest digits in a run that makes it a phone or document number.
+const MIN_DIGITS: usize = 7;
+
+/// Whether `text` may hold personal data worth leaving out (cheap; the
+/// caller then looks at the person's consent).
+pub fn looks_personal(text: &str) -> bool {
+    text.contains('@') || text.chars().filter(char::is_ascii_digit).count() >= MIN_DIGITS || names_given(text)
+}
+
+fn names_given(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    lower.contains("me llamo") || lower.contains("mi nombre es") || lower.contains("my name is")
+}
+
+/// `text` with e-mail addresses, long digit runs (phones, documents) and
+/// names after "me llamo" / "mi nombre es" replaced by [`OMITTED`].
+pub fn redact(text: &str) -> String {
+    let words: Vec<&str> = text.split(' ').collect();
+    let mut out: Vec<String> = Vec::with_capacity(words.len());
+    let mut skip_names = 0usize;
+    for (i, word) in words.iter().enumerate() {
+        if skip_names > 0 {
+            let capitalised = word.chars().next().is_some_and(char::is_uppercase);
+            if capitalised {
+                skip_names -= 1;
+                if out.last().map(String::as_str) != Some(OMITTED) {
+                    out.push(OMITTED.to_owned());
+                }
+                continue;
+            }
+            skip_names = 0;
+        }
+        if word.contains('@') && word.split('@').nth(1).is_some_and(|d| d.contains('.')) {
+            out.push(OMITTED.to_owned());
+            continue;
+        }
+        out.push((*word).to_owned());
+        let lower: Vec<String> = words[..=i].iter().rev().take(3).map(|w| w.to_lowercase()).collect();
+        let said =
+            |phrase: &[&str]| phrase.iter().rev().zip(lower.iter()).all(|(p, w)| w.trim_end_matches([',', ':']) == *p);
+        if said(&["me", "llamo"]) || said(&["nombre", "es"]) || said(&["name", "is"]) {
+            skip_names = 3;
+        }
+    }
+    redact_numbers(&out.join(" "))
+}
+
+/// Replaces runs of digits and separators holding at least [`MIN_DIGITS`]
+/// digits, except a span of two years ("2024-2025").
+fn redact_numbers(text: &str) -> String {
+    let chars: Vec<char> = text.chars().collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < chars.len() {
+        let starts =
+            chars[i].is_ascii_digit() || (chars[i] == '+' && chars.get(i + 1).is_some_and(char::is_ascii_digit));
+        if !starts {
+            out.push(chars[i]);
+            i += 1;
+            continue;
+        }
+        let mut end = i + 1;
+        while end < chars.len() && (chars[end].is_ascii_digit() || " -.()".contains(chars[end])) {
+            end += 1;
+        }
+        // Trailing separators belong to the text around.
+        while end > i && !chars[end - 1].is_ascii_digit() {
+            end -= 1;
+        }
+        let run: String = chars[i..end].iter().collect();
+        let digits = run.chars().filter(char::is_ascii_digit).count();
+        if digits >= MIN_DIGITS && !years(&run) {
+            out.push_str(OMITTED);
+        } else {
+            out.push_str(&run);
+        }
+        i = end;
+    }
+    out
+}
+
+fn years(run: &str) -> bool {
+    let groups: Vec<&str> = run.split(['-', ' ', '/']).filter(|g| !g.is_empty()).collect();
+    groups.len() == 2 && groups.iter().all(|g| g.len() == 4 && (g.starts_with("19") || g.starts_with("20")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn personal_data_is_left_out() {
+        assert_eq!(
+            redact("mi correo es ana.perez@correo.com y mi cédula 1.020.304.050"),
+            "mi correo es [dato omitido] y mi cédula [dato omitido]"
+        );
+        assert_eq!(redact("llámame al +57 300 123 4567, gracias"), "llámame al [dato omitido], gracias");
+        assert_eq!(
+            redact("Hola, me llamo Ana María Pérez y quiero inscribirme"),
+            "Hola, me llamo [dato omitido] y quiero inscribirme"
+        );
+        assert_eq!(redact("Mi nombre es: Luis"), "Mi nombre es: [dato omitido]");
+    }
+
+    #[test]
+    fn ordinary_text_stays() {
+        for text in [
+            "¿cuánto cuesta la matrícula del periodo 2024-2025?",
+            "el salón 305 del bloque 2",
+            "¿abren el 15 de enero a las 8:00?",
+            "",
+        ] {
+            assert_eq!(redact(text), text);
+        }
+        assert!(!looks_personal("¿cómo pago la matrícula?"));
+        assert!(looks_personal("mi número es 3001234567"));
+    }
+}
