@@ -127,6 +127,50 @@ impl WhatsApp {
 }
 
 on_both! {
+    async fn the_faq_bot_answers_on_whatsapp_with_buttons(backend) {
+        let wa = whatsapp(backend).await?;
+        let app = &wa.app;
+        let kb = app.post_ok("/api/v1/knowledge-bases", &app.admin_token,
+            json!({"name": "Preguntas frecuentes", "slug": "faq", "locale": "es"}), 201).await?;
+        let kb = kb["id"].as_str().unwrap_or_default().to_owned();
+        app.post_ok(&format!("/api/v1/knowledge-bases/{kb}/articles"), &app.admin_token,
+            json!({"title": "Pago de la matrícula", "short_answer": "Paga la matrícula por PSE o en el banco con el recibo del portal.",
+                   "body": "El recibo se descarga del portal estudiantil.", "keywords": ["pagar", "matricula", "recibo"],
+                   "status": "published", "locale": "es"}), 201).await?;
+        let indexed = eventually(WAIT, || async {
+            let reply = app.client.get(app.url(&format!("/api/v1/knowledge-bases/{kb}/search")))
+                .query(&[("q", "Pago de la matrícula")]).send().await.ok()?;
+            let body: Value = reply.json().await.ok()?;
+            (!body["hits"].as_array()?.is_empty()).then_some(())
+        }).await;
+        anyhow::ensure!(indexed.is_some(), "the article never became searchable");
+        install_plugin(app, "faq-bot", json!({"bot_name": "Vale"}), json!({"kv": true, "kb_search": true}), &[]).await?;
+
+        wa.deliver(&inbound("wamid.FAQ1", json!({"type": "text", "text": {"body": "¿cómo pago la matrícula?"}}))).await?;
+        let sends = eventually(WAIT, || async {
+            let sends = wa.sends();
+            (sends.len() >= 3).then_some(sends)
+        }).await.unwrap_or_default();
+        anyhow::ensure!(sends.len() == 3, "{sends:?}");
+        anyhow::ensure!(sends[0]["text"]["body"].as_str().is_some_and(|t| t.contains("Vale") && t.contains("bot")), "{sends:?}");
+        anyhow::ensure!(sends[1]["text"]["body"].as_str().is_some_and(|t| t.contains("PSE") && t.contains("/help/faq/es/articles/")), "{sends:?}");
+        let ids: Vec<&str> = sends[2]["interactive"]["action"]["buttons"].as_array().into_iter().flatten()
+            .filter_map(|b| b["reply"]["id"].as_str()).collect();
+        anyhow::ensure!(ids == ["faq:yes", "faq:no", "faq:human"], "{}", sends[2]);
+        // "Sí": the bot closes the conversation with its closing text.
+        wa.deliver(&inbound("wamid.FAQ2", json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": "faq:yes", "title": "Sí"}}}))).await?;
+        let closed = eventually(WAIT, || async {
+            let case = wa.only_case().await.ok()?;
+            (case["status"] == "closed").then_some(case)
+        }).await;
+        anyhow::ensure!(closed.is_some(), "{}", wa.only_case().await?);
+        anyhow::ensure!(wa.sends().iter().any(|s| s["text"]["body"].as_str().is_some_and(|t| t.contains("Con gusto"))), "{:?}", wa.sends());
+        let report = app.get("/api/v1/bot-conversations", &app.admin_token).await?;
+        anyhow::ensure!(report.body["items"][0]["outcome"] == "confirmed" && report.body["items"][0]["channel"] == "whatsapp", "{}", report.text);
+        Ok(())
+    }
+
     async fn a_crisis_on_whatsapp_gets_the_emergency_lines_first_and_a_survey_after(backend) {
         let wa = whatsapp(backend).await?;
         let app = &wa.app;

@@ -271,7 +271,7 @@ on_both! {
         let kb = app.post_ok("/api/v1/knowledge-bases", &app.admin_token,
             json!({"name": "Biblioteca", "slug": "biblioteca", "locale": "es"}), 201).await?;
         let kb = kb["id"].as_str().unwrap_or_default().to_owned();
-        app.post_ok(&format!("/api/v1/knowledge-bases/{kb}/articles"), &app.admin_token,
+        let article = app.post_ok(&format!("/api/v1/knowledge-bases/{kb}/articles"), &app.admin_token,
             json!({"title": "Préstamo de libros", "short_answer": "Puedes llevar hasta 5 libros por 15 días.",
                    "body": "El préstamo de libros es de hasta 5 libros por 15 días, renovable.", "keywords": ["prestamo", "libros"],
                    "status": "published", "locale": "es"}), 201).await?;
@@ -294,6 +294,19 @@ on_both! {
         assert!(elsewhere.iter().all(|m| !m["body"].as_str().unwrap_or_default().contains("PSE")),
             "the other base's answer is not given: {elsewhere:?}");
         assert!(elsewhere.iter().any(|m| m["body"].as_str().unwrap_or_default().contains("otras palabras")), "{elsewhere:?}");
+
+        // Once the article is edited, the bot answers with the new text.
+        let article = article["id"].as_str().unwrap_or_default();
+        let edited = app.patch(&format!("/api/v1/knowledge-bases/{kb}/articles/{article}"), &app.admin_token,
+            json!({"short_answer": "Puedes llevar hasta 8 libros por 20 días."})).await?;
+        anyhow::ensure!(edited.status == 200, "{}", edited.text);
+        let fresh = eventually(Duration::from_secs(20), || async {
+            let luis = Visitor::start(&app, "admisiones").await.ok()?;
+            let answered = luis.say("préstamo de libros", None).await.ok()?;
+            answered.iter().any(|m| m["body"].as_str().unwrap_or_default().contains("8 libros por 20 días")).then_some(())
+        })
+        .await;
+        anyhow::ensure!(fresh.is_some(), "the bot kept the old text");
         Ok(())
     }
 }

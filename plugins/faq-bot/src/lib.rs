@@ -3,7 +3,8 @@
 //!
 //! - It greets saying it is a bot (name and texts are settings).
 //! - One confident hit: the article's short answer, a link to it, and
-//!   "¿Resolvió tu duda?" with Sí / No / Hablar con una persona.
+//!   "¿Resolvió tu duda?" with Sí / No / Hablar con alguien (short enough
+//!   for WhatsApp's buttons).
 //! - Several close hits: they are offered as options.
 //! - Nothing good: it asks to rephrase once, then offers the units menu or
 //!   a person.
