@@ -145,6 +145,9 @@ on_both! {
         }).await;
         anyhow::ensure!(indexed.is_some(), "the article never became searchable");
         install_plugin(app, "faq-bot", json!({"bot_name": "Vale"}), json!({"kv": true, "kb_search": true}), &[]).await?;
+        let surveyed = app.patch(&format!("/api/v1/units/{}", wa.unit), &app.admin_token,
+            json!({"survey": {"enabled": true, "scale": "faces"}})).await?;
+        anyhow::ensure!(surveyed.status == 200, "{}", surveyed.text);
 
         wa.deliver(&inbound("wamid.FAQ1", json!({"type": "text", "text": {"body": "¿cómo pago la matrícula?"}}))).await?;
         let sends = eventually(WAIT, || async {
@@ -168,6 +171,20 @@ on_both! {
         anyhow::ensure!(wa.sends().iter().any(|s| s["text"]["body"].as_str().is_some_and(|t| t.contains("Con gusto"))), "{:?}", wa.sends());
         let report = app.get("/api/v1/bot-conversations", &app.admin_token).await?;
         anyhow::ensure!(report.body["items"][0]["outcome"] == "confirmed" && report.body["items"][0]["channel"] == "whatsapp", "{}", report.text);
+        // The conversation the bot closed asks how it went; a tap answers it.
+        let asked = eventually(WAIT, || async {
+            wa.sends().into_iter().find(|s| s["interactive"]["body"]["text"].as_str().is_some_and(|t| t.contains("¿Cómo calificarías")))
+        }).await;
+        anyhow::ensure!(asked.is_some(), "no survey: {:?}", wa.sends());
+        wa.deliver(&inbound("wamid.FAQ3", json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": "survey:5", "title": "😊 Bien"}}}))).await?;
+        let stored = eventually(WAIT, || async {
+            let reply = app.get("/api/v1/surveys?answered=true", &app.admin_token).await.ok()?;
+            reply.body["items"].as_array()?.first().cloned()
+        }).await.unwrap_or_default();
+        anyhow::ensure!(stored["score"] == 5 && stored["outcome"] == "bot", "{stored}");
+        let cases = app.get("/api/v1/cases", &app.admin_token).await?;
+        anyhow::ensure!(cases.body["items"].as_array().map(Vec::len) == Some(1) && cases.body["items"][0]["status"] == "closed", "{}", cases.text);
         Ok(())
     }
 

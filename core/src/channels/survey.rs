@@ -1,8 +1,8 @@
-//! Runs `survey.offer` jobs: once a case is resolved, the person is asked
-//! how it went, on the case's channel, if its unit surveys that channel,
-//! the person did not opt out, the case has no survey yet and is still
-//! resolved, and the channel takes a message now (a WhatsApp case past its
-//! window gets none).
+//! Runs `survey.offer` jobs: once a case is resolved (or a bot closed its
+//! conversation), the person is asked how it went, on the case's channel,
+//! if its unit surveys that channel, the person did not opt out, the case
+//! has no survey yet and has not been reopened, and the channel takes a
+//! message now (a WhatsApp case past its window gets none).
 
 use crate::app::AppState;
 use crate::domain::{AuthorKind, CaseId, CaseStatus};
@@ -19,7 +19,8 @@ pub async fn offer(state: &AppState, job: &Job) -> Outcome {
         Err(store::Error::NotFound(_)) => return Outcome::Done,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    if case.status != CaseStatus::Resolved {
+    let ended = |status| matches!(status, CaseStatus::Resolved | CaseStatus::Closed);
+    if !ended(case.status) {
         return Outcome::Done;
     }
     let unit = match store::unit::get(&db.db, case.unit_id).await {
@@ -43,7 +44,7 @@ pub async fn offer(state: &AppState, job: &Job) -> Outcome {
         store::job::complete_in(&*tx, job.id).await?;
         store::case::lock_in(&*tx, case.id).await?;
         let case = store::case::get(&*tx, None, case.id).await?;
-        if case.status == CaseStatus::Resolved {
+        if ended(case.status) {
             store::survey::offer_in(&*tx, &case, scale, &state.config.locale).await?;
         }
         tx.commit().await

@@ -502,7 +502,11 @@ pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Ca
         )
         .await?;
     }
-    if before.status != case.status && case.status == CaseStatus::Resolved {
+    // Resolved by people, or closed by the bot (the person said its answer
+    // helped): time to ask how it went.
+    let ended =
+        case.status == CaseStatus::Resolved || (before.status == CaseStatus::Bot && case.status == CaseStatus::Closed);
+    if before.status != case.status && ended {
         super::survey::enqueue_offer_in(conn, case.id).await?;
     }
     if before.status != case.status {
@@ -689,6 +693,24 @@ pub async fn find_open_for(
         .filter(entity::Column::ChannelInstallId.eq(channel_install))
         .filter(entity::Column::Status.is_not_in([CaseStatus::Resolved.as_str(), CaseStatus::Closed.as_str()]))
         .order_by_desc(entity::Column::CreatedAt)
+        .one(conn)
+        .await?;
+    with_tags(conn, model).await
+}
+
+/// The contact's latest case on a channel account closed since `since`.
+pub async fn find_closed_since(
+    conn: &impl ConnectionTrait,
+    contact: ContactId,
+    channel_install: uuid::Uuid,
+    since: chrono::DateTime<chrono::Utc>,
+) -> Result<Option<Case>> {
+    let model = entity::Entity::find()
+        .filter(entity::Column::ContactId.eq(contact.0))
+        .filter(entity::Column::ChannelInstallId.eq(channel_install))
+        .filter(entity::Column::Status.eq(CaseStatus::Closed.as_str()))
+        .filter(entity::Column::ClosedAt.gte(since))
+        .order_by_desc(entity::Column::ClosedAt)
         .one(conn)
         .await?;
     with_tags(conn, model).await
