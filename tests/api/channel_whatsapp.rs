@@ -168,7 +168,11 @@ on_both! {
             (case["status"] == "closed").then_some(case)
         }).await;
         anyhow::ensure!(closed.is_some(), "{}", wa.only_case().await?);
-        anyhow::ensure!(wa.sends().iter().any(|s| s["text"]["body"].as_str().is_some_and(|t| t.contains("Con gusto"))), "{:?}", wa.sends());
+        // The closing text is written with the close and delivered just after.
+        let closing = eventually(WAIT, || async {
+            wa.sends().into_iter().find(|s| s["text"]["body"].as_str().is_some_and(|t| t.contains("Con gusto")))
+        }).await;
+        anyhow::ensure!(closing.is_some(), "{:?}", wa.sends());
         let report = app.get("/api/v1/bot-conversations", &app.admin_token).await?;
         anyhow::ensure!(report.body["items"][0]["outcome"] == "confirmed" && report.body["items"][0]["channel"] == "whatsapp", "{}", report.text);
         // The conversation the bot closed asks how it went; a tap answers it.

@@ -194,17 +194,21 @@ pub async fn commit(state: &AppState, connector: &Connector, parsed: &Parsed) ->
                 Some(case) => Some(case),
                 None if window > chrono::Duration::zero() => {
                     let since = store::now() - window;
-                    match store::case::find_resolved_since(&*tx, contact, install.id, since).await? {
+                    match store::case::find_ended_since(&*tx, contact, install.id, CaseStatus::Resolved, since).await? {
                         Some(case) => Some(case),
                         // A closed conversation takes only the answer to its survey.
-                        None => match store::case::find_closed_since(&*tx, contact, install.id, since).await? {
-                            Some(case) => {
-                                let selected = message.selected_option.as_deref();
-                                let answers = store::survey::reply_in(&*tx, &case, selected, &message.body).await?;
-                                answers.map(|_| case)
+                        None => {
+                            match store::case::find_ended_since(&*tx, contact, install.id, CaseStatus::Closed, since)
+                                .await?
+                            {
+                                Some(case) => {
+                                    let selected = message.selected_option.as_deref();
+                                    let answers = store::survey::reply_in(&*tx, &case, selected, &message.body).await?;
+                                    answers.map(|_| case)
+                                }
+                                None => None,
                             }
-                            None => None,
-                        },
+                        }
                     }
                 }
                 None => None,

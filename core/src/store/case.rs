@@ -698,38 +698,26 @@ pub async fn find_open_for(
     with_tags(conn, model).await
 }
 
-/// The contact's latest case on a channel account closed since `since`.
-pub async fn find_closed_since(
+/// The contact's latest case on a channel account that became `status`
+/// (resolved or closed) since `since`: a message this soon after a
+/// resolution reopens the case; a closed one takes only its survey's answer.
+pub async fn find_ended_since(
     conn: &impl ConnectionTrait,
     contact: ContactId,
     channel_install: uuid::Uuid,
+    status: CaseStatus,
     since: chrono::DateTime<chrono::Utc>,
 ) -> Result<Option<Case>> {
+    let when = match status {
+        CaseStatus::Closed => entity::Column::ClosedAt,
+        _ => entity::Column::ResolvedAt,
+    };
     let model = entity::Entity::find()
         .filter(entity::Column::ContactId.eq(contact.0))
         .filter(entity::Column::ChannelInstallId.eq(channel_install))
-        .filter(entity::Column::Status.eq(CaseStatus::Closed.as_str()))
-        .filter(entity::Column::ClosedAt.gte(since))
-        .order_by_desc(entity::Column::ClosedAt)
-        .one(conn)
-        .await?;
-    with_tags(conn, model).await
-}
-
-/// The contact's latest case on a channel account resolved since `since`
-/// (and not closed): a message this soon after reopens it.
-pub async fn find_resolved_since(
-    conn: &impl ConnectionTrait,
-    contact: ContactId,
-    channel_install: uuid::Uuid,
-    since: chrono::DateTime<chrono::Utc>,
-) -> Result<Option<Case>> {
-    let model = entity::Entity::find()
-        .filter(entity::Column::ContactId.eq(contact.0))
-        .filter(entity::Column::ChannelInstallId.eq(channel_install))
-        .filter(entity::Column::Status.eq(CaseStatus::Resolved.as_str()))
-        .filter(entity::Column::ResolvedAt.gte(since))
-        .order_by_desc(entity::Column::ResolvedAt)
+        .filter(entity::Column::Status.eq(status.as_str()))
+        .filter(when.gte(since))
+        .order_by_desc(when)
         .one(conn)
         .await?;
     with_tags(conn, model).await

@@ -115,6 +115,18 @@ pub async fn remove_by_key_in(conn: &impl ConnectionTrait, key: &str) -> Result<
     Ok(())
 }
 
+/// Enqueues a job under `key` unless one with that key is running now:
+/// a pending or dead one is replaced. For work that a running job will
+/// (or already did) cover, such as offering a case's survey.
+pub async fn enqueue_once(conn: &impl ConnectionTrait, job: NewJob, key: &str) -> Result<()> {
+    remove_by_key_in(conn, key).await?;
+    let running = entity::Entity::find().filter(entity::Column::IdempotencyKey.eq(key)).one(conn).await?;
+    if running.is_some() {
+        return Ok(());
+    }
+    enqueue(conn, NewJob { idempotency_key: Some(key.to_owned()), ..job }).await
+}
+
 fn due(now: DateTime<Utc>) -> Condition {
     use entity::Column;
     Condition::any()

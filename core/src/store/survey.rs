@@ -68,11 +68,11 @@ fn from_model(m: entity::Model) -> Result<Survey> {
 
 /// Asks for the case's survey to be offered (in the resolving transaction).
 pub async fn enqueue_offer_in(conn: &impl ConnectionTrait, case: CaseId) -> Result<()> {
+    // A second resolution while the first one's offer runs: that job reads
+    // the case when it runs, and one survey per case is all there is.
     let key = format!("survey:{case}");
-    job::cancel_by_key(conn, &key).await?;
-    let new =
-        job::NewJob { kind: OFFER_JOB, payload: serde_json::json!({ "case_id": case }), idempotency_key: Some(key) };
-    job::enqueue(conn, new).await
+    let new = job::NewJob { kind: OFFER_JOB, payload: serde_json::json!({ "case_id": case }), idempotency_key: None };
+    job::enqueue_once(conn, new, &key).await
 }
 
 pub async fn for_case(conn: &impl ConnectionTrait, case: CaseId) -> Result<Option<Survey>> {
