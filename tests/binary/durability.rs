@@ -180,6 +180,26 @@ async fn sla_timers_survive_a_restart(backend: Backend) -> anyhow::Result<()> {
     })
     .await;
     anyhow::ensure!(warned.is_some(), "no warning before the kill");
+    // The warning's job is done once its notification is committed; a kill
+    // before that would leave the job to its lease, not to this test.
+    let supervisor = login_at(&client, &server.base, "sup@durable.test", PASSWORD).await?;
+    let notified = ventanilla_tests::eventually(std::time::Duration::from_secs(10), || {
+        let (client, base, supervisor) = (client.clone(), server.base.clone(), supervisor.clone());
+        async move {
+            let told: Value = client
+                .get(format!("{base}/api/v1/notifications"))
+                .bearer_auth(&supervisor)
+                .send()
+                .await
+                .ok()?
+                .json()
+                .await
+                .ok()?;
+            told.to_string().contains("está por vencer").then_some(())
+        }
+    })
+    .await;
+    anyhow::ensure!(notified.is_some(), "the warning was never committed");
     server.kill();
     tokio::time::sleep(std::time::Duration::from_secs(5)).await;
 
