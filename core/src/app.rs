@@ -40,6 +40,8 @@ pub struct AppState {
     pub webchat_by_visitor: RateLimiter,
     /// Kept files and the links to them.
     pub attachments: crate::attachments::Attachments,
+    /// Live events for the consoles connected to this instance.
+    pub live: Arc<crate::live::Hub>,
 }
 
 /// A running server and where it listens.
@@ -101,6 +103,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         webchat_by_visitor: crate::channels::webchat::visitor_limiter(),
         runtime: Default::default(),
         attachments,
+        live: Default::default(),
         secrets,
         config: Arc::new(config),
     })
@@ -143,6 +146,8 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     crate::jobs::spawn(state.clone(), state.config.http.job_workers);
     crate::channels::mailbox::spawn(state.clone());
     crate::attachments::spawn_gc(state.clone());
+    crate::live::spawn(state.clone());
+    crate::routing::spawn_sweep(state.clone());
     let data = state.clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -153,6 +158,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
             .wrap(from_fn(api::middleware::observe))
             .configure(api::configure)
             .configure(crate::help::configure)
+            .configure(crate::console::configure)
             .configure(crate::channels::widget::configure)
             .default_service(web::to(api::not_found))
     })

@@ -324,30 +324,7 @@ pub const GC_JOB: &str = "files.gc";
 /// Starts the loop that schedules garbage collection of kept files, one
 /// `files.gc` job per period across all instances (keyed by the period).
 pub fn spawn_gc(state: actix_web::web::Data<crate::app::AppState>) {
-    let every = state.config.attachments.gc_every_secs;
-    if every == 0 {
-        return;
-    }
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(std::time::Duration::from_secs(every)).await;
-            let period = crate::store::now().timestamp() / every.max(1) as i64;
-            let job = crate::store::job::NewJob {
-                kind: GC_JOB,
-                payload: serde_json::json!({}),
-                idempotency_key: Some(format!("{GC_JOB}:{period}")),
-            };
-            let enqueued = async {
-                let tx = state.store.begin().await?;
-                crate::store::job::enqueue(&*tx, job).await?;
-                tx.commit().await
-            };
-            // Another instance enqueued this period's run already: fine.
-            if let Err(e) = enqueued.await {
-                tracing::debug!(error = %e, "garbage collection of files not enqueued");
-            }
-        }
-    });
+    crate::jobs::every(state.clone(), state.config.attachments.gc_every_secs, GC_JOB);
 }
 
 /// Runs a `files.gc` job: removes the files no message refers to that were

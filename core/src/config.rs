@@ -43,6 +43,27 @@ pub struct Config {
     /// Files agents send and providers' media: where, how big, which types.
     pub attachments: crate::attachments::AttachmentsConfig,
     pub channels: ChannelsConfig,
+    pub presence: PresenceConfig,
+}
+
+/// When inactivity in the console changes an agent's presence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PresenceConfig {
+    /// An online agent with no console open for this long is away, in
+    /// minutes (they are online again when the console reconnects).
+    pub away_after_mins: u32,
+    /// Any agent with no console open for this long is offline, in minutes
+    /// (units that say so then send their cases back to the queue).
+    pub offline_after_mins: u32,
+    /// How often instances look for inactive agents, in seconds; 0 never.
+    pub sweep_secs: u64,
+}
+
+impl Default for PresenceConfig {
+    fn default() -> Self {
+        PresenceConfig { away_after_mins: 5, offline_after_mins: 30, sweep_secs: 30 }
+    }
 }
 
 /// How conversations on channel accounts become cases.
@@ -179,6 +200,7 @@ impl Default for Config {
             search: SearchConfig::default(),
             attachments: Default::default(),
             channels: ChannelsConfig::default(),
+            presence: PresenceConfig::default(),
         }
     }
 }

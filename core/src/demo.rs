@@ -52,6 +52,10 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
                 timezone: tz,
                 business_hours: BusinessHours::office_default(),
                 survey: crate::domain::survey::SurveySettings { enabled: true, comment: true, ..Default::default() },
+                routing: crate::domain::routing::RoutingSettings {
+                    mode: crate::domain::routing::RoutingMode::LeastLoaded,
+                    ..Default::default()
+                },
             },
         )
         .await?;

@@ -107,6 +107,20 @@ enum BenchCommand {
         #[arg(long, default_value = "target/bench-search")]
         work_dir: PathBuf,
     },
+    /// Console figures: message → console latency with many consoles on one
+    /// instance (SQLite, and PostgreSQL with `--postgres`), and the bytes of
+    /// a console's first load. Run in release mode.
+    Console {
+        #[arg(long, default_value_t = 200)]
+        consoles: usize,
+        #[arg(long, default_value_t = 200)]
+        messages: usize,
+        /// A PostgreSQL server URL to create a scratch database on.
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value = "target/bench-console")]
+        work_dir: PathBuf,
+    },
     /// Channel figures with the real WhatsApp connector: webhooks ingested
     /// per second and their acknowledgement latency (SQLite, and PostgreSQL
     /// with `--postgres`, next to pgbench's ceiling), and sends per second
@@ -325,6 +339,13 @@ fn run() -> anyhow::Result<()> {
             write!(std::io::stdout(), "{report}")?;
             Ok(())
         }),
+        Command::Bench { command: BenchCommand::Console { consoles, messages, postgres, work_dir } } => runtime
+            .block_on(async {
+                let options = ventanilla::bench::console::Options { consoles, messages, postgres, work_dir };
+                let report = ventanilla::bench::console::run(&options).await?;
+                write!(std::io::stdout(), "{report}")?;
+                Ok(())
+            }),
         Command::Bench { command: BenchCommand::Bot { wasm, manifest, eval, burst, work_dir } } => {
             runtime.block_on(async {
                 let (default_wasm, default_manifest) = ventanilla::bench::bot::default_paths();

@@ -17,6 +17,8 @@ mod m20261130_000010_case_slas;
 mod m20261130_000011_surveys;
 mod m20261130_000012_bot_outcomes;
 mod m20261130_000013_job_groups;
+mod m20261130_000014_routing;
+mod m20261130_000015_canned_responses;
 
 pub struct Migrator;
 
@@ -37,6 +39,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000011_surveys::Migration),
             Box::new(m20261130_000012_bot_outcomes::Migration),
             Box::new(m20261130_000013_job_groups::Migration),
+            Box::new(m20261130_000014_routing::Migration),
+            Box::new(m20261130_000015_canned_responses::Migration),
         ]
     }
 }

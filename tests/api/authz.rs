@@ -223,6 +223,66 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: Method::GET,
+            path: |_| "/api/v1/canned-responses".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/canned-responses".into(),
+            body: |_, n| Some(json!({"shortcut": format!("mia-{n}"), "title": "Mía", "body": "Hola"})),
+            scope: "cases:write",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/canned-responses".into(),
+            body: |f, n| {
+                Some(
+                    json!({"unit_id": f.unit_a, "shortcut": format!("unidad-{n}"), "title": "De la unidad", "body": "Hola"}),
+                )
+            },
+            scope: "cases:write",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/agents".into(),
+            body: none,
+            scope: "units:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/agents?unit_id={}", f.unit_a),
+            body: none,
+            scope: "units:read",
+            allowed: &[Admin, SupervisorA, AgentA, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/agents/me".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::PUT,
+            path: |_| "/api/v1/agents/me/presence".into(),
+            body: |_, _| Some(json!({"presence": "away"})),
+            scope: "cases:write",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/agents/{}", f.agent_a),
+            body: |_, _| Some(json!({"capacity": {"default": 3}})),
+            scope: "units:write",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::GET,
             path: |f| format!("/api/v1/cases/{}/notes", f.case_a),
             body: none,
             scope: "cases:read",

@@ -7,20 +7,20 @@ use ventanilla_tests::{FakeProvider, Reply, TestApp, install_plugin_with, on_bot
 
 const ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 /// The server\'s public address: links to files sent start with it.
-const PUBLIC: &str = "https://ayuda.uni.edu.co";
+pub(crate) const PUBLIC: &str = "https://ayuda.uni.edu.co";
 const AUTH_TOKEN: &str = "twilio-auth-token-123";
 const OUR_NUMBER: &str = "+15005550006";
 const SENDER: &str = "+573001234567";
 /// The address configured in Twilio's console: what Twilio signs.
 const WEBHOOK_URL: &str = "https://ventanilla.example.edu/api/v1/webhooks/sms";
 
-struct Sms {
-    app: TestApp,
-    provider: FakeProvider,
+pub(crate) struct Sms {
+    pub(crate) app: TestApp,
+    pub(crate) provider: FakeProvider,
     install: String,
 }
 
-async fn sms(backend: ventanilla_tests::Backend) -> anyhow::Result<Sms> {
+pub(crate) async fn sms(backend: ventanilla_tests::Backend) -> anyhow::Result<Sms> {
     let provider = FakeProvider::start().await?;
     provider.succeed_with(r#"{"sid": "SMout{n}", "status": "queued"}"#);
     let port = provider.port;
@@ -60,7 +60,7 @@ fn form(fields: &[(&str, &str)]) -> (String, String) {
     (body.join("&"), signature)
 }
 
-fn incoming(sid: &str, body: &str, extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
+pub(crate) fn incoming(sid: &str, body: &str, extra: &[(&'static str, &'static str)]) -> Vec<(&'static str, String)> {
     let mut fields: Vec<(&'static str, String)> = vec![
         ("ToCountry", "US".into()),
         ("SmsMessageSid", sid.into()),
@@ -99,7 +99,7 @@ impl Sms {
         TestApp::reply(request.send().await?).await
     }
 
-    async fn deliver(&self, fields: &[(&str, String)]) -> anyhow::Result<()> {
+    pub(crate) async fn deliver(&self, fields: &[(&str, String)]) -> anyhow::Result<()> {
         let reply = self.post(fields, None).await?;
         anyhow::ensure!(
             reply.status == 200 && reply.text.contains("<Response></Response>"),

@@ -12,7 +12,7 @@ use ventanilla_tests::{Backend, eventually, install_plugin, spawn_app};
 const WAIT: Duration = Duration::from_secs(15);
 
 /// Serves one HTML page (the institution's site) on its own port.
-async fn site(page: String) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
+pub(crate) async fn site(page: String) -> anyhow::Result<(String, tokio::task::JoinHandle<()>)> {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let url = format!("http://127.0.0.1:{}/becas", listener.local_addr()?.port());
@@ -34,7 +34,7 @@ async fn site(page: String) -> anyhow::Result<(String, tokio::task::JoinHandle<(
 }
 
 /// Runs `js` (a function body) against the widget's shadow root `w`.
-async fn in_widget(client: &Client, js: &str) -> anyhow::Result<Value> {
+pub(crate) async fn in_widget(client: &Client, js: &str) -> anyhow::Result<Value> {
     let script = format!(
         "const host = document.querySelector('[data-ventanilla-chat]'); if (!host) return null; const w = host.shadowRoot; {js}"
     );
@@ -55,7 +55,7 @@ async fn shown(client: &Client) -> anyhow::Result<Vec<(String, String)>> {
 }
 
 /// Waits until the widget shows a message from `from` containing `text`.
-async fn until_shown(client: &Client, from: &str, text: &str) -> anyhow::Result<()> {
+pub(crate) async fn until_shown(client: &Client, from: &str, text: &str) -> anyhow::Result<()> {
     let found = eventually(WAIT, || async {
         shown(client).await.ok()?.into_iter().find(|(f, t)| f == from && t.contains(text)).map(|_| ())
     })
@@ -66,7 +66,7 @@ async fn until_shown(client: &Client, from: &str, text: &str) -> anyhow::Result<
     Ok(())
 }
 
-async fn write(client: &Client, text: &str) -> anyhow::Result<()> {
+pub(crate) async fn write(client: &Client, text: &str) -> anyhow::Result<()> {
     let js = format!(
         "const t = w.querySelector('textarea'); t.value = {}; w.querySelector('form:not(.mail) button').click(); return true;",
         json!(text)

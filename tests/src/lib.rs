@@ -9,6 +9,7 @@ use std::path::PathBuf;
 
 use ventanilla::config::Config;
 
+pub mod console;
 pub mod mail;
 pub mod webchat;
 
@@ -162,6 +163,30 @@ impl Reply {
     /// The body's `id` field as text.
     pub fn id(&self) -> String {
         self.body["id"].as_str().unwrap_or_default().to_owned()
+    }
+}
+
+/// Another server on the same database (PostgreSQL): its own port, data
+/// directory and workers; the same secrets key, as a deployment of several
+/// instances is configured.
+pub struct Instance {
+    pub base: String,
+    _server: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl TestApp {
+    pub async fn another_instance(&self, adjust: impl FnOnce(&mut Config)) -> anyhow::Result<Instance> {
+        let mut config = test_config(&self._db);
+        config.data_dir = self._db.dir.join(format!("instance-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&config.data_dir)?;
+        let key = std::fs::read_to_string(self._db.dir.join("secrets.key"))?;
+        config.secrets_key = Some(ventanilla::config::Secret::new(key));
+        adjust(&mut config);
+        let store = ventanilla::app::open_store(&config).await?;
+        let state = ventanilla::app::state(config, store).await?;
+        let running = ventanilla::app::serve(state)?;
+        let base = format!("http://{}", running.addr);
+        Ok(Instance { base, _server: tokio::spawn(running.server) })
     }
 }
 

@@ -120,7 +120,7 @@ async fn case_dtos(state: &AppState, cases: Vec<Case>) -> Result<Vec<CaseDto>, A
         .collect())
 }
 
-async fn case_dto(state: &AppState, case: Case) -> Result<CaseDto, ApiError> {
+pub(super) async fn case_dto(state: &AppState, case: Case) -> Result<CaseDto, ApiError> {
     let mut dtos = case_dtos(state, vec![case]).await?;
     dtos.pop().ok_or_else(|| ApiError::internal("case missing"))
 }
@@ -526,7 +526,7 @@ pub async fn update_case(
 
 /// "Ahora te atiende Laura Gómez, de Admisiones.", when the case's channel
 /// takes a message now (not a WhatsApp case past its window, say).
-async fn takeover_notice(
+pub(super) async fn takeover_notice(
     state: &AppState,
     case: &Case,
     agent: UserId,

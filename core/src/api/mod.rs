@@ -8,6 +8,7 @@ pub mod attachment;
 pub mod audit;
 pub mod auth;
 pub mod bot_outcome;
+pub mod canned;
 pub mod case;
 pub mod consent;
 pub mod contact;
@@ -25,7 +26,9 @@ pub mod notification;
 pub mod plugin;
 pub mod plugin_install;
 pub mod ratelimit;
+pub mod routing;
 pub mod schema;
+pub mod stream;
 pub mod survey;
 pub mod token;
 pub mod unit;
@@ -57,6 +60,9 @@ use error::ApiError;
         contact::merge_contacts, contact::list_possible_duplicates,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
         case::list_tags,
+        routing::claim_case, routing::transfer_case, routing::list_agents, routing::get_me, routing::set_presence,
+        routing::update_agent, stream::stream,
+        canned::list_canned, canned::create_canned, canned::update_canned, canned::delete_canned,
         survey::list_surveys, survey::survey_summary,
         bot_outcome::list_bot_conversations, bot_outcome::bot_summary,
         message::list_messages, message::create_message, message::retry_message, message::list_failed_deliveries,
@@ -88,6 +94,7 @@ use error::ApiError;
         (name = "users", description = "Staff accounts and roles"),
         (name = "contacts", description = "People who write in, their identities and consent"),
         (name = "cases", description = "Cases, their messages, notes and tags"),
+        (name = "routing", description = "Queues, agents' presence and capacity, and live events for consoles"),
         (name = "surveys", description = "Satisfaction surveys and bot conversation outcomes, and their figures"),
         (name = "api-tokens", description = "Tokens for external systems"),
         (name = "audit", description = "Who did what"),
@@ -214,6 +221,17 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(case::add_tag)
                 .service(case::remove_tag)
                 .service(case::list_tags)
+                .service(routing::claim_case)
+                .service(routing::transfer_case)
+                .service(routing::list_agents)
+                .service(routing::get_me)
+                .service(routing::set_presence)
+                .service(routing::update_agent)
+                .service(stream::stream)
+                .service(canned::list_canned)
+                .service(canned::create_canned)
+                .service(canned::update_canned)
+                .service(canned::delete_canned)
                 .service(survey::survey_summary)
                 .service(survey::list_surveys)
                 .service(bot_outcome::bot_summary)

@@ -7,6 +7,7 @@ use utoipa::ToSchema;
 
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, require};
+use super::routing::RoutingSettings;
 use super::schema::ListResponse;
 use super::survey::SurveySettings;
 use crate::app::AppState;
@@ -25,6 +26,8 @@ pub struct UnitDto {
     pub business_hours: BusinessHoursDto,
     /// The satisfaction survey its resolved cases get.
     pub survey: SurveySettings,
+    /// How its queue is handed out to agents.
+    pub routing: RoutingSettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -97,6 +100,7 @@ impl From<Unit> for UnitDto {
             timezone: unit.timezone.name().to_owned(),
             business_hours: (&unit.business_hours).into(),
             survey: unit.survey.into(),
+            routing: unit.routing.into(),
             created_at: unit.created_at,
             updated_at: unit.updated_at,
         }
@@ -117,6 +121,8 @@ pub struct CreateUnit {
     pub business_hours: Option<BusinessHoursDto>,
     /// Off by default.
     pub survey: Option<SurveySettings>,
+    /// Manual by default: agents take cases from the queue.
+    pub routing: Option<RoutingSettings>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -126,6 +132,7 @@ pub struct UpdateUnit {
     pub timezone: Option<String>,
     pub business_hours: Option<BusinessHoursDto>,
     pub survey: Option<SurveySettings>,
+    pub routing: Option<RoutingSettings>,
 }
 
 /// Every unit, by name. Any staff member may list them (to transfer cases).
@@ -167,13 +174,14 @@ pub async fn create_unit(
         None => Some(BusinessHours::office_default()),
     };
     let survey = check.check(body.survey.unwrap_or_default().parse("survey"));
+    let routing = check.check(body.routing.unwrap_or_default().parse("routing"));
     check.finish()?;
-    let (Some(slug), Some(name), Some(timezone), Some(business_hours), Some(survey)) =
-        (slug, name, timezone, hours, survey)
+    let (Some(slug), Some(name), Some(timezone), Some(business_hours), Some(survey), Some(routing)) =
+        (slug, name, timezone, hours, survey, routing)
     else {
         return Err(ApiError::internal("checked values missing"));
     };
-    let new = NewUnit { slug, name, timezone, business_hours, survey };
+    let new = NewUnit { slug, name, timezone, business_hours, survey, routing };
     super::idempotency::run(&state, &req, &auth.0, || async {
         let unit = store::unit::create(&state.store, &Actor::from(&auth.0), new).await?;
         super::idempotency::created(&UnitDto::from(unit))
@@ -198,7 +206,7 @@ pub async fn get_unit(
     Ok(HttpResponse::Ok().json(UnitDto::from(unit)))
 }
 
-/// Changes a unit's name, timezone, hours or survey (its supervisors, admins).
+/// Changes a unit's name, timezone, hours, survey or routing (its supervisors, admins).
 #[utoipa::path(
     tag = "units",
     params(("unit_id" = uuid::Uuid, Path)),
@@ -223,6 +231,7 @@ pub async fn update_unit(
         timezone: body.timezone.as_deref().and_then(|t| check.check(parse_timezone("timezone", t))),
         business_hours: body.business_hours.as_ref().and_then(|h| check.check(h.parse("business_hours"))),
         survey: body.survey.and_then(|s| check.check(s.parse("survey"))),
+        routing: body.routing.and_then(|r| check.check(r.parse("routing"))),
     };
     check.finish()?;
     let unit = store::unit::update(&state.store, &Actor::from(&auth.0), id, patch).await?;

@@ -2,6 +2,7 @@
 //! writes rows in bulk so a 100k-case database takes seconds, not minutes.
 
 pub mod bot;
+pub mod console;
 pub mod ingest;
 pub mod search;
 
@@ -223,6 +224,7 @@ async fn unit(state: &crate::app::AppState, business_hours: crate::domain::Busin
         timezone: chrono_tz::America::Bogota,
         business_hours,
         survey: Default::default(),
+        routing: Default::default(),
     };
     Ok(store::unit::create(&state.store, &crate::domain::Actor::System, unit).await?.id)
 }

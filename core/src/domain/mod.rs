@@ -4,6 +4,7 @@
 //! runtime; `store` and `api` convert to and from these types.
 
 pub mod audit;
+pub mod canned;
 pub mod case;
 pub mod channel_rules;
 pub mod consent;
@@ -13,6 +14,7 @@ pub mod kb;
 pub mod message;
 pub mod principal;
 pub mod privacy;
+pub mod routing;
 pub mod sla;
 pub mod survey;
 pub mod unit;

@@ -14,6 +14,8 @@ pub struct Unit {
     pub business_hours: BusinessHours,
     /// The satisfaction survey its resolved cases get.
     pub survey: super::survey::SurveySettings,
+    /// How its queue is handed out.
+    pub routing: super::routing::RoutingSettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -26,6 +28,7 @@ pub struct NewUnit {
     pub timezone: chrono_tz::Tz,
     pub business_hours: BusinessHours,
     pub survey: super::survey::SurveySettings,
+    pub routing: super::routing::RoutingSettings,
 }
 
 /// Changes to a unit; `None` leaves a field as it is.
@@ -35,6 +38,7 @@ pub struct UnitPatch {
     pub timezone: Option<chrono_tz::Tz>,
     pub business_hours: Option<BusinessHours>,
     pub survey: Option<super::survey::SurveySettings>,
+    pub routing: Option<super::routing::RoutingSettings>,
 }
 
 /// A validated URL-safe identifier: lowercase ASCII letters, digits and dashes.

@@ -73,6 +73,31 @@ async fn work(state: web::Data<AppState>, worker: usize) {
     }
 }
 
+/// Enqueues a `kind` job every `secs` seconds (0: never), keyed by the
+/// period so however many instances run, one job per period does the work.
+pub fn every(state: web::Data<AppState>, secs: u64, kind: &'static str) {
+    if secs == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(secs)).await;
+            let period = crate::store::now().timestamp() / secs as i64;
+            let new =
+                job::NewJob { kind, payload: serde_json::json!({}), idempotency_key: Some(format!("{kind}:{period}")) };
+            let enqueued = async {
+                let tx = state.store.begin().await?;
+                job::enqueue(&*tx, new).await?;
+                tx.commit().await
+            };
+            // Another instance enqueued this period's run already: fine.
+            if let Err(e) = enqueued.await {
+                tracing::debug!(kind, error = %e, "periodic job not enqueued");
+            }
+        }
+    });
+}
+
 /// Runs one claimed job and records how it ended.
 pub async fn run(state: &AppState, job: Job) {
     let (id, kind, attempts) = (job.id, job.kind.clone(), job.attempts);
@@ -85,6 +110,8 @@ pub async fn run(state: &AppState, job: Job) {
         crate::channels::mailbox::POLL_JOB => crate::channels::mailbox::poll(state, &job).await,
         crate::attachments::GC_JOB => crate::attachments::gc_job(state).await,
         crate::store::survey::OFFER_JOB => crate::channels::survey::offer(state, &job).await,
+        crate::store::routing::ROUTE_JOB => crate::routing::route(state, &job).await,
+        crate::routing::SWEEP_JOB => crate::routing::sweep(state).await,
         other => Outcome::Dead(format!("no handler for job kind `{other}`")),
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

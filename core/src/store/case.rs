@@ -257,6 +257,12 @@ pub async fn create_in(
     )
     .await?;
     super::event::emit(conn, actor, &case, super::event::CaseEvent::Created).await?;
+    super::live::publish_in(conn, live_event("case.created", &case, None)).await?;
+    if let Some(user) = case.assignee_id {
+        super::agent::assigned_in(conn, user).await?;
+    } else if case.status == CaseStatus::Queued {
+        super::routing::request_in(conn, case.unit_id).await?;
+    }
     if let Some(message) = first_message {
         super::message::add_in(conn, actor, &mut case, message).await?;
     }
@@ -268,6 +274,20 @@ pub async fn create_in(
 pub async fn get(conn: &impl ConnectionTrait, scope: Scope<'_>, id: CaseId) -> Result<Case> {
     let model = entity::Entity::find_by_id(id.0)
         .filter(scope_condition(scope))
+        .one(conn)
+        .await?
+        .ok_or(Error::NotFound("case"))?;
+    let mut tags = tags_of(conn, &[id.0]).await?;
+    to_case(model, tags.remove(&id.0).unwrap_or_default())
+}
+
+/// Like [`get`], locking the case's row until the transaction ends
+/// (PostgreSQL; SQLite's single writer already excludes other writers), so
+/// a change read from it cannot be lost to a concurrent one.
+pub async fn get_locked(conn: &impl ConnectionTrait, scope: Scope<'_>, id: CaseId) -> Result<Case> {
+    let model = entity::Entity::find_by_id(id.0)
+        .filter(scope_condition(scope))
+        .lock_exclusive()
         .one(conn)
         .await?
         .ok_or(Error::NotFound("case"))?;
@@ -428,8 +448,70 @@ pub async fn update_telling(
     notice: Option<NewMessage>,
 ) -> Result<Case> {
     let tx = store.begin().await?;
-    let mut case = get(&*tx, scope, id).await?;
+    let mut case = get_locked(&*tx, scope, id).await?;
     update_in(&*tx, actor, &mut case, patch).await?;
+    if let Some(notice) = notice {
+        super::message::add_in(&*tx, actor, &mut case, notice).await?;
+    }
+    tx.commit().await?;
+    Ok(case)
+}
+
+/// An agent takes a case from the queue (or from the bot). Under the case's
+/// row lock, so of two agents claiming at once exactly one gets it and the
+/// other is told who did. Claiming one's own case again changes nothing.
+pub async fn claim(
+    store: &Store,
+    actor: &Actor,
+    scope: Scope<'_>,
+    id: CaseId,
+    user: UserId,
+    notice: Option<NewMessage>,
+) -> Result<Case> {
+    let tx = store.begin().await?;
+    let mut case = get_locked(&*tx, scope, id).await?;
+    match case.assignee_id {
+        Some(owner) if owner == user => return Ok(case),
+        Some(owner) => {
+            let name = super::user::get(&*tx, owner).await.map(|u| u.display_name).unwrap_or_default();
+            return Err(Error::conflict("case", format!("{name} already took this case")));
+        }
+        None if !matches!(case.status, CaseStatus::Queued | CaseStatus::Bot) => {
+            return Err(Error::conflict("case", format!("a {} case cannot be claimed", case.status)));
+        }
+        None => {}
+    }
+    let patch = CasePatch { assignee_id: Some(Some(user)), ..Default::default() };
+    update_in(&*tx, actor, &mut case, patch).await?;
+    if let Some(notice) = notice {
+        super::message::add_in(&*tx, actor, &mut case, notice).await?;
+    }
+    tx.commit().await?;
+    Ok(case)
+}
+
+/// Hands a case to another unit (its queue, or one of its people) or to a
+/// colleague, with a note for whoever takes it, in one transaction.
+#[allow(clippy::too_many_arguments)]
+pub async fn transfer(
+    store: &Store,
+    actor: &Actor,
+    scope: Scope<'_>,
+    id: CaseId,
+    patch: CasePatch,
+    author: Option<UserId>,
+    note: Option<String>,
+    notice: Option<NewMessage>,
+) -> Result<Case> {
+    let tx = store.begin().await?;
+    let mut case = get_locked(&*tx, scope, id).await?;
+    if !case.status.is_open() {
+        return Err(Error::conflict("case", format!("a {} case cannot be transferred", case.status)));
+    }
+    update_in(&*tx, actor, &mut case, patch).await?;
+    if let Some(note) = note {
+        super::message::note_in(&*tx, actor, &case, author, note).await?;
+    }
     if let Some(notice) = notice {
         super::message::add_in(&*tx, actor, &mut case, notice).await?;
     }
@@ -518,8 +600,47 @@ pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Ca
     }
     if let Some(user) = case.assignee_id.filter(|a| Some(*a) != before.assignee_id) {
         super::event::emit(conn, actor, case, super::event::CaseEvent::Assigned { user_id: user.0 }).await?;
+        super::agent::assigned_in(conn, user).await?;
+    }
+    let moved_from = Some(before.unit_id).filter(|u| *u != case.unit_id);
+    if before != *case {
+        super::live::publish_in(conn, live_event("case.updated", case, moved_from)).await?;
+    }
+    // What routing depends on: a case that (re)enters a queue, and an
+    // agent's capacity freed.
+    let queued = case.status == CaseStatus::Queued && case.assignee_id.is_none();
+    if queued && (before.status != CaseStatus::Queued || before.assignee_id.is_some() || moved_from.is_some()) {
+        super::routing::request_in(conn, case.unit_id).await?;
+    }
+    let held = |c: &Case| super::agent::LOADED.contains(&c.status);
+    if let Some(previous) = before.assignee_id.filter(|_| held(&before))
+        && (case.assignee_id != Some(previous) || !held(case))
+    {
+        super::routing::request_for_agent_in(conn, previous).await?;
     }
     Ok(())
+}
+
+/// The live note consoles get about `case`: enough to place it in a list
+/// (status, owner, unit, priority, tags) without reading it again.
+pub(crate) fn live_event(kind: &str, case: &Case, moved_from: Option<UnitId>) -> super::live::LiveEvent {
+    let mut units = vec![case.unit_id.0];
+    units.extend(moved_from.map(|u| u.0));
+    let mut users: Vec<uuid::Uuid> = case.assignee_id.map(|u| u.0).into_iter().collect();
+    let data = serde_json::json!({
+        "number": case.number,
+        "subject": case.subject,
+        "status": case.status.as_str(),
+        "unit_id": case.unit_id.0,
+        "assignee_id": case.assignee_id.map(|u| u.0),
+        "priority": case.priority.as_str(),
+        "channel": case.channel.as_str(),
+        "tags": case.tags,
+        "updated_at": case.updated_at,
+    });
+    let mut event = super::live::LiveEvent::new(kind, units, Some(case.id.0), data);
+    event.users.append(&mut users);
+    event
 }
 
 /// The audit entries a change from `before` to `after` deserves.

@@ -156,6 +156,7 @@ pub async fn add_in(
         return Ok(message);
     }
     let now = message.created_at;
+    let status_before = case.status;
     if author_kind == AuthorKind::Agent && case.first_response_at.is_none() {
         case.first_response_at = Some(now);
     }
@@ -170,6 +171,9 @@ pub async fn add_in(
     }
     case.updated_at = now;
     super::case::save_in(conn, case).await?;
+    if case.status != status_before {
+        super::live::publish_in(conn, super::case::live_event("case.updated", case, None)).await?;
+    }
     if author_kind == AuthorKind::Contact
         && let Some(answer) = selected_option.as_deref().and_then(consent::answer_of)
     {
@@ -238,6 +242,7 @@ pub async fn insert_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, 
     .insert(conn)
     .await?;
     let message = to_message(model)?;
+    super::live::publish_in(conn, live_message(case, &message)).await?;
     if direction == Direction::Inbound && message.attachments.iter().any(Attachment::awaits_download) {
         job::enqueue(
             conn,
@@ -273,6 +278,29 @@ pub async fn insert_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, 
     Ok(message)
 }
 
+/// The live note about a new message: who wrote, and the start of it.
+fn live_message(case: &Case, message: &Message) -> super::live::LiveEvent {
+    let preview: String = message.body.chars().take(140).collect();
+    let data = serde_json::json!({
+        "message_id": message.id.0,
+        "number": case.number,
+        "direction": message.direction.as_str(),
+        "author_kind": message.author_kind.as_str(),
+        "preview": preview,
+        "status": case.status.as_str(),
+    });
+    let mut event = super::live::LiveEvent::new("message.created", vec![case.unit_id.0], Some(case.id.0), data);
+    event.users.extend(case.assignee_id.map(|u| u.0));
+    event
+}
+
+fn live_note(case: &Case, note: &Note) -> super::live::LiveEvent {
+    let data = serde_json::json!({ "note_id": note.id.0, "number": case.number, "author_user_id": note.author_user_id.map(|u| u.0) });
+    let mut event = super::live::LiveEvent::new("note.created", vec![case.unit_id.0], Some(case.id.0), data);
+    event.users.extend(case.assignee_id.map(|u| u.0));
+    event
+}
+
 /// Messages of a visible case, oldest first.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -295,18 +323,93 @@ pub async fn list(
     Ok((rows.into_iter().map(to_message).collect::<Result<_>>()?, next))
 }
 
-/// Adds a note inside the caller's transaction (the host's own notes: hand-offs, fail-safes).
+/// Adds the host's own note (hand-offs, fail-safes) inside the caller's transaction.
 pub async fn add_note_in(conn: &impl ConnectionTrait, case_id: CaseId, body: String) -> Result<Note> {
+    let case = super::case::get(conn, None, case_id).await?;
+    note_in(conn, &Actor::System, &case, None, body).await
+}
+
+/// Adds a note to `case` inside the caller's transaction, with its audit
+/// entry and live event.
+pub async fn note_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    case: &Case,
+    author: Option<UserId>,
+    body: String,
+) -> Result<Note> {
     let model = note::ActiveModel {
         id: Set(NoteId::new().0),
-        case_id: Set(case_id.0),
-        author_user_id: Set(None),
+        case_id: Set(case.id.0),
+        author_user_id: Set(author.map(|u| u.0)),
         body: Set(body),
         created_at: Set(super::now()),
     }
     .insert(conn)
     .await?;
-    Ok(to_note(model))
+    let note = to_note(model);
+    if author.is_some() {
+        audit::record(
+            conn,
+            audit::Entry {
+                actor,
+                action: "note.created",
+                target_kind: "case",
+                target_id: case.id.to_string(),
+                unit_id: Some(case.unit_id),
+                details: serde_json::json!({ "note_id": note.id }),
+            },
+        )
+        .await?;
+    }
+    super::live::publish_in(conn, live_note(case, &note)).await?;
+    if let Some(author) = author {
+        notify_mentions_in(conn, case, author, &note.body).await?;
+    }
+    Ok(note)
+}
+
+/// The `@name` handles in a note: the part of a colleague's e-mail address
+/// before the `@` (`@laura.gomez`), lowercase.
+pub fn mentions(body: &str) -> Vec<String> {
+    let mut out = vec![];
+    for (i, _) in body.match_indices('@') {
+        // An address (`ana@uni.edu`) is not a mention.
+        if body[..i].chars().next_back().is_some_and(|c| c.is_alphanumeric()) {
+            continue;
+        }
+        let handle: String =
+            body[i + 1..].chars().take_while(|c| c.is_alphanumeric() || matches!(c, '.' | '_' | '-' | '+')).collect();
+        let handle = handle.trim_end_matches(['.', '-']).to_lowercase();
+        if !handle.is_empty() && !out.contains(&handle) {
+            out.push(handle);
+        }
+    }
+    out
+}
+
+/// Tells the colleagues a note mentions who may see its case.
+async fn notify_mentions_in(conn: &impl ConnectionTrait, case: &Case, author: UserId, body: &str) -> Result<()> {
+    let handles = mentions(body);
+    if handles.is_empty() {
+        return Ok(());
+    }
+    let writer = super::user::get(conn, author).await?;
+    let excerpt: String = body.chars().take(140).collect();
+    for user in super::user::by_handles(conn, &handles).await? {
+        let sees_case = user.is_admin || user.memberships.iter().any(|m| m.unit_id == case.unit_id);
+        if user.id == author || !user.active || !sees_case {
+            continue;
+        }
+        let number = case.number.to_string();
+        let text = crate::i18n::t(
+            &user.locale,
+            "note.mention.notification",
+            &[("author", &writer.display_name), ("number", &number), ("excerpt", &excerpt)],
+        );
+        super::notification::notify_in(conn, &[user.id], Some(case.id.0), "mention", &text).await?;
+    }
+    Ok(())
 }
 
 pub async fn add_note(
@@ -319,28 +422,7 @@ pub async fn add_note(
 ) -> Result<Note> {
     let tx = store.begin().await?;
     let case = super::case::get(&*tx, scope, case_id).await?;
-    let model = note::ActiveModel {
-        id: Set(NoteId::new().0),
-        case_id: Set(case_id.0),
-        author_user_id: Set(author.map(|u| u.0)),
-        body: Set(body),
-        created_at: Set(super::now()),
-    }
-    .insert(&*tx)
-    .await?;
-    let note = to_note(model);
-    audit::record(
-        &*tx,
-        audit::Entry {
-            actor,
-            action: "note.created",
-            target_kind: "case",
-            target_id: case_id.to_string(),
-            unit_id: Some(case.unit_id),
-            details: serde_json::json!({ "note_id": note.id }),
-        },
-    )
-    .await?;
+    let note = note_in(&*tx, actor, &case, author, body).await?;
     tx.commit().await?;
     Ok(note)
 }

@@ -4,11 +4,13 @@
 //! command runs in one transaction and writes its audit event in the same
 //! transaction. Unit scoping is applied inside the queries that read cases.
 
+pub mod agent;
 pub mod api_token;
 pub mod article;
 pub mod attachment;
 pub mod audit;
 pub mod bot_outcome;
+pub mod canned;
 pub mod case;
 pub mod consent_text;
 pub mod contact;
@@ -18,6 +20,7 @@ pub mod job;
 pub mod kb;
 pub mod kb_analytics;
 pub mod kb_import;
+pub mod live;
 pub mod message;
 pub mod notification;
 pub mod pagination;
@@ -26,6 +29,7 @@ pub mod plugin_install;
 pub mod plugin_kv;
 pub mod plugin_secret;
 pub mod refresh_token;
+pub mod routing;
 pub mod send_journal;
 pub mod setting;
 pub mod sla;
@@ -85,6 +89,8 @@ pub struct Store {
     /// Poked after a commit that may have enqueued jobs, so job workers
     /// look for new work at once instead of waiting for their next poll.
     pub jobs_wake: Arc<tokio::sync::Notify>,
+    /// Poked after a commit that published live events (SQLite's hub reads them).
+    pub live_wake: Arc<tokio::sync::Notify>,
 }
 
 /// A write transaction; on SQLite it also holds the single-writer lock.
@@ -92,8 +98,11 @@ pub struct WriteTx {
     pub tx: DatabaseTransaction,
     _writer: Option<OwnedMutexGuard<()>>,
     wake: Arc<tokio::sync::Notify>,
+    live_wake: Arc<tokio::sync::Notify>,
     /// The process's count of enqueued jobs when the transaction began.
     enqueued_at_begin: u64,
+    /// And of published live events.
+    published_at_begin: u64,
 }
 
 impl std::ops::Deref for WriteTx {
@@ -110,6 +119,9 @@ impl WriteTx {
         // concurrent one: a spare wake costs one query, a missed one a poll).
         if job::enqueued() != self.enqueued_at_begin {
             self.wake.notify_waiters();
+        }
+        if live::published() != self.published_at_begin {
+            self.live_wake.notify_waiters();
         }
         Ok(())
     }
@@ -136,7 +148,12 @@ impl Store {
             });
         }
         let db = Database::connect(options).await?;
-        Ok(Store { db, writer: is_sqlite.then(|| Arc::new(Mutex::new(()))), jobs_wake: Default::default() })
+        Ok(Store {
+            db,
+            writer: is_sqlite.then(|| Arc::new(Mutex::new(()))),
+            jobs_wake: Default::default(),
+            live_wake: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> DatabaseBackend {
@@ -165,8 +182,16 @@ impl Store {
             None => None,
         };
         let enqueued_at_begin = job::enqueued();
+        let published_at_begin = live::published();
         let tx = self.db.begin().await?;
-        Ok(WriteTx { tx, _writer: writer, wake: self.jobs_wake.clone(), enqueued_at_begin })
+        Ok(WriteTx {
+            tx,
+            _writer: writer,
+            wake: self.jobs_wake.clone(),
+            live_wake: self.live_wake.clone(),
+            enqueued_at_begin,
+            published_at_begin,
+        })
     }
 
     /// Open and idle connections in the pool, for /metrics.

@@ -72,6 +72,11 @@ pub async fn notify_in(
         .insert(conn)
         .await?;
     }
+    if !seen.is_empty() {
+        let data = serde_json::json!({ "kind": kind, "text": text });
+        let event = super::live::LiveEvent::to_users("notification", seen.iter().map(|u| u.0).collect(), case_id, data);
+        super::live::publish_in(conn, event).await?;
+    }
     Ok(())
 }
 

@@ -20,6 +20,7 @@ pub mod entity {
         pub timezone: String,
         pub business_hours: Json,
         pub survey: Option<Json>,
+        pub routing: Option<Json>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -41,6 +42,10 @@ impl TryFrom<entity::Model> for Unit {
             business_hours: serde_json::from_value::<BusinessHours>(m.business_hours)
                 .map_err(|e| Error::Corrupt(format!("business_hours: {e}")))?,
             survey: super::survey::settings_from(m.survey)?,
+            routing: match m.routing {
+                None | Some(serde_json::Value::Null) => Default::default(),
+                Some(v) => serde_json::from_value(v).map_err(|e| Error::Corrupt(format!("unit routing: {e}")))?,
+            },
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -57,6 +62,7 @@ pub async fn create(store: &Store, actor: &Actor, new: NewUnit) -> Result<Unit> 
         timezone: Set(new.timezone.name().to_owned()),
         business_hours: Set(hours_json(&new.business_hours)),
         survey: Set(Some(serde_json::to_value(&new.survey).unwrap_or_default())),
+        routing: Set(Some(serde_json::to_value(&new.routing).unwrap_or_default())),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -108,6 +114,10 @@ pub async fn update(store: &Store, actor: &Actor, id: UnitId, patch: UnitPatch) 
     if let Some(survey) = &patch.survey {
         model.survey = Set(Some(serde_json::to_value(survey).unwrap_or_default()));
         changed.push("survey");
+    }
+    if let Some(routing) = &patch.routing {
+        model.routing = Set(Some(serde_json::to_value(routing).unwrap_or_default()));
+        changed.push("routing");
     }
     model.updated_at = Set(super::now());
     let unit = Unit::try_from(model.update(&*tx).await?)?;

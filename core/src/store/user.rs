@@ -6,7 +6,9 @@ use crate::domain::{
     user::{NewUser, UserPatch},
 };
 use sea_orm::QueryTrait;
-use sea_orm::{ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set,
+};
 use std::collections::HashMap;
 
 pub mod entity {
@@ -190,6 +192,71 @@ pub async fn list(
         })
         .collect::<Result<_>>()?;
     Ok((users, next))
+}
+
+/// Active users who are agents of any of `units` (of any unit when
+/// `None`), by name.
+pub async fn agents_in(conn: &impl ConnectionTrait, units: Option<&[UnitId]>) -> Result<Vec<User>> {
+    let mut members = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .filter(membership::Column::Role.eq(Role::Agent.as_str()));
+    if let Some(units) = units {
+        members = members.filter(membership::Column::UnitId.is_in(units.iter().map(|u| u.0)));
+    }
+    let rows = entity::Entity::find()
+        .filter(entity::Column::Active.eq(true))
+        .filter(entity::Column::Id.in_subquery(members.into_query()))
+        .order_by_asc(entity::Column::DisplayName)
+        .all(conn)
+        .await?;
+    let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+    let mut memberships = memberships_of(conn, &ids).await?;
+    rows.into_iter()
+        .map(|r| {
+            let m = memberships.remove(&r.id).unwrap_or_default();
+            to_user(r, m)
+        })
+        .collect()
+}
+
+/// Users whose e-mail address starts with one of `handles` and `@`.
+pub async fn by_handles(conn: &impl ConnectionTrait, handles: &[String]) -> Result<Vec<User>> {
+    let mut any = Condition::any();
+    for handle in handles {
+        any = any.add(entity::Column::Email.starts_with(format!("{handle}@")));
+    }
+    let rows = entity::Entity::find().filter(any).limit(50).all(conn).await?;
+    let ids: Vec<_> = rows.iter().map(|r| r.id).collect();
+    let mut memberships = memberships_of(conn, &ids).await?;
+    rows.into_iter()
+        // `_` in a handle is a wildcard to LIKE: keep exact matches only.
+        .filter(|r| r.email.split('@').next().is_some_and(|local| handles.iter().any(|h| h == local)))
+        .map(|r| {
+            let m = memberships.remove(&r.id).unwrap_or_default();
+            to_user(r, m)
+        })
+        .collect()
+}
+
+/// Active users who are agents of `unit`, by id (routing's candidates).
+pub async fn agents_of(conn: &impl ConnectionTrait, unit: UnitId) -> Result<Vec<UserId>> {
+    let member_ids = membership::Entity::find()
+        .select_only()
+        .column(membership::Column::UserId)
+        .filter(membership::Column::UnitId.eq(unit.0))
+        .filter(membership::Column::Role.eq(Role::Agent.as_str()))
+        .into_query();
+    let ids: Vec<uuid::Uuid> = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::Id)
+        .filter(entity::Column::Active.eq(true))
+        .filter(entity::Column::Id.in_subquery(member_ids))
+        .order_by_asc(entity::Column::Id)
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(ids.into_iter().map(UserId).collect())
 }
 
 pub async fn update(store: &Store, actor: &Actor, id: UserId, patch: UserPatch) -> Result<User> {

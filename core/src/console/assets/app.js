@@ -1,0 +1,1362 @@
+// Ventanilla's console for agents, supervisors and admins. One ES module,
+// no build step and no third-party code: it is served from the binary and
+// must work on a closed network. Everything it shows comes from the REST
+// API with the signed-in user's token; live updates come from /api/v1/stream.
+// Text from the API is always inserted as text, never as HTML.
+
+const root = document.getElementById('app');
+const LOCALES = ['es', 'en', 'pt'];
+const OPEN = 'queued,assigned,waiting_on_contact';
+const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'telegram', 'email', 'sms', 'webchat', 'webform', 'phone', 'api'];
+const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
+
+let dict = {};
+let locale = 'es';
+let session = readSession();
+let me = null;
+let units = [];
+let users = new Map();
+let current = null; // the view on screen: { el, onEvent?, destroy? }
+let unread = 0;
+
+// ---------------------------------------------------------------- basics
+
+function t(key, vars = {}) {
+  let text = dict[key] ?? key;
+  for (const [name, value] of Object.entries(vars)) text = text.replaceAll(`{${name}}`, String(value));
+  return text;
+}
+
+function h(tag, attrs, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs || {})) {
+    if (value === null || value === undefined || value === false) continue;
+    if (name.startsWith('on')) el.addEventListener(name.slice(2), value);
+    else if (name === 'class') el.className = value;
+    else if (name === 'value' || name === 'checked' || name === 'selected') el[name] = value;
+    else el.setAttribute(name, value === true ? '' : String(value));
+  }
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : String(child));
+  }
+  return el;
+}
+
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+function debounce(fn, ms) {
+  let timer = null;
+  return (...args) => {
+    clearTimeout(timer);
+    timer = setTimeout(() => fn(...args), ms);
+  };
+}
+
+function when(iso) {
+  if (!iso) return '';
+  const date = new Date(iso);
+  const today = new Date().toDateString() === date.toDateString();
+  return today
+    ? date.toLocaleTimeString(locale, { hour: '2-digit', minute: '2-digit' })
+    : date.toLocaleString(locale, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
+}
+
+function userName(id) {
+  if (!id) return t('nobody');
+  return users.get(id)?.display_name ?? t('someone');
+}
+
+function unitName(id) {
+  return units.find((u) => u.id === id)?.name ?? '';
+}
+
+// ---------------------------------------------------------------- session
+
+function readSession() {
+  try {
+    return JSON.parse(localStorage.getItem('ventanilla.session')) || null;
+  } catch {
+    return null;
+  }
+}
+
+function saveSession(tokens) {
+  session = {
+    access: tokens.access_token,
+    refresh: tokens.refresh_token,
+    expires: Date.now() + tokens.expires_in * 1000,
+  };
+  localStorage.setItem('ventanilla.session', JSON.stringify(session));
+}
+
+function signOut() {
+  const refresh = session?.refresh;
+  session = null;
+  me = null;
+  localStorage.removeItem('ventanilla.session');
+  stopStream();
+  if (refresh) {
+    fetch('/api/v1/auth/logout', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ refresh_token: refresh }),
+    }).catch(() => {});
+  }
+  if (location.hash === '#/login') route();
+  else location.hash = '#/login';
+}
+
+class Problem extends Error {
+  constructor(status, body) {
+    super(body?.detail || body?.title || `HTTP ${status}`);
+    this.status = status;
+    this.body = body;
+  }
+  describe() {
+    const fields = (this.body?.errors || []).map((e) => (e.field ? `${e.field}: ${e.message}` : e.message));
+    return fields.length ? fields.join(' · ') : this.message;
+  }
+}
+
+let refreshing = null;
+
+function refreshTokens() {
+  if (!session?.refresh) return Promise.resolve(false);
+  refreshing ??= (async () => {
+    try {
+      const res = await fetch('/api/v1/auth/refresh', {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ refresh_token: session.refresh }),
+      });
+      if (!res.ok) return false;
+      saveSession(await res.json());
+      return true;
+    } catch {
+      return false;
+    } finally {
+      setTimeout(() => (refreshing = null), 0);
+    }
+  })();
+  return refreshing;
+}
+
+async function api(method, path, body, retry = true) {
+  if (session && session.expires - Date.now() < 30_000) await refreshTokens();
+  const headers = { Accept: 'application/json' };
+  if (session) headers.Authorization = `Bearer ${session.access}`;
+  let payload;
+  if (body instanceof FormData) payload = body;
+  else if (body !== undefined) {
+    headers['Content-Type'] = 'application/json';
+    payload = JSON.stringify(body);
+  }
+  const res = await fetch(`/api/v1${path}`, { method, headers, body: payload });
+  if (res.status === 401 && retry && (await refreshTokens())) return api(method, path, body, false);
+  if (res.status === 401 && session) {
+    signOut();
+    throw new Problem(401, null);
+  }
+  const text = await res.text();
+  let data = null;
+  try {
+    data = text ? JSON.parse(text) : null;
+  } catch {
+    data = null;
+  }
+  if (!res.ok) throw new Problem(res.status, data);
+  return data;
+}
+
+function query(params) {
+  const search = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) if (value) search.set(name, value);
+  const text = search.toString();
+  return text ? `?${text}` : '';
+}
+
+// ---------------------------------------------------------------- toasts
+
+function toast(text, kind = 'info') {
+  const region = document.getElementById('toasts');
+  if (!region) return;
+  const item = h('div', { class: `toast ${kind}` }, text);
+  region.append(item);
+  setTimeout(() => item.remove(), kind === 'error' ? 8000 : 4000);
+}
+
+async function attempt(fn, done) {
+  try {
+    const result = await fn();
+    if (done) toast(done, 'ok');
+    return result;
+  } catch (e) {
+    if (e instanceof Problem && e.status === 401) return undefined;
+    toast(e instanceof Problem ? e.describe() : t('error.network'), 'error');
+    return undefined;
+  }
+}
+
+// ---------------------------------------------------------------- live
+
+let stream = null;
+const liveListeners = new Set();
+
+function stopStream() {
+  stream?.abort();
+  stream = null;
+}
+
+async function startStream() {
+  stopStream();
+  const control = new AbortController();
+  stream = control;
+  let connectedBefore = false;
+  while (!control.signal.aborted && session) {
+    try {
+      if (session.expires - Date.now() < 30_000) await refreshTokens();
+      const res = await fetch('/api/v1/stream', {
+        headers: { Authorization: `Bearer ${session.access}` },
+        signal: control.signal,
+      });
+      if (res.status === 401) {
+        if (!(await refreshTokens())) return signOut();
+        continue;
+      }
+      if (!res.ok || !res.body) throw new Error(`stream ${res.status}`);
+      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      let buffer = '';
+      for (;;) {
+        const { value, done } = await reader.read();
+        if (done) break;
+        buffer += value;
+        let end;
+        while ((end = buffer.indexOf('\n\n')) >= 0) {
+          const frame = buffer.slice(0, end);
+          buffer = buffer.slice(end + 2);
+          const event = parseFrame(frame);
+          if (!event) continue;
+          if (event.kind === 'ready') {
+            setLive(true);
+            // Whatever happened while disconnected: read it again.
+            if (connectedBefore) emit({ kind: 'resync' });
+            connectedBefore = true;
+          } else emit(event);
+        }
+      }
+    } catch {
+      if (control.signal.aborted) return;
+    }
+    setLive(false);
+    await sleep(2000);
+  }
+}
+
+function parseFrame(frame) {
+  let kind = '';
+  let data = '';
+  for (const line of frame.split('\n')) {
+    if (line.startsWith('event: ')) kind = line.slice(7);
+    else if (line.startsWith('data: ')) data += line.slice(6);
+  }
+  if (!kind) return null;
+  try {
+    return { ...JSON.parse(data), kind };
+  } catch {
+    return { kind };
+  }
+}
+
+function emit(event) {
+  if (event.kind === 'notification') notifyUser(event);
+  if (event.kind === 'presence.changed' && event.data?.user_id === me?.id) renderPresence(event.data.presence);
+  for (const listener of liveListeners) listener(event);
+  current?.onEvent?.(event);
+}
+
+function setLive(on) {
+  const badge = document.getElementById('live');
+  if (!badge) return;
+  badge.textContent = on ? t('live.on') : t('live.off');
+  badge.className = on ? 'live on' : 'live off';
+}
+
+function notifyUser(event) {
+  unread += 1;
+  renderUnread();
+  const text = event.data?.text || '';
+  toast(text, 'info');
+  if ('Notification' in window && Notification.permission === 'granted' && document.hidden) {
+    const note = new Notification('Ventanilla', { body: text, tag: event.case_id || undefined });
+    note.onclick = () => {
+      window.focus();
+      if (event.case_id) location.hash = `#/cases/${event.case_id}`;
+    };
+  }
+}
+
+// ---------------------------------------------------------------- start
+
+async function loadLocale(wanted) {
+  locale = LOCALES.includes(wanted) ? wanted : 'es';
+  const res = await fetch(`/console/i18n/${locale}.json`);
+  dict = res.ok ? await res.json() : {};
+  document.documentElement.lang = locale;
+  document.title = t('title');
+}
+
+async function loadContext() {
+  me = await api('GET', '/auth/me');
+  if (me.locale && me.locale !== locale) await loadLocale(me.locale);
+  units = (await api('GET', '/units')).items;
+  const team = await api('GET', '/agents').catch(() => ({ items: [] }));
+  users = new Map([[me.id, me]]);
+  for (const agent of team.items) users.set(agent.user_id, { id: agent.user_id, display_name: agent.display_name });
+}
+
+function myUnits() {
+  if (me?.is_admin) return units;
+  const mine = new Set((me?.memberships || []).map((m) => m.unit_id));
+  return units.filter((u) => mine.has(u.id));
+}
+
+function supervises(unitId) {
+  return me?.is_admin || (me?.memberships || []).some((m) => m.unit_id === unitId && m.role === 'supervisor');
+}
+
+// ---------------------------------------------------------------- shell
+
+function shell() {
+  const nav = [h('a', { href: '#/inbox/mine' }, t('nav.inbox'))];
+  const supervised = units.filter((u) => supervises(u.id));
+  if (supervised.length) nav.push(h('a', { href: `#/units/${supervised[0].id}` }, t('nav.unit')));
+  const presence = h(
+    'select',
+    { id: 'presence', 'aria-label': t('presence.label'), onchange: (e) => setPresence(e.target.value) },
+    ['online', 'away', 'offline'].map((p) => h('option', { value: p }, t(`presence.${p}`))),
+  );
+  const bell = h(
+    'button',
+    {
+      id: 'bell',
+      type: 'button',
+      class: 'ghost',
+      onclick: () => {
+        unread = 0;
+        renderUnread();
+        if ('Notification' in window && Notification.permission === 'default') Notification.requestPermission();
+        location.hash = '#/notifications';
+      },
+    },
+    t('notifications'),
+    h('span', { id: 'unread', class: 'count', hidden: true }),
+  );
+  return h(
+    'div',
+    { class: 'shell' },
+    h('a', { class: 'skip', href: '#main' }, t('skip')),
+    h(
+      'header',
+      { class: 'top' },
+      h('strong', { class: 'brand' }, 'Ventanilla'),
+      h('nav', { 'aria-label': t('nav.label') }, nav),
+      h('span', { id: 'live', class: 'live off', role: 'status' }, t('live.off')),
+      presence,
+      bell,
+      h('span', { class: 'who' }, me.display_name),
+      h('button', { type: 'button', class: 'ghost', onclick: signOut }, t('sign_out')),
+    ),
+    h('main', { id: 'main', tabindex: '-1' }),
+    h('div', { id: 'toasts', role: 'status', 'aria-live': 'polite' }),
+    h('div', { id: 'help', hidden: true }),
+  );
+}
+
+function renderUnread() {
+  const badge = document.getElementById('unread');
+  if (!badge) return;
+  badge.hidden = unread === 0;
+  badge.textContent = String(unread);
+}
+
+async function renderPresence(value) {
+  const select = document.getElementById('presence');
+  if (select && value) select.value = value;
+}
+
+async function setPresence(value) {
+  const agent = await attempt(() => api('PUT', '/agents/me/presence', { presence: value }));
+  if (agent) renderPresence(agent.presence);
+}
+
+// ---------------------------------------------------------------- router
+
+const routes = [
+  [/^#\/cases\/([0-9a-f-]+)$/, (m) => caseView(m[1])],
+  [/^#\/units\/([0-9a-f-]+)$/, (m) => unitView(m[1])],
+  [/^#\/notifications$/, () => notificationsView()],
+  [/^#\/inbox\/([\w-]+)$/, (m) => inboxView(m[1])],
+];
+
+let routeSeq = 0;
+let booting = null;
+let onlineOnBoot = false;
+
+// Reads who is signed in and draws the frame around the views, once.
+async function ensureShell() {
+  if (me) return true;
+  booting ??= (async () => {
+    await loadContext();
+    root.replaceChildren(shell());
+    const agent = await api('GET', '/agents/me').catch(() => null);
+    renderPresence(agent?.presence);
+    startStream();
+    // Signing in is coming to work: take cases unless one says otherwise.
+    if (onlineOnBoot) {
+      onlineOnBoot = false;
+      await setPresence('online');
+    }
+  })().finally(() => (booting = null));
+  try {
+    await booting;
+    return true;
+  } catch {
+    if (session) root.replaceChildren(h('p', { class: 'fatal' }, t('error.network')));
+    return false;
+  }
+}
+
+async function route() {
+  const seq = ++routeSeq;
+  if (!session) {
+    current?.destroy?.();
+    current = null;
+    root.replaceChildren(loginView());
+    return;
+  }
+  if (!(await ensureShell()) || seq !== routeSeq) return;
+  const hash = location.hash || '#/inbox/mine';
+  const match = routes.map(([re, make]) => [hash.match(re), make]).find(([m]) => m);
+  if (!match) {
+    location.hash = '#/inbox/mine';
+    return;
+  }
+  const view = await match[1](match[0]);
+  // A newer navigation won while this view loaded.
+  if (seq !== routeSeq) return;
+  current?.destroy?.();
+  current = view;
+  const main = document.getElementById('main');
+  main.replaceChildren(view.el);
+  // The first view drawn with its data: the console is usable (benches read this).
+  if (!performance.getEntriesByName('ventanilla:interactive').length) performance.mark('ventanilla:interactive');
+  for (const link of document.querySelectorAll('.top nav a')) {
+    const section = link.getAttribute('href').split('/')[1];
+    if (hash.split('/')[1] === section) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+window.addEventListener('hashchange', route);
+
+// ---------------------------------------------------------------- sign in
+
+function loginView() {
+  const error = h('p', { class: 'error', role: 'alert' });
+  const email = h('input', { id: 'email', type: 'email', name: 'email', autocomplete: 'username', required: true });
+  const password = h('input', {
+    id: 'password',
+    type: 'password',
+    name: 'password',
+    autocomplete: 'current-password',
+    required: true,
+  });
+  const form = h(
+    'form',
+    {
+      class: 'login',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        error.textContent = '';
+        try {
+          const res = await fetch('/api/v1/auth/login', {
+            method: 'POST',
+            headers: { 'Content-Type': 'application/json' },
+            body: JSON.stringify({ email: email.value, password: password.value }),
+          });
+          if (!res.ok) {
+            error.textContent = res.status === 429 ? t('login.limited') : t('login.failed');
+            return;
+          }
+          saveSession(await res.json());
+          me = null;
+          onlineOnBoot = true;
+          if (location.hash === '#/inbox/mine') route();
+          else location.hash = '#/inbox/mine';
+        } catch {
+          error.textContent = t('error.network');
+        }
+      },
+    },
+    h('h1', null, t('login.title')),
+    h('label', { for: 'email' }, t('login.email')),
+    email,
+    h('label', { for: 'password' }, t('login.password')),
+    password,
+    error,
+    h('button', { type: 'submit' }, t('login.submit')),
+  );
+  return h('main', { class: 'center' }, form);
+}
+
+// ---------------------------------------------------------------- inbox
+
+function savedViews() {
+  try {
+    return JSON.parse(localStorage.getItem('ventanilla.views')) || [];
+  } catch {
+    return [];
+  }
+}
+
+function views() {
+  const list = [
+    { id: 'mine', label: t('view.mine'), query: { assignee_id: 'me', status: 'assigned,waiting_on_contact' } },
+    { id: 'unassigned', label: t('view.unassigned'), query: { status: 'queued' } },
+    { id: 'risk', label: t('view.risk'), query: { sla: 'warning,breached', status: OPEN } },
+    { id: 'bot', label: t('view.bot'), query: { status: 'bot' } },
+    { id: 'open', label: t('view.open'), query: { status: OPEN } },
+    { id: 'resolved', label: t('view.resolved'), query: { status: 'resolved' } },
+  ];
+  for (const unit of myUnits()) {
+    list.push({ id: `unit-${unit.id}`, label: t('view.unit', { unit: unit.name }), query: { unit_id: unit.id, status: OPEN } });
+  }
+  for (const saved of savedViews()) list.push({ ...saved, saved: true });
+  return list;
+}
+
+async function inboxView(viewId) {
+  const all = views();
+  const view = all.find((v) => v.id === viewId) || all[0];
+  const filters = { channel: '', priority: '', tag: '', q: '' };
+  const list = h('ul', { class: 'cases', 'aria-label': view.label });
+  const count = h('span', { class: 'muted', 'aria-live': 'polite' });
+  const selected = new Set();
+  const fresh = new Set();
+
+  const filterBar = h(
+    'form',
+    { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
+    labelled(t('filter.text'), h('input', { type: 'search', oninput: (e) => set('q', e.target.value) })),
+    labelled(t('filter.channel'), select(['', ...CHANNELS], (c) => (c ? t(`channel.${c}`) : t('any')), (v) => set('channel', v))),
+    labelled(t('filter.priority'), select(['', ...PRIORITIES], (p) => (p ? t(`priority.${p}`) : t('any')), (v) => set('priority', v))),
+    labelled(t('filter.tag'), h('input', { type: 'text', oninput: (e) => set('tag', e.target.value.trim()) })),
+    h('button', { type: 'button', class: 'ghost', onclick: saveView }, t('view.save')),
+  );
+
+  function set(name, value) {
+    filters[name] = value;
+    reloadSoon();
+  }
+
+  function saveView() {
+    const name = prompt(t('view.save_name'));
+    if (!name) return;
+    const saved = savedViews();
+    const id = `saved-${Date.now()}`;
+    saved.push({ id, label: name, query: { ...view.query, ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)) } });
+    localStorage.setItem('ventanilla.views', JSON.stringify(saved));
+    location.hash = `#/inbox/${id}`;
+  }
+
+  const bulk = h(
+    'div',
+    { class: 'bulk', hidden: true },
+    h('button', { type: 'button', onclick: () => each((id) => api('POST', `/cases/${id}/claim`)) }, t('bulk.take')),
+    h('button', { type: 'button', onclick: () => each((id) => api('PATCH', `/cases/${id}`, { status: 'resolved' })) }, t('bulk.resolve')),
+    h(
+      'button',
+      {
+        type: 'button',
+        onclick: () => {
+          const tag = prompt(t('bulk.tag_name'));
+          if (tag) each((id) => api('POST', `/cases/${id}/tags`, { tag }));
+        },
+      },
+      t('bulk.tag'),
+    ),
+  );
+
+  async function each(action) {
+    const ids = [...selected];
+    let failed = 0;
+    for (const id of ids) {
+      try {
+        await action(id);
+      } catch {
+        failed += 1;
+      }
+    }
+    toast(t('bulk.done', { done: ids.length - failed, failed }), failed ? 'error' : 'ok');
+    selected.clear();
+    reload();
+  }
+
+  async function reload() {
+    const params = { ...view.query, ...filters, limit: 100 };
+    const cases = await attempt(() => api('GET', `/cases${query(params)}`));
+    if (!cases) return;
+    count.textContent = t('count', { n: cases.items.length });
+    list.replaceChildren(...cases.items.map(row));
+    if (!cases.items.length) list.append(h('li', { class: 'empty' }, t('empty')));
+    bulk.hidden = selected.size === 0;
+  }
+  const reloadSoon = debounce(reload, 150);
+
+  function row(c) {
+    const box = h('input', {
+      type: 'checkbox',
+      'aria-label': t('select', { n: c.number }),
+      checked: selected.has(c.id),
+      onchange: (e) => {
+        if (e.target.checked) selected.add(c.id);
+        else selected.delete(c.id);
+        bulk.hidden = selected.size === 0;
+      },
+    });
+    const sla = (c.sla || []).find((s) => s.state === 'breached' || s.state === 'warning');
+    return h(
+      'li',
+      { class: fresh.has(c.id) ? 'case-row fresh' : 'case-row', 'data-case': c.id },
+      box,
+      h('a', { href: `#/cases/${c.id}`, class: 'subject' }, `#${c.number} · ${c.subject}`),
+      h('span', { class: `badge status-${c.status}` }, t(`status.${c.status}`)),
+      h('span', { class: 'badge' }, t(`channel.${c.channel}`)),
+      c.priority !== 'normal' ? h('span', { class: `badge priority-${c.priority}` }, t(`priority.${c.priority}`)) : null,
+      sla ? h('span', { class: `badge sla-${sla.state}` }, t(`sla.${sla.state}`)) : null,
+      h('span', { class: 'assignee' }, userName(c.assignee_id)),
+      h('time', { datetime: c.updated_at }, when(c.updated_at)),
+    );
+  }
+
+  const sidebar = h(
+    'nav',
+    { class: 'views', 'aria-label': t('views') },
+    h('ul', null, all.map((v) => h('li', null, h('a', { href: `#/inbox/${v.id}`, 'aria-current': v.id === view.id ? 'page' : null }, v.label)))),
+  );
+  const el = h(
+    'div',
+    { class: 'inbox' },
+    sidebar,
+    h('section', { class: 'list' }, h('h1', null, view.label, ' ', count), filterBar, bulk, list),
+  );
+  await reload();
+
+  return {
+    el,
+    onEvent(event) {
+      if (event.kind === 'case.created' && event.case_id) fresh.add(event.case_id);
+      if (['case.created', 'case.updated', 'message.created', 'resync'].includes(event.kind)) reloadSoon();
+    },
+    keys: {
+      j: () => moveFocus(list, 1),
+      k: () => moveFocus(list, -1),
+    },
+  };
+}
+
+function moveFocus(list, step) {
+  const links = [...list.querySelectorAll('a.subject')];
+  if (!links.length) return;
+  const at = links.indexOf(document.activeElement);
+  const next = links[Math.max(0, Math.min(links.length - 1, at + step))];
+  next.focus();
+}
+
+function labelled(text, control) {
+  const id = `f-${Math.random().toString(36).slice(2, 9)}`;
+  control.id = id;
+  return h('span', { class: 'field' }, h('label', { for: id }, text), control);
+}
+
+function select(values, label, onChange, chosen) {
+  return h(
+    'select',
+    { onchange: (e) => onChange(e.target.value) },
+    values.map((v) => h('option', { value: v, selected: v === chosen }, label(v))),
+  );
+}
+
+// ---------------------------------------------------------------- case
+
+async function caseView(id) {
+  const el = h('div', { class: 'case' });
+  let state = null;
+  let mode = 'reply';
+
+  async function load() {
+    const [c, messages, notes] = await Promise.all([
+      api('GET', `/cases/${id}`),
+      api('GET', `/cases/${id}/messages?limit=100`),
+      api('GET', `/cases/${id}/notes?limit=100`),
+    ]);
+    const [contact, history] = await Promise.all([
+      api('GET', `/contacts/${c.contact_id}`).catch(() => null),
+      api('GET', `/cases${query({ contact_id: c.contact_id, limit: 10 })}`).catch(() => ({ items: [] })),
+    ]);
+    state = { c, messages: messages.items, notes: notes.items, contact, history: history.items };
+    render();
+  }
+
+  // The frame is built once; a live update redraws the parts that changed
+  // and never the composer, so typing and focus survive it.
+  const headBox = h('div');
+  const timelineBox = h('ol', { class: 'timeline', 'aria-label': t('case.conversation') });
+  const composerBox = h('div');
+  const contactBox = h('div');
+  const suggestionsBox = h('div');
+  let drawn = { head: '', timeline: '', contact: '', suggest: null };
+  let composer = null;
+
+  function render() {
+    const { c } = state;
+    if (!el.firstChild) {
+      el.append(h('section', { class: 'work' }, headBox, timelineBox, composerBox), h('aside', { class: 'side' }, contactBox, suggestionsBox));
+    }
+    const head = JSON.stringify(c);
+    if (head !== drawn.head) {
+      drawn.head = head;
+      headBox.replaceChildren(header(c));
+    }
+    const timeline = [
+      ...state.messages.map((m) => ({ at: m.created_at, key: `${m.id}:${m.delivery_status}`, make: () => messageNode(m) })),
+      ...state.notes.map((n) => ({ at: n.created_at, key: n.id, make: () => noteNode(n) })),
+    ].sort((a, b) => a.at.localeCompare(b.at));
+    const keys = timeline.map((x) => x.key).join(',');
+    if (keys !== drawn.timeline) {
+      drawn.timeline = keys;
+      timelineBox.replaceChildren(...timeline.map((x) => x.make()));
+      timelineBox.scrollTop = timelineBox.scrollHeight;
+    }
+    if (!composer) {
+      composer = composerNode();
+      composerBox.append(composer.form);
+    }
+    composer.setClosed(c.status === 'closed');
+    const people = JSON.stringify([state.contact, state.history.map((x) => [x.id, x.status])]);
+    if (people !== drawn.contact) {
+      drawn.contact = people;
+      contactBox.replaceChildren(contactNode());
+    }
+    const lastIn = [...state.messages].reverse().find((m) => m.direction === 'inbound' && m.body.trim());
+    if ((lastIn?.id ?? '') !== drawn.suggest) {
+      drawn.suggest = lastIn?.id ?? '';
+      suggestionsBox.replaceChildren(suggestionsNode(lastIn));
+    }
+  }
+
+  function header(c) {
+    const actions = [];
+    if (!c.assignee_id && ['queued', 'bot'].includes(c.status)) {
+      actions.push(h('button', { type: 'button', id: 'claim', onclick: claim }, t('case.take')));
+    }
+    if (['assigned', 'waiting_on_contact', 'queued'].includes(c.status)) {
+      actions.push(h('button', { type: 'button', id: 'resolve', onclick: () => patch({ status: 'resolved' }, t('case.resolved')) }, t('case.resolve')));
+    }
+    if (c.status === 'assigned') {
+      actions.push(h('button', { type: 'button', class: 'ghost', onclick: () => patch({ status: 'waiting_on_contact' }) }, t('case.wait')));
+    }
+    if (c.status === 'resolved') {
+      actions.push(h('button', { type: 'button', onclick: () => patch({ status: c.assignee_id ? 'assigned' : 'queued' }) }, t('case.reopen')));
+    }
+    if (!['resolved', 'closed'].includes(c.status)) {
+      actions.push(h('button', { type: 'button', class: 'ghost', id: 'transfer', onclick: transferDialog }, t('case.transfer')));
+    }
+    const tags = h(
+      'ul',
+      { class: 'tags', 'aria-label': t('case.tags') },
+      c.tags.map((tag) =>
+        h(
+          'li',
+          null,
+          tag,
+          h('button', { type: 'button', class: 'chip-x', 'aria-label': t('case.untag', { tag }), onclick: () => untag(tag) }, '×'),
+        ),
+      ),
+    );
+    const tagInput = h('input', { type: 'text', id: 'tag-input', placeholder: t('case.tag_placeholder') });
+    const tagForm = h(
+      'form',
+      {
+        class: 'tag-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const tag = tagInput.value.trim();
+          if (tag && (await attempt(() => api('POST', `/cases/${id}/tags`, { tag })))) await load();
+        },
+      },
+      h('label', { for: 'tag-input', class: 'sr-only' }, t('case.add_tag')),
+      tagInput,
+      h('button', { type: 'submit', class: 'ghost' }, t('case.add_tag')),
+    );
+    const sla = (c.sla || []).map((s) =>
+      h('span', { class: `badge sla-${s.state}` }, `${t(`sla.target.${s.name}`)}: ${t(`sla.${s.state}`)}${s.due_at && !s.settled_at ? ` · ${when(s.due_at)}` : ''}`),
+    );
+    return h(
+      'header',
+      { class: 'case-head' },
+      h('h1', null, `#${c.number} · ${c.subject}`),
+      h(
+        'p',
+        { class: 'meta' },
+        h('span', { class: `badge status-${c.status}`, id: 'case-status' }, t(`status.${c.status}`)),
+        h('span', { class: 'badge' }, t(`channel.${c.channel}`)),
+        h('span', null, unitName(c.unit_id)),
+        h('span', { id: 'case-assignee' }, userName(c.assignee_id)),
+        labelled(t('case.priority'), select(PRIORITIES, (p) => t(`priority.${p}`), (v) => patch({ priority: v }), c.priority)),
+        sla,
+      ),
+      h('div', { class: 'actions' }, actions),
+      h('div', { class: 'tag-line' }, tags, tagForm),
+    );
+  }
+
+  function messageNode(m) {
+    const who =
+      m.author_kind === 'agent'
+        ? userName(m.author_user_id)
+        : m.author_kind === 'contact'
+          ? state.contact?.name || t('author.contact')
+          : t(`author.${m.author_kind}`);
+    const files = (m.attachments || []).map((a) =>
+      a.url ? h('a', { href: a.url, target: '_blank', rel: 'noopener' }, a.file_name) : h('span', null, a.file_name),
+    );
+    return h(
+      'li',
+      { class: `msg ${m.direction} ${m.author_kind}` },
+      h('p', { class: 'who' }, who, ' · ', h('time', { datetime: m.created_at }, when(m.created_at))),
+      h('p', { class: 'body' }, m.body),
+      files.length ? h('p', { class: 'files' }, files) : null,
+      m.options?.length ? h('p', { class: 'options' }, m.options.map((o) => h('span', { class: 'badge' }, o.label))) : null,
+      m.context?.page_url ? h('p', { class: 'context' }, t('case.from_page', { page: m.context.page_title || m.context.page_url })) : null,
+      m.delivery_status === 'failed' ? h('p', { class: 'failed' }, t('case.failed', { reason: m.delivery_error || '' })) : null,
+    );
+  }
+
+  function noteNode(n) {
+    return h(
+      'li',
+      { class: 'note' },
+      h('p', { class: 'who' }, t('case.note_by', { name: n.author_user_id ? userName(n.author_user_id) : 'Ventanilla' }), ' · ', h('time', { datetime: n.created_at }, when(n.created_at))),
+      h('p', { class: 'body' }, n.body),
+    );
+  }
+
+  function composerNode() {
+    const text = h('textarea', { id: 'composer', rows: 4 });
+    const label = h('label', { for: 'composer' }, t(`case.${mode}_label`));
+    const tabs = h(
+      'div',
+      { role: 'radiogroup', class: 'modes', 'aria-label': t('case.mode') },
+      ['reply', 'note'].map((m) =>
+        h(
+          'label',
+          null,
+          h('input', {
+            type: 'radio',
+            name: 'mode',
+            value: m,
+            checked: mode === m,
+            onchange: () => {
+              mode = m;
+              form.classList.toggle('noting', mode === 'note');
+              label.textContent = t(`case.${mode}_label`);
+            },
+          }),
+          t(`case.${m}`),
+        ),
+      ),
+    );
+    const button = h('button', { type: 'submit', id: 'send' }, t('case.send'));
+    const form = h(
+      'form',
+      { class: 'composer', onsubmit: (e) => (e.preventDefault(), send(text)) },
+      tabs,
+      label,
+      text,
+      h('p', { class: 'hint' }, t('case.send_hint'), ' ', t('canned.hint')),
+      button,
+    );
+    // Canned responses: `/` then part of a shortcut or title.
+    const picks = h('ul', { class: 'picks', role: 'listbox', id: 'canned-picks', 'aria-label': t('canned.title'), hidden: true });
+    let choices = [];
+    let chosen = 0;
+    const showPicks = () => {
+      picks.hidden = choices.length === 0;
+      text.setAttribute('aria-expanded', String(!picks.hidden));
+      picks.replaceChildren(
+        ...choices.map((c, i) =>
+          h(
+            'li',
+            { role: 'option', id: `pick-${i}`, 'aria-selected': String(i === chosen), onmousedown: (e) => (e.preventDefault(), pick(i)) },
+            h('strong', null, `/${c.shortcut}`),
+            ' ',
+            c.title,
+          ),
+        ),
+      );
+      if (!picks.hidden) text.setAttribute('aria-activedescendant', `pick-${chosen}`);
+      else text.removeAttribute('aria-activedescendant');
+    };
+    const pick = (i) => {
+      const c = choices[i];
+      if (!c) return;
+      text.value = c.rendered ?? c.body;
+      choices = [];
+      showPicks();
+      text.focus();
+    };
+    const lookUp = debounce(async () => {
+      const typed = text.value;
+      if (!typed.startsWith('/') || typed.includes('\n')) {
+        choices = [];
+        return showPicks();
+      }
+      const found = await api('GET', `/canned-responses${query({ case_id: id, q: typed.slice(1) })}`).catch(() => null);
+      if (text.value !== typed) return;
+      choices = (found?.items || []).slice(0, 8);
+      chosen = 0;
+      showPicks();
+    }, 120);
+    text.setAttribute('role', 'combobox');
+    text.setAttribute('aria-autocomplete', 'list');
+    text.setAttribute('aria-controls', 'canned-picks');
+    text.setAttribute('aria-expanded', 'false');
+    text.addEventListener('input', lookUp);
+    text.addEventListener('keydown', (e) => {
+      if (!picks.hidden && ['ArrowDown', 'ArrowUp'].includes(e.key)) {
+        e.preventDefault();
+        chosen = (chosen + (e.key === 'ArrowDown' ? 1 : choices.length - 1)) % choices.length;
+        return showPicks();
+      }
+      if (!picks.hidden && (e.key === 'Enter' || e.key === 'Tab') && !e.ctrlKey && !e.metaKey) {
+        e.preventDefault();
+        return pick(chosen);
+      }
+      if (!picks.hidden && e.key === 'Escape') {
+        choices = [];
+        return showPicks();
+      }
+      if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) {
+        e.preventDefault();
+        send(text);
+      }
+    });
+    form.insertBefore(picks, text.nextSibling);
+    return {
+      form,
+      setClosed(closed) {
+        text.disabled = closed;
+        button.disabled = closed;
+      },
+    };
+  }
+
+  async function send(text) {
+    const body = text.value.trim();
+    if (!body) return;
+    const path = mode === 'note' ? `/cases/${id}/notes` : `/cases/${id}/messages`;
+    const sent = await attempt(() => api('POST', path, { body }));
+    if (sent) {
+      text.value = '';
+      await load();
+      document.getElementById('composer')?.focus();
+    }
+  }
+
+  function contactNode() {
+    const contact = state.contact;
+    const others = state.history.filter((x) => x.id !== id);
+    return h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'contact-title' },
+      h('h2', { id: 'contact-title' }, contact?.name || t('author.contact')),
+      h('ul', { class: 'plain' }, (contact?.identities || []).map((i) => h('li', null, `${t(`channel.${i.channel}`)}: ${i.value}`))),
+      h('h3', null, t('case.history')),
+      others.length
+        ? h('ul', { class: 'plain' }, others.map((x) => h('li', null, h('a', { href: `#/cases/${x.id}` }, `#${x.number} · ${x.subject}`), ' ', h('span', { class: 'muted' }, t(`status.${x.status}`)))))
+        : h('p', { class: 'muted' }, t('case.no_history')),
+    );
+  }
+
+  function suggestionsNode(lastIn) {
+    const box = h('section', { class: 'panel', 'aria-labelledby': 'kb-title' }, h('h2', { id: 'kb-title' }, t('kb.title')));
+    if (!lastIn) return box;
+    const text = lastIn.body.slice(0, 300);
+    api('GET', `/search${query({ q: text, unit_id: state.c.unit_id, limit: 3 })}`)
+      .then((found) => {
+        const hits = found.hits || [];
+        if (!hits.length) return box.append(h('p', { class: 'muted' }, t('kb.none')));
+        box.append(
+          h(
+            'ul',
+            { class: 'plain' },
+            hits.map((hit) =>
+              h(
+                'li',
+                null,
+                h('strong', null, hit.title),
+                h('p', { class: 'muted' }, hit.short_answer || hit.snippet),
+                h(
+                  'button',
+                  {
+                    type: 'button',
+                    class: 'ghost',
+                    onclick: () => {
+                      const composer = document.getElementById('composer');
+                      composer.value = `${composer.value ? `${composer.value}\n\n` : ''}${hit.short_answer || hit.title}\n${hit.url}`;
+                      composer.focus();
+                    },
+                  },
+                  t('kb.insert'),
+                ),
+              ),
+            ),
+          ),
+        );
+      })
+      .catch(() => {});
+    return box;
+  }
+
+  async function claim() {
+    if (await attempt(() => api('POST', `/cases/${id}/claim`), t('case.taken'))) await load();
+    else await load();
+  }
+
+  async function patch(change, done) {
+    if (await attempt(() => api('PATCH', `/cases/${id}`, change), done)) await load();
+  }
+
+  async function untag(tag) {
+    if (await attempt(() => api('DELETE', `/cases/${id}/tags/${encodeURIComponent(tag)}`))) await load();
+  }
+
+  function transferDialog() {
+    const unitSelect = h(
+      'select',
+      { id: 'transfer-unit', required: true },
+      units.map((u) => h('option', { value: u.id, selected: u.id === state.c.unit_id }, u.name)),
+    );
+    const note = h('textarea', { id: 'transfer-note', rows: 3 });
+    const dialog = h(
+      'dialog',
+      { class: 'dialog', 'aria-labelledby': 'transfer-title' },
+      h(
+        'form',
+        {
+          method: 'dialog',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            const body = { unit_id: unitSelect.value };
+            if (note.value.trim()) body.note = note.value.trim();
+            const moved = await attempt(() => api('POST', `/cases/${id}/transfer`, body), t('case.transferred'));
+            if (!moved) return;
+            dialog.close();
+            dialog.remove();
+            if (myUnits().some((u) => u.id === moved.unit_id)) await load();
+            else location.hash = '#/inbox/mine';
+          },
+        },
+        h('h2', { id: 'transfer-title' }, t('case.transfer')),
+        h('label', { for: 'transfer-unit' }, t('case.transfer_unit')),
+        unitSelect,
+        h('label', { for: 'transfer-note' }, t('case.transfer_note')),
+        note,
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'submit', id: 'transfer-go' }, t('case.transfer')),
+          h('button', { type: 'button', class: 'ghost', onclick: () => (dialog.close(), dialog.remove()) }, t('cancel')),
+        ),
+      ),
+    );
+    document.body.append(dialog);
+    dialog.showModal();
+    unitSelect.focus();
+  }
+
+  try {
+    await load();
+  } catch (e) {
+    el.replaceChildren(h('p', { class: 'fatal' }, e instanceof Problem && e.status === 404 ? t('case.gone') : t('error.network')));
+    return { el };
+  }
+  const reloadSoon = debounce(() => load().catch(() => {}), 120);
+  return {
+    el,
+    onEvent(event) {
+      if (event.kind === 'resync' || event.case_id === id) reloadSoon();
+    },
+    keys: {
+      r: () => focusComposer('reply'),
+      n: () => focusComposer('note'),
+      c: () => document.getElementById('claim')?.click(),
+      e: () => document.getElementById('resolve')?.click(),
+      t: () => document.getElementById('transfer')?.click(),
+    },
+  };
+
+  function focusComposer(which) {
+    el.querySelector(`input[name=mode][value=${which}]`)?.click();
+    document.getElementById('composer')?.focus();
+  }
+}
+
+// ---------------------------------------------------------------- notifications
+
+async function notificationsView() {
+  const list = h('ul', { class: 'plain notifications' });
+  const el = h('section', { class: 'page' }, h('h1', null, t('notifications')), list);
+  async function load() {
+    const found = await attempt(() => api('GET', '/notifications?limit=50'));
+    if (!found) return;
+    list.replaceChildren(
+      ...found.items.map((n) =>
+        h(
+          'li',
+          { class: n.read_at ? 'read' : 'unread' },
+          h('time', { datetime: n.created_at }, when(n.created_at)),
+          ' ',
+          n.case_id ? h('a', { href: `#/cases/${n.case_id}` }, n.text) : n.text,
+        ),
+      ),
+    );
+    if (!found.items.length) list.append(h('li', { class: 'empty' }, t('empty')));
+  }
+  await load();
+  return { el, onEvent: (e) => e.kind === 'notification' && load() };
+}
+
+// ---------------------------------------------------------------- unit (supervisors)
+
+const DAYS = ['mon', 'tue', 'wed', 'thu', 'fri', 'sat', 'sun'];
+
+async function unitView(unitId) {
+  const el = h('div', { class: 'page unit' });
+  const supervised = units.filter((u) => supervises(u.id));
+
+  async function load() {
+    const [unit, agents, queue, canned] = await Promise.all([
+      api('GET', `/units/${unitId}`),
+      api('GET', `/agents${query({ unit_id: unitId })}`),
+      api('GET', `/cases${query({ unit_id: unitId, status: 'queued', limit: 100 })}`),
+      api('GET', `/canned-responses${query({ unit_id: unitId })}`),
+    ]);
+    render(unit, agents.items, queue.items, canned.items.filter((c) => c.unit_id === unitId));
+  }
+
+  function cannedPanel(responses) {
+    const shortcut = h('input', { type: 'text', id: 'canned-shortcut', required: true });
+    const title = h('input', { type: 'text', id: 'canned-title', required: true });
+    const body = h('textarea', { id: 'canned-body', rows: 3, required: true });
+    return h(
+      'section',
+      { class: 'panel' },
+      h('h2', null, t('canned.title')),
+      h(
+        'ul',
+        { class: 'plain canned' },
+        responses.map((c) =>
+          h(
+            'li',
+            null,
+            h('strong', null, `/${c.shortcut}`),
+            ` · ${c.title}`,
+            h('p', { class: 'muted' }, c.body),
+            h('button', { type: 'button', class: 'ghost', onclick: async () => (await attempt(() => api('DELETE', `/canned-responses/${c.id}`), t('saved'))) !== undefined && load() }, t('canned.remove', { shortcut: c.shortcut })),
+          ),
+        ),
+      ),
+      h(
+        'form',
+        {
+          class: 'canned-form',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            const made = await attempt(
+              () => api('POST', '/canned-responses', { unit_id: unitId, shortcut: shortcut.value, title: title.value, body: body.value }),
+              t('saved'),
+            );
+            if (made) await load();
+          },
+        },
+        h('h3', null, t('canned.add')),
+        h('label', { for: 'canned-shortcut' }, t('canned.shortcut')),
+        shortcut,
+        h('label', { for: 'canned-title' }, t('canned.name')),
+        title,
+        h('label', { for: 'canned-body' }, t('canned.body')),
+        body,
+        h('p', { class: 'hint' }, t('canned.variables')),
+        h('button', { type: 'submit', id: 'canned-save' }, t('canned.add')),
+      ),
+    );
+  }
+
+  function render(unit, agents, queue, canned) {
+    const picker = h(
+      'nav',
+      { class: 'unit-picker', 'aria-label': t('unit.pick') },
+      supervised.map((u) => h('a', { href: `#/units/${u.id}`, 'aria-current': u.id === unitId ? 'page' : null }, u.name)),
+    );
+    const people = h(
+      'table',
+      { class: 'agents' },
+      h('caption', null, t('unit.agents')),
+      h('thead', null, h('tr', null, ['name', 'presence', 'load', 'since'].map((c) => h('th', { scope: 'col' }, t(`unit.col.${c}`))))),
+      h(
+        'tbody',
+        null,
+        agents.map((a) =>
+          h(
+            'tr',
+            { 'data-agent': a.user_id },
+            h('td', null, a.display_name),
+            h('td', null, h('span', { class: `dot ${a.presence}` }), t(`presence.${a.presence}`)),
+            h('td', null, String(a.load)),
+            h('td', null, when(a.presence_since)),
+          ),
+        ),
+      ),
+    );
+    el.replaceChildren(
+      picker,
+      h('h1', null, unit.name),
+      h(
+        'div',
+        { class: 'columns' },
+        h('section', { class: 'panel' }, people, h('h2', null, t('unit.queue', { n: queue.length })), h('ul', { class: 'plain' }, queue.map((c) => h('li', null, h('a', { href: `#/cases/${c.id}` }, `#${c.number} · ${c.subject}`), ' ', h('time', { datetime: c.created_at }, when(c.created_at)))))),
+        h('section', { class: 'panel' }, hoursForm(unit), routingForm(unit)),
+        cannedPanel(canned),
+      ),
+    );
+  }
+
+  function hoursForm(unit) {
+    const rows = DAYS.map((day) => {
+      const open = unit.business_hours.weekly.find((d) => d.day === day);
+      const on = h('input', { type: 'checkbox', id: `day-${day}`, checked: Boolean(open) });
+      const from = h('input', { type: 'time', id: `open-${day}`, value: open?.open || '08:00', 'aria-label': t('hours.opens', { day: t(`day.${day}`) }) });
+      const to = h('input', { type: 'time', id: `close-${day}`, value: open?.close || '17:00', 'aria-label': t('hours.closes', { day: t(`day.${day}`) }) });
+      return { day, on, from, to, node: h('tr', null, h('td', null, on, h('label', { for: `day-${day}` }, t(`day.${day}`))), h('td', null, from), h('td', null, to)) };
+    });
+    const holidays = h('textarea', { id: 'holidays', rows: 2, value: unit.business_hours.holidays.join(', ') });
+    return h(
+      'form',
+      {
+        class: 'hours',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const weekly = rows.filter((r) => r.on.checked).map((r) => ({ day: r.day, open: r.from.value, close: r.to.value }));
+          const days = holidays.value.split(/[\s,]+/).filter(Boolean);
+          const saved = await attempt(() => api('PATCH', `/units/${unitId}`, { business_hours: { weekly, holidays: days } }), t('saved'));
+          if (saved) await load();
+        },
+      },
+      h('h2', null, t('hours.title')),
+      h('table', null, h('thead', null, h('tr', null, h('th', { scope: 'col' }, t('hours.day')), h('th', { scope: 'col' }, t('hours.open')), h('th', { scope: 'col' }, t('hours.close')))), h('tbody', null, rows.map((r) => r.node))),
+      h('label', { for: 'holidays' }, t('hours.holidays')),
+      holidays,
+      h('button', { type: 'submit', id: 'save-hours' }, t('save')),
+    );
+  }
+
+  function routingForm(unit) {
+    const mode = select(['manual', 'round_robin', 'least_loaded'], (m) => t(`routing.${m}`), () => {}, unit.routing.mode);
+    const capacity = h('input', { type: 'number', min: 0, max: 500, value: String(unit.routing.capacity.default) });
+    const requeue = h('input', { type: 'checkbox', id: 'requeue', checked: unit.routing.requeue_when_offline });
+    return h(
+      'form',
+      {
+        class: 'routing',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const routing = {
+            mode: mode.value,
+            capacity: { default: Number(capacity.value), channels: unit.routing.capacity.channels },
+            requeue_when_offline: requeue.checked,
+          };
+          if (await attempt(() => api('PATCH', `/units/${unitId}`, { routing }), t('saved'))) await load();
+        },
+      },
+      h('h2', null, t('routing.title')),
+      labelled(t('routing.mode'), mode),
+      labelled(t('routing.capacity'), capacity),
+      h('p', null, requeue, h('label', { for: 'requeue' }, t('routing.requeue'))),
+      h('button', { type: 'submit' }, t('save')),
+    );
+  }
+
+  try {
+    await load();
+  } catch (e) {
+    el.replaceChildren(h('p', { class: 'fatal' }, e instanceof Problem ? e.describe() : t('error.network')));
+  }
+  const reloadSoon = debounce(() => load().catch(() => {}), 300);
+  return {
+    el,
+    onEvent(event) {
+      if (['presence.changed', 'case.created', 'case.updated', 'resync'].includes(event.kind)) reloadSoon();
+    },
+  };
+}
+
+// ---------------------------------------------------------------- keys
+
+function showHelp() {
+  const help = document.getElementById('help');
+  if (!help) return;
+  const keys = ['j', 'k', 'r', 'n', 'c', 'e', 't', 'g i', '?'];
+  help.replaceChildren(
+    h('h2', null, t('keys.title')),
+    h('dl', null, keys.map((k) => [h('dt', null, h('kbd', null, k)), h('dd', null, t(`keys.${k.replace(' ', '_')}`))])),
+    h('button', { type: 'button', onclick: () => (help.hidden = true) }, t('close')),
+  );
+  help.hidden = !help.hidden;
+}
+
+let pendingG = false;
+document.addEventListener('keydown', (e) => {
+  const typing = e.target.closest?.('input, textarea, select, [contenteditable]');
+  if (typing || e.ctrlKey || e.metaKey || e.altKey || !me) return;
+  if (e.key === 'Escape') {
+    document.getElementById('help').hidden = true;
+    return;
+  }
+  if (pendingG) {
+    pendingG = false;
+    if (e.key === 'i') location.hash = '#/inbox/mine';
+    return;
+  }
+  if (e.key === 'g') {
+    pendingG = true;
+    return;
+  }
+  if (e.key === '?') return showHelp();
+  const action = current?.keys?.[e.key];
+  if (action) {
+    e.preventDefault();
+    action();
+  }
+});
+
+// ---------------------------------------------------------------- go
+
+(async () => {
+  const wanted = (navigator.language || 'es').slice(0, 2);
+  await loadLocale(wanted);
+  if (!location.hash) location.hash = session ? '#/inbox/mine' : '#/login';
+  else route();
+})();

@@ -1,0 +1,59 @@
+//! Runs routing (`queue.route` jobs, see `store::routing`) and the sweep
+//! that marks agents without console activity away, then offline.
+
+use std::time::Duration;
+
+use actix_web::web;
+
+use crate::app::AppState;
+use crate::domain::UnitId;
+use crate::jobs::Outcome;
+use crate::store::{self, job::Job};
+
+pub const SWEEP_JOB: &str = "presence.sweep";
+
+/// Runs a `queue.route` job: hands out the unit's queue in one transaction
+/// that also completes the job.
+pub async fn route(state: &AppState, job: &Job) -> Outcome {
+    let Some(unit) = job.payload["unit_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
+        return Outcome::Dead("the job names no unit".into());
+    };
+    let routed = async {
+        let tx = state.store.begin().await?;
+        // Routings run one at a time: an earlier one still running goes first.
+        if store::job::earlier_in_group(&*tx, job, false).await? {
+            return Ok(None);
+        }
+        let given = store::routing::route_in(&*tx, UnitId(unit)).await?;
+        store::job::complete_in(&*tx, job.id).await?;
+        tx.commit().await?;
+        Ok::<_, store::Error>(Some(given))
+    };
+    match routed.await {
+        Ok(Some(given)) => {
+            if !given.is_empty() {
+                tracing::debug!(%unit, cases = given.len(), "routed");
+            }
+            Outcome::Done
+        }
+        Ok(None) => Outcome::Later(Duration::from_millis(50)),
+        Err(store::Error::NotFound(_)) => Outcome::Dead("the unit no longer exists".into()),
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}
+
+/// Runs a `presence.sweep` job.
+pub async fn sweep(state: &AppState) -> Outcome {
+    let config = &state.config.presence;
+    let away = chrono::Duration::minutes(config.away_after_mins.into());
+    let offline = chrono::Duration::minutes(config.offline_after_mins.max(config.away_after_mins).into());
+    match store::agent::sweep(&state.store, away, offline).await {
+        Ok(_) => Outcome::Done,
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}
+
+/// Starts the loop that enqueues the sweep, once per period across instances.
+pub fn spawn_sweep(state: web::Data<AppState>) {
+    crate::jobs::every(state.clone(), state.config.presence.sweep_secs, SWEEP_JOB);
+}

@@ -1,0 +1,190 @@
+//! The agent console in a real browser: an agent signs in, sees a web chat
+//! case arrive live, takes it, replies (the visitor's widget shows it),
+//! adds a note and a tag and transfers it to another unit, whose agent sees
+//! it arrive live and resolves it; a supervisor changes the unit's business
+//! hours. Screenshots of the main views go to docs/screenshots.
+
+use super::webchat::{in_widget, site, until_shown, write};
+use super::{Driver, assert_accessible};
+use fantoccini::{Client, Locator, key::Key};
+use serde_json::{Value, json};
+use std::time::Duration;
+use ventanilla_tests::{Backend, PASSWORD, TestApp, eventually, spawn_app};
+
+const WAIT: Duration = Duration::from_secs(20);
+
+async fn js(client: &Client, script: &str) -> anyhow::Result<Value> {
+    Ok(client.execute(script, vec![]).await?)
+}
+
+/// Waits until `script` (an expression) is truthy, returning its value.
+async fn until(client: &Client, what: &str, script: &str) -> anyhow::Result<Value> {
+    let body = format!("return {script};");
+    let found = eventually(WAIT, || async {
+        let value = client.execute(&body, vec![]).await.ok()?;
+        let truthy = !matches!(&value, Value::Null | Value::Bool(false)) && value != json!("") && value != json!(0);
+        truthy.then_some(value)
+    })
+    .await;
+    match found {
+        Some(value) => Ok(value),
+        None => {
+            let page = js(client, "return document.body.innerText;").await?;
+            anyhow::bail!("{what}: never happened; the page shows:\n{}", page.as_str().unwrap_or_default())
+        }
+    }
+}
+
+async fn sign_in(client: &Client, app: &TestApp, email: &str) -> anyhow::Result<()> {
+    client.goto(&format!("{}/console/", app.base)).await?;
+    client.wait().for_element(Locator::Css("#email")).await?.send_keys(email).await?;
+    client.find(Locator::Css("#password")).await?.send_keys(PASSWORD).await?;
+    client.find(Locator::Css("form.login button")).await?.click().await?;
+    until(client, "the console connects live", "document.querySelector('#live.on')").await?;
+    Ok(())
+}
+
+async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
+    std::fs::create_dir_all(&dir)?;
+    // The top of the view, without passing notices.
+    js(client, "window.scrollTo(0, 0); document.querySelectorAll('.toast').forEach(t => t.remove()); return true;").await?;
+    std::fs::write(dir.join(format!("{name}.png")), client.screenshot().await?)?;
+    Ok(())
+}
+
+/// Goes to a hash route of the console and waits for it to draw.
+async fn open(client: &Client, hash: &str, ready: &str) -> anyhow::Result<()> {
+    js(client, &format!("location.hash = {}; return true;", json!(hash))).await?;
+    until(client, &format!("{hash} shows"), ready).await?;
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
+    let app = spawn_app(Backend::Sqlite).await?;
+    let admisiones = app.create_unit("admisiones").await?;
+    let bienestar = app.create_unit("bienestar").await?;
+    app.create_member("ana@uni.test", &admisiones, "agent").await?;
+    app.create_member("laura@uni.test", &bienestar, "agent").await?;
+    let (_, sofia) = app.create_member("sofia@uni.test", &admisiones, "supervisor").await?;
+    let greeting = "Con gusto te ayudo. Soy {{agent.name}}, de {{unit.name}}. ¿Para qué trámite lo necesitas?";
+    let canned = json!({"unit_id": admisiones, "shortcut": "saludo", "title": "Saludo", "body": greeting});
+    app.post_ok("/api/v1/canned-responses", &sofia, canned, 201).await?;
+    let page = format!(
+        "<!doctype html><html lang=\"es\"><head><meta charset=\"utf-8\"><title>Admisiones</title></head>\
+         <body><h1>Admisiones</h1><script src=\"{}/widget.js\" data-unit=\"admisiones\" async></script></body></html>",
+        app.base
+    );
+    let (site_url, _site) = site(page).await?;
+    let driver = Driver::start()?;
+    let ana = driver.client().await?;
+    let visitor = driver.client().await?;
+    let laura = driver.client().await?;
+    let outcome = async {
+        // Ana signs in (and is online) and watches the unassigned queue.
+        sign_in(&ana, &app, "ana@uni.test").await?;
+        until(&ana, "Ana is online", "document.querySelector('#presence').value === 'online'").await?;
+        open(&ana, "#/inbox/unassigned", "document.querySelector('ul.cases')").await?;
+        assert_accessible(&ana, "console inbox").await?;
+        js(&ana, "window.stillHere = true; return true;").await?;
+
+        // A visitor writes on the web chat; the case appears without a reload.
+        visitor.goto(&site_url).await?;
+        let bubble = eventually(WAIT, || async {
+            in_widget(&visitor, "return !!w.querySelector('.bubble');").await.ok().filter(|v| v == &json!(true))
+        })
+        .await;
+        anyhow::ensure!(bubble.is_some(), "the widget never appeared");
+        in_widget(&visitor, "w.querySelector('.bubble').click(); return true;").await?;
+        write(&visitor, "Hola, necesito un certificado de notas").await?;
+        until(&ana, "the new case is listed", "[...document.querySelectorAll('.case-row a.subject')].find(a => a.textContent.includes('certificado'))?.textContent").await?;
+        anyhow::ensure!(js(&ana, "return window.stillHere === true;").await? == json!(true), "the page reloaded");
+        screenshot(&ana, "console-inbox").await?;
+
+        // She opens it, takes it and replies.
+        js(&ana, "[...document.querySelectorAll('.case-row a.subject')].find(a => a.textContent.includes('certificado')).click(); return true;").await?;
+        until(&ana, "the case opens", "document.querySelector('#claim')").await?;
+        ana.find(Locator::Css("#claim")).await?.click().await?;
+        until(&ana, "the case is Ana's", "document.querySelector('#case-assignee')?.textContent === 'ana@uni.test'").await?;
+        // The reply is the unit's canned greeting, found by typing `/salu`.
+        ana.find(Locator::Css("#composer")).await?.send_keys("/salu").await?;
+        until(&ana, "the canned response is offered", "document.querySelector('#canned-picks li')?.textContent.includes('/saludo')").await?;
+        ana.find(Locator::Css("#composer")).await?.send_keys(&char::from(Key::Enter).to_string()).await?;
+        until(&ana, "the greeting is filled in", "document.querySelector('#composer').value.includes('Soy ana@uni.test, de admisiones')").await?;
+        ana.find(Locator::Css("#send")).await?.click().await?;
+        until_shown(&visitor, "agent", "Con gusto te ayudo. Soy ana@uni.test, de admisiones.").await?;
+        write(&visitor, "Para una beca").await?;
+        until(&ana, "the visitor's answer arrives live", "[...document.querySelectorAll('.msg.inbound .body')].some(p => p.textContent === 'Para una beca')").await?;
+
+        // A note and a tag.
+        ana.find(Locator::Css("input[name=mode][value=note]")).await?.click().await?;
+        ana.find(Locator::Css("#composer")).await?.send_keys("Pide certificado para beca; pasa a bienestar").await?;
+        ana.find(Locator::Css("#send")).await?.click().await?;
+        until(&ana, "the note shows", "[...document.querySelectorAll('.note .body')].some(p => p.textContent.includes('pasa a bienestar'))").await?;
+        ana.find(Locator::Css("#tag-input")).await?.send_keys("certificados").await?;
+        ana.find(Locator::Css(".tag-form button")).await?.click().await?;
+        until(&ana, "the tag shows", "[...document.querySelectorAll('.tags li')].some(li => li.textContent.startsWith('certificados'))").await?;
+        assert_accessible(&ana, "console case").await?;
+        screenshot(&ana, "console-case").await?;
+        let case_id = js(&ana, "return location.hash.split('/')[2];").await?.as_str().unwrap_or_default().to_owned();
+        let notes = app.get(&format!("/api/v1/cases/{case_id}/notes"), &app.admin_token).await?;
+        anyhow::ensure!(notes.text.contains("pasa a bienestar"), "{}", notes.text);
+
+        // Laura watches her unit's queue; Ana transfers the case there.
+        sign_in(&laura, &app, "laura@uni.test").await?;
+        open(&laura, &format!("#/inbox/unit-{bienestar}"), "document.querySelector('ul.cases')").await?;
+        ana.find(Locator::Css("#transfer")).await?.click().await?;
+        js(&ana, &format!("document.querySelector('#transfer-unit').value = {}; return true;", json!(bienestar))).await?;
+        ana.find(Locator::Css("#transfer-note")).await?.send_keys("Necesita orientación para la beca").await?;
+        ana.find(Locator::Css("#transfer-go")).await?.click().await?;
+        until(&ana, "Ana is back in her inbox", "location.hash === '#/inbox/mine'").await?;
+        until(&laura, "the case arrives in Laura's queue", &format!("document.querySelector('[data-case=\"{case_id}\"]')")).await?;
+
+        // Laura takes it and resolves it.
+        open(&laura, &format!("#/cases/{case_id}"), "document.querySelector('#claim')").await?;
+        anyhow::ensure!(
+            js(&laura, "return [...document.querySelectorAll('.note .body')].map(p => p.textContent).join('|');").await?
+                .as_str().unwrap_or_default().contains("Necesita orientación"),
+            "the transfer note is on the case"
+        );
+        laura.find(Locator::Css("#claim")).await?.click().await?;
+        until(&laura, "the case is Laura's", "document.querySelector('#case-assignee')?.textContent === 'laura@uni.test'").await?;
+        laura.find(Locator::Css("#resolve")).await?.click().await?;
+        until(&laura, "the case is resolved", "document.querySelector('#case-status')?.textContent === 'Resuelto'").await?;
+        let stored = app.case(&case_id).await?;
+        anyhow::ensure!(stored["status"] == "resolved" && stored["unit_id"] == bienestar.as_str(), "{stored}");
+        anyhow::ensure!(stored["tags"] == json!(["certificados"]), "{stored}");
+
+        // Sofía, a supervisor, opens her unit and opens it at 07:00 on Mondays.
+        js(&ana, "localStorage.clear(); return true;").await?;
+        sign_in(&ana, &app, "sofia@uni.test").await?;
+        ana.find(Locator::Css(".top nav a[href^='#/units/']")).await?.click().await?;
+        until(&ana, "the unit view", "document.querySelector('#save-hours')").await?;
+        until(&ana, "her agent is listed", "[...document.querySelectorAll('.agents td')].some(td => td.textContent === 'ana@uni.test')").await?;
+        js(&ana, "document.querySelector('#open-mon').value = '07:00'; document.querySelector('#day-sat').checked = true; document.querySelector('#open-sat').value = '09:00'; document.querySelector('#close-sat').value = '12:00'; return true;").await?;
+        ana.find(Locator::Css("#save-hours")).await?.click().await?;
+        let hours = eventually(WAIT, || async {
+            let unit = app.get(&format!("/api/v1/units/{admisiones}"), &app.admin_token).await.ok()?;
+            let weekly = unit.body["business_hours"]["weekly"].as_array()?.clone();
+            let monday = weekly.iter().find(|d| d["day"] == "mon")?;
+            (monday["open"] == "07:00").then_some(weekly)
+        })
+        .await;
+        let Some(weekly) = hours else { anyhow::bail!("the business hours were not saved") };
+        anyhow::ensure!(weekly.iter().any(|d| d["day"] == "sat" && d["open"] == "09:00" && d["close"] == "12:00"), "{weekly:?}");
+        ana.find(Locator::Css("#canned-shortcut")).await?.send_keys("horario").await?;
+        ana.find(Locator::Css("#canned-title")).await?.send_keys("Horario de atención").await?;
+        ana.find(Locator::Css("#canned-body")).await?.send_keys("Atendemos de lunes a viernes de 7:00 a 17:00, {{contact.first_name}}.").await?;
+        ana.find(Locator::Css("#canned-save")).await?.click().await?;
+        until(&ana, "the new response is listed", "[...document.querySelectorAll('.canned strong')].some(s => s.textContent === '/horario')").await?;
+        assert_accessible(&ana, "console unit").await?;
+        screenshot(&ana, "console-unit").await?;
+        Ok(())
+    }
+    .await;
+    for client in [ana, visitor, laura] {
+        client.close().await?;
+    }
+    outcome
+}
