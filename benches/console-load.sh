@@ -61,7 +61,9 @@ def load(sid, warm):
     if not warm:
         call("POST", f"/session/{sid}/url", {"url": base + "/help/faq"})
         call("POST", f"/session/{sid}/execute/sync", {"script": "localStorage.setItem('ventanilla.session', arguments[0]); return true;", "args": [json.dumps(login())]})
-    call("POST", f"/session/{sid}/url", {"url": base + "/console/#/inbox/mine"})
+    # A warm load is a new page (another query string) with the assets cached.
+    page = "/console/?warm#/inbox/mine" if warm else "/console/#/inbox/mine"
+    call("POST", f"/session/{sid}/url", {"url": base + page})
     return call("POST", f"/session/{sid}/execute/async", {"script": MEASURE, "args": []})
 
 cold, warm = [], []

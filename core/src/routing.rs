@@ -1,5 +1,6 @@
-//! Runs routing (`queue.route` jobs, see `store::routing`) and the sweep
-//! that marks agents without console activity away, then offline.
+//! Runs routing (`queue.route` jobs, see `store::routing`), the sweep that
+//! marks agents without console activity away, then offline, and brings
+//! snoozed cases back (`case.wake`).
 
 use std::time::Duration;
 
@@ -38,6 +39,27 @@ pub async fn route(state: &AppState, job: &Job) -> Outcome {
         }
         Ok(None) => Outcome::Later(Duration::from_millis(50)),
         Err(store::Error::NotFound(_)) => Outcome::Dead("the unit no longer exists".into()),
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}
+
+/// Runs a `case.wake` job: the case comes back (if it is still snoozed
+/// until then) and its assignee is told, with the job completed in the
+/// same transaction.
+pub async fn wake(state: &AppState, job: &Job) -> Outcome {
+    let case = job.payload["case_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok());
+    let at = job.payload["at"].as_str().and_then(|at| chrono::DateTime::parse_from_rfc3339(at).ok());
+    let (Some(case), Some(at)) = (case, at) else {
+        return Outcome::Dead("the job names no case or time".into());
+    };
+    let woke = async {
+        let tx = state.store.begin().await?;
+        store::case::wake_in(&*tx, crate::domain::CaseId(case), at.with_timezone(&chrono::Utc)).await?;
+        store::job::complete_in(&*tx, job.id).await?;
+        tx.commit().await
+    };
+    match woke.await {
+        Ok(()) => Outcome::Done,
         Err(e) => Outcome::Retry(e.to_string()),
     }
 }

@@ -19,6 +19,7 @@ mod m20261130_000012_bot_outcomes;
 mod m20261130_000013_job_groups;
 mod m20261130_000014_routing;
 mod m20261130_000015_canned_responses;
+mod m20261130_000016_snooze;
 
 pub struct Migrator;
 
@@ -41,6 +42,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000013_job_groups::Migration),
             Box::new(m20261130_000014_routing::Migration),
             Box::new(m20261130_000015_canned_responses::Migration),
+            Box::new(m20261130_000016_snooze::Migration),
         ]
     }
 }

@@ -1,7 +1,8 @@
 //! Queues and assignment: automatic routing (least loaded, round robin)
 //! within presence and capacity, claims that never give one case to two
 //! agents, requeueing when an agent goes offline, transfers with a note,
-//! @mentions, and the live stream consoles read.
+//! @mentions, the live stream consoles read, snoozing, and finding cases
+//! by what their messages say.
 
 use reqwest::Method;
 use serde_json::{Value, json};
@@ -23,6 +24,10 @@ async fn presence(app: &TestApp, token: &str, presence: &str) -> anyhow::Result<
         app.call(Method::PUT, "/api/v1/agents/me/presence", Some(token), Some(&json!({"presence": presence}))).await?;
     anyhow::ensure!(reply.status == 200, "presence: {}", reply.text);
     Ok(reply.body)
+}
+
+fn ids(reply: &Value) -> Vec<String> {
+    reply["items"].as_array().into_iter().flatten().filter_map(|c| c["id"].as_str().map(str::to_owned)).collect()
 }
 
 fn id(value: &Value) -> String {
@@ -285,6 +290,55 @@ on_both! {
         let token = app.create_token(&["contacts:read"]).await?;
         let refused = app.get("/api/v1/stream", &token).await?;
         assert_eq!(refused.status, 403, "{}", refused.text);
+        Ok(())
+    }
+
+    async fn snoozed_cases_come_back_on_time_or_when_the_person_writes(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let (_, ana) = app.create_member("ana@uni.test", &unit, "agent").await?;
+        let case = id(&app.create_case(&app.admin_token, &unit, "Certificado").await?);
+        let claimed = app.call(Method::POST, &format!("/api/v1/cases/{case}/claim"), Some(&ana), None).await?;
+        assert_eq!(claimed.status, 200, "{}", claimed.text);
+        let past = app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"snoozed_until": "2020-01-01T00:00:00Z"})).await?;
+        assert_eq!(past.status, 422, "{}", past.text);
+        assert_eq!(past.body["errors"][0]["field"], "snoozed_until");
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(2)).to_rfc3339();
+        let snoozed = app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"snoozed_until": soon})).await?;
+        assert_eq!(snoozed.status, 200, "{}", snoozed.text);
+        assert!(snoozed.body["snoozed_until"].is_string(), "{}", snoozed.text);
+        let listed = |snoozed: bool| {
+            let app = &app;
+            let ana = &ana;
+            async move {
+                let reply = app.get(&format!("/api/v1/cases?assignee_id=me&snoozed={snoozed}"), ana).await?;
+                anyhow::Ok(reply.body["items"].as_array().map_or(0, Vec::len))
+            }
+        };
+        assert_eq!(listed(true).await?, 1);
+        assert_eq!(listed(false).await?, 0);
+        // At its time it comes back, and Ana is told.
+        app.case_until(&case, "back from snooze", |c| c["snoozed_until"].is_null()).await?;
+        let told = eventually(WAIT, || async {
+            let mine = app.get("/api/v1/notifications", &ana).await.ok()?;
+            mine.text.contains("vuelve de la pausa").then_some(())
+        }).await;
+        assert!(told.is_some(), "Ana was not told the case is back");
+        assert_eq!(listed(false).await?, 1);
+        // Snoozed for a day, it comes back as soon as the person writes.
+        let tomorrow = (chrono::Utc::now() + chrono::Duration::days(1)).to_rfc3339();
+        app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"snoozed_until": tomorrow})).await?;
+        app.contact_says(&case, "¿Me pueden enviar el certificado de notas?").await?;
+        assert!(app.case(&case).await?["snoozed_until"].is_null());
+        // Finding it by what was written in it, in any case of letters.
+        let found = app.get("/api/v1/cases?text=CERTIFICADO%20DE%20NOTAS", &ana).await?;
+        assert_eq!(ids(&found.body), vec![case.clone()], "{}", found.text);
+        let none = app.get("/api/v1/cases?text=biblioteca", &ana).await?;
+        assert!(ids(&none.body).is_empty(), "{}", none.text);
+        // A resolved case cannot be snoozed.
+        app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"status": "resolved"})).await?;
+        let ended = app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"snoozed_until": tomorrow})).await?;
+        assert_eq!(ended.status, 422, "{}", ended.text);
         Ok(())
     }
 }

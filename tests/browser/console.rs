@@ -9,7 +9,7 @@ use super::{Driver, assert_accessible};
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
 use std::time::Duration;
-use ventanilla_tests::{Backend, PASSWORD, TestApp, eventually, spawn_app};
+use ventanilla_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, PASSWORD, TestApp, eventually, plugin_wasm, spawn_app};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -36,9 +36,13 @@ async fn until(client: &Client, what: &str, script: &str) -> anyhow::Result<Valu
 }
 
 async fn sign_in(client: &Client, app: &TestApp, email: &str) -> anyhow::Result<()> {
+    sign_in_with(client, app, email, PASSWORD).await
+}
+
+async fn sign_in_with(client: &Client, app: &TestApp, email: &str, password: &str) -> anyhow::Result<()> {
     client.goto(&format!("{}/console/", app.base)).await?;
     client.wait().for_element(Locator::Css("#email")).await?.send_keys(email).await?;
-    client.find(Locator::Css("#password")).await?.send_keys(PASSWORD).await?;
+    client.find(Locator::Css("#password")).await?.send_keys(password).await?;
     client.find(Locator::Css("form.login button")).await?.click().await?;
     until(client, "the console connects live", "document.querySelector('#live.on')").await?;
     Ok(())
@@ -48,7 +52,8 @@ async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
     std::fs::create_dir_all(&dir)?;
     // The top of the view, without passing notices.
-    js(client, "window.scrollTo(0, 0); document.querySelectorAll('.toast').forEach(t => t.remove()); return true;").await?;
+    js(client, "window.scrollTo(0, 0); document.querySelectorAll('.toast').forEach(t => t.remove()); return true;")
+        .await?;
     std::fs::write(dir.join(format!("{name}.png")), client.screenshot().await?)?;
     Ok(())
 }
@@ -127,6 +132,11 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         until(&ana, "the tag shows", "[...document.querySelectorAll('.tags li')].some(li => li.textContent.startsWith('certificados'))").await?;
         assert_accessible(&ana, "console case").await?;
         screenshot(&ana, "console-case").await?;
+        // On a tablet held upright the case fits the screen's width.
+        ana.set_window_size(820, 1180).await?;
+        until(&ana, "the case fits a tablet", "document.documentElement.scrollWidth <= window.innerWidth").await?;
+        screenshot(&ana, "console-case-tablet").await?;
+        ana.set_window_size(1280, 900).await?;
         let case_id = js(&ana, "return location.hash.split('/')[2];").await?.as_str().unwrap_or_default().to_owned();
         let notes = app.get(&format!("/api/v1/cases/{case_id}/notes"), &app.admin_token).await?;
         anyhow::ensure!(notes.text.contains("pasa a bienestar"), "{}", notes.text);
@@ -180,6 +190,42 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         until(&ana, "the new response is listed", "[...document.querySelectorAll('.canned strong')].some(s => s.textContent === '/horario')").await?;
         assert_accessible(&ana, "console unit").await?;
         screenshot(&ana, "console-unit").await?;
+
+        // An admin uploads a plugin and installs it through the form its
+        // settings schema describes.
+        js(&laura, "localStorage.clear(); return true;").await?;
+        sign_in_with(&laura, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        laura.find(Locator::Css(".top nav a[href='#/admin/plugins']")).await?.click().await?;
+        until(&laura, "the plugins page", "document.querySelector('#plugin-upload')").await?;
+        let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example-bot/plugin.toml").canonicalize()?;
+        laura.find(Locator::Css("#plugin-manifest")).await?.send_keys(&manifest.display().to_string()).await?;
+        laura.find(Locator::Css("#plugin-component")).await?.send_keys(&plugin_wasm("example-bot")?.display().to_string()).await?;
+        laura.find(Locator::Css("#plugin-upload")).await?.click().await?;
+        until(&laura, "the uploaded plugin is listed", "document.querySelector('[data-plugin=\"example-bot\"] button')").await?;
+        laura.find(Locator::Css("[data-plugin='example-bot'] button")).await?.click().await?;
+        until(&laura, "the settings form", "document.querySelector('#s-example-bot-handoff_unit')").await?;
+        laura.find(Locator::Css("#s-example-bot-handoff_unit")).await?.send_keys("admisiones").await?;
+        js(&laura, "document.querySelector('#s-example-bot-greeting').value = 'Hola, soy Vale.'; return true;").await?;
+        assert_accessible(&laura, "console admin").await?;
+        screenshot(&laura, "console-admin").await?;
+        laura.find(Locator::Css("#install-save")).await?.click().await?;
+        until(&laura, "the install is listed", "document.querySelector('[data-install]')").await?;
+        let installs = app.get("/api/v1/plugin-installs", &app.admin_token).await?;
+        let install = &installs.body["items"][0];
+        anyhow::ensure!(install["settings"] == json!({"greeting": "Hola, soy Vale.", "handoff_unit": "admisiones"}), "{install}");
+        anyhow::ensure!(install["grants"]["kv"] == true && install["grants"]["kb_search"] == true && install["enabled"] == true, "{install}");
+        // And changes it later with the same form.
+        laura.find(Locator::Css("[data-install] button")).await?.click().await?;
+        until(&laura, "the form shows the settings", "document.querySelector('#s-example-bot-greeting')?.value === 'Hola, soy Vale.'").await?;
+        js(&laura, "document.querySelector('#s-example-bot-greeting').value = '¡Hola! Soy Vale, el asistente.'; document.querySelector('#install-enabled').checked = false; return true;").await?;
+        laura.find(Locator::Css("#install-save")).await?.click().await?;
+        let changed = eventually(WAIT, || async {
+            let installs = app.get("/api/v1/plugin-installs", &app.admin_token).await.ok()?;
+            let install = installs.body["items"][0].clone();
+            (install["settings"]["greeting"] == "¡Hola! Soy Vale, el asistente." && install["enabled"] == false).then_some(())
+        })
+        .await;
+        anyhow::ensure!(changed.is_some(), "the install was not changed from the form");
         Ok(())
     }
     .await;

@@ -46,6 +46,8 @@ pub struct CaseDto {
     pub closed_at: Option<DateTime<Utc>>,
     /// The channel account (connector install) replies go out on, if any.
     pub channel_install_id: Option<uuid::Uuid>,
+    /// Put aside until then; it comes back earlier if the person writes.
+    pub snoozed_until: Option<DateTime<Utc>>,
     /// Service-level targets kept by the unit's protocols (e.g. the
     /// escalation-sla plugin), soonest due first.
     pub sla: Vec<SlaDto>,
@@ -145,6 +147,7 @@ impl From<Case> for CaseDto {
             resolved_at: c.resolved_at,
             closed_at: c.closed_at,
             channel_install_id: c.channel_install_id,
+            snoozed_until: c.snoozed_until,
             sla: vec![],
         }
     }
@@ -206,6 +209,11 @@ pub struct UpdateCase {
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
     /// Replaces every tag.
     pub tags: Option<Vec<String>>,
+    /// Puts an open case aside until this time (in the future); null
+    /// brings it back now.
+    #[serde(default, deserialize_with = "super::schema::double_option")]
+    #[schema(value_type = Option<DateTime<Utc>>)]
+    pub snoozed_until: Option<Option<DateTime<Utc>>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -238,6 +246,10 @@ pub struct CaseQuery {
     /// Comma-separated service-level states, e.g. `warning,breached` for
     /// the cases at risk.
     pub sla: Option<String>,
+    /// `true`: only snoozed cases; `false`: none of them.
+    pub snoozed: Option<bool>,
+    /// Text in the subject or in any message of the case (case-insensitive).
+    pub text: Option<String>,
 }
 
 fn check_fields(field: &str, fields: &serde_json::Map<String, serde_json::Value>, check: &mut Checker) {
@@ -330,6 +342,9 @@ pub async fn list_cases(
     if query.q.as_ref().is_some_and(|q| q.chars().count() > 200) {
         check.check::<()>(Err(domain::Error::invalid("q", "must be at most 200 characters")));
     }
+    if query.text.as_ref().is_some_and(|q| q.chars().count() > 200) {
+        check.check::<()>(Err(domain::Error::invalid("text", "must be at most 200 characters")));
+    }
     let sla_states = query
         .sla
         .as_deref()
@@ -359,6 +374,8 @@ pub async fn list_cases(
         updated_before: query.updated_before,
         q: query.q,
         sla_states,
+        snoozed: query.snoozed,
+        text: query.text,
     };
     let scope = auth.0.case_units();
     let (cases, next) =
@@ -501,6 +518,14 @@ pub async fn update_case(
     if let Some(fields) = &body.custom_fields {
         check_fields("custom_fields", fields, &mut check);
     }
+    if let Some(Some(until)) = body.snoozed_until {
+        let now = Utc::now();
+        if until <= now {
+            check.check::<()>(Err(domain::Error::invalid("snoozed_until", "must be in the future")));
+        } else if until > now + chrono::Duration::days(366) {
+            check.check::<()>(Err(domain::Error::invalid("snoozed_until", "must be within a year")));
+        }
+    }
     check.finish()?;
     let patch = CasePatch {
         subject,
@@ -510,6 +535,7 @@ pub async fn update_case(
         unit_id: body.unit_id.map(UnitId),
         custom_fields: body.custom_fields,
         tags,
+        snoozed_until: body.snoozed_until,
     };
     // The person is told when a person takes over, by name and unit.
     let notice = match patch.assignee_id {

@@ -32,6 +32,11 @@ pub struct PluginVersionDto {
     pub sha256: String,
     pub size_bytes: i64,
     pub uploaded_at: DateTime<Utc>,
+    /// The JSON Schema of an install's settings (the console builds its
+    /// form from it).
+    pub settings_schema: serde_json::Value,
+    /// What the plugin asks to be granted.
+    pub requested: super::plugin_install::GrantsDto,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -57,6 +62,7 @@ pub struct UploadPlugin {
 
 impl From<PluginVersion> for PluginVersionDto {
     fn from(v: PluginVersion) -> Self {
+        let manifest = Manifest::parse(&v.manifest).ok();
         PluginVersionDto {
             version: v.version,
             name: v.name,
@@ -66,6 +72,9 @@ impl From<PluginVersion> for PluginVersionDto {
             sha256: v.wasm_hash,
             size_bytes: v.size_bytes,
             uploaded_at: v.created_at,
+            // A stored manifest was checked when it was uploaded.
+            settings_schema: manifest.as_ref().map(|m| m.settings_schema.clone()).unwrap_or_default(),
+            requested: manifest.map(|m| m.capabilities.into()).unwrap_or_default(),
         }
     }
 }

@@ -1,5 +1,5 @@
 //! `GET /stream`: live events for a console, as server-sent events. Each
-//! event says what changed (`case.created`, `case.updated`,
+//! event says what changed (`case.created`, `case.updated`, `case.sla`,
 //! `message.created`, `note.created`, `presence.changed`, `notification`,
 //! and `resync` when events may have been missed) and the console reads
 //! anything more through the API. A console's open stream counts as its

@@ -65,6 +65,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 resolved_at: Set(None),
                 closed_at: Set(None),
                 channel_install_id: Set(None),
+                snoozed_until: Set(None),
             });
             messages.push(store::message::entity::ActiveModel {
                 id: Set(uuid::Uuid::now_v7()),

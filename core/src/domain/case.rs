@@ -26,6 +26,8 @@ pub struct Case {
     pub closed_at: Option<DateTime<Utc>>,
     /// The channel account (connector install) replies go out on.
     pub channel_install_id: Option<uuid::Uuid>,
+    /// Put aside until then (it comes back earlier if the person writes).
+    pub snoozed_until: Option<DateTime<Utc>>,
 }
 
 /// A case to create; the contact and unit are resolved by the store.
@@ -55,6 +57,8 @@ pub struct CasePatch {
     pub unit_id: Option<UnitId>,
     pub custom_fields: Option<serde_json::Map<String, serde_json::Value>>,
     pub tags: Option<Vec<String>>,
+    /// `Some(None)` brings a snoozed case back.
+    pub snoozed_until: Option<Option<DateTime<Utc>>>,
 }
 
 /// Where a case is in its life.
@@ -252,6 +256,7 @@ mod tests {
             custom_fields: Default::default(),
             created_at: Utc::now(),
             updated_at: Utc::now(),
+            snoozed_until: None,
             first_response_at: None,
             resolved_at: None,
             closed_at: None,

@@ -112,6 +112,7 @@ pub async fn run(state: &AppState, job: Job) {
         crate::store::survey::OFFER_JOB => crate::channels::survey::offer(state, &job).await,
         crate::store::routing::ROUTE_JOB => crate::routing::route(state, &job).await,
         crate::routing::SWEEP_JOB => crate::routing::sweep(state).await,
+        crate::store::case::WAKE_JOB => crate::routing::wake(state, &job).await,
         other => Outcome::Dead(format!("no handler for job kind `{other}`")),
     };
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;

@@ -41,6 +41,7 @@ pub mod entity {
         pub resolved_at: Option<DateTimeUtc>,
         pub closed_at: Option<DateTimeUtc>,
         pub channel_install_id: Option<Uuid>,
+        pub snoozed_until: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -95,6 +96,7 @@ fn to_case(m: entity::Model, tags: Vec<String>) -> Result<Case> {
         first_response_at: m.first_response_at,
         resolved_at: m.resolved_at,
         closed_at: m.closed_at,
+        snoozed_until: m.snoozed_until,
         channel_install_id: m.channel_install_id,
     })
 }
@@ -117,6 +119,7 @@ fn to_active(case: &Case) -> entity::ActiveModel {
         resolved_at: Set(case.resolved_at),
         closed_at: Set(case.closed_at),
         channel_install_id: Set(case.channel_install_id),
+        snoozed_until: Set(case.snoozed_until),
     }
 }
 
@@ -223,6 +226,7 @@ pub async fn create_in(
         resolved_at: None,
         closed_at: None,
         channel_install_id: new.channel_install_id,
+        snoozed_until: None,
     };
     match (new.status, new.assignee_id) {
         (CaseStatus::Bot, _) => case.status = CaseStatus::Bot,
@@ -319,6 +323,10 @@ pub struct CaseFilter {
     pub q: Option<String>,
     /// Cases with a service-level target in one of these states.
     pub sla_states: Vec<crate::domain::sla::SlaState>,
+    /// Only snoozed cases (`true`), or none of them (`false`).
+    pub snoozed: Option<bool>,
+    /// Text in the subject or any message (case-insensitive).
+    pub text: Option<String>,
 }
 
 /// Sort orders a list can use; keyset pagination follows the same column.
@@ -406,6 +414,25 @@ pub async fn list(
         query = query.filter(
             Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(Column::Subject)))
                 .like(sea_orm::sea_query::LikeExpr::new(super::like_pattern(q)).escape('\\')),
+        );
+    }
+    match filter.snoozed {
+        Some(true) => query = query.filter(Column::SnoozedUntil.is_not_null()),
+        Some(false) => query = query.filter(Column::SnoozedUntil.is_null()),
+        None => {}
+    }
+    if let Some(text) = filter.text.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
+        let pattern = || sea_orm::sea_query::LikeExpr::new(super::like_pattern(text)).escape('\\');
+        use super::message::entity as message;
+        let in_messages = message::Entity::find()
+            .select_only()
+            .column(message::Column::CaseId)
+            .filter(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(message::Column::Body))).like(pattern()))
+            .into_query();
+        query = query.filter(
+            Condition::any()
+                .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(Column::Subject))).like(pattern()))
+                .add(Column::Id.in_subquery(in_messages)),
         );
     }
     let (column, descending) = match sort {
@@ -519,6 +546,33 @@ pub async fn transfer(
     Ok(case)
 }
 
+/// The job that brings a snoozed case back at its time.
+pub const WAKE_JOB: &str = "case.wake";
+
+/// Brings `id` back from a snooze that was due at `at` (a later snooze, or
+/// one already ended, is left alone); tells its assignee. True if it woke.
+pub async fn wake_in(conn: &impl ConnectionTrait, id: CaseId, at: DateTime<Utc>) -> Result<bool> {
+    let mut case = match get_locked(conn, None, id).await {
+        Ok(case) => case,
+        Err(Error::NotFound(_)) => return Ok(false),
+        Err(e) => return Err(e),
+    };
+    if case.snoozed_until != Some(at) {
+        return Ok(false);
+    }
+    update_in(conn, &Actor::System, &mut case, CasePatch { snoozed_until: Some(None), ..Default::default() }).await?;
+    if let Some(user) = case.assignee_id {
+        let locale = super::user::get(conn, user).await.map(|u| u.locale).unwrap_or_else(|_| "es".into());
+        let text = crate::i18n::t(
+            &locale,
+            "case.snooze_ended",
+            &[("number", &case.number.to_string()), ("subject", &case.subject)],
+        );
+        super::notification::notify_in(conn, &[user], Some(case.id.0), "snooze_ended", &text).await?;
+    }
+    Ok(true)
+}
+
 /// Applies a patch to `case` inside the caller's transaction, with its audit
 /// entries and the events plugins follow.
 pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Case, patch: CasePatch) -> Result<()> {
@@ -560,6 +614,27 @@ pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Ca
     }
     if let Some(status) = patch.status {
         case.transition(status, patch.assignee_id.flatten(), now)?;
+    }
+    if let Some(until) = patch.snoozed_until {
+        // At the precision stored, so the wake-up job finds the same time.
+        let until = until.map(|t| chrono::SubsecRound::trunc_subsecs(t, 6));
+        if until.is_some() && !case.status.is_open() {
+            let message = format!("a {} case cannot be snoozed", case.status);
+            return Err(crate::domain::Error::invalid("snoozed_until", message).into());
+        }
+        case.snoozed_until = until;
+        if let Some(at) = until {
+            let job = super::job::NewJob {
+                kind: WAKE_JOB,
+                payload: serde_json::json!({ "case_id": case.id, "at": at }),
+                idempotency_key: Some(format!("{WAKE_JOB}:{}:{}", case.id, at.timestamp_micros())),
+            };
+            super::job::enqueue_at(conn, job, at).await?;
+        }
+    }
+    // A case that ends is not snoozed any more.
+    if !case.status.is_open() {
+        case.snoozed_until = None;
     }
     if let Some(tags) = &patch.tags {
         set_tags(conn, case.id, tags).await?;
@@ -636,6 +711,7 @@ pub(crate) fn live_event(kind: &str, case: &Case, moved_from: Option<UnitId>) ->
         "priority": case.priority.as_str(),
         "channel": case.channel.as_str(),
         "tags": case.tags,
+        "snoozed_until": case.snoozed_until,
         "updated_at": case.updated_at,
     });
     let mut event = super::live::LiveEvent::new(kind, units, Some(case.id.0), data);
@@ -661,6 +737,9 @@ fn changes(before: &Case, after: &Case) -> Vec<(&'static str, serde_json::Value)
     }
     if before.tags != after.tags {
         out.push(("case.tags_changed", json!({ "from": before.tags, "to": after.tags })));
+    }
+    if before.snoozed_until != after.snoozed_until {
+        out.push(("case.snoozed", json!({ "until": after.snoozed_until })));
     }
     if before.subject != after.subject || before.custom_fields != after.custom_fields {
         out.push(("case.updated", json!({})));

@@ -44,7 +44,7 @@ const MAX_PAYLOAD: usize = 7000;
 /// Something consoles may want to show at once.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LiveEvent {
-    /// `case.created`, `case.updated`, `message.created`, `note.created`,
+    /// `case.created`, `case.updated`, `case.sla`, `message.created`, `note.created`,
     /// `presence.changed`, `notification`.
     pub kind: String,
     /// Staff of these units (and admins) may see it.

@@ -157,8 +157,13 @@ pub async fn add_in(
     }
     let now = message.created_at;
     let status_before = case.status;
+    let snoozed_before = case.snoozed_until;
     if author_kind == AuthorKind::Agent && case.first_response_at.is_none() {
         case.first_response_at = Some(now);
+    }
+    // The person wrote: a snoozed case is back.
+    if author_kind == AuthorKind::Contact && case.snoozed_until.is_some() {
+        case.snoozed_until = None;
     }
     if author_kind == AuthorKind::Contact && case.status == CaseStatus::WaitingOnContact {
         case.transition(CaseStatus::Assigned, None, now)?;
@@ -171,7 +176,7 @@ pub async fn add_in(
     }
     case.updated_at = now;
     super::case::save_in(conn, case).await?;
-    if case.status != status_before {
+    if case.status != status_before || snoozed_before != case.snoozed_until {
         super::live::publish_in(conn, super::case::live_event("case.updated", case, None)).await?;
     }
     if author_kind == AuthorKind::Contact

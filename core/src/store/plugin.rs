@@ -45,6 +45,8 @@ pub struct PluginVersion {
     pub wasm_hash: String,
     pub size_bytes: i64,
     pub created_at: DateTime<Utc>,
+    /// The plugin.toml it was uploaded with.
+    pub manifest: String,
 }
 
 /// A version to store; the manifest and component are already checked.
@@ -61,12 +63,12 @@ pub struct NewPluginVersion {
 }
 
 /// Columns listed without the component bytes.
-type Row = (String, String, String, String, String, String, String, i64, DateTime<Utc>);
+type Row = (String, String, String, String, String, String, String, i64, DateTime<Utc>, String);
 
 fn from_row(
-    (plugin_id, version, name, world, wit, description, wasm_hash, size_bytes, created_at): Row,
+    (plugin_id, version, name, world, wit, description, wasm_hash, size_bytes, created_at, manifest): Row,
 ) -> PluginVersion {
-    PluginVersion { plugin_id, version, name, world, wit, description, wasm_hash, size_bytes, created_at }
+    PluginVersion { plugin_id, version, name, world, wit, description, wasm_hash, size_bytes, created_at, manifest }
 }
 
 fn without_bytes() -> sea_orm::Select<entity::Entity> {
@@ -81,6 +83,7 @@ fn without_bytes() -> sea_orm::Select<entity::Entity> {
         Column::WasmHash,
         Column::SizeBytes,
         Column::CreatedAt,
+        Column::Manifest,
     ])
 }
 
@@ -119,6 +122,7 @@ pub async fn create(store: &Store, actor: &Actor, new: NewPluginVersion) -> Resu
         wasm_hash: model.wasm_hash,
         size_bytes: model.size_bytes,
         created_at: model.created_at,
+        manifest: model.manifest,
     };
     audit::record(
         &*tx,

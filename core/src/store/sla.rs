@@ -60,6 +60,13 @@ pub async fn replace(store: &Store, case: CaseId, install: uuid::Uuid, targets: 
     if !rows.is_empty() {
         entity::Entity::insert_many(rows).exec(&*tx).await?;
     }
+    // Consoles showing the case, or the cases at risk, read it again.
+    if let Ok(found) = super::case::get(&*tx, None, case).await {
+        let states: Vec<&str> = targets.iter().map(|t| t.state.as_str()).collect();
+        let mut event = super::case::live_event("case.sla", &found, None);
+        event.data["sla"] = serde_json::json!(states);
+        super::live::publish_in(&*tx, event).await?;
+    }
     tx.commit().await
 }
 

@@ -331,6 +331,7 @@ function shell() {
   const nav = [h('a', { href: '#/inbox/mine' }, t('nav.inbox'))];
   const supervised = units.filter((u) => supervises(u.id));
   if (supervised.length) nav.push(h('a', { href: `#/units/${supervised[0].id}` }, t('nav.unit')));
+  if (me.is_admin) nav.push(h('a', { href: '#/admin/plugins' }, t('nav.admin')));
   const presence = h(
     'select',
     { id: 'presence', 'aria-label': t('presence.label'), onchange: (e) => setPresence(e.target.value) },
@@ -396,6 +397,7 @@ const routes = [
   [/^#\/cases\/([0-9a-f-]+)$/, (m) => caseView(m[1])],
   [/^#\/units\/([0-9a-f-]+)$/, (m) => unitView(m[1])],
   [/^#\/notifications$/, () => notificationsView()],
+  [/^#\/admin\/(\w+)$/, (m) => adminView(m[1])],
   [/^#\/inbox\/([\w-]+)$/, (m) => inboxView(m[1])],
 ];
 
@@ -522,15 +524,16 @@ function savedViews() {
 
 function views() {
   const list = [
-    { id: 'mine', label: t('view.mine'), query: { assignee_id: 'me', status: 'assigned,waiting_on_contact' } },
-    { id: 'unassigned', label: t('view.unassigned'), query: { status: 'queued' } },
+    { id: 'mine', label: t('view.mine'), query: { assignee_id: 'me', status: 'assigned,waiting_on_contact', snoozed: 'false' } },
+    { id: 'unassigned', label: t('view.unassigned'), query: { status: 'queued', snoozed: 'false' } },
     { id: 'risk', label: t('view.risk'), query: { sla: 'warning,breached', status: OPEN } },
+    { id: 'snoozed', label: t('view.snoozed'), query: { assignee_id: 'me', snoozed: 'true' } },
     { id: 'bot', label: t('view.bot'), query: { status: 'bot' } },
-    { id: 'open', label: t('view.open'), query: { status: OPEN } },
+    { id: 'open', label: t('view.open'), query: { status: OPEN, snoozed: 'false' } },
     { id: 'resolved', label: t('view.resolved'), query: { status: 'resolved' } },
   ];
   for (const unit of myUnits()) {
-    list.push({ id: `unit-${unit.id}`, label: t('view.unit', { unit: unit.name }), query: { unit_id: unit.id, status: OPEN } });
+    list.push({ id: `unit-${unit.id}`, label: t('view.unit', { unit: unit.name }), query: { unit_id: unit.id, status: OPEN, snoozed: 'false' } });
   }
   for (const saved of savedViews()) list.push({ ...saved, saved: true });
   return list;
@@ -539,7 +542,7 @@ function views() {
 async function inboxView(viewId) {
   const all = views();
   const view = all.find((v) => v.id === viewId) || all[0];
-  const filters = { channel: '', priority: '', tag: '', q: '' };
+  const filters = { channel: '', priority: '', tag: '', text: '' };
   const list = h('ul', { class: 'cases', 'aria-label': view.label });
   const count = h('span', { class: 'muted', 'aria-live': 'polite' });
   const selected = new Set();
@@ -548,7 +551,7 @@ async function inboxView(viewId) {
   const filterBar = h(
     'form',
     { class: 'filters', role: 'search', onsubmit: (e) => e.preventDefault() },
-    labelled(t('filter.text'), h('input', { type: 'search', oninput: (e) => set('q', e.target.value) })),
+    labelled(t('filter.text'), h('input', { type: 'search', oninput: (e) => set('text', e.target.value) })),
     labelled(t('filter.channel'), select(['', ...CHANNELS], (c) => (c ? t(`channel.${c}`) : t('any')), (v) => set('channel', v))),
     labelled(t('filter.priority'), select(['', ...PRIORITIES], (p) => (p ? t(`priority.${p}`) : t('any')), (v) => set('priority', v))),
     labelled(t('filter.tag'), h('input', { type: 'text', oninput: (e) => set('tag', e.target.value.trim()) })),
@@ -657,7 +660,7 @@ async function inboxView(viewId) {
     el,
     onEvent(event) {
       if (event.kind === 'case.created' && event.case_id) fresh.add(event.case_id);
-      if (['case.created', 'case.updated', 'message.created', 'resync'].includes(event.kind)) reloadSoon();
+      if (['case.created', 'case.updated', 'case.sla', 'message.created', 'resync'].includes(event.kind)) reloadSoon();
     },
     keys: {
       j: () => moveFocus(list, 1),
@@ -772,6 +775,11 @@ async function caseView(id) {
     }
     if (!['resolved', 'closed'].includes(c.status)) {
       actions.push(h('button', { type: 'button', class: 'ghost', id: 'transfer', onclick: transferDialog }, t('case.transfer')));
+      actions.push(
+        c.snoozed_until
+          ? h('button', { type: 'button', class: 'ghost', id: 'unsnooze', onclick: () => patch({ snoozed_until: null }) }, t('case.unsnooze'))
+          : h('button', { type: 'button', class: 'ghost', id: 'snooze', onclick: snoozeDialog }, t('case.snooze')),
+      );
     }
     const tags = h(
       'ul',
@@ -814,6 +822,7 @@ async function caseView(id) {
         h('span', { class: 'badge' }, t(`channel.${c.channel}`)),
         h('span', null, unitName(c.unit_id)),
         h('span', { id: 'case-assignee' }, userName(c.assignee_id)),
+        c.snoozed_until ? h('span', { class: 'badge', id: 'case-snoozed' }, t('case.snoozed_until', { when: when(c.snoozed_until) })) : null,
         labelled(t('case.priority'), select(PRIORITIES, (p) => t(`priority.${p}`), (v) => patch({ priority: v }), c.priority)),
         sla,
       ),
@@ -1041,6 +1050,44 @@ async function caseView(id) {
 
   async function untag(tag) {
     if (await attempt(() => api('DELETE', `/cases/${id}/tags/${encodeURIComponent(tag)}`))) await load();
+  }
+
+  function snoozeDialog() {
+    const pad = (n) => String(n).padStart(2, '0');
+    const later = new Date(Date.now() + 24 * 3600 * 1000);
+    const local = `${later.getFullYear()}-${pad(later.getMonth() + 1)}-${pad(later.getDate())}T08:00`;
+    const until = h('input', { type: 'datetime-local', id: 'snooze-until', required: true, value: local });
+    const dialog = h(
+      'dialog',
+      { class: 'dialog', 'aria-labelledby': 'snooze-title' },
+      h(
+        'form',
+        {
+          method: 'dialog',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            const at = new Date(until.value);
+            const done = await attempt(() => api('PATCH', `/cases/${id}`, { snoozed_until: at.toISOString() }), t('case.snoozed'));
+            if (!done) return;
+            dialog.close();
+            dialog.remove();
+            await load();
+          },
+        },
+        h('h2', { id: 'snooze-title' }, t('case.snooze')),
+        h('label', { for: 'snooze-until' }, t('case.snooze_until')),
+        until,
+        h(
+          'div',
+          { class: 'actions' },
+          h('button', { type: 'submit', id: 'snooze-go' }, t('case.snooze')),
+          h('button', { type: 'button', class: 'ghost', onclick: () => (dialog.close(), dialog.remove()) }, t('cancel')),
+        ),
+      ),
+    );
+    document.body.append(dialog);
+    dialog.showModal();
+    until.focus();
   }
 
   function transferDialog() {
@@ -1311,6 +1358,334 @@ async function unitView(unitId) {
       if (['presence.changed', 'case.created', 'case.updated', 'resync'].includes(event.kind)) reloadSoon();
     },
   };
+}
+
+// ---------------------------------------------------------------- admin
+
+const ADMIN_TABS = ['plugins', 'units', 'users', 'tokens', 'consent'];
+
+async function adminView(tab) {
+  if (!me.is_admin) return { el: h('p', { class: 'fatal' }, t('admin.only')) };
+  const el = h('div', { class: 'page admin' });
+  const tabs = h(
+    'nav',
+    { class: 'unit-picker', 'aria-label': t('admin.sections') },
+    ADMIN_TABS.map((name) => h('a', { href: `#/admin/${name}`, 'aria-current': name === tab ? 'page' : null }, t(`admin.${name}`))),
+  );
+  const body = h('div');
+  el.append(tabs, h('h1', null, t(`admin.${tab}`)), body);
+  const views = { plugins: adminPlugins, units: adminUnits, users: adminUsers, tokens: adminTokens, consent: adminConsent };
+  try {
+    await (views[tab] || adminPlugins)(body);
+  } catch (e) {
+    body.replaceChildren(h('p', { class: 'fatal' }, e instanceof Problem ? e.describe() : t('error.network')));
+  }
+  return { el };
+}
+
+// A form for a plugin's settings, built from its JSON Schema: strings
+// (a choice when the schema lists them), numbers, yes/no, lists of text;
+// anything else is edited as JSON.
+function schemaForm(schema, values, prefix) {
+  const fields = [];
+  const props = schema?.properties || {};
+  const required = new Set(schema?.required || []);
+  for (const [name, prop] of Object.entries(props)) {
+    const id = `${prefix}-${name}`;
+    const current = values?.[name] ?? prop.default;
+    const label = h('label', { for: id }, prop.title || name, required.has(name) ? ' *' : '');
+    const hint = prop.description ? h('p', { class: 'hint', id: `${id}-hint` }, prop.description) : null;
+    let control;
+    let read;
+    const type = Array.isArray(prop.type) ? prop.type.find((x) => x !== 'null') : prop.type;
+    if (Array.isArray(prop.enum)) {
+      control = h('select', { id }, (required.has(name) ? [] : ['']).concat(prop.enum).map((v) => h('option', { value: String(v), selected: v === current }, String(v))));
+      read = () => (control.value === '' ? undefined : prop.enum.find((v) => String(v) === control.value));
+    } else if (type === 'boolean') {
+      control = h('input', { id, type: 'checkbox', checked: Boolean(current) });
+      read = () => control.checked;
+    } else if (type === 'integer' || type === 'number') {
+      control = h('input', { id, type: 'number', step: type === 'integer' ? '1' : 'any', value: current ?? '', min: prop.minimum, max: prop.maximum });
+      read = () => (control.value === '' ? undefined : Number(control.value));
+    } else if (type === 'string') {
+      control = h('input', { id, type: 'text', value: current ?? '', required: required.has(name) });
+      read = () => (control.value === '' ? undefined : control.value);
+    } else if (type === 'array' && prop.items?.type === 'string') {
+      control = h('textarea', { id, rows: 3, value: (current || []).join('\n') });
+      read = () => control.value.split('\n').map((x) => x.trim()).filter(Boolean);
+    } else {
+      control = h('textarea', { id, rows: 4, class: 'json', value: current === undefined ? '' : JSON.stringify(current, null, 2) });
+      read = () => {
+        if (!control.value.trim()) return undefined;
+        try {
+          return JSON.parse(control.value);
+        } catch {
+          throw new Error(t('admin.bad_json', { field: name }));
+        }
+      };
+    }
+    if (hint) control.setAttribute('aria-describedby', `${id}-hint`);
+    fields.push({ name, node: h('div', { class: 'field' }, label, control, hint), read });
+  }
+  return {
+    nodes: fields.map((f) => f.node),
+    value() {
+      const out = {};
+      for (const f of fields) {
+        const v = f.read();
+        if (v !== undefined) out[f.name] = v;
+      }
+      return out;
+    },
+  };
+}
+
+function grantsForm(requested, granted, prefix) {
+  const flags = ['kv', 'kb_search', 'case_read'].filter((k) => requested[k]);
+  const lists = ['http_hosts', 'mail_hosts', 'secrets'].filter((k) => requested[k]?.length);
+  const boxes = flags.map((k) => ({ k, el: h('input', { type: 'checkbox', id: `${prefix}-${k}`, checked: granted ? Boolean(granted[k]) : true }) }));
+  const texts = lists.map((k) => ({ k, el: h('textarea', { id: `${prefix}-${k}`, rows: 2, value: (granted ? granted[k] : requested[k]).join('\n') }) }));
+  return {
+    nodes: [
+      h('h3', null, t('admin.grants')),
+      ...boxes.map(({ k, el }) => h('p', null, el, h('label', { for: el.id }, t(`admin.grant.${k}`)))),
+      ...texts.map(({ k, el }) => h('div', { class: 'field' }, h('label', { for: el.id }, t(`admin.grant.${k}`)), el)),
+    ],
+    value() {
+      const out = { kv: false, kb_search: false, case_read: false, http_hosts: [], mail_hosts: [], secrets: [] };
+      for (const { k, el } of boxes) out[k] = el.checked;
+      for (const { k, el } of texts) out[k] = el.value.split(/[\s,]+/).filter(Boolean);
+      return out;
+    },
+  };
+}
+
+async function adminPlugins(body) {
+  const [plugins, installs] = await Promise.all([api('GET', '/plugins'), api('GET', '/plugin-installs')]);
+  const manifest = h('input', { type: 'file', id: 'plugin-manifest', accept: '.toml', required: true });
+  const component = h('input', { type: 'file', id: 'plugin-component', accept: '.wasm', required: true });
+  const upload = h(
+    'form',
+    {
+      class: 'panel stack',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const form = new FormData();
+        form.append('manifest', manifest.files[0]);
+        form.append('component', component.files[0]);
+        if (await attempt(() => api('POST', '/plugins', form), t('admin.uploaded'))) adminPlugins(body);
+      },
+    },
+    h('h2', null, t('admin.upload')),
+    h('label', { for: 'plugin-manifest' }, t('admin.manifest')),
+    manifest,
+    h('label', { for: 'plugin-component' }, t('admin.component')),
+    component,
+    h('button', { type: 'submit', id: 'plugin-upload' }, t('admin.upload')),
+  );
+  const editor = h('div', { id: 'install-editor' });
+
+  function openEditor(version, plugin, install) {
+    const prefix = `s-${plugin.id}`;
+    const settings = schemaForm(version.settings_schema, install?.settings, prefix);
+    const grants = grantsForm(version.requested, install?.grants, `g-${plugin.id}`);
+    const name = h('input', { type: 'text', id: 'install-name', value: install?.name ?? plugin.name, required: true });
+    const unitsBox = h('select', { id: 'install-units', multiple: true, size: Math.min(6, units.length) },
+      units.map((u) => h('option', { value: u.id, selected: (install?.units || []).includes(u.id) }, u.name)));
+    const enabled = h('input', { type: 'checkbox', id: 'install-enabled', checked: install ? install.enabled : true });
+    editor.replaceChildren(
+      h(
+        'form',
+        {
+          class: 'panel stack',
+          onsubmit: async (e) => {
+            e.preventDefault();
+            let payload;
+            try {
+              payload = { name: name.value, settings: settings.value(), grants: grants.value(), enabled: enabled.checked };
+            } catch (err) {
+              return toast(err.message, 'error');
+            }
+            const chosen = [...unitsBox.selectedOptions].map((o) => o.value);
+            const { enabled: on, ...fields } = payload;
+            const done = install
+              ? await attempt(() => api('PATCH', `/plugin-installs/${install.id}`, payload), t('saved'))
+              : await attempt(async () => {
+                  const made = await api('POST', '/plugin-installs', { ...fields, plugin_id: plugin.id, version: version.version, units: chosen });
+                  return made.enabled === on ? made : api('PATCH', `/plugin-installs/${made.id}`, { enabled: on });
+                }, t('admin.installed'));
+            if (done) adminPlugins(body);
+          },
+        },
+        h('h2', null, install ? t('admin.configure', { name: install.name }) : t('admin.install', { name: plugin.name })),
+        h('p', { class: 'muted' }, version.description),
+        h('label', { for: 'install-name' }, t('admin.install_name')),
+        name,
+        install ? null : h('label', { for: 'install-units' }, t('admin.install_units')),
+        install ? null : unitsBox,
+        h('p', null, enabled, h('label', { for: 'install-enabled' }, t('admin.enabled'))),
+        h('h3', null, t('admin.settings')),
+        settings.nodes,
+        grants.nodes,
+        h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'install-save' }, t('save')), h('button', { type: 'button', class: 'ghost', onclick: () => editor.replaceChildren() }, t('cancel'))),
+      ),
+    );
+    editor.querySelector('input, select, textarea')?.focus();
+  }
+
+  const versionOf = (plugin, v) => plugin.versions.find((x) => x.version === v) || plugin.versions.at(-1);
+  const installTable = h(
+    'table',
+    { class: 'agents' },
+    h('caption', null, t('admin.installs')),
+    h('thead', null, h('tr', null, ['name', 'plugin', 'status', 'actions'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
+    h(
+      'tbody',
+      null,
+      installs.items.map((i) => {
+        const plugin = plugins.items.find((p) => p.id === i.plugin_id);
+        return h(
+          'tr',
+          { 'data-install': i.id },
+          h('td', null, i.name),
+          h('td', null, `${i.plugin_id} ${i.version}`),
+          h('td', null, i.status === 'suspended' ? t('admin.suspended', { reason: i.suspended_reason || '' }) : i.enabled ? t('admin.on') : t('admin.off')),
+          h('td', null, plugin ? h('button', { type: 'button', class: 'ghost', onclick: () => openEditor(versionOf(plugin, i.version), plugin, i) }, t('admin.configure_short')) : null),
+        );
+      }),
+    ),
+  );
+  const available = h(
+    'ul',
+    { class: 'plain' },
+    plugins.items.map((p) =>
+      h('li', { 'data-plugin': p.id }, h('strong', null, p.name), ` · ${p.id} ${p.latest_version} · ${p.world} `,
+        h('button', { type: 'button', class: 'ghost', onclick: () => openEditor(versionOf(p, p.latest_version), p, null) }, t('admin.install_short')))),
+  );
+  body.replaceChildren(h('div', { class: 'columns' }, h('div', null, installTable, h('h2', null, t('admin.available')), available, upload), editor));
+}
+
+async function adminUnits(body) {
+  const list = await api('GET', '/units');
+  const slug = h('input', { type: 'text', id: 'unit-slug', required: true });
+  const name = h('input', { type: 'text', id: 'unit-name', required: true });
+  body.replaceChildren(
+    h('ul', { class: 'plain' }, list.items.map((u) => h('li', null, h('a', { href: `#/units/${u.id}` }, u.name), ` · ${u.slug} · ${u.timezone}`))),
+    h(
+      'form',
+      {
+        class: 'panel stack',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          if (await attempt(() => api('POST', '/units', { slug: slug.value, name: name.value }), t('saved'))) {
+            units = (await api('GET', '/units')).items;
+            adminUnits(body);
+          }
+        },
+      },
+      h('h2', null, t('admin.new_unit')),
+      h('label', { for: 'unit-slug' }, t('admin.slug')),
+      slug,
+      h('label', { for: 'unit-name' }, t('admin.unit_name')),
+      name,
+      h('button', { type: 'submit' }, t('save')),
+    ),
+  );
+}
+
+async function adminUsers(body) {
+  const list = await api('GET', '/users?limit=100');
+  const email = h('input', { type: 'email', id: 'user-email', required: true });
+  const name = h('input', { type: 'text', id: 'user-name', required: true });
+  const password = h('input', { type: 'password', id: 'user-password', required: true, autocomplete: 'new-password' });
+  const unit = h('select', { id: 'user-unit' }, units.map((u) => h('option', { value: u.id }, u.name)));
+  const role = h('select', { id: 'user-role' }, ['agent', 'supervisor'].map((r) => h('option', { value: r }, t(`admin.role.${r}`))));
+  const admin = h('input', { type: 'checkbox', id: 'user-admin' });
+  const describe = (u) => [u.is_admin ? t('admin.role.admin') : null, ...u.memberships.map((m) => `${t(`admin.role.${m.role}`)} · ${unitName(m.unit_id)}`)].filter(Boolean).join(', ');
+  body.replaceChildren(
+    h('table', { class: 'agents' }, h('caption', null, t('admin.users')),
+      h('thead', null, h('tr', null, ['name', 'email', 'roles'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
+      h('tbody', null, list.items.map((u) => h('tr', null, h('td', null, u.display_name), h('td', null, u.email), h('td', null, describe(u)))))),
+    h(
+      'form',
+      {
+        class: 'panel stack',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const user = { email: email.value, display_name: name.value, password: password.value, is_admin: admin.checked, memberships: unit.value ? [{ unit_id: unit.value, role: role.value }] : [] };
+          if (await attempt(() => api('POST', '/users', user), t('saved'))) adminUsers(body);
+        },
+      },
+      h('h2', null, t('admin.new_user')),
+      h('label', { for: 'user-email' }, t('login.email')),
+      email,
+      h('label', { for: 'user-name' }, t('admin.col.name')),
+      name,
+      h('label', { for: 'user-password' }, t('login.password')),
+      password,
+      h('label', { for: 'user-unit' }, t('admin.user_unit')),
+      unit,
+      h('label', { for: 'user-role' }, t('admin.col.roles')),
+      role,
+      h('p', null, admin, h('label', { for: 'user-admin' }, t('admin.role.admin'))),
+      h('button', { type: 'submit' }, t('save')),
+    ),
+  );
+}
+
+const SCOPES = ['cases:read', 'cases:write', 'contacts:read', 'contacts:write', 'units:read', 'units:write', 'users:read', 'users:write', 'kb:read', 'kb:write', 'audit:read'];
+
+async function adminTokens(body) {
+  const list = await api('GET', '/api-tokens');
+  const name = h('input', { type: 'text', id: 'token-name', required: true });
+  const boxes = SCOPES.map((s) => h('input', { type: 'checkbox', id: `scope-${s.replace(':', '-')}`, value: s }));
+  const secret = h('p', { class: 'secret', role: 'status' });
+  body.replaceChildren(
+    h('ul', { class: 'plain' }, list.items.map((tk) => h('li', null, h('strong', null, tk.name), ` · ${tk.scopes.join(', ')} `, tk.revoked_at ? h('span', { class: 'muted' }, t('admin.revoked')) :
+      h('button', { type: 'button', class: 'ghost', onclick: async () => (await attempt(() => api('DELETE', `/api-tokens/${tk.id}`), t('admin.revoked'))) !== undefined && adminTokens(body) }, t('admin.revoke', { name: tk.name }))))),
+    h(
+      'form',
+      {
+        class: 'panel stack',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const made = await attempt(() => api('POST', '/api-tokens', { name: name.value, scopes: boxes.filter((b) => b.checked).map((b) => b.value) }));
+          if (made) secret.textContent = t('admin.secret', { secret: made.secret });
+        },
+      },
+      h('h2', null, t('admin.new_token')),
+      h('label', { for: 'token-name' }, t('admin.col.name')),
+      name,
+      h('fieldset', null, h('legend', null, t('admin.scopes')), boxes.map((b) => h('p', null, b, h('label', { for: b.id }, b.value)))),
+      h('button', { type: 'submit' }, t('save')),
+      secret,
+    ),
+  );
+}
+
+async function adminConsent(body) {
+  const list = await api('GET', '/consent-texts');
+  const purpose = h('input', { type: 'text', id: 'consent-purpose', required: true, value: 'data_processing' });
+  const text = h('textarea', { id: 'consent-text', rows: 4, required: true });
+  body.replaceChildren(
+    h('ul', { class: 'plain' }, list.items.map((c) => h('li', null, h('strong', null, `${c.purpose} v${c.version} (${c.locale})`), h('p', null, c.text)))),
+    h(
+      'form',
+      {
+        class: 'panel stack',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          if (await attempt(() => api('POST', '/consent-texts', { purpose: purpose.value, text: text.value }), t('saved'))) adminConsent(body);
+        },
+      },
+      h('h2', null, t('admin.new_consent')),
+      h('label', { for: 'consent-purpose' }, t('admin.purpose')),
+      purpose,
+      h('label', { for: 'consent-text' }, t('admin.consent_text')),
+      text,
+      h('button', { type: 'submit' }, t('save')),
+    ),
+  );
 }
 
 // ---------------------------------------------------------------- keys
