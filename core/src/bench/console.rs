@@ -16,7 +16,6 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
-use sea_orm::ConnectionTrait;
 
 use super::{ms, pct};
 use crate::config::{Config, Secret};
@@ -39,16 +38,10 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
     backend(options, &url, &options.work_dir.join("sqlite"), &mut out, true).await?;
     let _ = std::fs::remove_file(&sqlite);
     if let Some(admin) = &options.postgres {
-        let name = format!("ventanilla_bench_{}", uuid::Uuid::now_v7().simple());
-        let server = sea_orm::Database::connect(admin.as_str()).await.context("connecting to PostgreSQL")?;
-        server.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-        let Some((prefix, _)) = admin.rsplit_once('/') else {
-            anyhow::bail!("the PostgreSQL URL needs a database name, e.g. postgres://postgres@127.0.0.1/postgres");
-        };
+        let db = super::ScratchDb::create(admin).await?;
         writeln!(out, "\nPostgreSQL:")?;
-        let url = format!("{prefix}/{name}");
-        let result = backend(options, &url, &options.work_dir.join("postgres"), &mut out, false).await;
-        let _ = server.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        let result = backend(options, &db.url, &options.work_dir.join("postgres"), &mut out, false).await;
+        db.drop().await;
         result?;
     }
     Ok(out)

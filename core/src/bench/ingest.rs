@@ -47,18 +47,10 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
     backend(options, &url, None, &options.work_dir.join("sqlite"), &mut out).await?;
     let _ = std::fs::remove_file(&sqlite);
     if let Some(admin) = &options.postgres {
-        let name = format!("ventanilla_bench_{}", uuid::Uuid::now_v7().simple());
-        let server = sea_orm::Database::connect(admin.as_str()).await.context("connecting to PostgreSQL")?;
-        server.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
-        let url = match admin.rsplit_once('/') {
-            Some((prefix, _)) => format!("{prefix}/{name}"),
-            None => {
-                anyhow::bail!("the PostgreSQL URL needs a database name, e.g. postgres://postgres@127.0.0.1/postgres")
-            }
-        };
-        writeln!(out, "\nPostgreSQL ({name}):")?;
-        let result = backend(options, &url, Some(&url), &options.work_dir.join("postgres"), &mut out).await;
-        let _ = server.execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")).await;
+        let db = super::ScratchDb::create(admin).await?;
+        writeln!(out, "\nPostgreSQL ({}):", db.name())?;
+        let result = backend(options, &db.url, Some(&db.url), &options.work_dir.join("postgres"), &mut out).await;
+        db.drop().await;
         result?;
     }
     Ok(out)

@@ -12,6 +12,35 @@ use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
 use crate::domain::{CaseStatus, Channel, Priority, UnitId};
 use crate::store::{self, Store};
 
+/// A database made for one benchmark run on a PostgreSQL server, dropped
+/// afterwards.
+pub(crate) struct ScratchDb {
+    pub url: String,
+    name: String,
+    server: sea_orm::DatabaseConnection,
+}
+
+impl ScratchDb {
+    /// Creates it through `admin`, a URL naming any database on the server.
+    pub async fn create(admin: &str) -> anyhow::Result<ScratchDb> {
+        let name = format!("ventanilla_bench_{}", uuid::Uuid::now_v7().simple());
+        let Some((prefix, _)) = admin.rsplit_once('/') else {
+            anyhow::bail!("the PostgreSQL URL needs a database name, e.g. postgres://postgres@127.0.0.1/postgres");
+        };
+        let server = sea_orm::Database::connect(admin).await.context("connecting to PostgreSQL")?;
+        server.execute_unprepared(&format!("CREATE DATABASE {name}")).await?;
+        Ok(ScratchDb { url: format!("{prefix}/{name}"), name, server })
+    }
+
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    pub async fn drop(self) {
+        let _ = self.server.execute_unprepared(&format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+    }
+}
+
 /// Inserts `n` cases (each with a contact and a first message) into `unit`.
 pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result<()> {
     const BATCH: usize = 500;
