@@ -349,7 +349,23 @@ on_both! {
 
         // After 24 hours without a word from the person, free text is refused
         // with the reason, and an approved template goes out.
+        let options = format!("/api/v1/cases/{case_id}/reply-options");
+        let open = wa.app.get(&options, &wa.app.admin_token).await?;
+        anyhow::ensure!(open.body["free_text"] == true && open.body["templates"] == json!([]), "{}", open.text);
+        // The admin lists the approved templates the console may offer.
+        let approved = json!([{"name": "seguimiento_caso", "language": "es_CO", "text": "Hola {{1}}, ¿seguimos con tu caso {{2}}?", "parameters": 2}]);
+        let port = wa.provider.port;
+        let settings = json!({"phone_number_id": PHONE_ID, "api_base_url": format!("http://localhost:{port}"), "templates": approved});
+        let saved = wa.app.patch(&format!("/api/v1/plugin-installs/{}", wa.install), &wa.app.admin_token, json!({"settings": settings})).await?;
+        anyhow::ensure!(saved.status == 200, "{}", saved.text);
+        let bad = json!({"phone_number_id": PHONE_ID, "templates": [{"name": "Con Espacios", "language": "es", "text": "x"}]});
+        let refused_settings = wa.app.patch(&format!("/api/v1/plugin-installs/{}", wa.install), &wa.app.admin_token, json!({"settings": bad})).await?;
+        anyhow::ensure!(refused_settings.status == 422, "{}", refused_settings.text);
         wa.app.age_inbound(&case_id, chrono::Duration::hours(25)).await?;
+        let closed = wa.app.get(&options, &wa.app.admin_token).await?;
+        anyhow::ensure!(closed.body["free_text"] == false, "{}", closed.text);
+        anyhow::ensure!(closed.body["reason"].as_str().unwrap_or("").contains("24 hours"), "{}", closed.text);
+        anyhow::ensure!(closed.body["templates"] == approved, "{}", closed.text);
         let refused = wa.app.post(&path, &wa.app.admin_token, json!({"body": "¿Sigue ahí?"})).await?;
         anyhow::ensure!(refused.status == 422, "{}", refused.text);
         anyhow::ensure!(refused.body["errors"][0]["field"] == "body", "{}", refused.text);

@@ -35,6 +35,37 @@ async fn until(client: &Client, what: &str, script: &str) -> anyhow::Result<Valu
     }
 }
 
+/// Clicks the element `css` finds; a live redraw between finding and
+/// clicking it (a stale element) is tried again.
+async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
+    for _ in 0..10 {
+        match client.find(Locator::Css(css)).await?.click().await {
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+    anyhow::bail!("{css} kept being redrawn")
+}
+
+/// Types into the element `css` finds, like [`click`].
+async fn type_in(client: &Client, css: &str, text: &str) -> anyhow::Result<()> {
+    for _ in 0..10 {
+        match client.find(Locator::Css(css)).await?.send_keys(text).await {
+            Err(fantoccini::error::CmdError::Standard(e))
+                if e.error == fantoccini::error::ErrorStatus::StaleElementReference =>
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            other => return Ok(other?),
+        }
+    }
+    anyhow::bail!("{css} kept being redrawn")
+}
+
 async fn sign_in(client: &Client, app: &TestApp, email: &str) -> anyhow::Result<()> {
     sign_in_with(client, app, email, PASSWORD).await
 }
@@ -42,8 +73,8 @@ async fn sign_in(client: &Client, app: &TestApp, email: &str) -> anyhow::Result<
 async fn sign_in_with(client: &Client, app: &TestApp, email: &str, password: &str) -> anyhow::Result<()> {
     client.goto(&format!("{}/console/", app.base)).await?;
     client.wait().for_element(Locator::Css("#email")).await?.send_keys(email).await?;
-    client.find(Locator::Css("#password")).await?.send_keys(password).await?;
-    client.find(Locator::Css("form.login button")).await?.click().await?;
+    type_in(client, "#password", password).await?;
+    click(client, "form.login button").await?;
     until(client, "the console connects live", "document.querySelector('#live.on')").await?;
     Ok(())
 }
@@ -110,25 +141,25 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         // She opens it, takes it and replies.
         js(&ana, "[...document.querySelectorAll('.case-row a.subject')].find(a => a.textContent.includes('certificado')).click(); return true;").await?;
         until(&ana, "the case opens", "document.querySelector('#claim')").await?;
-        ana.find(Locator::Css("#claim")).await?.click().await?;
+        click(&ana, "#claim").await?;
         until(&ana, "the case is Ana's", "document.querySelector('#case-assignee')?.textContent === 'ana@uni.test'").await?;
         // The reply is the unit's canned greeting, found by typing `/salu`.
-        ana.find(Locator::Css("#composer")).await?.send_keys("/salu").await?;
+        type_in(&ana, "#composer", "/salu").await?;
         until(&ana, "the canned response is offered", "document.querySelector('#canned-picks li')?.textContent.includes('/saludo')").await?;
-        ana.find(Locator::Css("#composer")).await?.send_keys(&char::from(Key::Enter).to_string()).await?;
+        type_in(&ana, "#composer", &char::from(Key::Enter).to_string()).await?;
         until(&ana, "the greeting is filled in", "document.querySelector('#composer').value.includes('Soy ana@uni.test, de admisiones')").await?;
-        ana.find(Locator::Css("#send")).await?.click().await?;
+        click(&ana, "#send").await?;
         until_shown(&visitor, "agent", "Con gusto te ayudo. Soy ana@uni.test, de admisiones.").await?;
         write(&visitor, "Para una beca").await?;
         until(&ana, "the visitor's answer arrives live", "[...document.querySelectorAll('.msg.inbound .body')].some(p => p.textContent === 'Para una beca')").await?;
 
         // A note and a tag.
-        ana.find(Locator::Css("input[name=mode][value=note]")).await?.click().await?;
-        ana.find(Locator::Css("#composer")).await?.send_keys("Pide certificado para beca; pasa a bienestar").await?;
-        ana.find(Locator::Css("#send")).await?.click().await?;
+        click(&ana, "input[name=mode][value=note]").await?;
+        type_in(&ana, "#composer", "Pide certificado para beca; pasa a bienestar").await?;
+        click(&ana, "#send").await?;
         until(&ana, "the note shows", "[...document.querySelectorAll('.note .body')].some(p => p.textContent.includes('pasa a bienestar'))").await?;
-        ana.find(Locator::Css("#tag-input")).await?.send_keys("certificados").await?;
-        ana.find(Locator::Css(".tag-form button")).await?.click().await?;
+        type_in(&ana, "#tag-input", "certificados").await?;
+        click(&ana, ".tag-form button").await?;
         until(&ana, "the tag shows", "[...document.querySelectorAll('.tags li')].some(li => li.textContent.startsWith('certificados'))").await?;
         assert_accessible(&ana, "console case").await?;
         screenshot(&ana, "console-case").await?;
@@ -144,10 +175,10 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         // Laura watches her unit's queue; Ana transfers the case there.
         sign_in(&laura, &app, "laura@uni.test").await?;
         open(&laura, &format!("#/inbox/unit-{bienestar}"), "document.querySelector('ul.cases')").await?;
-        ana.find(Locator::Css("#transfer")).await?.click().await?;
+        click(&ana, "#transfer").await?;
         js(&ana, &format!("document.querySelector('#transfer-unit').value = {}; return true;", json!(bienestar))).await?;
-        ana.find(Locator::Css("#transfer-note")).await?.send_keys("Necesita orientación para la beca").await?;
-        ana.find(Locator::Css("#transfer-go")).await?.click().await?;
+        type_in(&ana, "#transfer-note", "Necesita orientación para la beca").await?;
+        click(&ana, "#transfer-go").await?;
         until(&ana, "Ana is back in her inbox", "location.hash === '#/inbox/mine'").await?;
         until(&laura, "the case arrives in Laura's queue", &format!("document.querySelector('[data-case=\"{case_id}\"]')")).await?;
 
@@ -158,9 +189,9 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
                 .as_str().unwrap_or_default().contains("Necesita orientación"),
             "the transfer note is on the case"
         );
-        laura.find(Locator::Css("#claim")).await?.click().await?;
+        click(&laura, "#claim").await?;
         until(&laura, "the case is Laura's", "document.querySelector('#case-assignee')?.textContent === 'laura@uni.test'").await?;
-        laura.find(Locator::Css("#resolve")).await?.click().await?;
+        click(&laura, "#resolve").await?;
         until(&laura, "the case is resolved", "document.querySelector('#case-status')?.textContent === 'Resuelto'").await?;
         let stored = app.case(&case_id).await?;
         anyhow::ensure!(stored["status"] == "resolved" && stored["unit_id"] == bienestar.as_str(), "{stored}");
@@ -169,11 +200,11 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         // Sofía, a supervisor, opens her unit and opens it at 07:00 on Mondays.
         js(&ana, "localStorage.clear(); return true;").await?;
         sign_in(&ana, &app, "sofia@uni.test").await?;
-        ana.find(Locator::Css(".top nav a[href^='#/units/']")).await?.click().await?;
+        click(&ana, ".top nav a[href^='#/units/']").await?;
         until(&ana, "the unit view", "document.querySelector('#save-hours')").await?;
         until(&ana, "her agent is listed", "[...document.querySelectorAll('.agents td')].some(td => td.textContent === 'ana@uni.test')").await?;
         js(&ana, "document.querySelector('#open-mon').value = '07:00'; document.querySelector('#day-sat').checked = true; document.querySelector('#open-sat').value = '09:00'; document.querySelector('#close-sat').value = '12:00'; return true;").await?;
-        ana.find(Locator::Css("#save-hours")).await?.click().await?;
+        click(&ana, "#save-hours").await?;
         let hours = eventually(WAIT, || async {
             let unit = app.get(&format!("/api/v1/units/{admisiones}"), &app.admin_token).await.ok()?;
             let weekly = unit.body["business_hours"]["weekly"].as_array()?.clone();
@@ -183,10 +214,10 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         .await;
         let Some(weekly) = hours else { anyhow::bail!("the business hours were not saved") };
         anyhow::ensure!(weekly.iter().any(|d| d["day"] == "sat" && d["open"] == "09:00" && d["close"] == "12:00"), "{weekly:?}");
-        ana.find(Locator::Css("#canned-shortcut")).await?.send_keys("horario").await?;
-        ana.find(Locator::Css("#canned-title")).await?.send_keys("Horario de atención").await?;
-        ana.find(Locator::Css("#canned-body")).await?.send_keys("Atendemos de lunes a viernes de 7:00 a 17:00, {{contact.first_name}}.").await?;
-        ana.find(Locator::Css("#canned-save")).await?.click().await?;
+        type_in(&ana, "#canned-shortcut", "horario").await?;
+        type_in(&ana, "#canned-title", "Horario de atención").await?;
+        type_in(&ana, "#canned-body", "Atendemos de lunes a viernes de 7:00 a 17:00, {{contact.first_name}}.").await?;
+        click(&ana, "#canned-save").await?;
         until(&ana, "the new response is listed", "[...document.querySelectorAll('.canned strong')].some(s => s.textContent === '/horario')").await?;
         assert_accessible(&ana, "console unit").await?;
         screenshot(&ana, "console-unit").await?;
@@ -195,30 +226,30 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         // settings schema describes.
         js(&laura, "localStorage.clear(); return true;").await?;
         sign_in_with(&laura, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
-        laura.find(Locator::Css(".top nav a[href='#/admin/plugins']")).await?.click().await?;
+        click(&laura, ".top nav a[href='#/admin/plugins']").await?;
         until(&laura, "the plugins page", "document.querySelector('#plugin-upload')").await?;
         let manifest = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example-bot/plugin.toml").canonicalize()?;
-        laura.find(Locator::Css("#plugin-manifest")).await?.send_keys(&manifest.display().to_string()).await?;
-        laura.find(Locator::Css("#plugin-component")).await?.send_keys(&plugin_wasm("example-bot")?.display().to_string()).await?;
-        laura.find(Locator::Css("#plugin-upload")).await?.click().await?;
+        type_in(&laura, "#plugin-manifest", &manifest.display().to_string()).await?;
+        type_in(&laura, "#plugin-component", &plugin_wasm("example-bot")?.display().to_string()).await?;
+        click(&laura, "#plugin-upload").await?;
         until(&laura, "the uploaded plugin is listed", "document.querySelector('[data-plugin=\"example-bot\"] button')").await?;
-        laura.find(Locator::Css("[data-plugin='example-bot'] button")).await?.click().await?;
+        click(&laura, "[data-plugin='example-bot'] button").await?;
         until(&laura, "the settings form", "document.querySelector('#s-example-bot-handoff_unit')").await?;
-        laura.find(Locator::Css("#s-example-bot-handoff_unit")).await?.send_keys("admisiones").await?;
+        type_in(&laura, "#s-example-bot-handoff_unit", "admisiones").await?;
         js(&laura, "document.querySelector('#s-example-bot-greeting').value = 'Hola, soy Vale.'; return true;").await?;
         assert_accessible(&laura, "console admin").await?;
         screenshot(&laura, "console-admin").await?;
-        laura.find(Locator::Css("#install-save")).await?.click().await?;
+        click(&laura, "#install-save").await?;
         until(&laura, "the install is listed", "document.querySelector('[data-install]')").await?;
         let installs = app.get("/api/v1/plugin-installs", &app.admin_token).await?;
         let install = &installs.body["items"][0];
         anyhow::ensure!(install["settings"] == json!({"greeting": "Hola, soy Vale.", "handoff_unit": "admisiones"}), "{install}");
         anyhow::ensure!(install["grants"]["kv"] == true && install["grants"]["kb_search"] == true && install["enabled"] == true, "{install}");
         // And changes it later with the same form.
-        laura.find(Locator::Css("[data-install] button")).await?.click().await?;
+        click(&laura, "[data-install] button").await?;
         until(&laura, "the form shows the settings", "document.querySelector('#s-example-bot-greeting')?.value === 'Hola, soy Vale.'").await?;
         js(&laura, "document.querySelector('#s-example-bot-greeting').value = '¡Hola! Soy Vale, el asistente.'; document.querySelector('#install-enabled').checked = false; return true;").await?;
-        laura.find(Locator::Css("#install-save")).await?.click().await?;
+        click(&laura, "#install-save").await?;
         let changed = eventually(WAIT, || async {
             let installs = app.get("/api/v1/plugin-installs", &app.admin_token).await.ok()?;
             let install = installs.body["items"][0].clone();

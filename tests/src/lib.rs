@@ -838,8 +838,12 @@ pub async fn upload_plugin_at(
         .into_iter()
         .find(|d| d.join("plugin.toml").exists())
         .context("no plugin.toml for that plugin")?;
+    // The manifest's own version line, whatever it says, becomes `version`.
     let manifest = std::fs::read_to_string(dir.join("plugin.toml"))?
-        .replace("version = \"1.0.0\"", &format!("version = \"{version}\""));
+        .lines()
+        .map(|line| if line.starts_with("version = ") { format!("version = \"{version}\"") } else { line.to_owned() })
+        .collect::<Vec<_>>()
+        .join("\n");
     let manifest = edit(manifest);
     let wasm = std::fs::read(plugin_wasm(name)?)?;
     let form = Form::new()

@@ -183,6 +183,65 @@ pub struct CreateNote {
     pub body: String,
 }
 
+/// What a reply to the case may be now.
+#[derive(Serialize, ToSchema)]
+pub struct ReplyOptionsDto {
+    /// Free text may be sent now.
+    pub free_text: bool,
+    /// Why not, when it may not (e.g. WhatsApp's 24-hour window has closed).
+    pub reason: Option<String>,
+    /// The approved templates the case's channel account offers (its
+    /// `templates` setting); what may still go out once the window closes.
+    pub templates: Vec<TemplateOptionDto>,
+}
+
+/// An approved template an agent may pick.
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TemplateOptionDto {
+    pub name: String,
+    pub language: String,
+    /// Its body, with `{{1}}`, `{{2}}`... where the parameters go.
+    pub text: String,
+    /// How many parameters it takes.
+    #[serde(default)]
+    pub parameters: u32,
+}
+
+/// Whether the case's channel takes free text now, and the templates it
+/// offers otherwise: what the console's composer shows.
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ReplyOptionsDto), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/cases/{case_id}/reply-options")]
+pub async fn reply_options(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    super::case::require_case_reader(&auth.0)?;
+    let scope = auth.0.case_units();
+    let case = store::case::get(&state.store.db, scope.as_deref(), CaseId(path.into_inner())).await?;
+    let (free_text, reason) =
+        match crate::channels::check_outbound(&state, &case, None, domain::AuthorKind::Agent).await {
+            Ok(()) => (true, None),
+            Err(ApiError::Validation(errors)) => (false, errors.into_iter().next().map(|e| e.message)),
+            Err(e) => return Err(e),
+        };
+    let templates = match case.channel_install_id {
+        Some(install) => match store::plugin_install::get(&state.store.db, install).await {
+            // The install's settings were checked against its schema.
+            Ok(install) => serde_json::from_value(install.settings["templates"].clone()).unwrap_or_default(),
+            Err(store::Error::NotFound(_)) => vec![],
+            Err(e) => return Err(e.into()),
+        },
+        None => vec![],
+    };
+    Ok(HttpResponse::Ok().json(ReplyOptionsDto { free_text, reason, templates }))
+}
+
 /// The conversation, oldest first.
 #[utoipa::path(
     tag = "cases",

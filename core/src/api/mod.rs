@@ -66,7 +66,7 @@ use error::ApiError;
         survey::list_surveys, survey::survey_summary,
         bot_outcome::list_bot_conversations, bot_outcome::bot_summary,
         message::list_messages, message::create_message, message::retry_message, message::list_failed_deliveries,
-        message::list_notes, message::create_note,
+        message::list_notes, message::create_note, message::reply_options,
         attachment::upload_attachment, attachment::download_attachment,
         token::list_api_tokens, token::create_api_token, token::revoke_api_token,
         audit::list_audit_events,
@@ -242,6 +242,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(message::list_failed_deliveries)
                 .service(message::list_notes)
                 .service(message::create_note)
+                .service(message::reply_options)
                 .service(attachment::upload_attachment)
                 .service(attachment::download_attachment)
                 .service(token::list_api_tokens)

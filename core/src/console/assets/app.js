@@ -699,16 +699,17 @@ async function caseView(id) {
   let mode = 'reply';
 
   async function load() {
-    const [c, messages, notes] = await Promise.all([
+    const [c, messages, notes, reply] = await Promise.all([
       api('GET', `/cases/${id}`),
       api('GET', `/cases/${id}/messages?limit=100`),
       api('GET', `/cases/${id}/notes?limit=100`),
+      api('GET', `/cases/${id}/reply-options`).catch(() => ({ free_text: true, templates: [] })),
     ]);
     const [contact, history] = await Promise.all([
       api('GET', `/contacts/${c.contact_id}`).catch(() => null),
       api('GET', `/cases${query({ contact_id: c.contact_id, limit: 10 })}`).catch(() => ({ items: [] })),
     ]);
-    state = { c, messages: messages.items, notes: notes.items, contact, history: history.items };
+    state = { c, messages: messages.items, notes: notes.items, contact, history: history.items, reply };
     render();
   }
 
@@ -725,7 +726,10 @@ async function caseView(id) {
   function render() {
     const { c } = state;
     if (!el.firstChild) {
-      el.append(h('section', { class: 'work' }, headBox, timelineBox, composerBox), h('aside', { class: 'side' }, contactBox, suggestionsBox));
+      el.append(
+        h('section', { class: 'work' }, headBox, tagFormNode(), timelineBox, composerBox),
+        h('aside', { class: 'side' }, contactBox, suggestionsBox),
+      );
     }
     const head = JSON.stringify(c);
     if (head !== drawn.head) {
@@ -747,6 +751,7 @@ async function caseView(id) {
       composerBox.append(composer.form);
     }
     composer.setClosed(c.status === 'closed');
+    composer.setReply(state.reply);
     const people = JSON.stringify([state.contact, state.history.map((x) => [x.id, x.status])]);
     if (people !== drawn.contact) {
       drawn.contact = people;
@@ -793,21 +798,6 @@ async function caseView(id) {
         ),
       ),
     );
-    const tagInput = h('input', { type: 'text', id: 'tag-input', placeholder: t('case.tag_placeholder') });
-    const tagForm = h(
-      'form',
-      {
-        class: 'tag-form',
-        onsubmit: async (e) => {
-          e.preventDefault();
-          const tag = tagInput.value.trim();
-          if (tag && (await attempt(() => api('POST', `/cases/${id}/tags`, { tag })))) await load();
-        },
-      },
-      h('label', { for: 'tag-input', class: 'sr-only' }, t('case.add_tag')),
-      tagInput,
-      h('button', { type: 'submit', class: 'ghost' }, t('case.add_tag')),
-    );
     const sla = (c.sla || []).map((s) =>
       h('span', { class: `badge sla-${s.state}` }, `${t(`sla.target.${s.name}`)}: ${t(`sla.${s.state}`)}${s.due_at && !s.settled_at ? ` · ${when(s.due_at)}` : ''}`),
     );
@@ -827,7 +817,30 @@ async function caseView(id) {
         sla,
       ),
       h('div', { class: 'actions' }, actions),
-      h('div', { class: 'tag-line' }, tags, tagForm),
+      tags,
+    );
+  }
+
+  // Built once, like the composer: a live redraw of the header never
+  // takes a tag someone is typing.
+  function tagFormNode() {
+    const tagInput = h('input', { type: 'text', id: 'tag-input', placeholder: t('case.tag_placeholder') });
+    return h(
+      'form',
+      {
+        class: 'tag-form',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const tag = tagInput.value.trim();
+          if (tag && (await attempt(() => api('POST', `/cases/${id}/tags`, { tag })))) {
+            tagInput.value = '';
+            await load();
+          }
+        },
+      },
+      h('label', { for: 'tag-input', class: 'sr-only' }, t('case.add_tag')),
+      tagInput,
+      h('button', { type: 'submit', class: 'ghost' }, t('case.add_tag')),
     );
   }
 
@@ -881,6 +894,8 @@ async function caseView(id) {
               mode = m;
               form.classList.toggle('noting', mode === 'note');
               label.textContent = t(`case.${mode}_label`);
+              button.disabled = false;
+              drawWindow();
             },
           }),
           t(`case.${m}`),
@@ -888,10 +903,62 @@ async function caseView(id) {
       ),
     );
     const button = h('button', { type: 'submit', id: 'send' }, t('case.send'));
+    // Past a channel's window (WhatsApp: 24 hours) only an approved
+    // template may go out: the reply becomes a template picker.
+    const windowBox = h('div', { class: 'window', hidden: true });
+    let reply = { free_text: true, templates: [] };
+    let template = null;
+    let params = [];
+    const drawWindow = () => {
+      const closed = mode === 'reply' && !reply.free_text;
+      windowBox.hidden = !closed;
+      text.hidden = closed;
+      label.hidden = closed;
+      if (!closed) return;
+      const chooser = h(
+        'select',
+        {
+          id: 'template',
+          onchange: (e) => {
+            template = reply.templates[Number(e.target.value)] ?? null;
+            params = Array.from({ length: template?.parameters ?? 0 }, () => '');
+            drawWindow();
+          },
+        },
+        h('option', { value: '' }, t('case.template_pick')),
+        reply.templates.map((tpl, i) => h('option', { value: String(i), selected: tpl === template }, `${tpl.name} (${tpl.language})`)),
+      );
+      const preview = () => (template ? template.text.replace(/\{\{(\d+)\}\}/g, (_, n) => params[Number(n) - 1] || `{{${n}}}`) : '');
+      const shown = h('p', { class: 'preview', id: 'template-preview' }, preview());
+      const inputs = params.map((value, i) =>
+        h(
+          'span',
+          { class: 'field' },
+          h('label', { for: `param-${i + 1}` }, t('case.template_param', { n: i + 1 })),
+          h('input', {
+            type: 'text',
+            id: `param-${i + 1}`,
+            value,
+            oninput: (e) => {
+              params[i] = e.target.value;
+              shown.textContent = preview();
+            },
+          }),
+        ),
+      );
+      windowBox.replaceChildren(
+        h('p', { class: 'warn', role: 'note' }, reply.reason || t('case.window_closed')),
+        reply.templates.length
+          ? [h('label', { for: 'template' }, t('case.template')), chooser, inputs, template ? shown : null]
+          : h('p', null, t('case.no_templates')),
+      );
+      button.disabled = !template;
+    };
     const form = h(
       'form',
       { class: 'composer', onsubmit: (e) => (e.preventDefault(), send(text)) },
       tabs,
+      windowBox,
       label,
       text,
       h('p', { class: 'hint' }, t('case.send_hint'), ' ', t('canned.hint')),
@@ -969,14 +1036,26 @@ async function caseView(id) {
         text.disabled = closed;
         button.disabled = closed;
       },
+      setReply(options) {
+        const changed = JSON.stringify(options) !== JSON.stringify(reply);
+        reply = options;
+        if (changed) drawWindow();
+      },
+      // The template to send instead of text, when the window is closed.
+      template() {
+        return mode === 'reply' && !reply.free_text && template
+          ? { name: template.name, language: template.language, parameters: params }
+          : null;
+      },
     };
   }
 
   async function send(text) {
+    const templated = composer?.template();
     const body = text.value.trim();
-    if (!body) return;
+    if (!body && !templated) return;
     const path = mode === 'note' ? `/cases/${id}/notes` : `/cases/${id}/messages`;
-    const sent = await attempt(() => api('POST', path, { body }));
+    const sent = await attempt(() => api('POST', path, templated ? { template: templated } : { body }));
     if (sent) {
       text.value = '';
       await load();
