@@ -56,6 +56,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
                     mode: crate::domain::routing::RoutingMode::LeastLoaded,
                     ..Default::default()
                 },
+                custom_fields: vec![],
             },
         )
         .await?;

@@ -20,6 +20,7 @@ mod m20261130_000013_job_groups;
 mod m20261130_000014_routing;
 mod m20261130_000015_canned_responses;
 mod m20261130_000016_snooze;
+mod m20261130_000017_custom_fields;
 
 pub struct Migrator;
 
@@ -43,6 +44,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000014_routing::Migration),
             Box::new(m20261130_000015_canned_responses::Migration),
             Box::new(m20261130_000016_snooze::Migration),
+            Box::new(m20261130_000017_custom_fields::Migration),
         ]
     }
 }

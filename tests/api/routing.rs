@@ -341,4 +341,39 @@ on_both! {
         assert_eq!(ended.status, 422, "{}", ended.text);
         Ok(())
     }
+
+    async fn unit_custom_fields_are_checked_and_required_before_resolving(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let (_, sofia) = app.create_member("sofia@uni.test", &unit, "supervisor").await?;
+        let (_, ana) = app.create_member("ana@uni.test", &unit, "agent").await?;
+        let defs = json!([
+            {"key": "motivo", "label": "Motivo", "kind": "select", "options": ["Matrícula", "Certificados"], "required": true},
+            {"key": "semestre", "label": "Semestre", "kind": "number", "required": false},
+        ]);
+        let twice = app.patch(&format!("/api/v1/units/{unit}"), &sofia, json!({"custom_fields": [defs[0], defs[0]]})).await?;
+        assert_eq!(twice.status, 422, "{}", twice.text);
+        assert_eq!(twice.body["errors"][0]["field"], "custom_fields[1].key");
+        let refused = app.patch(&format!("/api/v1/units/{unit}"), &ana, json!({"custom_fields": defs})).await?;
+        assert_eq!(refused.status, 403, "{}", refused.text);
+        let saved = app.patch(&format!("/api/v1/units/{unit}"), &sofia, json!({"custom_fields": defs})).await?;
+        assert_eq!(saved.status, 200, "{}", saved.text);
+        assert_eq!(saved.body["custom_fields"], defs);
+        let case = id(&app.create_case(&ana, &unit, "Inscripción").await?);
+        let wrong = app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"custom_fields": {"motivo": "Becas", "origen": "feria"}})).await?;
+        assert_eq!(wrong.status, 422, "{}", wrong.text);
+        assert_eq!(wrong.body["errors"][0]["field"], "custom_fields.motivo");
+        let claimed = app.call(Method::POST, &format!("/api/v1/cases/{case}/claim"), Some(&ana), None).await?;
+        assert_eq!(claimed.status, 200, "{}", claimed.text);
+        let early = app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"status": "resolved"})).await?;
+        assert_eq!(early.status, 422, "{}", early.text);
+        assert_eq!(early.body["errors"][0]["field"], "custom_fields.motivo");
+        assert_eq!(app.case(&case).await?["status"], "assigned");
+        // Keys the unit does not define are kept as given.
+        let done = app.patch(&format!("/api/v1/cases/{case}"), &ana,
+            json!({"status": "resolved", "custom_fields": {"motivo": "Certificados", "semestre": 4, "origen": "feria"}})).await?;
+        assert_eq!(done.status, 200, "{}", done.text);
+        assert_eq!(done.body["custom_fields"], json!({"motivo": "Certificados", "semestre": 4, "origen": "feria"}));
+        Ok(())
+    }
 }

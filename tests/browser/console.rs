@@ -112,6 +112,10 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
          <body><h1>Admisiones</h1><script src=\"{}/widget.js\" data-unit=\"admisiones\" async></script></body></html>",
         app.base
     );
+    // Bienestar asks for the reason of every case before it is resolved.
+    let reason = json!({"custom_fields": [{"key": "motivo", "label": "Motivo", "kind": "select", "options": ["Beca", "Salud mental"], "required": true}]});
+    let defined = app.patch(&format!("/api/v1/units/{bienestar}"), &app.admin_token, reason).await?;
+    anyhow::ensure!(defined.status == 200, "{}", defined.text);
     let (site_url, _site) = site(page).await?;
     let driver = Driver::start()?;
     let ana = driver.client().await?;
@@ -191,11 +195,18 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         );
         click(&laura, "#claim").await?;
         until(&laura, "the case is Laura's", "document.querySelector('#case-assignee')?.textContent === 'laura@uni.test'").await?;
+        // The unit's required field comes first.
+        click(&laura, "#resolve").await?;
+        until(&laura, "resolving without the reason is refused", "[...document.querySelectorAll('.toast.error')].some(t => t.textContent.includes('Motivo'))").await?;
+        js(&laura, "document.querySelector('#field-motivo').value = 'Beca'; return true;").await?;
+        click(&laura, "#fields-save").await?;
+        until(&laura, "the reason is saved", "document.querySelector('#field-motivo')?.value === 'Beca' && [...document.querySelectorAll('.toast.ok')].length > 0").await?;
         click(&laura, "#resolve").await?;
         until(&laura, "the case is resolved", "document.querySelector('#case-status')?.textContent === 'Resuelto'").await?;
         let stored = app.case(&case_id).await?;
         anyhow::ensure!(stored["status"] == "resolved" && stored["unit_id"] == bienestar.as_str(), "{stored}");
         anyhow::ensure!(stored["tags"] == json!(["certificados"]), "{stored}");
+        anyhow::ensure!(stored["custom_fields"] == json!({"motivo": "Beca"}), "{stored}");
 
         // Sofía, a supervisor, opens her unit and opens it at 07:00 on Mondays.
         js(&ana, "localStorage.clear(); return true;").await?;

@@ -406,6 +406,10 @@ pub async fn create_case(
     let subject = check.check(required_text("subject", &body.subject, 300));
     let tags = parse_tags("tags", &body.tags, &mut check);
     check_fields("custom_fields", &body.custom_fields, &mut check);
+    // A unit that does not exist is reported by the store.
+    if let Ok(target) = store::unit::get(&state.store.db, unit).await {
+        check.check(domain::custom_field::check_values("custom_fields", &target.custom_fields, &body.custom_fields));
+    }
     let contact = match (body.contact_id, &body.contact) {
         (Some(id), None) => Some(ContactRef::Existing(ContactId(id))),
         (None, Some(inline)) => {
@@ -515,8 +519,25 @@ pub async fn update_case(
     let mut check = Checker::default();
     let subject = body.subject.as_deref().and_then(|s| check.check(required_text("subject", s, 300)));
     let tags = body.tags.as_deref().map(|t| parse_tags("tags", t, &mut check));
+    // The unit's field definitions: of the unit it goes to, when it moves.
+    let defs = match store::unit::get(&state.store.db, body.unit_id.map(UnitId).unwrap_or(before.unit_id)).await {
+        Ok(unit) => unit.custom_fields,
+        Err(store::Error::NotFound(_)) => vec![],
+        Err(e) => return Err(e.into()),
+    };
     if let Some(fields) = &body.custom_fields {
         check_fields("custom_fields", fields, &mut check);
+        check.check(domain::custom_field::check_values("custom_fields", &defs, fields));
+    }
+    if matches!(body.status, Some(CaseStatus::Resolved)) {
+        let mut merged = before.custom_fields.clone();
+        for (key, value) in body.custom_fields.iter().flatten() {
+            merged.insert(key.clone(), value.clone());
+        }
+        if let Some(missing) = domain::custom_field::missing_required(&defs, &merged) {
+            let message = format!("{} must be filled before the case is resolved", missing.label);
+            check.check::<()>(Err(domain::Error::invalid(format!("custom_fields.{}", missing.key), message)));
+        }
     }
     if let Some(Some(until)) = body.snoozed_until {
         let now = Utc::now();

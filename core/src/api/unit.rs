@@ -11,6 +11,7 @@ use super::routing::RoutingSettings;
 use super::schema::ListResponse;
 use super::survey::SurveySettings;
 use crate::app::AppState;
+use crate::domain::custom_field::{self as fields, FieldKind};
 use crate::domain::{
     Actor, BusinessHours, Slug, Unit, UnitId, required_text,
     unit::{DayHours, NewUnit, UnitPatch, parse_timezone},
@@ -28,6 +29,8 @@ pub struct UnitDto {
     pub survey: SurveySettings,
     /// How its queue is handed out to agents.
     pub routing: RoutingSettings,
+    /// The fields its cases carry (`custom_fields` on a case).
+    pub custom_fields: Vec<CustomFieldDef>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -101,6 +104,7 @@ impl From<Unit> for UnitDto {
             business_hours: (&unit.business_hours).into(),
             survey: unit.survey.into(),
             routing: unit.routing.into(),
+            custom_fields: unit.custom_fields.into_iter().map(Into::into).collect(),
             created_at: unit.created_at,
             updated_at: unit.updated_at,
         }
@@ -123,6 +127,7 @@ pub struct CreateUnit {
     pub survey: Option<SurveySettings>,
     /// Manual by default: agents take cases from the queue.
     pub routing: Option<RoutingSettings>,
+    pub custom_fields: Option<Vec<CustomFieldDef>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -133,6 +138,8 @@ pub struct UpdateUnit {
     pub business_hours: Option<BusinessHoursDto>,
     pub survey: Option<SurveySettings>,
     pub routing: Option<RoutingSettings>,
+    /// Replaces every definition.
+    pub custom_fields: Option<Vec<CustomFieldDef>>,
 }
 
 /// Every unit, by name. Any staff member may list them (to transfer cases).
@@ -175,13 +182,21 @@ pub async fn create_unit(
     };
     let survey = check.check(body.survey.unwrap_or_default().parse("survey"));
     let routing = check.check(body.routing.unwrap_or_default().parse("routing"));
+    let custom_fields = check.check(parse_fields(body.custom_fields.unwrap_or_default()));
     check.finish()?;
-    let (Some(slug), Some(name), Some(timezone), Some(business_hours), Some(survey), Some(routing)) =
-        (slug, name, timezone, hours, survey, routing)
+    let (
+        Some(slug),
+        Some(name),
+        Some(timezone),
+        Some(business_hours),
+        Some(survey),
+        Some(routing),
+        Some(custom_fields),
+    ) = (slug, name, timezone, hours, survey, routing, custom_fields)
     else {
         return Err(ApiError::internal("checked values missing"));
     };
-    let new = NewUnit { slug, name, timezone, business_hours, survey, routing };
+    let new = NewUnit { slug, name, timezone, business_hours, survey, routing, custom_fields };
     super::idempotency::run(&state, &req, &auth.0, || async {
         let unit = store::unit::create(&state.store, &Actor::from(&auth.0), new).await?;
         super::idempotency::created(&UnitDto::from(unit))
@@ -232,8 +247,71 @@ pub async fn update_unit(
         business_hours: body.business_hours.as_ref().and_then(|h| check.check(h.parse("business_hours"))),
         survey: body.survey.and_then(|s| check.check(s.parse("survey"))),
         routing: body.routing.and_then(|r| check.check(r.parse("routing"))),
+        custom_fields: body.custom_fields.and_then(|f| check.check(parse_fields(f))),
     };
     check.finish()?;
     let unit = store::unit::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
     Ok(HttpResponse::Ok().json(UnitDto::from(unit)))
+}
+
+/// What a custom field holds.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, PartialEq)]
+#[serde(rename_all = "snake_case")]
+pub enum CustomFieldKind {
+    Text,
+    Number,
+    /// `YYYY-MM-DD`.
+    Date,
+    Checkbox,
+    /// One of `options`.
+    Select,
+}
+
+/// A field a unit's cases carry.
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct CustomFieldDef {
+    /// The key in a case's `custom_fields`, e.g. `motivo`.
+    pub key: String,
+    pub label: String,
+    pub kind: CustomFieldKind,
+    /// The choices of a `select`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub options: Vec<String>,
+    /// Must be filled before a case is resolved.
+    #[serde(default)]
+    pub required: bool,
+}
+
+impl From<fields::FieldDef> for CustomFieldDef {
+    fn from(d: fields::FieldDef) -> Self {
+        let (kind, options) = match d.kind {
+            FieldKind::Text => (CustomFieldKind::Text, vec![]),
+            FieldKind::Number => (CustomFieldKind::Number, vec![]),
+            FieldKind::Date => (CustomFieldKind::Date, vec![]),
+            FieldKind::Checkbox => (CustomFieldKind::Checkbox, vec![]),
+            FieldKind::Select { options } => (CustomFieldKind::Select, options),
+        };
+        CustomFieldDef { key: d.key, label: d.label, kind, options, required: d.required }
+    }
+}
+
+fn parse_fields(defs: Vec<CustomFieldDef>) -> Result<Vec<fields::FieldDef>, crate::domain::Error> {
+    let parsed: Vec<fields::FieldDef> = defs
+        .into_iter()
+        .map(|d| fields::FieldDef {
+            key: d.key,
+            label: d.label,
+            kind: match d.kind {
+                CustomFieldKind::Text => FieldKind::Text,
+                CustomFieldKind::Number => FieldKind::Number,
+                CustomFieldKind::Date => FieldKind::Date,
+                CustomFieldKind::Checkbox => FieldKind::Checkbox,
+                CustomFieldKind::Select => FieldKind::Select { options: d.options },
+            },
+            required: d.required,
+        })
+        .collect();
+    fields::check_defs("custom_fields", &parsed)?;
+    Ok(parsed)
 }

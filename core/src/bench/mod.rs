@@ -255,6 +255,7 @@ async fn unit(state: &crate::app::AppState, business_hours: crate::domain::Busin
         business_hours,
         survey: Default::default(),
         routing: Default::default(),
+        custom_fields: vec![],
     };
     Ok(store::unit::create(&state.store, &crate::domain::Actor::System, unit).await?.id)
 }

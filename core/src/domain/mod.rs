@@ -9,6 +9,7 @@ pub mod case;
 pub mod channel_rules;
 pub mod consent;
 pub mod contact;
+pub mod custom_field;
 pub mod id;
 pub mod kb;
 pub mod message;

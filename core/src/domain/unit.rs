@@ -16,6 +16,8 @@ pub struct Unit {
     pub survey: super::survey::SurveySettings,
     /// How its queue is handed out.
     pub routing: super::routing::RoutingSettings,
+    /// The fields its cases carry.
+    pub custom_fields: Vec<super::custom_field::FieldDef>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -29,6 +31,7 @@ pub struct NewUnit {
     pub business_hours: BusinessHours,
     pub survey: super::survey::SurveySettings,
     pub routing: super::routing::RoutingSettings,
+    pub custom_fields: Vec<super::custom_field::FieldDef>,
 }
 
 /// Changes to a unit; `None` leaves a field as it is.
@@ -39,6 +42,7 @@ pub struct UnitPatch {
     pub business_hours: Option<BusinessHours>,
     pub survey: Option<super::survey::SurveySettings>,
     pub routing: Option<super::routing::RoutingSettings>,
+    pub custom_fields: Option<Vec<super::custom_field::FieldDef>>,
 }
 
 /// A validated URL-safe identifier: lowercase ASCII letters, digits and dashes.

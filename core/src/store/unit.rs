@@ -21,6 +21,7 @@ pub mod entity {
         pub business_hours: Json,
         pub survey: Option<Json>,
         pub routing: Option<Json>,
+        pub custom_fields: Option<Json>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -46,6 +47,10 @@ impl TryFrom<entity::Model> for Unit {
                 None | Some(serde_json::Value::Null) => Default::default(),
                 Some(v) => serde_json::from_value(v).map_err(|e| Error::Corrupt(format!("unit routing: {e}")))?,
             },
+            custom_fields: match m.custom_fields {
+                None | Some(serde_json::Value::Null) => vec![],
+                Some(v) => serde_json::from_value(v).map_err(|e| Error::Corrupt(format!("unit custom fields: {e}")))?,
+            },
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -63,6 +68,7 @@ pub async fn create(store: &Store, actor: &Actor, new: NewUnit) -> Result<Unit> 
         business_hours: Set(hours_json(&new.business_hours)),
         survey: Set(Some(serde_json::to_value(&new.survey).unwrap_or_default())),
         routing: Set(Some(serde_json::to_value(&new.routing).unwrap_or_default())),
+        custom_fields: Set(Some(serde_json::to_value(&new.custom_fields).unwrap_or_default())),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -114,6 +120,10 @@ pub async fn update(store: &Store, actor: &Actor, id: UnitId, patch: UnitPatch) 
     if let Some(survey) = &patch.survey {
         model.survey = Set(Some(serde_json::to_value(survey).unwrap_or_default()));
         changed.push("survey");
+    }
+    if let Some(fields) = &patch.custom_fields {
+        model.custom_fields = Set(Some(serde_json::to_value(fields).unwrap_or_default()));
+        changed.push("custom_fields");
     }
     if let Some(routing) = &patch.routing {
         model.routing = Set(Some(serde_json::to_value(routing).unwrap_or_default()));

@@ -719,8 +719,9 @@ async function caseView(id) {
   const timelineBox = h('ol', { class: 'timeline', 'aria-label': t('case.conversation') });
   const composerBox = h('div');
   const contactBox = h('div');
+  const fieldsBox = h('div');
   const suggestionsBox = h('div');
-  let drawn = { head: '', timeline: '', contact: '', suggest: null };
+  let drawn = { head: '', timeline: '', contact: '', fields: '', suggest: null };
   let composer = null;
 
   function render() {
@@ -728,7 +729,7 @@ async function caseView(id) {
     if (!el.firstChild) {
       el.append(
         h('section', { class: 'work' }, headBox, tagFormNode(), timelineBox, composerBox),
-        h('aside', { class: 'side' }, contactBox, suggestionsBox),
+        h('aside', { class: 'side' }, contactBox, fieldsBox, suggestionsBox),
       );
     }
     const head = JSON.stringify(c);
@@ -756,6 +757,12 @@ async function caseView(id) {
     if (people !== drawn.contact) {
       drawn.contact = people;
       contactBox.replaceChildren(contactNode());
+    }
+    const defs = units.find((u) => u.id === c.unit_id)?.custom_fields || [];
+    const fieldsKey = JSON.stringify([defs, c.custom_fields]);
+    if (fieldsKey !== drawn.fields) {
+      drawn.fields = fieldsKey;
+      fieldsBox.replaceChildren(defs.length ? fieldsNode(defs, c.custom_fields) : '');
     }
     const lastIn = [...state.messages].reverse().find((m) => m.direction === 'inbound' && m.body.trim());
     if ((lastIn?.id ?? '') !== drawn.suggest) {
@@ -1078,6 +1085,46 @@ async function caseView(id) {
     );
   }
 
+  // The unit's custom fields for this case, saved together.
+  function fieldsNode(defs, values) {
+    const controls = defs.map((d) => {
+      const id = `field-${d.key}`;
+      const value = values[d.key];
+      let control;
+      let read;
+      if (d.kind === 'select') {
+        control = h('select', { id }, h('option', { value: '' }, '—'), d.options.map((o) => h('option', { value: o, selected: o === value }, o)));
+        read = () => control.value || null;
+      } else if (d.kind === 'checkbox') {
+        control = h('input', { id, type: 'checkbox', checked: value === true });
+        read = () => control.checked;
+      } else if (d.kind === 'number') {
+        control = h('input', { id, type: 'number', step: 'any', value: value ?? '' });
+        read = () => (control.value === '' ? null : Number(control.value));
+      } else {
+        control = h('input', { id, type: d.kind === 'date' ? 'date' : 'text', value: value ?? '' });
+        read = () => control.value.trim() || null;
+      }
+      const label = h('label', { for: id }, d.label, d.required ? ` (${t('fields.required')})` : '');
+      return { key: d.key, read, node: d.kind === 'checkbox' ? h('p', null, control, label) : h('div', { class: 'field' }, label, control) };
+    });
+    return h(
+      'form',
+      {
+        class: 'panel stack',
+        'aria-labelledby': 'fields-title',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const custom_fields = Object.fromEntries(controls.map((c) => [c.key, c.read()]));
+          if (await attempt(() => api('PATCH', `/cases/${id}`, { custom_fields }), t('saved'))) await load();
+        },
+      },
+      h('h2', { id: 'fields-title' }, t('fields.title')),
+      controls.map((c) => c.node),
+      h('button', { type: 'submit', id: 'fields-save', class: 'ghost' }, t('save')),
+    );
+  }
+
   function suggestionsNode(lastIn) {
     const box = h('section', { class: 'panel', 'aria-labelledby': 'kb-title' }, h('h2', { id: 'kb-title' }, t('kb.title')));
     if (!lastIn) return box;
@@ -1331,6 +1378,63 @@ async function unitView(unitId) {
     );
   }
 
+  function fieldsPanel(unit) {
+    const defs = unit.custom_fields;
+    const save = async (next) => {
+      const saved = await attempt(() => api('PATCH', `/units/${unitId}`, { custom_fields: next }), t('saved'));
+      if (!saved) return;
+      units = units.map((u) => (u.id === unitId ? saved : u));
+      await load();
+    };
+    const key = h('input', { type: 'text', id: 'def-key', required: true, placeholder: 'motivo' });
+    const label = h('input', { type: 'text', id: 'def-label', required: true });
+    const kind = select(['text', 'number', 'date', 'checkbox', 'select'], (k) => t(`fields.kind.${k}`), () => {}, 'text');
+    kind.id = 'def-kind';
+    const options = h('input', { type: 'text', id: 'def-options' });
+    const required = h('input', { type: 'checkbox', id: 'def-required' });
+    return h(
+      'section',
+      { class: 'panel' },
+      h('h2', null, t('fields.title')),
+      h(
+        'ul',
+        { class: 'plain canned' },
+        defs.map((d) =>
+          h(
+            'li',
+            null,
+            h('strong', null, d.label),
+            ` · ${d.key} · ${t(`fields.kind.${d.kind}`)}${d.options?.length ? `: ${d.options.join(', ')}` : ''}${d.required ? ` · ${t('fields.required')}` : ''} `,
+            h('button', { type: 'button', class: 'ghost', onclick: () => save(defs.filter((x) => x.key !== d.key)) }, t('fields.remove', { label: d.label })),
+          ),
+        ),
+      ),
+      h(
+        'form',
+        {
+          class: 'canned-form',
+          onsubmit: (e) => {
+            e.preventDefault();
+            const def = { key: key.value.trim(), label: label.value.trim(), kind: kind.value, required: required.checked };
+            if (kind.value === 'select') def.options = options.value.split(',').map((o) => o.trim()).filter(Boolean);
+            save([...defs, def]);
+          },
+        },
+        h('h3', null, t('fields.add')),
+        h('label', { for: 'def-key' }, t('fields.key')),
+        key,
+        h('label', { for: 'def-label' }, t('fields.label')),
+        label,
+        h('label', { for: 'def-kind' }, t('fields.kind')),
+        kind,
+        h('label', { for: 'def-options' }, t('fields.options')),
+        options,
+        h('p', null, required, h('label', { for: 'def-required' }, t('fields.required_label'))),
+        h('button', { type: 'submit', id: 'def-save' }, t('fields.add')),
+      ),
+    );
+  }
+
   function render(unit, agents, queue, canned) {
     const picker = h(
       'nav',
@@ -1366,6 +1470,7 @@ async function unitView(unitId) {
         h('section', { class: 'panel' }, people, h('h2', null, t('unit.queue', { n: queue.length })), h('ul', { class: 'plain' }, queue.map((c) => h('li', null, h('a', { href: `#/cases/${c.id}` }, `#${c.number} · ${c.subject}`), ' ', h('time', { datetime: c.created_at }, when(c.created_at)))))),
         h('section', { class: 'panel' }, hoursForm(unit), routingForm(unit)),
         cannedPanel(canned),
+        fieldsPanel(unit),
       ),
     );
   }
