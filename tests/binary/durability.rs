@@ -205,12 +205,15 @@ async fn sla_timers_survive_a_restart(backend: Backend) -> anyhow::Result<()> {
 
     let server = Server::start(&[], &envs).await?;
     let token = login_at(&client, &server.base, EMAIL, PASSWORD).await?;
+    // The plugin's `sla.set` is stored while it runs and its actions (the
+    // priority raise) commit right after: wait for both.
     let breached = ventanilla_tests::eventually(std::time::Duration::from_secs(30), || {
         let check = sla_of(server.base.clone(), token.clone());
-        async move { check.await.filter(|(state, _)| state == "breached") }
+        async move { check.await.filter(|(state, priority)| state == "breached" && priority == "high") }
     })
     .await;
-    anyhow::ensure!(breached.as_ref().is_some_and(|(_, priority)| priority == "high"), "{breached:?}");
+    let last = sla_of(server.base.clone(), token.clone()).await;
+    anyhow::ensure!(breached.is_some(), "not breached and escalated after the restart: {last:?}");
     // Each timer fired once: one warning, one breach, one priority raise.
     tokio::time::sleep(std::time::Duration::from_secs(2)).await;
     let supervisor = login_at(&client, &server.base, "sup@durable.test", PASSWORD).await?;
