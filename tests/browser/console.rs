@@ -232,6 +232,15 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         until(&ana, "the new response is listed", "[...document.querySelectorAll('.canned strong')].some(s => s.textContent === '/horario')").await?;
         assert_accessible(&ana, "console unit").await?;
         screenshot(&ana, "console-unit").await?;
+        // Signing out is going offline.
+        click(&ana, "#sign-out").await?;
+        until(&ana, "the sign-in form", "document.querySelector('#email')").await?;
+        let offline = eventually(WAIT, || async {
+            let me = app.get("/api/v1/agents/me", &sofia).await.ok()?;
+            (me.body["presence"] == "offline").then_some(())
+        })
+        .await;
+        anyhow::ensure!(offline.is_some(), "signing out left Sofía online");
 
         // An admin uploads a plugin and installs it through the form its
         // settings schema describes.

@@ -91,17 +91,27 @@ function saveSession(tokens) {
 }
 
 function signOut() {
-  const refresh = session?.refresh;
+  const leaving = session;
   session = null;
   me = null;
   localStorage.removeItem('ventanilla.session');
   stopStream();
-  if (refresh) {
-    fetch('/api/v1/auth/logout', {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json' },
-      body: JSON.stringify({ refresh_token: refresh }),
-    }).catch(() => {});
+  if (leaving) {
+    // Leaving is going offline (units that say so requeue one's cases);
+    // then the refresh token is revoked.
+    fetch('/api/v1/agents/me/presence', {
+      method: 'PUT',
+      headers: { Authorization: `Bearer ${leaving.access}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ presence: 'offline' }),
+    })
+      .catch(() => {})
+      .finally(() =>
+        fetch('/api/v1/auth/logout', {
+          method: 'POST',
+          headers: { 'Content-Type': 'application/json' },
+          body: JSON.stringify({ refresh_token: leaving.refresh }),
+        }).catch(() => {}),
+      );
   }
   if (location.hash === '#/login') route();
   else location.hash = '#/login';
@@ -366,7 +376,7 @@ function shell() {
       presence,
       bell,
       h('span', { class: 'who' }, me.display_name),
-      h('button', { type: 'button', class: 'ghost', onclick: signOut }, t('sign_out')),
+      h('button', { type: 'button', class: 'ghost', id: 'sign-out', onclick: signOut }, t('sign_out')),
     ),
     h('main', { id: 'main', tabindex: '-1' }),
     h('div', { id: 'toasts', role: 'status', 'aria-live': 'polite' }),
