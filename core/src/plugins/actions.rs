@@ -71,6 +71,14 @@ fn kind(action: &Action) -> &'static str {
     }
 }
 
+/// What one call of a bot or protocol asks for.
+#[derive(Debug, Default)]
+pub struct Planned {
+    pub actions: Vec<Action>,
+    /// Service-level targets a protocol set, replacing its earlier ones.
+    pub sla: Option<Vec<crate::domain::sla::SlaTarget>>,
+}
+
 /// Whether a plugin of `world` may ask for `action` at all.
 fn allowed(world: World, action: &Action) -> bool {
     match world {
@@ -87,14 +95,16 @@ pub fn timer_key(install: uuid::Uuid, case: CaseId, name: &str) -> String {
     format!("timer:{install}:{case}:{name}")
 }
 
-/// Applies `actions` to the case and completes `job_id`, all in one transaction.
+/// Applies `actions` to the case, stores the service-level targets the
+/// protocol set (if any) and completes `job_id`, all in one transaction.
 pub async fn apply(
     store: &Store,
     source: &Source<'_>,
     case_id: CaseId,
-    actions: &[Action],
+    planned: &Planned,
     job_id: uuid::Uuid,
 ) -> Result<Applied, ApplyError> {
+    let actions = &planned.actions;
     if let Some(action) = actions.iter().find(|a| !allowed(source.world, a)) {
         return Err(ApplyError::Invalid(format!("a {} plugin may not {}", source.world.as_str(), kind(action))));
     }
@@ -102,6 +112,10 @@ pub async fn apply(
     job::complete_in(&*tx, job_id).await?;
     store::case::lock_in(&*tx, case_id).await?;
     let mut case = store::case::get(&*tx, None, case_id).await?;
+    // Targets are the protocol's view of time, true even of a closed case.
+    if let Some(targets) = &planned.sla {
+        store::sla::replace_in(&*tx, case_id, source.install.id, targets).await?;
+    }
     let discard = if source.world == World::Bot && case.status != CaseStatus::Bot {
         Some("the case is no longer with the bot")
     } else if case.status == CaseStatus::Closed {

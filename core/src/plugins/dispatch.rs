@@ -6,7 +6,7 @@
 //! transaction that also completes the job, so a crash before the commit
 //! runs the event again and a crash after it never applies it twice.
 
-use super::actions::{self, Applied, ApplyError, Source};
+use super::actions::{self, Applied, ApplyError, Planned, Source};
 use super::bot::BotEvent;
 use super::manifest::{Manifest, World};
 use super::protocol::{EventKind, ProtocolEvent};
@@ -83,7 +83,7 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
     let result = call(state, &install, &manifest, world, &case, &event.event).await;
     let elapsed = started.elapsed();
     let result = match result {
-        Ok(Ok(actions)) => match actions::apply(db, &source, case.id, &actions, job.id).await {
+        Ok(Ok(planned)) => match actions::apply(db, &source, case.id, &planned, job.id).await {
             Ok(Applied::All(n)) => {
                 tracing::debug!(install = %install.id, version = %install.version, actions = n, "plugin actions applied");
                 Ok(())
@@ -155,7 +155,7 @@ async fn call(
     world: World,
     case: &crate::domain::Case,
     event: &CaseEvent,
-) -> Result<Result<Vec<super::bot::Action>, Error>, store::Error> {
+) -> Result<Result<Planned, Error>, store::Error> {
     let db = &state.store;
     let prepared = match state.runtime.load(db, &state.plugins, &install.plugin_id, &install.version, world).await {
         Ok(prepared) => prepared,
@@ -174,7 +174,7 @@ async fn call(
                 settings,
                 locale: state.config.locale.clone(),
             };
-            state.plugins.run_bot(&bot, ctx, &bot_event).await
+            state.plugins.run_bot(&bot, ctx, &bot_event).await.map(|(actions, _logs)| Planned { actions, sla: None })
         }
         (Prepared::Protocol(protocol), event) => {
             let kind = match event {
@@ -191,11 +191,12 @@ async fn call(
                 CaseEvent::TimerFired { name, payload } => EventKind::TimerFired((name.clone(), payload.clone())),
             };
             let protocol_event = ProtocolEvent { kind, case: summary, settings };
-            state.plugins.run_protocol(&protocol, ctx, &protocol_event).await
+            let outcome = state.plugins.run_protocol(&protocol, ctx, &protocol_event).await;
+            outcome.map(|o| Planned { actions: o.actions, sla: o.sla })
         }
         _ => Err(Error::WrongWorld { world: world.as_str(), reason: "event does not match the world".into() }),
     };
-    Ok(outcome.map(|(actions, _logs)| actions))
+    Ok(outcome)
 }
 
 /// What a call for `install` may reach: its effective grants, durable

@@ -300,6 +300,7 @@ impl PluginHost {
             deadline: std::time::Instant::now() + Duration::from_millis(limits.wall_ms),
             log_budget: limits.max_log_bytes,
             logs: vec![],
+            sla: None,
             ticks_used: 0,
             tick_budget: limits.cpu_ms.div_ceil(TICK.as_millis() as u64).max(1),
         };
@@ -415,6 +416,9 @@ pub struct HostState {
     pub(super) log_budget: usize,
     /// Lines the plugin logged during the call (level, text).
     pub logs: Vec<(String, String)>,
+    /// The service-level targets a protocol set during the call (the last
+    /// set wins); stored with its actions, in their transaction.
+    pub(super) sla: Option<Vec<crate::domain::sla::SlaTarget>>,
     ticks_used: u64,
     tick_budget: u64,
 }

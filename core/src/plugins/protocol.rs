@@ -2,7 +2,7 @@
 
 use wasmtime::component::{HasSelf, Linker};
 
-use super::bot::{Action, Outcome, check_actions};
+use super::bot::{Action, check_actions};
 use super::host::HostState;
 use super::{CallContext, Compiled, Error, PluginHost};
 use crate::domain::CaseId;
@@ -31,6 +31,16 @@ pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error>
         .map_err(|e| Error::Cache(format!("protocol linker: {e}")))
 }
 
+/// What a protocol call returned: its actions, the service-level targets it
+/// set (if it set any), and the lines it logged. The targets are stored with
+/// the actions, so nobody sees one without the other.
+#[derive(Debug)]
+pub struct ProtocolOutcome {
+    pub actions: Vec<Action>,
+    pub sla: Option<Vec<crate::domain::sla::SlaTarget>>,
+    pub logs: Vec<(String, String)>,
+}
+
 /// A protocol ready to run: imports resolved once, instantiated per event.
 #[derive(Clone)]
 pub struct ProtocolPlugin {
@@ -56,7 +66,7 @@ impl PluginHost {
         protocol: &ProtocolPlugin,
         ctx: CallContext,
         event: &ProtocolEvent,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<ProtocolOutcome, Error> {
         let (host, protocol, event) = (self.clone(), protocol.clone(), event.clone());
         self.on_executor(async move { host.call_protocol(&protocol, &ctx, &event).await }).await
     }
@@ -66,7 +76,7 @@ impl PluginHost {
         protocol: &ProtocolPlugin,
         ctx: &CallContext,
         event: &ProtocolEvent,
-    ) -> Result<Outcome, Error> {
+    ) -> Result<ProtocolOutcome, Error> {
         let size = serde_json::to_vec(event).map_or(usize::MAX, |v| v.len());
         if size > self.limits.max_input_bytes {
             return Err(Error::InputTooLarge(self.limits.max_input_bytes));
@@ -81,7 +91,7 @@ impl PluginHost {
         let (returned, logs) = PluginHost::settle(&mut store, result)?;
         let actions: Vec<Action> = returned.map_err(|e| Error::Plugin(e.message))?;
         check_actions(&actions, &self.limits)?;
-        Ok((actions, logs))
+        Ok(ProtocolOutcome { actions, sla: store.data_mut().sla.take(), logs })
     }
 }
 
@@ -152,18 +162,14 @@ impl hours::Host for HostState {
 }
 
 impl sla::Host for HostState {
+    /// Checks the targets now (the plugin hears what is wrong) and keeps
+    /// them for the action transaction.
     async fn set(&mut self, case_id: String, targets: Vec<sla::Target>) -> Result<(), sla::SlaError> {
         use crate::domain::sla::{SlaState, SlaTarget};
-        let (db, case) = match self.readable_case(&case_id) {
-            Ok(found) => found,
-            // Setting targets needs no read grant, only the event's case.
-            Err(cases::CaseError::Denied) if self.case_id.as_deref() == Some(case_id.as_str()) => {
-                let id = uuid::Uuid::parse_str(&case_id).map_err(|_| sla::SlaError::Denied)?;
-                (self.db.clone().ok_or(sla::SlaError::Unavailable)?, CaseId(id))
-            }
-            Err(_) => return Err(sla::SlaError::Denied),
-        };
-        let install = uuid::Uuid::parse_str(&self.install).map_err(|_| sla::SlaError::Denied)?;
+        // Setting targets needs no read grant, only the event's case.
+        if self.case_id.as_deref() != Some(case_id.as_str()) {
+            return Err(sla::SlaError::Denied);
+        }
         let time = |field: &str, ms: Option<i64>| match ms {
             None => Ok(None),
             Some(ms) => instant(ms).map(Some).ok_or_else(|| sla::SlaError::Invalid(format!("{field}: not a time"))),
@@ -182,9 +188,7 @@ impl sla::Host for HostState {
             checked.push(SlaTarget { name: t.name, state, due_at, settled_at });
         }
         crate::domain::sla::validate(&checked).map_err(|e| sla::SlaError::Invalid(e.to_string()))?;
-        crate::store::sla::replace(&db, case, install, &checked).await.map_err(|e| {
-            tracing::warn!(install = %self.install, error = %e, "cannot store a case's service-level targets");
-            sla::SlaError::Unavailable
-        })
+        self.sla = Some(checked);
+        Ok(())
     }
 }

@@ -1,6 +1,6 @@
 //! Service-level targets on cases, as protocols report them.
 
-use super::{Result, Store};
+use super::Result;
 use crate::domain::CaseId;
 use crate::domain::sla::{CaseSla, SlaState, SlaTarget};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
@@ -35,13 +35,18 @@ fn from_model(m: entity::Model) -> Option<(CaseId, CaseSla)> {
     Some((CaseId(m.case_id), CaseSla { install_id: m.install_id, target, updated_at: m.updated_at }))
 }
 
-/// Replaces the targets `install` keeps on `case` (validated by the caller).
-pub async fn replace(store: &Store, case: CaseId, install: uuid::Uuid, targets: &[SlaTarget]) -> Result<()> {
-    let tx = store.begin().await?;
+/// Replaces the targets `install` keeps on `case` (validated by the caller),
+/// in the caller's transaction.
+pub async fn replace_in(
+    tx: &impl ConnectionTrait,
+    case: CaseId,
+    install: uuid::Uuid,
+    targets: &[SlaTarget],
+) -> Result<()> {
     entity::Entity::delete_many()
         .filter(entity::Column::CaseId.eq(case.0))
         .filter(entity::Column::InstallId.eq(install))
-        .exec(&*tx)
+        .exec(tx)
         .await?;
     let now = super::now();
     let rows: Vec<_> = targets
@@ -58,16 +63,16 @@ pub async fn replace(store: &Store, case: CaseId, install: uuid::Uuid, targets: 
         })
         .collect();
     if !rows.is_empty() {
-        entity::Entity::insert_many(rows).exec(&*tx).await?;
+        entity::Entity::insert_many(rows).exec(tx).await?;
     }
     // Consoles showing the case, or the cases at risk, read it again.
-    if let Ok(found) = super::case::get(&*tx, None, case).await {
+    if let Ok(found) = super::case::get(tx, None, case).await {
         let states: Vec<&str> = targets.iter().map(|t| t.state.as_str()).collect();
         let mut event = super::case::live_event("case.sla", &found, None);
         event.data["sla"] = serde_json::json!(states);
-        super::live::publish_in(&*tx, event).await?;
+        super::live::publish_in(tx, event).await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// The targets on each of `cases`, soonest due first.
