@@ -148,6 +148,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     crate::attachments::spawn_gc(state.clone());
     crate::live::spawn(state.clone());
     crate::routing::spawn_sweep(state.clone());
+    crate::store::search_text::spawn_backfill(state.store.clone());
     let data = state.clone();
     let server = HttpServer::new(move || {
         App::new()

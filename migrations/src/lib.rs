@@ -21,6 +21,8 @@ mod m20261130_000014_routing;
 mod m20261130_000015_canned_responses;
 mod m20261130_000016_snooze;
 mod m20261130_000017_custom_fields;
+mod m20261201_000018_saved_views;
+mod m20261201_000019_search_text;
 
 pub struct Migrator;
 
@@ -45,6 +47,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000015_canned_responses::Migration),
             Box::new(m20261130_000016_snooze::Migration),
             Box::new(m20261130_000017_custom_fields::Migration),
+            Box::new(m20261201_000018_saved_views::Migration),
+            Box::new(m20261201_000019_search_text::Migration),
         ]
     }
 }

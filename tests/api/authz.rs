@@ -248,6 +248,38 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: Method::GET,
+            path: |f| format!("/api/v1/units/{}/protocols", f.unit_a),
+            body: none,
+            scope: "units:write",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/saved-views".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/saved-views".into(),
+            body: |_, n| Some(json!({"name": format!("Mía {n}"), "filters": {"assignee_id": "me"}})),
+            scope: "cases:write",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/saved-views".into(),
+            body: |f, n| {
+                Some(
+                    json!({"unit_id": f.unit_a, "name": format!("De la unidad {n}"), "filters": {"priority": "urgent"}}),
+                )
+            },
+            scope: "cases:write",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::GET,
             path: |_| "/api/v1/agents".into(),
             body: none,
             scope: "units:read",

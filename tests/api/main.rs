@@ -27,6 +27,7 @@ mod plugin_runtime;
 mod plugins;
 mod protocols;
 mod routing;
+mod saved_views;
 mod scale_out;
 mod surveys;
 mod webchat;

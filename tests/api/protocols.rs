@@ -35,6 +35,58 @@ fn quick(first_response_minutes: f64, resolution_minutes: f64, escalation: Value
 }
 
 on_both! {
+    async fn supervisors_tune_the_protocols_of_their_unit(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let other = app.create_unit("biblioteca").await?;
+        let (supervisor_id, supervisor) = app.create_member("sup@uni.test", &unit, "supervisor").await?;
+        let (_, agent) = app.create_member("agente@uni.test", &unit, "agent").await?;
+        let (_, stranger) = app.create_member("sup2@uni.test", &other, "supervisor").await?;
+        // Slow targets at first; crisis handling shared by both units.
+        let sla = install_plugin(&app, "escalation-sla", quick(30.0, 60.0, json!({})), json!({"kv": true}), &[unit.as_str()]).await?;
+        let sla_id = sla["id"].as_str().unwrap_or_default().to_owned();
+        let crisis = install_plugin(&app, "crisis-protocol", json!({}), json!({"kv": true}), &[unit.as_str(), other.as_str()]).await?;
+        let crisis_id = crisis["id"].as_str().unwrap_or_default().to_owned();
+        let path = format!("/api/v1/units/{unit}/protocols");
+        for token in [&agent, &stranger] {
+            let refused = app.get(&path, token).await?;
+            anyhow::ensure!(refused.status == 403, "{}", refused.text);
+        }
+        let listed = app.get(&path, &supervisor).await?;
+        anyhow::ensure!(listed.status == 200, "{}", listed.text);
+        let items = listed.body["items"].as_array().cloned().unwrap_or_default();
+        let of = |id: &str| items.iter().find(|p| p["id"] == id).cloned().unwrap_or_default();
+        anyhow::ensure!(of(&sla_id)["editable"] == true && of(&sla_id)["settings_schema"]["properties"]["warn_percent"]["maximum"] == 99, "{}", listed.text);
+        anyhow::ensure!(of(&crisis_id)["editable"] == false, "{}", listed.text);
+        anyhow::ensure!(of(&sla_id).get("grants").is_none(), "supervisors see settings, not grants: {}", listed.text);
+
+        // The schema checks what the supervisor sends, field by field.
+        let mut bad = quick(0.05, 30.0, json!({}));
+        bad["warn_percent"] = json!(150);
+        let refused = app.patch(&format!("{path}/{sla_id}"), &supervisor, json!({"settings": bad})).await?;
+        anyhow::ensure!(refused.status == 422, "{}", refused.text);
+        anyhow::ensure!(refused.body["errors"][0]["field"].as_str().unwrap_or("").contains("warn_percent"), "{}", refused.text);
+        // A protocol other units share is the admins' to change.
+        let shared = app.patch(&format!("{path}/{crisis_id}"), &supervisor, json!({"settings": {}})).await?;
+        anyhow::ensure!(shared.status == 403, "{}", shared.text);
+        let foreign = app.patch(&format!("/api/v1/units/{other}/protocols/{sla_id}"), &stranger, json!({"settings": {}})).await?;
+        anyhow::ensure!(foreign.status == 404, "{}", foreign.text);
+
+        // Tighter targets take effect on the next case.
+        let tuned = app.patch(&format!("{path}/{sla_id}"), &supervisor, json!({"settings": quick(0.05, 30.0, json!({}))})).await?;
+        anyhow::ensure!(tuned.status == 200, "{}", tuned.text);
+        let created = app.create_case(&app.admin_token, &unit, "Homologación").await?;
+        let id = created["id"].as_str().unwrap_or_default();
+        let shown = app.case_until(id, "targets shown", |c| target(c, "first_response")["state"] == "running").await?;
+        let due = millis(&target(&shown, "first_response")["due_at"]) - millis(&shown["created_at"]);
+        anyhow::ensure!((due - 3_000).abs() < 2_000, "first response due 3 s after creation: {shown}");
+        // The change is audited under the supervisor's name.
+        let audit = app.get(&format!("/api/v1/audit-events?target_id={sla_id}&limit=100"), &app.admin_token).await?;
+        let events = audit.body["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(events.iter().any(|e| e["actor_id"] == supervisor_id.as_str()), "{}", audit.text);
+        Ok(())
+    }
+
     async fn a_missed_first_response_warns_then_escalates(backend) {
         let app = spawn_app(backend).await?;
         let unit = app.create_unit("admisiones").await?;

@@ -335,6 +335,24 @@ on_both! {
         assert_eq!(ids(&found.body), vec![case.clone()], "{}", found.text);
         let none = app.get("/api/v1/cases?text=biblioteca", &ana).await?;
         assert!(ids(&none.body).is_empty(), "{}", none.text);
+        // Neither accents nor capitals matter, on both databases.
+        app.contact_says(&case, "Y la Matrícula de honor, ¿cuándo sale? Mi cedula es 123").await?;
+        for needle in ["matricula", "MATR%C3%8DCULA%20DE%20HONOR", "c%C3%A9dula", "cuando"] {
+            let found = app.get(&format!("/api/v1/cases?text={needle}"), &ana).await?;
+            assert_eq!(ids(&found.body), vec![case.clone()], "{needle}: {}", found.text);
+        }
+        // Rows written before the folded text existed are matched on their
+        // raw text until the background pass folds them.
+        use sea_orm::ConnectionTrait;
+        app.store.db.execute_unprepared("UPDATE messages SET search_text = NULL").await?;
+        app.store.db.execute_unprepared("UPDATE cases SET search_text = NULL").await?;
+        let raw = app.get("/api/v1/cases?text=certificado", &ana).await?;
+        assert_eq!(ids(&raw.body), vec![case.clone()], "{}", raw.text);
+        let unfolded = app.get("/api/v1/cases?text=matricula", &ana).await?;
+        assert!(ids(&unfolded.body).is_empty(), "{}", unfolded.text);
+        assert!(ventanilla::store::search_text::backfill(&app.store).await? >= 3);
+        let folded = app.get("/api/v1/cases?text=matricula", &ana).await?;
+        assert_eq!(ids(&folded.body), vec![case.clone()], "{}", folded.text);
         // A resolved case cannot be snoozed.
         app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"status": "resolved"})).await?;
         let ended = app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"snoozed_until": tomorrow})).await?;

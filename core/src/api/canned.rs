@@ -38,10 +38,7 @@ pub struct CannedDto {
 
 impl From<store::canned::Canned> for CannedDto {
     fn from(c: store::canned::Canned) -> Self {
-        let (unit_id, owner_id) = match c.owner {
-            Owner::Unit(unit) => (Some(unit.0), None),
-            Owner::Person(user) => (None, Some(user.0)),
-        };
+        let (unit_id, owner_id) = c.owner.columns();
         CannedDto {
             id: c.id,
             unit_id,

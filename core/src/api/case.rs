@@ -223,7 +223,7 @@ pub struct AddTag {
     pub tag: String,
 }
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CaseQuery {
     /// Comma-separated statuses, e.g. `queued,assigned`.
@@ -288,24 +288,9 @@ pub(super) fn new_message(
     Ok(NewMessage { author_user_id, ..NewMessage::text(author_kind, body) })
 }
 
-/// Cases the caller may see: agents and supervisors see their units' cases
-/// only; admins and `cases:read` tokens see all.
-#[utoipa::path(
-    tag = "cases",
-    params(CaseQuery, PageParams),
-    responses((status = 200, body = ListResponse<CaseDto>), (status = 400, body = Problem), (status = 422, body = Problem)),
-    security(("bearer" = []))
-)]
-#[get("/cases")]
-pub async fn list_cases(
-    state: web::Data<AppState>,
-    auth: Auth,
-    query: web::Query<CaseQuery>,
-    params: web::Query<PageParams>,
-) -> Result<HttpResponse, ApiError> {
-    require_case_reader(&auth.0)?;
-    let page = params.page()?;
-    let query = query.into_inner();
+/// Checks a `GET /cases` query (also what a saved view keeps) and turns it
+/// into the store's filter and order.
+pub(super) fn case_filter(principal: &Principal, query: CaseQuery) -> Result<(CaseFilter, CaseSort), ApiError> {
     let mut check = Checker::default();
     let statuses = query
         .status
@@ -320,7 +305,7 @@ pub async fn list_cases(
     let assignee = match query.assignee_id.as_deref() {
         None => None,
         Some("none") => Some(AssigneeFilter::Nobody),
-        Some("me") => match auth.0.user_id() {
+        Some("me") => match principal.user_id() {
             Some(id) => Some(AssigneeFilter::User(id)),
             None => check.check(Err(domain::Error::invalid("assignee_id", "`me` needs a user, not an API token"))),
         },
@@ -377,9 +362,29 @@ pub async fn list_cases(
         snoozed: query.snoozed,
         text: query.text,
     };
+    Ok((filter, sort.unwrap_or_default()))
+}
+
+/// Cases the caller may see: agents and supervisors see their units' cases
+/// only; admins and `cases:read` tokens see all.
+#[utoipa::path(
+    tag = "cases",
+    params(CaseQuery, PageParams),
+    responses((status = 200, body = ListResponse<CaseDto>), (status = 400, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/cases")]
+pub async fn list_cases(
+    state: web::Data<AppState>,
+    auth: Auth,
+    query: web::Query<CaseQuery>,
+    params: web::Query<PageParams>,
+) -> Result<HttpResponse, ApiError> {
+    require_case_reader(&auth.0)?;
+    let page = params.page()?;
+    let (filter, sort) = case_filter(&auth.0, query.into_inner())?;
     let scope = auth.0.case_units();
-    let (cases, next) =
-        store::case::list(&state.store.db, scope.as_deref(), &filter, sort.unwrap_or_default(), &page).await?;
+    let (cases, next) = store::case::list(&state.store.db, scope.as_deref(), &filter, sort, &page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::new(case_dtos(&state, cases).await?, next)))
 }
 

@@ -33,6 +33,7 @@ pub mod survey;
 pub mod token;
 pub mod unit;
 pub mod user;
+pub mod view;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use utoipa::{
@@ -63,6 +64,7 @@ use error::ApiError;
         routing::claim_case, routing::transfer_case, routing::list_agents, routing::get_me, routing::set_presence,
         routing::update_agent, stream::stream,
         canned::list_canned, canned::create_canned, canned::update_canned, canned::delete_canned,
+        view::list_views, view::create_view, view::update_view, view::delete_view,
         survey::list_surveys, survey::survey_summary,
         bot_outcome::list_bot_conversations, bot_outcome::bot_summary,
         message::list_messages, message::create_message, message::retry_message, message::list_failed_deliveries,
@@ -73,7 +75,7 @@ use error::ApiError;
         plugin::upload_plugin, plugin::list_plugins, plugin::get_plugin, plugin::delete_plugin_version,
         plugin_install::create_install, plugin_install::list_installs, plugin_install::get_install,
         plugin_install::update_install, plugin_install::upgrade_install, plugin_install::rollback_install,
-        plugin_install::delete_install, plugin_install::test_install, plugin_install::install_health,
+        plugin_install::delete_install, plugin_install::test_install, plugin_install::install_health, plugin_install::list_unit_protocols, plugin_install::update_unit_protocol,
         plugin_install::set_secret, plugin_install::delete_secret,
         notification::list_notifications, notification::read_notification,
         kb::list_knowledge_bases, kb::create_knowledge_base, kb::get_knowledge_base, kb::update_knowledge_base,
@@ -232,6 +234,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(canned::create_canned)
                 .service(canned::update_canned)
                 .service(canned::delete_canned)
+                .service(view::list_views)
+                .service(view::create_view)
+                .service(view::update_view)
+                .service(view::delete_view)
                 .service(survey::survey_summary)
                 .service(survey::list_surveys)
                 .service(bot_outcome::bot_summary)
@@ -262,6 +268,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(plugin_install::delete_install)
                 .service(plugin_install::test_install)
                 .service(plugin_install::install_health)
+                .service(plugin_install::list_unit_protocols)
+                .service(plugin_install::update_unit_protocol)
                 .service(plugin_install::set_secret)
                 .service(plugin_install::delete_secret)
                 .service(notification::list_notifications)

@@ -656,3 +656,128 @@ pub async fn delete_secret(
     store::plugin_secret::delete(&state.store, &Actor::from(&auth.0), id, &name).await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// A protocol as the supervisors of a unit it follows see it: its settings
+/// (SLA targets, crisis words, escalation…) and their schema.
+#[derive(Serialize, ToSchema)]
+pub struct UnitProtocolDto {
+    pub id: uuid::Uuid,
+    pub name: String,
+    pub plugin_id: String,
+    pub version: String,
+    pub enabled: bool,
+    /// `active`, or `suspended` after repeated failures.
+    pub status: String,
+    pub suspended_reason: Option<String>,
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+    /// The JSON Schema the settings follow (from the plugin's manifest).
+    #[schema(value_type = Object)]
+    pub settings_schema: serde_json::Value,
+    /// Whether the caller may change the settings here: it follows this unit
+    /// only (one serving other units too is the admins' to change).
+    pub editable: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateUnitProtocol {
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
+}
+
+/// Whether `principal` may change the settings of `install` for `unit`.
+fn may_tune(principal: &crate::domain::Principal, install: &Install, unit: crate::domain::UnitId) -> bool {
+    principal.is_admin() || (principal.can_manage_unit(unit) && install.units == [unit])
+}
+
+async fn unit_protocol_dto(
+    state: &AppState,
+    principal: &crate::domain::Principal,
+    install: Install,
+    unit: crate::domain::UnitId,
+) -> Result<UnitProtocolDto, ApiError> {
+    let manifest = manifest_of(state, &install.plugin_id, &install.version).await?;
+    let editable = may_tune(principal, &install, unit);
+    Ok(UnitProtocolDto {
+        id: install.id,
+        name: install.name,
+        plugin_id: install.plugin_id,
+        version: install.version,
+        enabled: install.enabled,
+        status: install.status,
+        suspended_reason: install.suspended_reason,
+        settings: install.settings,
+        settings_schema: manifest.settings_schema,
+        editable,
+    })
+}
+
+/// A protocol install following `unit`, for its supervisors.
+async fn unit_protocol(
+    state: &AppState,
+    principal: &crate::domain::Principal,
+    unit: crate::domain::UnitId,
+    id: uuid::Uuid,
+) -> Result<Install, ApiError> {
+    require(principal.can_manage_unit(unit), "only the unit's supervisors and admins see its protocols")?;
+    let install = store::plugin_install::get(&state.store.db, id).await?;
+    if install.world != "protocol" || !install.follows(unit) {
+        return Err(ApiError::NotFound("protocol of this unit"));
+    }
+    Ok(install)
+}
+
+/// The protocols that follow the unit's cases (SLA, crisis handling,
+/// escalation), with their settings, for the unit's supervisors.
+#[utoipa::path(
+    tag = "units",
+    params(("unit_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = ListResponse<UnitProtocolDto>), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/units/{unit_id}/protocols")]
+pub async fn list_unit_protocols(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let unit = crate::domain::UnitId(path.into_inner());
+    require(auth.0.can_manage_unit(unit), "only the unit's supervisors and admins see its protocols")?;
+    store::unit::get(&state.store.db, unit).await?;
+    let mut items = vec![];
+    for install in store::plugin_install::list(&state.store.db).await? {
+        if install.world == "protocol" && install.follows(unit) {
+            items.push(unit_protocol_dto(&state, &auth.0, install, unit).await?);
+        }
+    }
+    Ok(HttpResponse::Ok().json(ListResponse::new(items, None)))
+}
+
+/// Changes the settings of a protocol that follows this unit only; checked
+/// against the plugin's schema, audited like an admin's change.
+#[utoipa::path(
+    tag = "units",
+    params(("unit_id" = uuid::Uuid, Path), ("install_id" = uuid::Uuid, Path)),
+    request_body = UpdateUnitProtocol,
+    responses((status = 200, body = UnitProtocolDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[patch("/units/{unit_id}/protocols/{install_id}")]
+pub async fn update_unit_protocol(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<(uuid::Uuid, uuid::Uuid)>,
+    body: Json<UpdateUnitProtocol>,
+) -> Result<HttpResponse, ApiError> {
+    let (unit, id) = path.into_inner();
+    let unit = crate::domain::UnitId(unit);
+    let install = unit_protocol(&state, &auth.0, unit, id).await?;
+    require(may_tune(&auth.0, &install, unit), "this protocol also serves other units; an admin changes its settings")?;
+    let manifest = manifest_of(&state, &install.plugin_id, &install.version).await?;
+    let settings = body.0.settings;
+    check(&manifest, Some(&settings), None)?;
+    let patch = InstallPatch { settings: Some(settings), ..InstallPatch::default() };
+    let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    Ok(HttpResponse::Ok().json(unit_protocol_dto(&state, &auth.0, install, unit).await?))
+}

@@ -75,10 +75,12 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 updated_at: Set(now),
             });
             let status = statuses[k % statuses.len()];
+            let subject = format!("{} #{k}", subjects[k % subjects.len()]);
+            let body = format!("Hola, necesito ayuda con el trámite {k}");
             cases.push(store::case::entity::ActiveModel {
                 id: Set(case_id),
                 number: Set(number),
-                subject: Set(format!("{} #{k}", subjects[k % subjects.len()])),
+                subject: Set(subject.clone()),
                 channel: Set(Channel::ALL[k % 8].as_str().to_owned()),
                 contact_id: Set(contact_id),
                 unit_id: Set(unit.0),
@@ -95,6 +97,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 closed_at: Set(None),
                 channel_install_id: Set(None),
                 snoozed_until: Set(None),
+                search_text: Set(Some(store::search_text::fold(&subject))),
             });
             messages.push(store::message::entity::ActiveModel {
                 id: Set(uuid::Uuid::now_v7()),
@@ -102,7 +105,8 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 direction: Set("inbound".into()),
                 author_kind: Set("contact".into()),
                 author_user_id: Set(None),
-                body: Set(format!("Hola, necesito ayuda con el trámite {k}")),
+                search_text: Set(Some(store::search_text::fold(&body))),
+                body: Set(body),
                 attachments: Set(serde_json::json!([])),
                 provider_message_id: Set(None),
                 delivery_status: Set("received".into()),

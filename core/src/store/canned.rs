@@ -30,12 +30,7 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// Whose a response is.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub enum Owner {
-    Unit(UnitId),
-    Person(UserId),
-}
+pub use super::Owner;
 
 #[derive(Debug, Clone)]
 pub struct Canned {
@@ -49,11 +44,7 @@ pub struct Canned {
 }
 
 fn from_model(m: entity::Model) -> Result<Canned> {
-    let owner = match (m.unit_id, m.owner_id) {
-        (Some(unit), _) => Owner::Unit(UnitId(unit)),
-        (None, Some(user)) => Owner::Person(UserId(user)),
-        (None, None) => return Err(Error::Corrupt(format!("canned response {} has no owner", m.id))),
-    };
+    let owner = Owner::from_columns("canned response", m.id, m.unit_id, m.owner_id)?;
     Ok(Canned {
         id: m.id,
         owner,
@@ -82,10 +73,7 @@ pub struct CannedPatch {
 const TAKEN: &str = "another canned response already uses this shortcut";
 
 async fn record(conn: &impl ConnectionTrait, actor: &Actor, action: &'static str, canned: &Canned) -> Result<()> {
-    let unit = match canned.owner {
-        Owner::Unit(unit) => Some(unit),
-        Owner::Person(_) => None,
-    };
+    let unit = canned.owner.unit();
     audit::record(
         conn,
         audit::Entry {
@@ -103,10 +91,7 @@ async fn record(conn: &impl ConnectionTrait, actor: &Actor, action: &'static str
 pub async fn create(store: &Store, actor: &Actor, new: NewCanned) -> Result<Canned> {
     let tx = store.begin().await?;
     let now = super::now();
-    let (unit, person) = match new.owner {
-        Owner::Unit(unit) => (Some(unit.0), None),
-        Owner::Person(user) => (None, Some(user.0)),
-    };
+    let (unit, person) = new.owner.columns();
     let model = entity::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         unit_id: Set(unit),

@@ -42,6 +42,8 @@ pub mod entity {
         pub closed_at: Option<DateTimeUtc>,
         pub channel_install_id: Option<Uuid>,
         pub snoozed_until: Option<DateTimeUtc>,
+        /// The subject folded for search (see `store::search_text`).
+        pub search_text: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -120,6 +122,7 @@ fn to_active(case: &Case) -> entity::ActiveModel {
         closed_at: Set(case.closed_at),
         channel_install_id: Set(case.channel_install_id),
         snoozed_until: Set(case.snoozed_until),
+        search_text: Set(Some(super::search_text::fold(&case.subject))),
     }
 }
 
@@ -411,10 +414,7 @@ pub async fn list(
         query = query.filter(Column::UpdatedAt.lt(at));
     }
     if let Some(q) = filter.q.as_deref().filter(|q| !q.is_empty()) {
-        query = query.filter(
-            Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(Column::Subject)))
-                .like(sea_orm::sea_query::LikeExpr::new(super::like_pattern(q)).escape('\\')),
-        );
+        query = query.filter(super::search_text::contains(Column::SearchText, Column::Subject, q));
     }
     match filter.snoozed {
         Some(true) => query = query.filter(Column::SnoozedUntil.is_not_null()),
@@ -422,16 +422,15 @@ pub async fn list(
         None => {}
     }
     if let Some(text) = filter.text.as_deref().map(str::trim).filter(|q| !q.is_empty()) {
-        let pattern = || sea_orm::sea_query::LikeExpr::new(super::like_pattern(text)).escape('\\');
         use super::message::entity as message;
         let in_messages = message::Entity::find()
             .select_only()
             .column(message::Column::CaseId)
-            .filter(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(message::Column::Body))).like(pattern()))
+            .filter(super::search_text::contains(message::Column::SearchText, message::Column::Body, text))
             .into_query();
         query = query.filter(
             Condition::any()
-                .add(Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(Column::Subject))).like(pattern()))
+                .add(super::search_text::contains(Column::SearchText, Column::Subject, text))
                 .add(Column::Id.in_subquery(in_messages)),
         );
     }

@@ -31,6 +31,8 @@ pub mod entity {
         pub selected_option: Option<String>,
         pub template: Option<Json>,
         pub context: Option<Json>,
+        /// The body folded for search (see `store::search_text`).
+        pub search_text: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -232,6 +234,7 @@ pub async fn insert_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, 
         direction: Set(direction.as_str().to_owned()),
         author_kind: Set(new.author_kind.as_str().to_owned()),
         author_user_id: Set(new.author_user_id.map(|u| u.0)),
+        search_text: Set(Some(super::search_text::fold(&new.body))),
         body: Set(new.body),
         attachments: Set(serde_json::to_value(&new.attachments).unwrap_or_default()),
         provider_message_id: Set(new.provider_message_id),

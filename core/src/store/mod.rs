@@ -30,6 +30,8 @@ pub mod plugin_kv;
 pub mod plugin_secret;
 pub mod refresh_token;
 pub mod routing;
+pub mod saved_view;
+pub mod search_text;
 pub mod send_journal;
 pub mod setting;
 pub mod sla;
@@ -78,6 +80,45 @@ impl Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Whose a shared thing (a canned response, a saved view) is: a unit's
+/// (its supervisors write it, its staff use it) or one person's.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Owner {
+    Unit(domain::UnitId),
+    Person(domain::UserId),
+}
+
+impl Owner {
+    /// The (unit_id, owner_id) columns that store it.
+    pub fn columns(self) -> (Option<uuid::Uuid>, Option<uuid::Uuid>) {
+        match self {
+            Owner::Unit(unit) => (Some(unit.0), None),
+            Owner::Person(user) => (None, Some(user.0)),
+        }
+    }
+
+    /// Reads it back from its columns (a row with neither is corrupt).
+    pub fn from_columns(
+        what: &str,
+        id: uuid::Uuid,
+        unit: Option<uuid::Uuid>,
+        person: Option<uuid::Uuid>,
+    ) -> Result<Self> {
+        match (unit, person) {
+            (Some(unit), _) => Ok(Owner::Unit(domain::UnitId(unit))),
+            (None, Some(user)) => Ok(Owner::Person(domain::UserId(user))),
+            (None, None) => Err(Error::Corrupt(format!("{what} {id} has no owner"))),
+        }
+    }
+
+    pub fn unit(self) -> Option<domain::UnitId> {
+        match self {
+            Owner::Unit(unit) => Some(unit),
+            Owner::Person(_) => None,
+        }
+    }
+}
 
 /// The database, shared by every request and worker.
 #[derive(Clone)]
