@@ -2,14 +2,20 @@
 //! case arrive live, takes it, replies (the visitor's widget shows it),
 //! adds a note and a tag and transfers it to another unit, whose agent sees
 //! it arrive live and resolves it; a supervisor changes the unit's business
-//! hours. Screenshots of the main views go to docs/screenshots.
+//! hours. Then the rest of a working day: a WhatsApp case past its 24-hour
+//! window answered with a template, the contact's page, a saved view, a
+//! supervisor handing out cases in bulk and tuning the unit's SLA protocol
+//! and knowledge base. Screenshots of the main views go to docs/screenshots.
 
 use super::webchat::{in_widget, site, until_shown, write};
 use super::{Driver, assert_accessible};
 use fantoccini::{Client, Locator, key::Key};
 use serde_json::{Value, json};
 use std::time::Duration;
-use ventanilla_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, PASSWORD, TestApp, eventually, plugin_wasm, spawn_app};
+use ventanilla_tests::{
+    ADMIN_EMAIL, ADMIN_PASSWORD, Backend, FakeProvider, PASSWORD, TestApp, eventually, install_plugin,
+    install_plugin_with, plugin_wasm, set_secret, spawn_app, spawn_app_with,
+};
 
 const WAIT: Duration = Duration::from_secs(20);
 
@@ -281,6 +287,171 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
     }
     .await;
     for client in [ana, visitor, laura] {
+        client.close().await?;
+    }
+    outcome
+}
+
+const PHONE_ID: &str = "106540352242922";
+const APP_SECRET: &str = "wa-app-secret-0123";
+
+/// An app whose unit `admisiones` has a WhatsApp account (its Graph API
+/// played by `provider`) offering one approved template.
+async fn whatsapp_app(provider: &FakeProvider) -> anyhow::Result<(TestApp, String, String)> {
+    provider.succeed_with(
+        r#"{"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"wamid.OUT{n}"}]}"#,
+    );
+    let port = provider.port;
+    let app = spawn_app_with(Backend::Sqlite, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+    let unit = app.create_unit("admisiones").await?;
+    let templates = json!([{"name": "seguimiento_caso", "language": "es_CO", "text": "Hola {{1}}, ¿seguimos con tu caso {{2}}?", "parameters": 2}]);
+    let settings = json!({"phone_number_id": PHONE_ID, "api_base_url": format!("http://localhost:{port}"), "templates": templates});
+    let grants = json!({"http_hosts": ["graph.facebook.com", "localhost"], "secrets": ["app_secret", "verify_token", "access_token"]});
+    let install = install_plugin_with(&app, "whatsapp-cloud", settings, grants, &[unit.as_str()], |manifest| {
+        manifest.replace(r#"http_hosts = ["#, r#"http_hosts = ["localhost", "#)
+    })
+    .await?;
+    let install = install["id"].as_str().unwrap_or_default().to_owned();
+    for (name, value) in [("app_secret", APP_SECRET), ("verify_token", "verifica"), ("access_token", "EAAG-token")] {
+        set_secret(&app, &install, name, value).await?;
+    }
+    Ok((app, unit, install))
+}
+
+/// Kerry writes on WhatsApp (a signed webhook); returns the case.
+async fn kerry_writes(app: &TestApp, install: &str, text: &str) -> anyhow::Result<String> {
+    let message = json!({"id": "wamid.IN1", "from": "573001234567", "timestamp": "1732300000", "type": "text", "text": {"body": text}});
+    let value = json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_ID},
+        "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": "573001234567"}], "messages": [message]});
+    let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]})
+        .to_string();
+    let signature =
+        format!("sha256={}", ventanilla::plugins::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()));
+    let reply = app.webhook(install, &body, &[("x-hub-signature-256", signature.as_str())]).await?;
+    anyhow::ensure!(reply.status == 200, "{}: {}", reply.status, reply.text);
+    Ok(app.only_case().await?["id"].as_str().unwrap_or_default().to_owned())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn agents_find_their_work_and_supervisors_tune_their_unit() -> anyhow::Result<()> {
+    let provider = FakeProvider::start().await?;
+    let (app, admisiones, install) = whatsapp_app(&provider).await?;
+    let (_, ana) = app.create_member("ana@uni.test", &admisiones, "agent").await?;
+    let (beto_id, _) = app.create_member("beto@uni.test", &admisiones, "agent").await?;
+    app.create_member("sofia@uni.test", &admisiones, "supervisor").await?;
+    let case_id = kerry_writes(&app, &install, "¿Cómo va mi homologación?").await?;
+    // A day and more without a word from Kerry: the window has closed.
+    app.age_inbound(&case_id, chrono::Duration::hours(25)).await?;
+    // Two cases wait for the supervisor to hand them out.
+    let mut waiting = vec![];
+    for subject in ["Certificado de notas", "Carnet estudiantil"] {
+        waiting.push(
+            app.create_case(&app.admin_token, &admisiones, subject).await?["id"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned(),
+        );
+    }
+    // The unit's SLA protocol and its knowledge base.
+    let policy = json!({"business_hours": false, "warn_percent": 50, "escalation": {},
+        "policies": {"normal": {"first_response_minutes": 60.0, "resolution_minutes": 480.0}}});
+    let sla = install_plugin(&app, "escalation-sla", policy, json!({"kv": true}), &[admisiones.as_str()]).await?;
+    let sla_id = sla["id"].as_str().unwrap_or_default().to_owned();
+    let kb = app
+        .post_ok(
+            "/api/v1/knowledge-bases",
+            &app.admin_token,
+            json!({"unit_id": admisiones, "slug": "admisiones", "name": "Preguntas de admisiones"}),
+            201,
+        )
+        .await?;
+    let kb_id = kb["id"].as_str().unwrap_or_default().to_owned();
+
+    let driver = Driver::start()?;
+    let agent = driver.client().await?;
+    let supervisor = driver.client().await?;
+    let outcome = async {
+        // Ana takes the WhatsApp case; past the window her reply is a template.
+        sign_in(&agent, &app, "ana@uni.test").await?;
+        open(&agent, &format!("#/cases/{case_id}"), "document.querySelector('#claim')").await?;
+        click(&agent, "#claim").await?;
+        until(&agent, "the case is Ana's", "document.querySelector('#case-assignee')?.textContent === 'ana@uni.test'").await?;
+        until(&agent, "the template picker replaces free text", "document.querySelector('#template') && document.querySelector('#composer').hidden").await?;
+        js(&agent, "const s = document.querySelector('#template'); s.value = '0'; s.dispatchEvent(new Event('change')); return true;").await?;
+        until(&agent, "a field per parameter", "document.querySelector('#param-2')").await?;
+        type_in(&agent, "#param-1", "Kerry").await?;
+        type_in(&agent, "#param-2", "1042").await?;
+        until(&agent, "the preview", "document.querySelector('#template-preview')?.textContent === 'Hola Kerry, ¿seguimos con tu caso 1042?'").await?;
+        click(&agent, "#send").await?;
+        let sent = eventually(WAIT, || async {
+            let sends = provider.requests();
+            sends.iter().find(|r| r.body.contains("seguimiento_caso")).map(|r| r.body.clone())
+        })
+        .await;
+        let Some(sent) = sent else { anyhow::bail!("no template went to WhatsApp") };
+        let sent: Value = serde_json::from_str(&sent)?;
+        anyhow::ensure!(sent["type"] == "template" && sent["template"]["components"][0]["parameters"][1]["text"] == "1042", "{sent}");
+
+        // Kerry's page: identities, every case, consent, possible twins.
+        click(&agent, "#contact-title a").await?;
+        until(&agent, "the contact page", "document.querySelector('.contact h1')?.textContent === 'Kerry Fisher'").await?;
+        until(&agent, "the case is listed", &format!("document.querySelector('.contact a[href=\"#/cases/{case_id}\"]')")).await?;
+        anyhow::ensure!(js(&agent, "return document.querySelector('.contact').textContent;").await?.as_str().unwrap_or("").contains("573001234567"));
+        assert_accessible(&agent, "console contact").await?;
+        screenshot(&agent, "console-contact").await?;
+
+        // Ana saves a view of her cases about homologations; it is kept on
+        // the server, so it follows her to any browser.
+        open(&agent, "#/inbox/mine", "document.querySelector('#save-view')").await?;
+        type_in(&agent, ".filters input[type=search]", "homologacion").await?;
+        until(&agent, "the filter finds the case", &format!("document.querySelectorAll('.case-row').length === 1 && document.querySelector('[data-case=\"{case_id}\"]')")).await?;
+        click(&agent, "#save-view").await?;
+        type_in(&agent, "#view-name", "Homologaciones").await?;
+        click(&agent, "#view-go").await?;
+        until(&agent, "the saved view opens", "location.hash.startsWith('#/inbox/saved-') && document.querySelector('nav.views a[aria-current=page]')?.textContent === 'Homologaciones'").await?;
+        until(&agent, "it lists the case", &format!("document.querySelector('[data-case=\"{case_id}\"]')")).await?;
+        let views = app.get("/api/v1/saved-views", &ana).await?;
+        anyhow::ensure!(views.body["items"][0]["filters"]["text"] == "homologacion" && views.body["items"][0]["filters"]["assignee_id"] == "me", "{}", views.text);
+
+        // Sofía hands the waiting cases to Beto in one go.
+        sign_in(&supervisor, &app, "sofia@uni.test").await?;
+        open(&supervisor, "#/inbox/unassigned", &format!("document.querySelector('[data-case=\"{}\"]') && document.querySelector('[data-case=\"{}\"]')", waiting[0], waiting[1])).await?;
+        for id in &waiting {
+            click(&supervisor, &format!("[data-case='{id}'] input[type=checkbox]")).await?;
+        }
+        click(&supervisor, "#bulk-assign").await?;
+        js(&supervisor, &format!("document.querySelector('#assign-to').value = {}; return true;", json!(beto_id))).await?;
+        click(&supervisor, "#assign-go").await?;
+        for id in &waiting {
+            let case = app.case_until(id, "assigned to Beto", |c| c["assignee_id"] == beto_id.as_str()).await?;
+            anyhow::ensure!(case["status"] == "assigned", "{case}");
+        }
+
+        // In the unit's page she loosens the SLA warning and writes an answer
+        // for the knowledge base.
+        open(&supervisor, &format!("#/units/{admisiones}"), "document.querySelector('[data-protocol=\"escalation-sla\"]')").await?;
+        js(&supervisor, "document.querySelector('[data-protocol=\"escalation-sla\"] input[id$=\"-warn_percent\"]').value = '70'; return true;").await?;
+        click(&supervisor, "[data-protocol='escalation-sla'] button[type=submit]").await?;
+        let tuned = eventually(WAIT, || async {
+            let install = app.get(&format!("/api/v1/plugin-installs/{sla_id}"), &app.admin_token).await.ok()?;
+            (install.body["settings"]["warn_percent"] == 70).then_some(install.body["settings"].clone())
+        })
+        .await;
+        let Some(tuned) = tuned else { anyhow::bail!("the SLA settings were not saved") };
+        anyhow::ensure!(tuned["policies"]["normal"]["resolution_minutes"] == 480.0, "the rest of the settings stay: {tuned}");
+        click(&supervisor, "[data-kb='admisiones'] button.ghost").await?;
+        type_in(&supervisor, "#article-title", "¿Cuánto tarda una homologación?").await?;
+        type_in(&supervisor, "#article-body", "La respuesta llega en **diez días hábiles**.").await?;
+        js(&supervisor, "document.querySelector('#article-status').value = 'published'; return true;").await?;
+        click(&supervisor, "#article-save").await?;
+        until(&supervisor, "the article is listed", "[...document.querySelectorAll('[data-kb] li button')].some(b => b.textContent.includes('homologación'))").await?;
+        let articles = app.get(&format!("/api/v1/knowledge-bases/{kb_id}/articles"), &app.admin_token).await?;
+        anyhow::ensure!(articles.body["items"][0]["status"] == "published" && articles.body["items"][0]["title"] == "¿Cuánto tarda una homologación?", "{}", articles.text);
+        assert_accessible(&supervisor, "console unit settings").await?;
+        Ok(())
+    }
+    .await;
+    for client in [agent, supervisor] {
         client.close().await?;
     }
     outcome

@@ -123,9 +123,15 @@ class Problem extends Error {
     this.status = status;
     this.body = body;
   }
+  // A headline in the person's language (by the problem's stable code),
+  // then the server's details, which are in English, marked as such.
   describe() {
+    const code = this.body?.code;
+    const headline = code && dict[`problem.${code}`] ? t(`problem.${code}`) : t('problem.other', { status: this.status });
     const fields = (this.body?.errors || []).map((e) => (e.field ? `${e.field}: ${e.message}` : e.message));
-    return fields.length ? fields.join(' · ') : this.message;
+    let details = fields.length ? fields.join(' · ') : this.body?.detail;
+    if (code === 'internal' && this.body?.request_id) details += ` · ${this.body.request_id}`;
+    return h('span', null, h('strong', null, headline), details ? h('small', { lang: 'en', class: 'details' }, details) : null);
   }
 }
 
@@ -184,6 +190,39 @@ function query(params) {
   for (const [name, value] of Object.entries(params)) if (value) search.set(name, value);
   const text = search.toString();
   return text ? `?${text}` : '';
+}
+
+// ---------------------------------------------------------------- dialogs
+
+// A modal form: `fields` are [label, control] pairs (controls have ids);
+// `onSubmit` resolves true when the dialog may close.
+function formDialog(name, title, fields, submitLabel, onSubmit) {
+  const close = () => (dialog.close(), dialog.remove());
+  const dialog = h(
+    'dialog',
+    { class: 'dialog', 'aria-labelledby': `${name}-title` },
+    h(
+      'form',
+      {
+        method: 'dialog',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          if (await onSubmit()) close();
+        },
+      },
+      h('h2', { id: `${name}-title` }, title),
+      fields.flatMap(([label, control]) => [h('label', { for: control.id }, label), control]),
+      h(
+        'div',
+        { class: 'actions' },
+        h('button', { type: 'submit', id: `${name}-go` }, submitLabel),
+        h('button', { type: 'button', class: 'ghost', onclick: close }, t('cancel')),
+      ),
+    ),
+  );
+  document.body.append(dialog);
+  dialog.showModal();
+  fields[0]?.[1].focus();
 }
 
 // ---------------------------------------------------------------- toasts
@@ -405,6 +444,7 @@ async function setPresence(value) {
 
 const routes = [
   [/^#\/cases\/([0-9a-f-]+)$/, (m) => caseView(m[1])],
+  [/^#\/contacts\/([0-9a-f-]+)$/, (m) => contactView(m[1])],
   [/^#\/units\/([0-9a-f-]+)$/, (m) => unitView(m[1])],
   [/^#\/notifications$/, () => notificationsView()],
   [/^#\/admin\/(\w+)$/, (m) => adminView(m[1])],
@@ -524,15 +564,24 @@ function loginView() {
 
 // ---------------------------------------------------------------- inbox
 
-function savedViews() {
+// The views saved on the server (the caller's own, then their units');
+// views kept in this browser by earlier versions move there once.
+async function savedViews() {
+  let local = [];
   try {
-    return JSON.parse(localStorage.getItem('ventanilla.views')) || [];
+    local = JSON.parse(localStorage.getItem('ventanilla.views')) || [];
   } catch {
-    return [];
+    local = [];
   }
+  for (const old of local) {
+    await api('POST', '/saved-views', { name: old.label, filters: old.query }).catch(() => {});
+  }
+  localStorage.removeItem('ventanilla.views');
+  const found = await api('GET', '/saved-views').catch(() => ({ items: [] }));
+  return found.items;
 }
 
-function views() {
+async function views() {
   const list = [
     { id: 'mine', label: t('view.mine'), query: { assignee_id: 'me', status: 'assigned,waiting_on_contact', snoozed: 'false' } },
     { id: 'unassigned', label: t('view.unassigned'), query: { status: 'queued', snoozed: 'false' } },
@@ -545,12 +594,15 @@ function views() {
   for (const unit of myUnits()) {
     list.push({ id: `unit-${unit.id}`, label: t('view.unit', { unit: unit.name }), query: { unit_id: unit.id, status: OPEN, snoozed: 'false' } });
   }
-  for (const saved of savedViews()) list.push({ ...saved, saved: true });
+  for (const saved of await savedViews()) {
+    const label = saved.unit_id ? t('view.shared', { name: saved.name, unit: unitName(saved.unit_id) }) : saved.name;
+    list.push({ id: `saved-${saved.id}`, label, query: saved.filters, saved });
+  }
   return list;
 }
 
 async function inboxView(viewId) {
-  const all = views();
+  const all = await views();
   const view = all.find((v) => v.id === viewId) || all[0];
   const filters = { channel: '', priority: '', tag: '', text: '' };
   const list = h('ul', { class: 'cases', 'aria-label': view.label });
@@ -565,7 +617,10 @@ async function inboxView(viewId) {
     labelled(t('filter.channel'), select(['', ...CHANNELS], (c) => (c ? t(`channel.${c}`) : t('any')), (v) => set('channel', v))),
     labelled(t('filter.priority'), select(['', ...PRIORITIES], (p) => (p ? t(`priority.${p}`) : t('any')), (v) => set('priority', v))),
     labelled(t('filter.tag'), h('input', { type: 'text', oninput: (e) => set('tag', e.target.value.trim()) })),
-    h('button', { type: 'button', class: 'ghost', onclick: saveView }, t('view.save')),
+    h('button', { type: 'button', class: 'ghost', id: 'save-view', onclick: saveView }, t('view.save')),
+    view.saved && (view.saved.owner_id === me.id || supervises(view.saved.unit_id))
+      ? h('button', { type: 'button', class: 'ghost', id: 'remove-view', onclick: removeView }, t('view.remove'))
+      : null,
   );
 
   function set(name, value) {
@@ -574,19 +629,46 @@ async function inboxView(viewId) {
   }
 
   function saveView() {
-    const name = prompt(t('view.save_name'));
-    if (!name) return;
-    const saved = savedViews();
-    const id = `saved-${Date.now()}`;
-    saved.push({ id, label: name, query: { ...view.query, ...Object.fromEntries(Object.entries(filters).filter(([, v]) => v)) } });
-    localStorage.setItem('ventanilla.views', JSON.stringify(saved));
-    location.hash = `#/inbox/${id}`;
+    const name = h('input', { type: 'text', id: 'view-name', required: true, maxlength: 80 });
+    const shared = myUnits().filter((u) => supervises(u.id));
+    const share = h(
+      'select',
+      { id: 'view-share' },
+      h('option', { value: '' }, t('view.personal')),
+      shared.map((u) => h('option', { value: u.id }, u.name)),
+    );
+    const fields = [[t('view.save_name'), name]];
+    if (shared.length) fields.push([t('view.share'), share]);
+    formDialog('view', t('view.save'), fields, t('view.save'), async () => {
+      const chosen = Object.fromEntries(Object.entries(filters).filter(([, v]) => v));
+      const body = { name: name.value.trim(), filters: { ...view.query, ...chosen } };
+      if (share.value) body.unit_id = share.value;
+      const saved = await attempt(() => api('POST', '/saved-views', body), t('saved'));
+      if (saved) location.hash = `#/inbox/saved-${saved.id}`;
+      return Boolean(saved);
+    });
+  }
+
+  async function removeView() {
+    if (!confirm(t('view.remove_confirm', { name: view.saved.name }))) return;
+    const gone = await attempt(() => api('DELETE', `/saved-views/${view.saved.id}`), t('saved'));
+    if (gone !== undefined) location.hash = '#/inbox/mine';
+  }
+
+  function assignDialog() {
+    const people = [...users.values()].sort((a, b) => a.display_name.localeCompare(b.display_name));
+    const who = h('select', { id: 'assign-to', required: true }, people.map((u) => h('option', { value: u.id }, u.display_name)));
+    formDialog('assign', t('bulk.assign'), [[t('bulk.assign_to'), who]], t('bulk.assign'), async () => {
+      await each((id) => api('PATCH', `/cases/${id}`, { assignee_id: who.value }));
+      return true;
+    });
   }
 
   const bulk = h(
     'div',
     { class: 'bulk', hidden: true },
     h('button', { type: 'button', onclick: () => each((id) => api('POST', `/cases/${id}/claim`)) }, t('bulk.take')),
+    h('button', { type: 'button', id: 'bulk-assign', onclick: assignDialog }, t('bulk.assign')),
     h('button', { type: 'button', onclick: () => each((id) => api('PATCH', `/cases/${id}`, { status: 'resolved' })) }, t('bulk.resolve')),
     h(
       'button',
@@ -726,7 +808,7 @@ async function caseView(id) {
   // The frame is built once; a live update redraws the parts that changed
   // and never the composer, so typing and focus survive it.
   const headBox = h('div');
-  const timelineBox = h('ol', { class: 'timeline', 'aria-label': t('case.conversation') });
+  const timelineBox = h('ol', { class: 'timeline', 'aria-label': t('case.conversation'), tabindex: 0 });
   const composerBox = h('div');
   const contactBox = h('div');
   const fieldsBox = h('div');
@@ -964,10 +1046,10 @@ async function caseView(id) {
         ),
       );
       windowBox.replaceChildren(
-        h('p', { class: 'warn', role: 'note' }, reply.reason || t('case.window_closed')),
-        reply.templates.length
-          ? [h('label', { for: 'template' }, t('case.template')), chooser, inputs, template ? shown : null]
-          : h('p', null, t('case.no_templates')),
+        h('p', { class: 'warn', role: 'note' }, t('case.window_closed'), reply.reason ? h('small', { class: 'details', lang: 'en' }, reply.reason) : null),
+        ...(reply.templates.length
+          ? [h('label', { for: 'template' }, t('case.template')), chooser, ...inputs, ...(template ? [shown] : [])]
+          : [h('p', null, t('case.no_templates'))]),
       );
       button.disabled = !template;
     };
@@ -1086,7 +1168,7 @@ async function caseView(id) {
     return h(
       'section',
       { class: 'panel', 'aria-labelledby': 'contact-title' },
-      h('h2', { id: 'contact-title' }, contact?.name || t('author.contact')),
+      h('h2', { id: 'contact-title' }, contact ? h('a', { href: `#/contacts/${contact.id}` }, contact.name || t('author.contact')) : t('author.contact')),
       h('ul', { class: 'plain' }, (contact?.identities || []).map((i) => h('li', null, `${t(`channel.${i.channel}`)}: ${i.value}`))),
       h('h3', null, t('case.history')),
       others.length
@@ -1193,37 +1275,12 @@ async function caseView(id) {
     const later = new Date(Date.now() + 24 * 3600 * 1000);
     const local = `${later.getFullYear()}-${pad(later.getMonth() + 1)}-${pad(later.getDate())}T08:00`;
     const until = h('input', { type: 'datetime-local', id: 'snooze-until', required: true, value: local });
-    const dialog = h(
-      'dialog',
-      { class: 'dialog', 'aria-labelledby': 'snooze-title' },
-      h(
-        'form',
-        {
-          method: 'dialog',
-          onsubmit: async (e) => {
-            e.preventDefault();
-            const at = new Date(until.value);
-            const done = await attempt(() => api('PATCH', `/cases/${id}`, { snoozed_until: at.toISOString() }), t('case.snoozed'));
-            if (!done) return;
-            dialog.close();
-            dialog.remove();
-            await load();
-          },
-        },
-        h('h2', { id: 'snooze-title' }, t('case.snooze')),
-        h('label', { for: 'snooze-until' }, t('case.snooze_until')),
-        until,
-        h(
-          'div',
-          { class: 'actions' },
-          h('button', { type: 'submit', id: 'snooze-go' }, t('case.snooze')),
-          h('button', { type: 'button', class: 'ghost', onclick: () => (dialog.close(), dialog.remove()) }, t('cancel')),
-        ),
-      ),
-    );
-    document.body.append(dialog);
-    dialog.showModal();
-    until.focus();
+    formDialog('snooze', t('case.snooze'), [[t('case.snooze_until'), until]], t('case.snooze'), async () => {
+      const at = new Date(until.value);
+      const done = await attempt(() => api('PATCH', `/cases/${id}`, { snoozed_until: at.toISOString() }), t('case.snoozed'));
+      if (done) await load();
+      return Boolean(done);
+    });
   }
 
   function transferDialog() {
@@ -1233,41 +1290,19 @@ async function caseView(id) {
       units.map((u) => h('option', { value: u.id, selected: u.id === state.c.unit_id }, u.name)),
     );
     const note = h('textarea', { id: 'transfer-note', rows: 3 });
-    const dialog = h(
-      'dialog',
-      { class: 'dialog', 'aria-labelledby': 'transfer-title' },
-      h(
-        'form',
-        {
-          method: 'dialog',
-          onsubmit: async (e) => {
-            e.preventDefault();
-            const body = { unit_id: unitSelect.value };
-            if (note.value.trim()) body.note = note.value.trim();
-            const moved = await attempt(() => api('POST', `/cases/${id}/transfer`, body), t('case.transferred'));
-            if (!moved) return;
-            dialog.close();
-            dialog.remove();
-            if (myUnits().some((u) => u.id === moved.unit_id)) await load();
-            else location.hash = '#/inbox/mine';
-          },
-        },
-        h('h2', { id: 'transfer-title' }, t('case.transfer')),
-        h('label', { for: 'transfer-unit' }, t('case.transfer_unit')),
-        unitSelect,
-        h('label', { for: 'transfer-note' }, t('case.transfer_note')),
-        note,
-        h(
-          'div',
-          { class: 'actions' },
-          h('button', { type: 'submit', id: 'transfer-go' }, t('case.transfer')),
-          h('button', { type: 'button', class: 'ghost', onclick: () => (dialog.close(), dialog.remove()) }, t('cancel')),
-        ),
-      ),
-    );
-    document.body.append(dialog);
-    dialog.showModal();
-    unitSelect.focus();
+    const fields = [
+      [t('case.transfer_unit'), unitSelect],
+      [t('case.transfer_note'), note],
+    ];
+    formDialog('transfer', t('case.transfer'), fields, t('case.transfer'), async () => {
+      const body = { unit_id: unitSelect.value };
+      if (note.value.trim()) body.note = note.value.trim();
+      const moved = await attempt(() => api('POST', `/cases/${id}/transfer`, body), t('case.transferred'));
+      if (!moved) return false;
+      if (myUnits().some((u) => u.id === moved.unit_id)) await load();
+      else location.hash = '#/inbox/mine';
+      return true;
+    });
   }
 
   try {
@@ -1295,6 +1330,162 @@ async function caseView(id) {
     el.querySelector(`input[name=mode][value=${which}]`)?.click();
     document.getElementById('composer')?.focus();
   }
+}
+
+// ---------------------------------------------------------------- contact
+
+// A person: their name and identities on each channel, every case they
+// opened, their consent record, and who else they may be.
+async function contactView(id) {
+  const el = h('div', { class: 'contact' });
+
+  async function load() {
+    const [contact, cases, consents, twins] = await Promise.all([
+      api('GET', `/contacts/${id}`),
+      api('GET', `/cases${query({ contact_id: id, limit: 100 })}`).catch(() => ({ items: [] })),
+      api('GET', `/contacts/${id}/consents`).catch(() => ({ items: [] })),
+      api('GET', `/contacts/${id}/possible-duplicates`).catch(() => []),
+    ]);
+    el.replaceChildren(...render(contact, cases.items, consents.items, twins).filter(Boolean));
+  }
+
+  function render(contact, cases, consents, twins) {
+    const name = h('input', { type: 'text', id: 'contact-name', value: contact.name || '', maxlength: 200 });
+    const nameForm = h(
+      'form',
+      {
+        class: 'inline',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const value = name.value.trim();
+          if (await attempt(() => api('PATCH', `/contacts/${id}`, { name: value || null }), t('saved'))) await load();
+        },
+      },
+      h('label', { for: 'contact-name' }, t('contact.name')),
+      name,
+      h('button', { type: 'submit' }, t('save')),
+    );
+    const channel = h('select', { id: 'identity-channel' }, CHANNELS.map((c) => h('option', { value: c }, t(`channel.${c}`))));
+    const value = h('input', { type: 'text', id: 'identity-value', required: true, maxlength: 320 });
+    const addIdentity = h(
+      'form',
+      {
+        class: 'inline',
+        onsubmit: async (e) => {
+          e.preventDefault();
+          const body = { channel: channel.value, value: value.value.trim() };
+          if (await attempt(() => api('POST', `/contacts/${id}/identities`, body), t('saved'))) await load();
+        },
+      },
+      labelled(t('contact.channel'), channel),
+      labelled(t('contact.identity'), value),
+      h('button', { type: 'submit' }, t('contact.add_identity')),
+    );
+    const identities = h(
+      'ul',
+      { class: 'plain' },
+      contact.identities.map((i) =>
+        h(
+          'li',
+          null,
+          `${t(`channel.${i.channel}`)}: ${i.value} `,
+          h(
+            'button',
+            {
+              type: 'button',
+              class: 'ghost',
+              'aria-label': t('contact.remove_identity', { value: i.value }),
+              onclick: async () => (await attempt(() => api('DELETE', `/contacts/${id}/identities/${i.id}`), t('saved'))) !== undefined && load(),
+            },
+            '×',
+          ),
+        ),
+      ),
+    );
+    const caseList = cases.length
+      ? h(
+          'ul',
+          { class: 'cases' },
+          cases.map((c) =>
+            h(
+              'li',
+              { class: 'case-row' },
+              h('a', { href: `#/cases/${c.id}`, class: 'subject' }, `#${c.number} · ${c.subject}`),
+              h('span', { class: `badge status-${c.status}` }, t(`status.${c.status}`)),
+              h('span', { class: 'badge' }, t(`channel.${c.channel}`)),
+              h('span', { class: 'muted' }, unitName(c.unit_id)),
+              h('time', { datetime: c.created_at }, when(c.created_at)),
+            ),
+          ),
+        )
+      : h('p', { class: 'muted' }, t('case.no_history'));
+    const consentList = consents.length
+      ? h(
+          'table',
+          { class: 'grid' },
+          h('thead', null, h('tr', null, ['contact.purpose', 'contact.consent_action', 'contact.text_version', 'contact.channel', 'contact.recorded'].map((k) => h('th', { scope: 'col' }, t(k))))),
+          h(
+            'tbody',
+            null,
+            consents.map((c) =>
+              h('tr', null, h('td', null, c.purpose), h('td', null, t(`consent.${c.action}`)), h('td', null, c.text_version), h('td', null, t(`channel.${c.channel}`)), h('td', null, when(c.recorded_at))),
+            ),
+          ),
+        )
+      : h('p', { class: 'muted' }, t('contact.no_consent'));
+    const twinList = twins.length
+      ? h(
+          'ul',
+          { class: 'plain' },
+          twins.map((d) =>
+            h(
+              'li',
+              null,
+              h('a', { href: `#/contacts/${d.contact.id}` }, d.contact.name || d.contact.identities.map((i) => i.value).join(', ')),
+              ' ',
+              h('span', { class: 'muted' }, d.reason),
+              ' ',
+              h(
+                'button',
+                {
+                  type: 'button',
+                  class: 'ghost',
+                  onclick: async () => {
+                    if (!confirm(t('contact.merge_confirm', { name: d.contact.name || '' }))) return;
+                    if (await attempt(() => api('POST', `/contacts/${id}/merge`, { source_contact_id: d.contact.id }), t('contact.merged'))) await load();
+                  },
+                },
+                t('contact.merge'),
+              ),
+            ),
+          ),
+        )
+      : h('p', { class: 'muted' }, t('contact.no_duplicates'));
+    const merged = contact.merged_into
+      ? h('p', { class: 'notice' }, t('contact.merged_into'), ' ', h('a', { href: `#/contacts/${contact.merged_into}` }, t('contact.open_merged')))
+      : null;
+    return [
+      h('h1', null, contact.name || t('author.contact')),
+      merged,
+      h('section', { class: 'panel', 'aria-labelledby': 'c-who' }, h('h2', { id: 'c-who' }, t('contact.details')), nameForm, identities, addIdentity),
+      h('section', { class: 'panel', 'aria-labelledby': 'c-cases' }, h('h2', { id: 'c-cases' }, t('contact.cases', { n: cases.length })), caseList),
+      h('section', { class: 'panel', 'aria-labelledby': 'c-consent' }, h('h2', { id: 'c-consent' }, t('contact.consent')), consentList),
+      h('section', { class: 'panel', 'aria-labelledby': 'c-twins' }, h('h2', { id: 'c-twins' }, t('contact.duplicates')), twinList),
+    ];
+  }
+
+  try {
+    await load();
+  } catch (e) {
+    el.replaceChildren(h('p', { class: 'fatal' }, e instanceof Problem && e.status === 404 ? t('contact.gone') : t('error.network')));
+    return { el };
+  }
+  return {
+    el,
+    onEvent(event) {
+      if (event.kind === 'resync') load().catch(() => {});
+    },
+  };
 }
 
 // ---------------------------------------------------------------- notifications
@@ -1331,13 +1522,109 @@ async function unitView(unitId) {
   const supervised = units.filter((u) => supervises(u.id));
 
   async function load() {
-    const [unit, agents, queue, canned] = await Promise.all([
+    const [unit, agents, queue, canned, protocols, bases] = await Promise.all([
       api('GET', `/units/${unitId}`),
       api('GET', `/agents${query({ unit_id: unitId })}`),
       api('GET', `/cases${query({ unit_id: unitId, status: 'queued', limit: 100 })}`),
       api('GET', `/canned-responses${query({ unit_id: unitId })}`),
+      api('GET', `/units/${unitId}/protocols`).catch(() => ({ items: [] })),
+      api('GET', '/knowledge-bases').catch(() => ({ items: [] })),
     ]);
-    render(unit, agents.items, queue.items, canned.items.filter((c) => c.unit_id === unitId));
+    const kbs = bases.items.filter((kb) => kb.unit_id === unitId);
+    const articles = await Promise.all(kbs.map((kb) => api('GET', `/knowledge-bases/${kb.id}/articles?limit=100`).then((a) => a.items).catch(() => [])));
+    render(unit, agents.items, queue.items, canned.items.filter((c) => c.unit_id === unitId), protocols.items, kbs.map((kb, i) => ({ kb, articles: articles[i] })));
+  }
+
+  // SLA and crisis handling are protocols: their settings come from the
+  // plugin's schema; one that serves other units too is the admins'.
+  function protocolsPanel(protocols) {
+    return h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'protocols-title' },
+      h('h2', { id: 'protocols-title' }, t('protocols.title')),
+      protocols.length ? null : h('p', { class: 'muted' }, t('protocols.none')),
+      protocols.map((p) => {
+        const form = schemaForm(p.settings_schema, p.settings, `proto-${p.id.slice(0, 8)}`);
+        const state = p.status === 'suspended' ? t('protocols.suspended', { reason: p.suspended_reason || '' }) : p.enabled ? t('protocols.on') : t('protocols.off');
+        return h(
+          'form',
+          {
+            class: 'stack protocol',
+            'data-protocol': p.plugin_id,
+            onsubmit: async (e) => {
+              e.preventDefault();
+              let settings;
+              try {
+                settings = form.value();
+              } catch (err) {
+                return toast(err.message, 'error');
+              }
+              if (await attempt(() => api('PATCH', `/units/${unitId}/protocols/${p.id}`, { settings }), t('saved'))) await load();
+            },
+          },
+          h('h3', null, p.name, ' ', h('span', { class: `badge ${p.status === 'active' && p.enabled ? 'ok' : 'warn'}` }, state)),
+          h('fieldset', { disabled: !p.editable }, h('legend', { class: 'muted' }, `${p.plugin_id} ${p.version}`), form.nodes),
+          p.editable ? h('button', { type: 'submit' }, t('save')) : h('p', { class: 'hint' }, t('protocols.shared')),
+        );
+      }),
+    );
+  }
+
+  // The unit's knowledge bases: their articles, and a small editor.
+  function kbPanel(bases) {
+    const editor = h('div');
+    function edit(kb, article) {
+      const title = h('input', { type: 'text', id: 'article-title', required: true, value: article?.title || '' });
+      const body = h('textarea', { id: 'article-body', rows: 8, required: true, value: article?.body || '' });
+      const status = select(['draft', 'published', 'archived'], (x) => t(`kb.status.${x}`), () => {}, article?.status || 'draft');
+      status.id = 'article-status';
+      editor.replaceChildren(
+        h(
+          'form',
+          {
+            class: 'canned-form',
+            onsubmit: async (e) => {
+              e.preventDefault();
+              const payload = { title: title.value, body: body.value, status: status.value };
+              if (article) payload.version = article.version;
+              const path = article ? `/knowledge-bases/${kb.id}/articles/${article.id}` : `/knowledge-bases/${kb.id}/articles`;
+              if (await attempt(() => api(article ? 'PATCH' : 'POST', path, payload), t('saved'))) await load();
+            },
+          },
+          h('h3', null, article ? t('kb.edit', { title: article.title }) : t('kb.new', { kb: kb.name })),
+          h('label', { for: 'article-title' }, t('kb.article_title')),
+          title,
+          h('label', { for: 'article-body' }, t('kb.article_body')),
+          body,
+          h('label', { for: 'article-status' }, t('kb.article_status')),
+          status,
+          h('div', { class: 'actions' }, h('button', { type: 'submit', id: 'article-save' }, t('save')), h('button', { type: 'button', class: 'ghost', onclick: () => editor.replaceChildren() }, t('cancel'))),
+        ),
+      );
+      title.focus();
+    }
+    return h(
+      'section',
+      { class: 'panel', 'aria-labelledby': 'unit-kb-title' },
+      h('h2', { id: 'unit-kb-title' }, t('kb.unit_title')),
+      bases.length ? null : h('p', { class: 'muted' }, t('kb.unit_none')),
+      bases.map(({ kb, articles }) =>
+        h(
+          'div',
+          { class: 'kb', 'data-kb': kb.slug },
+          h('h3', null, kb.name, ' ', h('span', { class: 'badge' }, t(`kb.visibility.${kb.visibility}`)), ' ', kb.visibility === 'public' ? h('a', { href: kb.help_center_url, target: '_blank', rel: 'noopener' }, t('kb.open')) : null),
+          h(
+            'ul',
+            { class: 'plain' },
+            articles.map((a) =>
+              h('li', null, h('button', { type: 'button', class: 'link', onclick: () => edit(kb, a) }, a.title), ' ', h('span', { class: `badge kb-${a.status}` }, t(`kb.status.${a.status}`)), ' ', h('time', { datetime: a.updated_at, class: 'muted' }, when(a.updated_at))),
+            ),
+          ),
+          h('button', { type: 'button', class: 'ghost', onclick: () => edit(kb, null) }, t('kb.add')),
+        ),
+      ),
+      editor,
+    );
   }
 
   function cannedPanel(responses) {
@@ -1445,7 +1732,7 @@ async function unitView(unitId) {
     );
   }
 
-  function render(unit, agents, queue, canned) {
+  function render(unit, agents, queue, canned, protocols, bases) {
     const picker = h(
       'nav',
       { class: 'unit-picker', 'aria-label': t('unit.pick') },
@@ -1481,6 +1768,8 @@ async function unitView(unitId) {
         h('section', { class: 'panel' }, hoursForm(unit), routingForm(unit)),
         cannedPanel(canned),
         fieldsPanel(unit),
+        protocolsPanel(protocols),
+        kbPanel(bases),
       ),
     );
   }
@@ -1728,15 +2017,23 @@ async function adminPlugins(body) {
   }
 
   const versionOf = (plugin, v) => plugin.versions.find((x) => x.version === v) || plugin.versions.at(-1);
+  const health = await Promise.all(installs.items.map((i) => api('GET', `/plugin-installs/${i.id}/health`).catch(() => null)));
+  const ms = (v) => (v == null ? '–' : v.toFixed(1));
+  const healthCell = (x) => {
+    if (!x) return h('td', null, '–');
+    const line = x.calls ? t('admin.health_line', { calls: x.calls, failures: x.failures, p50: ms(x.p50_ms), p99: ms(x.p99_ms) }) : t('admin.no_calls');
+    const last = x.last_error ? h('small', { class: 'details', lang: 'en' }, t('admin.last_error', { at: when(x.last_error_at), error: x.last_error })) : null;
+    return h('td', { class: x.failures ? 'health warn' : 'health' }, line, last);
+  };
   const installTable = h(
     'table',
     { class: 'agents' },
     h('caption', null, t('admin.installs')),
-    h('thead', null, h('tr', null, ['name', 'plugin', 'status', 'actions'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
+    h('thead', null, h('tr', null, ['name', 'plugin', 'status', 'health', 'actions'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
     h(
       'tbody',
       null,
-      installs.items.map((i) => {
+      installs.items.map((i, n) => {
         const plugin = plugins.items.find((p) => p.id === i.plugin_id);
         return h(
           'tr',
@@ -1744,6 +2041,7 @@ async function adminPlugins(body) {
           h('td', null, i.name),
           h('td', null, `${i.plugin_id} ${i.version}`),
           h('td', null, i.status === 'suspended' ? t('admin.suspended', { reason: i.suspended_reason || '' }) : i.enabled ? t('admin.on') : t('admin.off')),
+          healthCell(health[n]),
           h('td', null, plugin ? h('button', { type: 'button', class: 'ghost', onclick: () => openEditor(versionOf(plugin, i.version), plugin, i) }, t('admin.configure_short')) : null),
         );
       }),
