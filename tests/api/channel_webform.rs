@@ -13,6 +13,7 @@ struct Form {
     app: TestApp,
     smtp: FakeSmtp,
     install: String,
+    unit: String,
 }
 
 async fn form(backend: Backend) -> anyhow::Result<Form> {
@@ -35,7 +36,7 @@ async fn form(backend: Backend) -> anyhow::Result<Form> {
     let install = install_plugin(&app, "web-form", settings, grants, &[unit.as_str()]).await?;
     let install = install["id"].as_str().unwrap_or_default().to_owned();
     set_secret(&app, &install, "smtp_password", SMTP_PASSWORD).await?;
-    Ok(Form { app, smtp, install })
+    Ok(Form { app, smtp, install, unit })
 }
 
 fn encode(text: &str) -> String {
@@ -155,6 +156,29 @@ on_both! {
         let number = case["number"].as_i64().unwrap_or_default();
         assert!(sent.data.contains(&format!("Subject: Certificados [#{number}]")), "{}", sent.data);
         assert!(sent.data.contains("ya est"), "{}", sent.data);
+
+        // María answers that e-mail; the mailbox it reaches is read by an
+        // `email` account, and her answer joins the form's case.
+        let port = f.smtp.port;
+        let settings = json!({"address": "atencion@uni.edu.co", "smtp": {"host": "localhost", "port": port, "security": "none", "user": "atencion@uni.edu.co"}});
+        let grants = json!({"mail_hosts": ["localhost"], "secrets": ["smtp_password", "webhook_token"]});
+        let mailbox = install_plugin(&f.app, "email", settings, grants, &[f.unit.as_str()]).await?;
+        let mailbox = mailbox["id"].as_str().unwrap_or_default().to_owned();
+        set_secret(&f.app, &mailbox, "webhook_token", "buzon-token").await?;
+        let mail = |from: &str, id: &str, text: &str| {
+            format!("From: {from}\r\nTo: atencion@uni.edu.co\r\nSubject: Re: Certificados [#{number}]\r\nMessage-ID: <{id}>\r\n\
+                     Content-Type: text/plain; charset=utf-8\r\n\r\n{text}\r\n")
+        };
+        let headers = [("authorization", "Bearer buzon-token"), ("content-type", "message/rfc822")];
+        let reply = f.app.webhook(&mailbox, &mail("María <maria@example.com>", "r1@example.com", "Gracias, ¿lo recojo el lunes?"), &headers).await?;
+        assert_eq!(reply.status, 202, "{}", reply.text);
+        let messages = f.app.get(&format!("/api/v1/cases/{case_id}/messages"), &f.app.admin_token).await?;
+        assert!(messages.text.contains("lo recojo el lunes"), "{}", messages.text);
+        assert_eq!(f.cases().await?.len(), 2);
+        // Someone else quoting the token starts a case of their own.
+        let other = f.app.webhook(&mailbox, &mail("pedro@example.com", "r2@example.com", "¿Y el mío?"), &headers).await?;
+        assert_eq!(other.status, 202, "{}", other.text);
+        assert_eq!(f.cases().await?.len(), 3);
         Ok(())
     }
 

@@ -924,9 +924,11 @@ pub async fn find_ended_since(
 
 /// The case a message on a channel account continues, told by threading
 /// hints (see the connector world's `thread-keys`): `case:<number>` names a
-/// case of the same contact on this account; any other key (but
-/// `subject:`) is the provider message id of an earlier message there.
-/// Closed cases are not continued.
+/// case of the same contact on this account, or one whose answers travel by
+/// e-mail on another (a web form's, answered with `[#123]` in the subject,
+/// whose reply reaches the mailbox an `email` account reads); any other key
+/// (but `subject:`) is the provider message id of an earlier message on
+/// this account. Closed cases are not continued.
 pub async fn find_threaded(
     conn: &impl ConnectionTrait,
     contact: ContactId,
@@ -937,10 +939,15 @@ pub async fn find_threaded(
     for key in keys.iter().take(50) {
         let model = if let Some(number) = key.strip_prefix("case:") {
             let Ok(number) = number.trim().parse::<i64>() else { continue };
+            let by_mail = [Channel::Email.as_str(), Channel::Webform.as_str()];
             entity::Entity::find()
                 .filter(entity::Column::Number.eq(number))
                 .filter(entity::Column::ContactId.eq(contact.0))
-                .filter(entity::Column::ChannelInstallId.eq(channel_install))
+                .filter(
+                    Condition::any()
+                        .add(entity::Column::ChannelInstallId.eq(channel_install))
+                        .add(entity::Column::Channel.is_in(by_mail)),
+                )
                 .filter(open.clone())
                 .one(conn)
                 .await?
