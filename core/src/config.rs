@@ -357,6 +357,11 @@ impl Config {
         if !(1 << 20..=1 << 30).contains(&limits.memory_bytes) {
             return invalid("plugins.memory_bytes", "must be between 1 MiB and 1 GiB".into());
         }
+        if let Some(file) = &limits.trusted_ca_file
+            && let Err(message) = crate::plugins::mail::trusted_roots(Some(file))
+        {
+            return invalid("plugins.trusted_ca_file", message);
+        }
         if let Some(url) = &self.public_url
             && !(url.starts_with("https://") || url.starts_with("http://"))
         {

@@ -26,6 +26,17 @@ async fn mail(backend: Backend) -> anyhow::Result<Mail> {
 
 /// An install that also reads `imap`'s mailbox, every second.
 async fn mail_reading(backend: Backend, imap: Option<&FakeImap>) -> anyhow::Result<Mail> {
+    mail_reading_over(backend, imap, "none", false).await
+}
+
+/// Like [`mail_reading`], reading over `security`; with `trust_test_ca`
+/// the server trusts the test CA as an institution trusts its own.
+async fn mail_reading_over(
+    backend: Backend,
+    imap: Option<&FakeImap>,
+    security: &str,
+    trust_test_ca: bool,
+) -> anyhow::Result<Mail> {
     let smtp = FakeSmtp::start(SMTP_PASSWORD).await?;
     let port = smtp.port;
     let imap_port = imap.map(|i| i.port);
@@ -33,13 +44,17 @@ async fn mail_reading(backend: Backend, imap: Option<&FakeImap>) -> anyhow::Resu
         c.plugins.private_hosts = vec![format!("localhost:{port}")];
         c.plugins.private_hosts.extend(imap_port.map(|p| format!("localhost:{p}")));
         c.channels.mail_poll_secs = 1;
+        if trust_test_ca {
+            c.plugins.trusted_ca_file =
+                Some(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls/ca.pem"));
+        }
     })
     .await?;
     let unit = app.create_unit("registro").await?;
     let mut settings = json!({"address": ADDRESS, "display_name": "Registro UNI",
         "smtp": {"host": "localhost", "port": port, "security": "none", "user": ADDRESS}});
     if let Some(p) = imap_port {
-        settings["imap"] = json!({"host": "localhost", "port": p, "security": "none", "user": ADDRESS});
+        settings["imap"] = json!({"host": "localhost", "port": p, "security": security, "user": ADDRESS});
     }
     let grants = json!({"mail_hosts": ["localhost"], "secrets": ["smtp_password", "webhook_token", "imap_password"]});
     let install = install_plugin_with(&app, "email", settings, grants, &[unit.as_str()], |m| m).await?;
@@ -282,6 +297,33 @@ on_both! {
         })
         .await;
         anyhow::ensure!(health.is_some(), "the login failure never showed in the install's health");
+        Ok(())
+    }
+
+    async fn the_mailbox_is_read_over_starttls_trusting_the_institutions_ca(backend) {
+        let imap = FakeImap::start_tls(IMAP_PASSWORD).await?;
+        imap.deliver(&plain_mail("maria@example.com", "t1@example.com", "Horarios", "", "¿A qué hora abren?"));
+        let m = mail_reading_over(backend, Some(&imap), "starttls", true).await?;
+        let case = eventually(std::time::Duration::from_secs(30), || async { m.app.only_case().await.ok() }).await;
+        let Some(case) = case else { anyhow::bail!("the message never arrived over STARTTLS") };
+        assert_eq!(case["subject"], "Horarios");
+        assert!(imap.logins() >= 1);
+        Ok(())
+    }
+
+    async fn a_mail_server_certificate_nobody_trusts_is_refused(backend) {
+        let imap = FakeImap::start_tls(IMAP_PASSWORD).await?;
+        imap.deliver(&plain_mail("maria@example.com", "t2@example.com", "Horarios", "", "¿A qué hora abren?"));
+        let m = mail_reading_over(backend, Some(&imap), "starttls", false).await?;
+        let health = eventually(std::time::Duration::from_secs(30), || async {
+            let reply = m.app.get(&format!("/api/v1/plugin-installs/{}/health", m.install), &m.app.admin_token).await.ok()?;
+            reply.body["last_error"].as_str().filter(|e| e.contains("TLS")).map(str::to_owned)
+        })
+        .await;
+        let Some(error) = health else { anyhow::bail!("the refused certificate was not reported") };
+        assert!(error.contains("certificate") || error.contains("issuer"), "{error}");
+        assert_eq!(imap.logins(), 0, "no password went to a server that could not prove who it is");
+        assert!(m.cases().await?.is_empty());
         Ok(())
     }
 }

@@ -183,6 +183,17 @@ pub struct FakeImap {
 impl FakeImap {
     /// Listens on a free port; LOGIN succeeds with `password` only.
     pub async fn start(password: &str) -> anyhow::Result<FakeImap> {
+        FakeImap::listen(password, None).await
+    }
+
+    /// Like [`FakeImap::start`], but LOGIN is refused until the client has
+    /// turned the connection into TLS with STARTTLS; the certificate
+    /// (`localhost`) is signed by `tests/fixtures/tls/ca.pem`, not a public CA.
+    pub async fn start_tls(password: &str) -> anyhow::Result<FakeImap> {
+        FakeImap::listen(password, Some(tls_acceptor()?)).await
+    }
+
+    async fn listen(password: &str, tls: Option<tokio_rustls::TlsAcceptor>) -> anyhow::Result<FakeImap> {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let port = listener.local_addr()?.port();
         let folder = Arc::new(Mutex::new(vec![]));
@@ -191,8 +202,16 @@ impl FakeImap {
         let task = tokio::spawn(async move {
             while let Ok((socket, _)) = listener.accept().await {
                 let (shared, counted, expected) = (shared.clone(), counted.clone(), expected.clone());
+                let tls = tls.clone();
                 tokio::spawn(async move {
-                    let _ = imap_session(socket, shared, counted, expected).await;
+                    let _ = match tls {
+                        None => imap_session(socket, shared, counted, expected, true).await,
+                        Some(tls) => match starttls(socket, &tls).await {
+                            Ok(Some(secure)) => imap_session(secure, shared, counted, expected, false).await,
+                            Ok(None) => Ok(()),
+                            Err(e) => Err(e),
+                        },
+                    };
                 });
             }
         });
@@ -276,15 +295,67 @@ fn uid_set(set: &str, folder: &[Stored]) -> Vec<u32> {
     uids
 }
 
-async fn imap_session(
+/// The test CA's certificate for `localhost` (tests/fixtures/tls).
+fn tls_acceptor() -> anyhow::Result<tokio_rustls::TlsAcceptor> {
+    use tokio_rustls::rustls::{
+        self,
+        pki_types::{CertificateDer, PrivateKeyDer, pem::PemObject},
+    };
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/tls");
+    let certs = CertificateDer::pem_file_iter(dir.join("localhost.pem"))?.collect::<Result<Vec<_>, _>>()?;
+    let key = PrivateKeyDer::from_pem_file(dir.join("localhost.key"))?;
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_safe_default_protocol_versions()?
+        .with_no_client_auth()
+        .with_single_cert(certs, key)?;
+    Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config)))
+}
+
+/// The clear-text part of a STARTTLS server: only CAPABILITY and STARTTLS
+/// (LOGIN is refused in the clear). Returns the TLS connection, or `None`
+/// when the client left without one.
+async fn starttls(
     socket: tokio::net::TcpStream,
+    tls: &tokio_rustls::TlsAcceptor,
+) -> anyhow::Result<Option<tokio_rustls::server::TlsStream<tokio::net::TcpStream>>> {
+    let mut socket = BufReader::new(socket);
+    socket.get_mut().write_all(b"* OK [CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED] fake IMAP ready\r\n").await?;
+    loop {
+        let mut line = String::new();
+        if socket.read_line(&mut line).await? == 0 {
+            return Ok(None);
+        }
+        let words = imap_words(&line);
+        let (Some(tag), Some(command)) = (words.first(), words.get(1)) else { continue };
+        let answer = match command.to_ascii_uppercase().as_str() {
+            "CAPABILITY" => format!("* CAPABILITY IMAP4rev1 STARTTLS LOGINDISABLED\r\n{tag} OK done\r\n"),
+            "STARTTLS" => {
+                socket.get_mut().write_all(format!("{tag} OK Begin TLS negotiation now\r\n").as_bytes()).await?;
+                return Ok(Some(tls.accept(socket.into_inner()).await?));
+            }
+            "LOGIN" => format!("{tag} NO [PRIVACYREQUIRED] STARTTLS first\r\n"),
+            "LOGOUT" => return Ok(None),
+            _ => format!("{tag} BAD STARTTLS first\r\n"),
+        };
+        socket.get_mut().write_all(answer.as_bytes()).await?;
+    }
+}
+
+async fn imap_session<S>(
+    socket: S,
     folder: Arc<Mutex<Vec<Stored>>>,
     logins: Arc<std::sync::atomic::AtomicUsize>,
     expected: String,
-) -> anyhow::Result<()> {
-    let (read, mut write) = socket.into_split();
+    greet: bool,
+) -> anyhow::Result<()>
+where
+    S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+{
+    let (read, mut write) = tokio::io::split(socket);
     let mut lines = BufReader::new(read);
-    write.write_all(b"* OK [CAPABILITY IMAP4rev1] fake IMAP ready\r\n").await?;
+    if greet {
+        write.write_all(b"* OK [CAPABILITY IMAP4rev1] fake IMAP ready\r\n").await?;
+    }
     let mut logged_in = false;
     loop {
         let mut line = String::new();

@@ -158,22 +158,47 @@ async fn read_mailbox(state: &AppState, connector: &Connector, spec: &MailboxSpe
         .await
         .map_err(|_| Failure::Mailbox(format!("{} did not answer", server.host)))?
         .map_err(|e| Failure::Mailbox(format!("cannot connect to {}: {e}", server.host)))?;
+    let ca_file = state.plugins.limits.trusted_ca_file.as_deref();
     match server.security {
-        Security::None => read_over(state, connector, spec, tcp, &password).await,
+        Security::None => read_over(state, connector, spec, tcp, &password, true).await,
         Security::Tls => {
-            let tls = tls_connect(&server.host, tcp).await?;
-            read_over(state, connector, spec, tls, &password).await
+            let tls = tls_connect(&server.host, ca_file, tcp).await?;
+            read_over(state, connector, spec, tls, &password, true).await
         }
-        Security::Starttls => Err(Failure::Mailbox("IMAP over STARTTLS is not supported; use `tls` (port 993)".into())),
+        // Greeted in the clear, then STARTTLS (RFC 3501 6.2.1) before anything
+        // else; the server does not greet again over TLS.
+        Security::Starttls => {
+            let mut client = async_imap::Client::new(tcp);
+            greeting(&mut client).await?;
+            tokio::time::timeout(TIMEOUT, client.run_command_and_check_ok("STARTTLS", None))
+                .await
+                .map_err(|_| Failure::Mailbox("the server took too long to start TLS".into()))?
+                .map_err(|e| Failure::Mailbox(format!("the server refused STARTTLS: {e}")))?;
+            let tls = tls_connect(&server.host, ca_file, client.into_inner()).await?;
+            read_over(state, connector, spec, tls, &password, false).await
+        }
     }
+}
+
+async fn greeting<T>(client: &mut async_imap::Client<T>) -> Result<(), Failure>
+where
+    T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
+{
+    tokio::time::timeout(TIMEOUT, client.read_response())
+        .await
+        .map_err(|_| Failure::Mailbox("the server took too long to greet".into()))?
+        .map_err(|e| Failure::Mailbox(format!("no greeting: {e}")))?
+        .ok_or_else(|| Failure::Mailbox("the server closed the connection before greeting".into()))?;
+    Ok(())
 }
 
 async fn tls_connect(
     host: &str,
+    ca_file: Option<&std::path::Path>,
     tcp: tokio::net::TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Failure> {
     use tokio_rustls::rustls;
-    let roots = rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
+    let (roots, _) = crate::plugins::mail::trusted_roots(ca_file).map_err(Failure::Mailbox)?;
     let config =
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -200,6 +225,7 @@ async fn read_over<T>(
     spec: &MailboxSpec,
     stream: T,
     password: &str,
+    greets: bool,
 ) -> Result<usize, Failure>
 where
     T: AsyncRead + AsyncWrite + Unpin + std::fmt::Debug + Send,
@@ -207,10 +233,9 @@ where
     let imap = |e: async_imap::error::Error| Failure::Mailbox(format!("IMAP: {e}"));
     let timed = |what: &'static str| move |_| Failure::Mailbox(format!("the server took too long to {what}"));
     let mut client = async_imap::Client::new(stream);
-    tokio::time::timeout(TIMEOUT, client.read_response())
-        .await
-        .map_err(timed("greet"))?
-        .map_err(|e| Failure::Mailbox(format!("no greeting: {e}")))?;
+    if greets {
+        greeting(&mut client).await?;
+    }
     let mut session = tokio::time::timeout(TIMEOUT, client.login(&spec.server.user, password))
         .await
         .map_err(timed("log in"))?

@@ -40,6 +40,10 @@ pub struct Limits {
     /// `host:port` pairs inside the institution's network that granted
     /// plugins may reach anyway (an intranet system); empty by default.
     pub private_hosts: Vec<String>,
+    /// A PEM file of certificate authorities trusted for mail servers
+    /// besides the public ones: a mail server whose certificate the
+    /// institution's own CA signed.
+    pub trusted_ca_file: Option<std::path::PathBuf>,
 }
 
 impl Default for Limits {
@@ -55,6 +59,7 @@ impl Default for Limits {
             http_timeout_ms: 10_000,
             max_http_response_bytes: 1024 * 1024,
             private_hosts: vec![],
+            trusted_ca_file: None,
         }
     }
 }
