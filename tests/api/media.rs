@@ -69,6 +69,8 @@ on_both! {
             file("interno.png", "image/png", "http://10.0.0.7/secreto.png".to_owned()),
             file("metadatos.png", "image/png", "http://169.254.169.254/latest/meta-data".to_owned()),
         ]);
+        // A console is open while the files come in.
+        let mut console = ventanilla_tests::console::Console::connect(&app.base, &app.admin_token).await?;
         send_files(&app, &install, "m1", files).await?;
         let kept = app.settled_files().await?;
         let by_name = |name: &str| kept.iter().find(|f| f["file_name"] == name).cloned().unwrap_or_default();
@@ -102,6 +104,10 @@ on_both! {
         let case = app.only_case().await?;
         let messages = app.messages(case["id"].as_str().unwrap_or_default()).await?;
         anyhow::ensure!(messages.iter().any(|m| m["body"] == "Adjunto" && m["attachments"].as_array().is_some_and(|a| a.len() == 9)));
+        // The console heard of the downloads without asking.
+        let case_id = case["id"].as_str().unwrap_or_default();
+        let updated = console.next_about(case_id, "message.updated", std::time::Duration::from_secs(10)).await?;
+        anyhow::ensure!(updated.body["data"]["files"] == 9, "{}", updated.body);
         Ok(())
     }
 

@@ -120,8 +120,27 @@ pub async fn set_attachments_in(conn: &impl ConnectionTrait, id: MessageId, atta
     };
     let mut active: entity::ActiveModel = row.into();
     active.attachments = Set(serde_json::to_value(attachments).unwrap_or_default());
-    active.update(conn).await?;
-    Ok(())
+    let row = active.update(conn).await?;
+    publish_updated(conn, &row).await
+}
+
+/// Tells the consoles showing the case that one of its messages changed:
+/// a file downloaded (or given up on), a delivery report.
+async fn publish_updated(conn: &impl ConnectionTrait, row: &entity::Model) -> Result<()> {
+    let case = match super::case::get(conn, None, CaseId(row.case_id)).await {
+        Ok(case) => case,
+        Err(super::Error::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let data = serde_json::json!({
+        "message_id": row.id,
+        "number": case.number,
+        "delivery_status": row.delivery_status,
+        "files": row.attachments.as_array().map_or(0, Vec::len),
+    });
+    let mut event = super::live::LiveEvent::new("message.updated", vec![case.unit_id.0], Some(case.id.0), data);
+    event.users.extend(case.assignee_id.map(|u| u.0));
+    super::live::publish_in(conn, event).await
 }
 
 /// Adds a message inside the caller's transaction and updates the case:
@@ -642,8 +661,8 @@ pub async fn set_delivery(
         active.provider_message_id = Set(provider_message_id);
     }
     active.delivery_error = Set(error);
-    active.update(conn).await?;
-    Ok(())
+    let row = active.update(conn).await?;
+    publish_updated(conn, &row).await
 }
 
 /// Applies a provider's status report to the outbound message it names;
@@ -678,6 +697,7 @@ pub async fn apply_status(
     let mut active: entity::ActiveModel = row.into();
     active.delivery_status = Set(status.as_str().to_owned());
     active.delivery_error = Set(error);
-    active.update(conn).await?;
+    let row = active.update(conn).await?;
+    publish_updated(conn, &row).await?;
     Ok(true)
 }
