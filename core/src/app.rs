@@ -76,7 +76,8 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let jwt = Jwt::new(secret.as_bytes(), config.auth.access_token_ttl_secs);
     // Links to files are signed with a key every instance derives alike.
     let attachments =
-        crate::attachments::Attachments::new(&config.data_dir, config.attachments.clone(), secret.as_bytes());
+        crate::attachments::Attachments::new(&config.data_dir, config.attachments.clone(), secret.as_bytes())
+            .map_err(|m| anyhow::anyhow!("attachments.s3: {m}"))?;
     let secrets = match &config.secrets_key {
         Some(key) => crate::plugins::secrets::SecretBox::from_base64(key.expose())
             .map_err(|m| anyhow::anyhow!("secrets_key: {m}"))?,

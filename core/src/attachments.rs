@@ -1,5 +1,6 @@
 //! Files Ventanilla keeps itself: stored once by content hash under the
-//! data directory, and reachable only through links signed by the server
+//! data directory (or in an S3-compatible bucket, `[attachments.s3]`), and
+//! reachable only through links signed by the server
 //! that stop working after a while. An agent's upload is checked (size,
 //! an allow-list of types, and that the bytes are what the type says)
 //! before it is kept; a provider fetches what an agent sent through a
@@ -35,6 +36,34 @@ pub struct AttachmentsConfig {
     pub gc_every_secs: u64,
     /// How long an upload may wait to be sent before it is removed, in hours.
     pub gc_after_hours: u64,
+    /// Keep files in an S3-compatible bucket instead of `path`.
+    pub s3: Option<S3Config>,
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph, Cloudflare R2, …).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The service's address when it is not AWS, e.g. `https://minio.uni.edu.co:9000`.
+    pub endpoint: Option<String>,
+    pub access_key_id: String,
+    pub secret_access_key: crate::config::Secret,
+    /// Put before every key, e.g. `ventanilla/`.
+    #[serde(default)]
+    pub prefix: String,
+    /// Allow an `http://` endpoint (a bucket inside the institution's network).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// `bucket.endpoint/key` addresses instead of `endpoint/bucket/key`.
+    #[serde(default)]
+    pub virtual_hosted_style: bool,
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
 }
 
 impl Default for AttachmentsConfig {
@@ -47,6 +76,7 @@ impl Default for AttachmentsConfig {
             download_timeout_secs: 120,
             gc_every_secs: 6 * 3600,
             gc_after_hours: 24,
+            s3: None,
             allowed_types: [
                 "image/jpeg",
                 "image/png",
@@ -106,9 +136,53 @@ pub enum BadLink {
 /// The file store and the key that signs links to it.
 #[derive(Clone)]
 pub struct Attachments {
-    dir: PathBuf,
+    backend: Backend,
     key: Vec<u8>,
     pub config: AttachmentsConfig,
+}
+
+/// Where the bytes live.
+#[derive(Clone)]
+enum Backend {
+    Dir(PathBuf),
+    Bucket { store: std::sync::Arc<dyn object_store::ObjectStore>, prefix: String },
+}
+
+/// The bucket client `config` describes (no request is made).
+fn bucket(config: &S3Config) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, String> {
+    use object_store::{ClientOptions, aws::AmazonS3Builder};
+    let mut builder = AmazonS3Builder::new()
+        .with_bucket_name(&config.bucket)
+        .with_region(&config.region)
+        .with_access_key_id(&config.access_key_id)
+        .with_secret_access_key(config.secret_access_key.expose())
+        .with_allow_http(config.allow_http)
+        .with_virtual_hosted_style_request(config.virtual_hosted_style)
+        .with_client_options(
+            ClientOptions::new()
+                .with_timeout(std::time::Duration::from_secs(60))
+                .with_connect_timeout(std::time::Duration::from_secs(10))
+                .with_allow_http(config.allow_http),
+        );
+    if let Some(endpoint) = &config.endpoint {
+        builder = builder.with_endpoint(endpoint);
+    }
+    let store = builder.build().map_err(|e| e.to_string())?;
+    Ok(std::sync::Arc::new(store))
+}
+
+/// Checks `[attachments.s3]` without reaching the bucket.
+pub fn check_s3(config: &S3Config) -> Result<(), String> {
+    if config.bucket.trim().is_empty() {
+        return Err("bucket: must name the bucket".into());
+    }
+    if let Some(endpoint) = &config.endpoint
+        && endpoint.starts_with("http://")
+        && !config.allow_http
+    {
+        return Err("endpoint: an http:// endpoint needs allow_http = true".into());
+    }
+    bucket(config).map(|_| ())
 }
 
 /// What a signed link carries besides the hash (clients use the `url` they
@@ -128,15 +202,24 @@ pub struct LinkQuery {
 
 impl Attachments {
     /// `key` signs links; derive it from a secret every instance shares.
-    pub fn new(data_dir: &Path, config: AttachmentsConfig, key: &[u8]) -> Self {
-        let dir = config.path.clone().unwrap_or_else(|| data_dir.join("attachments"));
+    /// Fails only on `[attachments.s3]` settings that make no client.
+    pub fn new(data_dir: &Path, config: AttachmentsConfig, key: &[u8]) -> Result<Self, String> {
+        let backend = match &config.s3 {
+            Some(s3) => Backend::Bucket { store: bucket(s3)?, prefix: s3.prefix.clone() },
+            None => Backend::Dir(config.path.clone().unwrap_or_else(|| data_dir.join("attachments"))),
+        };
         let mut mac = mac(key);
         mac.update(b"ventanilla attachment links v1");
-        Attachments { dir, key: mac.finalize().into_bytes().to_vec(), config }
+        Ok(Attachments { backend, key: mac.finalize().into_bytes().to_vec(), config })
     }
 
-    fn path_of(&self, hash: &str) -> PathBuf {
-        self.dir.join(&hash[..2]).join(hash)
+    /// Where `hash` lives: `ab/abcdef…` under the directory or the prefix.
+    fn relative(hash: &str) -> String {
+        format!("{}/{hash}", &hash[..2])
+    }
+
+    fn object(prefix: &str, hash: &str) -> object_store::path::Path {
+        object_store::path::Path::from(format!("{prefix}{}", Attachments::relative(hash)))
     }
 
     /// Checks a file against the allow-list and its declared type; the type
@@ -162,43 +245,53 @@ impl Attachments {
     /// Keeps `bytes` (once per content); their hash.
     pub async fn put(&self, bytes: Vec<u8>) -> std::io::Result<String> {
         let hash = hex::encode(Sha256::digest(&bytes));
-        let path = self.path_of(&hash);
-        tokio::task::spawn_blocking(move || {
-            if path.exists() {
-                return Ok(());
+        match &self.backend {
+            Backend::Dir(dir) => {
+                let path = dir.join(Attachments::relative(&hash));
+                tokio::task::spawn_blocking(move || write_once(&path, &bytes))
+                    .await
+                    .map_err(std::io::Error::other)??;
             }
-            let dir = path.parent().unwrap_or_else(|| Path::new("."));
-            std::fs::create_dir_all(dir)?;
-            // Written aside and renamed into place, so a crash never leaves
-            // a half file under the hash.
-            let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
-            {
-                use std::io::Write;
-                let mut file = std::fs::File::create(&tmp)?;
-                file.write_all(&bytes)?;
-                file.sync_all()?;
+            // An object appears whole or not at all; one already there is the same bytes.
+            Backend::Bucket { store, prefix } => {
+                let object = Attachments::object(prefix, &hash);
+                match store.head(&object).await {
+                    Ok(_) => {}
+                    Err(object_store::Error::NotFound { .. }) => {
+                        store.put(&object, bytes.into()).await?;
+                    }
+                    Err(e) => return Err(e.into()),
+                }
             }
-            std::fs::rename(&tmp, &path)
-        })
-        .await
-        .map_err(std::io::Error::other)??;
+        }
         Ok(hash)
     }
 
     /// The bytes kept under `hash`.
     pub async fn read(&self, hash: &str) -> std::io::Result<Vec<u8>> {
-        tokio::fs::read(self.path_of(hash)).await
+        match &self.backend {
+            Backend::Dir(dir) => tokio::fs::read(dir.join(Attachments::relative(hash))).await,
+            Backend::Bucket { store, prefix } => {
+                let got = store.get(&Attachments::object(prefix, hash)).await?;
+                Ok(got.bytes().await?.to_vec())
+            }
+        }
     }
 
     /// Deletes the bytes kept under `hash`; already gone is fine.
     pub async fn remove(&self, hash: &str) -> std::io::Result<()> {
-        match tokio::fs::remove_file(self.path_of(hash)).await {
+        let result = match &self.backend {
+            Backend::Dir(dir) => tokio::fs::remove_file(dir.join(Attachments::relative(hash))).await,
+            Backend::Bucket { store, prefix } => {
+                store.delete(&Attachments::object(prefix, hash)).await.map_err(std::io::Error::from)
+            }
+        };
+        match result {
             Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e),
             _ => Ok(()),
         }
     }
 
-    /// The MAC over what a link says: file, type, name and expiry.
     fn signing(&self, hash: &str, content_type: &str, name: &str, expires: i64) -> Hmac<Sha256> {
         let mut mac = mac(&self.key);
         for part in [hash, content_type, name, &expires.to_string()] {
@@ -297,6 +390,24 @@ pub async fn collect_garbage(
     Ok(collected)
 }
 
+/// Writes `bytes` to `path` unless it exists: aside, synced, then renamed
+/// into place, so a crash never leaves a half file under the hash.
+fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    if path.exists() {
+        return Ok(());
+    }
+    let dir = path.parent().unwrap_or_else(|| Path::new("."));
+    std::fs::create_dir_all(dir)?;
+    let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
+    {
+        use std::io::Write;
+        let mut file = std::fs::File::create(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)
+}
+
 fn mac(key: &[u8]) -> Hmac<Sha256> {
     <Hmac<Sha256> as Mac>::new_from_slice(key).expect("HMAC-SHA256 takes keys of any length")
 }
@@ -348,7 +459,7 @@ mod tests {
     use super::*;
 
     fn store() -> Attachments {
-        Attachments::new(Path::new("/nonexistent"), AttachmentsConfig::default(), b"secret")
+        Attachments::new(Path::new("/nonexistent"), AttachmentsConfig::default(), b"secret").expect("a directory store")
     }
 
     #[test]
@@ -374,7 +485,8 @@ mod tests {
         assert_eq!(store.verify(&"b".repeat(64), &query), Err(BadLink::Forged));
         let renamed = LinkQuery { n: "otro.exe".into(), ..query.clone() };
         assert_eq!(store.verify(&hash, &renamed), Err(BadLink::Forged));
-        let other_key = Attachments::new(Path::new("/x"), AttachmentsConfig::default(), b"other");
+        let other_key =
+            Attachments::new(Path::new("/x"), AttachmentsConfig::default(), b"other").expect("a directory store");
         assert_eq!(other_key.verify(&hash, &query), Err(BadLink::Forged));
         let old = store.link(&hash, "image/png", "x.png", 0);
         let mut expired: LinkQuery = serde_urlencoded::from_str(old.split_once('?').unwrap().1).unwrap();
@@ -394,5 +506,24 @@ mod tests {
         assert!(late.e > chrono::Utc::now().timestamp() + 86_000 && store.verify(&hash, &late).is_ok());
         assert_eq!(hash_of(&format!("sha256:{hash}")), Some(hash.as_str()));
         assert_eq!(hash_of("whatsapp-media:123"), None);
+    }
+
+    #[test]
+    fn bucket_settings_are_checked_before_any_request() {
+        let mut s3 = S3Config {
+            bucket: "ventanilla".into(),
+            region: "us-east-1".into(),
+            endpoint: Some("http://minio.uni.local:9000".into()),
+            access_key_id: "key".into(),
+            secret_access_key: crate::config::Secret::new("secret"),
+            prefix: String::new(),
+            allow_http: false,
+            virtual_hosted_style: false,
+        };
+        assert!(check_s3(&s3).is_err_and(|e| e.contains("allow_http")));
+        s3.allow_http = true;
+        assert_eq!(check_s3(&s3), Ok(()));
+        s3.bucket = " ".into();
+        assert!(check_s3(&s3).is_err_and(|e| e.starts_with("bucket")));
     }
 }

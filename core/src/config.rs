@@ -357,6 +357,11 @@ impl Config {
         if !(1 << 20..=1 << 30).contains(&limits.memory_bytes) {
             return invalid("plugins.memory_bytes", "must be between 1 MiB and 1 GiB".into());
         }
+        if let Some(s3) = &self.attachments.s3
+            && let Err(message) = crate::attachments::check_s3(s3)
+        {
+            return invalid("attachments.s3", message);
+        }
         if let Some(file) = &limits.trusted_ca_file
             && let Err(message) = crate::plugins::mail::trusted_roots(Some(file))
         {

@@ -266,7 +266,8 @@ fn run() -> anyhow::Result<()> {
                 let store = app::open_store(&config).await?;
                 // Removing needs no link key: only where the files are.
                 let files =
-                    ventanilla::attachments::Attachments::new(&config.data_dir, config.attachments.clone(), b"");
+                    ventanilla::attachments::Attachments::new(&config.data_dir, config.attachments.clone(), b"")
+                        .map_err(|m| anyhow::anyhow!("attachments.s3: {m}"))?;
                 let before = chrono::Utc::now() - chrono::Duration::hours(i64::from(older_than_hours));
                 let collected = ventanilla::attachments::collect_garbage(&store, &files, before, dry_run).await?;
                 let verb = if dry_run { "would remove" } else { "removed" };

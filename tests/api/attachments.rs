@@ -3,6 +3,7 @@
 //! signed, which expire.
 
 use serde_json::{Value, json};
+use ventanilla_tests::s3::FakeS3;
 use ventanilla_tests::{TestApp, eventually, on_both, spawn_app_with};
 
 /// The smallest PNG there is: one transparent pixel.
@@ -10,6 +11,23 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x01\0\0\0\x01\x08\x06\0
 
 async fn download(app: &TestApp, path: &str) -> anyhow::Result<reqwest::Response> {
     Ok(app.client.get(app.url(path)).send().await?)
+}
+
+/// `[attachments.s3]` for `bucket`, under the prefix `kept/`.
+fn in_bucket(bucket: &FakeS3) -> ventanilla::attachments::AttachmentsConfig {
+    ventanilla::attachments::AttachmentsConfig {
+        s3: Some(ventanilla::attachments::S3Config {
+            bucket: bucket.bucket.clone(),
+            region: "us-east-1".into(),
+            endpoint: Some(bucket.endpoint()),
+            access_key_id: "VENTANILLA-TEST".into(),
+            secret_access_key: ventanilla::config::Secret::new("s3-secret-key"),
+            prefix: "kept/".into(),
+            allow_http: true,
+            virtual_hosted_style: false,
+        }),
+        ..Default::default()
+    }
 }
 
 on_both! {
@@ -103,7 +121,7 @@ on_both! {
             .filter(entity::Column::Hash.is_in(old.clone()))
             .exec(&app.store.db)
             .await?;
-        let files = ventanilla::attachments::Attachments::new(app.data_dir(), Default::default(), b"");
+        let files = ventanilla::attachments::Attachments::new(app.data_dir(), Default::default(), b"").map_err(anyhow::Error::msg)?;
         let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
         let counted = ventanilla::attachments::collect_garbage(&app.store, &files, day_ago, true).await?;
         anyhow::ensure!(counted.files == 1 && counted.bytes == 13, "{counted:?}");
@@ -142,10 +160,67 @@ on_both! {
                 .split('?').next().unwrap_or_default().to_owned()
         };
         let (unsent, sent) = (hash(&unsent.body["reference"]), hash(&sent["attachments"][0]["url"]));
-        let files = ventanilla::attachments::Attachments::new(app.data_dir(), Default::default(), b"");
+        let files = ventanilla::attachments::Attachments::new(app.data_dir(), Default::default(), b"").map_err(anyhow::Error::msg)?;
         let gone = eventually(std::time::Duration::from_secs(20), || async { files.read(&unsent).await.is_err().then_some(()) }).await;
         anyhow::ensure!(gone.is_some(), "the unsent upload was never collected");
         anyhow::ensure!(files.read(&sent).await? == PNG, "a sent file stays");
+        Ok(())
+    }
+
+    async fn files_live_in_an_s3_bucket_when_one_is_configured(backend) {
+        let bucket = FakeS3::start("ventanilla", "VENTANILLA-TEST").await?;
+        let config = in_bucket(&bucket);
+        let app = spawn_app_with(backend, |c| c.attachments = config.clone()).await?;
+        let unit = app.create_unit("tesoreria").await?;
+        let case = app.create_case(&app.admin_token, &unit, "Recibo").await?;
+        let case_id = case["id"].as_str().unwrap_or_default().to_owned();
+
+        // Kept in the bucket under its hash, signed with the access key; nothing on disk.
+        let uploaded = app.upload_file(&case_id, &app.admin_token, "image/png", "recibo.png", PNG.to_vec()).await?;
+        anyhow::ensure!(uploaded.status == 201, "{}", uploaded.text);
+        let hash = uploaded.body["reference"].as_str().unwrap_or_default().trim_start_matches("sha256:").to_owned();
+        let key = format!("kept/{}/{hash}", &hash[..2]);
+        anyhow::ensure!(bucket.objects().get(&key).map(Vec::as_slice) == Some(PNG), "{:?}", bucket.objects().keys());
+        anyhow::ensure!(!app.data_dir().join("attachments").exists(), "a file was kept on disk too");
+        // The same bytes again: found there, not sent twice.
+        app.upload_file(&case_id, &app.admin_token, "image/png", "copia.png", PNG.to_vec()).await?;
+        let puts = bucket.requests().iter().filter(|r| r.method == "PUT").count();
+        anyhow::ensure!(puts == 1, "{:?}", bucket.requests());
+
+        // Agents and providers read it through the server's signed links.
+        let url = uploaded.body["url"].as_str().unwrap_or_default().to_owned();
+        let served = download(&app, &url).await?;
+        anyhow::ensure!(served.status() == 200, "{}", served.status());
+        anyhow::ensure!(served.bytes().await?.as_ref() == PNG);
+
+        // Unsent uploads are collected from the bucket too.
+        let draft = app.upload_file(&case_id, &app.admin_token, "text/plain", "borrador.txt", b"nunca enviado".to_vec()).await?;
+        let draft_hash = draft.body["reference"].as_str().unwrap_or_default().trim_start_matches("sha256:").to_owned();
+        app.post_ok(&format!("/api/v1/cases/{case_id}/messages"), &app.admin_token,
+            json!({"attachments": [{"reference": uploaded.body["reference"]}]}), 201).await?;
+        use sea_orm::{EntityTrait, sea_query::Expr};
+        use ventanilla::store::attachment::entity;
+        entity::Entity::update_many()
+            .col_expr(entity::Column::CreatedAt, Expr::value(chrono::Utc::now() - chrono::Duration::days(2)))
+            .exec(&app.store.db)
+            .await?;
+        let files = ventanilla::attachments::Attachments::new(app.data_dir(), config, b"").map_err(anyhow::Error::msg)?;
+        let day_ago = chrono::Utc::now() - chrono::Duration::days(1);
+        let collected = ventanilla::attachments::collect_garbage(&app.store, &files, day_ago, false).await?;
+        anyhow::ensure!(collected.files == 1, "{collected:?}");
+        let left: Vec<String> = bucket.objects().keys().cloned().collect();
+        anyhow::ensure!(left == vec![key.clone()], "the sent file stays, the draft goes: {left:?}");
+        anyhow::ensure!(!left.iter().any(|k| k.ends_with(&draft_hash)));
+        anyhow::ensure!(files.read(&draft_hash).await.is_err() && files.read(&hash).await? == PNG);
+
+        // A request the bucket refuses (a wrong key) is an error, not a lost file.
+        let mut wrong = in_bucket(&bucket);
+        if let Some(s3) = wrong.s3.as_mut() {
+            s3.access_key_id = "SOMEONE-ELSE".into();
+        }
+        let stranger = ventanilla::attachments::Attachments::new(app.data_dir(), wrong, b"").map_err(anyhow::Error::msg)?;
+        anyhow::ensure!(stranger.put(b"otro".to_vec()).await.is_err());
+        anyhow::ensure!(bucket.objects().len() == 1);
         Ok(())
     }
 }

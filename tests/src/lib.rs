@@ -11,6 +11,7 @@ use ventanilla::config::Config;
 
 pub mod console;
 pub mod mail;
+pub mod s3;
 pub mod webchat;
 
 /// Which database a test runs on.
@@ -793,7 +794,7 @@ struct Route {
 }
 
 /// The payload of a chunked body.
-fn dechunk(mut raw: &[u8]) -> Vec<u8> {
+pub(crate) fn dechunk(mut raw: &[u8]) -> Vec<u8> {
     let mut out = vec![];
     while let Some(end) = raw.windows(2).position(|w| w == b"\r\n") {
         let size = usize::from_str_radix(String::from_utf8_lossy(&raw[..end]).trim(), 16).unwrap_or(0);
