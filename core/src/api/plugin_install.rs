@@ -369,6 +369,7 @@ pub async fn update_install(
         version: None,
     };
     let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    state.runtime.forget_account(id);
     Ok(HttpResponse::Ok().json(to_dto(&state, install).await?))
 }
 
@@ -396,6 +397,7 @@ pub async fn upgrade_install(
     check(&manifest, Some(&current.settings), None)?;
     let patch = InstallPatch { version: Some(body.0.version), ..Default::default() };
     let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    state.runtime.forget_account(id);
     Ok(HttpResponse::Ok().json(to_dto(&state, install).await?))
 }
 
@@ -424,6 +426,7 @@ pub async fn rollback_install(
     check(&manifest, Some(&current.settings), None)?;
     let patch = InstallPatch { version: Some(previous), ..Default::default() };
     let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    state.runtime.forget_account(id);
     Ok(HttpResponse::Ok().json(to_dto(&state, install).await?))
 }
 
@@ -440,7 +443,9 @@ pub async fn delete_install(
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
     require_admin(&auth)?;
-    store::plugin_install::delete(&state.store, &Actor::from(&auth.0), path.into_inner()).await?;
+    let id = path.into_inner();
+    store::plugin_install::delete(&state.store, &Actor::from(&auth.0), id).await?;
+    state.runtime.forget_account(id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -635,6 +640,7 @@ pub async fn set_secret(
         return Err(ApiError::field("value", "must be 1 to 8192 bytes"));
     }
     store::plugin_secret::put(&state.store, &state.secrets, &Actor::from(&auth.0), id, &name, value).await?;
+    state.runtime.forget_account(id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -654,6 +660,7 @@ pub async fn delete_secret(
     let (id, name) = path.into_inner();
     store::plugin_install::get(&state.store.db, id).await?;
     store::plugin_secret::delete(&state.store, &Actor::from(&auth.0), id, &name).await?;
+    state.runtime.forget_account(id);
     Ok(HttpResponse::NoContent().finish())
 }
 
@@ -779,5 +786,6 @@ pub async fn update_unit_protocol(
     check(&manifest, Some(&settings), None)?;
     let patch = InstallPatch { settings: Some(settings), ..InstallPatch::default() };
     let install = store::plugin_install::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    state.runtime.forget_account(id);
     Ok(HttpResponse::Ok().json(unit_protocol_dto(&state, &auth.0, install, unit).await?))
 }

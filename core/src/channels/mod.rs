@@ -86,11 +86,16 @@ pub enum Unavailable {
 
 /// Loads a running connector install.
 pub async fn connector(state: &AppState, install_id: uuid::Uuid) -> Result<Connector, Unavailable> {
-    let install = match store::plugin_install::get(&state.store.db, install_id).await {
-        Ok(install) if install.world == "connector" => install,
-        Ok(_) | Err(store::Error::NotFound(_)) => return Err(Unavailable::NotFound),
-        Err(e) => return Err(e.into()),
+    let install = match state.runtime.account(install_id) {
+        Some((install, _)) => install,
+        None => store::plugin_install::get(&state.store.db, install_id).await.map_err(|e| match e {
+            store::Error::NotFound(_) => Unavailable::NotFound,
+            e => e.into(),
+        })?,
     };
+    if install.world != "connector" {
+        return Err(Unavailable::NotFound);
+    }
     if !install.is_running() {
         return Err(Unavailable::Stopped);
     }
@@ -117,7 +122,16 @@ pub async fn parse(
     connector: &Connector,
     request: InboundRequest,
 ) -> Result<Result<connector::ParseOutcome, crate::plugins::Error>, store::Error> {
-    let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await?;
+    // A burst of webhooks to one account reads its install and secrets once
+    // a second, not once per request.
+    let ctx = match state.runtime.account(connector.install.id) {
+        Some((_, ctx)) => ctx,
+        None => {
+            let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await?;
+            state.runtime.remember_account(connector.install.clone(), ctx.clone());
+            ctx
+        }
+    };
     let started = std::time::Instant::now();
     let result = state.plugins.run_parse(&connector.plugin, ctx, request).await;
     let error = result.as_ref().err().map(ToString::to_string);
@@ -160,7 +174,10 @@ pub async fn commit(state: &AppState, connector: &Connector, parsed: &Parsed) ->
         let sender = domain::contact::normalize_identity("sender", connector.channel, &inbound.sender)
             .map_err(|e| CommitError::Invalid(format!("messages[{i}].sender: {e}")))?;
         let name = inbound.sender_name.clone().filter(|n| !n.trim().is_empty());
-        let contact = store::contact::resolve_sender(&*tx, &actor, connector.channel, &sender, name).await?.id();
+        let found = store::contact::resolve_sender(&*tx, &actor, connector.channel, &sender, name).await?;
+        // A contact made just now has no case to continue.
+        let fresh = matches!(found, store::contact::Resolved::New(_) | store::contact::Resolved::Ambiguous(_));
+        let contact = found.id();
         resolved.push((sender.clone(), contact));
         let body = if inbound.body.trim().is_empty() && inbound.attachments.is_empty() {
             return Err(CommitError::Invalid(format!("messages[{i}]: no text and no attachments")));
@@ -187,8 +204,12 @@ pub async fn commit(state: &AppState, connector: &Connector, parsed: &Parsed) ->
                 .collect(),
             ..domain::message::NewMessage::text(AuthorKind::Contact, body.clone())
         };
-        let threaded = store::case::find_threaded(&*tx, contact, install.id, &inbound.thread_keys).await?;
+        let threaded = match fresh {
+            true => None,
+            false => store::case::find_threaded(&*tx, contact, install.id, &inbound.thread_keys).await?,
+        };
         let continued = match threaded {
+            None if fresh => None,
             Some(case) => Some(case),
             None => match store::case::find_open_for(&*tx, contact, install.id).await? {
                 Some(case) => Some(case),

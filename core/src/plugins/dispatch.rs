@@ -138,7 +138,13 @@ pub async fn record_outcome(state: &AppState, install: uuid::Uuid, error: Option
     let suspend_after = state.plugins.limits.suspend_after;
     let locale = &state.config.locale;
     match store::plugin_install::record_outcome(&state.store, install, error, suspend_after, locale).await {
-        Ok(recorded) => state.runtime.note_failures(install, recorded.consecutive_failures),
+        Ok(recorded) => {
+            state.runtime.note_failures(install, recorded.consecutive_failures);
+            // A failure may have suspended it: webhooks read it again.
+            if error.is_some() {
+                state.runtime.forget_account(install);
+            }
+        }
         Err(e) => {
             state.runtime.note_failures(install, -1);
             tracing::warn!(%install, error = %e, "cannot record a plugin outcome");

@@ -65,10 +65,21 @@ pub struct Runtime {
     /// this instance: successes after that need not read it again for a
     /// while (a webhook is a few statements; this was one of them).
     clean: Arc<Mutex<HashMap<uuid::Uuid, std::time::Instant>>>,
+    /// Channel accounts as webhooks use them: the install and its call
+    /// context (grants, opened secrets), trusted for a moment so a burst of
+    /// webhooks does not read them for every request. Changes made through
+    /// this instance forget them at once; other instances see a change
+    /// within `ACCOUNT_FOR`.
+    accounts: Arc<Mutex<HashMap<uuid::Uuid, Account>>>,
 }
+
+type Account = (std::time::Instant, crate::store::plugin_install::Install, super::CallContext);
 
 /// How long a stored failure count seen at zero is trusted.
 const CLEAN_FOR: Duration = Duration::from_secs(5);
+
+/// How long a channel account's install and secrets are trusted.
+const ACCOUNT_FOR: Duration = Duration::from_secs(1);
 
 impl Runtime {
     pub fn prepared(&self, plugin_id: &str, version: &str) -> Option<Prepared> {
@@ -137,6 +148,28 @@ impl Runtime {
             .map_err(|e| Error::Cache(format!("compile task: {e}")))??;
         self.remember(plugin_id, version, prepared.clone());
         Ok(prepared)
+    }
+
+    /// The channel account's install and call context, if read within `ACCOUNT_FOR`.
+    pub fn account(&self, install: uuid::Uuid) -> Option<(crate::store::plugin_install::Install, super::CallContext)> {
+        let accounts = self.accounts.lock().ok()?;
+        let (at, install, ctx) = accounts.get(&install)?;
+        (at.elapsed() < ACCOUNT_FOR).then(|| (install.clone(), ctx.clone()))
+    }
+
+    pub fn remember_account(&self, install: crate::store::plugin_install::Install, ctx: super::CallContext) {
+        if let Ok(mut accounts) = self.accounts.lock() {
+            accounts.retain(|_, (at, _, _)| at.elapsed() < ACCOUNT_FOR);
+            accounts.insert(install.id, (std::time::Instant::now(), install, ctx));
+        }
+    }
+
+    /// Forgets what is known of an install that changed (settings, grants,
+    /// secrets, enabled, suspended, removed).
+    pub fn forget_account(&self, install: uuid::Uuid) {
+        if let Ok(mut accounts) = self.accounts.lock() {
+            accounts.remove(&install);
+        }
     }
 
     /// Whether the install's stored failure count was seen at zero lately.

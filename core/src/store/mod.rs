@@ -186,6 +186,12 @@ impl Store {
                     .busy_timeout(Duration::from_secs(10))
                     .foreign_keys(true)
                     .create_if_missing(true)
+                    // Pages read through a shared memory map instead of a
+                    // read() per page into each connection's own cache:
+                    // the pool's connections stop re-reading what another
+                    // one just wrote.
+                    .pragma("mmap_size", "268435456")
+                    .pragma("cache_size", "-8192")
             });
         }
         let db = Database::connect(options).await?;
