@@ -86,8 +86,9 @@ fn require_staff(principal: &Principal) -> Result<crate::domain::UserId, ApiErro
     principal.user_id().ok_or(ApiError::Forbidden("canned responses are for staff accounts"))
 }
 
-/// Whether the caller may change `canned`.
-fn may_change(principal: &Principal, owner: Owner) -> bool {
+/// Whether the caller may change what `owner` keeps (a canned response, a
+/// saved view): a unit's supervisors and admins, or the person.
+pub(super) fn may_change(principal: &Principal, owner: Owner) -> bool {
     match owner {
         Owner::Unit(unit) => principal.can_manage_unit(unit),
         Owner::Person(user) => principal.user_id() == Some(user),
@@ -176,14 +177,9 @@ pub async fn create_canned(
 ) -> Result<HttpResponse, ApiError> {
     let me = require_staff(&auth.0)?;
     let body = body.0;
-    let owner = match body.unit_id {
-        Some(unit) => {
-            store::unit::get(&state.store.db, UnitId(unit)).await?;
-            Owner::Unit(UnitId(unit))
-        }
-        None => Owner::Person(me),
-    };
-    require(may_change(&auth.0, owner), "only the unit's supervisors and admins keep its responses")?;
+    let owner =
+        owner_of(&state, &auth.0, body.unit_id, me, "only the unit's supervisors and admins keep its responses")
+            .await?;
     let mut check = Checker::default();
     let shortcut = check.check(Shortcut::parse("shortcut", &body.shortcut));
     let title = check.check(required_text("title", &body.title, 200));
@@ -255,15 +251,39 @@ pub async fn delete_canned(
     Ok(HttpResponse::NoContent().finish())
 }
 
+/// Who a new canned response or saved view belongs to: the unit named (it
+/// must exist, and the caller manage it), else the caller.
+pub(super) async fn owner_of(
+    state: &AppState,
+    principal: &Principal,
+    unit: Option<uuid::Uuid>,
+    me: crate::domain::UserId,
+    refused: &'static str,
+) -> Result<Owner, ApiError> {
+    let owner = match unit {
+        Some(unit) => {
+            store::unit::get(&state.store.db, UnitId(unit)).await?;
+            Owner::Unit(UnitId(unit))
+        }
+        None => Owner::Person(me),
+    };
+    require(may_change(principal, owner), refused)?;
+    Ok(owner)
+}
+
+/// Whether the caller sees what `owner` keeps: the unit's staff, or the person.
+pub(super) fn sees(principal: &Principal, owner: Owner) -> bool {
+    match owner {
+        Owner::Unit(unit) => principal.can_read_unit_cases(unit),
+        Owner::Person(user) => principal.user_id() == Some(user),
+    }
+}
+
 /// A response the caller may see (another person's, or another unit's, is
 /// not found).
 async fn visible(state: &AppState, principal: &Principal, id: uuid::Uuid) -> Result<store::canned::Canned, ApiError> {
     let canned = store::canned::get(&state.store.db, id).await?;
-    let sees = match canned.owner {
-        Owner::Unit(unit) => principal.can_read_unit_cases(unit),
-        Owner::Person(user) => principal.user_id() == Some(user),
-    };
-    if !sees {
+    if !sees(principal, canned.owner) {
         return Err(ApiError::NotFound("canned response"));
     }
     Ok(canned)

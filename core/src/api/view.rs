@@ -8,13 +8,14 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use super::canned::{may_change, owner_of, sees};
 use super::case::{CaseQuery, case_filter};
 use super::error::{ApiError, Checker, FieldError, Problem};
 use super::extract::{Auth, Json, require};
 use super::schema::ListResponse;
 use crate::app::AppState;
-use crate::domain::{Actor, Principal, UnitId, UserId, required_text};
-use crate::store::{self, Owner, saved_view::SavedView};
+use crate::domain::{Actor, Principal, UserId, required_text};
+use crate::store::{self, saved_view::SavedView};
 
 #[derive(Serialize, ToSchema)]
 pub struct SavedViewDto {
@@ -131,21 +132,10 @@ fn require_staff(principal: &Principal) -> Result<UserId, ApiError> {
     principal.user_id().ok_or(ApiError::Forbidden("saved views are for staff accounts"))
 }
 
-fn may_change(principal: &Principal, owner: Owner) -> bool {
-    match owner {
-        Owner::Unit(unit) => principal.can_manage_unit(unit),
-        Owner::Person(user) => principal.user_id() == Some(user),
-    }
-}
-
 /// A view the caller may see (another person's, or another unit's, is not found).
 async fn visible(state: &AppState, principal: &Principal, id: uuid::Uuid) -> Result<SavedView, ApiError> {
     let view = store::saved_view::get(&state.store.db, id).await?;
-    let sees = match view.owner {
-        Owner::Unit(unit) => principal.can_read_unit_cases(unit),
-        Owner::Person(user) => principal.user_id() == Some(user),
-    };
-    if !sees {
+    if !sees(principal, view.owner) {
         return Err(ApiError::NotFound("saved view"));
     }
     Ok(view)
@@ -184,14 +174,9 @@ pub async fn create_view(
 ) -> Result<HttpResponse, ApiError> {
     let me = require_staff(&auth.0)?;
     let body = body.0;
-    let owner = match body.unit_id {
-        Some(unit) => {
-            store::unit::get(&state.store.db, UnitId(unit)).await?;
-            Owner::Unit(UnitId(unit))
-        }
-        None => Owner::Person(me),
-    };
-    require(may_change(&auth.0, owner), "only the unit's supervisors and admins share views with it")?;
+    let owner =
+        owner_of(&state, &auth.0, body.unit_id, me, "only the unit's supervisors and admins share views with it")
+            .await?;
     let mut check = Checker::default();
     let name = check_name(&body.name, &mut check);
     check_filters(&auth.0, &body.filters, &mut check);

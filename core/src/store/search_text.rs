@@ -41,48 +41,38 @@ pub async fn backfill(store: &Store) -> Result<u64> {
     }
 }
 
-async fn backfill_messages(store: &Store) -> Result<u64> {
-    use super::message::entity::{Column, Entity};
-    let rows: Vec<(uuid::Uuid, String)> = Entity::find()
-        .select_only()
-        .columns([Column::Id, Column::Body])
-        .filter(Column::SearchText.is_null())
-        .limit(BATCH)
-        .into_tuple()
-        .all(&store.db)
-        .await?;
-    let tx = store.begin().await?;
-    for (id, body) in &rows {
-        Entity::update_many()
-            .col_expr(Column::SearchText, Expr::value(fold(body)))
-            .filter(Column::Id.eq(*id))
-            .exec(&*tx)
+/// Folds up to `BATCH` rows of `$entity` whose `search_text` is missing,
+/// from `$raw`; how many.
+macro_rules! fold_batch {
+    ($store:expr, $entity:path, $raw:ident) => {{
+        use $entity::{Column, Entity};
+        let rows: Vec<(uuid::Uuid, String)> = Entity::find()
+            .select_only()
+            .columns([Column::Id, Column::$raw])
+            .filter(Column::SearchText.is_null())
+            .limit(BATCH)
+            .into_tuple()
+            .all(&$store.db)
             .await?;
-    }
-    tx.commit().await?;
-    Ok(rows.len() as u64)
+        let tx = $store.begin().await?;
+        for (id, text) in &rows {
+            Entity::update_many()
+                .col_expr(Column::SearchText, Expr::value(fold(text)))
+                .filter(Column::Id.eq(*id))
+                .exec(&*tx)
+                .await?;
+        }
+        tx.commit().await?;
+        rows.len() as u64
+    }};
+}
+
+async fn backfill_messages(store: &Store) -> Result<u64> {
+    Ok(fold_batch!(store, super::message::entity, Body))
 }
 
 async fn backfill_cases(store: &Store) -> Result<u64> {
-    use super::case::entity::{Column, Entity};
-    let rows: Vec<(uuid::Uuid, String)> = Entity::find()
-        .select_only()
-        .columns([Column::Id, Column::Subject])
-        .filter(Column::SearchText.is_null())
-        .limit(BATCH)
-        .into_tuple()
-        .all(&store.db)
-        .await?;
-    let tx = store.begin().await?;
-    for (id, subject) in &rows {
-        Entity::update_many()
-            .col_expr(Column::SearchText, Expr::value(fold(subject)))
-            .filter(Column::Id.eq(*id))
-            .exec(&*tx)
-            .await?;
-    }
-    tx.commit().await?;
-    Ok(rows.len() as u64)
+    Ok(fold_batch!(store, super::case::entity, Subject))
 }
 
 /// Runs [`backfill`] once in the background after start.
