@@ -27,8 +27,10 @@ use crate::store;
 
 /// Messages one visitor may send per minute.
 const MESSAGES_PER_MINUTE: u32 = 30;
-/// How often a live stream looks for news; replies show within this.
-const POLL: Duration = Duration::from_millis(500);
+/// A live stream reads the conversation when the server publishes news
+/// about it (a message, an assignment), and at least this often (who is
+/// answering, and anything a lost notification would have said).
+const IDLE: Duration = Duration::from_secs(2);
 /// A live stream ends after this; the browser reconnects by itself.
 const STREAM_LIFETIME: Duration = Duration::from_secs(600);
 
@@ -456,6 +458,7 @@ pub async fn events(
         .map(str::to_owned)
         .or_else(|| query.after.clone())
         .and_then(|v| uuid::Uuid::parse_str(&v).ok());
+    let news = state.live.subscribe();
     let start = Stream {
         state,
         visitor,
@@ -468,13 +471,14 @@ pub async fn events(
         ticks: 0,
         started: std::time::Instant::now(),
         first: true,
+        news,
     };
     let stream = futures_util::stream::unfold(start, |mut s| async move {
         if s.started.elapsed() > STREAM_LIFETIME {
             return None;
         }
         if !s.first {
-            tokio::time::sleep(POLL).await;
+            s.wait_for_news().await;
         }
         s.first = false;
         let chunk = s.poll().await.unwrap_or_else(|e| {
@@ -509,12 +513,44 @@ struct Stream {
     ticks: u32,
     started: std::time::Instant,
     first: bool,
+    /// The server's live events (the consoles' hub), to wake on.
+    news: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::store::live::LiveEvent>>,
 }
 
-/// Ticks between two reads of who is answering.
-const REFRESH_EVERY: u32 = 10;
+/// Reads between two reads of who is answering.
+const REFRESH_EVERY: u32 = 2;
 
 impl Stream {
+    /// Waits until an event concerns this conversation (or, before it has
+    /// one, until any case is created), or `IDLE` passes.
+    async fn wait_for_news(&mut self) {
+        use tokio::sync::broadcast::error::RecvError;
+        let idle = tokio::time::sleep(IDLE);
+        tokio::pin!(idle);
+        loop {
+            tokio::select! {
+                () = &mut idle => return,
+                received = self.news.recv() => match received {
+                    Ok(event) if self.concerns(&event) => return,
+                    Ok(_) => {}
+                    // Missed some: read the conversation to be sure.
+                    Err(RecvError::Lagged(_)) => return,
+                    Err(RecvError::Closed) => {
+                        idle.as_mut().await;
+                        return;
+                    }
+                },
+            }
+        }
+    }
+
+    fn concerns(&self, event: &crate::store::live::LiveEvent) -> bool {
+        match self.case {
+            Some(case) => event.case_id == Some(case.0),
+            None => event.kind == "case.created" || event.kind == "message.created",
+        }
+    }
+
     /// What happened since the last poll, as event-stream text.
     async fn poll(&mut self) -> Result<String, store::Error> {
         let db = &self.state.store.db;
