@@ -427,9 +427,19 @@ async fn agents_find_their_work_and_supervisors_tune_their_unit() -> anyhow::Res
             anyhow::ensure!(case["status"] == "assigned", "{case}");
         }
 
-        // In the unit's page she loosens the SLA warning and writes an answer
-        // for the knowledge base.
+        // In the unit's page she caps one agent's load, loosens the SLA
+        // warning and writes an answer for the knowledge base.
         open(&supervisor, &format!("#/units/{admisiones}"), "document.querySelector('[data-protocol=\"escalation-sla\"]')").await?;
+        // Beto: at most three cases at once, whatever the unit's figure.
+        js(&supervisor, &format!("const c = document.querySelector('#cap-{beto_id}'); c.value = '3'; c.dispatchEvent(new Event('change')); return true;")).await?;
+        let capped = eventually(WAIT, || async {
+            let agents = app.get(&format!("/api/v1/agents?unit_id={admisiones}"), &app.admin_token).await.ok()?;
+            let beto = agents.body["items"].as_array()?.iter().find(|a| a["user_id"] == beto_id.as_str())?.clone();
+            (beto["capacity"]["default"] == 3).then_some(())
+        })
+        .await;
+        anyhow::ensure!(capped.is_some(), "Beto's capacity was not saved");
+        until(&supervisor, "the unit page shows it", &format!("document.querySelector('#cap-{beto_id}')?.value === '3'")).await?;
         js(&supervisor, "document.querySelector('[data-protocol=\"escalation-sla\"] input[id$=\"-warn_percent\"]').value = '70'; return true;").await?;
         click(&supervisor, "[data-protocol='escalation-sla'] button[type=submit]").await?;
         let tuned = eventually(WAIT, || async {

@@ -1732,6 +1732,25 @@ async function unitView(unitId) {
     );
   }
 
+  // An agent's own capacity; left empty, the unit's applies.
+  function capacityInput(agent, unit) {
+    return h('input', {
+      type: 'number',
+      min: 0,
+      max: 500,
+      class: 'capacity',
+      id: `cap-${agent.user_id}`,
+      'aria-label': t('unit.capacity_of', { name: agent.display_name }),
+      placeholder: String(unit.routing.capacity.default),
+      value: agent.capacity ? String(agent.capacity.default) : '',
+      onchange: async (e) => {
+        const value = e.target.value.trim();
+        const capacity = value === '' ? null : { default: Number(value), channels: agent.capacity?.channels || {} };
+        if (await attempt(() => api('PATCH', `/agents/${agent.user_id}`, { capacity }), t('saved'))) await load();
+      },
+    });
+  }
+
   function render(unit, agents, queue, canned, protocols, bases) {
     const picker = h(
       'nav',
@@ -1742,7 +1761,7 @@ async function unitView(unitId) {
       'table',
       { class: 'agents' },
       h('caption', null, t('unit.agents')),
-      h('thead', null, h('tr', null, ['name', 'presence', 'load', 'since'].map((c) => h('th', { scope: 'col' }, t(`unit.col.${c}`))))),
+      h('thead', null, h('tr', null, ['name', 'presence', 'load', 'capacity', 'since'].map((c) => h('th', { scope: 'col' }, t(`unit.col.${c}`))))),
       h(
         'tbody',
         null,
@@ -1753,6 +1772,7 @@ async function unitView(unitId) {
             h('td', null, a.display_name),
             h('td', null, h('span', { class: `dot ${a.presence}` }), t(`presence.${a.presence}`)),
             h('td', null, String(a.load)),
+            h('td', null, capacityInput(a, unit)),
             h('td', null, when(a.presence_since)),
           ),
         ),
