@@ -1559,7 +1559,8 @@ async function unitView(unitId) {
               } catch (err) {
                 return toast(err.message, 'error');
               }
-              if (await attempt(() => api('PATCH', `/units/${unitId}/protocols/${p.id}`, { settings }), t('saved'))) await load();
+              // The form already shows what was saved; the page is not redrawn.
+              await attempt(() => api('PATCH', `/units/${unitId}/protocols/${p.id}`, { settings }), t('saved'));
             },
           },
           h('h3', null, p.name, ' ', h('span', { class: `badge ${p.status === 'active' && p.enabled ? 'ok' : 'warn'}` }, state)),
@@ -1746,17 +1747,18 @@ async function unitView(unitId) {
       onchange: async (e) => {
         const value = e.target.value.trim();
         const capacity = value === '' ? null : { default: Number(value), channels: agent.capacity?.channels || {} };
-        if (await attempt(() => api('PATCH', `/agents/${agent.user_id}`, { capacity }), t('saved'))) await load();
+        if (await attempt(() => api('PATCH', `/agents/${agent.user_id}`, { capacity }), t('saved'))) await refreshLive();
       },
     });
   }
 
-  function render(unit, agents, queue, canned, protocols, bases) {
-    const picker = h(
-      'nav',
-      { class: 'unit-picker', 'aria-label': t('unit.pick') },
-      supervised.map((u) => h('a', { href: `#/units/${u.id}`, 'aria-current': u.id === unitId ? 'page' : null }, u.name)),
-    );
+  // The agents and the queue change live; the settings forms are drawn
+  // only when the page loads or one is saved, so news never wipes what a
+  // supervisor is typing.
+  const liveBox = h('section', { class: 'panel', 'aria-live': 'off' });
+  let shownUnit = null;
+
+  function drawLive(unit, agents, queue) {
     const people = h(
       'table',
       { class: 'agents' },
@@ -1778,13 +1780,37 @@ async function unitView(unitId) {
         ),
       ),
     );
+    liveBox.replaceChildren(
+      people,
+      h('h2', null, t('unit.queue', { n: queue.length })),
+      h('ul', { class: 'plain' }, queue.map((c) => h('li', null, h('a', { href: `#/cases/${c.id}` }, `#${c.number} · ${c.subject}`), ' ', h('time', { datetime: c.created_at }, when(c.created_at))))),
+    );
+  }
+
+  async function refreshLive() {
+    if (!shownUnit) return;
+    const [agents, queue] = await Promise.all([
+      api('GET', `/agents${query({ unit_id: unitId })}`),
+      api('GET', `/cases${query({ unit_id: unitId, status: 'queued', limit: 100 })}`),
+    ]);
+    drawLive(shownUnit, agents.items, queue.items);
+  }
+
+  function render(unit, agents, queue, canned, protocols, bases) {
+    shownUnit = unit;
+    const picker = h(
+      'nav',
+      { class: 'unit-picker', 'aria-label': t('unit.pick') },
+      supervised.map((u) => h('a', { href: `#/units/${u.id}`, 'aria-current': u.id === unitId ? 'page' : null }, u.name)),
+    );
+    drawLive(unit, agents, queue);
     el.replaceChildren(
       picker,
       h('h1', null, unit.name),
       h(
         'div',
         { class: 'columns' },
-        h('section', { class: 'panel' }, people, h('h2', null, t('unit.queue', { n: queue.length })), h('ul', { class: 'plain' }, queue.map((c) => h('li', null, h('a', { href: `#/cases/${c.id}` }, `#${c.number} · ${c.subject}`), ' ', h('time', { datetime: c.created_at }, when(c.created_at)))))),
+        liveBox,
         h('section', { class: 'panel' }, hoursForm(unit), routingForm(unit)),
         cannedPanel(canned),
         fieldsPanel(unit),
@@ -1854,11 +1880,11 @@ async function unitView(unitId) {
   } catch (e) {
     el.replaceChildren(h('p', { class: 'fatal' }, e instanceof Problem ? e.describe() : t('error.network')));
   }
-  const reloadSoon = debounce(() => load().catch(() => {}), 300);
+  const refreshSoon = debounce(() => refreshLive().catch(() => {}), 300);
   return {
     el,
     onEvent(event) {
-      if (['presence.changed', 'case.created', 'case.updated', 'resync'].includes(event.kind)) reloadSoon();
+      if (['presence.changed', 'case.created', 'case.updated', 'resync'].includes(event.kind)) refreshSoon();
     },
   };
 }
