@@ -42,6 +42,8 @@ pub struct AppState {
     pub attachments: crate::attachments::Attachments,
     /// Live events for the consoles connected to this instance.
     pub live: Arc<crate::live::Hub>,
+    /// Where webhooks wait for their commit.
+    pub ingest: Arc<crate::channels::ingest::Committer>,
 }
 
 /// A running server and where it listens.
@@ -88,6 +90,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let search = open_search(&config).await?;
     search.check(&store).await.context("cannot check the search index against the database")?;
     search.start_log(store.clone());
+    let ingest = crate::channels::ingest::Committer::new(store.clone(), config.channels.reopen_window_hours);
     Ok(AppState {
         search,
         store,
@@ -105,6 +108,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         runtime: Default::default(),
         attachments,
         live: Default::default(),
+        ingest,
         secrets,
         config: Arc::new(config),
     })

@@ -443,6 +443,97 @@ on_both! {
 }
 
 on_both! {
+    async fn webhooks_arriving_together_are_committed_together(backend) {
+        let wa = whatsapp(backend).await?;
+        let app = &wa.app;
+        let text = |n: usize| json!({"type": "text", "text": {"body": format!("mensaje {n}")}});
+        // Staff knew the number but not the name: the profile fills it in.
+        let known = app.post_ok("/api/v1/contacts", &app.admin_token,
+            json!({"identities": [{"channel": "whatsapp", "value": format!("+{SENDER}")}]}), 201).await?;
+        anyhow::ensure!(known["name"].is_null(), "{known}");
+        wa.deliver(&inbound("wamid.G0", text(0))).await?;
+        let named = app.get(&format!("/api/v1/contacts/{}", known["id"].as_str().unwrap_or_default()), &app.admin_token).await?;
+        anyhow::ensure!(named.body["name"] == "Kerry Fisher", "{}", named.text);
+        // While the database's writer is busy, webhooks queue; on SQLite the
+        // next group takes them all, one of which the connector got wrong
+        // (a sender that is no phone number).
+        let held = app.store.begin().await?;
+        let first = tokio::spawn({
+            let wa_body = inbound("wamid.G1", text(1));
+            let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/webhooks/{}", wa.install)));
+            async move { client.post(url).header("x-hub-signature-256", sign(&wa_body)).body(wa_body).send().await }
+        });
+        let grouped = app.store.single_writer();
+        if grouped {
+            let waiting = eventually(WAIT, || async { (app.ingest.in_flight() == 1).then_some(()) }).await;
+            anyhow::ensure!(waiting.is_some(), "the first webhook never reached its commit");
+        }
+        let mut bodies: Vec<String> = (2..=10).map(|n| inbound(&format!("wamid.G{n}"), text(n))).collect();
+        bodies.push(inbound("wamid.BAD", text(99)).replace(&format!("\"from\":\"{SENDER}\""), "\"from\":\"nadie\""));
+        anyhow::ensure!(bodies.last().is_some_and(|b| b.contains("nadie")), "the bad sender was not put in");
+        let rest: Vec<_> = bodies.iter().map(|body| {
+            let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/webhooks/{}", wa.install)));
+            let body = body.clone();
+            tokio::spawn(async move { client.post(url).header("x-hub-signature-256", sign(&body)).body(body).send().await })
+        }).collect();
+        if grouped {
+            let waiting = eventually(WAIT, || async { (app.ingest.in_flight() == 11).then_some(()) }).await;
+            anyhow::ensure!(waiting.is_some(), "{} webhooks waiting", app.ingest.in_flight());
+        }
+        drop(held);
+        anyhow::ensure!(first.await??.status() == 200, "the first webhook was refused");
+        let mut statuses = vec![];
+        for request in rest {
+            statuses.push(request.await??.status().as_u16());
+        }
+        // Only the bad one is refused (503: the provider keeps it for later);
+        // the others were committed, each once, on the one conversation.
+        anyhow::ensure!(statuses[..9].iter().all(|s| *s == 200) && statuses[9] == 503, "{statuses:?}");
+        let case = wa.only_case().await?;
+        let messages = wa.messages(case["id"].as_str().unwrap_or_default()).await?;
+        let mut bodies: Vec<&str> = messages.iter().filter_map(|m| m["body"].as_str()).collect();
+        bodies.sort_unstable();
+        let expected: Vec<String> = (0..=10).map(|n| format!("mensaje {n}")).collect();
+        let mut expected: Vec<&str> = expected.iter().map(String::as_str).collect();
+        expected.sort_unstable();
+        anyhow::ensure!(bodies == expected, "{bodies:?}");
+        if grouped {
+            // The group of ten failed on the bad one and was written one by one.
+            let (together, split) = app.ingest.grouped();
+            anyhow::ensure!(split == 1 && together == 0, "grouped {together}, split {split}");
+            // Without it, a group commits as one. (A success first, so that
+            // the webhooks need not write down that the failures stopped.)
+            wa.deliver(&inbound("wamid.H", text(19))).await?;
+            let held = app.store.begin().await?;
+            let blocker = tokio::spawn({
+                let body = inbound("wamid.H0", text(20));
+                let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/webhooks/{}", wa.install)));
+                async move { client.post(url).header("x-hub-signature-256", sign(&body)).body(body).send().await }
+            });
+            let waiting = eventually(WAIT, || async { (app.ingest.in_flight() == 1).then_some(()) }).await;
+            anyhow::ensure!(waiting.is_some(), "the blocker never reached its commit");
+            let more: Vec<_> = (21..=25).map(|n| {
+                let body = inbound(&format!("wamid.H{n}"), text(n));
+                let (client, url) = (app.client.clone(), app.url(&format!("/api/v1/webhooks/{}", wa.install)));
+                tokio::spawn(async move { client.post(url).header("x-hub-signature-256", sign(&body)).body(body).send().await })
+            }).collect();
+            let waiting = eventually(WAIT, || async { (app.ingest.in_flight() == 6).then_some(()) }).await;
+            anyhow::ensure!(waiting.is_some(), "{} webhooks waiting", app.ingest.in_flight());
+            drop(held);
+            anyhow::ensure!(blocker.await??.status() == 200, "the blocker was refused");
+            for request in more {
+                anyhow::ensure!(request.await??.status() == 200, "a grouped webhook was refused");
+            }
+            let (together, split) = app.ingest.grouped();
+            anyhow::ensure!(together == 5 && split == 1, "grouped {together}, split {split}");
+            let messages = wa.messages(case["id"].as_str().unwrap_or_default()).await?;
+            anyhow::ensure!(messages.len() == 18, "{} messages", messages.len());
+        }
+        Ok(())
+    }
+}
+
+on_both! {
     async fn files_people_send_are_looked_up_and_downloaded_with_the_token(backend) {
         let wa = whatsapp(backend).await?;
         let base = format!("http://localhost:{}", wa.provider.port);

@@ -101,6 +101,8 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub backend: Backend,
     pub store: ventanilla::store::Store,
+    /// Where the server's webhooks wait for their commit.
+    pub ingest: std::sync::Arc<ventanilla::channels::ingest::Committer>,
     /// Bearer token of the first admin (admin@test.example / `ADMIN_PASSWORD`).
     pub admin_token: String,
     _server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -142,11 +144,13 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     };
     ventanilla::store::user::create(&store, &ventanilla::domain::Actor::System, new_admin).await?;
     let state = ventanilla::app::state(config, store.clone()).await?;
+    let ingest = state.ingest.clone();
     let running = ventanilla::app::serve(state)?;
     let base = format!("http://{}", running.addr);
     let server = tokio::spawn(running.server);
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-    let mut app = TestApp { base, client, backend, store, admin_token: String::new(), _server: server, _db: db };
+    let mut app =
+        TestApp { base, client, backend, store, ingest, admin_token: String::new(), _server: server, _db: db };
     app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     Ok(app)
 }

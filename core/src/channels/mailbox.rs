@@ -320,10 +320,8 @@ async fn take(state: &AppState, connector: &Connector, raw: &[u8]) -> Result<(),
         return Ok(());
     };
     let parsed = super::mail::read(state, connector, &decoded).await.map_err(Failure::Store)?;
-    let mut outcome = super::commit(state, connector, &parsed).await;
-    if matches!(outcome, Err(super::CommitError::Store(_))) {
-        outcome = super::commit(state, connector, &parsed).await;
-    }
+    let account = super::ingest::Account { install: connector.install.clone(), channel: connector.channel };
+    let outcome = state.ingest.commit(account, std::sync::Arc::new(parsed)).await;
     match outcome {
         Ok(_) => Ok(()),
         Err(super::CommitError::Invalid(why)) => {

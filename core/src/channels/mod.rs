@@ -3,10 +3,12 @@
 //!
 //! Inbound: `/webhooks/{install_id}` hands the request to the install's
 //! connector, which verifies the signature (with secrets it only names) and
-//! parses it. Everything parsed is committed in one transaction, and only
-//! then does the provider get its answer; a plugin failure or a database
-//! problem answers 503, so the provider retries and nothing is half-written.
-//! Messages are deduplicated by (channel account, provider message id).
+//! parses it. Everything parsed is committed in one transaction (on
+//! SQLite, shared with the webhooks that arrived meanwhile: `ingest`), and
+//! only then does the provider get its answer; a plugin failure or a
+//! database problem answers 503, so the provider retries and nothing is
+//! half-written. Messages are deduplicated by (channel account, provider
+//! message id).
 //!
 //! Outbound: each outbound message leaves a `message.deliver` job; the
 //! connector of the case's channel account sends it. A retryable failure is
@@ -16,14 +18,15 @@ use crate::api::error::ApiError;
 use crate::app::AppState;
 use crate::domain::Case;
 use crate::domain::channel_rules::{ChannelRules, Template};
-use crate::domain::{self, Actor, AuthorKind, CaseStatus, DeliveryStatus, MessageId, case::NewCase};
+use crate::domain::{self, AuthorKind, DeliveryStatus, MessageId};
 use crate::jobs::Outcome;
-use crate::plugins::connector::{self, InboundRequest, OutboundMessage, Parsed};
+use crate::plugins::connector::{self, InboundRequest, OutboundMessage};
 use crate::plugins::dispatch::record_call;
 use crate::plugins::manifest::{Manifest, World};
 use crate::plugins::runtime::Prepared;
 use crate::store::{self, Store, job::Job, plugin_install::Install};
 
+pub mod ingest;
 pub mod mail;
 pub mod mailbox;
 pub mod media;
@@ -148,155 +151,6 @@ pub enum CommitError {
     Invalid(String),
     #[error(transparent)]
     Store(#[from] store::Error),
-}
-
-/// Commits what a webhook carried, in one transaction: new messages (each
-/// once), delivery reports and profile names. A message continues the case
-/// its threading hints name, else the contact's open case on the account,
-/// else one resolved within `channels.reopen_window_hours` (reopened);
-/// otherwise it opens a case in the install's unit, with its bot if the
-/// unit has one.
-pub async fn commit(state: &AppState, connector: &Connector, parsed: &Parsed) -> Result<usize, CommitError> {
-    let store = &state.store;
-    let window = chrono::Duration::hours(i64::from(state.config.channels.reopen_window_hours));
-    let install = &connector.install;
-    let actor = Actor::Plugin { id: install.plugin_id.clone(), version: install.version.clone() };
-    let tx = store.begin().await?;
-    let mut stored = 0;
-    // Senders resolved in this webhook, so their profiles need no lookup.
-    let mut resolved: Vec<(String, domain::ContactId)> = vec![];
-    for (i, inbound) in parsed.messages.iter().enumerate() {
-        if inbound.provider_message_id.is_empty()
-            || store::message::exists_from_provider(&*tx, install.id, &inbound.provider_message_id).await?
-        {
-            continue;
-        }
-        let sender = domain::contact::normalize_identity("sender", connector.channel, &inbound.sender)
-            .map_err(|e| CommitError::Invalid(format!("messages[{i}].sender: {e}")))?;
-        let name = inbound.sender_name.clone().filter(|n| !n.trim().is_empty());
-        let found = store::contact::resolve_sender(&*tx, &actor, connector.channel, &sender, name).await?;
-        // A contact made just now has no case to continue.
-        let fresh = matches!(found, store::contact::Resolved::New(_) | store::contact::Resolved::Ambiguous(_));
-        let contact = found.id();
-        resolved.push((sender.clone(), contact));
-        let body = if inbound.body.trim().is_empty() && inbound.attachments.is_empty() {
-            return Err(CommitError::Invalid(format!("messages[{i}]: no text and no attachments")));
-        } else {
-            inbound.body.chars().take(domain::message::MAX_BODY_CHARS).collect::<String>()
-        };
-        let message = domain::message::NewMessage {
-            provider_message_id: Some(inbound.provider_message_id.clone()),
-            channel_install_id: Some(install.id),
-            selected_option: inbound.selected_option.clone(),
-            attachments: inbound
-                .attachments
-                .iter()
-                .map(|a| {
-                    let refused = a.reference.strip_prefix(mail::REFUSED);
-                    domain::message::Attachment {
-                        file_name: a.file_name.clone(),
-                        content_type: a.content_type.clone(),
-                        size_bytes: a.size_bytes,
-                        reference: if refused.is_some() { String::new() } else { a.reference.clone() },
-                        error: refused.map(str::to_owned),
-                    }
-                })
-                .collect(),
-            ..domain::message::NewMessage::text(AuthorKind::Contact, body.clone())
-        };
-        let threaded = match fresh {
-            true => None,
-            false => store::case::find_threaded(&*tx, contact, install.id, &inbound.thread_keys).await?,
-        };
-        let continued = match threaded {
-            None if fresh => None,
-            Some(case) => Some(case),
-            None => match store::case::find_open_for(&*tx, contact, install.id).await? {
-                Some(case) => Some(case),
-                None if window > chrono::Duration::zero() => {
-                    let since = store::now() - window;
-                    match store::case::find_ended_since(&*tx, contact, install.id, CaseStatus::Resolved, since).await? {
-                        Some(case) => Some(case),
-                        // A closed conversation takes only the answer to its survey.
-                        None => {
-                            match store::case::find_ended_since(&*tx, contact, install.id, CaseStatus::Closed, since)
-                                .await?
-                            {
-                                Some(case) => {
-                                    let selected = message.selected_option.as_deref();
-                                    let answers = store::survey::reply_in(&*tx, &case, selected, &message.body).await?;
-                                    answers.map(|_| case)
-                                }
-                                None => None,
-                            }
-                        }
-                    }
-                }
-                None => None,
-            },
-        };
-        match continued {
-            Some(mut case) => {
-                store::message::add_in(&*tx, &actor, &mut case, message).await?;
-            }
-            None => {
-                let unit =
-                    match install.units.first() {
-                        Some(unit) => *unit,
-                        None => store::unit::list(&*tx).await?.first().map(|u| u.id).ok_or_else(|| {
-                            store::Error::conflict("units", "there is no unit to receive conversations")
-                        })?,
-                    };
-                let status =
-                    if store::event::has_bot(&*tx, unit).await? { CaseStatus::Bot } else { CaseStatus::Queued };
-                let told = inbound.thread_keys.iter().find_map(|k| k.strip_prefix("subject:"));
-                let subject = match told.map(str::trim).filter(|s| !s.is_empty()) {
-                    Some(subject) => subject_of(subject, connector.channel),
-                    None => subject_of(&body, connector.channel),
-                };
-                let new = NewCase {
-                    subject,
-                    channel: connector.channel,
-                    contact_id: contact,
-                    unit_id: unit,
-                    status,
-                    assignee_id: None,
-                    priority: domain::Priority::Normal,
-                    tags: vec![],
-                    custom_fields: Default::default(),
-                    channel_install_id: Some(install.id),
-                };
-                store::case::create_in(&*tx, &actor, new, Some(message)).await?;
-            }
-        }
-        stored += 1;
-    }
-    for update in &parsed.statuses {
-        let status = match update.state {
-            connector::DeliveryState::Sent => DeliveryStatus::Sent,
-            connector::DeliveryState::Delivered => DeliveryStatus::Delivered,
-            connector::DeliveryState::Read => DeliveryStatus::Read,
-            connector::DeliveryState::Failed => DeliveryStatus::Failed,
-        };
-        store::message::apply_status(&*tx, install.id, &update.provider_message_id, status, update.error.clone())
-            .await?;
-    }
-    for profile in &parsed.profiles {
-        let Ok(sender) = domain::contact::normalize_identity("sender", connector.channel, &profile.sender) else {
-            continue;
-        };
-        let Some(name) = &profile.name else { continue };
-        let known = resolved.iter().find(|(s, _)| *s == sender).map(|(_, id)| *id);
-        let id = match known {
-            Some(id) => Some(id),
-            None => store::contact::find_by_identity(&*tx, connector.channel, &sender).await?,
-        };
-        if let Some(id) = id {
-            store::contact::fill_name_in(&*tx, id, name).await?;
-        }
-    }
-    tx.commit().await?;
-    Ok(stored)
 }
 
 /// A case subject from the first message: its first line, shortened.

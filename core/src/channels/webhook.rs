@@ -147,12 +147,10 @@ async fn receive(
         parsed.statuses.extend(read.statuses);
         parsed.profiles.extend(read.profiles);
     }
-    // Two deliveries of one message may race; the loser's transaction fails
-    // on the unique index, and one more try finds the message already stored.
-    let mut outcome = super::commit(&state, &connector, &parsed).await;
-    if matches!(outcome, Err(CommitError::Store(_))) {
-        outcome = super::commit(&state, &connector, &parsed).await;
-    }
+    let answer = std::mem::take(&mut parsed.response_body);
+    let parsed = std::sync::Arc::new(parsed);
+    let account = super::ingest::Account { install: connector.install.clone(), channel: connector.channel };
+    let outcome = state.ingest.commit(account, parsed.clone()).await;
     match outcome {
         Ok(stored) => tracing::debug!(%install_id, stored, "webhook committed"),
         Err(CommitError::Invalid(reason)) => {
@@ -182,5 +180,5 @@ async fn receive(
         response.insert_header(("x-content-type-options", "nosniff"));
         response.insert_header(("referrer-policy", "no-referrer"));
     }
-    Ok(response.body(parsed.response_body))
+    Ok(response.body(answer))
 }

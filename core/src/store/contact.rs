@@ -261,7 +261,8 @@ fn same_kind(channel: Channel) -> Vec<Channel> {
 }
 
 /// Finds or creates the contact for a sender (`value` normalised for
-/// `channel`) inside the caller's transaction. Never merges contacts: when
+/// `channel`) inside the caller's transaction, giving it `name` if it has
+/// none (and did not decline the processing of its data). Never merges contacts: when
 /// more than one could be the sender, a new contact is made and the
 /// candidates are recorded for a person to decide.
 pub async fn resolve_sender(
@@ -271,8 +272,29 @@ pub async fn resolve_sender(
     value: &str,
     name: Option<String>,
 ) -> Result<Resolved> {
-    if let Some(id) = find_by_identity(conn, channel, value).await? {
-        return Ok(Resolved::Known(id));
+    // The contact, and whether it still has no name: one read for the
+    // message of a known sender, which names it only if it is unnamed.
+    let known: Option<(uuid::Uuid, bool)> = identity::Entity::find()
+        .select_only()
+        .column(identity::Column::ContactId)
+        .column_as(entity::Column::Name.is_null(), "unnamed")
+        .join(
+            sea_orm::JoinType::InnerJoin,
+            identity::Entity::belongs_to(entity::Entity)
+                .from(identity::Column::ContactId)
+                .to(entity::Column::Id)
+                .into(),
+        )
+        .filter(identity::Column::Channel.eq(channel.as_str()))
+        .filter(identity::Column::Value.eq(value))
+        .into_tuple()
+        .one(conn)
+        .await?;
+    if let Some((id, unnamed)) = known {
+        if unnamed && let Some(name) = &name {
+            fill_name_in(conn, ContactId(id), name).await?;
+        }
+        return Ok(Resolved::Known(ContactId(id)));
     }
     let kinds = same_kind(channel);
     let mut candidates: Vec<ContactId> = if kinds.is_empty() {

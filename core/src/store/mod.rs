@@ -203,6 +203,11 @@ impl Store {
         })
     }
 
+    /// Whether write transactions take turns (SQLite) rather than run at once.
+    pub fn single_writer(&self) -> bool {
+        self.writer.is_some()
+    }
+
     pub fn backend(&self) -> DatabaseBackend {
         self.db.get_database_backend()
     }
