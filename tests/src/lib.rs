@@ -101,8 +101,6 @@ pub struct TestApp {
     pub client: reqwest::Client,
     pub backend: Backend,
     pub store: ventanilla::store::Store,
-    /// Where the server's webhooks wait for their commit.
-    pub ingest: std::sync::Arc<ventanilla::channels::ingest::Committer>,
     /// Bearer token of the first admin (admin@test.example / `ADMIN_PASSWORD`).
     pub admin_token: String,
     _server: tokio::task::JoinHandle<std::io::Result<()>>,
@@ -144,13 +142,11 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     };
     ventanilla::store::user::create(&store, &ventanilla::domain::Actor::System, new_admin).await?;
     let state = ventanilla::app::state(config, store.clone()).await?;
-    let ingest = state.ingest.clone();
     let running = ventanilla::app::serve(state)?;
     let base = format!("http://{}", running.addr);
     let server = tokio::spawn(running.server);
     let client = reqwest::Client::builder().timeout(std::time::Duration::from_secs(30)).build()?;
-    let mut app =
-        TestApp { base, client, backend, store, ingest, admin_token: String::new(), _server: server, _db: db };
+    let mut app = TestApp { base, client, backend, store, admin_token: String::new(), _server: server, _db: db };
     app.admin_token = app.login(ADMIN_EMAIL, ADMIN_PASSWORD).await?;
     Ok(app)
 }
@@ -341,6 +337,13 @@ impl TestApp {
         let response = self.client.get(self.url(url)).send().await?;
         anyhow::ensure!(response.status() == 200, "{}", response.status());
         Ok(response.bytes().await?.to_vec())
+    }
+
+    /// A figure of `/metrics` without labels, if it is there.
+    pub async fn metric(&self, name: &str) -> anyhow::Result<Option<f64>> {
+        let text = self.client.get(self.url("/metrics")).send().await?.text().await?;
+        let value = text.lines().find_map(|l| l.strip_prefix(name)?.strip_prefix(' ')?.trim().parse().ok());
+        Ok(value)
     }
 
     /// Posts `body` to a channel account's webhook with `headers`, as its

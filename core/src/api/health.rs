@@ -57,12 +57,29 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let pending = store::job::pending_count(&state.store.db).await.map_or(-1.0, |n| n as f64);
     let dead = store::job::dead_count(&state.store.db).await.map_or(-1.0, |n| n as f64);
     let open_cases = store::case::count_open(&state.store.db).await.map_or(-1.0, |n| n as f64);
-    let text = state.metrics.render(&[
-        ("ventanilla_db_pool_connections", "Open database connections.", f64::from(open)),
-        ("ventanilla_db_pool_idle_connections", "Idle database connections.", idle as f64),
-        ("ventanilla_jobs_pending", "Jobs waiting to run.", pending),
-        ("ventanilla_jobs_dead", "Jobs that gave up after their last attempt.", dead),
-        ("ventanilla_cases_open", "Cases not yet resolved.", open_cases),
-    ]);
+    let (grouped, split) = state.ingest.grouped();
+    let counters = [
+        (
+            "ventanilla_webhooks_grouped_total",
+            "Webhooks committed in one transaction with others (SQLite).",
+            grouped as f64,
+        ),
+        ("ventanilla_webhook_groups_split_total", "Groups of webhooks written again one by one.", split as f64),
+    ];
+    let text = state.metrics.render(
+        &counters,
+        &[
+            (
+                "ventanilla_webhooks_waiting",
+                "Webhooks waiting for or in their commit.",
+                state.ingest.in_flight() as f64,
+            ),
+            ("ventanilla_db_pool_connections", "Open database connections.", f64::from(open)),
+            ("ventanilla_db_pool_idle_connections", "Idle database connections.", idle as f64),
+            ("ventanilla_jobs_pending", "Jobs waiting to run.", pending),
+            ("ventanilla_jobs_dead", "Jobs that gave up after their last attempt.", dead),
+            ("ventanilla_cases_open", "Cases not yet resolved.", open_cases),
+        ],
+    );
     HttpResponse::Ok().content_type("text/plain; version=0.0.4").body(text)
 }

@@ -35,8 +35,9 @@ impl Metrics {
         histogram.sum += secs;
     }
 
-    /// Renders the request figures plus the gauges passed in.
-    pub fn render(&self, gauges: &[(&str, &str, f64)]) -> String {
+    /// Renders the request figures plus the counters and gauges passed in
+    /// (name, help, value).
+    pub fn render(&self, counters: &[(&str, &str, f64)], gauges: &[(&str, &str, f64)]) -> String {
         let mut out = String::new();
         out.push_str("# HELP ventanilla_http_requests_total HTTP requests served.\n");
         out.push_str("# TYPE ventanilla_http_requests_total counter\n");
@@ -68,8 +69,10 @@ impl Metrics {
             let _ = writeln!(out, "ventanilla_http_request_duration_seconds_sum{{{labels}}} {}", h.sum);
             let _ = writeln!(out, "ventanilla_http_request_duration_seconds_count{{{labels}}} {}", h.count);
         }
-        for (name, help, value) in gauges {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {value}");
+        for (kind, figures) in [("counter", counters), ("gauge", gauges)] {
+            for (name, help, value) in figures {
+                let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {value}");
+            }
         }
         out
     }
@@ -88,12 +91,16 @@ mod tests {
         let metrics = Metrics::default();
         metrics.observe_request("GET", "/api/v1/cases", 200, Duration::from_millis(3));
         metrics.observe_request("GET", "/api/v1/cases", 200, Duration::from_millis(300));
-        let text = metrics.render(&[("ventanilla_jobs_pending", "Jobs waiting.", 2.0)]);
+        let text = metrics.render(
+            &[("ventanilla_webhooks_grouped_total", "Grouped.", 5.0)],
+            &[("ventanilla_jobs_pending", "Jobs waiting.", 2.0)],
+        );
         assert!(
             text.contains("ventanilla_http_requests_total{method=\"GET\",route=\"/api/v1/cases\",status=\"200\"} 2")
         );
         assert!(text.contains("le=\"0.005\"} 1"));
         assert!(text.contains("le=\"0.5\"} 2"));
-        assert!(text.contains("ventanilla_jobs_pending 2"));
+        assert!(text.contains("# TYPE ventanilla_jobs_pending gauge\nventanilla_jobs_pending 2"));
+        assert!(text.contains("# TYPE ventanilla_webhooks_grouped_total counter\nventanilla_webhooks_grouped_total 5"));
     }
 }
