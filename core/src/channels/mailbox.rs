@@ -320,8 +320,7 @@ async fn take(state: &AppState, connector: &Connector, raw: &[u8]) -> Result<(),
         return Ok(());
     };
     let parsed = super::mail::read(state, connector, &decoded).await.map_err(Failure::Store)?;
-    let account = super::ingest::Account { install: connector.install.clone(), channel: connector.channel };
-    let outcome = state.ingest.commit(account, std::sync::Arc::new(parsed)).await;
+    let outcome = state.ingest.commit(connector.account(), std::sync::Arc::new(parsed)).await;
     match outcome {
         Ok(_) => Ok(()),
         Err(super::CommitError::Invalid(why)) => {

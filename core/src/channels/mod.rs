@@ -74,6 +74,13 @@ pub struct Connector {
     pub channel: domain::Channel,
 }
 
+impl Connector {
+    /// What committing its webhooks needs of the account.
+    pub fn account(&self) -> ingest::Account {
+        ingest::Account { install: self.install.clone(), channel: self.channel }
+    }
+}
+
 /// Why a connector cannot be used now.
 #[derive(Debug, thiserror::Error)]
 pub enum Unavailable {

@@ -149,8 +149,7 @@ async fn receive(
     }
     let answer = std::mem::take(&mut parsed.response_body);
     let parsed = std::sync::Arc::new(parsed);
-    let account = super::ingest::Account { install: connector.install.clone(), channel: connector.channel };
-    let outcome = state.ingest.commit(account, parsed.clone()).await;
+    let outcome = state.ingest.commit(connector.account(), parsed.clone()).await;
     match outcome {
         Ok(stored) => tracing::debug!(%install_id, stored, "webhook committed"),
         Err(CommitError::Invalid(reason)) => {
