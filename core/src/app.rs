@@ -17,8 +17,8 @@ pub struct AppState {
     pub jwt: Jwt,
     pub config: Arc<Config>,
     pub metrics: Metrics,
-    pub login_by_ip: RateLimiter,
-    pub login_by_account: RateLimiter,
+    /// Password guesses, per address and per account.
+    pub sign_in: crate::api::sign_in_guard::SignInGuard,
     pub plugins: crate::plugins::PluginHost,
     pub runtime: crate::plugins::runtime::Runtime,
     /// Seals and opens plugin install secrets.
@@ -44,6 +44,12 @@ pub struct AppState {
     pub live: Arc<crate::live::Hub>,
     /// Where webhooks wait for their commit.
     pub ingest: Arc<crate::channels::ingest::Committer>,
+    /// Live event streams open now, per holder, address and in all.
+    pub streams: Arc<crate::api::stream_slots::StreamSlots>,
+    /// Web-chat sessions started per address.
+    pub webchat_sessions_by_ip: RateLimiter,
+    /// Web-chat conversations (cases) opened per address.
+    pub webchat_conversations_by_ip: RateLimiter,
 }
 
 /// A running server and where it listens.
@@ -56,35 +62,46 @@ pub struct Running {
 /// Opens the database (creating the data directory and applying migrations)
 /// and returns the store.
 pub async fn open_store(config: &Config) -> anyhow::Result<Store> {
-    std::fs::create_dir_all(&config.data_dir)
+    crate::private_fs::dir(&config.data_dir)
         .with_context(|| format!("cannot create data directory {}", config.data_dir.display()))?;
     let url = config.database_url();
     let store = Store::connect(url.expose(), config.database.max_connections)
         .await
         .context("cannot connect to the database (check database_url)")?;
+    if let Some(path) = sqlite_file(url.expose()) {
+        for suffix in ["", "-wal", "-shm"] {
+            let file = std::path::PathBuf::from(format!("{}{suffix}", path.display()));
+            crate::private_fs::file(&file).with_context(|| format!("cannot restrict {}", file.display()))?;
+        }
+    }
     store.migrate().await.context("cannot apply database migrations")?;
     Ok(store)
+}
+
+/// The file a `sqlite:` URL names, if any.
+fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| std::path::PathBuf::from(path))
 }
 
 /// Builds the state: the JWT key comes from config or, when unset, from the
 /// database, so several instances share one key without configuration.
 pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
+    let secrets = match &config.secrets_key {
+        Some(key) => crate::plugins::secrets::SecretBox::from_base64(key.expose())
+            .map_err(|m| anyhow::anyhow!("secrets_key: {m}"))?,
+        None => crate::plugins::secrets::SecretBox::from_file(&config.data_dir.join("secrets.key"))?,
+    };
     let secret = match &config.auth.jwt_secret {
         Some(secret) => secret.expose().to_owned(),
-        None => store::setting::get_or_insert(&store.db, "jwt_secret", || crate::auth::new_secret("").0)
-            .await
-            .context("cannot read or create the token signing key")?,
+        None => token_key(&store, &secrets).await?,
     };
     let jwt = Jwt::new(secret.as_bytes(), config.auth.access_token_ttl_secs);
     // Links to files are signed with a key every instance derives alike.
     let attachments =
         crate::attachments::Attachments::new(&config.data_dir, config.attachments.clone(), secret.as_bytes())
             .map_err(|m| anyhow::anyhow!("attachments.s3: {m}"))?;
-    let secrets = match &config.secrets_key {
-        Some(key) => crate::plugins::secrets::SecretBox::from_base64(key.expose())
-            .map_err(|m| anyhow::anyhow!("secrets_key: {m}"))?,
-        None => crate::plugins::secrets::SecretBox::from_file(&config.data_dir.join("secrets.key"))?,
-    };
     let plugins = crate::plugins::PluginHost::new(Some(config.data_dir.join("plugin-cache")), config.plugins.clone())
         .context("cannot start the plugin engine")?;
     let search = open_search(&config).await?;
@@ -95,8 +112,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         search,
         store,
         jwt,
-        login_by_ip: RateLimiter::new(config.auth.login_attempts_per_ip_per_minute, Duration::from_secs(60)),
-        login_by_account: RateLimiter::new(config.auth.login_attempts_per_account, Duration::from_secs(15 * 60)),
+        sign_in: crate::api::sign_in_guard::SignInGuard::new(&config.auth),
         metrics: Metrics::default(),
         webhooks_by_ip: RateLimiter::new(config.http.webhooks_per_ip_per_minute, Duration::from_secs(60)),
         posts_by_ip: RateLimiter::new(u32::MAX, Duration::from_secs(3600)),
@@ -110,8 +126,44 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         live: Default::default(),
         ingest,
         secrets,
+        streams: crate::api::stream_slots::StreamSlots::new(config.streams.clone()),
+        webchat_sessions_by_ip: RateLimiter::new(
+            config.streams.webchat_sessions_per_address_per_hour,
+            Duration::from_secs(3600),
+        ),
+        webchat_conversations_by_ip: RateLimiter::new(
+            config.streams.webchat_conversations_per_address_per_hour,
+            Duration::from_secs(3600),
+        ),
         config: Arc::new(config),
     })
+}
+
+/// The key that signs access tokens (and, derived, links to files), kept in
+/// the database sealed with the secrets key: a copy of the database alone
+/// cannot mint tokens. A key kept in the clear by an older version is sealed
+/// and the clear copy removed, so signed-in sessions survive the upgrade.
+async fn token_key(store: &Store, secrets: &crate::plugins::secrets::SecretBox) -> anyhow::Result<String> {
+    const SEALED: &str = "jwt_secret_sealed";
+    const CLEAR: &str = "jwt_secret";
+    let open = |text: &str| {
+        secrets.open_setting(CLEAR, text).context(
+            "the token signing key in the database does not open with this secrets key \
+             (every instance must share one secrets_key)",
+        )
+    };
+    if let Some(sealed) = store::setting::get(&store.db, SEALED).await? {
+        return open(&sealed);
+    }
+    let key = match store::setting::get(&store.db, CLEAR).await? {
+        Some(clear) => clear,
+        None => crate::auth::new_secret("").0,
+    };
+    let sealed = secrets.seal_setting(CLEAR, &key);
+    // Two instances starting together both end up with the one that won.
+    let stored = store::setting::get_or_insert(&store.db, SEALED, || sealed).await?;
+    store::setting::delete(&store.db, CLEAR).await?;
+    open(&stored)
 }
 
 /// Opens the configured search backend.

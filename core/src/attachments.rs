@@ -397,11 +397,14 @@ fn write_once(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         return Ok(());
     }
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
-    std::fs::create_dir_all(dir)?;
+    crate::private_fs::dir(dir)?;
+    if let Some(root) = dir.parent() {
+        crate::private_fs::dir(root)?;
+    }
     let tmp = dir.join(format!(".{}.tmp", uuid::Uuid::new_v4().simple()));
     {
         use std::io::Write;
-        let mut file = std::fs::File::create(&tmp)?;
+        let mut file = crate::private_fs::create(&tmp)?;
         file.write_all(bytes)?;
         file.sync_all()?;
     }

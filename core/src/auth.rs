@@ -51,6 +51,13 @@ pub fn hash_secret(raw: &str) -> String {
     hex::encode(Sha256::digest(raw.as_bytes()))
 }
 
+/// Whether two secrets are the same, comparing their digests so the time
+/// taken says nothing about where they first differ.
+pub fn same_secret(expected: &str, presented: &str) -> bool {
+    let (a, b) = (Sha256::digest(expected.as_bytes()), Sha256::digest(presented.as_bytes()));
+    a.iter().zip(b.iter()).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
 /// Claims of an access token.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
 pub struct Claims {

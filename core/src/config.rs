@@ -44,6 +44,8 @@ pub struct Config {
     pub attachments: crate::attachments::AttachmentsConfig,
     pub channels: ChannelsConfig,
     pub presence: PresenceConfig,
+    /// Limits on live event streams and anonymous web-chat sessions.
+    pub streams: StreamsConfig,
 }
 
 /// When inactivity in the console changes an agent's presence.
@@ -83,6 +85,42 @@ pub struct ChannelsConfig {
 impl Default for ChannelsConfig {
     fn default() -> Self {
         ChannelsConfig { reopen_window_hours: 24, mail_poll_secs: 60 }
+    }
+}
+
+/// What anonymous web-chat visitors and open event streams may cost.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct StreamsConfig {
+    /// Live streams one web-chat visitor token may hold open at once (tabs).
+    pub per_visitor: usize,
+    /// Live streams (web chat and consoles) one client address may hold open.
+    pub per_address: usize,
+    /// Live streams one signed-in user or API token may hold open.
+    pub per_principal: usize,
+    /// Live streams this instance holds open at most, all kinds together.
+    pub total: usize,
+    /// A quiet stream sends a comment this often (seconds), so proxies keep
+    /// it open; a client that left is noticed, and its slot freed, then.
+    pub heartbeat_secs: u64,
+    /// Web-chat sessions one address may start per hour.
+    pub webchat_sessions_per_address_per_hour: u32,
+    /// Web-chat conversations (each a case, and a bot run) one address may
+    /// open per hour.
+    pub webchat_conversations_per_address_per_hour: u32,
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        StreamsConfig {
+            per_visitor: 4,
+            per_address: 64,
+            per_principal: 16,
+            total: 10_000,
+            heartbeat_secs: 15,
+            webchat_sessions_per_address_per_hour: 120,
+            webchat_conversations_per_address_per_hour: 30,
+        }
     }
 }
 
@@ -150,8 +188,11 @@ pub struct AuthConfig {
     pub refresh_token_ttl_days: i64,
     /// Failed and successful sign-ins allowed per client IP per minute.
     pub login_attempts_per_ip_per_minute: u32,
-    /// Sign-ins allowed per account per 15 minutes.
+    /// Sign-in attempts per account from one address per 15 minutes.
     pub login_attempts_per_account: u32,
+    /// Sign-in attempts per account per 15 minutes from all the addresses
+    /// it never signed in from; its familiar addresses are not held back.
+    pub login_attempts_per_account_unfamiliar: u32,
     /// HMAC key for access tokens; generated and kept in the database when unset.
     pub jwt_secret: Option<Secret>,
 }
@@ -163,8 +204,14 @@ pub struct HttpConfig {
     pub max_body_bytes: usize,
     /// Worker threads; 0 means one per core.
     pub workers: usize,
-    /// Trust `X-Forwarded-For` for the client IP (only behind your own proxy).
+    /// Trust `X-Forwarded-For` from a proxy on this machine (loopback);
+    /// `trusted_proxies` says more precisely which proxies to believe.
     pub trust_forwarded_for: bool,
+    /// Reverse proxies whose `X-Forwarded-For` / `Forwarded` entries are
+    /// believed (`["10.0.0.0/8", "192.0.2.7"]`). The client is the
+    /// right-most address that is not one of them.
+    #[serde(deserialize_with = "proxies")]
+    pub trusted_proxies: Vec<ipnet::IpNet>,
     /// Provider webhook requests accepted per minute from one address.
     pub webhooks_per_ip_per_minute: u32,
     /// Largest webhook body accepted from a provider.
@@ -180,6 +227,9 @@ pub struct HttpConfig {
     pub public_requests_per_ip_per_minute: u32,
     /// Article feedback accepted per hour from one address.
     pub feedback_per_ip_per_hour: u32,
+    /// A bearer token that lets a scraper elsewhere read `/metrics`;
+    /// without it only this machine (loopback) may.
+    pub metrics_token: Option<Secret>,
 }
 
 impl Default for Config {
@@ -201,6 +251,7 @@ impl Default for Config {
             attachments: Default::default(),
             channels: ChannelsConfig::default(),
             presence: PresenceConfig::default(),
+            streams: StreamsConfig::default(),
         }
     }
 }
@@ -224,6 +275,7 @@ impl Default for AuthConfig {
             refresh_token_ttl_days: 30,
             login_attempts_per_ip_per_minute: 20,
             login_attempts_per_account: 10,
+            login_attempts_per_account_unfamiliar: 30,
             jwt_secret: None,
         }
     }
@@ -235,14 +287,40 @@ impl Default for HttpConfig {
             max_body_bytes: 256 * 1024,
             workers: 0,
             trust_forwarded_for: false,
+            trusted_proxies: vec![],
             webhooks_per_ip_per_minute: 600,
             max_webhook_bytes: 1024 * 1024,
             job_workers: 2,
             job_lease_secs: 120,
             public_requests_per_ip_per_minute: 1200,
             feedback_per_ip_per_hour: 60,
+            metrics_token: None,
         }
     }
+}
+
+fn proxies<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<ipnet::IpNet>, D::Error> {
+    // A list in the file; one comma-separated string from the environment.
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        List(Vec<String>),
+        Text(String),
+    }
+    let values = match Given::deserialize(deserializer)? {
+        Given::List(list) => list,
+        Given::Text(text) => text.split(',').filter(|v| !v.trim().is_empty()).map(str::to_owned).collect(),
+    };
+    values.iter().map(|v| parse_proxy(v).map_err(serde::de::Error::custom)).collect()
+}
+
+/// A `trusted_proxies` entry: a network (`10.0.0.0/8`) or one address.
+pub fn parse_proxy(value: &str) -> Result<ipnet::IpNet, String> {
+    let value = value.trim();
+    value
+        .parse::<ipnet::IpNet>()
+        .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
+        .map_err(|_| format!("`{value}` is not an address or a network such as 10.0.0.0/8"))
 }
 
 /// A value that must never be printed: `Debug` shows `[redacted]`.
@@ -332,6 +410,9 @@ impl Config {
         {
             return invalid("secrets_key", message);
         }
+        if !(1..=300).contains(&self.streams.heartbeat_secs) {
+            return invalid("streams.heartbeat_secs", "must be between 1 and 300".into());
+        }
         if self.database.max_connections == 0 {
             return invalid("database.max_connections", "must be at least 1".into());
         }
@@ -341,7 +422,10 @@ impl Config {
         if !(1..=365).contains(&self.auth.refresh_token_ttl_days) {
             return invalid("auth.refresh_token_ttl_days", "must be between 1 and 365".into());
         }
-        if self.auth.login_attempts_per_ip_per_minute == 0 || self.auth.login_attempts_per_account == 0 {
+        if self.auth.login_attempts_per_ip_per_minute == 0
+            || self.auth.login_attempts_per_account == 0
+            || self.auth.login_attempts_per_account_unfamiliar == 0
+        {
             return invalid("auth.login_attempts_per_ip_per_minute", "limits must be at least 1".into());
         }
         if self.auth.jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {

@@ -1,5 +1,7 @@
 //! `serve --demo`: a demo institution in Spanish, so a newcomer sees a
-//! working helpdesk on first start. Seeding is skipped when units exist.
+//! working helpdesk on first start. It seeds only a database without
+//! accounts: its passwords are public, and a real institution's database
+//! must never gain an admin everyone knows the password of.
 
 use anyhow::Context;
 
@@ -19,17 +21,22 @@ use crate::store::{self, Store};
 pub const DEMO_PASSWORD: &str = "ventanilla-demo";
 pub const DEMO_ADMIN: &str = "admin@demo.ventanilla.test";
 
-/// What the demo created, for the start-up message.
-pub struct Seeded {
-    pub admin_email: String,
-    pub password: &'static str,
-    pub created: bool,
+/// What `--demo` found or did, for the start-up message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// A database without accounts: the demo institution was created.
+    Created,
+    /// The demo was seeded here before (its admin exists).
+    AlreadyThere,
+    /// The database has accounts of its own: nothing was added.
+    Refused,
 }
 
-pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
-    let seeded = Seeded { admin_email: DEMO_ADMIN.into(), password: DEMO_PASSWORD, created: false };
-    if !store::unit::list(&store.db).await?.is_empty() {
-        return Ok(seeded);
+pub async fn seed(store: &Store) -> anyhow::Result<Outcome> {
+    if store::user::any_exists(&store.db).await? || !store::unit::list(&store.db).await?.is_empty() {
+        let admin = Email::parse("email", DEMO_ADMIN)?;
+        let demo_admin = store::user::find_for_login(&store.db, &admin).await?.is_some();
+        return Ok(if demo_admin { Outcome::AlreadyThere } else { Outcome::Refused });
     }
     let system = Actor::System;
     let hash = crate::auth::hash_password(DEMO_PASSWORD).context("hashing the demo password")?;
@@ -103,6 +110,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
         let contact = store::contact::create(
             store,
             &system,
+            &store::contact::Visibility::All,
             NewContact {
                 name: Some(name.into()),
                 identities: identities.into_iter().map(|(c, v)| (c, v.to_owned())).collect(),
@@ -180,7 +188,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Seeded> {
         }
     }
     seed_faq(store).await?;
-    Ok(Seeded { created: true, ..seeded })
+    Ok(Outcome::Created)
 }
 
 /// The institution's public FAQ, from the search evaluation set: a real
@@ -219,6 +227,6 @@ async fn seed_faq(store: &Store) -> anyhow::Result<()> {
             },
         })
         .collect();
-    store::kb_import::import(store, &Actor::System, &kb, rows).await?;
+    store::kb_import::import(store, None, &kb, rows).await?;
     Ok(())
 }

@@ -17,6 +17,7 @@ pub mod jobs;
 pub mod live;
 pub mod markdown;
 pub mod plugins;
+pub mod private_fs;
 pub mod routing;
 pub mod search;
 pub mod store;

@@ -21,9 +21,14 @@ enum Command {
     Serve {
         #[command(flatten)]
         common: Common,
-        /// Seed a demo institution (in Spanish) on first start.
+        /// Seed a demo institution (in Spanish) on first start, into a
+        /// database without accounts. Its passwords are public: only on a
+        /// loopback address unless `--demo-on-public-address` is given too.
         #[arg(long)]
         demo: bool,
+        /// Allow `--demo` on an address other machines can reach.
+        #[arg(long, requires = "demo")]
+        demo_on_public_address: bool,
         /// Address to listen on, e.g. 127.0.0.1:8080.
         #[arg(long, env = "VENTANILLA_LISTEN")]
         listen: Option<String>,
@@ -242,11 +247,19 @@ fn run() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     match cli.command {
-        Command::Serve { common, demo, listen, bundled_plugins } => {
+        Command::Serve { common, demo, demo_on_public_address, listen, bundled_plugins } => {
             let mut config = common.load()?;
             if let Some(listen) = listen {
                 config.listen = listen;
                 config.validate()?;
+            }
+            let loopback = config.listen.parse::<std::net::SocketAddr>().is_ok_and(|a| a.ip().is_loopback());
+            if demo && !loopback && !demo_on_public_address {
+                anyhow::bail!(
+                    "--demo prints accounts whose password everyone knows: it listens only on a loopback address \
+                     (127.0.0.1), not {}; add --demo-on-public-address if this machine is yours alone",
+                    config.listen
+                );
             }
             if bundled_plugins.is_some() {
                 config.bundled_plugins = bundled_plugins;
@@ -388,10 +401,22 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     writeln!(out, "Ventanilla escucha en {base}")?;
     writeln!(out, "  Documentación de la API: {base}/api/docs/")?;
     if let Some(seeded) = seeded {
-        writeln!(out, "  Datos de demostración {}.", if seeded.created { "creados" } else { "ya presentes" })?;
-        writeln!(out, "  Inicie sesión: POST {base}/api/v1/auth/login")?;
-        writeln!(out, "    admin: {} / {}", seeded.admin_email, seeded.password)?;
-        writeln!(out, "    agentes: juan.pardo@demo.ventanilla.test, sofia.lara@demo.ventanilla.test (misma clave)")?;
+        match seeded {
+            demo::Outcome::Created | demo::Outcome::AlreadyThere => {
+                let created = matches!(seeded, demo::Outcome::Created);
+                writeln!(out, "  Datos de demostración {}.", if created { "creados" } else { "ya presentes" })?;
+                writeln!(out, "  Inicie sesión: POST {base}/api/v1/auth/login")?;
+                writeln!(out, "    admin: {} / {}", demo::DEMO_ADMIN, demo::DEMO_PASSWORD)?;
+                writeln!(
+                    out,
+                    "    agentes: juan.pardo@demo.ventanilla.test, sofia.lara@demo.ventanilla.test (misma clave)"
+                )?;
+            }
+            demo::Outcome::Refused => writeln!(
+                out,
+                "  Esta base de datos ya tiene cuentas: no se crearon datos de demostración (use otro --data-dir)."
+            )?,
+        }
     } else if !has_users {
         writeln!(
             out,

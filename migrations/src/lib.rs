@@ -23,6 +23,8 @@ mod m20261130_000016_snooze;
 mod m20261130_000017_custom_fields;
 mod m20261201_000018_saved_views;
 mod m20261201_000019_search_text;
+mod m20261206_000020_webchat_visitor;
+mod m20261206_000021_attachment_uploads;
 
 pub struct Migrator;
 
@@ -49,6 +51,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261130_000017_custom_fields::Migration),
             Box::new(m20261201_000018_saved_views::Migration),
             Box::new(m20261201_000019_search_text::Migration),
+            Box::new(m20261206_000020_webchat_visitor::Migration),
+            Box::new(m20261206_000021_attachment_uploads::Migration),
         ]
     }
 }

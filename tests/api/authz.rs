@@ -15,22 +15,28 @@ enum Who {
     TokenWith,
     TokenWithout,
     Anonymous,
+    /// A web-chat visitor's token: it reaches its own conversation only.
+    Visitor,
 }
 
 use Who::*;
 
-const EVERYONE: [Who; 7] = [Admin, SupervisorA, AgentA, AgentB, TokenWith, TokenWithout, Anonymous];
+const EVERYONE: [Who; 8] = [Admin, SupervisorA, AgentA, AgentB, TokenWith, TokenWithout, Anonymous, Visitor];
 const STAFF: &[Who] = &[Admin, SupervisorA, AgentA, AgentB];
 const UNIT_A: &[Who] = &[Admin, SupervisorA, AgentA, TokenWith];
 
 struct Fixture {
     unit_a: String,
+    unit_b: String,
+    admin: String,
     case_a: String,
     contact_a: String,
     agent_a: String,
     spare_token: String,
     /// Contacts with a case in unit A, one per merge attempt.
     merge_sources: Vec<String>,
+    /// More contacts known only to unit A, one per caller.
+    unit_a_contacts: Vec<String>,
     tokens: Vec<(Who, Option<String>)>,
 }
 
@@ -102,6 +108,32 @@ fn rows() -> Vec<Row> {
             },
             scope: "users:write",
             allowed: &[Admin, TokenWith],
+        },
+        // Admin-only fields: a `users:write` token manages other accounts,
+        // never admins and never the admin role.
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/users".into(),
+            body: |_, _| {
+                Some(json!({"email": format!("{}@test.example", unique()), "display_name": "N",
+                    "password": "una clave larga", "is_admin": true}))
+            },
+            scope: "users:write",
+            allowed: &[Admin],
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/users/{}", f.agent_a),
+            body: |_, _| Some(json!({"is_admin": false})),
+            scope: "users:write",
+            allowed: &[Admin, TokenWith],
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/users/{}", f.admin),
+            body: |_, _| Some(json!({"display_name": "Admin"})),
+            scope: "users:write",
+            allowed: &[Admin],
         },
         Row {
             method: Method::GET,
@@ -192,6 +224,21 @@ fn rows() -> Vec<Row> {
             },
             scope: "cases:write",
             allowed: UNIT_A,
+        },
+        // A case in one's own unit for another unit's contact: the contact
+        // is not found, so it is neither linked nor revealed.
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/cases".into(),
+            // Each caller names a contact of its own, so one caller's success
+            // (which gives the contact a case in unit B) shows nothing to the next.
+            body: |f, n| {
+                Some(
+                    json!({"subject": "Ajeno", "channel": "email", "unit_id": f.unit_b, "contact_id": f.unit_a_contacts[n]}),
+                )
+            },
+            scope: "cases:write",
+            allowed: &[Admin, TokenWith],
         },
         Row {
             method: Method::GET,
@@ -375,6 +422,18 @@ fn rows() -> Vec<Row> {
 async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     let unit_a = app.create_unit("unidad-a").await?;
     let unit_b = app.create_unit("unidad-b").await?;
+    let admin = app.get("/api/v1/auth/me", &app.admin_token).await?.body["id"].as_str().unwrap_or_default().to_owned();
+    let visitor = app
+        .client
+        .post(app.url("/api/v1/webchat/sessions"))
+        .json(&json!({"unit": "unidad-a"}))
+        .send()
+        .await?
+        .json::<Value>()
+        .await?["token"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     let (_, supervisor) = app.create_member("sup.a@test.example", &unit_a, "supervisor").await?;
     let (agent_a, agent_a_token) = app.create_member("agente.a@test.example", &unit_a, "agent").await?;
     let (_, agent_b) = app.create_member("agente.b@test.example", &unit_b, "agent").await?;
@@ -385,10 +444,12 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     let spare = app
         .post_ok("/api/v1/api-tokens", &app.admin_token, json!({"name": "spare", "scopes": ["kb:read"]}), 201)
         .await?;
-    let mut merge_sources = vec![];
+    let (mut merge_sources, mut unit_a_contacts) = (vec![], vec![]);
     for _ in EVERYONE {
         let case = app.create_case(&app.admin_token, &unit_a, "Para fusionar").await?;
         merge_sources.push(case["contact_id"].as_str().unwrap_or_default().to_owned());
+        let case = app.create_case(&app.admin_token, &unit_a, "De la unidad A").await?;
+        unit_a_contacts.push(case["contact_id"].as_str().unwrap_or_default().to_owned());
     }
     let tokens = vec![
         (Admin, Some(app.admin_token.clone())),
@@ -397,8 +458,20 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         (AgentB, Some(agent_b)),
         (TokenWithout, Some(app.create_token(&["kb:read"]).await?)),
         (Anonymous, None),
+        (Visitor, Some(visitor)),
     ];
-    Ok(Fixture { unit_a, case_a, contact_a, agent_a, spare_token: spare.id(), merge_sources, tokens })
+    Ok(Fixture {
+        unit_a,
+        unit_b,
+        admin,
+        case_a,
+        contact_a,
+        agent_a,
+        spare_token: spare.id(),
+        merge_sources,
+        unit_a_contacts,
+        tokens,
+    })
 }
 
 trait IdOf {
@@ -428,11 +501,20 @@ on_both! {
                 let reply = app.call(row.method.clone(), &path, token.as_deref(), body.as_ref()).await?;
                 let status = reply.status.as_u16();
                 let allowed = row.allowed.contains(who);
+                let names_unit_a = |text: &str| {
+                    text.contains(&f.case_a)
+                        || text.contains(&f.contact_a)
+                        || f.unit_a_contacts.iter().any(|c| text.contains(c.as_str()))
+                };
+                let in_body = body.as_ref().is_some_and(|b| names_unit_a(&b.to_string()));
                 let ok = match (allowed, who) {
                     (true, _) => (200..300).contains(&status),
-                    (false, Anonymous) => status == 401,
+                    // A visitor's token is no staff credential anywhere.
+                    (false, Anonymous | Visitor) => status == 401,
                     // Another unit's agent must not learn the resource exists.
-                    (false, AgentB) if path.contains(&f.case_a) || path.contains(&f.contact_a) => status == 404,
+                    (false, AgentB) if names_unit_a(&path) => status == 404,
+                    // Named in the body: refused (for the unit) or not found (the contact).
+                    (false, AgentB) if in_body => status == 403 || status == 404,
                     (false, _) => status == 403 || status == 404,
                 };
                 if !ok {
@@ -447,6 +529,41 @@ on_both! {
             }
         }
         anyhow::ensure!(failures.is_empty(), "authorization matrix failures:\n{}", failures.join("\n"));
+        Ok(())
+    }
+
+    async fn no_token_scope_reaches_admin_only_powers(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("unidad-a").await?;
+        let (agent, _) = app.create_member("agente.a@test.example", &unit, "agent").await?;
+        let admin = app.get("/api/v1/auth/me", &app.admin_token).await?.body["id"].as_str().unwrap_or_default().to_owned();
+        let every: Vec<&str> = ventanilla::domain::Scope::ALL.iter().map(|s| s.as_str()).collect();
+        let mut tokens = vec![];
+        for scope in &every {
+            tokens.push((scope.to_string(), app.create_token(&[scope]).await?));
+        }
+        tokens.push(("all scopes".into(), app.create_token(&every).await?));
+        let admin_only: Vec<(Method, String, Value)> = vec![
+            (Method::POST, "/api/v1/users".into(), json!({"email": "otro.admin@test.example", "display_name": "X", "password": "una clave larga", "is_admin": true})),
+            (Method::PATCH, format!("/api/v1/users/{agent}"), json!({"is_admin": true})),
+            (Method::PATCH, format!("/api/v1/users/{admin}"), json!({"password": "la clave de otro"})),
+            (Method::PATCH, format!("/api/v1/users/{admin}"), json!({"active": false})),
+            (Method::POST, "/api/v1/api-tokens".into(), json!({"name": "x", "scopes": ["cases:read"]})),
+            (Method::POST, "/api/v1/plugin-installs".into(), json!({"plugin_id": "faq-bot", "name": "x"})),
+            (Method::POST, "/api/v1/consent-texts".into(), json!({"purpose": "data_processing", "locale": "es", "text": "Autorizo."})),
+        ];
+        let mut failures = vec![];
+        for (scope, token) in &tokens {
+            for (method, path, body) in &admin_only {
+                let reply = app.call(method.clone(), path, Some(token), Some(body)).await?;
+                // Refused; a token that may not even see the account is told it is not there.
+                if reply.status != 403 && reply.status != 404 {
+                    failures.push(format!("{scope}: {method} {path} {body}: {} {}", reply.status, reply.text));
+                }
+            }
+        }
+        anyhow::ensure!(failures.is_empty(), "tokens reached admin powers:\n{}", failures.join("\n"));
+        app.login(ventanilla_tests::ADMIN_EMAIL, ventanilla_tests::ADMIN_PASSWORD).await?;
         Ok(())
     }
 

@@ -10,17 +10,17 @@ use ventanilla_tests::{Backend, Reply, TestApp, eventually, install_plugin_with,
 
 const ADDRESS: &str = "ayuda@uni.edu.co";
 const SMTP_PASSWORD: &str = "app-password-123";
-const TOKEN: &str = "gateway-token-456";
+pub(crate) const TOKEN: &str = "gateway-token-456";
 const IMAP_PASSWORD: &str = "imap-app-password-789";
 const PDF: &[u8] = b"%PDF-1.4\n1 0 obj\n<<>>\nendobj\n";
 
-struct Mail {
-    app: TestApp,
+pub(crate) struct Mail {
+    pub(crate) app: TestApp,
     smtp: FakeSmtp,
-    install: String,
+    pub(crate) install: String,
 }
 
-async fn mail(backend: Backend) -> anyhow::Result<Mail> {
+pub(crate) async fn mail(backend: Backend) -> anyhow::Result<Mail> {
     mail_reading(backend, None).await
 }
 

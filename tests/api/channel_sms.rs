@@ -245,14 +245,20 @@ on_both! {
         sms.deliver(&status("SMout1", "sending", None)).await?;
         sms.deliver(&status("SMout1", "delivered", None)).await?;
         sms.message_in(&case_id, &first, "delivered").await?;
+        // A failure reported after the delivery is a replay: nothing changes.
         sms.deliver(&status("SMout1", "undelivered", Some("30003"))).await?;
-        let failed = sms.message_in(&case_id, &first, "failed").await?;
-        anyhow::ensure!(failed["delivery_error"] == "Twilio error 30003", "{failed}");
+        sms.message_in(&case_id, &first, "delivered").await?;
 
         // Throttled (429) is retried; an invalid number (400, 21211) is final.
         sms.provider.answer_json([(429, json!({"code": 20429, "message": "Too Many Requests", "status": 429}))]);
         let retried = sms.app.post_ok(&path, &sms.app.admin_token, json!({"body": "Segundo"}), 201).await?;
-        sms.message_in(&case_id, retried["id"].as_str().unwrap_or_default(), "sent").await?;
+        let retried = retried["id"].as_str().unwrap_or_default().to_owned();
+        let second = sms.message_in(&case_id, &retried, "sent").await?;
+        // A message on its way that Twilio could not deliver fails, with the reason.
+        let sid = second["provider_message_id"].as_str().unwrap_or_default().to_owned();
+        sms.deliver(&status(&sid, "undelivered", Some("30003"))).await?;
+        let failed = sms.message_in(&case_id, &retried, "failed").await?;
+        anyhow::ensure!(failed["delivery_error"] == "Twilio error 30003", "{failed}");
         sms.provider.answer_json([(400, json!({"code": 21211, "message": "The 'To' number +573001234567 is not a valid phone number.", "status": 400}))]);
         let doomed = sms.app.post_ok(&path, &sms.app.admin_token, json!({"body": "Tercero"}), 201).await?;
         let doomed = sms.message_in(&case_id, doomed["id"].as_str().unwrap_or_default(), "failed").await?;

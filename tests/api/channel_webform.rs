@@ -9,14 +9,14 @@ use ventanilla_tests::{Backend, Reply, TestApp, eventually, install_plugin, on_b
 
 const SMTP_PASSWORD: &str = "smtp-app-password";
 
-struct Form {
-    app: TestApp,
+pub(crate) struct Form {
+    pub(crate) app: TestApp,
     smtp: FakeSmtp,
     install: String,
     unit: String,
 }
 
-async fn form(backend: Backend) -> anyhow::Result<Form> {
+pub(crate) async fn form(backend: Backend) -> anyhow::Result<Form> {
     let smtp = FakeSmtp::start(SMTP_PASSWORD).await?;
     let port = smtp.port;
     let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
@@ -48,7 +48,7 @@ impl Form {
         self.app.url(&format!("/api/v1/webhooks/{}{query}", self.install))
     }
 
-    async fn post_form(&self, fields: &[(&str, &str)]) -> anyhow::Result<Reply> {
+    pub(crate) async fn post_form(&self, fields: &[(&str, &str)]) -> anyhow::Result<Reply> {
         let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
         let request = self
             .app
@@ -63,7 +63,7 @@ impl Form {
         TestApp::reply(self.app.client.post(self.url("")).json(&body).send().await?).await
     }
 
-    async fn cases(&self) -> anyhow::Result<Vec<Value>> {
+    pub(crate) async fn cases(&self) -> anyhow::Result<Vec<Value>> {
         Ok(self.app.get("/api/v1/cases", &self.app.admin_token).await?.body["items"]
             .as_array()
             .cloned()
@@ -71,7 +71,7 @@ impl Form {
     }
 }
 
-const MARIA: [(&str, &str); 8] = [
+pub(crate) const MARIA: [(&str, &str); 8] = [
     ("name", "María Pérez"),
     ("email", "Maria@Example.com"),
     ("phone", "+57 300 123 4567"),

@@ -419,11 +419,14 @@ on_both! {
         let empty = wa.app.get("/api/v1/failed-deliveries", &wa.app.admin_token).await?;
         anyhow::ensure!(empty.body["items"].as_array().is_some_and(Vec::is_empty), "{}", empty.text);
 
-        // The provider reports a later failure of a sent message.
+        // The provider reports a later failure of a sent message...
         let errors = json!([{"code": 131026, "title": "Message undeliverable", "error_data": {"details": "receiver is incapable of receiving this message"}}]);
-        wa.deliver(&status("wamid.OUT1", "failed", errors)).await?;
-        let failed = wa.message_in(&case_id, &first, "failed").await?;
+        wa.deliver(&status("wamid.OUT2", "failed", errors.clone())).await?;
+        let failed = wa.message_in(&case_id, &retried, "failed").await?;
         anyhow::ensure!(failed["delivery_error"].as_str().is_some_and(|e| e.contains("131026") && e.contains("incapable")), "{failed}");
+        // ...but a failure of one the person already read is a replay, and changes nothing.
+        wa.deliver(&status("wamid.OUT1", "failed", errors)).await?;
+        wa.message_in(&case_id, &first, "read").await?;
 
         // Once the person writes again, free text is allowed again.
         wa.deliver(&inbound("wamid.IN2", json!({"type": "text", "text": {"body": "Sí, aquí estoy"}}))).await?;

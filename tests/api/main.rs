@@ -2,6 +2,7 @@
 //! PostgreSQL, driven over HTTP.
 
 mod attachments;
+mod attacks;
 mod auth;
 mod authz;
 mod bad_input;

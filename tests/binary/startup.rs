@@ -76,6 +76,34 @@ async fn demo_has_cases_in_every_status() -> anyhow::Result<()> {
 }
 
 #[tokio::test]
+async fn demo_stays_on_this_machine_and_off_real_data() -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let dir_text = dir.display().to_string();
+    // Its passwords are public: not on an address other machines reach.
+    let output = std::process::Command::new(binary_path()?)
+        .args(["serve", "--demo", "--data-dir", &dir_text, "--listen", "0.0.0.0:0"])
+        .output()?;
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    anyhow::ensure!(!output.status.success() && stderr.contains("--demo-on-public-address"), "{stderr}");
+    // A database with accounts of its own gets no demo institution.
+    let envs = [("VENTANILLA_DATA_DIR", dir_text.as_str())];
+    create_admin_with_binary(&envs, "jefa@universidad.test", "una clave bien larga")?;
+    let server = Server::start(&["--demo"], &envs).await?;
+    let client = reqwest::Client::new();
+    let demo = client
+        .post(format!("{}/api/v1/auth/login", server.base))
+        .json(&serde_json::json!({"email": ventanilla::demo::DEMO_ADMIN, "password": ventanilla::demo::DEMO_PASSWORD}))
+        .send()
+        .await?;
+    anyhow::ensure!(demo.status() == 401, "no demo admin: {}", demo.status());
+    let token = login_at(&client, &server.base, "jefa@universidad.test", "una clave bien larga").await?;
+    let units: Value =
+        client.get(format!("{}/api/v1/units", server.base)).bearer_auth(&token).send().await?.json().await?;
+    anyhow::ensure!(units["items"].as_array().is_some_and(Vec::is_empty), "no demo units: {units}");
+    Ok(())
+}
+
+#[tokio::test]
 async fn admin_create_then_sign_in() -> anyhow::Result<()> {
     let dir = tempdir()?;
     let dir_text = dir.display().to_string();

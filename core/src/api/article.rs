@@ -174,14 +174,7 @@ fn may_write(
     before: Option<ArticleStatus>,
     after: ArticleStatus,
 ) -> Result<(), ApiError> {
-    if caller.can_manage_kb(kb.unit_id) {
-        return Ok(());
-    }
-    let drafts_only = after == ArticleStatus::Draft && before.is_none_or(|b| b == ArticleStatus::Draft);
-    require(
-        drafts_only && caller.can_propose_kb_drafts(kb.unit_id),
-        "only the unit's supervisors and admins may publish; agents may propose drafts",
-    )
+    Ok(caller.may_write_article(kb.unit_id, before, after)?)
 }
 
 /// Articles, recently changed first.

@@ -74,7 +74,7 @@ pub async fn upload_attachment(
     params: web::Query<UploadParams>,
     mut payload: web::Payload,
 ) -> Result<HttpResponse, ApiError> {
-    super::case::workable_case(&state, &auth.0, CaseId(path.into_inner())).await?;
+    let case = super::case::workable_case(&state, &auth.0, CaseId(path.into_inner())).await?;
     let files = &state.attachments;
     let max = files.config.max_bytes;
     if req
@@ -102,7 +102,10 @@ pub async fn upload_attachment(
     let size_bytes = bytes.len() as u64;
     let hash = files.put(bytes.to_vec()).await.map_err(ApiError::internal)?;
     let stored = store::attachment::Stored { hash: hash.clone(), content_type: content_type.clone(), size_bytes };
-    store::attachment::record(&state.store.db, &stored, auth.0.user_id().map(|u| u.0)).await?;
+    let tx = state.store.begin().await?;
+    store::attachment::record(&*tx, &stored, auth.0.user_id().map(|u| u.0)).await?;
+    store::attachment::grant_in(&*tx, &hash, case.id).await?;
+    tx.commit().await?;
     let url = files.link(&hash, &content_type, &file_name, files.config.link_ttl_secs);
     Ok(HttpResponse::Created().json(UploadedDto {
         reference: format!("{REFERENCE_PREFIX}{hash}"),

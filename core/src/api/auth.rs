@@ -36,14 +36,9 @@ pub struct RefreshRequest {
     pub refresh_token: String,
 }
 
-/// The client address, from the socket or, when configured, X-Forwarded-For.
+/// The client's address as rate limits count it (see [`super::client`]).
 pub(crate) fn client_ip(req: &HttpRequest, state: &AppState) -> String {
-    if state.config.http.trust_forwarded_for
-        && let Some(ip) = req.connection_info().realip_remote_addr()
-    {
-        return ip.to_owned();
-    }
-    req.peer_addr().map(|a| a.ip().to_string()).unwrap_or_else(|| "unknown".into())
+    super::client::client_ip(req, &state.config.http)
 }
 
 async fn issue_pair(
@@ -75,11 +70,11 @@ pub async fn login(
     body: Json<LoginRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let ip = client_ip(&req, &state);
-    state.login_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
+    state.sign_in.address(&ip).map_err(ApiError::RateLimited)?;
     let Json(body) = body;
     let email = Email::parse("email", &body.email)?;
     let account_key = email.as_str().to_owned();
-    state.login_by_account.hit(&account_key).map_err(ApiError::RateLimited)?;
+    state.sign_in.attempt(&account_key, &ip).map_err(ApiError::RateLimited)?;
     let found = store::user::find_for_login(&state.store.db, &email).await?;
     let password = body.password;
     let (user, ok) = match found {
@@ -103,7 +98,7 @@ pub async fn login(
             return Err(ApiError::Unauthorized);
         }
     };
-    state.login_by_account.reset(&account_key);
+    state.sign_in.succeeded(&account_key, &ip);
     let pair = issue_pair(&state, user.id, uuid::Uuid::now_v7()).await?;
     Ok(HttpResponse::Ok().json(pair))
 }
@@ -120,7 +115,7 @@ pub async fn refresh(
     req: HttpRequest,
     body: Json<RefreshRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    state.login_by_ip.hit(&client_ip(&req, &state)).map_err(ApiError::RateLimited)?;
+    state.sign_in.address(&client_ip(&req, &state)).map_err(ApiError::RateLimited)?;
     let old_hash = crate::auth::hash_secret(&body.0.refresh_token);
     let (new_token, new_hash) = crate::auth::new_secret("");
     let expires = store::now() + chrono::Duration::days(state.config.auth.refresh_token_ttl_days);

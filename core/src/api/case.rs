@@ -455,7 +455,8 @@ pub async fn create_case(
     };
     let actor = Actor::from(&auth.0);
     super::idempotency::run(&state, &req, &auth.0, || async {
-        let case = store::case::create_for(&state.store, &actor, contact, new, first_message).await?;
+        let visibility = store::contact::Visibility::of(&auth.0);
+        let case = store::case::create_for(&state.store, &actor, &visibility, contact, new, first_message).await?;
         super::idempotency::created(&CaseDto::from(case))
     })
     .await

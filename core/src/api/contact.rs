@@ -15,7 +15,10 @@ use crate::domain::{
     contact::{ContactPatch, NewContact, normalize_identity},
     required_text,
 };
-use crate::store::{self, contact::Visibility};
+use crate::store::{
+    self,
+    contact::{IdentityAdded, Visibility},
+};
 
 #[derive(Serialize, ToSchema)]
 pub struct ContactDto {
@@ -137,21 +140,21 @@ pub struct MergeContacts {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ContactQuery {
-    /// Text in the name or in an identity (phone, e-mail...).
+    /// Text in the name or in an identity (phone, e-mail...), at most 200 characters.
     pub q: Option<String>,
     /// Include contacts merged into others.
     pub include_merged: Option<bool>,
 }
 
+/// The longest contact search: a name or an address, not a document.
+const MAX_QUERY_CHARS: usize = 200;
+
 /// Which contacts the caller may read.
 fn visibility(principal: &Principal) -> Result<Visibility, ApiError> {
-    match principal {
-        p if p.is_admin_or_token(Scope::ContactsRead) => Ok(Visibility::All),
-        Principal::User { id, memberships, .. } => {
-            Ok(Visibility::Staff { user: *id, units: memberships.iter().map(|m| m.unit_id).collect() })
-        }
-        Principal::Token { .. } => Err(ApiError::Forbidden("this needs the contacts:read scope")),
+    if matches!(principal, Principal::Token { .. }) {
+        require(principal.token_has(Scope::ContactsRead), "this needs the contacts:read scope")?;
     }
+    Ok(Visibility::of(principal))
 }
 
 /// Visibility for a change: staff within their visibility, or a `contacts:write` token.
@@ -197,6 +200,9 @@ pub async fn list_contacts(
     let page = params.page()?;
     let visibility = visibility(&auth.0)?;
     let query = query.into_inner();
+    if query.q.as_deref().is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
+        return Err(ApiError::field("q", format!("must be at most {MAX_QUERY_CHARS} characters")));
+    }
     let filter = store::contact::ContactFilter { q: query.q, include_merged: query.include_merged.unwrap_or(false) };
     let (contacts, next) = store::contact::list(&state.store.db, &visibility, &filter, &page).await?;
     Ok(HttpResponse::Ok().json(ListResponse::new(contacts.into_iter().map(ContactDto::from).collect(), next)))
@@ -217,7 +223,7 @@ pub async fn create_contact(
     auth: Auth,
     body: Json<CreateContact>,
 ) -> Result<HttpResponse, ApiError> {
-    write_visibility(&auth.0)?;
+    let visibility = write_visibility(&auth.0)?;
     let body = body.0;
     let mut check = Checker::default();
     let name = body.name.as_deref().and_then(|n| check.check(required_text("name", n, 200)));
@@ -227,7 +233,7 @@ pub async fn create_contact(
     let new = NewContact { name, identities, custom_attributes: body.custom_attributes };
     let actor = Actor::from(&auth.0);
     super::idempotency::run(&state, &req, &auth.0, || async {
-        let contact = store::contact::create(&state.store, &actor, new).await?;
+        let contact = store::contact::create(&state.store, &actor, &visibility, new).await?;
         super::idempotency::created(&ContactDto::from(contact))
     })
     .await
@@ -320,12 +326,24 @@ pub async fn update_contact(
     Ok(HttpResponse::Ok().json(ContactDto::from(contact)))
 }
 
-/// Adds a channel identity; an identity belongs to one contact only.
+/// An identity that was not added because a contact the caller cannot see
+/// holds it.
+#[derive(Serialize, ToSchema)]
+pub struct IdentityReview {
+    /// `review`.
+    pub status: String,
+    pub message: String,
+}
+
+/// Adds a channel identity; an identity belongs to one contact only. When a
+/// contact the caller cannot see holds it, nothing of that contact is shown
+/// or changed: the answer is 202 and the two contacts wait as possible
+/// duplicates for someone who sees both.
 #[utoipa::path(
     tag = "contacts",
     params(("contact_id" = uuid::Uuid, Path), ("Idempotency-Key" = Option<String>, Header)),
     request_body = IdentityInput,
-    responses((status = 201, body = IdentityDto), (status = 404, body = Problem), (status = 409, body = Problem)),
+    responses((status = 201, body = IdentityDto), (status = 202, body = IdentityReview), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = []))
 )]
 #[post("/contacts/{contact_id}/identities")]
@@ -342,8 +360,17 @@ pub async fn add_identity(
     let id = ContactId(path.into_inner());
     super::idempotency::run(&state, &req, &auth.0, || async {
         let actor = Actor::from(&auth.0);
-        let identity = store::contact::add_identity(&state.store, &actor, &visibility, id, channel, &value).await?;
-        super::idempotency::created(&IdentityDto::from(identity))
+        match store::contact::add_identity(&state.store, &actor, &visibility, id, channel, &value).await? {
+            IdentityAdded::Added(identity) => super::idempotency::created(&IdentityDto::from(identity)),
+            IdentityAdded::Review => Ok((
+                actix_web::http::StatusCode::ACCEPTED,
+                serde_json::to_value(IdentityReview {
+                    status: "review".into(),
+                    message: "kept for review: someone who sees both contacts decides whether they are one".into(),
+                })
+                .map_err(ApiError::internal)?,
+            )),
+        }
     })
     .await
 }

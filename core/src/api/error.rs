@@ -48,6 +48,9 @@ pub enum ApiError {
     Transition(String),
     #[error("too many requests; retry in {0} seconds")]
     RateLimited(u64),
+    /// Too many live streams are open (for the caller, its address or the server).
+    #[error("{0}")]
+    TooManyStreams(&'static str),
     #[error("the body is larger than {0} bytes")]
     PayloadTooLarge(usize),
     #[error("send the body as application/json")]
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::Conflict { .. } => "conflict",
             ApiError::Transition(_) => "invalid_transition",
             ApiError::RateLimited(_) => "rate_limited",
+            ApiError::TooManyStreams(_) => "too_many_streams",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType => "unsupported_media_type",
             ApiError::IdempotencyMismatch => "idempotency_key_reused",
@@ -104,7 +108,7 @@ impl ApiError {
             ApiError::NotFound(_) => "Not found",
             ApiError::Conflict { .. } | ApiError::IdempotencyInProgress => "Conflict",
             ApiError::Transition(_) => "Invalid status change",
-            ApiError::RateLimited(_) => "Too many requests",
+            ApiError::RateLimited(_) | ApiError::TooManyStreams(_) => "Too many requests",
             ApiError::PayloadTooLarge(_) => "Payload too large",
             ApiError::UnsupportedMediaType => "Unsupported media type",
             ApiError::IdempotencyMismatch => "Idempotency key reused",
@@ -152,7 +156,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict { .. } | ApiError::Transition(_) | ApiError::IdempotencyInProgress => {
                 StatusCode::CONFLICT
             }
-            ApiError::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RateLimited(_) | ApiError::TooManyStreams(_) => StatusCode::TOO_MANY_REQUESTS,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::BadSignature(_) => StatusCode::UNAUTHORIZED,
@@ -170,6 +174,9 @@ impl ResponseError for ApiError {
         if let ApiError::RateLimited(secs) = self {
             response.insert_header(("Retry-After", secs.to_string()));
         }
+        if let ApiError::TooManyStreams(_) = self {
+            response.insert_header(("Retry-After", "10"));
+        }
         if let ApiError::Unavailable(cause) = self {
             tracing::warn!(request_id = %super::middleware::current_request_id(), %cause, "answered 503");
             response.insert_header(("Retry-After", "30"));
@@ -181,11 +188,18 @@ impl ResponseError for ApiError {
     }
 }
 
+impl From<super::stream_slots::Full> for ApiError {
+    fn from(full: super::stream_slots::Full) -> Self {
+        ApiError::TooManyStreams(full.message())
+    }
+}
+
 impl From<domain::Error> for ApiError {
     fn from(err: domain::Error) -> Self {
         match err {
             domain::Error::Invalid { field, message } => ApiError::field(field, message),
             domain::Error::Transition { .. } => ApiError::Transition(err.to_string()),
+            domain::Error::Forbidden(why) => ApiError::Forbidden(why),
         }
     }
 }

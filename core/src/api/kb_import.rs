@@ -14,7 +14,7 @@ use crate::app::AppState;
 use crate::domain::kb::{
     ArticleStatus, Locale, MAX_BODY, MAX_TITLE, NewArticle, short_answer_or_default, validate_keywords,
 };
-use crate::domain::{Actor, KbId, required_text};
+use crate::domain::{KbId, required_text};
 use crate::store::{self, kb_import::ImportRow};
 
 /// Most rows one import may carry.
@@ -137,7 +137,7 @@ pub async fn import_articles(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    let report = store::kb_import::import(&state.store, &Actor::from(&auth.0), &kb, rows).await?;
+    let report = store::kb_import::import(&state.store, Some(&auth.0), &kb, rows).await?;
     Ok(HttpResponse::Ok().json(ImportResponse {
         created: report.created,
         updated: report.updated,
@@ -191,7 +191,7 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<ImportRowDto>, ApiError> {
         let record = record.map_err(|e| ApiError::field(format!("rows[{i}]"), format!("unreadable CSV: {e}")))?;
         let mut row = ImportRowDto::default();
         for (header, value) in headers.iter().zip(record.iter()) {
-            let value = Some(value.to_owned()).filter(|v| !v.is_empty());
+            let value = Some(super::spreadsheet::import_cell(value).to_owned()).filter(|v| !v.is_empty());
             match header.as_str() {
                 "question" | "pregunta" | "title" | "titulo" => row.question = value,
                 "answer" | "respuesta" | "body" => row.answer = value,
@@ -273,7 +273,8 @@ pub async fn export_articles(
     }
     let mut writer = csv::Writer::from_writer(vec![]);
     let write = |writer: &mut csv::Writer<Vec<u8>>, record: &[&str]| {
-        writer.write_record(record).map_err(|e| ApiError::internal(format!("csv: {e}")))
+        let cells = record.iter().map(|cell| super::spreadsheet::export_cell(cell));
+        writer.write_record(cells.map(|c| c.into_owned())).map_err(|e| ApiError::internal(format!("csv: {e}")))
     };
     write(&mut writer, &["question", "answer", "short_answer", "category", "keywords", "status", "locale"])?;
     for row in &rows {

@@ -284,7 +284,7 @@ pub async fn create_message(
     let id = CaseId(path.into_inner());
     let case = super::case::workable_case(&state, &auth.0, id).await?;
     let CreateMessage { body, author_kind, template, attachments } = body.0;
-    let attachments = kept_files(&state, attachments).await?;
+    let attachments = kept_files(&state, case.id, attachments).await?;
     let template = template
         .map(|t| domain::channel_rules::Template::parse("template", &t.name, &t.language, t.parameters))
         .transpose()?;
@@ -326,9 +326,11 @@ pub async fn create_message(
     .await
 }
 
-/// The uploaded files a new message names, as stored attachments.
+/// The uploaded files a new message names, as stored attachments: each must
+/// have been uploaded for this case.
 async fn kept_files(
     state: &AppState,
+    case: CaseId,
     files: Vec<NewAttachmentDto>,
 ) -> Result<Vec<domain::message::Attachment>, ApiError> {
     if files.len() > MAX_ATTACHMENTS {
@@ -337,9 +339,11 @@ async fn kept_files(
     let mut kept = Vec::with_capacity(files.len());
     for (i, file) in files.into_iter().enumerate() {
         let field = format!("attachments[{i}].reference");
-        let unknown = || ApiError::field(field.clone(), "must be a reference returned by POST /cases/{id}/attachments");
+        let unknown = || {
+            ApiError::field(field.clone(), "must be a reference POST /cases/{id}/attachments returned for this case")
+        };
         let hash = crate::attachments::hash_of(&file.reference).ok_or_else(unknown)?;
-        let stored = store::attachment::find(&state.store.db, hash).await?.ok_or_else(unknown)?;
+        let stored = store::attachment::find_for_case(&state.store.db, hash, case).await?.ok_or_else(unknown)?;
         kept.push(domain::message::Attachment {
             file_name: super::attachment::clean_name(file.file_name.as_deref().unwrap_or_default(), "archivo"),
             content_type: stored.content_type,

@@ -19,9 +19,35 @@ struct Histogram {
 #[derive(Default)]
 pub struct Metrics {
     requests: Mutex<BTreeMap<(String, String, u16), Histogram>>,
+    /// Figures read from the database, and when: a scrape reads them at
+    /// most once per [`COUNTS_TTL`], however often it comes.
+    counts: Mutex<Option<(std::time::Instant, DbCounts)>>,
 }
 
+/// What `/metrics` reads from the database.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct DbCounts {
+    pub jobs_pending: f64,
+    pub jobs_dead: f64,
+    pub cases_open: f64,
+}
+
+/// How long database figures are served from memory.
+pub const COUNTS_TTL: Duration = Duration::from_secs(10);
+
 impl Metrics {
+    /// The cached database figures, if fresh.
+    pub fn cached_counts(&self) -> Option<DbCounts> {
+        let counts = self.counts.lock().ok()?;
+        counts.filter(|(at, _)| at.elapsed() < COUNTS_TTL).map(|(_, c)| c)
+    }
+
+    pub fn remember_counts(&self, counts: DbCounts) {
+        if let Ok(mut cached) = self.counts.lock() {
+            *cached = Some((std::time::Instant::now(), counts));
+        }
+    }
+
     pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
         let secs = elapsed.as_secs_f64();
         let Ok(mut requests) = self.requests.lock() else { return };

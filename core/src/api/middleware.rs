@@ -58,5 +58,11 @@ pub async fn observe(
     if let Ok(value) = HeaderValue::from_str(&id) {
         response.headers_mut().insert(HeaderName::from_static(REQUEST_ID_HEADER), value);
     }
+    // API answers carry people's data: no proxy or browser cache keeps
+    // them unless a handler said otherwise (files, public assets).
+    let headers = response.headers_mut();
+    if route.starts_with("/api/v1") && !headers.contains_key(actix_web::http::header::CACHE_CONTROL) {
+        headers.insert(actix_web::http::header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
     Ok(response)
 }

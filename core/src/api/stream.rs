@@ -18,10 +18,9 @@ use crate::app::AppState;
 use crate::domain::Principal;
 use crate::store::live::LiveEvent;
 
-/// A comment line this often keeps proxies from closing a quiet stream.
-const HEARTBEAT: Duration = Duration::from_secs(15);
-
-/// How often an open console counts as its agent's activity.
+/// How often an open console counts as its agent's activity, and who the
+/// caller is is read again (a revoked token or a deactivated account ends
+/// its stream within this, even if the change's event was missed).
 const TOUCH: Duration = Duration::from_secs(60);
 
 /// A stream ends after this; the console reconnects with a fresh token.
@@ -49,6 +48,8 @@ struct Stream {
     started: Instant,
     touched: Instant,
     first: bool,
+    /// This stream's place among the open ones, given back when it ends.
+    _slot: super::stream_slots::Slot,
 }
 
 impl Stream {
@@ -66,19 +67,27 @@ impl Stream {
         }
         if self.touched.elapsed() > TOUCH {
             self.touched = Instant::now();
+            if !self.still_allowed().await {
+                return None;
+            }
             self.touch().await;
         }
-        let received = tokio::time::timeout(HEARTBEAT, self.events.recv()).await;
+        // A comment line every `streams.heartbeat_secs` keeps proxies from
+        // closing a quiet stream, and finds clients that left.
+        let heartbeat = Duration::from_secs(self.state.config.streams.heartbeat_secs);
+        let received = tokio::time::timeout(heartbeat, self.events.recv()).await;
         Some(match received {
             Err(_) => ": \n\n".to_owned(),
-            Ok(Ok(event)) => {
+            Ok(Ok(first)) => {
                 let mut chunk = String::new();
-                if crate::live::visible(&self.principal, &event) {
-                    chunk.push_str(&frame(&event));
-                }
+                let mut pending = Some(first);
                 // Whatever else is waiting goes in the same chunk.
-                while let Ok(event) = self.events.try_recv() {
-                    if crate::live::visible(&self.principal, &event) {
+                while let Some(event) = pending.take().or_else(|| self.events.try_recv().ok()) {
+                    if self.is_about_me(&event) {
+                        if !self.still_allowed().await {
+                            return None;
+                        }
+                    } else if crate::live::visible(&self.principal, &event) {
                         chunk.push_str(&frame(&event));
                     }
                 }
@@ -87,6 +96,36 @@ impl Stream {
             Ok(Err(RecvError::Lagged(_))) => frame(&LiveEvent::new("resync", vec![], None, serde_json::Value::Null)),
             Ok(Err(RecvError::Closed)) => return None,
         })
+    }
+
+    /// The caller's own account changed (roles, units, deactivated).
+    fn is_about_me(&self, event: &LiveEvent) -> bool {
+        event.kind == crate::store::user::USER_CHANGED
+            && self.principal.user_id().is_some_and(|me| event.users.contains(&me.0))
+    }
+
+    /// Reads who the caller is again; false when they may no longer listen
+    /// (account removed or deactivated, token revoked or expired). A
+    /// database hiccup keeps the stream as it is until the next read.
+    async fn still_allowed(&mut self) -> bool {
+        let current = match &self.principal {
+            Principal::User { id, .. } => super::extract::principal_for_user(&self.state, *id).await,
+            Principal::Token { id, .. } => crate::store::api_token::live(&self.state.store.db, *id)
+                .await
+                .map(|t| t.map(|t| Principal::Token { id: t.id, scopes: t.scopes }))
+                .map_err(ApiError::from),
+        };
+        match current {
+            Ok(Some(principal)) if super::case::require_case_reader(&principal).is_ok() => {
+                self.principal = principal;
+                true
+            }
+            Ok(_) => false,
+            Err(e) => {
+                tracing::debug!(error = %e, "stream: cannot read the caller again");
+                true
+            }
+        }
     }
 
     async fn touch(&self) {
@@ -104,12 +143,22 @@ impl Stream {
 /// reconnects.
 #[utoipa::path(
     tag = "routing",
-    responses((status = 200, description = "text/event-stream"), (status = 401, body = Problem), (status = 403, body = Problem)),
+    responses((status = 200, description = "text/event-stream"), (status = 401, body = Problem), (status = 403, body = Problem), (status = 429, body = Problem)),
     security(("bearer" = []))
 )]
 #[get("/stream")]
-pub async fn stream(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+pub async fn stream(
+    state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
+    auth: Auth,
+) -> Result<HttpResponse, ApiError> {
     super::case::require_case_reader(&auth.0)?;
+    let holder = match &auth.0 {
+        Principal::User { id, .. } => format!("user {id}"),
+        Principal::Token { id, .. } => format!("token {id}"),
+    };
+    let ip = super::auth::client_ip(&req, &state);
+    let slot = state.streams.take(super::stream_slots::Holder::Principal(holder), &ip)?;
     let events = state.live.subscribe();
     let start = Stream {
         state: state.clone(),
@@ -118,6 +167,7 @@ pub async fn stream(state: web::Data<AppState>, auth: Auth) -> Result<HttpRespon
         started: Instant::now(),
         touched: Instant::now(),
         first: true,
+        _slot: slot,
     };
     start.touch().await;
     let body = futures_util::stream::unfold(start, |mut s| async move {

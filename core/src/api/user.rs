@@ -11,7 +11,7 @@ use super::schema::{ListResponse, Role};
 use crate::app::AppState;
 use crate::domain::{
     Actor, Email, Membership, Principal, Scope, UnitId, User, UserId, required_text,
-    user::{NewUser, UserPatch, check_password, parse_locale},
+    user::{AccountChange, NewUser, UserPatch, authorize_change, check_password, parse_locale},
 };
 use crate::store;
 
@@ -64,7 +64,7 @@ pub struct CreateUser {
     pub email: String,
     #[schema(example = "Ana Pérez")]
     pub display_name: String,
-    /// At least 10 characters.
+    /// At least 12 characters.
     pub password: String,
     #[serde(default)]
     pub is_admin: bool,
@@ -79,11 +79,20 @@ pub struct CreateUser {
 pub struct UpdateUser {
     pub display_name: Option<String>,
     pub password: Option<String>,
+    /// Required to change one's own password.
+    pub current_password: Option<String>,
     pub is_admin: Option<bool>,
     pub active: Option<bool>,
     pub locale: Option<String>,
     /// Replaces every membership.
     pub memberships: Option<Vec<MembershipDto>>,
+}
+
+/// Whether `password` is the account's current one (checked off the
+/// request's thread: argon2 is slow on purpose).
+async fn current_password_matches(state: &AppState, id: UserId, password: String) -> Result<bool, ApiError> {
+    let Some(hash) = store::user::password_hash(&state.store.db, id).await? else { return Ok(false) };
+    web::block(move || crate::auth::verify_password(&password, &hash)).await.map_err(ApiError::internal)
 }
 
 async fn hash(password: String) -> Result<String, ApiError> {
@@ -127,6 +136,8 @@ pub async fn create_user(
 ) -> Result<HttpResponse, ApiError> {
     require_admin_or(&auth.0, Scope::UsersWrite)?;
     let body = body.0;
+    let change = AccountChange { is_admin: Some(body.is_admin), ..Default::default() };
+    authorize_change(&auth.0, None, &change)?;
     let mut check = Checker::default();
     let email = check.check(Email::parse("email", &body.email));
     let name = check.check(required_text("display_name", &body.display_name, 200));
@@ -197,27 +208,39 @@ pub async fn get_user(
 #[patch("/users/{user_id}")]
 pub async fn update_user(
     state: web::Data<AppState>,
+    req: actix_web::HttpRequest,
     auth: Auth,
     path: web::Path<uuid::Uuid>,
     body: Json<UpdateUser>,
 ) -> Result<HttpResponse, ApiError> {
     let id = UserId(path.into_inner());
     let user = store::user::get(&state.store.db, id).await?;
-    let is_self = auth.0.user_id() == Some(id);
-    let admin = auth.0.is_admin_or_token(Scope::UsersWrite);
-    if !admin && !is_self {
-        return Err(if may_see(&auth.0, &user) {
-            ApiError::Forbidden("only admins may change other users")
-        } else {
-            ApiError::NotFound("user")
-        });
-    }
     let body = body.0;
-    let privileged = body.is_admin.is_some() || body.active.is_some() || body.memberships.is_some();
-    require(admin || !privileged, "only admins may change roles, memberships or whether an account is active")?;
-    if is_self && (body.is_admin == Some(false) || body.active == Some(false)) {
-        return Err(ApiError::field("is_admin", "you cannot remove your own admin role or deactivate yourself"));
+    let is_self = auth.0.user_id() == Some(id);
+    if !is_self && !auth.0.is_admin_or_token(Scope::UsersWrite) && !may_see(&auth.0, &user) {
+        return Err(ApiError::NotFound("user"));
     }
+    if is_self && body.current_password.is_some() {
+        // Guessing one's own password with a stolen access token is
+        // throttled like guessing it at sign-in.
+        let ip = super::auth::client_ip(&req, &state);
+        state.sign_in.address(&ip).map_err(ApiError::RateLimited)?;
+        state.sign_in.attempt(user.email.as_str(), &ip).map_err(ApiError::RateLimited)?;
+    }
+    if is_self
+        && let Some(current) = body.current_password.clone()
+        && !current_password_matches(&state, id, current).await?
+    {
+        return Err(ApiError::field("current_password", "is not this account's password"));
+    }
+    let change = AccountChange {
+        password: body.password.is_some(),
+        is_admin: body.is_admin,
+        active: body.active,
+        memberships: body.memberships.is_some(),
+        current_password_given: body.current_password.is_some(),
+    };
+    authorize_change(&auth.0, Some(&user), &change)?;
     let mut check = Checker::default();
     let display_name = body.display_name.as_deref().and_then(|n| check.check(required_text("display_name", n, 200)));
     let locale = body.locale.as_deref().and_then(|l| check.check(parse_locale("locale", l)));

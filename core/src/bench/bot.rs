@@ -186,6 +186,7 @@ async fn open_conversation(store: &store::Store, unit: UnitId, text: &str, k: us
     let contact = store::contact::create(
         store,
         &actor,
+        &store::contact::Visibility::All,
         crate::domain::contact::NewContact {
             name: None,
             identities: vec![(Channel::Webchat, format!("bench-visitor-{k}"))],

@@ -98,6 +98,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 channel_install_id: Set(None),
                 snoozed_until: Set(None),
                 search_text: Set(Some(store::search_text::fold(&subject))),
+                webchat_visitor: Set(None),
             });
             messages.push(store::message::entity::ActiveModel {
                 id: Set(uuid::Uuid::now_v7()),

@@ -207,8 +207,10 @@ pub(crate) async fn commit_in(
             .map_err(|e| CommitError::Invalid(format!("messages[{i}].sender: {e}")))?;
         let name = inbound.sender_name.clone().filter(|n| !n.trim().is_empty());
         let found = store::contact::resolve_sender(conn, &actor, channel, &sender, name.clone()).await?;
-        // A contact made just now has no case to continue.
-        let fresh = matches!(found, store::contact::Resolved::New(_) | store::contact::Resolved::Ambiguous(_));
+        // A contact made just now has no case to continue; nor has whoever
+        // typed an address into a web form (it may be someone else's).
+        let fresh = matches!(found, store::contact::Resolved::New(_) | store::contact::Resolved::Ambiguous(_))
+            || !channel.proves_sender();
         let contact = found.id();
         resolved.push((sender.clone(), contact, name));
         let body = if inbound.body.trim().is_empty() && inbound.attachments.is_empty() {

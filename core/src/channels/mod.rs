@@ -144,8 +144,11 @@ pub async fn parse(
     };
     let started = std::time::Instant::now();
     let result = state.plugins.run_parse(&connector.plugin, ctx, request).await;
+    // Anyone may post to a webhook: until the connector has accepted the
+    // request, a failure is shown in the install's health but never counts
+    // towards suspending it, or a stranger could switch the channel off.
     let error = result.as_ref().err().map(ToString::to_string);
-    record_call(state, connector.install.id, started.elapsed(), error.as_deref()).await;
+    state.runtime.record(connector.install.id, started.elapsed(), error);
     Ok(result)
 }
 

@@ -20,17 +20,20 @@ use utoipa::ToSchema;
 
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::Json;
+use crate::api::stream_slots::{Holder, Slot};
 use crate::app::AppState;
 use crate::domain::message::{MAX_BODY_CHARS, MessageContext, NewMessage};
-use crate::domain::{self, Actor, AuthorKind, Case, CaseStatus, Channel, ContactId, UnitId, case::NewCase};
+use crate::domain::{self, Actor, AuthorKind, Case, CaseStatus, Channel, UnitId, case::NewCase};
 use crate::store;
 
 /// Messages one visitor may send per minute.
 const MESSAGES_PER_MINUTE: u32 = 30;
 /// A live stream reads the conversation when the server publishes news
-/// about it (a message, an assignment), and at least this often (who is
-/// answering, and anything a lost notification would have said).
-const IDLE: Duration = Duration::from_secs(2);
+/// about it (a message, an assignment), and at least this often (the unit
+/// opening or closing, anything a lost notification would have said).
+/// Idle streams cost no queries in between: thousands of open widgets must
+/// not load the database.
+const REFRESH: Duration = Duration::from_secs(120);
 /// A live stream ends after this; the browser reconnects by itself.
 const STREAM_LIFETIME: Duration = Duration::from_secs(600);
 
@@ -108,6 +111,7 @@ pub async fn start_session(
 ) -> Result<HttpResponse, ApiError> {
     let ip = crate::api::auth::client_ip(&req, &state);
     state.public_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
+    state.webchat_sessions_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
     let unit =
         store::unit::find_by_slug(&state.store.db, body.0.unit.trim()).await?.ok_or(ApiError::NotFound("unit"))?;
     let locale = match body.0.locale.as_deref() {
@@ -158,16 +162,11 @@ impl Visitor {
         format!("visitor-{}", self.id.simple())
     }
 
-    async fn contact(&self, conn: &impl sea_orm::ConnectionTrait) -> Result<Option<ContactId>, store::Error> {
-        store::contact::find_by_identity(conn, Channel::Webchat, &self.identity()).await
-    }
-
-    /// The visitor's latest conversation, if they have written.
+    /// The visitor's latest conversation, if they have written: one this
+    /// token started, whatever has become of its contact (a merge with
+    /// another person's record gives the token nothing of theirs).
     async fn case(&self, conn: &impl sea_orm::ConnectionTrait) -> Result<Option<Case>, store::Error> {
-        match self.contact(conn).await? {
-            Some(contact) => store::case::latest_on_channel(conn, contact, Channel::Webchat).await,
-            None => Ok(None),
-        }
+        store::case::latest_of_visitor(conn, self.id).await
     }
 }
 
@@ -357,7 +356,7 @@ pub async fn send_message(
     let resolved = store::contact::resolve_sender(&*tx, &actor, Channel::Webchat, &visitor.identity(), None).await?;
     // An ended conversation takes only the answer to its survey; anything
     // else starts a new one.
-    let open = match store::case::latest_on_channel(&*tx, resolved.id(), Channel::Webchat).await? {
+    let open = match visitor.case(&*tx).await? {
         Some(case) if !matches!(case.status, CaseStatus::Resolved | CaseStatus::Closed) => Some(case),
         Some(case) if store::survey::reply_in(&*tx, &case, selected.as_deref(), &text).await?.is_some() => Some(case),
         _ => None,
@@ -367,6 +366,10 @@ pub async fn send_message(
     let stored = match open {
         Some(mut case) => store::message::add_in(&*tx, &actor, &mut case, message).await?,
         None => {
+            // Each conversation is a case and a bot run: an address opens a
+            // few per hour, however many sessions it starts.
+            let ip = crate::api::auth::client_ip(&req, &state);
+            state.webchat_conversations_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
             let status =
                 if store::event::has_bot(&*tx, visitor.unit).await? { CaseStatus::Bot } else { CaseStatus::Queued };
             let new = NewCase {
@@ -382,6 +385,7 @@ pub async fn send_message(
                 channel_install_id: None,
             };
             let case = store::case::create_in(&*tx, &actor, new, Some(message)).await?;
+            store::case::bind_visitor_in(&*tx, case.id, visitor.id).await?;
             let first = store::message::recent(&*tx, case.id, 1).await?.pop();
             first.ok_or_else(|| ApiError::internal("a new case without its first message"))?
         }
@@ -398,7 +402,11 @@ pub struct LeaveEmail {
 }
 
 /// With nobody available, the visitor leaves an address: the conversation
-/// becomes a ticket answered by e-mail.
+/// becomes a ticket answered by e-mail. Nobody has proved the address is
+/// theirs, so it is only written on the case for the agent (a note, and the
+/// `dejó-correo` tag): it becomes no identity of the contact and proposes
+/// no merge, or a stranger typing someone's address could be joined to that
+/// person's record.
 #[utoipa::path(
     post,
     path = "/webchat/email",
@@ -419,7 +427,8 @@ pub async fn leave_email(
     let Some(mut case) = visitor.case(&*tx).await? else {
         return Err(ApiError::Conflict { field: "email".into(), message: "write a message first".into() });
     };
-    store::contact::link_identity_in(&*tx, &Actor::System, case.contact_id, Channel::Email, email.as_str()).await?;
+    let note = crate::i18n::t(&state.config.locale, "webchat.email_left_note", &[("email", email.as_str())]);
+    store::message::note_in(&*tx, &Actor::System, &case, None, note).await?;
     let tag = domain::case::parse_tag("tag", "dejó-correo")?;
     if !case.tags.contains(&tag) {
         let mut tags = case.tags.clone();
@@ -439,7 +448,7 @@ pub async fn leave_email(
     path = "/webchat/events",
     tag = "webchat",
     params(("token" = String, Query, description = "The visitor's token"), LocaleQuery),
-    responses((status = 200, description = "text/event-stream"), (status = 401, body = Problem)),
+    responses((status = 200, description = "text/event-stream"), (status = 401, body = Problem), (status = 429, body = Problem)),
     security(())
 )]
 pub async fn events(
@@ -448,6 +457,8 @@ pub async fn events(
     query: web::Query<LocaleQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let visitor = Visitor::from_stream_request(&req, &state)?;
+    let ip = crate::api::auth::client_ip(&req, &state);
+    let slot = state.streams.take(Holder::Visitor(&visitor.id), &ip)?;
     let locale = query.locale.clone().unwrap_or_else(|| "es".into());
     // Resume after the last message the browser has (`?after=`, or the
     // id of the last event on an automatic reconnection), else from now.
@@ -468,23 +479,27 @@ pub async fn events(
         resume,
         waited: false,
         answering: None,
-        ticks: 0,
+        refreshed: std::time::Instant::now(),
         started: std::time::Instant::now(),
         first: true,
         news,
+        _slot: slot,
     };
     let stream = futures_util::stream::unfold(start, |mut s| async move {
         if s.started.elapsed() > STREAM_LIFETIME {
             return None;
         }
-        if !s.first {
-            s.wait_for_news().await;
-        }
+        let read = s.first || s.wait_for_news().await || s.refreshed.elapsed() >= REFRESH;
         s.first = false;
-        let chunk = s.poll().await.unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "web chat stream");
+        let chunk = if read {
+            s.refreshed = std::time::Instant::now();
+            s.poll().await.unwrap_or_else(|e| {
+                tracing::warn!(error = %e, "web chat stream");
+                String::new()
+            })
+        } else {
             String::new()
-        });
+        };
         let chunk = if chunk.is_empty() { ": \n\n".to_owned() } else { chunk };
         Some((Ok::<_, actix_web::Error>(web::Bytes::from(chunk)), s))
     });
@@ -495,9 +510,9 @@ pub async fn events(
         .streaming(stream))
 }
 
-/// One visitor's live stream. Each tick reads the new messages of the
-/// conversation (one indexed query); who is answering is read again every
-/// few seconds, and right after news.
+/// One visitor's live stream. It reads the conversation's new messages and
+/// who is answering when news about it arrives, and every `REFRESH`
+/// otherwise; in between it only sends heartbeats.
 struct Stream {
     state: web::Data<AppState>,
     visitor: Visitor,
@@ -510,54 +525,55 @@ struct Stream {
     /// The visitor had not written when the stream started.
     waited: bool,
     answering: Option<Answering>,
-    ticks: u32,
+    /// When the conversation was last read.
+    refreshed: std::time::Instant,
     started: std::time::Instant,
     first: bool,
     /// The server's live events (the consoles' hub), to wake on.
     news: tokio::sync::broadcast::Receiver<std::sync::Arc<crate::store::live::LiveEvent>>,
+    /// This stream's place among the open ones, given back when it ends.
+    _slot: Slot,
 }
 
-/// Reads between two reads of who is answering.
-const REFRESH_EVERY: u32 = 2;
-
 impl Stream {
-    /// Waits until an event concerns this conversation (or, before it has
-    /// one, until any case is created), or `IDLE` passes.
-    async fn wait_for_news(&mut self) {
+    /// Waits until an event concerns this visitor's conversation (true),
+    /// or a heartbeat is due (false).
+    async fn wait_for_news(&mut self) -> bool {
         use tokio::sync::broadcast::error::RecvError;
-        let idle = tokio::time::sleep(IDLE);
+        // A quiet stream sends a comment every `streams.heartbeat_secs`, so
+        // proxies keep it open; it reads nothing for it.
+        let idle = tokio::time::sleep(Duration::from_secs(self.state.config.streams.heartbeat_secs));
         tokio::pin!(idle);
         loop {
             tokio::select! {
-                () = &mut idle => return,
+                () = &mut idle => return false,
                 received = self.news.recv() => match received {
-                    Ok(event) if self.concerns(&event) => return,
+                    Ok(event) if self.concerns(&event) => return true,
                     Ok(_) => {}
                     // Missed some: read the conversation to be sure.
-                    Err(RecvError::Lagged(_)) => return,
+                    Err(RecvError::Lagged(_)) => return true,
                     Err(RecvError::Closed) => {
                         idle.as_mut().await;
-                        return;
+                        return false;
                     }
                 },
             }
         }
     }
 
+    /// News about the conversation, or a new conversation of this visitor.
     fn concerns(&self, event: &crate::store::live::LiveEvent) -> bool {
-        match self.case {
-            Some(case) => event.case_id == Some(case.0),
-            None => event.kind == "case.created" || event.kind == "message.created",
+        if event.kind == store::case::WEBCHAT_STARTED {
+            return event.data.get("visitor").and_then(|v| v.as_str()) == Some(self.visitor.id.to_string().as_str());
         }
+        self.case.is_some_and(|case| event.case_id == Some(case.0))
     }
 
     /// What happened since the last poll, as event-stream text.
     async fn poll(&mut self) -> Result<String, store::Error> {
         let db = &self.state.store.db;
         let mut out = String::new();
-        let refresh = self.case.is_none() || self.ticks.is_multiple_of(REFRESH_EVERY);
-        self.ticks += 1;
-        if refresh {
+        {
             let case = self.visitor.case(db).await?;
             let id = case.as_ref().map(|c| c.id);
             if id != self.case {
@@ -591,8 +607,6 @@ impl Stream {
         let fresh = store::message::after(db, case, self.cursor, 50).await?;
         if let Some(last) = fresh.last() {
             self.cursor = Some((last.created_at, last.id.0));
-            // News may come with a hand-off: look at who answers next tick.
-            self.ticks = 0;
         }
         for message in widget_messages(&self.state, fresh).await? {
             let data = serde_json::to_string(&message).unwrap_or_default();

@@ -82,28 +82,15 @@ async fn receive(
     // A raw message posted to a mail connector (`message/rfc822`): the
     // connector checks the caller on the request without its body, then
     // reads the message the host decoded. It carries its files: room for
-    // the largest file kept, in base64.
+    // the largest file kept, in base64, so it is read only once the
+    // connector has accepted the caller.
     let is_message = connector.plugin.mail.is_some()
         && req
             .headers()
             .get(actix_web::http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .is_some_and(|t| t.trim().to_ascii_lowercase().starts_with("message/rfc822"));
-    let max = if is_message {
-        state.config.http.max_webhook_bytes.max(state.attachments.config.max_bytes / 3 * 4 + (1 << 20))
-    } else {
-        state.config.http.max_webhook_bytes
-    };
-    let mut body = web::BytesMut::new();
-    while let Some(chunk) = payload.next().await {
-        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
-        if body.len() + chunk.len() > max {
-            return Err(ApiError::PayloadTooLarge(max));
-        }
-        body.extend_from_slice(&chunk);
-    }
-    let raw_mail = is_message.then(|| std::mem::take(&mut body));
-    let request = InboundRequest {
+    let mut request = InboundRequest {
         method: req.method().as_str().to_owned(),
         path: String::new(),
         query: web::Query::<Vec<(String, String)>>::from_query(req.query_string())
@@ -114,8 +101,18 @@ async fn receive(
             .iter()
             .filter_map(|(k, v)| Some((k.as_str().to_owned(), v.to_str().ok()?.to_owned())))
             .collect(),
-        body: body.to_vec(),
+        body: vec![],
         settings: connector.install.settings.to_string(),
+    };
+    let raw_mail = if is_message {
+        None
+    } else {
+        // Whatever the connector cannot take is refused here, before it
+        // runs: an oversized body is the sender's fault, never the plugin's.
+        let headers: usize = request.headers.iter().map(|(k, v)| k.len() + v.len()).sum();
+        let room = state.plugins.limits.max_input_bytes.saturating_sub(headers);
+        request.body = read_body(&mut payload, state.config.http.max_webhook_bytes.min(room)).await?.to_vec();
+        Some(web::BytesMut::new())
     };
     let mut parsed = match super::parse(&state, &connector, request).await {
         Ok(Ok((Ok(parsed), _logs))) => parsed,
@@ -130,10 +127,15 @@ async fn receive(
             return Err(ApiError::Unavailable("cannot take messages now".into()));
         }
     };
-    if let Some(raw) = raw_mail.filter(|raw| !raw.is_empty())
-        && parsed.messages.is_empty()
-        && (200..300).contains(&parsed.response_status)
-    {
+    let raw_mail = match raw_mail {
+        Some(_) => None,
+        None if (200..300).contains(&parsed.response_status) && parsed.messages.is_empty() => {
+            let max = state.config.http.max_webhook_bytes.max(state.attachments.config.max_bytes / 3 * 4 + (1 << 20));
+            Some(read_body(&mut payload, max).await?)
+        }
+        None => None,
+    };
+    if let Some(raw) = raw_mail.filter(|raw| !raw.is_empty()) {
         let decoded = crate::plugins::mail::decode(&raw)
             .ok_or_else(|| ApiError::BadRequest("the body is not an RFC 822 message with a From header".into()))?;
         let read = match super::mail::read(&state, &connector, &decoded).await {
@@ -180,4 +182,17 @@ async fn receive(
         response.insert_header(("referrer-policy", "no-referrer"));
     }
     Ok(response.body(answer))
+}
+
+/// Reads a request body up to `max` bytes; more is 413.
+async fn read_body(payload: &mut web::Payload, max: usize) -> Result<web::BytesMut, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk = chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > max {
+            return Err(ApiError::PayloadTooLarge(max));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
 }

@@ -102,6 +102,15 @@ impl Channel {
     pub fn uses_email_address(self) -> bool {
         matches!(self, Channel::Email | Channel::Webform)
     }
+
+    /// Whether a message on this channel comes from the identity it names:
+    /// the provider saw the phone, the account or the mailbox. A web form
+    /// only says what someone typed, so a post under someone else's address
+    /// must neither join that person's conversation nor speak for them
+    /// (their consent) until they confirm.
+    pub fn proves_sender(self) -> bool {
+        !matches!(self, Channel::Webform)
+    }
 }
 
 /// Normalises an identity value so equal identities compare equal:

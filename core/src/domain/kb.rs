@@ -365,6 +365,27 @@ impl Principal {
     pub fn can_propose_kb_drafts(&self, unit: Option<UnitId>) -> bool {
         self.can_manage_kb(unit) || unit.is_some_and(|u| self.role_in(u).is_some())
     }
+
+    /// May write an article of a knowledge base of `unit` that is `before`
+    /// (`None`: a new one) and will be `after`. Managers write anything;
+    /// agents only drafts that were drafts, never what is published or
+    /// archived, by whatever path (edit, import).
+    pub fn may_write_article(
+        &self,
+        unit: Option<UnitId>,
+        before: Option<ArticleStatus>,
+        after: ArticleStatus,
+    ) -> Result<(), Error> {
+        if self.can_manage_kb(unit) {
+            return Ok(());
+        }
+        let drafts_only = after == ArticleStatus::Draft && before.is_none_or(|b| b == ArticleStatus::Draft);
+        if drafts_only && self.can_propose_kb_drafts(unit) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden("only the unit's supervisors and admins may publish; agents may propose drafts"))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -40,6 +40,9 @@ pub enum Error {
     /// A case cannot move from one status to another.
     #[error("a case cannot go from {from} to {to}")]
     Transition { from: CaseStatus, to: CaseStatus },
+    /// The caller may not do this, whatever the values; says what is missing.
+    #[error("{0}")]
+    Forbidden(&'static str),
 }
 
 impl Error {

@@ -38,6 +38,57 @@ pub struct UserPatch {
     pub memberships: Option<Vec<Membership>>,
 }
 
+/// What a request asks to change of an account, for [`authorize_change`].
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AccountChange {
+    pub password: bool,
+    pub is_admin: Option<bool>,
+    pub active: Option<bool>,
+    pub memberships: bool,
+    /// The caller proved they know the account's current password.
+    pub current_password_given: bool,
+}
+
+/// Who may create or change which staff account. `target` is `None` for a
+/// new account. The rules:
+/// - only an admin user makes admins or touches an admin's account; a
+///   `users:write` token manages the other accounts and nothing more, so a
+///   leaked provisioning token cannot mint an admin or take one over;
+/// - roles, memberships and whether an account is active are changed by
+///   admins and `users:write` tokens, never by the person themself;
+/// - someone changing their own password proves they know the current one;
+/// - nobody removes their own admin role or deactivates themself.
+pub fn authorize_change(
+    principal: &super::Principal,
+    target: Option<&User>,
+    change: &AccountChange,
+) -> Result<(), Error> {
+    let is_self = target.is_some_and(|t| principal.user_id() == Some(t.id));
+    let manager = principal.is_admin_or_token(super::Scope::UsersWrite);
+    if !manager && !is_self {
+        return Err(Error::Forbidden("only admins may change other users"));
+    }
+    if !principal.is_admin() {
+        if change.is_admin == Some(true) {
+            return Err(Error::Forbidden("only an admin may make an admin"));
+        }
+        if target.is_some_and(|t| t.is_admin) && !is_self {
+            return Err(Error::Forbidden("only an admin may change an admin's account"));
+        }
+    }
+    let privileged = change.is_admin.is_some() || change.active.is_some() || change.memberships;
+    if privileged && !manager {
+        return Err(Error::Forbidden("only admins may change roles, memberships or whether an account is active"));
+    }
+    if is_self && (change.is_admin == Some(false) || change.active == Some(false)) {
+        return Err(Error::invalid("is_admin", "you cannot remove your own admin role or deactivate yourself"));
+    }
+    if is_self && change.password && !change.current_password_given {
+        return Err(Error::invalid("current_password", "give your current password to choose a new one"));
+    }
+    Ok(())
+}
+
 /// A role a user holds in one unit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Membership {
@@ -99,9 +150,11 @@ impl Email {
 
 /// Minimum password rules: long enough, not trivially the e-mail.
 pub fn check_password(field: &str, password: &str, email: &Email) -> Result<(), Error> {
+    // Length is what makes a password strong (OWASP ASVS 2.1.1); no
+    // composition rules, which only make passwords harder to remember.
     let n_chars = password.chars().count();
-    if n_chars < 10 {
-        return Err(Error::invalid(field, "must be at least 10 characters"));
+    if n_chars < 12 {
+        return Err(Error::invalid(field, "must be at least 12 characters"));
     }
     if n_chars > 256 {
         return Err(Error::invalid(field, "must be at most 256 characters"));

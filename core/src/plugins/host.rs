@@ -222,7 +222,7 @@ impl PluginHost {
             })
             .map_err(|e| Error::Cache(format!("epoch thread: {e}")))?;
         if let Some(dir) = &cache_dir {
-            std::fs::create_dir_all(dir).map_err(|e| Error::Cache(format!("{}: {e}", dir.display())))?;
+            crate::private_fs::dir(dir).map_err(|e| Error::Cache(format!("{}: {e}", dir.display())))?;
         }
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(std::thread::available_parallelism().map_or(2, |n| n.get()))
@@ -263,7 +263,10 @@ impl PluginHost {
             // Best effort: a missing cache costs a compile, never a failure.
             if let Ok(serialized) = component.serialize() {
                 let tmp = path.with_extension("tmp");
-                if std::fs::write(&tmp, serialized).is_ok() {
+                // Native code this process will map and run: nobody else may write or read it.
+                let written = crate::private_fs::create(&tmp)
+                    .and_then(|mut file| std::io::Write::write_all(&mut file, &serialized));
+                if written.is_ok() {
                     let _ = std::fs::rename(&tmp, path);
                 }
             }

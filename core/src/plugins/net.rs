@@ -115,12 +115,24 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
 }
 
 fn is_public_v6(ip: Ipv6Addr) -> bool {
-    let first = ip.segments()[0];
+    let segments = ip.segments();
+    let first = segments[0];
+    // `::a.b.c.d` (IPv4-compatible, deprecated) still reaches a.b.c.d on
+    // some stacks: judge the IPv4 address it carries.
+    if segments[..6] == [0; 6] && !ip.is_unspecified() && !ip.is_loopback() {
+        let [a, b] = segments[6].to_be_bytes();
+        let [c, d] = segments[7].to_be_bytes();
+        return is_public_v4(Ipv4Addr::new(a, b, c, d));
+    }
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
         || (first & 0xfe00) == 0xfc00 // unique local
         || (first & 0xffc0) == 0xfe80 // link local
+        || (first & 0xffc0) == 0xfec0 // site local (deprecated, still routed inside some networks)
+        || first == 0x0100 && segments[1..4] == [0; 3] // discard-only
+        || first == 0x2002 // 6to4: wraps an IPv4 address
+        || first == 0x2001 && segments[1] == 0 // Teredo: wraps an IPv4 address
         || first == 0x2001 && ip.segments()[1] == 0x0db8 // documentation
         || first == 0x0064 && ip.segments()[1] == 0xff9b) // NAT64 can reach private v4
 }
@@ -148,6 +160,12 @@ mod tests {
             "::ffff:127.0.0.1",
             "::ffff:10.0.0.1",
             "64:ff9b::a00:1",
+            "fec0::1",
+            "::127.0.0.1",
+            "::10.0.0.1",
+            "::169.254.169.254",
+            "2002:7f00:1::1",
+            "2001:0:4136:e378:8000:63bf:3fff:fdd2",
         ] {
             assert!(!is_public(ip.parse().unwrap()), "{ip}");
         }

@@ -78,6 +78,28 @@ impl SecretBox {
         SecretBox::from_base64(&text).map_err(|m| anyhow::anyhow!("{}: {m}", path.display()))
     }
 
+    /// Seals an instance-wide setting (`name` is bound to it) as base64 text
+    /// for the settings table.
+    pub fn seal_setting(&self, name: &str, value: &str) -> String {
+        let sealed = self.seal(uuid::Uuid::nil(), name, value.as_bytes());
+        let mut bytes = sealed.nonce;
+        bytes.extend_from_slice(&sealed.ciphertext);
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Opens what [`SecretBox::seal_setting`] sealed; `None` if it was sealed
+    /// with another key, under another name, or changed.
+    pub fn open_setting(&self, name: &str, text: &str) -> Option<String> {
+        let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
+        if bytes.len() < 24 {
+            return None;
+        }
+        let (nonce, ciphertext) = bytes.split_at(24);
+        let sealed = Sealed { nonce: nonce.to_vec(), ciphertext: ciphertext.to_vec() };
+        let value = self.open(uuid::Uuid::nil(), name, &sealed)?;
+        String::from_utf8(value.0).ok()
+    }
+
     fn aad(install: uuid::Uuid, name: &str) -> Vec<u8> {
         let mut aad = install.as_bytes().to_vec();
         aad.extend_from_slice(name.as_bytes());

@@ -147,7 +147,7 @@ impl TantivyIndex {
 }
 
 fn open_dir(dir: &Path, schema: Schema) -> Result<Index> {
-    std::fs::create_dir_all(dir).map_err(backend)?;
+    crate::private_fs::dir(dir).map_err(backend)?;
     let directory = MmapDirectory::open(dir).map_err(backend)?;
     if Index::exists(&directory).map_err(backend)? {
         let index = Index::open(directory).map_err(backend)?;
@@ -156,7 +156,7 @@ fn open_dir(dir: &Path, schema: Schema) -> Result<Index> {
         }
         tracing::warn!(dir = %dir.display(), "search index has an older schema; it will be rebuilt");
         std::fs::remove_dir_all(dir).map_err(backend)?;
-        std::fs::create_dir_all(dir).map_err(backend)?;
+        crate::private_fs::dir(dir).map_err(backend)?;
     }
     let directory = MmapDirectory::open(dir).map_err(backend)?;
     Index::create(directory, schema, tantivy::IndexSettings::default()).map_err(backend)

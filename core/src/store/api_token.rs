@@ -125,6 +125,13 @@ pub async fn authenticate(conn: &impl ConnectionTrait, token_hash: &str) -> Resu
     Ok(Some(from_model(model)))
 }
 
+/// The token if it still works (not revoked, not expired).
+pub async fn live(conn: &impl ConnectionTrait, id: ApiTokenId) -> Result<Option<ApiToken>> {
+    let now = super::now();
+    let model = entity::Entity::find_by_id(id.0).one(conn).await?;
+    Ok(model.filter(|m| m.revoked_at.is_none() && m.expires_at.is_none_or(|at| at > now)).map(from_model))
+}
+
 pub async fn list(conn: &impl ConnectionTrait, page: &Page) -> Result<(Vec<ApiToken>, Option<String>)> {
     use entity::Column;
     let query = entity::Entity::find();

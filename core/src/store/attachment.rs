@@ -23,6 +23,26 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
+pub mod upload {
+    use sea_orm::entity::prelude::*;
+
+    /// A file uploaded for a case: what lets a message of that case carry it.
+    #[derive(Clone, Debug, PartialEq, DeriveEntityModel)]
+    #[sea_orm(table_name = "attachment_uploads")]
+    pub struct Model {
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub hash: String,
+        #[sea_orm(primary_key, auto_increment = false)]
+        pub case_id: Uuid,
+        pub created_at: DateTimeUtc,
+    }
+
+    #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+    pub enum Relation {}
+
+    impl ActiveModelBehavior for ActiveModel {}
+}
+
 /// A kept file: its content hash, type and size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Stored {
@@ -45,6 +65,35 @@ pub async fn record(conn: &impl ConnectionTrait, stored: &Stored, by: Option<uui
     .exec(conn)
     .await?;
     Ok(())
+}
+
+/// Records that `hash` was uploaded for `case`, so a message of that case
+/// may carry it.
+pub async fn grant_in(conn: &impl ConnectionTrait, hash: &str, case: crate::domain::CaseId) -> Result<()> {
+    upload::Entity::insert(upload::ActiveModel {
+        hash: Set(hash.to_owned()),
+        case_id: Set(case.0),
+        created_at: Set(super::now()),
+    })
+    .on_conflict_do_nothing_on([upload::Column::Hash, upload::Column::CaseId])
+    .exec_without_returning(conn)
+    .await?;
+    Ok(())
+}
+
+/// The kept file `hash`, if it was uploaded for `case`. Knowing a file's
+/// hash (seen once in a link, or computed from a well-known document) is
+/// not a right to attach it elsewhere and get a fresh link to it.
+pub async fn find_for_case(
+    conn: &impl ConnectionTrait,
+    hash: &str,
+    case: crate::domain::CaseId,
+) -> Result<Option<Stored>> {
+    let granted = upload::Entity::find_by_id((hash.to_owned(), case.0)).one(conn).await?.is_some();
+    if !granted {
+        return Ok(None);
+    }
+    find(conn, hash).await
 }
 
 pub async fn find(conn: &impl ConnectionTrait, hash: &str) -> Result<Option<Stored>> {
@@ -75,5 +124,6 @@ pub async fn kept_before(conn: &impl ConnectionTrait, before: chrono::DateTime<c
 /// Forgets a kept file (its bytes are removed by the caller).
 pub async fn delete(conn: &impl ConnectionTrait, hash: &str) -> Result<()> {
     entity::Entity::delete_by_id(hash.to_owned()).exec(conn).await?;
+    upload::Entity::delete_many().filter(upload::Column::Hash.eq(hash)).exec(conn).await?;
     Ok(())
 }

@@ -44,6 +44,9 @@ pub mod entity {
         pub snoozed_until: Option<DateTimeUtc>,
         /// The subject folded for search (see `store::search_text`).
         pub search_text: Option<String>,
+        /// The web-chat visitor who started the conversation: only their
+        /// token reads it.
+        pub webchat_visitor: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -123,6 +126,7 @@ fn to_active(case: &Case) -> entity::ActiveModel {
         channel_install_id: Set(case.channel_install_id),
         snoozed_until: Set(case.snoozed_until),
         search_text: Set(Some(super::search_text::fold(&case.subject))),
+        webchat_visitor: sea_orm::ActiveValue::NotSet,
     }
 }
 
@@ -808,6 +812,7 @@ pub enum ContactRef {
 pub async fn create_for(
     store: &Store,
     actor: &Actor,
+    visibility: &super::contact::Visibility,
     contact: ContactRef,
     new: NewCase,
     first_message: Option<NewMessage>,
@@ -815,7 +820,7 @@ pub async fn create_for(
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_create_for(store, actor, &contact, new.clone(), first_message.clone()).await {
+        match try_create_for(store, actor, visibility, &contact, new.clone(), first_message.clone()).await {
             Err(Error::Conflict { field, .. }) if attempt < 3 && field.starts_with("identities") => continue,
             other => return other,
         }
@@ -825,25 +830,19 @@ pub async fn create_for(
 async fn try_create_for(
     store: &Store,
     actor: &Actor,
+    visibility: &super::contact::Visibility,
     contact: &ContactRef,
     mut new: NewCase,
     first_message: Option<NewMessage>,
 ) -> Result<Case> {
     let tx = store.begin().await?;
     new.contact_id = match contact {
-        ContactRef::Existing(id) => *id,
+        ContactRef::Existing(id) => {
+            // A contact the caller may not see is not found, so its existence does not leak.
+            super::contact::get(&*tx, visibility, *id).await?.id
+        }
         ContactRef::FindOrCreate(new_contact) => {
-            let mut found = None;
-            for (channel, value) in &new_contact.identities {
-                if let Some(id) = super::contact::find_by_identity(&*tx, *channel, value).await? {
-                    found = Some(id);
-                    break;
-                }
-            }
-            match found {
-                Some(id) => id,
-                None => super::contact::create_in(&*tx, actor, new_contact.clone()).await?.id,
-            }
+            super::contact::find_or_create_in(&*tx, actor, visibility, new_contact.clone()).await?
         }
     };
     let case = create_in(&*tx, actor, new, first_message).await?;
@@ -851,24 +850,32 @@ async fn try_create_for(
     Ok(case)
 }
 
-/// The open case of a contact on one channel account, newest first: where a
-/// new message from them belongs.
-/// The contact's latest case on a channel without a channel account (web
-/// chat), open or not: the conversation a returning visitor sees.
-pub async fn latest_on_channel(
-    conn: &impl ConnectionTrait,
-    contact: ContactId,
-    channel: Channel,
-) -> Result<Option<Case>> {
+/// The latest web-chat conversation `visitor` started, open or not.
+pub async fn latest_of_visitor(conn: &impl ConnectionTrait, visitor: uuid::Uuid) -> Result<Option<Case>> {
     let model = entity::Entity::find()
-        .filter(entity::Column::ContactId.eq(contact.0))
-        .filter(entity::Column::Channel.eq(channel.as_str()))
-        .filter(entity::Column::ChannelInstallId.is_null())
+        .filter(entity::Column::WebchatVisitor.eq(visitor))
         .order_by_desc(entity::Column::CreatedAt)
         .one(conn)
         .await?;
     with_tags(conn, model).await
 }
+
+/// Gives a new web-chat case to the visitor who started it, and tells the
+/// visitor's open streams (a live event no console sees: it names no unit
+/// and no user).
+pub async fn bind_visitor_in(conn: &impl ConnectionTrait, case: CaseId, visitor: uuid::Uuid) -> Result<()> {
+    entity::Entity::update_many()
+        .col_expr(entity::Column::WebchatVisitor, Expr::value(visitor))
+        .filter(entity::Column::Id.eq(case.0))
+        .exec(conn)
+        .await?;
+    let event =
+        super::live::LiveEvent::new(WEBCHAT_STARTED, vec![], Some(case.0), serde_json::json!({ "visitor": visitor }));
+    super::live::publish_in(conn, event).await
+}
+
+/// The live event a visitor's streams wait for before their conversation exists.
+pub const WEBCHAT_STARTED: &str = "webchat.started";
 
 /// A found case row with its tags.
 async fn with_tags(conn: &impl ConnectionTrait, model: Option<entity::Model>) -> Result<Option<Case>> {
@@ -882,6 +889,8 @@ async fn with_tags(conn: &impl ConnectionTrait, model: Option<entity::Model>) ->
     }
 }
 
+/// The open case of a contact on one channel account, newest first: where a
+/// new message from them belongs.
 pub async fn find_open_for(
     conn: &impl ConnectionTrait,
     contact: ContactId,

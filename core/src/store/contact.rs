@@ -2,7 +2,8 @@
 
 use super::{Error, Result, Store, audit, pagination::Page, stored};
 use crate::domain::{
-    Actor, Channel, ConsentAction, ConsentId, ConsentRecord, Contact, ContactId, Identity, IdentityId, UnitId, UserId,
+    Actor, Channel, ConsentAction, ConsentId, ConsentRecord, Contact, ContactId, Identity, IdentityId, Principal,
+    Scope, UnitId, UserId,
     consent::NewConsent,
     contact::{ContactPatch, NewContact},
 };
@@ -81,17 +82,35 @@ pub mod consent {
 }
 
 /// Which contacts a caller may see. Staff see the contacts of their units'
-/// cases and the ones they created; admins and `contacts:read` tokens see all.
+/// cases and the ones they created; admins and tokens that read contacts or
+/// every case see all.
 #[derive(Debug, Clone)]
 pub enum Visibility {
     All,
-    Staff { user: UserId, units: Vec<UnitId> },
+    Staff {
+        user: UserId,
+        units: Vec<UnitId>,
+    },
+    /// A token with neither contacts nor cases to read.
+    Nothing,
 }
 
 impl Visibility {
+    /// What `principal` may see of contacts.
+    pub fn of(principal: &Principal) -> Visibility {
+        match principal {
+            p if p.is_admin_or_token(Scope::ContactsRead) || p.token_has(Scope::CasesRead) => Visibility::All,
+            Principal::User { id, memberships, .. } => {
+                Visibility::Staff { user: *id, units: memberships.iter().map(|m| m.unit_id).collect() }
+            }
+            Principal::Token { .. } => Visibility::Nothing,
+        }
+    }
+
     fn condition(&self) -> Condition {
         match self {
             Visibility::All => Condition::all(),
+            Visibility::Nothing => Condition::all().add(entity::Column::Id.is_null()),
             Visibility::Staff { user, units } => {
                 let of_units = super::case::entity::Entity::find()
                     .select_only()
@@ -157,11 +176,52 @@ async fn insert_identity(
     to_identity(&model)
 }
 
-pub async fn create(store: &Store, actor: &Actor, new: NewContact) -> Result<Contact> {
+/// Creates a contact staff or an API client typed in. An identity held by
+/// a contact the caller can see is a conflict; one held by a contact the
+/// caller cannot see is left out and the two recorded as possible
+/// duplicates (see [`find_or_create_in`]).
+pub async fn create(store: &Store, actor: &Actor, visibility: &Visibility, mut new: NewContact) -> Result<Contact> {
     let tx = store.begin().await?;
+    let claimed = claim(&*tx, visibility, &new.identities, None).await?;
+    new.identities = claimed.free;
     let contact = create_in(&*tx, actor, new).await?;
+    for (holder, channel, value) in claimed.hidden {
+        record_duplicate(&*tx, contact.id, holder, &given_by_staff(channel, &value)).await?;
+    }
     tx.commit().await?;
     Ok(contact)
+}
+
+/// Identities staff give for a contact, sorted by who holds them already.
+struct Claimed {
+    free: Vec<(Channel, String)>,
+    /// Held by contacts the caller may not see.
+    hidden: Vec<(ContactId, Channel, String)>,
+}
+
+async fn claim(
+    conn: &impl ConnectionTrait,
+    visibility: &Visibility,
+    identities: &[(Channel, String)],
+    owner: Option<ContactId>,
+) -> Result<Claimed> {
+    let mut claimed = Claimed { free: vec![], hidden: vec![] };
+    for (i, (channel, value)) in identities.iter().enumerate() {
+        match find_by_identity(conn, *channel, value).await? {
+            None => claimed.free.push((*channel, value.clone())),
+            Some(holder) if Some(holder) == owner => {}
+            Some(holder) if is_visible(conn, visibility, holder).await? => {
+                let field = if owner.is_some() { "value".to_owned() } else { format!("identities[{i}].value") };
+                return Err(Error::conflict(field, "this identity already belongs to another contact"));
+            }
+            Some(holder) => claimed.hidden.push((holder, *channel, value.clone())),
+        }
+    }
+    Ok(claimed)
+}
+
+fn given_by_staff(channel: Channel, value: &str) -> String {
+    format!("same {} identity {value}, given by staff", channel.as_str())
 }
 
 /// Creates a contact inside a caller's transaction (e.g. with a new case).
@@ -212,6 +272,49 @@ pub async fn get(conn: &impl ConnectionTrait, visibility: &Visibility, id: Conta
         .ok_or(Error::NotFound("contact"))?;
     let mut identities = identities_of(conn, &[id.0]).await?;
     Ok(to_contact(model, identities.remove(&id.0).unwrap_or_default()))
+}
+
+/// Whether `visibility` lets its caller see contact `id`.
+pub async fn is_visible(conn: &impl ConnectionTrait, visibility: &Visibility, id: ContactId) -> Result<bool> {
+    if matches!(visibility, Visibility::All) {
+        return Ok(true);
+    }
+    let found =
+        entity::Entity::find_by_id(id.0).filter(visibility.condition()).select_only().column(entity::Column::Id);
+    Ok(found.into_tuple::<uuid::Uuid>().one(conn).await?.is_some())
+}
+
+/// The contact staff mean when they give a person's identities (a case
+/// typed in for a phone call, an import): the first contact holding one of
+/// them that the caller may already see, else a new contact.
+///
+/// A contact the caller may not see is never handed over, edited or
+/// revealed: the new contact gets only the identities nobody holds, and
+/// each holder the caller cannot see is recorded as a possible duplicate,
+/// for someone who sees both to merge. Otherwise an agent of one unit could
+/// type a phone number known to another unit's case, see that person's
+/// record, and move their identities to receive the other unit's replies.
+pub async fn find_or_create_in(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    visibility: &Visibility,
+    mut new: NewContact,
+) -> Result<ContactId> {
+    let mut hidden = vec![];
+    for (channel, value) in &new.identities {
+        if let Some(holder) = find_by_identity(conn, *channel, value).await? {
+            if is_visible(conn, visibility, holder).await? {
+                return Ok(holder);
+            }
+            hidden.push((holder, *channel, value.clone()));
+        }
+    }
+    new.identities.retain(|(channel, value)| !hidden.iter().any(|(_, c, v)| c == channel && v == value));
+    let id = create_in(conn, actor, new).await?.id;
+    for (holder, channel, value) in hidden {
+        record_duplicate(conn, id, holder, &given_by_staff(channel, &value)).await?;
+    }
+    Ok(id)
 }
 
 /// The live (not merged) contact holding this identity.
@@ -327,39 +430,6 @@ pub async fn resolve_sender(
         record_duplicate(conn, contact, *candidate, &format!("same {} identity {value}", channel.as_str())).await?;
     }
     Ok(Resolved::Ambiguous(contact))
-}
-
-/// Gives `contact` an identity it states itself (an address left in the web
-/// chat). If another contact already holds it, nothing moves: the two are
-/// recorded as possibly the same person, for a human to merge.
-pub async fn link_identity_in(
-    conn: &impl ConnectionTrait,
-    actor: &Actor,
-    contact: ContactId,
-    channel: Channel,
-    value: &str,
-) -> Result<()> {
-    match find_by_identity(conn, channel, value).await? {
-        Some(owner) if owner == contact => Ok(()),
-        Some(owner) => {
-            record_duplicate(conn, contact, owner, &format!("same {} identity {value}", channel.as_str())).await
-        }
-        None => {
-            insert_identity(conn, contact, channel, value, "value").await?;
-            audit::record(
-                conn,
-                audit::Entry {
-                    actor,
-                    action: "contact.identity_added",
-                    target_kind: "contact",
-                    target_id: contact.to_string(),
-                    unit_id: None,
-                    details: serde_json::json!({ "channel": channel.as_str() }),
-                },
-            )
-            .await
-        }
-    }
 }
 
 /// Records that two contacts may be the same person, once.
@@ -529,6 +599,15 @@ pub async fn update(
     Ok(contact)
 }
 
+/// What became of an identity given for a contact.
+#[derive(Debug)]
+pub enum IdentityAdded {
+    Added(Identity),
+    /// Another contact, which the caller may not see, holds it: the two are
+    /// recorded as possible duplicates for someone who sees both to merge.
+    Review,
+}
+
 pub async fn add_identity(
     store: &Store,
     actor: &Actor,
@@ -536,9 +615,15 @@ pub async fn add_identity(
     id: ContactId,
     channel: Channel,
     value: &str,
-) -> Result<Identity> {
+) -> Result<IdentityAdded> {
     let tx = store.begin().await?;
     get(&*tx, visibility, id).await?;
+    let claimed = claim(&*tx, visibility, &[(channel, value.to_owned())], Some(id)).await?;
+    if let Some((holder, channel, value)) = claimed.hidden.first() {
+        record_duplicate(&*tx, id, *holder, &given_by_staff(*channel, value)).await?;
+        tx.commit().await?;
+        return Ok(IdentityAdded::Review);
+    }
     let identity = insert_identity(&*tx, id, channel, value, "value").await?;
     audit::record(
         &*tx,
@@ -553,7 +638,7 @@ pub async fn add_identity(
     )
     .await?;
     tx.commit().await?;
-    Ok(identity)
+    Ok(IdentityAdded::Added(identity))
 }
 
 pub async fn remove_identity(

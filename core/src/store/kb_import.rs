@@ -5,7 +5,7 @@ use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, Query
 
 use super::{Error, Result, Store, audit};
 use crate::domain::kb::{ArticlePatch, KnowledgeBase, NewArticle, slugify};
-use crate::domain::{Actor, CategoryId};
+use crate::domain::{Actor, CategoryId, Principal};
 
 /// One validated row: the article, and its category by name (created if missing).
 #[derive(Debug, Clone)]
@@ -26,7 +26,16 @@ pub struct ImportReport {
 /// a row whose question is an existing article's title updates that article,
 /// so importing the same spreadsheet again changes rather than duplicates.
 /// A row that fails fails the whole import, named by its index: `rows[7].question`.
-pub async fn import(store: &Store, actor: &Actor, kb: &KnowledgeBase, rows: Vec<ImportRow>) -> Result<ImportReport> {
+/// Imports rows as `principal`, who must be allowed each article's change
+/// as if made one by one (an agent's draft import never touches what is
+/// published).
+pub async fn import(
+    store: &Store,
+    principal: Option<&Principal>,
+    kb: &KnowledgeBase,
+    rows: Vec<ImportRow>,
+) -> Result<ImportReport> {
+    let actor = &principal.map_or(Actor::System, Actor::from);
     let tx = store.begin().await?;
     let (mut created, mut updated, mut categories_created) = (0, 0, 0);
     for (i, row) in rows.into_iter().enumerate() {
@@ -45,6 +54,19 @@ pub async fn import(store: &Store, actor: &Actor, kb: &KnowledgeBase, rows: Vec<
         };
         match super::article::find_by_title(&*tx, kb.id, article.locale, &article.title).await? {
             Some(current) => {
+                if let Some(principal) = principal {
+                    principal
+                        .may_write_article(kb.unit_id, Some(current.status), article.status)
+                        .map_err(|_| {
+                            Error::conflict(
+                                format!("rows[{i}].question"),
+                                format!(
+                                    "an article with this question is {}: only the unit's supervisors and admins may change it",
+                                    current.status.as_str()
+                                ),
+                            )
+                        })?;
+                }
                 let patch = ArticlePatch {
                     category_id: article.category_id.map(Some),
                     title: None,

@@ -216,6 +216,9 @@ pub async fn add_in(
             None => super::consent_text::latest(conn, answer.purpose).await?,
         };
         let source = if case.channel == Channel::Webform { "web_form" } else { "bot" };
+        let unconfirmed = !case.channel.proves_sender()
+            && answer.action == crate::domain::ConsentAction::Grant
+            && super::contact::declined(conn, case.contact_id, answer.purpose).await?;
         let answer = consent::NewConsent {
             purpose: answer.purpose.to_owned(),
             action: answer.action,
@@ -223,7 +226,13 @@ pub async fn add_in(
             channel: case.channel,
             source: source.to_owned(),
         };
-        super::contact::add_consent_in(conn, actor, case.contact_id, answer).await?;
+        if unconfirmed {
+            // Someone ticked a form's box in the name of a person who had
+            // said no: their no stands until they confirm themselves.
+            hold_unconfirmed_consent(conn, actor, case, &answer).await?;
+        } else {
+            super::contact::add_consent_in(conn, actor, case.contact_id, answer).await?;
+        }
     }
     match author_kind {
         AuthorKind::Contact => {
@@ -236,6 +245,43 @@ pub async fn add_in(
         AuthorKind::Bot | AuthorKind::System => {}
     }
     Ok(message)
+}
+
+/// The tag a case gets when a consent given on it waits for the person's confirmation.
+pub const CONSENT_TO_CONFIRM_TAG: &str = "autorización-por-confirmar";
+
+/// Leaves a grant that cannot be believed unrecorded, and says so: a tag
+/// on the case for the agent, and an audit entry with what was ticked.
+async fn hold_unconfirmed_consent(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    case: &mut Case,
+    answer: &consent::NewConsent,
+) -> Result<()> {
+    let tag = CONSENT_TO_CONFIRM_TAG.to_owned();
+    if !case.tags.contains(&tag) {
+        let mut tags = case.tags.clone();
+        tags.push(tag);
+        let patch = crate::domain::case::CasePatch { tags: Some(tags), ..Default::default() };
+        super::case::update_in(conn, actor, case, patch).await?;
+    }
+    audit::record(
+        conn,
+        audit::Entry {
+            actor,
+            action: "consent.unconfirmed",
+            target_kind: "contact",
+            target_id: case.contact_id.to_string(),
+            unit_id: Some(case.unit_id),
+            details: serde_json::json!({
+                "purpose": answer.purpose,
+                "text_version": answer.text_version,
+                "channel": answer.channel.as_str(),
+                "case_id": case.id,
+            }),
+        },
+    )
+    .await
 }
 
 /// Stores a message and what it must set off (a download of the files it
@@ -691,7 +737,15 @@ pub async fn apply_status(
         "read" => 3,
         _ => 4,
     };
-    if status != DeliveryStatus::Failed && rank(status.as_str()) <= rank(&row.delivery_status) {
+    // A report never moves a message backwards, and a failure is news only
+    // while the message is on its way: a replayed (or late) failure must
+    // not mark failed what the person has already received or read.
+    let current = rank(&row.delivery_status);
+    let stale = match status {
+        DeliveryStatus::Failed => current >= rank("delivered"),
+        _ => rank(status.as_str()) <= current,
+    };
+    if stale {
         return Ok(true);
     }
     let mut active: entity::ActiveModel = row.into();

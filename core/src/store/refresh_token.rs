@@ -4,7 +4,9 @@
 use super::{Error, Result, Store};
 use crate::domain::UserId;
 use chrono::{DateTime, Utc};
-use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set, sea_query::Expr};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QuerySelect, Set, sea_query::Expr,
+};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -57,7 +59,12 @@ pub async fn insert(
 /// Returns the user, or `NotFound` when the token is unknown, expired or reused.
 pub async fn rotate(store: &Store, old_hash: &str, new_hash: String, expires_at: DateTime<Utc>) -> Result<UserId> {
     let tx = store.begin().await?;
-    let Some(old) = entity::Entity::find().filter(entity::Column::TokenHash.eq(old_hash)).one(&*tx).await? else {
+    // The row stays locked until commit (PostgreSQL; SQLite has one writer):
+    // two refreshes racing with one token would otherwise both succeed and
+    // fork the session into two live families.
+    let Some(old) =
+        entity::Entity::find().filter(entity::Column::TokenHash.eq(old_hash)).lock_exclusive().one(&*tx).await?
+    else {
         return Err(Error::NotFound("refresh token"));
     };
     let now = super::now();

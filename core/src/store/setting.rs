@@ -46,3 +46,9 @@ pub async fn set(conn: &impl ConnectionTrait, key: &str, value: &str) -> Result<
         .await?;
     Ok(())
 }
+
+/// Removes `key`; absent is fine.
+pub async fn delete(conn: &impl ConnectionTrait, key: &str) -> Result<()> {
+    entity::Entity::delete_by_id(key.to_owned()).exec(conn).await?;
+    Ok(())
+}

@@ -157,6 +157,11 @@ pub async fn find_for_login(conn: &impl ConnectionTrait, email: &Email) -> Resul
     Ok(Some((to_user(model, memberships.remove(&id).unwrap_or_default())?, hash)))
 }
 
+/// The stored password hash of an account, to check a password against.
+pub async fn password_hash(conn: &impl ConnectionTrait, id: UserId) -> Result<Option<String>> {
+    Ok(entity::Entity::find_by_id(id.0).one(conn).await?.map(|m| m.password_hash))
+}
+
 /// Users ordered by creation; `units` limits to members of those units.
 pub async fn list(
     conn: &impl ConnectionTrait,
@@ -293,6 +298,10 @@ pub async fn update(store: &Store, actor: &Actor, id: UserId, patch: UserPatch) 
     if patch.active == Some(false) || changed.contains(&"password") {
         super::refresh_token::revoke_all_for_user(&*tx, id).await?;
     }
+    // The user's open consoles read who they are again (a deactivated
+    // account's stream ends; lost memberships stop its events at once).
+    let event = super::live::LiveEvent::to_users(USER_CHANGED, vec![id.0], None, serde_json::Value::Null);
+    super::live::publish_in(&*tx, event).await?;
     audit::record(
         &*tx,
         audit::Entry {
@@ -309,6 +318,9 @@ pub async fn update(store: &Store, actor: &Actor, id: UserId, patch: UserPatch) 
     tx.commit().await?;
     Ok(user)
 }
+
+/// The live event telling a user's open streams that the account changed.
+pub const USER_CHANGED: &str = "user.changed";
 
 /// Whether any user exists yet (first-run set-up).
 pub async fn any_exists(conn: &impl ConnectionTrait) -> Result<bool> {

@@ -1,0 +1,47 @@
+//! Cells of CSV files people open in a spreadsheet. A cell that starts with
+//! `=`, `+`, `-`, `@`, a tab or a carriage return is read by Excel,
+//! LibreOffice and Google Sheets as a formula, which can run commands or
+//! send the sheet's data away (CSV injection): exports write such a cell
+//! with a leading `'`, which spreadsheets show as text, and imports remove
+//! that `'` again, so a file exported and imported comes back the same.
+
+const FORMULA_STARTS: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// A value made safe to put in an exported cell.
+pub fn export_cell(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.starts_with(FORMULA_STARTS) || value.starts_with('\'') && value[1..].starts_with(FORMULA_STARTS) {
+        std::borrow::Cow::Owned(format!("'{value}"))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+/// An imported cell's value, without the `'` an export added.
+pub fn import_cell(value: &str) -> &str {
+    match value.strip_prefix('\'') {
+        Some(rest) if rest.starts_with(FORMULA_STARTS) || rest.starts_with('\'') => rest,
+        _ => value,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_written_as_text_and_read_back() {
+        for (value, exported) in [
+            ("=HYPERLINK(\"http://evil\",\"x\")", "'=HYPERLINK(\"http://evil\",\"x\")"),
+            ("+57 300", "'+57 300"),
+            ("-2+3", "'-2+3"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("\tcmd", "'\tcmd"),
+            ("'=already", "''=already"),
+            ("¿Cómo pago?", "¿Cómo pago?"),
+            ("it's fine", "it's fine"),
+        ] {
+            assert_eq!(export_cell(value), exported, "{value}");
+            assert_eq!(import_cell(&export_cell(value)), value, "round trip of {value}");
+        }
+    }
+}
