@@ -197,12 +197,12 @@ async fn first_load_bytes(client: &reqwest::Client, base: &str, token: &str) -> 
     let page = client.get(format!("{base}/console/")).send().await?.text().await?;
     let version = page.split("app.js?v=").nth(1).map(|v| v.chars().take_while(|c| *c != '"').collect::<String>());
     let version = version.unwrap_or_default();
-    let assets = [
-        "/console/".to_owned(),
-        format!("/console/app.js?v={version}"),
-        format!("/console/app.css?v={version}"),
-        "/console/i18n/es.json".to_owned(),
-    ];
+    let mut assets =
+        vec!["/console/".to_owned(), format!("/console/app.css?v={version}"), "/console/i18n/es.json".to_owned()];
+    // The entry module and every module it imports, as the browser fetches them.
+    for module in ["app", "lib", "live", "inbox", "case", "contact", "unit", "admin"] {
+        assets.push(format!("/console/{module}.js?v={version}"));
+    }
     let reads = [
         "/api/v1/auth/me",
         "/api/v1/units",
