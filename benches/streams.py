@@ -3,8 +3,10 @@
   python3 benches/streams.py open BASE N     opens N widget sessions and their
                                              event streams, holds them, and prints
                                              how many are open every few seconds
-  python3 benches/streams.py burst BASE N C  starts N anonymous sessions, C at a
-                                             time, each writing a first message
+  python3 benches/streams.py burst BASE N C [sessions|conversations]
+                                             starts N anonymous sessions, C at a time;
+                                             with `conversations` (the default) each
+                                             also writes a first message
 
 Plain asyncio sockets: nothing to install.
 """
@@ -34,8 +36,10 @@ async def request(host, port, method, path, body=None, token=None):
     return status, content
 
 
-async def session(host, port, unit):
+async def session(host, port, unit, allow_refusal=False):
     status, content = await request(host, port, "POST", "/api/v1/webchat/sessions", {"unit": unit})
+    if status == 429 and allow_refusal:
+        return None
     if status != 201:
         raise RuntimeError(f"session: {status} {content[:200]!r}")
     return json.loads(content)["token"]
@@ -63,9 +67,15 @@ async def hold_stream(host, port, token, open_now):
 async def open_streams(base, n, unit="admisiones"):
     url = urlparse(base)
     host, port = url.hostname, url.port
+    async def patient_session():
+        # The instance-wide session limit lets ~100 a second through.
+        while (token := await session(host, port, unit, allow_refusal=True)) is None:
+            await asyncio.sleep(0.2)
+        return token
+
     tokens = []
     for start in range(0, n, 100):
-        tokens += await asyncio.gather(*(session(host, port, unit) for _ in range(min(100, n - start))))
+        tokens += await asyncio.gather(*(patient_session() for _ in range(min(100, n - start))))
     open_now = [0]
     tasks = [asyncio.create_task(hold_stream(host, port, t, open_now)) for t in tokens]
     while True:
@@ -74,7 +84,7 @@ async def open_streams(base, n, unit="admisiones"):
         print(f"open streams: {open_now[0]} (failed {failed})", flush=True)
 
 
-async def burst(base, n, concurrency, unit="admisiones"):
+async def burst(base, n, concurrency, what="conversations", unit="admisiones"):
     url = urlparse(base)
     host, port = url.hostname, url.port
     gate = asyncio.Semaphore(concurrency)
@@ -82,7 +92,11 @@ async def burst(base, n, concurrency, unit="admisiones"):
 
     async def one(k):
         async with gate:
-            token = await session(host, port, unit)
+            token = await session(host, port, unit, allow_refusal=True)
+            if token is None or what == "sessions":
+                status = 429 if token is None else 201
+                statuses[status] = statuses.get(status, 0) + 1
+                return
             status, _ = await request(
                 host, port, "POST", "/api/v1/webchat/messages", {"body": f"Hola, consulta {k}"}, token
             )
@@ -98,4 +112,4 @@ if __name__ == "__main__":
     if what == "open":
         asyncio.run(open_streams(base, int(sys.argv[3])))
     else:
-        asyncio.run(burst(base, int(sys.argv[3]), int(sys.argv[4])))
+        asyncio.run(burst(base, int(sys.argv[3]), int(sys.argv[4]), *sys.argv[5:6]))

@@ -48,6 +48,8 @@ pub struct AppState {
     pub streams: Arc<crate::api::stream_slots::StreamSlots>,
     /// Web-chat sessions started per address.
     pub webchat_sessions_by_ip: RateLimiter,
+    /// Web-chat sessions started on this instance, all addresses together.
+    pub webchat_sessions: RateLimiter,
     /// Web-chat conversations (cases) opened per address.
     pub webchat_conversations_by_ip: RateLimiter,
 }
@@ -131,6 +133,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
             config.streams.webchat_sessions_per_address_per_hour,
             Duration::from_secs(3600),
         ),
+        webchat_sessions: RateLimiter::new(config.streams.webchat_sessions_per_second, Duration::from_secs(1)),
         webchat_conversations_by_ip: RateLimiter::new(
             config.streams.webchat_conversations_per_address_per_hour,
             Duration::from_secs(3600),

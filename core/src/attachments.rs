@@ -103,16 +103,6 @@ impl Default for AttachmentsConfig {
     }
 }
 
-/// The prefix of a reference to a kept file.
-pub const REFERENCE_PREFIX: &str = "sha256:";
-
-/// The content hash a reference names, if it names a kept file.
-pub fn hash_of(reference: &str) -> Option<&str> {
-    reference
-        .strip_prefix(REFERENCE_PREFIX)
-        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
-}
-
 /// Why a file was not accepted.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
 pub enum Refused {
@@ -432,18 +422,15 @@ fn looks_like(content_type: &str, bytes: &[u8]) -> bool {
     }
 }
 
-/// The job that removes kept files no message refers to.
-pub const GC_JOB: &str = "files.gc";
-
 /// Starts the loop that schedules garbage collection of kept files, one
 /// `files.gc` job per period across all instances (keyed by the period).
 pub fn spawn_gc(state: actix_web::web::Data<crate::app::AppState>) {
-    crate::jobs::every(state.clone(), state.config.attachments.gc_every_secs, GC_JOB);
+    crate::jobs::every(state.clone(), state.config.attachments.gc_every_secs, crate::store::job::JobKind::FilesGc);
 }
 
 /// Runs a `files.gc` job: removes the files no message refers to that were
 /// kept more than `attachments.gc_after_hours` ago.
-pub async fn gc_job(state: &crate::app::AppState) -> crate::jobs::Outcome {
+pub async fn gc_job(state: &crate::app::AppState) -> crate::store::job::Outcome {
     let hours = i64::try_from(state.config.attachments.gc_after_hours).unwrap_or(i64::MAX / 3600);
     let before = crate::store::now() - chrono::Duration::hours(hours);
     match collect_garbage(&state.store, &state.attachments, before, false).await {
@@ -451,9 +438,9 @@ pub async fn gc_job(state: &crate::app::AppState) -> crate::jobs::Outcome {
             if collected.files > 0 {
                 tracing::info!(files = collected.files, bytes = collected.bytes, "unsent files removed");
             }
-            crate::jobs::Outcome::Done
+            crate::store::job::Outcome::Done
         }
-        Err(e) => crate::jobs::Outcome::Retry(e.to_string()),
+        Err(e) => crate::store::job::Outcome::Retry(e.to_string()),
     }
 }
 
@@ -507,8 +494,8 @@ mod tests {
         )
         .unwrap();
         assert!(late.e > chrono::Utc::now().timestamp() + 86_000 && store.verify(&hash, &late).is_ok());
-        assert_eq!(hash_of(&format!("sha256:{hash}")), Some(hash.as_str()));
-        assert_eq!(hash_of("whatsapp-media:123"), None);
+        assert_eq!(crate::domain::message::hash_of(&format!("sha256:{hash}")), Some(hash.as_str()));
+        assert_eq!(crate::domain::message::hash_of("whatsapp-media:123"), None);
     }
 
     #[test]

@@ -105,6 +105,10 @@ pub struct StreamsConfig {
     pub heartbeat_secs: u64,
     /// Web-chat sessions one address may start per hour.
     pub webchat_sessions_per_address_per_hour: u32,
+    /// Web-chat sessions this instance starts per second from all addresses
+    /// together: a flood from many addresses meets this before it slows
+    /// the staff's work.
+    pub webchat_sessions_per_second: u32,
     /// Web-chat conversations (each a case, and a bot run) one address may
     /// open per hour.
     pub webchat_conversations_per_address_per_hour: u32,
@@ -119,6 +123,7 @@ impl Default for StreamsConfig {
             total: 10_000,
             heartbeat_secs: 15,
             webchat_sessions_per_address_per_hour: 120,
+            webchat_sessions_per_second: 100,
             webchat_conversations_per_address_per_hour: 30,
         }
     }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::sync::OnceLock;
 
 /// Locales with a file; the first is the fallback.
-pub const LOCALES: [&str; 3] = ["es", "en", "pt"];
+pub use crate::domain::user::LOCALES;
 
 const FILES: [&str; 3] =
     [include_str!("../locales/es.toml"), include_str!("../locales/en.toml"), include_str!("../locales/pt.toml")];

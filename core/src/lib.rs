@@ -8,9 +8,10 @@ pub mod auth;
 pub mod bench;
 pub mod channels;
 pub mod config;
+/// The plain types and rules (the `ventanilla-domain` crate).
+pub use ventanilla_domain as domain;
 pub mod console;
 pub mod demo;
-pub mod domain;
 pub mod help;
 pub mod i18n;
 pub mod jobs;

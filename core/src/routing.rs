@@ -8,10 +8,8 @@ use actix_web::web;
 
 use crate::app::AppState;
 use crate::domain::UnitId;
-use crate::jobs::Outcome;
+use crate::store::job::Outcome;
 use crate::store::{self, job::Job};
-
-pub const SWEEP_JOB: &str = "presence.sweep";
 
 /// Runs a `queue.route` job: hands out the unit's queue in one transaction
 /// that also completes the job.
@@ -77,5 +75,5 @@ pub async fn sweep(state: &AppState) -> Outcome {
 
 /// Starts the loop that enqueues the sweep, once per period across instances.
 pub fn spawn_sweep(state: web::Data<AppState>) {
-    crate::jobs::every(state.clone(), state.config.presence.sweep_secs, SWEEP_JOB);
+    crate::jobs::every(state.clone(), state.config.presence.sweep_secs, crate::store::job::JobKind::PresenceSweep);
 }

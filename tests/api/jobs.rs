@@ -2,7 +2,7 @@
 //! backoff, buried when they cannot succeed.
 
 use std::time::Duration;
-use ventanilla::store::job::{self, NewJob};
+use ventanilla::store::job::{self, JobKind, NewJob};
 use ventanilla_tests::{TestDb, eventually, on_both, spawn_app, test_config};
 
 on_both! {
@@ -10,7 +10,7 @@ on_both! {
         let db = TestDb::new(backend).await?;
         let store = ventanilla::app::open_store(&test_config(&db)).await?;
         let tx = store.begin().await?;
-        job::enqueue(&*tx, NewJob { kind: "test.work", payload: serde_json::json!({}), idempotency_key: Some("k1".into()) }).await?;
+        job::enqueue(&*tx, NewJob { kind: JobKind::FilesGc, payload: serde_json::json!({}), idempotency_key: Some("k1".into()) }).await?;
         tx.commit().await?;
 
         // A worker claims it for a very short lease, then "dies".
@@ -25,7 +25,7 @@ on_both! {
 
         // The same key is enqueued once.
         let tx = store.begin().await?;
-        let duplicate = job::enqueue(&*tx, NewJob { kind: "test.work", payload: serde_json::json!({}), idempotency_key: Some("k1".into()) }).await;
+        let duplicate = job::enqueue(&*tx, NewJob { kind: JobKind::FilesGc, payload: serde_json::json!({}), idempotency_key: Some("k1".into()) }).await;
         anyhow::ensure!(duplicate.is_err(), "a second job with the same key");
         drop(tx);
 
@@ -45,11 +45,20 @@ on_both! {
 
     async fn a_job_nobody_handles_is_buried_with_its_reason(backend) {
         let app = spawn_app(backend).await?;
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
         let tx = app.store.begin().await?;
-        job::enqueue(&*tx, NewJob { kind: "no.such.kind", payload: serde_json::json!({}), idempotency_key: None }).await?;
+        job::enqueue(&*tx, NewJob { kind: JobKind::FilesGc, payload: serde_json::json!({}), idempotency_key: Some("elsewhere".into()) }).await?;
+        // A kind this version does not know, as another version may write it.
+        job::entity::Entity::update_many()
+            .col_expr(job::entity::Column::Kind, Expr::value("no.such.kind"))
+            .filter(job::entity::Column::IdempotencyKey.eq("elsewhere"))
+            .exec(&*tx).await?;
         tx.commit().await?;
         let dead = eventually(Duration::from_secs(10), || async {
-            job::list(&app.store.db, "no.such.kind", "dead").await.ok()?.into_iter().next()
+            job::entity::Entity::find()
+                .filter(job::entity::Column::Kind.eq("no.such.kind"))
+                .filter(job::entity::Column::Status.eq("dead"))
+                .one(&app.store.db).await.ok()?
         }).await;
         let Some(dead) = dead else { anyhow::bail!("not buried") };
         anyhow::ensure!(dead.last_error.as_deref().is_some_and(|e| e.contains("no handler")), "{dead:?}");

@@ -394,4 +394,33 @@ on_both! {
         assert_eq!(done.body["custom_fields"], json!({"motivo": "Certificados", "semestre": 4, "origen": "feria"}));
         Ok(())
     }
+
+    async fn a_plugins_close_keeps_the_units_rules(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let (_, ana) = app.create_member("ana@uni.test", &unit, "agent").await?;
+        let defs = json!([{"key": "motivo", "label": "Motivo", "kind": "text", "required": true}]);
+        let saved = app.patch(&format!("/api/v1/units/{unit}"), &app.admin_token, json!({"custom_fields": defs})).await?;
+        assert_eq!(saved.status, 200, "{}", saved.text);
+        ventanilla_tests::install_plugin(&app, "hostile-protocol", json!({"mode": "close"}), json!({}), &[unit.as_str()]).await?;
+        let case = id(&app.create_case(&ana, &unit, "Inscripción").await?);
+        let claimed = app.call(Method::POST, &format!("/api/v1/cases/{case}/claim"), Some(&ana), None).await?;
+        assert_eq!(claimed.status, 200, "{}", claimed.text);
+        // The protocol closes on "listo": refused while the field is empty...
+        app.contact_says(&case, "listo, gracias").await?;
+        let audit = ventanilla_tests::eventually(std::time::Duration::from_secs(20), || async {
+            let events = app.get("/api/v1/audit-events?action=plugin.failed", &app.admin_token).await.ok()?;
+            events.body["items"].as_array().and_then(|i| i.first()).cloned()
+        }).await;
+        let refusal = audit.map(|a| a["details"]["error"].to_string()).unwrap_or_default();
+        assert!(refusal.contains("Motivo must be filled"), "the refusal is recorded: {refusal}");
+        assert_eq!(app.case(&case).await?["status"], "assigned");
+        // ...and applied once it is filled.
+        let filled = app.patch(&format!("/api/v1/cases/{case}"), &ana, json!({"custom_fields": {"motivo": "Matrícula"}})).await?;
+        assert_eq!(filled.status, 200, "{}", filled.text);
+        app.contact_says(&case, "listo").await?;
+        let closed = app.case_until(&case, "closed by the protocol", |c| c["status"] == "closed").await?;
+        assert_eq!(closed["custom_fields"]["motivo"], "Matrícula");
+        Ok(())
+    }
 }

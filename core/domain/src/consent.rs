@@ -107,7 +107,7 @@ impl NewConsentText {
     ) -> Result<NewConsentText, Vec<Error>> {
         let mut errors = vec![];
         let purpose = parse_label("purpose", purpose).map_err(|e| errors.push(e)).ok();
-        if !crate::i18n::LOCALES.contains(&locale) {
+        if !crate::user::LOCALES.contains(&locale) {
             errors.push(Error::invalid("locale", "must be `es`, `en` or `pt`"));
         }
         let text = text.trim();

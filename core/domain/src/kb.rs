@@ -391,7 +391,7 @@ impl Principal {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::domain::{Membership, UserId};
+    use crate::{Membership, UserId};
 
     #[test]
     fn locales_parse_by_language() {

@@ -103,10 +103,20 @@ pub struct Attachment {
     pub error: Option<String>,
 }
 
+/// The prefix of a reference to a file this server keeps (by content hash).
+pub const REFERENCE_PREFIX: &str = "sha256:";
+
+/// The content hash a reference names, if it names a kept file.
+pub fn hash_of(reference: &str) -> Option<&str> {
+    reference
+        .strip_prefix(REFERENCE_PREFIX)
+        .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+}
+
 impl Attachment {
     /// A file still only with the provider, and not given up on.
     pub fn awaits_download(&self) -> bool {
-        self.error.is_none() && crate::attachments::hash_of(&self.reference).is_none()
+        self.error.is_none() && hash_of(&self.reference).is_none()
     }
 }
 

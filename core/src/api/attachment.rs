@@ -11,8 +11,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, Problem};
 use super::extract::Auth;
 use crate::app::AppState;
-use crate::attachments::{LinkQuery, REFERENCE_PREFIX, Refused, hash_of};
+use crate::attachments::{LinkQuery, Refused};
 use crate::domain::CaseId;
+use crate::domain::message::{REFERENCE_PREFIX, hash_of};
 use crate::store;
 
 /// A kept file, ready to attach to a message.

@@ -535,16 +535,8 @@ pub async fn update_case(
         check_fields("custom_fields", fields, &mut check);
         check.check(domain::custom_field::check_values("custom_fields", &defs, fields));
     }
-    if matches!(body.status, Some(CaseStatus::Resolved)) {
-        let mut merged = before.custom_fields.clone();
-        for (key, value) in body.custom_fields.iter().flatten() {
-            merged.insert(key.clone(), value.clone());
-        }
-        if let Some(missing) = domain::custom_field::missing_required(&defs, &merged) {
-            let message = format!("{} must be filled before the case is resolved", missing.label);
-            check.check::<()>(Err(domain::Error::invalid(format!("custom_fields.{}", missing.key), message)));
-        }
-    }
+    // Required fields before resolving are the store's rule (every path
+    // goes through it): `store::case::update_in`.
     if let Some(Some(until)) = body.snoozed_until {
         let now = Utc::now();
         if until <= now {

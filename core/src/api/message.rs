@@ -122,9 +122,9 @@ impl MessageDto {
                 .attachments
                 .into_iter()
                 .map(|a| AttachmentDto {
-                    url: crate::attachments::hash_of(&a.reference)
+                    url: crate::domain::message::hash_of(&a.reference)
                         .map(|hash| files.link(hash, &a.content_type, &a.file_name, files.config.link_ttl_secs)),
-                    status: match (crate::attachments::hash_of(&a.reference), &a.error) {
+                    status: match (crate::domain::message::hash_of(&a.reference), &a.error) {
                         (Some(_), _) => AttachmentStatus::Kept,
                         (None, None) => AttachmentStatus::Pending,
                         (None, Some(_)) => AttachmentStatus::Failed,
@@ -342,7 +342,7 @@ async fn kept_files(
         let unknown = || {
             ApiError::field(field.clone(), "must be a reference POST /cases/{id}/attachments returned for this case")
         };
-        let hash = crate::attachments::hash_of(&file.reference).ok_or_else(unknown)?;
+        let hash = crate::domain::message::hash_of(&file.reference).ok_or_else(unknown)?;
         let stored = store::attachment::find_for_case(&state.store.db, hash, case).await?.ok_or_else(unknown)?;
         kept.push(domain::message::Attachment {
             file_name: super::attachment::clean_name(file.file_name.as_deref().unwrap_or_default(), "archivo"),

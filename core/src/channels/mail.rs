@@ -71,7 +71,7 @@ async fn keep_parts(state: &AppState, decoded: &Decoded, parsed: &mut Parsed) ->
             .put(bytes.to_vec())
             .await
             .map_err(|e| store::Error::Corrupt(format!("cannot keep a file: {e}")))?;
-        file.reference = format!("{}{hash}", crate::attachments::REFERENCE_PREFIX);
+        file.reference = format!("{}{hash}", crate::domain::message::REFERENCE_PREFIX);
         file.content_type = content_type.clone();
         file.size_bytes = bytes.len() as u64;
         kept.push(store::attachment::Stored { hash, content_type, size_bytes: bytes.len() as u64 });

@@ -21,12 +21,12 @@ use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Connector;
 use crate::app::AppState;
-use crate::jobs::Outcome;
 use crate::plugins::mail::{MailboxSpec, Security};
-use crate::store::{self, job::Job};
-
-/// The job that reads one install's mailbox.
-pub const POLL_JOB: &str = "mail.poll";
+use crate::store::job::Outcome;
+use crate::store::{
+    self,
+    job::{Job, JobKind},
+};
 
 /// Most messages taken in one poll; the rest wait for the next.
 const MAX_PER_POLL: usize = 50;
@@ -68,9 +68,9 @@ pub async fn schedule(state: &AppState) -> Result<usize, store::Error> {
             continue;
         }
         let job = store::job::NewJob {
-            kind: POLL_JOB,
+            kind: JobKind::MailPoll,
             payload: serde_json::json!({ "install_id": install.id }),
-            idempotency_key: Some(format!("{POLL_JOB}:{}:{period}", install.id)),
+            idempotency_key: Some(format!("{}:{}:{period}", JobKind::MailPoll.as_str(), install.id)),
         };
         let tx = state.store.begin().await?;
         // Another instance enqueued this period's read already: fine.

@@ -13,9 +13,9 @@ use std::time::Duration;
 use crate::app::AppState;
 use crate::domain::MessageId;
 use crate::domain::message::Attachment;
-use crate::jobs::Outcome;
 use crate::plugins::dispatch::record_call;
 use crate::plugins::media::{Downloaded, NotFetched};
+use crate::store::job::Outcome;
 use crate::store::{self, job::Job};
 
 /// Runs a `media.fetch` job for one inbound message.
@@ -51,7 +51,7 @@ pub async fn fetch(state: &AppState, job: &Job) -> Outcome {
         Ok(ctx) => ctx,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    let last_try = job.attempts >= crate::jobs::max_attempts(&job.kind);
+    let last_try = job.attempts >= crate::store::job::JobKind::MediaFetch.max_attempts();
     let config = &state.attachments.config;
     let timeout = Duration::from_secs(config.download_timeout_secs.max(1));
     let mut again = None;
@@ -135,7 +135,7 @@ async fn keep(state: &AppState, file: &mut Attachment, downloaded: Downloaded) -
         tx.commit().await
     };
     recorded.await.map_err(|e| Kept::Store(e.to_string()))?;
-    file.reference = format!("{}{hash}", crate::attachments::REFERENCE_PREFIX);
+    file.reference = format!("{}{hash}", crate::domain::message::REFERENCE_PREFIX);
     file.content_type = essence;
     file.size_bytes = size_bytes;
     Ok(())

@@ -19,12 +19,16 @@ use crate::app::AppState;
 use crate::domain::Case;
 use crate::domain::channel_rules::{ChannelRules, Template};
 use crate::domain::{self, AuthorKind, DeliveryStatus, MessageId};
-use crate::jobs::Outcome;
 use crate::plugins::connector::{self, InboundRequest, OutboundMessage};
 use crate::plugins::dispatch::record_call;
 use crate::plugins::manifest::{Manifest, World};
 use crate::plugins::runtime::Prepared;
-use crate::store::{self, Store, job::Job, plugin_install::Install};
+use crate::store::job::Outcome;
+use crate::store::{
+    self, Store,
+    job::{Job, JobKind},
+    plugin_install::Install,
+};
 
 pub mod ingest;
 pub mod mail;
@@ -289,7 +293,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
     let result = state.plugins.run_send(&connector.plugin, ctx, outbound).await;
     let plugin_error = result.as_ref().err().map(ToString::to_string);
     record_call(state, install_id, started.elapsed(), plugin_error.as_deref()).await;
-    let last_attempt = job.attempts >= 10;
+    let last_attempt = job.attempts >= JobKind::MessageDeliver.max_attempts();
     match result {
         Ok((Ok(receipt), _)) => {
             let done = async {
@@ -328,7 +332,7 @@ fn outbound_files(state: &AppState, message: &domain::Message) -> Result<Vec<cra
         .attachments
         .iter()
         .map(|a| {
-            let Some(hash) = crate::attachments::hash_of(&a.reference) else {
+            let Some(hash) = crate::domain::message::hash_of(&a.reference) else {
                 return Err(format!("`{}` is not a file this server keeps", a.file_name));
             };
             if prefix.is_empty() {
@@ -353,7 +357,7 @@ fn mail_files(message: &domain::Message) -> Vec<crate::plugins::bot::Attachment>
     message
         .attachments
         .iter()
-        .filter(|a| crate::attachments::hash_of(&a.reference).is_some())
+        .filter(|a| crate::domain::message::hash_of(&a.reference).is_some())
         .map(|a| crate::plugins::bot::Attachment {
             file_name: a.file_name.clone(),
             content_type: a.content_type.clone(),

@@ -6,7 +6,7 @@
 
 use crate::app::AppState;
 use crate::domain::{AuthorKind, CaseId, CaseStatus};
-use crate::jobs::Outcome;
+use crate::store::job::Outcome;
 use crate::store::{self, job::Job};
 
 pub async fn offer(state: &AppState, job: &Job) -> Outcome {

@@ -112,6 +112,7 @@ pub async fn start_session(
     let ip = crate::api::auth::client_ip(&req, &state);
     state.public_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
     state.webchat_sessions_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
+    state.webchat_sessions.hit("all").map_err(ApiError::RateLimited)?;
     let unit =
         store::unit::find_by_slug(&state.store.db, body.0.unit.trim()).await?.ok_or(ApiError::NotFound("unit"))?;
     let locale = match body.0.locale.as_deref() {
@@ -251,7 +252,7 @@ async fn widget_messages(state: &AppState, messages: Vec<domain::Message>) -> Re
                 .into_iter()
                 .filter_map(|a| {
                     let files = &state.attachments;
-                    let hash = crate::attachments::hash_of(&a.reference)?;
+                    let hash = crate::domain::message::hash_of(&a.reference)?;
                     let url = files.link(hash, &a.content_type, &a.file_name, files.config.link_ttl_secs);
                     Some(WidgetFile { url, name: a.file_name, content_type: a.content_type, size_bytes: a.size_bytes })
                 })

@@ -11,20 +11,8 @@ use std::time::Duration;
 use actix_web::web;
 
 use crate::app::AppState;
-use crate::store::job::{self, Job};
-
-/// What running a job came to.
-pub enum Outcome {
-    /// The work is done (and the job completed in the handler's transaction).
-    Done,
-    /// Try again later; after `max_attempts` the job is buried.
-    Retry(String),
-    /// It cannot succeed; keep it as dead.
-    Dead(String),
-    /// Not now (a rate limit): run it again after this long, without
-    /// counting this as an attempt.
-    Later(std::time::Duration),
-}
+pub use crate::store::job::Outcome;
+use crate::store::job::{self, Job, JobKind};
 
 /// How often an idle worker looks for due jobs (commits wake it sooner).
 const POLL: Duration = Duration::from_millis(500);
@@ -34,15 +22,6 @@ pub fn backoff(attempts: i32) -> Duration {
     let base = 2u64.saturating_pow(attempts.clamp(1, 12) as u32).min(3600);
     let jitter = rand::random::<u64>() % (base * 250 + 1);
     Duration::from_millis(base * 1000 + jitter)
-}
-
-/// Runs a job of `kind` gets before it is given up on.
-pub fn max_attempts(kind: &str) -> i32 {
-    match kind {
-        "message.deliver" => 10,
-        crate::store::message::MEDIA_JOB => 8,
-        _ => 5,
-    }
 }
 
 /// Starts `workers` job loops on the current runtime.
@@ -75,7 +54,7 @@ async fn work(state: web::Data<AppState>, worker: usize) {
 
 /// Enqueues a `kind` job every `secs` seconds (0: never), keyed by the
 /// period so however many instances run, one job per period does the work.
-pub fn every(state: web::Data<AppState>, secs: u64, kind: &'static str) {
+pub fn every(state: web::Data<AppState>, secs: u64, kind: JobKind) {
     if secs == 0 {
         return;
     }
@@ -83,8 +62,8 @@ pub fn every(state: web::Data<AppState>, secs: u64, kind: &'static str) {
         loop {
             tokio::time::sleep(Duration::from_secs(secs)).await;
             let period = crate::store::now().timestamp() / secs as i64;
-            let new =
-                job::NewJob { kind, payload: serde_json::json!({}), idempotency_key: Some(format!("{kind}:{period}")) };
+            let key = format!("{}:{period}", kind.as_str());
+            let new = job::NewJob { kind, payload: serde_json::json!({}), idempotency_key: Some(key) };
             let enqueued = async {
                 let tx = state.store.begin().await?;
                 job::enqueue(&*tx, new).await?;
@@ -92,7 +71,7 @@ pub fn every(state: web::Data<AppState>, secs: u64, kind: &'static str) {
             };
             // Another instance enqueued this period's run already: fine.
             if let Err(e) = enqueued.await {
-                tracing::debug!(kind, error = %e, "periodic job not enqueued");
+                tracing::debug!(kind = kind.as_str(), error = %e, "periodic job not enqueued");
             }
         }
     });
@@ -102,19 +81,21 @@ pub fn every(state: web::Data<AppState>, secs: u64, kind: &'static str) {
 pub async fn run(state: &AppState, job: Job) {
     let (id, kind, attempts) = (job.id, job.kind.clone(), job.attempts);
     let started = std::time::Instant::now();
-    let outcome = match kind.as_str() {
-        "plugin.event" => crate::plugins::dispatch::handle(state, &job).await,
-        "message.deliver" => crate::channels::deliver(state, &job).await,
-        crate::store::message::MEDIA_JOB => crate::channels::media::fetch(state, &job).await,
-        crate::store::article::INDEX_JOB => crate::search::sync::handle(state, &job).await,
-        crate::channels::mailbox::POLL_JOB => crate::channels::mailbox::poll(state, &job).await,
-        crate::attachments::GC_JOB => crate::attachments::gc_job(state).await,
-        crate::store::survey::OFFER_JOB => crate::channels::survey::offer(state, &job).await,
-        crate::store::routing::ROUTE_JOB => crate::routing::route(state, &job).await,
-        crate::routing::SWEEP_JOB => crate::routing::sweep(state).await,
-        crate::store::case::WAKE_JOB => crate::routing::wake(state, &job).await,
-        other => Outcome::Dead(format!("no handler for job kind `{other}`")),
+    let known = JobKind::parse(&kind);
+    let outcome = match known {
+        Some(JobKind::PluginEvent) => crate::plugins::dispatch::handle(state, &job).await,
+        Some(JobKind::MessageDeliver) => crate::channels::deliver(state, &job).await,
+        Some(JobKind::MediaFetch) => crate::channels::media::fetch(state, &job).await,
+        Some(JobKind::KbIndex) => crate::search::sync::handle(state, &job).await,
+        Some(JobKind::MailPoll) => crate::channels::mailbox::poll(state, &job).await,
+        Some(JobKind::FilesGc) => crate::attachments::gc_job(state).await,
+        Some(JobKind::SurveyOffer) => crate::channels::survey::offer(state, &job).await,
+        Some(JobKind::QueueRoute) => crate::routing::route(state, &job).await,
+        Some(JobKind::PresenceSweep) => crate::routing::sweep(state).await,
+        Some(JobKind::CaseWake) => crate::routing::wake(state, &job).await,
+        None => Outcome::Dead(format!("no handler for job kind `{kind}`")),
     };
+    let max_attempts = known.map_or(1, JobKind::max_attempts);
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let result = match outcome {
         Outcome::Done => {
@@ -133,7 +114,7 @@ pub async fn run(state: &AppState, job: Job) {
             let at = crate::store::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
             job::postpone(&state.store, id, at).await
         }
-        Outcome::Retry(error) if attempts < max_attempts(&kind) => {
+        Outcome::Retry(error) if attempts < max_attempts => {
             let delay = backoff(attempts);
             tracing::warn!(job = %id, kind, attempts, error, retry_in_ms = delay.as_millis() as u64, "job will be retried");
             let at = crate::store::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));

@@ -320,7 +320,7 @@ async fn apply_one(
             };
             let at = store::now() + chrono::Duration::milliseconds(t.delay_ms as i64);
             let new = job::NewJob {
-                kind: event::JOB_KIND,
+                kind: crate::store::job::JobKind::PluginEvent,
                 payload: serde_json::to_value(&payload).unwrap_or_default(),
                 idempotency_key: Some(key),
             };

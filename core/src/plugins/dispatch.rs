@@ -14,7 +14,7 @@ use super::runtime::Prepared;
 use super::{CallContext, Error};
 use crate::app::AppState;
 use crate::domain::{CaseId, CaseStatus, MessageId};
-use crate::jobs::Outcome;
+use crate::store::job::Outcome;
 use crate::store::{self, event::CaseEvent, event::PluginEvent, job::Job, plugin_install::Install};
 
 /// Store errors before the plugin ran are passing: try again later.

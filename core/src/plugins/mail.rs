@@ -362,7 +362,7 @@ async fn mail_files(
     let mut files = vec![];
     for file in attachments {
         let allowed = outbound.as_ref().filter(|f| f.allowed.contains(&file.reference));
-        let (Some(outbound), Some(hash)) = (allowed, crate::attachments::hash_of(&file.reference)) else {
+        let (Some(outbound), Some(hash)) = (allowed, crate::domain::message::hash_of(&file.reference)) else {
             return Err(wit::MailError::Rejected(format!(
                 "`{}` is not a file of the message being sent",
                 file.file_name

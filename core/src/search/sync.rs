@@ -102,8 +102,8 @@ impl Search {
 }
 
 /// Runs a `kb.index` job: `{"articles": [ids]}`.
-pub async fn handle(state: &crate::app::AppState, job: &store::job::Job) -> crate::jobs::Outcome {
-    use crate::jobs::Outcome;
+pub async fn handle(state: &crate::app::AppState, job: &store::job::Job) -> crate::store::job::Outcome {
+    use crate::store::job::Outcome;
     let ids: Vec<ArticleId> = match job.payload.get("articles").cloned().map(serde_json::from_value) {
         Some(Ok(ids)) => ids,
         _ => return Outcome::Dead("payload has no `articles` list".into()),

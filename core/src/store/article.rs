@@ -18,9 +18,6 @@ use sea_orm::{
     QuerySelect, Set,
 };
 
-/// The job kind that brings the search index up to date with articles.
-pub const INDEX_JOB: &str = "kb.index";
-
 pub mod entity {
     use sea_orm::entity::prelude::*;
 
@@ -396,7 +393,11 @@ pub async fn enqueue_index(conn: &impl ConnectionTrait, ids: &[ArticleId]) -> Re
     for chunk in ids.chunks(500) {
         job::enqueue(
             conn,
-            job::NewJob { kind: INDEX_JOB, payload: serde_json::json!({ "articles": chunk }), idempotency_key: None },
+            job::NewJob {
+                kind: job::JobKind::KbIndex,
+                payload: serde_json::json!({ "articles": chunk }),
+                idempotency_key: None,
+            },
         )
         .await?;
     }

@@ -306,6 +306,23 @@ pub async fn get_locked(conn: &impl ConnectionTrait, scope: Scope<'_>, id: CaseI
     to_case(model, tags.remove(&id.0).unwrap_or_default())
 }
 
+/// A case is resolved only with its unit's required fields filled, by
+/// whoever resolves it: an agent, a token, a plugin's `close`.
+async fn require_fields_to_resolve(conn: &impl ConnectionTrait, case: &Case) -> Result<()> {
+    let defs = match super::unit::get(conn, case.unit_id).await {
+        Ok(unit) => unit.custom_fields,
+        Err(Error::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    match crate::domain::custom_field::missing_required(&defs, &case.custom_fields) {
+        Some(missing) => {
+            let message = format!("{} must be filled before the case is resolved", missing.label);
+            Err(crate::domain::Error::invalid(format!("custom_fields.{}", missing.key), message).into())
+        }
+        None => Ok(()),
+    }
+}
+
 /// Who a filter on the assignee asks for.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum AssigneeFilter {
@@ -549,9 +566,6 @@ pub async fn transfer(
     Ok(case)
 }
 
-/// The job that brings a snoozed case back at its time.
-pub const WAKE_JOB: &str = "case.wake";
-
 /// Brings `id` back from a snooze that was due at `at` (a later snooze, or
 /// one already ended, is left alone); tells its assignee. True if it woke.
 pub async fn wake_in(conn: &impl ConnectionTrait, id: CaseId, at: DateTime<Utc>) -> Result<bool> {
@@ -616,6 +630,9 @@ pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Ca
         }
     }
     if let Some(status) = patch.status {
+        if status == CaseStatus::Resolved && case.status != CaseStatus::Resolved {
+            require_fields_to_resolve(conn, case).await?;
+        }
         case.transition(status, patch.assignee_id.flatten(), now)?;
     }
     if let Some(until) = patch.snoozed_until {
@@ -628,9 +645,9 @@ pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Ca
         case.snoozed_until = until;
         if let Some(at) = until {
             let job = super::job::NewJob {
-                kind: WAKE_JOB,
+                kind: super::job::JobKind::CaseWake,
                 payload: serde_json::json!({ "case_id": case.id, "at": at }),
-                idempotency_key: Some(format!("{WAKE_JOB}:{}:{}", case.id, at.timestamp_micros())),
+                idempotency_key: Some(format!("case.wake:{}:{}", case.id, at.timestamp_micros())),
             };
             super::job::enqueue_at(conn, job, at).await?;
         }

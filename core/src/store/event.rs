@@ -45,8 +45,6 @@ pub struct PluginEvent {
     pub event: CaseEvent,
 }
 
-pub const JOB_KIND: &str = "plugin.event";
-
 /// The group of an install's events about one case: they run one at a
 /// time, in order, so the plugin's state for the case is never raced.
 pub fn group_key(install: uuid::Uuid, case: crate::domain::CaseId) -> String {
@@ -83,7 +81,7 @@ pub async fn emit(conn: &impl sea_orm::ConnectionTrait, actor: &Actor, case: &Ca
             _ => None,
         };
         let new = job::NewJob {
-            kind: JOB_KIND,
+            kind: super::job::JobKind::PluginEvent,
             payload: serde_json::to_value(&payload).unwrap_or_default(),
             idempotency_key,
         };

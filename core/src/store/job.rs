@@ -41,8 +41,94 @@ pub mod entity {
 
 pub use entity::Model as Job;
 
+/// Every kind of job, with how often it is tried before it is given up on.
+/// The database keeps the kind's name; a name this version does not know
+/// (written by another version) is buried with a clear reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum JobKind {
+    /// Run an install's plugin on a case event (`store::event`).
+    PluginEvent,
+    /// Send an outbound message through its channel's connector.
+    MessageDeliver,
+    /// Download a file a provider's message references.
+    MediaFetch,
+    /// Bring the search index in step with changed articles.
+    KbIndex,
+    /// Read the mailbox of an e-mail channel account.
+    MailPoll,
+    /// Remove kept files nothing refers to.
+    FilesGc,
+    /// Offer a resolved case's satisfaction survey.
+    SurveyOffer,
+    /// Hand out a unit's queue.
+    QueueRoute,
+    /// Mark inactive agents away, then offline.
+    PresenceSweep,
+    /// Bring back a snoozed case.
+    CaseWake,
+}
+
+impl JobKind {
+    pub const ALL: [JobKind; 10] = [
+        JobKind::PluginEvent,
+        JobKind::MessageDeliver,
+        JobKind::MediaFetch,
+        JobKind::KbIndex,
+        JobKind::MailPoll,
+        JobKind::FilesGc,
+        JobKind::SurveyOffer,
+        JobKind::QueueRoute,
+        JobKind::PresenceSweep,
+        JobKind::CaseWake,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobKind::PluginEvent => "plugin.event",
+            JobKind::MessageDeliver => "message.deliver",
+            JobKind::MediaFetch => "media.fetch",
+            JobKind::KbIndex => "kb.index",
+            JobKind::MailPoll => "mail.poll",
+            JobKind::FilesGc => "files.gc",
+            JobKind::SurveyOffer => "survey.offer",
+            JobKind::QueueRoute => "queue.route",
+            JobKind::PresenceSweep => "presence.sweep",
+            JobKind::CaseWake => "case.wake",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<JobKind> {
+        JobKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Runs a job of this kind gets before it is buried: a send is worth
+    /// trying for longer (10 attempts, about 17 minutes with backoff) than a
+    /// download (8) or the host's own work (5).
+    pub fn max_attempts(self) -> i32 {
+        match self {
+            JobKind::MessageDeliver => 10,
+            JobKind::MediaFetch => 8,
+            _ => 5,
+        }
+    }
+}
+
+/// What running a job came to (a handler's answer to the worker).
+#[derive(Debug)]
+pub enum Outcome {
+    /// The work is done (and the job completed in the handler's transaction).
+    Done,
+    /// Try again later; after its kind's `max_attempts` the job is buried.
+    Retry(String),
+    /// It cannot succeed; keep it as dead.
+    Dead(String),
+    /// Not now (a rate limit, or earlier work of its group): run it again
+    /// after this long, without counting this as an attempt.
+    Later(std::time::Duration),
+}
+
 pub struct NewJob {
-    pub kind: &'static str,
+    pub kind: JobKind,
     pub payload: serde_json::Value,
     /// Jobs with the same key are enqueued once.
     pub idempotency_key: Option<String>,
@@ -78,7 +164,7 @@ pub async fn enqueue_in_group(
     let now = super::now();
     entity::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
-        kind: Set(job.kind.to_owned()),
+        kind: Set(job.kind.as_str().to_owned()),
         payload: Set(job.payload),
         status: Set("pending".to_owned()),
         run_at: Set(run_at),
@@ -220,9 +306,9 @@ pub async fn get(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Option<J
 }
 
 /// Jobs of one kind in one status, oldest first (tests and operators).
-pub async fn list(conn: &impl ConnectionTrait, kind: &str, status: &str) -> Result<Vec<Job>> {
+pub async fn list(conn: &impl ConnectionTrait, kind: JobKind, status: &str) -> Result<Vec<Job>> {
     Ok(entity::Entity::find()
-        .filter(entity::Column::Kind.eq(kind))
+        .filter(entity::Column::Kind.eq(kind.as_str()))
         .filter(entity::Column::Status.eq(status))
         .order_by_asc(entity::Column::CreatedAt)
         .all(conn)

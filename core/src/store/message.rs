@@ -101,13 +101,10 @@ pub async fn add(store: &Store, actor: &Actor, scope: Scope<'_>, case_id: CaseId
     Ok(message)
 }
 
-/// The job that downloads the files an inbound message references.
-pub const MEDIA_JOB: &str = "media.fetch";
-
 /// Whether any message names the kept file `hash` among its attachments.
 pub async fn refers_to_file(conn: &impl ConnectionTrait, hash: &str) -> Result<bool> {
     use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
-    let pattern = format!("%{}{hash}%", crate::attachments::REFERENCE_PREFIX);
+    let pattern = format!("%{}{hash}%", crate::domain::message::REFERENCE_PREFIX);
     let as_text = Func::cast_as(Expr::col(entity::Column::Attachments), Alias::new("TEXT"));
     let found = entity::Entity::find().filter(Expr::expr(as_text).like(pattern)).one(conn).await?;
     Ok(found.is_some())
@@ -320,7 +317,7 @@ pub async fn insert_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, 
         job::enqueue(
             conn,
             job::NewJob {
-                kind: MEDIA_JOB,
+                kind: super::job::JobKind::MediaFetch,
                 payload: serde_json::json!({ "message_id": message.id }),
                 idempotency_key: Some(format!("media:{}", message.id)),
             },
@@ -329,7 +326,7 @@ pub async fn insert_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, 
     }
     if direction == Direction::Outbound {
         let job = job::NewJob {
-            kind: "message.deliver",
+            kind: super::job::JobKind::MessageDeliver,
             payload: serde_json::json!({ "message_id": message.id, "case_id": case.id, "channel": case.channel.as_str() }),
             idempotency_key: Some(format!("deliver:{}", message.id)),
         };
@@ -599,7 +596,7 @@ pub async fn retry_delivery(
     job::enqueue(
         &*tx,
         job::NewJob {
-            kind: "message.deliver",
+            kind: super::job::JobKind::MessageDeliver,
             payload: serde_json::json!({ "message_id": message.id, "case_id": case.id, "channel": case.channel.as_str() }),
             idempotency_key: Some(key),
         },

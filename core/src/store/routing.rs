@@ -11,8 +11,6 @@ use crate::domain::routing::{Candidate, Presence, RoutingMode, choose};
 use crate::domain::{Actor, Case, CaseId, CaseStatus, Role, UnitId, UserId, case::CasePatch};
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect};
 
-pub const ROUTE_JOB: &str = "queue.route";
-
 /// Every routing job belongs to this group: they run one at a time.
 const GROUP: &str = "route";
 
@@ -32,7 +30,7 @@ pub async fn request_in(conn: &impl ConnectionTrait, unit: UnitId) -> Result<()>
     }
     let payload = serde_json::json!({ "unit_id": unit.0 });
     let waiting = job::entity::Entity::find()
-        .filter(job::entity::Column::Kind.eq(ROUTE_JOB))
+        .filter(job::entity::Column::Kind.eq(job::JobKind::QueueRoute.as_str()))
         .filter(job::entity::Column::Status.eq("pending"))
         .filter(job::entity::Column::Attempts.eq(0))
         .all(conn)
@@ -40,7 +38,7 @@ pub async fn request_in(conn: &impl ConnectionTrait, unit: UnitId) -> Result<()>
     if waiting.iter().any(|j| j.payload == payload) {
         return Ok(());
     }
-    let new = job::NewJob { kind: ROUTE_JOB, payload, idempotency_key: None };
+    let new = job::NewJob { kind: job::JobKind::QueueRoute, payload, idempotency_key: None };
     job::enqueue_in_group(conn, new, super::now(), Some(GROUP.to_owned())).await
 }
 

@@ -40,9 +40,6 @@ pub mod entity {
     impl ActiveModelBehavior for ActiveModel {}
 }
 
-/// The job that offers a resolved case's survey.
-pub const OFFER_JOB: &str = "survey.offer";
-
 fn corrupt(what: &str) -> Error {
     Error::Corrupt(format!("survey {what}"))
 }
@@ -71,7 +68,11 @@ pub async fn enqueue_offer_in(conn: &impl ConnectionTrait, case: CaseId) -> Resu
     // A second resolution while the first one's offer runs: that job reads
     // the case when it runs, and one survey per case is all there is.
     let key = format!("survey:{case}");
-    let new = job::NewJob { kind: OFFER_JOB, payload: serde_json::json!({ "case_id": case }), idempotency_key: None };
+    let new = job::NewJob {
+        kind: job::JobKind::SurveyOffer,
+        payload: serde_json::json!({ "case_id": case }),
+        idempotency_key: None,
+    };
     job::enqueue_once(conn, new, &key).await
 }
 

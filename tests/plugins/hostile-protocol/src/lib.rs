@@ -1,5 +1,6 @@
 //! A protocol for tests, chosen by `{"mode": ...}` in its settings: it
-//! escalates urgent words, plays with timers, reads its case, or fails.
+//! escalates urgent words, plays with timers, reads its case, closes it, or
+//! fails.
 
 use ventanilla_sdk::actions::{add_tag, notify_supervisors, reply, schedule_timer, set_priority};
 use ventanilla_sdk::protocol::ventanilla::plugin::cases;
@@ -54,6 +55,14 @@ impl Guest for Protocol {
                 let recent = cases::recent_messages(&case.id, 5).map(|m| m.len()).unwrap_or(0);
                 Ok(vec![reply(format!("{own} {other} recent={recent}"))])
             }
+            // Closes the case whenever the person writes "listo": the host
+            // applies the same rules as for an agent (required fields).
+            "close" => match &event.kind {
+                EventKind::MessageIn(message) if message.body.to_lowercase().contains("listo") => {
+                    Ok(vec![Action::Close])
+                }
+                _ => Ok(vec![]),
+            },
             // Crisis protocol: urgent words raise priority and tell supervisors.
             _ => match &event.kind {
                 EventKind::MessageIn(message) => {
