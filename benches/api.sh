@@ -8,6 +8,8 @@
 # Usage: benches/api.sh [path/to/release/ventanilla]   (needs wrk and PostgreSQL)
 set -euo pipefail
 bin=${1:-target/release/ventanilla}
+# The benchmarks\' helper (`seed`), built with `cargo build --release -p ventanilla-bench`.
+bench=${BENCH_BIN:-$(dirname "$bin")/ventanilla-bench}
 cases=${BENCH_CASES:-100000}
 duration=${BENCH_DURATION:-15s}
 connections=${BENCH_CONNECTIONS:-32}
@@ -43,8 +45,8 @@ run_backend() {
     -d '{"slug":"otra","name":"Otra"}' >/dev/null
   curl -fsS -X POST "$base/api/v1/users" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
     -d "{\"email\":\"agente@test.example\",\"display_name\":\"Agente\",\"password\":\"clave-de-agente-123\",\"memberships\":[{\"unit_id\":\"$unit\",\"role\":\"agent\"}]}" >/dev/null
-  "$bin" bench seed --unit admisiones --cases "$cases" | sed "s/^/  [$name] /"
-  "$bin" bench seed --unit otra --cases $((cases / 10)) >/dev/null
+  "$bench" seed --unit admisiones --cases "$cases" | sed "s/^/  [$name] /"
+  "$bench" seed --unit otra --cases $((cases / 10)) >/dev/null
   agent=$(curl -fsS -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
     -d '{"email":"agente@test.example","password":"clave-de-agente-123"}' | json_field '["access_token"]')
 

@@ -6,7 +6,7 @@
 # browser profile each) and five warm ones (cached assets); the median of each.
 # Usage: benches/console-load.sh [path/to/release/ventanilla]
 #   (needs chromium and chromium-driver; bytes of a load without a browser:
-#    `ventanilla bench console`)
+#    `ventanilla-bench console`)
 set -euo pipefail
 bin=${1:-${CARGO_TARGET_DIR:-target}/release/ventanilla}
 command -v chromedriver >/dev/null || { echo "chromedriver is needed: apt-get install chromium chromium-driver" >&2; exit 1; }

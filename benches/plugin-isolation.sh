@@ -6,6 +6,8 @@
 # Usage: benches/plugin-isolation.sh [target/release/ventanilla] [hostile_bot.wasm]
 set -euo pipefail
 bin=${1:-target/release/ventanilla}
+# The benchmarks\' helper (`seed`), built with `cargo build --release -p ventanilla-bench`.
+bench=${BENCH_BIN:-$(dirname "$bin")/ventanilla-bench}
 wasm=${2:-target/wasm32-wasip2/release/hostile_bot.wasm}
 duration=${BENCH_DURATION:-15s}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -23,7 +25,7 @@ token=$(curl -fsS -X POST "$base/api/v1/auth/login" -H 'content-type: applicatio
   -d '{"email":"bench@test.example","password":"clave-de-bench-123"}' | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])')
 curl -fsS -X POST "$base/api/v1/units" -H "authorization: Bearer $token" -H 'content-type: application/json' \
   -d '{"slug":"admisiones","name":"Admisiones"}' >/dev/null
-"$bin" bench seed --unit admisiones --cases 10000 >/dev/null
+"$bench" seed --unit admisiones --cases 10000 >/dev/null
 cat > "$dir/plugin.toml" <<'TOML'
 id = "hostile-bot"
 name = "Hostile"

@@ -3,10 +3,11 @@
   python3 benches/streams.py open BASE N     opens N widget sessions and their
                                              event streams, holds them, and prints
                                              how many are open every few seconds
-  python3 benches/streams.py burst BASE N C [sessions|conversations]
-                                             starts N anonymous sessions, C at a time;
-                                             with `conversations` (the default) each
-                                             also writes a first message
+  python3 benches/streams.py burst BASE N C [sessions|conversations] [RATE]
+                                             starts N anonymous sessions, C at a time
+                                             (at most RATE a second, if given); with
+                                             `conversations` (the default) each also
+                                             writes a first message
 
 Plain asyncio sockets: nothing to install.
 """
@@ -84,13 +85,16 @@ async def open_streams(base, n, unit="admisiones"):
         print(f"open streams: {open_now[0]} (failed {failed})", flush=True)
 
 
-async def burst(base, n, concurrency, what="conversations", unit="admisiones"):
+async def burst(base, n, concurrency, what="conversations", rate=None, unit="admisiones"):
     url = urlparse(base)
     host, port = url.hostname, url.port
     gate = asyncio.Semaphore(concurrency)
     statuses = {}
+    began = time.monotonic()
 
     async def one(k):
+        if rate:
+            await asyncio.sleep(max(0.0, began + k / float(rate) - time.monotonic()))
         async with gate:
             token = await session(host, port, unit, allow_refusal=True)
             if token is None or what == "sessions":
@@ -112,4 +116,6 @@ if __name__ == "__main__":
     if what == "open":
         asyncio.run(open_streams(base, int(sys.argv[3])))
     else:
-        asyncio.run(burst(base, int(sys.argv[3]), int(sys.argv[4]), *sys.argv[5:6]))
+        what = sys.argv[5] if len(sys.argv) > 5 else "conversations"
+        rate = float(sys.argv[6]) if len(sys.argv) > 6 else None
+        asyncio.run(burst(base, int(sys.argv[3]), int(sys.argv[4]), what, rate))

@@ -3,18 +3,23 @@
 # (issue 20): GET /api/v1/cases?limit=50 as an agent, measured by wrk
 #   1. idle,
 #   2. with 3,000 open web-chat event streams, and
-#   3. with those streams plus a burst of anonymous sessions (what any
-#      visitor can start without limit but the per-address one), and
-#   4. with the streams plus a burst of anonymous conversations (each a
+#   3. with those streams plus a burst of anonymous sessions at the rate the
+#      instance admits (streams.webchat_sessions_per_second, 100 a second),
+#   4. with the streams plus a flood of sessions as fast as the load
+#      generator can send them (most refused with 429), and
+#   5. with the streams plus a burst of anonymous conversations (each a
 #      session, a case and its first message: writes the staff API's
 #      reads share the database with).
 # The aim: p99 with streams and sessions within 1.5x of idle. SQLite,
-# release build.
+# release build; on a 2-core machine the load generators share the cores.
 # Usage: benches/streams.sh [path/to/release/ventanilla]   (needs wrk)
 set -euo pipefail
 bin=${1:-target/release/ventanilla}
+# The benchmarks\' helper (`seed`), built with `cargo build --release -p ventanilla-bench`.
+bench=${BENCH_BIN:-$(dirname "$bin")/ventanilla-bench}
 streams=${BENCH_STREAMS:-3000}
 burst=${BENCH_BURST:-25000}
+admitted=${BENCH_ADMITTED:-100}
 conversations=${BENCH_CONVERSATIONS:-600}
 duration=${BENCH_DURATION:-20s}
 here=$(cd "$(dirname "$0")" && pwd)
@@ -49,7 +54,7 @@ unit=$(curl -fsS -X POST "$base/api/v1/units" -H "authorization: Bearer $admin" 
   -d '{"slug":"admisiones","name":"Admisiones"}' | json_field '["id"]')
 curl -fsS -X POST "$base/api/v1/users" -H "authorization: Bearer $admin" -H 'content-type: application/json' \
   -d "{\"email\":\"agente@test.example\",\"display_name\":\"Agente\",\"password\":\"clave-de-agente-123\",\"memberships\":[{\"unit_id\":\"$unit\",\"role\":\"agent\"}]}" >/dev/null
-"$bin" bench seed --unit admisiones --cases 10000 >/dev/null
+"$bench" seed --unit admisiones --cases 10000 >/dev/null
 agent=$(curl -fsS -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
   -d '{"email":"agente@test.example","password":"clave-de-agente-123"}' | json_field '["access_token"]')
 
@@ -68,7 +73,13 @@ until grep -q "open streams: $streams " "$dir/holder.log" 2>/dev/null; do
 done
 echo "with $streams idle web-chat streams (RSS $(( $(ps -o rss= -p "$pid") / 1024 )) MiB):"
 measure
-echo "with the streams and a burst of $burst anonymous sessions:"
+seconds=${duration%s}
+echo "with the streams and $admitted anonymous sessions a second (what the instance admits):"
+python3 "$here/streams.py" burst "$base" $((admitted * seconds)) 16 sessions "$admitted" &
+bursting=$!
+measure
+wait $bursting
+echo "with the streams and a flood of $burst anonymous sessions:"
 python3 "$here/streams.py" burst "$base" "$burst" 16 sessions &
 bursting=$!
 measure

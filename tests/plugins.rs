@@ -201,7 +201,7 @@ async fn the_frozen_v1_fixture_still_loads() -> anyhow::Result<()> {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_v1_0_connector_runs_on_the_v1_1_host() -> anyhow::Result<()> {
     use ventanilla::plugins::connector::InboundRequest;
-    use ventanilla::plugins::secrets::{SecretValue, hmac_sha1_base64};
+    use ventanilla::secrets::{SecretValue, hmac_sha1_base64};
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/plugins/sms-twilio-1.0.0.wasm");
     let host = host()?;
     let connector = host.prepare_connector(&host.compile(&std::fs::read(fixture)?)?)?;

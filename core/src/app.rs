@@ -6,53 +6,11 @@ use std::net::{SocketAddr, TcpListener};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::{self, metrics::Metrics, ratelimit::RateLimiter};
+use crate::api::{self, AppState, metrics::Metrics, ratelimit::RateLimiter};
 use crate::auth::Jwt;
 use crate::config::Config;
+use crate::services::Services;
 use crate::store::{self, Store};
-
-/// What every request handler shares.
-pub struct AppState {
-    pub store: Store,
-    pub jwt: Jwt,
-    pub config: Arc<Config>,
-    pub metrics: Metrics,
-    /// Password guesses, per address and per account.
-    pub sign_in: crate::api::sign_in_guard::SignInGuard,
-    pub plugins: crate::plugins::PluginHost,
-    pub runtime: crate::plugins::runtime::Runtime,
-    /// Seals and opens plugin install secrets.
-    pub secrets: crate::plugins::secrets::SecretBox,
-    /// Public webhook endpoints: requests per minute per client address.
-    pub webhooks_by_ip: RateLimiter,
-    /// Posts per hour per address to channel accounts whose connector caps
-    /// them (`rules.max_posts_per_ip_per_hour`: web forms), keyed by both.
-    pub posts_by_ip: RateLimiter,
-    /// The help center and public search: requests per minute per address.
-    pub public_by_ip: RateLimiter,
-    /// Article feedback: answers per hour per address.
-    pub feedback_by_ip: RateLimiter,
-    /// Knowledge-base search, shared by every surface.
-    pub search: Arc<crate::search::Search>,
-    /// Spaces sends per channel account.
-    pub pacer: crate::channels::pace::Pacer,
-    /// Web chat visitors' writes per minute.
-    pub webchat_by_visitor: RateLimiter,
-    /// Kept files and the links to them.
-    pub attachments: crate::attachments::Attachments,
-    /// Live events for the consoles connected to this instance.
-    pub live: Arc<crate::live::Hub>,
-    /// Where webhooks wait for their commit.
-    pub ingest: Arc<crate::channels::ingest::Committer>,
-    /// Live event streams open now, per holder, address and in all.
-    pub streams: Arc<crate::api::stream_slots::StreamSlots>,
-    /// Web-chat sessions started per address.
-    pub webchat_sessions_by_ip: RateLimiter,
-    /// Web-chat sessions started on this instance, all addresses together.
-    pub webchat_sessions: RateLimiter,
-    /// Web-chat conversations (cases) opened per address.
-    pub webchat_conversations_by_ip: RateLimiter,
-}
 
 /// A running server and where it listens.
 pub struct Running {
@@ -91,9 +49,10 @@ fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
 /// database, so several instances share one key without configuration.
 pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     let secrets = match &config.secrets_key {
-        Some(key) => crate::plugins::secrets::SecretBox::from_base64(key.expose())
-            .map_err(|m| anyhow::anyhow!("secrets_key: {m}"))?,
-        None => crate::plugins::secrets::SecretBox::from_file(&config.data_dir.join("secrets.key"))?,
+        Some(key) => {
+            crate::secrets::SecretBox::from_base64(key.expose()).map_err(|m| anyhow::anyhow!("secrets_key: {m}"))?
+        }
+        None => crate::secrets::SecretBox::from_file(&config.data_dir.join("secrets.key"))?,
     };
     let secret = match &config.auth.jwt_secret {
         Some(secret) => secret.expose().to_owned(),
@@ -110,9 +69,20 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     search.check(&store).await.context("cannot check the search index against the database")?;
     search.start_log(store.clone());
     let ingest = crate::channels::ingest::Committer::new(store.clone(), config.channels.reopen_window_hours);
-    Ok(AppState {
-        search,
+    let config = Arc::new(config);
+    let services = Arc::new(Services {
         store,
+        config: config.clone(),
+        search,
+        plugins,
+        runtime: Default::default(),
+        secrets,
+        attachments,
+        live: Default::default(),
+        pacer: Default::default(),
+    });
+    Ok(AppState {
+        services,
         jwt,
         sign_in: crate::api::sign_in_guard::SignInGuard::new(&config.auth),
         metrics: Metrics::default(),
@@ -120,14 +90,8 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         posts_by_ip: RateLimiter::new(u32::MAX, Duration::from_secs(3600)),
         public_by_ip: RateLimiter::new(config.http.public_requests_per_ip_per_minute, Duration::from_secs(60)),
         feedback_by_ip: RateLimiter::new(config.http.feedback_per_ip_per_hour, Duration::from_secs(3600)),
-        plugins,
-        pacer: Default::default(),
-        webchat_by_visitor: crate::channels::webchat::visitor_limiter(),
-        runtime: Default::default(),
-        attachments,
-        live: Default::default(),
+        webchat_by_visitor: crate::api::webchat::visitor_limiter(),
         ingest,
-        secrets,
         streams: crate::api::stream_slots::StreamSlots::new(config.streams.clone()),
         webchat_sessions_by_ip: RateLimiter::new(
             config.streams.webchat_sessions_per_address_per_hour,
@@ -138,7 +102,6 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
             config.streams.webchat_conversations_per_address_per_hour,
             Duration::from_secs(3600),
         ),
-        config: Arc::new(config),
     })
 }
 
@@ -146,7 +109,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
 /// the database sealed with the secrets key: a copy of the database alone
 /// cannot mint tokens. A key kept in the clear by an older version is sealed
 /// and the clear copy removed, so signed-in sessions survive the upgrade.
-async fn token_key(store: &Store, secrets: &crate::plugins::secrets::SecretBox) -> anyhow::Result<String> {
+async fn token_key(store: &Store, secrets: &crate::secrets::SecretBox) -> anyhow::Result<String> {
     const SEALED: &str = "jwt_secret_sealed";
     const CLEAR: &str = "jwt_secret";
     let open = |text: &str| {
@@ -203,12 +166,15 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
         n => n,
     };
     let state = web::Data::new(state);
-    crate::jobs::spawn(state.clone(), state.config.http.job_workers);
-    crate::channels::mailbox::spawn(state.clone());
-    crate::attachments::spawn_gc(state.clone());
-    crate::live::spawn(state.clone());
-    crate::routing::spawn_sweep(state.clone());
-    crate::store::search_text::spawn_backfill(state.store.clone());
+    let services = state.services.clone();
+    crate::jobs::spawn(services.clone(), services.config.http.job_workers);
+    crate::channels::mailbox::spawn(services.clone());
+    // Periodic work, once per period across instances.
+    let config = &services.config;
+    crate::jobs::every(services.clone(), config.attachments.gc_every_secs, crate::store::job::JobKind::FilesGc);
+    crate::jobs::every(services.clone(), config.presence.sweep_secs, crate::store::job::JobKind::PresenceSweep);
+    crate::live::spawn(services.store.clone(), services.live.clone());
+    crate::store::search_text::spawn_backfill(services.store.clone());
     let data = state.clone();
     let server = HttpServer::new(move || {
         App::new()
@@ -220,7 +186,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
             .configure(api::configure)
             .configure(crate::help::configure)
             .configure(crate::console::configure)
-            .configure(crate::channels::widget::configure)
+            .configure(crate::api::widget::configure)
             .default_service(web::to(api::not_found))
     })
     .workers(workers)

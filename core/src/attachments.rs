@@ -15,93 +15,7 @@ use hmac::{Hmac, Mac};
 use serde::Deserialize;
 use sha2::{Digest, Sha256};
 
-/// Settings of `[attachments]`.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct AttachmentsConfig {
-    /// Where files are kept; defaults to `data_dir/attachments`.
-    pub path: Option<PathBuf>,
-    /// Largest file accepted.
-    pub max_bytes: usize,
-    /// How long a link handed to an agent or a visitor works.
-    pub link_ttl_secs: u64,
-    /// How long a link handed to a provider (to fetch what is sent) works.
-    pub provider_link_ttl_secs: u64,
-    /// Types accepted: exact (`application/pdf`) or a family (`image/*`).
-    pub allowed_types: Vec<String>,
-    /// Longest the download of one file people send may take.
-    pub download_timeout_secs: u64,
-    /// How often kept files no message refers to are removed, in seconds;
-    /// 0 never (then `ventanilla admin gc-files` does it by hand).
-    pub gc_every_secs: u64,
-    /// How long an upload may wait to be sent before it is removed, in hours.
-    pub gc_after_hours: u64,
-    /// Keep files in an S3-compatible bucket instead of `path`.
-    pub s3: Option<S3Config>,
-}
-
-/// An S3-compatible bucket (AWS S3, MinIO, Ceph, Cloudflare R2, …).
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Config {
-    pub bucket: String,
-    #[serde(default = "default_region")]
-    pub region: String,
-    /// The service's address when it is not AWS, e.g. `https://minio.uni.edu.co:9000`.
-    pub endpoint: Option<String>,
-    pub access_key_id: String,
-    pub secret_access_key: crate::config::Secret,
-    /// Put before every key, e.g. `ventanilla/`.
-    #[serde(default)]
-    pub prefix: String,
-    /// Allow an `http://` endpoint (a bucket inside the institution's network).
-    #[serde(default)]
-    pub allow_http: bool,
-    /// `bucket.endpoint/key` addresses instead of `endpoint/bucket/key`.
-    #[serde(default)]
-    pub virtual_hosted_style: bool,
-}
-
-fn default_region() -> String {
-    "us-east-1".into()
-}
-
-impl Default for AttachmentsConfig {
-    fn default() -> Self {
-        AttachmentsConfig {
-            path: None,
-            max_bytes: 16 * 1024 * 1024,
-            link_ttl_secs: 15 * 60,
-            provider_link_ttl_secs: 24 * 60 * 60,
-            download_timeout_secs: 120,
-            gc_every_secs: 6 * 3600,
-            gc_after_hours: 24,
-            s3: None,
-            allowed_types: [
-                "image/jpeg",
-                "image/png",
-                "image/gif",
-                "image/webp",
-                "audio/*",
-                "video/mp4",
-                "video/3gpp",
-                "application/pdf",
-                "text/plain",
-                "text/csv",
-                "application/msword",
-                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
-                "application/vnd.ms-excel",
-                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-                "application/vnd.ms-powerpoint",
-                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
-                "application/vnd.oasis.opendocument.text",
-                "application/vnd.oasis.opendocument.spreadsheet",
-            ]
-            .map(String::from)
-            .to_vec(),
-        }
-    }
-}
+pub use crate::config::{AttachmentsConfig, S3Config};
 
 /// Why a file was not accepted.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -161,17 +75,9 @@ fn bucket(config: &S3Config) -> Result<std::sync::Arc<dyn object_store::ObjectSt
     Ok(std::sync::Arc::new(store))
 }
 
-/// Checks `[attachments.s3]` without reaching the bucket.
+/// Checks `[attachments.s3]` and builds its client, without reaching the bucket.
 pub fn check_s3(config: &S3Config) -> Result<(), String> {
-    if config.bucket.trim().is_empty() {
-        return Err("bucket: must name the bucket".into());
-    }
-    if let Some(endpoint) = &config.endpoint
-        && endpoint.starts_with("http://")
-        && !config.allow_http
-    {
-        return Err("endpoint: an http:// endpoint needs allow_http = true".into());
-    }
+    config.check()?;
     bucket(config).map(|_| ())
 }
 
@@ -422,18 +328,13 @@ fn looks_like(content_type: &str, bytes: &[u8]) -> bool {
     }
 }
 
-/// Starts the loop that schedules garbage collection of kept files, one
-/// `files.gc` job per period across all instances (keyed by the period).
-pub fn spawn_gc(state: actix_web::web::Data<crate::app::AppState>) {
-    crate::jobs::every(state.clone(), state.config.attachments.gc_every_secs, crate::store::job::JobKind::FilesGc);
-}
-
-/// Runs a `files.gc` job: removes the files no message refers to that were
+/// Runs a `files.gc` job (scheduled once per `attachments.gc_every_secs`
+/// across instances): removes the files no message refers to that were
 /// kept more than `attachments.gc_after_hours` ago.
-pub async fn gc_job(state: &crate::app::AppState) -> crate::store::job::Outcome {
-    let hours = i64::try_from(state.config.attachments.gc_after_hours).unwrap_or(i64::MAX / 3600);
+pub async fn gc_job(store: &crate::store::Store, files: &Attachments) -> crate::store::job::Outcome {
+    let hours = i64::try_from(files.config.gc_after_hours).unwrap_or(i64::MAX / 3600);
     let before = crate::store::now() - chrono::Duration::hours(hours);
-    match collect_garbage(&state.store, &state.attachments, before, false).await {
+    match collect_garbage(store, files, before, false).await {
         Ok(collected) => {
             if collected.files > 0 {
                 tracing::info!(files = collected.files, bytes = collected.bytes, "unsent files removed");

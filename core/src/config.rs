@@ -25,7 +25,7 @@ pub struct Config {
     pub auth: AuthConfig,
     pub http: HttpConfig,
     /// Per-call limits of plugins.
-    pub plugins: crate::plugins::Limits,
+    pub plugins: PluginLimits,
     /// Base64 of 32 random bytes that encrypts plugin secrets at rest. When
     /// unset, a key is created in `data_dir/secrets.key`; several instances
     /// sharing one database must all be given the same key.
@@ -41,7 +41,7 @@ pub struct Config {
     pub public_url: Option<String>,
     pub search: SearchConfig,
     /// Files agents send and providers' media: where, how big, which types.
-    pub attachments: crate::attachments::AttachmentsConfig,
+    pub attachments: AttachmentsConfig,
     pub channels: ChannelsConfig,
     pub presence: PresenceConfig,
     /// Limits on live event streams and anonymous web-chat sessions.
@@ -121,7 +121,7 @@ impl Default for StreamsConfig {
             per_address: 64,
             per_principal: 16,
             total: 10_000,
-            heartbeat_secs: 15,
+            heartbeat_secs: 30,
             webchat_sessions_per_address_per_hour: 120,
             webchat_sessions_per_second: 100,
             webchat_conversations_per_address_per_hour: 30,
@@ -247,7 +247,7 @@ impl Default for Config {
             log: LogConfig::default(),
             auth: AuthConfig::default(),
             http: HttpConfig::default(),
-            plugins: crate::plugins::Limits::default(),
+            plugins: PluginLimits::default(),
             secrets_key: None,
             locale: "es".into(),
             bundled_plugins: None,
@@ -326,6 +326,157 @@ pub fn parse_proxy(value: &str) -> Result<ipnet::IpNet, String> {
         .parse::<ipnet::IpNet>()
         .or_else(|_| value.parse::<std::net::IpAddr>().map(ipnet::IpNet::from))
         .map_err(|_| format!("`{value}` is not an address or a network such as 10.0.0.0/8"))
+}
+
+/// Settings of `[attachments]`.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AttachmentsConfig {
+    /// Where files are kept; defaults to `data_dir/attachments`.
+    pub path: Option<PathBuf>,
+    /// Largest file accepted.
+    pub max_bytes: usize,
+    /// How long a link handed to an agent or a visitor works.
+    pub link_ttl_secs: u64,
+    /// How long a link handed to a provider (to fetch what is sent) works.
+    pub provider_link_ttl_secs: u64,
+    /// Types accepted: exact (`application/pdf`) or a family (`image/*`).
+    pub allowed_types: Vec<String>,
+    /// Longest the download of one file people send may take.
+    pub download_timeout_secs: u64,
+    /// How often kept files no message refers to are removed, in seconds;
+    /// 0 never (then `ventanilla admin gc-files` does it by hand).
+    pub gc_every_secs: u64,
+    /// How long an upload may wait to be sent before it is removed, in hours.
+    pub gc_after_hours: u64,
+    /// Keep files in an S3-compatible bucket instead of `path`.
+    pub s3: Option<S3Config>,
+}
+
+/// An S3-compatible bucket (AWS S3, MinIO, Ceph, Cloudflare R2, …).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct S3Config {
+    pub bucket: String,
+    #[serde(default = "default_region")]
+    pub region: String,
+    /// The service's address when it is not AWS, e.g. `https://minio.uni.edu.co:9000`.
+    pub endpoint: Option<String>,
+    pub access_key_id: String,
+    pub secret_access_key: Secret,
+    /// Put before every key, e.g. `ventanilla/`.
+    #[serde(default)]
+    pub prefix: String,
+    /// Allow an `http://` endpoint (a bucket inside the institution's network).
+    #[serde(default)]
+    pub allow_http: bool,
+    /// `bucket.endpoint/key` addresses instead of `endpoint/bucket/key`.
+    #[serde(default)]
+    pub virtual_hosted_style: bool,
+}
+
+impl S3Config {
+    /// What can be checked of the settings alone (the client is built at start).
+    pub fn check(&self) -> Result<(), String> {
+        if self.bucket.trim().is_empty() {
+            return Err("bucket: must name the bucket".into());
+        }
+        if let Some(endpoint) = &self.endpoint
+            && endpoint.starts_with("http://")
+            && !self.allow_http
+        {
+            return Err("endpoint: an http:// endpoint needs allow_http = true".into());
+        }
+        Ok(())
+    }
+}
+
+fn default_region() -> String {
+    "us-east-1".into()
+}
+
+impl Default for AttachmentsConfig {
+    fn default() -> Self {
+        AttachmentsConfig {
+            path: None,
+            max_bytes: 16 * 1024 * 1024,
+            link_ttl_secs: 15 * 60,
+            provider_link_ttl_secs: 24 * 60 * 60,
+            download_timeout_secs: 120,
+            gc_every_secs: 6 * 3600,
+            gc_after_hours: 24,
+            s3: None,
+            allowed_types: [
+                "image/jpeg",
+                "image/png",
+                "image/gif",
+                "image/webp",
+                "audio/*",
+                "video/mp4",
+                "video/3gpp",
+                "application/pdf",
+                "text/plain",
+                "text/csv",
+                "application/msword",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.ms-excel",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.ms-powerpoint",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+                "application/vnd.oasis.opendocument.text",
+                "application/vnd.oasis.opendocument.spreadsheet",
+            ]
+            .map(String::from)
+            .to_vec(),
+        }
+    }
+}
+
+/// Settings of `[plugins]`: per-call limits; every field has a safe default.
+#[derive(Debug, Clone, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PluginLimits {
+    /// Time a call may run before it is interrupted.
+    pub cpu_ms: u64,
+    /// Time a call may take including host calls (HTTP, search).
+    pub wall_ms: u64,
+    /// Linear memory a plugin may grow to.
+    pub memory_bytes: usize,
+    pub max_input_bytes: usize,
+    pub max_output_bytes: usize,
+    /// Log bytes a call may write; more is dropped.
+    pub max_log_bytes: usize,
+    /// Consecutive failed calls after which an install is suspended.
+    pub suspend_after: u32,
+    /// Longest a plugin's outbound HTTP request may take.
+    pub http_timeout_ms: u64,
+    /// Largest HTTP response body a plugin may receive.
+    pub max_http_response_bytes: usize,
+    /// `host:port` pairs inside the institution's network that granted
+    /// plugins may reach anyway (an intranet system); empty by default.
+    pub private_hosts: Vec<String>,
+    /// A PEM file of certificate authorities trusted for mail servers
+    /// besides the public ones: a mail server whose certificate the
+    /// institution's own CA signed.
+    pub trusted_ca_file: Option<std::path::PathBuf>,
+}
+
+impl Default for PluginLimits {
+    fn default() -> Self {
+        PluginLimits {
+            cpu_ms: 200,
+            wall_ms: 5_000,
+            memory_bytes: 32 * 1024 * 1024,
+            max_input_bytes: 256 * 1024,
+            max_output_bytes: 256 * 1024,
+            max_log_bytes: 16 * 1024,
+            suspend_after: 5,
+            http_timeout_ms: 10_000,
+            max_http_response_bytes: 1024 * 1024,
+            private_hosts: vec![],
+            trusted_ca_file: None,
+        }
+    }
 }
 
 /// A value that must never be printed: `Debug` shows `[redacted]`.
@@ -411,7 +562,7 @@ impl Config {
             return invalid("locale", format!("`{}` is not one of {}", self.locale, crate::i18n::LOCALES.join(", ")));
         }
         if let Some(key) = &self.secrets_key
-            && let Err(message) = crate::plugins::secrets::SecretBox::from_base64(key.expose())
+            && let Err(message) = crate::secrets::SecretBox::from_base64(key.expose())
         {
             return invalid("secrets_key", message);
         }
@@ -447,12 +598,12 @@ impl Config {
             return invalid("plugins.memory_bytes", "must be between 1 MiB and 1 GiB".into());
         }
         if let Some(s3) = &self.attachments.s3
-            && let Err(message) = crate::attachments::check_s3(s3)
+            && let Err(message) = s3.check()
         {
             return invalid("attachments.s3", message);
         }
         if let Some(file) = &limits.trusted_ca_file
-            && let Err(message) = crate::plugins::mail::trusted_roots(Some(file))
+            && let Err(message) = crate::tls::trusted_roots(Some(file))
         {
             return invalid("plugins.trusted_ca_file", message);
         }

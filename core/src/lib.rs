@@ -5,7 +5,7 @@ pub mod api;
 pub mod app;
 pub mod attachments;
 pub mod auth;
-pub mod bench;
+pub mod automation;
 pub mod channels;
 pub mod config;
 /// The plain types and rules (the `ventanilla-domain` crate).
@@ -21,4 +21,7 @@ pub mod plugins;
 pub mod private_fs;
 pub mod routing;
 pub mod search;
+pub mod secrets;
+pub mod services;
 pub mod store;
+pub mod tls;

@@ -6,11 +6,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use actix_web::web;
 use tokio::sync::broadcast;
 
-use crate::app::AppState;
 use crate::domain::Principal;
+use crate::store::Store;
 use crate::store::live::{self, LiveEvent};
 
 /// Events a slow console may fall behind by before it is told to resync.
@@ -69,17 +68,21 @@ pub fn visible(principal: &Principal, event: &LiveEvent) -> bool {
     }
 }
 
-/// Starts the instance's listener.
-pub fn spawn(state: web::Data<AppState>) {
+/// Starts the instance's listener, feeding `hub`.
+pub fn spawn(store: Store, hub: Arc<Hub>) {
     tokio::spawn(async move {
-        if crate::store::is_postgres(&state.store.db) { listen_postgres(state).await } else { read_sqlite(state).await }
+        if crate::store::is_postgres(&store.db) {
+            listen_postgres(store, hub).await
+        } else {
+            read_sqlite(store, hub).await
+        }
     });
 }
 
-async fn listen_postgres(state: web::Data<AppState>) {
+async fn listen_postgres(store: Store, hub: Arc<Hub>) {
     use sea_orm::sqlx::postgres::PgListener;
     loop {
-        let pool = state.store.db.get_postgres_connection_pool().clone();
+        let pool = store.db.get_postgres_connection_pool().clone();
         let mut listener = match PgListener::connect_with(&pool).await {
             Ok(l) => l,
             Err(e) => {
@@ -94,15 +97,15 @@ async fn listen_postgres(state: web::Data<AppState>) {
             continue;
         }
         // Whatever happened while not listening is unknown to consoles.
-        state.live.resync();
+        hub.resync();
         loop {
             match listener.try_recv().await {
                 Ok(Some(n)) => match serde_json::from_str::<LiveEvent>(n.payload()) {
-                    Ok(event) => state.live.send(event),
+                    Ok(event) => hub.send(event),
                     Err(e) => tracing::warn!(error = %e, "unreadable live event"),
                 },
                 // The connection dropped; the next call reconnects.
-                Ok(None) => state.live.resync(),
+                Ok(None) => hub.resync(),
                 Err(e) => {
                     tracing::warn!(error = %e, "live events connection lost");
                     break;
@@ -113,9 +116,9 @@ async fn listen_postgres(state: web::Data<AppState>) {
     }
 }
 
-async fn read_sqlite(state: web::Data<AppState>) {
-    let wake = state.store.live_wake.clone();
-    let mut cursor = match live::last_id(&state.store.db).await {
+async fn read_sqlite(store: Store, hub: Arc<Hub>) {
+    let wake = store.live_wake.clone();
+    let mut cursor = match live::last_id(&store.db).await {
         Ok(id) => id,
         Err(e) => {
             tracing::warn!(error = %e, "cannot read live events");
@@ -127,11 +130,11 @@ async fn read_sqlite(state: web::Data<AppState>) {
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        match live::after(&state.store.db, cursor, 500).await {
+        match live::after(&store.db, cursor, 500).await {
             Ok(events) if !events.is_empty() => {
                 for (id, event) in events {
                     cursor = id;
-                    state.live.send(event);
+                    hub.send(event);
                 }
                 continue;
             }
@@ -140,17 +143,17 @@ async fn read_sqlite(state: web::Data<AppState>) {
         }
         if pruned.elapsed() > Duration::from_secs(60) {
             pruned = std::time::Instant::now();
-            prune(&state).await;
+            prune(&store).await;
         }
         // A commit wakes the hub; the timeout covers a wake that raced.
         let _ = tokio::time::timeout(Duration::from_millis(250), notified).await;
     }
 }
 
-async fn prune(state: &AppState) {
+async fn prune(store: &Store) {
     let before = crate::store::now() - chrono::Duration::from_std(KEEP).unwrap_or_default();
     let pruned = async {
-        let tx = state.store.begin().await?;
+        let tx = store.begin().await?;
         live::prune(&*tx, before).await?;
         tx.commit().await
     };

@@ -60,11 +60,6 @@ enum Command {
         #[command(subcommand)]
         command: PluginCommand,
     },
-    /// Helpers for the benchmarks in benches/.
-    Bench {
-        #[command(subcommand)]
-        command: BenchCommand,
-    },
 }
 
 #[derive(Subcommand)]
@@ -82,100 +77,6 @@ enum PluginCommand {
         /// Grant kb search to the plugin.
         #[arg(long)]
         grant_kb: bool,
-    },
-}
-
-#[derive(Subcommand)]
-enum BenchCommand {
-    /// Bulk-insert cases (each with a contact and a first message) into a unit.
-    Seed {
-        #[command(flatten)]
-        common: Common,
-        /// Slug of the unit that receives the cases.
-        #[arg(long)]
-        unit: String,
-        #[arg(long, default_value_t = 100_000)]
-        cases: usize,
-    },
-    /// Knowledge-base search figures: accuracy, indexing, latency (run in release mode).
-    Search {
-        /// The evaluation set.
-        #[arg(long, default_value = "tests/data/kb_eval_es.json")]
-        eval: PathBuf,
-        /// Corpus sizes to time, comma-separated.
-        #[arg(long, value_delimiter = ',', default_values_t = [1_000, 10_000, 100_000])]
-        sizes: Vec<usize>,
-        /// Articles to publish one by one for the publish-to-searchable figure.
-        #[arg(long, default_value_t = 200)]
-        publishes: usize,
-        /// Scratch directory for the indexes and the database.
-        #[arg(long, default_value = "target/bench-search")]
-        work_dir: PathBuf,
-    },
-    /// Console figures: message → console latency with many consoles on one
-    /// instance (SQLite, and PostgreSQL with `--postgres`), and the bytes of
-    /// a console's first load. Run in release mode.
-    Console {
-        #[arg(long, default_value_t = 200)]
-        consoles: usize,
-        #[arg(long, default_value_t = 200)]
-        messages: usize,
-        /// A PostgreSQL server URL to create a scratch database on.
-        #[arg(long)]
-        postgres: Option<String>,
-        #[arg(long, default_value = "target/bench-console")]
-        work_dir: PathBuf,
-    },
-    /// Channel figures with the real WhatsApp connector: webhooks ingested
-    /// per second and their acknowledgement latency (SQLite, and PostgreSQL
-    /// with `--postgres`, next to pgbench's ceiling), and sends per second
-    /// through the outbox. Run in release mode.
-    Ingest {
-        /// whatsapp_cloud.wasm; by default the release build under the target dir.
-        #[arg(long)]
-        wasm: Option<PathBuf>,
-        /// The connector's plugin.toml.
-        #[arg(long)]
-        manifest: Option<PathBuf>,
-        #[arg(long, default_value_t = 20_000)]
-        messages: usize,
-        /// Concurrent webhook clients.
-        #[arg(long, default_value_t = 32)]
-        concurrency: usize,
-        /// Replies to send through the outbox.
-        #[arg(long, default_value_t = 5_000)]
-        sends: usize,
-        /// A PostgreSQL server URL (e.g. postgres://postgres@127.0.0.1:5432/postgres)
-        /// to create a scratch database on.
-        #[arg(long)]
-        postgres: Option<String>,
-        #[arg(long, default_value = "target/bench-ingest")]
-        work_dir: PathBuf,
-    },
-    /// FAQ bot figures with the real plugin, host, job workers and search
-    /// (SQLite): accuracy on the evaluation set, message-to-reply latency,
-    /// and bot replies per second in a burst. Run in release mode.
-    Bot {
-        /// faq_bot.wasm; by default the release build under the target dir.
-        #[arg(long)]
-        wasm: Option<PathBuf>,
-        /// The bot's plugin.toml.
-        #[arg(long)]
-        manifest: Option<PathBuf>,
-        #[arg(long, default_value = "tests/data/kb_eval_es.json")]
-        eval: PathBuf,
-        /// Conversations opened at once for the throughput figure.
-        #[arg(long, default_value_t = 500)]
-        burst: usize,
-        #[arg(long, default_value = "target/bench-bot")]
-        work_dir: PathBuf,
-    },
-    /// Plugin host figures, using the hostile-bot test fixture's benchmark modes.
-    Plugins {
-        /// hostile_bot.wasm (built with `cargo build --release --target wasm32-wasip2 -p hostile-bot`).
-        wasm: PathBuf,
-        #[arg(long, default_value_t = 10_000)]
-        iterations: usize,
     },
 }
 
@@ -297,27 +198,9 @@ fn run() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Bench { command: BenchCommand::Seed { common, unit, cases } } => {
-            let config = common.load()?;
-            init_logs(&config);
-            runtime.block_on(async {
-                let store = app::open_store(&config).await?;
-                let units = store::unit::list(&store.db).await?;
-                let unit = units.iter().find(|u| u.slug.as_str() == unit).context("no unit with that slug")?;
-                let started = std::time::Instant::now();
-                ventanilla::bench::seed_cases(&store, unit.id, cases).await?;
-                writeln!(std::io::stdout(), "seeded {cases} cases in {:.1}s", started.elapsed().as_secs_f64())?;
-                Ok(())
-            })
-        }
         Command::Plugin { command: PluginCommand::Run { wasm, event, grant_kv, grant_kb } } => {
             runtime.block_on(run_plugin(&wasm, &event, grant_kv, grant_kb))
         }
-        Command::Bench { command: BenchCommand::Plugins { wasm, iterations } } => runtime.block_on(async {
-            let report = ventanilla::bench::plugins(&wasm, iterations).await?;
-            write!(std::io::stdout(), "{report}")?;
-            Ok(())
-        }),
         Command::Reindex { common } => {
             let config = common.load()?;
             init_logs(&config);
@@ -326,52 +209,6 @@ fn run() -> anyhow::Result<()> {
                 let search = app::open_search(&config).await?;
                 let report = search.rebuild(&store).await?;
                 writeln!(std::io::stdout(), "search index rebuilt: {} articles", report.documents)?;
-                Ok(())
-            })
-        }
-        Command::Bench { command: BenchCommand::Search { eval, sizes, publishes, work_dir } } => {
-            runtime.block_on(async {
-                let report = ventanilla::bench::search::run(&eval, &sizes, publishes, &work_dir).await?;
-                write!(std::io::stdout(), "{report}")?;
-                Ok(())
-            })
-        }
-        Command::Bench {
-            command: BenchCommand::Ingest { wasm, manifest, messages, concurrency, sends, postgres, work_dir },
-        } => runtime.block_on(async {
-            let (default_wasm, default_manifest) = ventanilla::bench::ingest::default_paths();
-            let options = ventanilla::bench::ingest::Options {
-                wasm: wasm.unwrap_or(default_wasm),
-                manifest: manifest.unwrap_or(default_manifest),
-                messages,
-                concurrency,
-                sends,
-                postgres,
-                work_dir,
-            };
-            let report = ventanilla::bench::ingest::run(&options).await?;
-            write!(std::io::stdout(), "{report}")?;
-            Ok(())
-        }),
-        Command::Bench { command: BenchCommand::Console { consoles, messages, postgres, work_dir } } => runtime
-            .block_on(async {
-                let options = ventanilla::bench::console::Options { consoles, messages, postgres, work_dir };
-                let report = ventanilla::bench::console::run(&options).await?;
-                write!(std::io::stdout(), "{report}")?;
-                Ok(())
-            }),
-        Command::Bench { command: BenchCommand::Bot { wasm, manifest, eval, burst, work_dir } } => {
-            runtime.block_on(async {
-                let (default_wasm, default_manifest) = ventanilla::bench::bot::default_paths();
-                let options = ventanilla::bench::bot::Options {
-                    wasm: wasm.unwrap_or(default_wasm),
-                    manifest: manifest.unwrap_or(default_manifest),
-                    eval,
-                    burst,
-                    work_dir,
-                };
-                let report = ventanilla::bench::bot::run(&options).await?;
-                write!(std::io::stdout(), "{report}")?;
                 Ok(())
             })
         }
@@ -388,7 +225,7 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     let has_users = store::user::any_exists(&store.db).await?;
     let state = app::state(config, store).await?;
     let bundled = match &state.config.bundled_plugins {
-        Some(dir) => ventanilla::plugins::bundled::install_all(&state, dir).await?,
+        Some(dir) => ventanilla::plugins::bundled::install_all(&state.store, &state.plugins, dir).await?,
         None => vec![],
     };
     for done in &bundled {

@@ -20,7 +20,7 @@ fn id(value: &Value) -> String {
 
 /// Signs a webhook of the test connector (`hostile-connector`).
 fn sign(body: &str) -> String {
-    ventanilla::plugins::secrets::hmac_sha256_hex(b"app-secret-123", body.as_bytes())
+    ventanilla::secrets::hmac_sha256_hex(b"app-secret-123", body.as_bytes())
 }
 
 async fn fake_webhook(

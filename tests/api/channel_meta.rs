@@ -59,7 +59,7 @@ async fn meta(backend: Backend, plugin: &'static str) -> anyhow::Result<Meta> {
 }
 
 fn sign(body: &str) -> String {
-    format!("sha256={}", ventanilla::plugins::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()))
+    format!("sha256={}", ventanilla::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()))
 }
 
 impl Meta {

@@ -56,7 +56,7 @@ fn form(fields: &[(&str, &str)]) -> (String, String) {
         signed.push_str(k);
         signed.push_str(v);
     }
-    let signature = ventanilla::plugins::secrets::hmac_sha1_base64(AUTH_TOKEN.as_bytes(), signed.as_bytes());
+    let signature = ventanilla::secrets::hmac_sha1_base64(AUTH_TOKEN.as_bytes(), signed.as_bytes());
     (body.join("&"), signature)
 }
 

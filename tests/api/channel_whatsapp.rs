@@ -88,7 +88,7 @@ fn status(id: &str, state: &str, errors: Value) -> String {
 }
 
 fn sign(body: &str) -> String {
-    format!("sha256={}", ventanilla::plugins::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()))
+    format!("sha256={}", ventanilla::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()))
 }
 
 impl WhatsApp {

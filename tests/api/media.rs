@@ -10,7 +10,7 @@ const PNG: &[u8] = b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR-a-small-picture";
 const MAX_BYTES: usize = 4096;
 
 fn sign(body: &str) -> String {
-    ventanilla::plugins::secrets::hmac_sha256_hex(b"app-secret-123", body.as_bytes())
+    ventanilla::secrets::hmac_sha256_hex(b"app-secret-123", body.as_bytes())
 }
 
 /// An app with the test connector whose files live on `provider`.

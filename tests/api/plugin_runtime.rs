@@ -29,7 +29,7 @@ fn has_tag(c: &Value, tag: &str) -> bool {
 }
 
 fn sign(body: &str) -> String {
-    ventanilla::plugins::secrets::hmac_sha256_hex(b"app-secret-123", body.as_bytes())
+    ventanilla::secrets::hmac_sha256_hex(b"app-secret-123", body.as_bytes())
 }
 
 async fn webhook(app: &TestApp, install: &str, body: &str, signature: &str) -> anyhow::Result<ventanilla_tests::Reply> {

@@ -64,7 +64,7 @@ fn webhook(message_id: &str, from: &str) -> String {
 }
 
 fn sign(body: &str) -> String {
-    format!("sha256={}", ventanilla::plugins::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()))
+    format!("sha256={}", ventanilla::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()))
 }
 
 /// Provider message ids stored for the install, with how often each appears.

@@ -325,8 +325,7 @@ async fn kerry_writes(app: &TestApp, install: &str, text: &str) -> anyhow::Resul
         "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": "573001234567"}], "messages": [message]});
     let body = json!({"object": "whatsapp_business_account", "entry": [{"id": "1", "changes": [{"field": "messages", "value": value}]}]})
         .to_string();
-    let signature =
-        format!("sha256={}", ventanilla::plugins::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()));
+    let signature = format!("sha256={}", ventanilla::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()));
     let reply = app.webhook(install, &body, &[("x-hub-signature-256", signature.as_str())]).await?;
     anyhow::ensure!(reply.status == 200, "{}: {}", reply.status, reply.text);
     Ok(app.only_case().await?["id"].as_str().unwrap_or_default().to_owned())

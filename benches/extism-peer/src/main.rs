@@ -1,4 +1,4 @@
-//! Extism running the same trivial logic as `ventanilla bench plugins`:
+//! Extism running the same trivial logic as `ventanilla-bench plugins`:
 //! a call on a reused instance (Extism's usual mode), and a fresh instance
 //! per call from a compiled plugin (what Ventanilla does for isolation).
 

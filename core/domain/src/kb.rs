@@ -333,6 +333,25 @@ pub fn slugify(title: &str, max_len: usize) -> String {
     if slug.is_empty() { "articulo".to_owned() } else { slug.to_owned() }
 }
 
+/// Where the help center shows an article (a path on this server).
+pub fn article_path(kb: &KnowledgeBase, locale: Locale, slug: &str) -> String {
+    format!("/help/{}/{}/articles/{}", kb.slug.as_str(), locale.as_str(), slug)
+}
+
+/// The longest search query, in characters.
+pub const MAX_QUERY: usize = 300;
+
+/// A search query as every surface takes it: trimmed, 1 to 300 characters.
+pub fn query_text(q: &str) -> Result<String, Error> {
+    crate::required_text("q", q, MAX_QUERY)
+}
+
+/// Lowercases and removes accents: the one folding of text for search,
+/// whatever searches (the index, `?text=` on cases, contact lookups).
+pub fn fold(text: &str) -> String {
+    text.chars().flat_map(char::to_lowercase).map(fold_char).collect()
+}
+
 /// Removes the accent from a lowercase Latin letter (`á` → `a`, `ñ` → `n`, `ç` → `c`).
 pub fn fold_char(c: char) -> char {
     match c {

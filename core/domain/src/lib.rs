@@ -15,6 +15,7 @@ pub mod custom_field;
 pub mod id;
 pub mod kb;
 pub mod message;
+pub mod plugin;
 pub mod principal;
 pub mod privacy;
 pub mod routing;

@@ -12,7 +12,7 @@ use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, PageParams, require};
 use super::kb::readable;
 use super::schema::{ListResponse, double_option};
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::kb::{
     Article, ArticlePatch, ArticleStatus, ArticleVersion, KnowledgeBase, Locale, MAX_BODY, MAX_TITLE, NewArticle,
     short_answer_or_default, validate_keywords,
@@ -78,10 +78,7 @@ impl ArticleDto {
     }
 }
 
-/// Where the help center shows an article.
-pub fn article_path(kb: &KnowledgeBase, locale: Locale, slug: &str) -> String {
-    format!("/help/{}/{}/articles/{}", kb.slug.as_str(), locale.as_str(), slug)
-}
+pub use crate::domain::kb::article_path;
 
 #[derive(Serialize, ToSchema)]
 pub struct ArticleVersionDto {

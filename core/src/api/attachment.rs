@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, Problem};
 use super::extract::Auth;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::attachments::{LinkQuery, Refused};
 use crate::domain::CaseId;
 use crate::domain::message::{REFERENCE_PREFIX, hash_of};

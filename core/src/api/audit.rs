@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, Problem};
 use super::extract::{Auth, PageParams, require_admin_or};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{AuditEvent, Scope};
 use crate::store::{self, audit::AuditFilter};
 

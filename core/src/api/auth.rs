@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::error::ApiError;
 use super::extract::{Auth, Json};
 use super::user::UserDto;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{Email, Principal};
 use crate::store;
 

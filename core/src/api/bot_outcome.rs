@@ -13,7 +13,7 @@ use super::case::require_case_reader;
 use super::error::{ApiError, Problem};
 use super::extract::Auth;
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::UnitId;
 use crate::store::{self, bot_outcome::BotOutcome};
 

@@ -11,7 +11,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, require};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::canned::{Shortcut, check_body, fill};
 use crate::domain::{Actor, CaseId, Principal, UnitId, required_text};
 use crate::store::{self, canned::Owner};

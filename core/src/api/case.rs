@@ -10,7 +10,7 @@ use super::contact::IdentityInput;
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, PageParams, require};
 use super::schema::{AuthorKind, CaseStatus, Channel, ListResponse, Priority};
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{
     self, Actor, Case, CaseId, ContactId, Principal, UnitId, UserId,
     case::{CasePatch, NewCase, parse_tag},

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, FieldError, Problem};
 use super::extract::{Auth, Json, require};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::Actor;
 use crate::domain::consent::{ConsentText, NewConsentText};
 use crate::store;

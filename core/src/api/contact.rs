@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, PageParams, require};
 use super::schema::{Channel, ConsentAction, ListResponse};
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{
     self, Actor, ConsentRecord, Contact, ContactId, Identity, IdentityId, Principal, Scope,
     consent::{NewConsent, parse_label},

@@ -7,7 +7,7 @@ use serde::{Deserialize, de::DeserializeOwned};
 use utoipa::IntoParams;
 
 use super::error::ApiError;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{Principal, Scope, UserId};
 use crate::store::{
     self,

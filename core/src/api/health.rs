@@ -5,7 +5,7 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use super::metrics::DbCounts;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::store;
 
 #[derive(Serialize, ToSchema)]

@@ -6,7 +6,7 @@ use std::future::Future;
 
 use super::error::ApiError;
 use super::extract::BodyHash;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::Principal;
 use crate::store::idempotency::{self, Reservation};
 

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, require};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::kb::{
     Category, KbPatch, KnowledgeBase, Locale, NewCategory, NewKnowledgeBase, Theme, Visibility, validate_synonyms,
 };

@@ -10,7 +10,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, FieldError, Problem};
 use super::extract::{Auth, require};
 use super::kb::readable;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::kb::{
     ArticleStatus, Locale, MAX_BODY, MAX_TITLE, NewArticle, short_answer_or_default, validate_keywords,
 };

@@ -7,13 +7,12 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, MaybeAuth, require_admin_or};
 use super::kb::readable;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::kb::{KnowledgeBase, Locale};
 use crate::domain::{CategoryId, KbId, Scope};
 use crate::search::{self, Hit};
 
 /// Longest query accepted, in characters.
-const MAX_QUERY: usize = 300;
 
 #[derive(Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -208,10 +207,7 @@ fn checked(q: &str, limit: Option<usize>, locale: Option<&str>) -> Result<(Strin
     Ok((text.unwrap_or_default(), limit, locale))
 }
 
-/// A query: trimmed, 1 to 300 characters.
-pub fn query_text(q: &str) -> Result<String, crate::domain::Error> {
-    crate::domain::required_text("q", q, MAX_QUERY)
-}
+use crate::domain::kb::query_text;
 
 #[derive(Serialize, ToSchema)]
 pub struct ReindexResponse {

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, Problem};
 use super::extract::{Auth, Json, PageParams};
 use super::schema::{AuthorKind, DeliveryStatus, Direction, ListResponse};
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{self, Actor, CaseId, Message, Note, message::MAX_BODY_CHARS, required_text};
 use crate::store;
 
@@ -227,8 +227,8 @@ pub async fn reply_options(
     let (free_text, reason) =
         match crate::channels::check_outbound(&state, &case, None, domain::AuthorKind::Agent).await {
             Ok(()) => (true, None),
-            Err(ApiError::Validation(errors)) => (false, errors.into_iter().next().map(|e| e.message)),
-            Err(e) => return Err(e),
+            Err(store::Error::Domain(domain::Error::Invalid { message, .. })) => (false, Some(message)),
+            Err(e) => return Err(e.into()),
         };
     let templates = match case.channel_install_id {
         Some(install) => match store::plugin_install::get(&state.store.db, install).await {

@@ -12,7 +12,7 @@ use actix_web::{
 use std::time::Instant;
 use tracing::Instrument;
 
-use crate::app::AppState;
+use crate::api::AppState;
 
 tokio::task_local! {
     static REQUEST_ID: String;

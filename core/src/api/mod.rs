@@ -31,6 +31,7 @@ pub mod routing;
 pub mod schema;
 pub mod sign_in_guard;
 pub mod spreadsheet;
+pub mod state;
 pub mod stream;
 pub mod stream_slots;
 pub mod survey;
@@ -38,6 +39,11 @@ pub mod token;
 pub mod unit;
 pub mod user;
 pub mod view;
+pub mod webchat;
+pub mod webhook;
+pub mod widget;
+
+pub use state::AppState;
 
 use actix_web::{HttpRequest, HttpResponse, ResponseError, web};
 use utoipa::{
@@ -88,9 +94,9 @@ use error::ApiError;
         article::list_article_versions, article::restore_article,
         kb_search::search_knowledge_base, kb_search::search_all, kb_search::reindex, kb_search::knowledge_base_analytics,
         kb_import::import_articles, kb_import::export_articles,
-        crate::channels::webhook::receive_post, crate::channels::webhook::receive_get,
-        crate::channels::webchat::start_session, crate::channels::webchat::conversation,
-        crate::channels::webchat::send_message, crate::channels::webchat::leave_email, crate::channels::webchat::events,
+        crate::api::webhook::receive_post, crate::api::webhook::receive_get,
+        crate::api::webchat::start_session, crate::api::webchat::conversation,
+        crate::api::webchat::send_message, crate::api::webchat::leave_email, crate::api::webchat::events,
     ),
     components(schemas(error::Problem, error::FieldError)),
     modifiers(&BearerAuth, &ProblemResponses),
@@ -194,7 +200,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(utoipa_swagger_ui::SwaggerUi::new("/api/docs/{_:.*}").url("/api/v1/openapi.json", ApiDoc::openapi()))
         .service(
             web::scope("/api/v1")
-                .service(crate::channels::webchat::scope())
+                .service(crate::api::webchat::scope())
                 .service(auth::login)
                 .service(auth::refresh)
                 .service(auth::logout)
@@ -303,8 +309,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route("/knowledge-bases/{kb_id}/export", web::get().to(kb_import::export_articles))
                 .service(
                     web::resource("/webhooks/{install_id}")
-                        .route(web::post().to(crate::channels::webhook::receive_post))
-                        .route(web::get().to(crate::channels::webhook::receive_get)),
+                        .route(web::post().to(crate::api::webhook::receive_post))
+                        .route(web::get().to(crate::api::webhook::receive_get)),
                 ),
         );
 }

@@ -9,7 +9,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::error::{ApiError, Problem};
 use super::extract::{Auth, PageParams};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::store::{self, notification::Notification};
 
 #[derive(Serialize, ToSchema)]

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, Problem};
 use super::extract::{Auth, require};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::Actor;
 use crate::plugins::manifest::{MAX_MANIFEST_BYTES, Manifest};
 use crate::store::{self, plugin::PluginVersion};

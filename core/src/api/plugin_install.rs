@@ -10,7 +10,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, FieldError, Problem};
 use super::extract::{Auth, Json, require};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{Actor, required_text};
 use crate::plugins::manifest::{Capabilities, Manifest};
 use crate::store::{
@@ -554,7 +554,7 @@ pub async fn test_install(
     let locale = crate::domain::user::parse_locale("locale", body.locale.as_deref().unwrap_or("es"))?;
     let manifest = manifest_of(&state, &install.plugin_id, &install.version).await?;
     let bot = prepared_bot(&state, &install).await?;
-    let ctx = crate::plugins::dispatch::context(&state, &install, &manifest, None).await?;
+    let ctx = crate::automation::context(&state, &install, &manifest, None).await?;
     let event = crate::plugins::bot::dry_run_event(text, install.settings.to_string(), locale);
     let started = std::time::Instant::now();
     let result = state.plugins.run_bot(&bot, ctx, &event).await;

@@ -12,7 +12,7 @@ use super::case::{CaseDto, case_dto, workable_case};
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, require};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::routing as rules;
 use crate::domain::{self, Actor, CaseId, CaseStatus, Principal, UnitId, UserId, case::CasePatch, required_text};
 use crate::store;

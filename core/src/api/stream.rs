@@ -14,7 +14,7 @@ use tokio::sync::broadcast::{Receiver, error::RecvError};
 
 use super::error::{ApiError, Problem};
 use super::extract::Auth;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::Principal;
 use crate::store::live::LiveEvent;
 

@@ -11,7 +11,7 @@ use super::case::require_case_reader;
 use super::error::{ApiError, Checker, Problem};
 use super::extract::Auth;
 use super::schema::{Channel, ListResponse};
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::survey::{self as rules, Survey};
 use crate::domain::{self, UnitId};
 use crate::store::{self, survey::SurveyFilter};

@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, Problem};
 use super::extract::{Auth, Json, PageParams, require};
 use super::schema::{ListResponse, Scope};
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{Actor, ApiTokenId, required_text};
 use crate::store::{self, api_token::ApiToken};
 

@@ -10,7 +10,7 @@ use super::extract::{Auth, Json, require};
 use super::routing::RoutingSettings;
 use super::schema::ListResponse;
 use super::survey::SurveySettings;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::custom_field::{self as fields, FieldKind};
 use crate::domain::{
     Actor, BusinessHours, Slug, Unit, UnitId, required_text,

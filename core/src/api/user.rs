@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, Json, PageParams, require, require_admin_or};
 use super::schema::{ListResponse, Role};
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{
     Actor, Email, Membership, Principal, Scope, UnitId, User, UserId, required_text,
     user::{AccountChange, NewUser, UserPatch, authorize_change, check_password, parse_locale},

@@ -13,7 +13,7 @@ use super::case::{CaseQuery, case_filter};
 use super::error::{ApiError, Checker, FieldError, Problem};
 use super::extract::{Auth, Json, require};
 use super::schema::ListResponse;
-use crate::app::AppState;
+use crate::api::AppState;
 use crate::domain::{Actor, Principal, UserId, required_text};
 use crate::store::{self, saved_view::SavedView};
 

@@ -162,20 +162,30 @@ impl Committer {
         }
     }
 
-    /// One webhook in its own transaction. Two deliveries of one message
-    /// may race; the loser's transaction fails on the unique index, and one
-    /// more try finds the message already stored.
     async fn alone(&self, account: &Account, parsed: &Parsed) -> Result<usize, CommitError> {
-        let once = || async {
-            let tx = self.store.begin().await?;
-            let stored = commit_in(&*tx, self.reopen_window, account, parsed).await?;
-            tx.commit().await?;
-            Ok::<_, CommitError>(stored)
-        };
-        match once().await {
-            Err(CommitError::Store(_)) => once().await,
-            outcome => outcome,
-        }
+        commit_alone(&self.store, self.reopen_window, account, parsed).await
+    }
+}
+
+/// What one webhook (or one message read from a mailbox) carried, in its
+/// own transaction. Two deliveries of one message may race; the loser's
+/// transaction fails on the unique index, and one more try finds the
+/// message already stored.
+pub async fn commit_alone(
+    store: &Store,
+    reopen_window: chrono::Duration,
+    account: &Account,
+    parsed: &Parsed,
+) -> Result<usize, CommitError> {
+    let once = || async {
+        let tx = store.begin().await?;
+        let stored = commit_in(&*tx, reopen_window, account, parsed).await?;
+        tx.commit().await?;
+        Ok::<_, CommitError>(stored)
+    };
+    match once().await {
+        Err(CommitError::Store(_)) => once().await,
+        outcome => outcome,
     }
 }
 

@@ -4,9 +4,9 @@
 //! already, so there is nothing to download later.
 
 use super::Connector;
-use crate::app::AppState;
 use crate::plugins::connector::{ParseError, Parsed};
 use crate::plugins::mail::Decoded;
+use crate::services::Services;
 use crate::store;
 
 /// An attachment reference that says why the file was not kept; the
@@ -27,37 +27,37 @@ pub enum ReadError {
 /// Hands a decoded message to the connector and keeps the files its answer
 /// names: what is left to commit. An error means "try again later": the
 /// plugin failed, or a file could not be kept.
-pub async fn read(state: &AppState, connector: &Connector, decoded: &Decoded) -> Result<Parsed, String> {
+pub async fn read(services: &Services, connector: &Connector, decoded: &Decoded) -> Result<Parsed, String> {
     let Some(mail) = &connector.plugin.mail else {
         return Err("the connector does not read e-mail".into());
     };
-    let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None)
+    let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None)
         .await
         .map_err(|e| e.to_string())?;
     let started = std::time::Instant::now();
     let settings = connector.install.settings.to_string();
-    let result = state.plugins.run_read_mail(mail, ctx, decoded.mail.clone(), settings).await;
+    let result = services.plugins.run_read_mail(mail, ctx, decoded.mail.clone(), settings).await;
     let error = result.as_ref().err().map(ToString::to_string);
-    crate::plugins::dispatch::record_call(state, connector.install.id, started.elapsed(), error.as_deref()).await;
+    crate::automation::record_call(services, connector.install.id, started.elapsed(), error.as_deref()).await;
     let (mut parsed, _logs) = result.map_err(|e| e.to_string())?;
-    keep_parts(state, decoded, &mut parsed).await.map_err(|e| e.to_string())?;
+    keep_parts(services, decoded, &mut parsed).await.map_err(|e| e.to_string())?;
     Ok(parsed)
 }
 
 /// Keeps the files the connector named by `part:<n>`, pointing the
 /// attachments at the kept copies. A file this server does not take (type,
 /// size, content) stays on the message by name, marked with the reason.
-async fn keep_parts(state: &AppState, decoded: &Decoded, parsed: &mut Parsed) -> Result<(), store::Error> {
+async fn keep_parts(services: &Services, decoded: &Decoded, parsed: &mut Parsed) -> Result<(), store::Error> {
     let mut kept = vec![];
     for file in parsed.messages.iter_mut().flat_map(|m| m.attachments.iter_mut()) {
         let Some(bytes) = decoded.part(&file.reference) else {
             file.reference = format!("{REFUSED}the message has no such part");
             continue;
         };
-        let checked = if bytes.len() > state.attachments.config.max_bytes {
-            Err(format!("larger than {} bytes", state.attachments.config.max_bytes))
+        let checked = if bytes.len() > services.attachments.config.max_bytes {
+            Err(format!("larger than {} bytes", services.attachments.config.max_bytes))
         } else {
-            state.attachments.check(&file.content_type, bytes).map_err(|e| e.to_string())
+            services.attachments.check(&file.content_type, bytes).map_err(|e| e.to_string())
         };
         let content_type = match checked {
             Ok(essence) => essence,
@@ -66,7 +66,7 @@ async fn keep_parts(state: &AppState, decoded: &Decoded, parsed: &mut Parsed) ->
                 continue;
             }
         };
-        let hash = state
+        let hash = services
             .attachments
             .put(bytes.to_vec())
             .await
@@ -77,7 +77,7 @@ async fn keep_parts(state: &AppState, decoded: &Decoded, parsed: &mut Parsed) ->
         kept.push(store::attachment::Stored { hash, content_type, size_bytes: bytes.len() as u64 });
     }
     if !kept.is_empty() {
-        let tx = state.store.begin().await?;
+        let tx = services.store.begin().await?;
         for stored in &kept {
             store::attachment::record(&*tx, stored, None).await?;
         }

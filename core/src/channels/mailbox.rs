@@ -20,8 +20,8 @@ use futures_util::StreamExt;
 use tokio::io::{AsyncRead, AsyncWrite};
 
 use super::Connector;
-use crate::app::AppState;
 use crate::plugins::mail::{MailboxSpec, Security};
+use crate::services::Services;
 use crate::store::job::Outcome;
 use crate::store::{
     self,
@@ -38,15 +38,15 @@ const TIMEOUT: Duration = Duration::from_secs(30);
 static READING: Mutex<Option<HashSet<uuid::Uuid>>> = Mutex::new(None);
 
 /// Starts the loop that schedules mailbox reads, unless turned off.
-pub fn spawn(state: actix_web::web::Data<AppState>) {
-    let every = state.config.channels.mail_poll_secs;
+pub fn spawn(services: std::sync::Arc<Services>) {
+    let every = services.config.channels.mail_poll_secs;
     if every == 0 {
         return;
     }
     tokio::spawn(async move {
         loop {
             tokio::time::sleep(Duration::from_secs(every)).await;
-            if let Err(e) = schedule(&state).await {
+            if let Err(e) = schedule(&services).await {
                 tracing::warn!(error = %e, "cannot schedule mailbox reads");
             }
         }
@@ -55,16 +55,16 @@ pub fn spawn(state: actix_web::web::Data<AppState>) {
 
 /// Enqueues a read of each mail connector's mailbox for this period;
 /// returns how many were enqueued here.
-pub async fn schedule(state: &AppState) -> Result<usize, store::Error> {
-    let every = state.config.channels.mail_poll_secs.max(1) as i64;
+pub async fn schedule(services: &Services) -> Result<usize, store::Error> {
+    let every = services.config.channels.mail_poll_secs.max(1) as i64;
     let period = store::now().timestamp() / every;
     let mut enqueued = 0;
-    for install in store::plugin_install::list(&state.store.db).await? {
+    for install in store::plugin_install::list(&services.store.db).await? {
         if install.world != "connector" || !install.is_running() {
             continue;
         }
-        let Ok(connector) = super::connector(state, install.id).await else { continue };
-        if connector.plugin.mail.is_none() || mailbox(state, &connector).await.is_none() {
+        let Ok(connector) = super::connector(services, install.id).await else { continue };
+        if connector.plugin.mail.is_none() || mailbox(services, &connector).await.is_none() {
             continue;
         }
         let job = store::job::NewJob {
@@ -72,7 +72,7 @@ pub async fn schedule(state: &AppState) -> Result<usize, store::Error> {
             payload: serde_json::json!({ "install_id": install.id }),
             idempotency_key: Some(format!("{}:{}:{period}", JobKind::MailPoll.as_str(), install.id)),
         };
-        let tx = state.store.begin().await?;
+        let tx = services.store.begin().await?;
         // Another instance enqueued this period's read already: fine.
         if store::job::enqueue(&*tx, job).await.is_ok() && tx.commit().await.is_ok() {
             enqueued += 1;
@@ -82,11 +82,11 @@ pub async fn schedule(state: &AppState) -> Result<usize, store::Error> {
 }
 
 /// The mailbox a connector names, if any.
-async fn mailbox(state: &AppState, connector: &Connector) -> Option<MailboxSpec> {
+async fn mailbox(services: &Services, connector: &Connector) -> Option<MailboxSpec> {
     let mail = connector.plugin.mail.as_ref()?;
-    let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await.ok()?;
+    let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await.ok()?;
     let settings = connector.install.settings.to_string();
-    match state.plugins.run_mailbox(mail, ctx, settings).await {
+    match services.plugins.run_mailbox(mail, ctx, settings).await {
         Ok(spec) => spec,
         Err(e) => {
             tracing::warn!(install = %connector.install.id, error = %e, "connector failed to name its mailbox");
@@ -96,17 +96,17 @@ async fn mailbox(state: &AppState, connector: &Connector) -> Option<MailboxSpec>
 }
 
 /// Runs a `mail.poll` job.
-pub async fn poll(state: &AppState, job: &Job) -> Outcome {
+pub async fn poll(services: &Services, job: &Job) -> Outcome {
     let Some(install_id) = job.payload["install_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
         return Outcome::Dead("payload has no `install_id`".into());
     };
-    let connector = match super::connector(state, install_id).await {
+    let connector = match super::connector(services, install_id).await {
         Ok(connector) => connector,
         // Removed, disabled or suspended since: nothing to read.
         Err(super::Unavailable::NotFound | super::Unavailable::Stopped) => return Outcome::Done,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    let Some(spec) = mailbox(state, &connector).await else { return Outcome::Done };
+    let Some(spec) = mailbox(services, &connector).await else { return Outcome::Done };
     {
         let mut reading = READING.lock().unwrap_or_else(|e| e.into_inner());
         if !reading.get_or_insert_with(HashSet::new).insert(install_id) {
@@ -114,7 +114,7 @@ pub async fn poll(state: &AppState, job: &Job) -> Outcome {
         }
     }
     let started = std::time::Instant::now();
-    let result = read_mailbox(state, &connector, &spec).await;
+    let result = read_mailbox(services, &connector, &spec).await;
     if let Some(reading) = READING.lock().unwrap_or_else(|e| e.into_inner()).as_mut() {
         reading.remove(&install_id);
     }
@@ -128,7 +128,7 @@ pub async fn poll(state: &AppState, job: &Job) -> Outcome {
         // plugin: the server or its settings are at fault).
         Err(Failure::Mailbox(why)) => {
             tracing::warn!(%install_id, error = %why, "cannot read the mailbox");
-            state.runtime.record(install_id, started.elapsed(), Some(format!("reading the mailbox: {why}")));
+            services.runtime.record(install_id, started.elapsed(), Some(format!("reading the mailbox: {why}")));
             Outcome::Done
         }
         Err(Failure::Store(why)) => Outcome::Retry(why),
@@ -143,12 +143,12 @@ enum Failure {
     Store(String),
 }
 
-async fn read_mailbox(state: &AppState, connector: &Connector, spec: &MailboxSpec) -> Result<usize, Failure> {
+async fn read_mailbox(services: &Services, connector: &Connector, spec: &MailboxSpec) -> Result<usize, Failure> {
     let server = &spec.server;
-    let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None)
+    let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None)
         .await
         .map_err(|e| Failure::Store(e.to_string()))?;
-    let limits = &state.plugins.limits;
+    let limits = &services.plugins.limits;
     let address = crate::plugins::mail::mail_server(server, &ctx.grants.mail_hosts, &limits.private_hosts)
         .await
         .map_err(|e| Failure::Mailbox(format!("{e:?}")))?;
@@ -158,12 +158,12 @@ async fn read_mailbox(state: &AppState, connector: &Connector, spec: &MailboxSpe
         .await
         .map_err(|_| Failure::Mailbox(format!("{} did not answer", server.host)))?
         .map_err(|e| Failure::Mailbox(format!("cannot connect to {}: {e}", server.host)))?;
-    let ca_file = state.plugins.limits.trusted_ca_file.as_deref();
+    let ca_file = services.plugins.limits.trusted_ca_file.as_deref();
     match server.security {
-        Security::None => read_over(state, connector, spec, tcp, &password, true).await,
+        Security::None => read_over(services, connector, spec, tcp, &password, true).await,
         Security::Tls => {
             let tls = tls_connect(&server.host, ca_file, tcp).await?;
-            read_over(state, connector, spec, tls, &password, true).await
+            read_over(services, connector, spec, tls, &password, true).await
         }
         // Greeted in the clear, then STARTTLS (RFC 3501 6.2.1) before anything
         // else; the server does not greet again over TLS.
@@ -175,7 +175,7 @@ async fn read_mailbox(state: &AppState, connector: &Connector, spec: &MailboxSpe
                 .map_err(|_| Failure::Mailbox("the server took too long to start TLS".into()))?
                 .map_err(|e| Failure::Mailbox(format!("the server refused STARTTLS: {e}")))?;
             let tls = tls_connect(&server.host, ca_file, client.into_inner()).await?;
-            read_over(state, connector, spec, tls, &password, false).await
+            read_over(services, connector, spec, tls, &password, false).await
         }
     }
 }
@@ -198,7 +198,7 @@ async fn tls_connect(
     tcp: tokio::net::TcpStream,
 ) -> Result<tokio_rustls::client::TlsStream<tokio::net::TcpStream>, Failure> {
     use tokio_rustls::rustls;
-    let (roots, _) = crate::plugins::mail::trusted_roots(ca_file).map_err(Failure::Mailbox)?;
+    let (roots, _) = crate::tls::trusted_roots(ca_file).map_err(Failure::Mailbox)?;
     let config =
         rustls::ClientConfig::builder_with_provider(std::sync::Arc::new(rustls::crypto::ring::default_provider()))
             .with_safe_default_protocol_versions()
@@ -220,7 +220,7 @@ fn position_key(install: uuid::Uuid) -> String {
 }
 
 async fn read_over<T>(
-    state: &AppState,
+    services: &Services,
     connector: &Connector,
     spec: &MailboxSpec,
     stream: T,
@@ -246,7 +246,7 @@ where
         .map_err(imap)?;
     let validity = selected.uid_validity.unwrap_or_default();
     let key = position_key(connector.install.id);
-    let position = store::setting::get(&state.store.db, &key).await.map_err(|e| Failure::Store(e.to_string()))?;
+    let position = store::setting::get(&services.store.db, &key).await.map_err(|e| Failure::Store(e.to_string()))?;
     let last = position.and_then(|p| {
         let (v, uid) = p.split_once(':')?;
         (v.parse::<u32>().ok()? == validity).then(|| uid.parse::<u32>().ok()).flatten()
@@ -261,7 +261,7 @@ where
     let mut uids: Vec<u32> = found.into_iter().filter(|uid| last.is_none_or(|l| *uid > l)).collect();
     uids.sort_unstable();
     uids.truncate(MAX_PER_POLL);
-    let max_bytes = state.attachments.config.max_bytes / 3 * 4 + (1 << 20);
+    let max_bytes = services.attachments.config.max_bytes / 3 * 4 + (1 << 20);
     let mut read = 0;
     for uid in uids {
         let raw = {
@@ -282,7 +282,7 @@ where
             raw
         };
         match raw {
-            Some(raw) if raw.len() <= max_bytes => take(state, connector, &raw).await?,
+            Some(raw) if raw.len() <= max_bytes => take(services, connector, &raw).await?,
             Some(raw) => {
                 tracing::warn!(install = %connector.install.id, uid, bytes = raw.len(), "message too large, skipped")
             }
@@ -302,7 +302,7 @@ where
             Err(_) => tracing::info!(install = %connector.install.id, uid, "marking a message seen took too long"),
         }
         let remembered = async {
-            let tx = state.store.begin().await?;
+            let tx = services.store.begin().await?;
             store::setting::set(&*tx, &key, &format!("{validity}:{uid}")).await?;
             tx.commit().await
         };
@@ -314,13 +314,15 @@ where
 }
 
 /// Takes one message like a webhook post of it.
-async fn take(state: &AppState, connector: &Connector, raw: &[u8]) -> Result<(), Failure> {
+async fn take(services: &Services, connector: &Connector, raw: &[u8]) -> Result<(), Failure> {
     let Some(decoded) = crate::plugins::mail::decode(raw) else {
         tracing::warn!(install = %connector.install.id, "a message in the mailbox is not readable, skipped");
         return Ok(());
     };
-    let parsed = super::mail::read(state, connector, &decoded).await.map_err(Failure::Store)?;
-    let outcome = state.ingest.commit(connector.account(), std::sync::Arc::new(parsed)).await;
+    let parsed = super::mail::read(services, connector, &decoded).await.map_err(Failure::Store)?;
+    // Mail is read by one job at a time: no other webhook to group with.
+    let window = chrono::Duration::hours(i64::from(services.config.channels.reopen_window_hours));
+    let outcome = super::ingest::commit_alone(&services.store, window, &connector.account(), &parsed).await;
     match outcome {
         Ok(_) => Ok(()),
         Err(super::CommitError::Invalid(why)) => {

@@ -10,17 +10,17 @@
 
 use std::time::Duration;
 
-use crate::app::AppState;
+use crate::automation::record_call;
 use crate::domain::MessageId;
 use crate::domain::message::Attachment;
-use crate::plugins::dispatch::record_call;
 use crate::plugins::media::{Downloaded, NotFetched};
+use crate::services::Services;
 use crate::store::job::Outcome;
 use crate::store::{self, job::Job};
 
 /// Runs a `media.fetch` job for one inbound message.
-pub async fn fetch(state: &AppState, job: &Job) -> Outcome {
-    let message = match super::job_message(state, job).await {
+pub async fn fetch(services: &Services, job: &Job) -> Outcome {
+    let message = match super::job_message(services, job).await {
         Ok(message) => message,
         Err(outcome) => return outcome,
     };
@@ -29,12 +29,12 @@ pub async fn fetch(state: &AppState, job: &Job) -> Outcome {
         return Outcome::Done;
     }
     let Some(install_id) = message.channel_install_id else {
-        return give_up(state, message.id, files, "the message came through no channel account").await;
+        return give_up(services, message.id, files, "the message came through no channel account").await;
     };
-    let connector = match super::connector(state, install_id).await {
+    let connector = match super::connector(services, install_id).await {
         Ok(connector) => connector,
         Err(super::Unavailable::NotFound) => {
-            return give_up(state, message.id, files, "the channel account was removed").await;
+            return give_up(services, message.id, files, "the channel account was removed").await;
         }
         // A paused account keeps its files waiting until it runs again.
         Err(super::Unavailable::Stopped) => return Outcome::Later(Duration::from_secs(300)),
@@ -45,19 +45,19 @@ pub async fn fetch(state: &AppState, job: &Job) -> Outcome {
             "{} {} cannot download files (it predates plugin contract 1.2); update the plugin",
             connector.install.plugin_id, connector.install.version
         );
-        return give_up(state, message.id, files, &why).await;
+        return give_up(services, message.id, files, &why).await;
     };
-    let ctx = match crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await {
+    let ctx = match crate::automation::context(services, &connector.install, &connector.manifest, None).await {
         Ok(ctx) => ctx,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let last_try = job.attempts >= crate::store::job::JobKind::MediaFetch.max_attempts();
-    let config = &state.attachments.config;
+    let config = &services.attachments.config;
     let timeout = Duration::from_secs(config.download_timeout_secs.max(1));
     let mut again = None;
     for file in files.iter_mut().filter(|f| f.awaits_download()) {
         let started = std::time::Instant::now();
-        let result = state
+        let result = services
             .plugins
             .run_fetch_media(
                 &media,
@@ -69,9 +69,9 @@ pub async fn fetch(state: &AppState, job: &Job) -> Outcome {
             )
             .await;
         let plugin_error = result.as_ref().err().map(ToString::to_string);
-        record_call(state, install_id, started.elapsed(), plugin_error.as_deref()).await;
+        record_call(services, install_id, started.elapsed(), plugin_error.as_deref()).await;
         let failure = match result {
-            Ok((Ok(downloaded), _)) => match keep(state, file, downloaded).await {
+            Ok((Ok(downloaded), _)) => match keep(services, file, downloaded).await {
                 Ok(()) => continue,
                 Err(Kept::Refused(why)) => NotFetched::Gone(why),
                 Err(Kept::Store(why)) => NotFetched::Retry(why),
@@ -91,7 +91,7 @@ pub async fn fetch(state: &AppState, job: &Job) -> Outcome {
         }
     }
     if files != message.attachments {
-        match save(state, message.id, &files).await {
+        match save(services, message.id, &files).await {
             Ok(()) => {}
             // Erased meanwhile (a contact's data deleted): nothing to point at.
             Err(store::Error::NotFound(_)) => return Outcome::Done,
@@ -113,7 +113,7 @@ enum Kept {
 }
 
 /// Checks a downloaded file, keeps it, and points `file` at the kept copy.
-async fn keep(state: &AppState, file: &mut Attachment, downloaded: Downloaded) -> Result<(), Kept> {
+async fn keep(services: &Services, file: &mut Attachment, downloaded: Downloaded) -> Result<(), Kept> {
     let generic = |t: &String| t.is_empty() || t.starts_with("application/octet-stream");
     let declared = Some(file.content_type.clone()).filter(|t| !generic(t));
     // What the provider says when asked beats the webhook's guess (Meta
@@ -124,13 +124,16 @@ async fn keep(state: &AppState, file: &mut Attachment, downloaded: Downloaded) -
         .or(declared)
         .unwrap_or_else(|| "application/octet-stream".into());
     let essence =
-        state.attachments.check(&content_type, &downloaded.bytes).map_err(|e| Kept::Refused(e.to_string()))?;
+        services.attachments.check(&content_type, &downloaded.bytes).map_err(|e| Kept::Refused(e.to_string()))?;
     let size_bytes = downloaded.bytes.len() as u64;
-    let hash =
-        state.attachments.put(downloaded.bytes).await.map_err(|e| Kept::Store(format!("cannot keep the file: {e}")))?;
+    let hash = services
+        .attachments
+        .put(downloaded.bytes)
+        .await
+        .map_err(|e| Kept::Store(format!("cannot keep the file: {e}")))?;
     let stored = store::attachment::Stored { hash: hash.clone(), content_type: essence.clone(), size_bytes };
     let recorded = async {
-        let tx = state.store.begin().await?;
+        let tx = services.store.begin().await?;
         store::attachment::record(&*tx, &stored, None).await?;
         tx.commit().await
     };
@@ -142,18 +145,18 @@ async fn keep(state: &AppState, file: &mut Attachment, downloaded: Downloaded) -
 }
 
 /// Marks every file still waiting as not kept, for `why`.
-async fn give_up(state: &AppState, message: MessageId, mut files: Vec<Attachment>, why: &str) -> Outcome {
+async fn give_up(services: &Services, message: MessageId, mut files: Vec<Attachment>, why: &str) -> Outcome {
     for file in files.iter_mut().filter(|f| f.awaits_download()) {
         file.error = Some(why.to_owned());
     }
-    match save(state, message, &files).await {
+    match save(services, message, &files).await {
         Ok(()) | Err(store::Error::NotFound(_)) => Outcome::Done,
         Err(e) => Outcome::Retry(e.to_string()),
     }
 }
 
-async fn save(state: &AppState, message: MessageId, files: &[Attachment]) -> Result<(), store::Error> {
-    let tx = state.store.begin().await?;
+async fn save(services: &Services, message: MessageId, files: &[Attachment]) -> Result<(), store::Error> {
+    let tx = services.store.begin().await?;
     store::message::set_attachments_in(&*tx, message, files).await?;
     tx.commit().await
 }

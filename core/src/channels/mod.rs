@@ -14,15 +14,14 @@
 //! connector of the case's channel account sends it. A retryable failure is
 //! retried with backoff; a final one marks the message failed.
 
-use crate::api::error::ApiError;
-use crate::app::AppState;
+use crate::automation::record_call;
 use crate::domain::Case;
 use crate::domain::channel_rules::{ChannelRules, Template};
 use crate::domain::{self, AuthorKind, DeliveryStatus, MessageId};
 use crate::plugins::connector::{self, InboundRequest, OutboundMessage};
-use crate::plugins::dispatch::record_call;
 use crate::plugins::manifest::{Manifest, World};
 use crate::plugins::runtime::Prepared;
+use crate::services::Services;
 use crate::store::job::Outcome;
 use crate::store::{
     self, Store,
@@ -34,22 +33,18 @@ pub mod ingest;
 pub mod mail;
 pub mod mailbox;
 pub mod media;
-pub mod pace;
 pub mod survey;
-pub mod webchat;
-pub mod webhook;
-pub mod widget;
 
 /// What the channel of a case's account allows; no account (a case typed
 /// in by staff, web chat) has no rules.
-pub async fn rules_for(state: &AppState, install_id: Option<uuid::Uuid>) -> Result<ChannelRules, store::Error> {
+pub async fn rules_for(services: &Services, install_id: Option<uuid::Uuid>) -> Result<ChannelRules, store::Error> {
     let Some(id) = install_id else { return Ok(ChannelRules::default()) };
-    let install = match store::plugin_install::get(&state.store.db, id).await {
+    let install = match store::plugin_install::get(&services.store.db, id).await {
         Ok(install) => install,
         Err(store::Error::NotFound(_)) => return Ok(ChannelRules::default()),
         Err(e) => return Err(e),
     };
-    match state.runtime.manifest(&state.store, &install.plugin_id, &install.version).await {
+    match services.runtime.manifest(&services.store, &install.plugin_id, &install.version).await {
         Ok(manifest) => Ok(manifest.rules),
         Err(store::Error::Corrupt(_)) => Ok(ChannelRules::default()),
         Err(e) => Err(e),
@@ -57,15 +52,16 @@ pub async fn rules_for(state: &AppState, install_id: Option<uuid::Uuid>) -> Resu
 }
 
 /// Refuses an outbound message the case's channel would not take now,
-/// e.g. free text on WhatsApp more than 24 hours after the person last wrote.
+/// e.g. free text on WhatsApp more than 24 hours after the person last wrote
+/// (a domain error naming the field, which the API shows as 422).
 pub async fn check_outbound(
-    state: &AppState,
+    services: &Services,
     case: &Case,
     template: Option<&Template>,
     author: AuthorKind,
-) -> Result<(), ApiError> {
-    let rules = rules_for(state, case.channel_install_id).await?;
-    let last_inbound = store::message::last_inbound_at(&state.store.db, case.id).await?;
+) -> Result<(), store::Error> {
+    let rules = rules_for(services, case.channel_install_id).await?;
+    let last_inbound = store::message::last_inbound_at(&services.store.db, case.id).await?;
     rules.check_outbound(last_inbound, store::now(), template, author)?;
     Ok(())
 }
@@ -99,10 +95,10 @@ pub enum Unavailable {
 }
 
 /// Loads a running connector install.
-pub async fn connector(state: &AppState, install_id: uuid::Uuid) -> Result<Connector, Unavailable> {
-    let install = match state.runtime.account(install_id) {
+pub async fn connector(services: &Services, install_id: uuid::Uuid) -> Result<Connector, Unavailable> {
+    let install = match services.runtime.account(install_id) {
         Some((install, _)) => install,
-        None => store::plugin_install::get(&state.store.db, install_id).await.map_err(|e| match e {
+        None => store::plugin_install::get(&services.store.db, install_id).await.map_err(|e| match e {
             store::Error::NotFound(_) => Unavailable::NotFound,
             e => e.into(),
         })?,
@@ -113,11 +109,11 @@ pub async fn connector(state: &AppState, install_id: uuid::Uuid) -> Result<Conne
     if !install.is_running() {
         return Err(Unavailable::Stopped);
     }
-    let manifest = state.runtime.manifest(&state.store, &install.plugin_id, &install.version).await?;
+    let manifest = services.runtime.manifest(&services.store, &install.plugin_id, &install.version).await?;
     let channel = manifest.channel.ok_or_else(|| store::Error::Corrupt("connector manifest without channel".into()))?;
-    let prepared = state
+    let prepared = services
         .runtime
-        .load(&state.store, &state.plugins, &install.plugin_id, &install.version, World::Connector)
+        .load(&services.store, &services.plugins, &install.plugin_id, &install.version, World::Connector)
         .await?;
     let Prepared::Connector(plugin) = prepared else {
         return Err(crate::plugins::Error::WrongWorld {
@@ -132,27 +128,27 @@ pub async fn connector(state: &AppState, install_id: uuid::Uuid) -> Result<Conne
 /// Runs the connector on a webhook request; the outer error is a store
 /// problem, the inner one the plugin's failure.
 pub async fn parse(
-    state: &AppState,
+    services: &Services,
     connector: &Connector,
     request: InboundRequest,
 ) -> Result<Result<connector::ParseOutcome, crate::plugins::Error>, store::Error> {
     // A burst of webhooks to one account reads its install and secrets once
     // a second, not once per request.
-    let ctx = match state.runtime.account(connector.install.id) {
+    let ctx = match services.runtime.account(connector.install.id) {
         Some((_, ctx)) => ctx,
         None => {
-            let ctx = crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await?;
-            state.runtime.remember_account(connector.install.clone(), ctx.clone());
+            let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
+            services.runtime.remember_account(connector.install.clone(), ctx.clone());
             ctx
         }
     };
     let started = std::time::Instant::now();
-    let result = state.plugins.run_parse(&connector.plugin, ctx, request).await;
+    let result = services.plugins.run_parse(&connector.plugin, ctx, request).await;
     // Anyone may post to a webhook: until the connector has accepted the
     // request, a failure is shown in the install's health but never counts
     // towards suspending it, or a stranger could switch the channel off.
     let error = result.as_ref().err().map(ToString::to_string);
-    state.runtime.record(connector.install.id, started.elapsed(), error);
+    services.runtime.record(connector.install.id, started.elapsed(), error);
     Ok(result)
 }
 
@@ -182,12 +178,12 @@ pub(crate) fn subject_of(body: &str, channel: domain::Channel) -> String {
 
 /// The message a job's payload names; what the job comes to otherwise (a
 /// message deleted since has nothing left to do).
-pub(crate) async fn job_message(state: &AppState, job: &Job) -> Result<domain::Message, Outcome> {
+pub(crate) async fn job_message(services: &Services, job: &Job) -> Result<domain::Message, Outcome> {
     let Some(id) = job.payload.get("message_id").and_then(|v| v.as_str()).and_then(|s| uuid::Uuid::parse_str(s).ok())
     else {
         return Err(Outcome::Dead("payload has no message_id".into()));
     };
-    match store::message::get_unscoped(&state.store.db, MessageId(id)).await {
+    match store::message::get_unscoped(&services.store.db, MessageId(id)).await {
         Ok(message) => Ok(message),
         Err(store::Error::NotFound(_)) => Err(Outcome::Done),
         Err(e) => Err(Outcome::Retry(e.to_string())),
@@ -196,18 +192,18 @@ pub(crate) async fn job_message(state: &AppState, job: &Job) -> Result<domain::M
 
 /// Runs a `message.deliver` job: sends an outbound message through the
 /// connector of the case's channel account.
-pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
+pub async fn deliver(services: &Services, job: &Job) -> Outcome {
     // A case's messages go out in the order they were written.
-    match store::job::earlier_in_group(&state.store.db, job, true).await {
+    match store::job::earlier_in_group(&services.store.db, job, true).await {
         Ok(true) => return Outcome::Later(std::time::Duration::from_millis(20)),
         Ok(false) => {}
         Err(e) => return Outcome::Retry(e.to_string()),
     }
-    let message = match job_message(state, job).await {
+    let message = match job_message(services, job).await {
         Ok(message) => message,
         Err(outcome) => return outcome,
     };
-    let db = &state.store;
+    let db = &services.store;
     if message.delivery_status != DeliveryStatus::Pending {
         return Outcome::Done;
     }
@@ -220,7 +216,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
     let Some(install_id) = message.channel_install_id.or(case.channel_install_id) else {
         return Outcome::Done;
     };
-    let connector = match connector(state, install_id).await {
+    let connector = match connector(services, install_id).await {
         Ok(connector) => connector,
         Err(Unavailable::NotFound) => return fail(db, message.id, job.id, "the channel account was removed").await,
         Err(e) => return Outcome::Retry(e.to_string()),
@@ -241,7 +237,7 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
     // The host writes e-mail itself and attaches kept files from here; other
     // providers fetch them from a link.
     let by_mail = connector.plugin.mail.is_some();
-    let attachments = match if by_mail { Ok(mail_files(&message)) } else { outbound_files(state, &message) } {
+    let attachments = match if by_mail { Ok(mail_files(&message)) } else { outbound_files(services, &message) } {
         Ok(files) => files,
         Err(reason) => return fail(db, message.id, job.id, &reason).await,
     };
@@ -263,14 +259,14 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
         thread_keys,
         settings: connector.install.settings.to_string(),
     };
-    let mut ctx = match crate::plugins::dispatch::context(state, &connector.install, &connector.manifest, None).await {
+    let mut ctx = match crate::automation::context(services, &connector.install, &connector.manifest, None).await {
         Ok(ctx) => ctx,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     ctx.send_key = Some(outbound.idempotency_key.clone());
     if by_mail {
         ctx.outbound_files = Some(crate::plugins::mail::OutboundFiles {
-            store: state.attachments.clone(),
+            store: services.attachments.clone(),
             allowed: outbound.attachments.iter().map(|a| a.reference.clone()).collect(),
         });
     }
@@ -283,16 +279,16 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
         last_inbound_at: last_inbound.map(|at| at.timestamp_millis()),
     });
     if let Some(per_second) = connector.manifest.rules.max_sends_per_second {
-        match state.pacer.reserve(install_id, per_second) {
+        match services.pacer.reserve(install_id, per_second) {
             Ok(wait) if wait.is_zero() => {}
             Ok(wait) => tokio::time::sleep(wait).await,
             Err(wait) => return Outcome::Later(wait),
         }
     }
     let started = std::time::Instant::now();
-    let result = state.plugins.run_send(&connector.plugin, ctx, outbound).await;
+    let result = services.plugins.run_send(&connector.plugin, ctx, outbound).await;
     let plugin_error = result.as_ref().err().map(ToString::to_string);
-    record_call(state, install_id, started.elapsed(), plugin_error.as_deref()).await;
+    record_call(services, install_id, started.elapsed(), plugin_error.as_deref()).await;
     let last_attempt = job.attempts >= JobKind::MessageDeliver.max_attempts();
     match result {
         Ok((Ok(receipt), _)) => {
@@ -325,9 +321,12 @@ pub async fn deliver(state: &AppState, job: &Job) -> Outcome {
 
 /// The files of an outbound message as the connector hands them to the
 /// provider: each reference a link the provider can fetch for a day.
-fn outbound_files(state: &AppState, message: &domain::Message) -> Result<Vec<crate::plugins::bot::Attachment>, String> {
-    let files = &state.attachments;
-    let prefix = state.config.link_prefix();
+fn outbound_files(
+    services: &Services,
+    message: &domain::Message,
+) -> Result<Vec<crate::plugins::bot::Attachment>, String> {
+    let files = &services.attachments;
+    let prefix = services.config.link_prefix();
     message
         .attachments
         .iter()

@@ -4,16 +4,16 @@
 //! has no survey yet and has not been reopened, and the channel takes a
 //! message now (a WhatsApp case past its window gets none).
 
-use crate::app::AppState;
 use crate::domain::{AuthorKind, CaseId, CaseStatus};
+use crate::services::Services;
 use crate::store::job::Outcome;
 use crate::store::{self, job::Job};
 
-pub async fn offer(state: &AppState, job: &Job) -> Outcome {
+pub async fn offer(services: &Services, job: &Job) -> Outcome {
     let Some(case_id) = job.payload["case_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
         return Outcome::Dead("payload: no case_id".into());
     };
-    let db = &state.store;
+    let db = &services.store;
     let case = match store::case::get(&db.db, None, CaseId(case_id)).await {
         Ok(case) => case,
         Err(store::Error::NotFound(_)) => return Outcome::Done,
@@ -35,7 +35,7 @@ pub async fn offer(state: &AppState, job: &Job) -> Outcome {
         Ok(true) => return Outcome::Done,
         Err(e) => return Outcome::Retry(e.to_string()),
     }
-    if let Err(e) = super::check_outbound(state, &case, None, AuthorKind::System).await {
+    if let Err(e) = super::check_outbound(services, &case, None, AuthorKind::System).await {
         tracing::debug!(case = %case.id, reason = ?e, "no survey: the channel takes no message now");
         return Outcome::Done;
     }
@@ -45,7 +45,7 @@ pub async fn offer(state: &AppState, job: &Job) -> Outcome {
         store::case::lock_in(&*tx, case.id).await?;
         let case = store::case::get(&*tx, None, case.id).await?;
         if ended(case.status) {
-            store::survey::offer_in(&*tx, &case, scale, &state.config.locale).await?;
+            store::survey::offer_in(&*tx, &case, scale, &services.config.locale).await?;
         }
         tx.commit().await
     };

@@ -14,8 +14,8 @@ use actix_web::http::header;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Deserialize;
 
-use crate::api::article::article_path;
-use crate::app::AppState;
+use crate::api::AppState;
+use crate::domain::kb::article_path;
 use crate::domain::kb::{Article, ArticleStatus, KnowledgeBase, Locale, Visibility};
 use crate::i18n::t;
 use crate::search::{self, Hit};

@@ -8,9 +8,7 @@
 
 use std::time::Duration;
 
-use actix_web::web;
-
-use crate::app::AppState;
+use crate::services::Services;
 pub use crate::store::job::Outcome;
 use crate::store::job::{self, Job, JobKind};
 
@@ -25,22 +23,22 @@ pub fn backoff(attempts: i32) -> Duration {
 }
 
 /// Starts `workers` job loops on the current runtime.
-pub fn spawn(state: web::Data<AppState>, workers: usize) {
+pub fn spawn(services: std::sync::Arc<Services>, workers: usize) {
     for n in 0..workers.max(1) {
-        let state = state.clone();
-        tokio::spawn(async move { work(state, n).await });
+        let services = services.clone();
+        tokio::spawn(async move { work(services, n).await });
     }
 }
 
-async fn work(state: web::Data<AppState>, worker: usize) {
-    let wake = state.store.jobs_wake.clone();
+async fn work(services: std::sync::Arc<Services>, worker: usize) {
+    let wake = services.store.jobs_wake.clone();
     loop {
         let notified = wake.notified();
         tokio::pin!(notified);
         notified.as_mut().enable();
-        let lease = Duration::from_secs(state.config.http.job_lease_secs.max(1));
-        match job::claim(&state.store, lease).await {
-            Ok(Some(job)) => run(&state, job).await,
+        let lease = Duration::from_secs(services.config.http.job_lease_secs.max(1));
+        match job::claim(&services.store, lease).await {
+            Ok(Some(job)) => run(&services, job).await,
             Ok(None) => {
                 let _ = tokio::time::timeout(POLL, notified).await;
             }
@@ -54,7 +52,7 @@ async fn work(state: web::Data<AppState>, worker: usize) {
 
 /// Enqueues a `kind` job every `secs` seconds (0: never), keyed by the
 /// period so however many instances run, one job per period does the work.
-pub fn every(state: web::Data<AppState>, secs: u64, kind: JobKind) {
+pub fn every(services: std::sync::Arc<Services>, secs: u64, kind: JobKind) {
     if secs == 0 {
         return;
     }
@@ -65,7 +63,7 @@ pub fn every(state: web::Data<AppState>, secs: u64, kind: JobKind) {
             let key = format!("{}:{period}", kind.as_str());
             let new = job::NewJob { kind, payload: serde_json::json!({}), idempotency_key: Some(key) };
             let enqueued = async {
-                let tx = state.store.begin().await?;
+                let tx = services.store.begin().await?;
                 job::enqueue(&*tx, new).await?;
                 tx.commit().await
             };
@@ -78,21 +76,21 @@ pub fn every(state: web::Data<AppState>, secs: u64, kind: JobKind) {
 }
 
 /// Runs one claimed job and records how it ended.
-pub async fn run(state: &AppState, job: Job) {
+pub async fn run(services: &Services, job: Job) {
     let (id, kind, attempts) = (job.id, job.kind.clone(), job.attempts);
     let started = std::time::Instant::now();
     let known = JobKind::parse(&kind);
     let outcome = match known {
-        Some(JobKind::PluginEvent) => crate::plugins::dispatch::handle(state, &job).await,
-        Some(JobKind::MessageDeliver) => crate::channels::deliver(state, &job).await,
-        Some(JobKind::MediaFetch) => crate::channels::media::fetch(state, &job).await,
-        Some(JobKind::KbIndex) => crate::search::sync::handle(state, &job).await,
-        Some(JobKind::MailPoll) => crate::channels::mailbox::poll(state, &job).await,
-        Some(JobKind::FilesGc) => crate::attachments::gc_job(state).await,
-        Some(JobKind::SurveyOffer) => crate::channels::survey::offer(state, &job).await,
-        Some(JobKind::QueueRoute) => crate::routing::route(state, &job).await,
-        Some(JobKind::PresenceSweep) => crate::routing::sweep(state).await,
-        Some(JobKind::CaseWake) => crate::routing::wake(state, &job).await,
+        Some(JobKind::PluginEvent) => crate::automation::handle(services, &job).await,
+        Some(JobKind::MessageDeliver) => crate::channels::deliver(services, &job).await,
+        Some(JobKind::MediaFetch) => crate::channels::media::fetch(services, &job).await,
+        Some(JobKind::KbIndex) => crate::search::sync::handle(&services.search, &services.store, &job).await,
+        Some(JobKind::MailPoll) => crate::channels::mailbox::poll(services, &job).await,
+        Some(JobKind::FilesGc) => crate::attachments::gc_job(&services.store, &services.attachments).await,
+        Some(JobKind::SurveyOffer) => crate::channels::survey::offer(services, &job).await,
+        Some(JobKind::QueueRoute) => crate::routing::route(services, &job).await,
+        Some(JobKind::PresenceSweep) => crate::routing::sweep(services).await,
+        Some(JobKind::CaseWake) => crate::routing::wake(services, &job).await,
         None => Outcome::Dead(format!("no handler for job kind `{kind}`")),
     };
     let max_attempts = known.map_or(1, JobKind::max_attempts);
@@ -102,7 +100,7 @@ pub async fn run(state: &AppState, job: Job) {
             tracing::debug!(job = %id, kind, elapsed_ms, "job done");
             // Handlers complete their job in their own transaction; this
             // only removes what a handler had nothing to write for.
-            match state.store.begin().await {
+            match services.store.begin().await {
                 Ok(tx) => match job::complete_in(&*tx, id).await {
                     Ok(()) => tx.commit().await,
                     Err(e) => Err(e),
@@ -112,17 +110,17 @@ pub async fn run(state: &AppState, job: Job) {
         }
         Outcome::Later(delay) => {
             let at = crate::store::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
-            job::postpone(&state.store, id, at).await
+            job::postpone(&services.store, id, at).await
         }
         Outcome::Retry(error) if attempts < max_attempts => {
             let delay = backoff(attempts);
             tracing::warn!(job = %id, kind, attempts, error, retry_in_ms = delay.as_millis() as u64, "job will be retried");
             let at = crate::store::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::hours(1));
-            job::retry_at(&state.store, id, &error, at).await
+            job::retry_at(&services.store, id, &error, at).await
         }
         Outcome::Retry(error) | Outcome::Dead(error) => {
             tracing::error!(job = %id, kind, attempts, error, "job gave up");
-            job::bury(&state.store, id, &error).await
+            job::bury(&services.store, id, &error).await
         }
     };
     if let Err(e) = result {

@@ -189,7 +189,7 @@ impl kb::Host for HostState {
             .filter(|kb| knowledge_bases.is_empty() || knowledge_bases.iter().any(|slug| *slug == kb.slug.as_str()))
             .collect();
         let Some(first) = bases.first() else { return Ok(vec![]) };
-        let Ok(text) = crate::api::kb_search::query_text(&query) else { return Ok(vec![]) };
+        let Ok(text) = crate::domain::kb::query_text(&query) else { return Ok(vec![]) };
         let locale = locale.and_then(|l| crate::domain::kb::Locale::parse("locale", &l).ok());
         let mut request =
             crate::search::Query::new(text, bases.iter().map(|kb| kb.id).collect(), locale.unwrap_or(first.locale));
@@ -210,7 +210,7 @@ impl kb::Host for HostState {
             .into_iter()
             .filter_map(|hit| {
                 let kb = scope.bases.iter().find(|kb| kb.id == hit.kb_id)?;
-                let path = crate::api::article::article_path(kb, hit.locale, &hit.slug);
+                let path = crate::domain::kb::article_path(kb, hit.locale, &hit.slug);
                 Some(kb::Hit {
                     article_id: hit.article_id.to_string(),
                     title: hit.title,

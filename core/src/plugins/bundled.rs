@@ -9,7 +9,6 @@ use std::path::Path;
 use anyhow::Context;
 
 use super::manifest::Manifest;
-use crate::app::AppState;
 use crate::domain::Actor;
 use crate::store::{self, plugin_install::InstallPatch};
 
@@ -38,7 +37,7 @@ pub enum Done {
     },
 }
 
-pub async fn install_all(state: &AppState, dir: &Path) -> anyhow::Result<Vec<Done>> {
+pub async fn install_all(store: &store::Store, host: &super::PluginHost, dir: &Path) -> anyhow::Result<Vec<Done>> {
     let mut entries: Vec<_> = std::fs::read_dir(dir)
         .with_context(|| format!("cannot read bundled plugins in {}", dir.display()))?
         .filter_map(Result::ok)
@@ -48,15 +47,14 @@ pub async fn install_all(state: &AppState, dir: &Path) -> anyhow::Result<Vec<Don
     entries.sort();
     let mut done = vec![];
     for path in entries {
-        done.push(install_one(state, &path).await.with_context(|| format!("bundled plugin {}", path.display()))?);
+        done.push(install_one(store, host, &path).await.with_context(|| format!("bundled plugin {}", path.display()))?);
     }
     Ok(done)
 }
 
-async fn install_one(state: &AppState, path: &Path) -> anyhow::Result<Done> {
+async fn install_one(db: &store::Store, host: &super::PluginHost, path: &Path) -> anyhow::Result<Done> {
     let text = std::fs::read_to_string(path.join("plugin.toml"))?;
     let manifest = Manifest::parse(&text).map_err(|e| anyhow::anyhow!("plugin.toml: {e}"))?;
-    let db = &state.store;
     let known = match store::plugin::versions(&db.db, &manifest.id).await {
         Ok(versions) => versions.iter().any(|v| v.version == manifest.version),
         Err(store::Error::NotFound(_)) => false,
@@ -64,7 +62,7 @@ async fn install_one(state: &AppState, path: &Path) -> anyhow::Result<Done> {
     };
     if !known {
         let wasm = std::fs::read(path.join("plugin.wasm"))?;
-        let host = state.plugins.clone();
+        let host = host.clone();
         let world = manifest.world;
         let (hash, wasm) = tokio::task::spawn_blocking(move || {
             let compiled = host.compile(&wasm)?;

@@ -132,7 +132,7 @@ pub(super) fn check_parsed(parsed: &Parsed, max_bytes: usize) -> Result<(), Erro
 }
 
 impl HostState {
-    fn secret(&self, name: &str) -> Result<&super::secrets::SecretValue, secrets::SecretError> {
+    fn secret(&self, name: &str) -> Result<&crate::secrets::SecretValue, secrets::SecretError> {
         if !self.grants.secrets.iter().any(|s| s == name) {
             return Err(secrets::SecretError::Denied);
         }
@@ -148,7 +148,7 @@ impl secrets::Host for HostState {
         signature_hex: String,
     ) -> Result<bool, secrets::SecretError> {
         let value = self.secret(&secret)?;
-        Ok(super::secrets::verify_hmac_sha256_hex(value, &message, &signature_hex))
+        Ok(crate::secrets::verify_hmac_sha256_hex(value, &message, &signature_hex))
     }
 
     async fn verify_hmac_sha1_base64(
@@ -158,12 +158,12 @@ impl secrets::Host for HostState {
         signature_base64: String,
     ) -> Result<bool, secrets::SecretError> {
         let value = self.secret(&secret)?;
-        Ok(super::secrets::verify_hmac_sha1_base64(value, &message, &signature_base64))
+        Ok(crate::secrets::verify_hmac_sha1_base64(value, &message, &signature_base64))
     }
 
     async fn equals(&mut self, secret: String, presented: String) -> Result<bool, secrets::SecretError> {
         let value = self.secret(&secret)?;
-        Ok(super::secrets::equals(value, presented.as_bytes()))
+        Ok(crate::secrets::equals(value, presented.as_bytes()))
     }
 }
 

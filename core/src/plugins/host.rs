@@ -9,71 +9,17 @@ use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, ResourceLimiter, Store};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 
-use super::secrets::SecretValue;
 use super::{Error, kv::Kv, kv::MemoryKv};
+use crate::secrets::SecretValue;
 use crate::store::Store as Db;
 use std::collections::HashMap;
 
 /// How often the epoch advances; CPU deadlines are counted in these ticks.
 const TICK: Duration = Duration::from_millis(5);
 
-/// Per-call limits; every field has a safe default.
-#[derive(Debug, Clone, serde::Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    /// Time a call may run before it is interrupted.
-    pub cpu_ms: u64,
-    /// Time a call may take including host calls (HTTP, search).
-    pub wall_ms: u64,
-    /// Linear memory a plugin may grow to.
-    pub memory_bytes: usize,
-    pub max_input_bytes: usize,
-    pub max_output_bytes: usize,
-    /// Log bytes a call may write; more is dropped.
-    pub max_log_bytes: usize,
-    /// Consecutive failed calls after which an install is suspended.
-    pub suspend_after: u32,
-    /// Longest a plugin's outbound HTTP request may take.
-    pub http_timeout_ms: u64,
-    /// Largest HTTP response body a plugin may receive.
-    pub max_http_response_bytes: usize,
-    /// `host:port` pairs inside the institution's network that granted
-    /// plugins may reach anyway (an intranet system); empty by default.
-    pub private_hosts: Vec<String>,
-    /// A PEM file of certificate authorities trusted for mail servers
-    /// besides the public ones: a mail server whose certificate the
-    /// institution's own CA signed.
-    pub trusted_ca_file: Option<std::path::PathBuf>,
-}
+pub use crate::config::PluginLimits as Limits;
 
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            cpu_ms: 200,
-            wall_ms: 5_000,
-            memory_bytes: 32 * 1024 * 1024,
-            max_input_bytes: 256 * 1024,
-            max_output_bytes: 256 * 1024,
-            max_log_bytes: 16 * 1024,
-            suspend_after: 5,
-            http_timeout_ms: 10_000,
-            max_http_response_bytes: 1024 * 1024,
-            private_hosts: vec![],
-            trusted_ca_file: None,
-        }
-    }
-}
-
-/// What an install may use: the manifest's request intersected with the admin's grant.
-#[derive(Debug, Clone, Default)]
-pub struct Grants {
-    pub kv: bool,
-    pub kb_search: bool,
-    pub case_read: bool,
-    pub http_hosts: Vec<String>,
-    pub mail_hosts: Vec<String>,
-    pub secrets: Vec<String>,
-}
+pub use crate::domain::plugin::Grants;
 
 /// A component compiled for this engine, with its content hash.
 #[derive(Clone)]

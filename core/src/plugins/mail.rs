@@ -295,30 +295,6 @@ const HOST_HEADERS: [&str; 12] = [
     "content-type",
 ];
 
-/// The certificate authorities a mail server's certificate may chain to:
-/// the public ones, and those in `file` (PEM) when the admin named one.
-/// The error says what is wrong with the file.
-pub fn trusted_roots(
-    file: Option<&std::path::Path>,
-) -> Result<(tokio_rustls::rustls::RootCertStore, Vec<Vec<u8>>), String> {
-    use tokio_rustls::rustls::pki_types::{CertificateDer, pem::PemObject};
-    let mut roots = tokio_rustls::rustls::RootCertStore { roots: webpki_roots::TLS_SERVER_ROOTS.to_vec() };
-    let Some(file) = file else { return Ok((roots, vec![])) };
-    let pem = std::fs::read(file).map_err(|e| format!("cannot read {}: {e}", file.display()))?;
-    let certs = CertificateDer::pem_slice_iter(&pem)
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| format!("{} is not a PEM file of certificates: {e}", file.display()))?;
-    if certs.is_empty() {
-        return Err(format!("{} holds no certificate", file.display()));
-    }
-    for cert in &certs {
-        roots
-            .add(cert.clone())
-            .map_err(|e| format!("{}: a certificate is not usable as an authority: {e}", file.display()))?;
-    }
-    Ok((roots, certs.iter().map(|c| c.to_vec()).collect()))
-}
-
 /// Where a server is: its granted name, resolved, and refused if the
 /// address is private unless the operator listed it.
 pub(crate) async fn mail_server(
@@ -483,7 +459,8 @@ impl wit::Host for HostState {
                 Err(e) => return Err(wit::MailError::Retry(format!("cannot read the send journal: {e}"))),
             }
         }
-        let (_, extra) = trusted_roots(self.limits.trusted_ca_file.as_deref()).map_err(wit::MailError::Rejected)?;
+        let (_, extra) =
+            crate::tls::trusted_roots(self.limits.trusted_ca_file.as_deref()).map_err(wit::MailError::Rejected)?;
         let tls = |host: &str| {
             let mut params = TlsParameters::builder(host.to_owned());
             for der in &extra {

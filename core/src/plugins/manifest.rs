@@ -3,7 +3,6 @@
 
 use serde::Deserialize;
 
-use super::Grants;
 use crate::domain::channel_rules::{AfterWindow, ChannelRules};
 
 /// WIT versions this host can run.
@@ -12,22 +11,7 @@ pub const SUPPORTED_WIT: [&str; 5] = ["1.0.0", "1.1.0", "1.2.0", "1.3.0", "1.4.0
 /// Largest manifest accepted.
 pub const MAX_MANIFEST_BYTES: usize = 64 * 1024;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum World {
-    Bot,
-    Protocol,
-    Connector,
-}
-
-impl World {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            World::Bot => "bot",
-            World::Protocol => "protocol",
-            World::Connector => "connector",
-        }
-    }
-}
+pub use crate::domain::plugin::{Capabilities, World};
 
 /// A checked manifest.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,20 +39,6 @@ impl Manifest {
         let (major, wit_minor) = (parts.next().unwrap_or(0), parts.next().unwrap_or(0));
         major > 1 || (major == 1 && wit_minor >= minor)
     }
-}
-
-/// What a plugin asks to use; the admin grants all or part of it.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, serde::Serialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Capabilities {
-    pub kv: bool,
-    pub kb_search: bool,
-    pub case_read: bool,
-    pub http_hosts: Vec<String>,
-    /// Mail servers (SMTP, IMAP) an e-mail connector may reach, by DNS name;
-    /// `*` asks for whichever the admin grants (the institution's own).
-    pub mail_hosts: Vec<String>,
-    pub secrets: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -269,37 +239,7 @@ fn check_capabilities(world: World, caps: &Capabilities) -> Result<(), ManifestE
     Ok(())
 }
 
-/// A granted host name: a DNS name (or `*.` and one), or `localhost`,
-/// which only the operator can make reachable (plugins.private_hosts).
-pub fn valid_host(host: &str) -> bool {
-    let host = host.strip_prefix("*.").unwrap_or(host);
-    host == "localhost"
-        || !host.is_empty()
-            && host.len() <= 253
-            && host.split('.').count() >= 2
-            && host.split('.').all(|label| {
-                !label.is_empty() && label.len() <= 63 && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
-            })
-            && !host.chars().all(|c| c.is_ascii_digit() || c == '.')
-}
-
-impl Capabilities {
-    /// What the install may use: requested here and granted by the admin.
-    pub fn intersect(&self, granted: &Capabilities) -> Grants {
-        Grants {
-            kv: self.kv && granted.kv,
-            kb_search: self.kb_search && granted.kb_search,
-            case_read: self.case_read && granted.case_read,
-            http_hosts: self.http_hosts.iter().filter(|h| granted.http_hosts.contains(h)).cloned().collect(),
-            mail_hosts: if self.mail_hosts.iter().any(|h| h == "*") {
-                granted.mail_hosts.iter().filter(|h| valid_host(h)).cloned().collect()
-            } else {
-                self.mail_hosts.iter().filter(|h| granted.mail_hosts.contains(h)).cloned().collect()
-            },
-            secrets: self.secrets.iter().filter(|s| granted.secrets.contains(s)).cloned().collect(),
-        }
-    }
-}
+pub use crate::domain::plugin::valid_host;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,6 @@ pub mod bot;
 pub mod bundled;
 pub mod connector;
 pub mod convert;
-pub mod dispatch;
 pub mod host;
 mod http;
 mod imports;
@@ -19,9 +18,9 @@ pub mod mail;
 pub mod manifest;
 pub mod media;
 pub mod net;
+pub mod pace;
 pub mod protocol;
 pub mod runtime;
-pub mod secrets;
 pub mod settings;
 
 pub use connector::SendContext;

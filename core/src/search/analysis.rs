@@ -14,7 +14,7 @@
 use std::collections::HashSet;
 use std::sync::LazyLock;
 
-use crate::domain::kb::{Locale, fold_char};
+use crate::domain::kb::Locale;
 
 /// Words of at least this many characters are also indexed by their prefix.
 const TRUNCATE_FROM: usize = 7;
@@ -116,10 +116,7 @@ pub fn truncate(folded: &str, stem: &str) -> String {
     if folded.chars().count() >= TRUNCATE_FROM { folded.chars().take(TRUNCATE_TO).collect() } else { stem.to_owned() }
 }
 
-/// Lowercases and removes accents.
-pub fn fold(text: &str) -> String {
-    text.chars().flat_map(char::to_lowercase).map(fold_char).collect()
-}
+pub use crate::domain::kb::fold;
 
 /// Splits text into runs of letters and digits, with their byte ranges.
 pub fn tokens(text: &str) -> impl Iterator<Item = (usize, usize, &str)> {

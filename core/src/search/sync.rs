@@ -102,13 +102,13 @@ impl Search {
 }
 
 /// Runs a `kb.index` job: `{"articles": [ids]}`.
-pub async fn handle(state: &crate::app::AppState, job: &store::job::Job) -> crate::store::job::Outcome {
+pub async fn handle(search: &Search, store: &store::Store, job: &store::job::Job) -> crate::store::job::Outcome {
     use crate::store::job::Outcome;
     let ids: Vec<ArticleId> = match job.payload.get("articles").cloned().map(serde_json::from_value) {
         Some(Ok(ids)) => ids,
         _ => return Outcome::Dead("payload has no `articles` list".into()),
     };
-    match state.search.sync(&state.store, &ids).await {
+    match search.sync(store, &ids).await {
         Ok(()) => Outcome::Done,
         Err(e) => Outcome::Retry(e.to_string()),
     }

@@ -8,8 +8,8 @@
 //! [`protocol_event_key`]), so a crisis protocol can take the case first.
 
 use super::{Result, job, plugin_install};
+use crate::domain::plugin::World;
 use crate::domain::{Actor, Case, CaseStatus};
-use crate::plugins::manifest::World;
 use serde::{Deserialize, Serialize};
 
 /// What happened to a case.

@@ -2,8 +2,8 @@
 //! Changing version keeps the previous one for a one-step rollback.
 
 use super::{Error, Result, Store, audit};
+use crate::domain::plugin::{Capabilities, World};
 use crate::domain::{Actor, UnitId};
-use crate::plugins::manifest::{Capabilities, World};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,

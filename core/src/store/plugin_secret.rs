@@ -1,9 +1,9 @@
-//! Install secrets, sealed (see [`crate::plugins::secrets`]): stored and
+//! Install secrets, sealed (see [`crate::secrets`]): stored and
 //! replaced by admins, listed by name only, opened inside the host.
 
 use super::{Result, Store, audit};
 use crate::domain::Actor;
-use crate::plugins::secrets::{Sealed, SecretBox, SecretValue};
+use crate::secrets::{Sealed, SecretBox, SecretValue};
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};

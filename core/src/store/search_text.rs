@@ -14,7 +14,7 @@ use super::{Result, Store};
 
 /// Lowercased, without accents: what is stored and what is searched.
 pub fn fold(text: &str) -> String {
-    crate::search::analysis::fold(text)
+    crate::domain::kb::fold(text)
 }
 
 /// `folded LIKE %needle%`, or, on a row not folded yet, the raw text.

@@ -1,4 +1,4 @@
-//! `ventanilla bench bot`: the FAQ bot's figures with the real plugin,
+//! `ventanilla-bench bot`: the FAQ bot's figures with the real plugin,
 //! host, job workers and search (SQLite, embedded index). Each evaluation
 //! query opens a web-chat conversation with the bot:
 //!
@@ -18,10 +18,10 @@ use anyhow::Context;
 use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 
 use super::{ms, pct};
-use crate::domain::kb::{ArticleStatus, Locale, NewArticle, NewKnowledgeBase, Theme, Visibility};
-use crate::domain::{Actor, AuthorKind, CaseId, CaseStatus, Channel, Slug, UnitId, message::NewMessage};
-use crate::search::eval::EvalSet;
-use crate::store;
+use ventanilla::domain::kb::{ArticleStatus, Locale, NewArticle, NewKnowledgeBase, Theme, Visibility};
+use ventanilla::domain::{Actor, AuthorKind, CaseId, CaseStatus, Channel, Slug, UnitId, message::NewMessage};
+use ventanilla::search::eval::EvalSet;
+use ventanilla::store;
 
 /// What to measure.
 pub struct Options {
@@ -47,17 +47,17 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
     let set = EvalSet::parse(&text).context("the evaluation set does not parse")?;
     let dir = options.work_dir.join(format!("bot-{}", uuid::Uuid::now_v7().simple()));
     std::fs::create_dir_all(&dir)?;
-    let config = crate::config::Config { data_dir: dir.clone(), ..Default::default() };
+    let config = ventanilla::config::Config { data_dir: dir.clone(), ..Default::default() };
     let workers = config.http.job_workers;
-    let store = crate::app::open_store(&config).await?;
-    let state = actix_web::web::Data::new(crate::app::state(config, store).await?);
-    crate::jobs::spawn(state.clone(), workers);
+    let store = ventanilla::app::open_store(&config).await?;
+    let state = actix_web::web::Data::new(ventanilla::app::state(config, store).await?);
+    ventanilla::jobs::spawn(state.services.clone(), workers);
 
     let articles = knowledge_base(&state, &set).await?;
-    let always = crate::domain::BusinessHours {
+    let always = ventanilla::domain::BusinessHours {
         weekly: std::iter::successors(Some(chrono::Weekday::Mon), |d| Some(d.succ()))
             .take(7)
-            .map(|day| crate::domain::unit::DayHours {
+            .map(|day| ventanilla::domain::unit::DayHours {
                 day,
                 open: chrono::NaiveTime::MIN,
                 close: chrono::NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default(),
@@ -142,7 +142,10 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
 
 /// Publishes the evaluation set's articles and waits until each is found;
 /// returns the stored id of each evaluation article.
-async fn knowledge_base(state: &crate::app::AppState, set: &EvalSet) -> anyhow::Result<HashMap<String, uuid::Uuid>> {
+async fn knowledge_base(
+    state: &ventanilla::api::AppState,
+    set: &EvalSet,
+) -> anyhow::Result<HashMap<String, uuid::Uuid>> {
     let kb = store::kb::create(
         &state.store,
         &Actor::System,
@@ -187,21 +190,21 @@ async fn open_conversation(store: &store::Store, unit: UnitId, text: &str, k: us
         store,
         &actor,
         &store::contact::Visibility::All,
-        crate::domain::contact::NewContact {
+        ventanilla::domain::contact::NewContact {
             name: None,
             identities: vec![(Channel::Webchat, format!("bench-visitor-{k}"))],
             custom_attributes: Default::default(),
         },
     )
     .await?;
-    let new = crate::domain::case::NewCase {
+    let new = ventanilla::domain::case::NewCase {
         subject: text.chars().take(80).collect(),
         channel: Channel::Webchat,
         contact_id: contact.id,
         unit_id: unit,
         status: CaseStatus::Bot,
         assignee_id: None,
-        priority: crate::domain::Priority::Normal,
+        priority: ventanilla::domain::Priority::Normal,
         tags: vec![],
         custom_fields: Default::default(),
         channel_install_id: None,

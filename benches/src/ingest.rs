@@ -1,4 +1,4 @@
-//! `ventanilla bench ingest`: channel figures with the real WhatsApp
+//! `ventanilla-bench ingest`: channel figures with the real WhatsApp
 //! connector. Inbound: signed webhooks posted over loopback by concurrent
 //! clients, each acknowledged only once committed; messages per second and
 //! the acknowledgement latency, next to the ceiling of the same database
@@ -17,9 +17,9 @@ use super::{ms, pct};
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, Statement};
 
-use crate::config::{Config, Secret};
-use crate::domain::{Actor, AuthorKind, CaseId, message::NewMessage};
-use crate::store::{self, Store};
+use ventanilla::config::{Config, Secret};
+use ventanilla::domain::{Actor, AuthorKind, CaseId, message::NewMessage};
+use ventanilla::store::{self, Store};
 
 const APP_SECRET: &str = "bench-app-secret";
 const PHONE_ID: &str = "100200300";
@@ -74,10 +74,10 @@ async fn backend(
     config.database.max_connections = 16;
     config.http.webhooks_per_ip_per_minute = u32::MAX;
     config.plugins.private_hosts = vec![format!("localhost:{}", provider.port)];
-    let store = crate::app::open_store(&config).await?;
-    let state = crate::app::state(config, store.clone()).await?;
+    let store = ventanilla::app::open_store(&config).await?;
+    let state = ventanilla::app::state(config, store.clone()).await?;
     let install = install_whatsapp(&state, options, provider.port).await?;
-    let running = crate::app::serve(state)?;
+    let running = ventanilla::app::serve(state)?;
     let base = format!("http://{}", running.addr);
     let server = tokio::spawn(running.server);
 
@@ -120,7 +120,11 @@ async fn backend(
 }
 
 /// Installs the connector with its secrets, on a new unit.
-async fn install_whatsapp(state: &crate::app::AppState, options: &Options, port: u16) -> anyhow::Result<uuid::Uuid> {
+async fn install_whatsapp(
+    state: &ventanilla::api::AppState,
+    options: &Options,
+    port: u16,
+) -> anyhow::Result<uuid::Uuid> {
     // The stand-in is on localhost; pacing is taken out so the figure is
     // the host's, not the provider's allowance.
     let text = std::fs::read_to_string(&options.manifest)
@@ -130,7 +134,7 @@ async fn install_whatsapp(state: &crate::app::AppState, options: &Options, port:
         .filter(|l| !l.starts_with("max_sends_per_second"))
         .collect::<Vec<_>>()
         .join("\n");
-    let unit = super::unit(state, crate::domain::BusinessHours::office_default()).await?;
+    let unit = super::unit(state, ventanilla::domain::BusinessHours::office_default()).await?;
     let settings = serde_json::json!({"phone_number_id": PHONE_ID, "api_base_url": format!("http://localhost:{port}")});
     let install = super::install_plugin(state, &options.wasm, text, settings, unit).await?;
     for (name, value) in [("app_secret", APP_SECRET), ("access_token", "bench-token")] {
@@ -163,10 +167,8 @@ async fn inbound(base: &str, install: uuid::Uuid, n: usize, concurrency: usize) 
                     break;
                 }
                 let body = webhook(k);
-                let signature = format!(
-                    "sha256={}",
-                    crate::plugins::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes())
-                );
+                let signature =
+                    format!("sha256={}", ventanilla::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()));
                 let sent = Instant::now();
                 let reply = client.post(&url).header("x-hub-signature-256", signature).body(body).send().await?;
                 anyhow::ensure!(reply.status() == 200, "webhook {k}: {}", reply.status());

@@ -1,4 +1,4 @@
-//! `ventanilla bench search`: knowledge-base search figures in one run —
+//! `ventanilla-bench search`: knowledge-base search figures in one run —
 //! accuracy on the evaluation set, indexing throughput and query latency at
 //! several corpus sizes, and publish-to-searchable latency through the real
 //! store, job worker and index.
@@ -12,11 +12,11 @@ use super::{ms, pct};
 
 use anyhow::Context;
 
-use crate::domain::kb::{ArticleStatus, Locale, NewArticle, NewKnowledgeBase, Theme, Visibility};
-use crate::domain::{Actor, KbId, Slug};
-use crate::search::eval::{self, EvalSet};
-use crate::search::tantivy::TantivyIndex;
-use crate::search::{KbSearch, Query, Search};
+use ventanilla::domain::kb::{ArticleStatus, Locale, NewArticle, NewKnowledgeBase, Theme, Visibility};
+use ventanilla::domain::{Actor, KbId, Slug};
+use ventanilla::search::eval::{self, EvalSet};
+use ventanilla::search::tantivy::TantivyIndex;
+use ventanilla::search::{KbSearch, Query, Search};
 
 const WRITER_MEMORY: usize = 64 << 20;
 
@@ -84,11 +84,11 @@ pub async fn run(eval_path: &Path, sizes: &[usize], publishes: usize, work_dir: 
 /// job) and times until a search finds each.
 async fn publish_to_searchable(set: &EvalSet, n: usize, dir: &Path) -> anyhow::Result<Vec<Duration>> {
     let _ = std::fs::remove_dir_all(dir);
-    let config = crate::config::Config { data_dir: dir.to_owned(), ..Default::default() };
-    let store = crate::app::open_store(&config).await?;
-    let state = actix_web::web::Data::new(crate::app::state(config, store).await?);
-    crate::jobs::spawn(state.clone(), state.config.http.job_workers);
-    let kb = crate::store::kb::create(
+    let config = ventanilla::config::Config { data_dir: dir.to_owned(), ..Default::default() };
+    let store = ventanilla::app::open_store(&config).await?;
+    let state = actix_web::web::Data::new(ventanilla::app::state(config, store).await?);
+    ventanilla::jobs::spawn(state.services.clone(), state.config.http.job_workers);
+    let kb = ventanilla::store::kb::create(
         &state.store,
         &Actor::System,
         NewKnowledgeBase {
@@ -118,7 +118,7 @@ async fn publish_to_searchable(set: &EvalSet, n: usize, dir: &Path) -> anyhow::R
             status: ArticleStatus::Published,
         };
         let started = Instant::now();
-        crate::store::article::create(&state.store, &Actor::System, &kb, new).await?;
+        ventanilla::store::article::create(&state.store, &Actor::System, &kb, new).await?;
         let query = Query::new(marker, vec![kb.id], Locale::Es);
         loop {
             if !state.search.query(&query).await?.is_empty() {

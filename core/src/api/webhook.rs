@@ -3,9 +3,9 @@
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 
-use super::{CommitError, Unavailable};
+use crate::api::AppState;
 use crate::api::error::{ApiError, Problem};
-use crate::app::AppState;
+use crate::channels::{CommitError, Unavailable};
 use crate::plugins::connector::{InboundRequest, ParseError};
 
 /// Hands a provider's request to the channel account's connector; answers
@@ -65,7 +65,7 @@ async fn receive(
 ) -> Result<HttpResponse, ApiError> {
     let ip = crate::api::auth::client_ip(&req, &state);
     state.webhooks_by_ip.hit(&ip).map_err(ApiError::RateLimited)?;
-    let connector = match super::connector(&state, install_id).await {
+    let connector = match crate::channels::connector(&state, install_id).await {
         Ok(connector) => connector,
         Err(Unavailable::NotFound) => return Err(ApiError::NotFound("channel account")),
         Err(Unavailable::Stopped) => return Err(ApiError::Unavailable("this channel account is paused".into())),
@@ -114,7 +114,7 @@ async fn receive(
         request.body = read_body(&mut payload, state.config.http.max_webhook_bytes.min(room)).await?.to_vec();
         Some(web::BytesMut::new())
     };
-    let mut parsed = match super::parse(&state, &connector, request).await {
+    let mut parsed = match crate::channels::parse(&state, &connector, request).await {
         Ok(Ok((Ok(parsed), _logs))) => parsed,
         Ok(Ok((Err(ParseError::Unauthorized(reason)), _))) => return Err(ApiError::BadSignature(reason)),
         Ok(Ok((Err(ParseError::Malformed(reason)), _))) => return Err(ApiError::BadRequest(reason)),
@@ -138,7 +138,7 @@ async fn receive(
     if let Some(raw) = raw_mail.filter(|raw| !raw.is_empty()) {
         let decoded = crate::plugins::mail::decode(&raw)
             .ok_or_else(|| ApiError::BadRequest("the body is not an RFC 822 message with a From header".into()))?;
-        let read = match super::mail::read(&state, &connector, &decoded).await {
+        let read = match crate::channels::mail::read(&state, &connector, &decoded).await {
             Ok(read) => read,
             Err(why) => {
                 tracing::warn!(%install_id, error = %why, "connector failed on an e-mail");
@@ -155,7 +155,7 @@ async fn receive(
     match outcome {
         Ok(stored) => tracing::debug!(%install_id, stored, "webhook committed"),
         Err(CommitError::Invalid(reason)) => {
-            crate::plugins::dispatch::record_outcome(&state, install_id, Some(&reason)).await;
+            crate::automation::record_outcome(&state, install_id, Some(&reason)).await;
             tracing::warn!(%install_id, reason, "connector produced unusable content");
             return Err(ApiError::Unavailable("the channel account failed to read this request".into()));
         }

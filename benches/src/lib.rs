@@ -1,4 +1,4 @@
-//! `ventanilla bench ...`: helpers for the benchmarks in `benches/`. Seeding
+//! `ventanilla-bench ...`: helpers for the benchmarks in `benches/`. Seeding
 //! writes rows in bulk so a 100k-case database takes seconds, not minutes.
 
 pub mod bot;
@@ -9,8 +9,8 @@ pub mod search;
 use anyhow::Context;
 use sea_orm::{ConnectionTrait, EntityTrait, Set, Statement};
 
-use crate::domain::{CaseStatus, Channel, Priority, UnitId};
-use crate::store::{self, Store};
+use ventanilla::domain::{CaseStatus, Channel, Priority, UnitId};
+use ventanilla::store::{self, Store};
 
 /// A database made for one benchmark run on a PostgreSQL server, dropped
 /// afterwards.
@@ -151,15 +151,15 @@ async fn next_number(store: &Store) -> anyhow::Result<i64> {
 
 /// Figures of the plugin host with the `hostile-bot` fixture's benchmark modes.
 pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Result<String> {
-    use crate::plugins::{CallContext, Grants, Limits, PluginHost};
     use std::fmt::Write;
     use std::time::{Duration, Instant};
+    use ventanilla::plugins::{CallContext, Grants, Limits, PluginHost};
 
     let host = PluginHost::new(None, Limits::default())?;
     let compiled = host.compile(&std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?)?;
     let compiled = host.prepare_bot(&compiled)?;
     let event = |mode: &str| {
-        crate::plugins::bot::dry_run_event(
+        ventanilla::plugins::bot::dry_run_event(
             "¿Cuándo abren las inscripciones?".into(),
             format!("{{\"mode\": \"{mode}\"}}"),
             "es".into(),
@@ -252,9 +252,12 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
 }
 
 /// Creates the unit `admisiones` with these hours.
-async fn unit(state: &crate::app::AppState, business_hours: crate::domain::BusinessHours) -> anyhow::Result<UnitId> {
-    let unit = crate::domain::unit::NewUnit {
-        slug: crate::domain::Slug::parse("slug", "admisiones")?,
+async fn unit(
+    state: &ventanilla::api::AppState,
+    business_hours: ventanilla::domain::BusinessHours,
+) -> anyhow::Result<UnitId> {
+    let unit = ventanilla::domain::unit::NewUnit {
+        slug: ventanilla::domain::Slug::parse("slug", "admisiones")?,
         name: "Admisiones".into(),
         timezone: chrono_tz::America::Bogota,
         business_hours,
@@ -262,19 +265,19 @@ async fn unit(state: &crate::app::AppState, business_hours: crate::domain::Busin
         routing: Default::default(),
         custom_fields: vec![],
     };
-    Ok(store::unit::create(&state.store, &crate::domain::Actor::System, unit).await?.id)
+    Ok(store::unit::create(&state.store, &ventanilla::domain::Actor::System, unit).await?.id)
 }
 
 /// Uploads a plugin (component file and manifest text) and installs it on
 /// `unit` with everything it asks for granted.
 async fn install_plugin(
-    state: &crate::app::AppState,
+    state: &ventanilla::api::AppState,
     wasm: &std::path::Path,
     manifest: String,
     settings: serde_json::Value,
     unit: UnitId,
 ) -> anyhow::Result<uuid::Uuid> {
-    use crate::plugins::manifest::Manifest;
+    use ventanilla::plugins::manifest::Manifest;
     let parsed = Manifest::parse(&manifest).map_err(|e| anyhow::anyhow!("plugin.toml: {e}"))?;
     let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
     let compiled = state.plugins.compile(&bytes)?;
@@ -291,7 +294,7 @@ async fn install_plugin(
         wasm_hash: compiled.hash,
         wasm: bytes,
     };
-    store::plugin::create(db, &crate::domain::Actor::System, version).await?;
+    store::plugin::create(db, &ventanilla::domain::Actor::System, version).await?;
     let install = store::plugin_install::NewInstall {
         name: parsed.name.clone(),
         plugin_id: parsed.id.clone(),
@@ -301,7 +304,7 @@ async fn install_plugin(
         world: parsed.world,
         units: vec![unit],
     };
-    Ok(store::plugin_install::create(db, &crate::domain::Actor::System, install).await?.id)
+    Ok(store::plugin_install::create(db, &ventanilla::domain::Actor::System, install).await?.id)
 }
 
 /// The sample at quantile `p` of sorted samples.

@@ -1,6 +1,8 @@
-//! Install secrets: encrypted at rest with XChaCha20-Poly1305, bound to their
+//! Sealing secrets: install secrets (and instance settings such as the token
+//! signing key) encrypted at rest with XChaCha20-Poly1305, bound to their
 //! install and name, decrypted only inside the host to sign or verify for a
 //! plugin. A secret's value never crosses into a plugin or an API response.
+//! A leaf module: the store seals with it, the plugin host opens with it.
 
 use base64::Engine as _;
 use chacha20poly1305::aead::{Aead, KeyInit, Payload};
@@ -17,7 +19,7 @@ impl SecretValue {
         SecretValue(bytes)
     }
 
-    pub(super) fn bytes(&self) -> &[u8] {
+    pub(crate) fn bytes(&self) -> &[u8] {
         &self.0
     }
 }

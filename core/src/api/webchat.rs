@@ -18,10 +18,10 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::api::AppState;
 use crate::api::error::{ApiError, Problem};
 use crate::api::extract::Json;
 use crate::api::stream_slots::{Holder, Slot};
-use crate::app::AppState;
 use crate::domain::message::{MAX_BODY_CHARS, MessageContext, NewMessage};
 use crate::domain::{self, Actor, AuthorKind, Case, CaseStatus, Channel, UnitId, case::NewCase};
 use crate::store;
@@ -374,7 +374,7 @@ pub async fn send_message(
             let status =
                 if store::event::has_bot(&*tx, visitor.unit).await? { CaseStatus::Bot } else { CaseStatus::Queued };
             let new = NewCase {
-                subject: super::subject_of(&text, Channel::Webchat),
+                subject: crate::channels::subject_of(&text, Channel::Webchat),
                 channel: Channel::Webchat,
                 contact_id: resolved.id(),
                 unit_id: visitor.unit,

@@ -1,4 +1,4 @@
-//! `ventanilla bench console`: how fast consoles hear of new messages with
+//! `ventanilla-bench console`: how fast consoles hear of new messages with
 //! many of them connected to one instance, and what a console's first load
 //! transfers.
 //!
@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 
 use super::{ms, pct};
-use crate::config::{Config, Secret};
+use ventanilla::config::{Config, Secret};
 
 pub struct Options {
     pub consoles: usize,
@@ -61,19 +61,19 @@ async fn backend(
         ..Default::default()
     };
     config.auth.login_attempts_per_ip_per_minute = u32::MAX;
-    let store = crate::app::open_store(&config).await?;
-    let state = crate::app::state(config, store).await?;
-    let unit = super::unit(&state, crate::domain::BusinessHours::office_default()).await?;
-    let agent = crate::domain::user::NewUser {
-        email: crate::domain::Email::parse("email", "agente@bench.test")?,
+    let store = ventanilla::app::open_store(&config).await?;
+    let state = ventanilla::app::state(config, store).await?;
+    let unit = super::unit(&state, ventanilla::domain::BusinessHours::office_default()).await?;
+    let agent = ventanilla::domain::user::NewUser {
+        email: ventanilla::domain::Email::parse("email", "agente@bench.test")?,
         display_name: "Agente".into(),
-        password_hash: crate::auth::hash_password(PASSWORD)?,
+        password_hash: ventanilla::auth::hash_password(PASSWORD)?,
         is_admin: false,
         locale: "es".into(),
-        memberships: vec![crate::domain::Membership { unit_id: unit, role: crate::domain::Role::Agent }],
+        memberships: vec![ventanilla::domain::Membership { unit_id: unit, role: ventanilla::domain::Role::Agent }],
     };
-    crate::store::user::create(&state.store, &crate::domain::Actor::System, agent).await?;
-    let running = crate::app::serve(state)?;
+    ventanilla::store::user::create(&state.store, &ventanilla::domain::Actor::System, agent).await?;
+    let running = ventanilla::app::serve(state)?;
     let base = format!("http://{}", running.addr);
     let server = tokio::spawn(running.server);
     let client = reqwest::Client::new();

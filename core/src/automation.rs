@@ -1,4 +1,6 @@
-//! Runs `plugin.event` jobs: one event, one install, one version.
+//! Automation: bots and protocols run on case events (`plugin.event` jobs),
+//! one event, one install, one version, and the host counts how their
+//! calls go (health, suspension).
 //!
 //! The install's version is read when the job runs, so an upgrade while
 //! events flow sends each event to exactly one version. The plugin runs
@@ -6,14 +8,14 @@
 //! transaction that also completes the job, so a crash before the commit
 //! runs the event again and a crash after it never applies it twice.
 
-use super::actions::{self, Applied, ApplyError, Planned, Source};
-use super::bot::BotEvent;
-use super::manifest::{Manifest, World};
-use super::protocol::{EventKind, ProtocolEvent};
-use super::runtime::Prepared;
-use super::{CallContext, Error};
-use crate::app::AppState;
 use crate::domain::{CaseId, CaseStatus, MessageId};
+use crate::plugins::actions::{self, Applied, ApplyError, Planned, Source};
+use crate::plugins::bot::BotEvent;
+use crate::plugins::manifest::{Manifest, World};
+use crate::plugins::protocol::{EventKind, ProtocolEvent};
+use crate::plugins::runtime::Prepared;
+use crate::plugins::{CallContext, Error};
+use crate::services::Services;
 use crate::store::job::Outcome;
 use crate::store::{self, event::CaseEvent, event::PluginEvent, job::Job, plugin_install::Install};
 
@@ -22,12 +24,12 @@ fn retry(e: impl std::fmt::Display) -> Outcome {
     Outcome::Retry(e.to_string())
 }
 
-pub async fn handle(state: &AppState, job: &Job) -> Outcome {
+pub async fn handle(services: &Services, job: &Job) -> Outcome {
     let event: PluginEvent = match serde_json::from_value(job.payload.clone()) {
         Ok(event) => event,
         Err(e) => return Outcome::Dead(format!("payload: {e}")),
     };
-    let db = &state.store;
+    let db = &services.store;
     // One event of an install about a case at a time, in order.
     match store::job::earlier_in_group(&db.db, job, false).await {
         Ok(true) => return Outcome::Later(std::time::Duration::from_millis(50)),
@@ -60,7 +62,7 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
     // The unit's protocols see a person's message first (a crisis protocol
     // may take the case from the bot); the bot waits for them, a while.
     if let (World::Bot, CaseEvent::MessageIn { message_id }) = (world, &event.event) {
-        match protocols_pending(state, &case, *message_id).await {
+        match protocols_pending(services, &case, *message_id).await {
             Ok(true) if store::now() - job.created_at < chrono::Duration::seconds(PROTOCOLS_FIRST_SECS) => {
                 return Outcome::Later(std::time::Duration::from_millis(100));
             }
@@ -68,7 +70,7 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
             Err(e) => return retry(e),
         }
     }
-    let manifest = match state.runtime.manifest(db, &install.plugin_id, &install.version).await {
+    let manifest = match services.runtime.manifest(db, &install.plugin_id, &install.version).await {
         Ok(manifest) => manifest,
         Err(store::Error::Corrupt(e)) => return Outcome::Dead(e),
         Err(e) => return retry(e),
@@ -77,10 +79,10 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
     if matches!(event.event, CaseEvent::Replied { .. }) && !manifest.wit_at_least(4) {
         return Outcome::Done;
     }
-    let locale = state.config.locale.clone();
+    let locale = services.config.locale.clone();
     let source = Source { install: &install, world, locale: &locale };
     let started = std::time::Instant::now();
-    let result = call(state, &install, &manifest, world, &case, &event.event).await;
+    let result = call(services, &install, &manifest, world, &case, &event.event).await;
     let elapsed = started.elapsed();
     let result = match result {
         Ok(Ok(planned)) => match actions::apply(db, &source, case.id, &planned, job.id).await {
@@ -105,7 +107,7 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
             return retry(e);
         }
     }
-    record_call(state, install.id, elapsed, error.as_deref()).await;
+    record_call(services, install.id, elapsed, error.as_deref()).await;
     Outcome::Done
 }
 
@@ -114,8 +116,12 @@ pub async fn handle(state: &AppState, job: &Job) -> Outcome {
 const PROTOCOLS_FIRST_SECS: i64 = 20;
 
 /// Whether a protocol of the case's unit has yet to see the message.
-async fn protocols_pending(state: &AppState, case: &crate::domain::Case, message: uuid::Uuid) -> store::Result<bool> {
-    let db = &state.store.db;
+async fn protocols_pending(
+    services: &Services,
+    case: &crate::domain::Case,
+    message: uuid::Uuid,
+) -> store::Result<bool> {
+    let db = &services.store.db;
     let protocols = store::plugin_install::followers(db, &[World::Protocol], case.unit_id).await?;
     let keys: Vec<String> = protocols.iter().map(|p| store::event::protocol_event_key(message, Some(p.id))).collect();
     store::job::any_unfinished(db, &keys).await
@@ -123,30 +129,30 @@ async fn protocols_pending(state: &AppState, case: &crate::domain::Case, message
 
 /// Counts one call of an install: its health figures on this instance, and
 /// the consecutive-failure count (which may suspend it) in the database.
-pub async fn record_call(state: &AppState, install: uuid::Uuid, elapsed: std::time::Duration, error: Option<&str>) {
-    state.runtime.record(install, elapsed, error.map(str::to_owned));
-    record_outcome(state, install, error).await;
+pub async fn record_call(services: &Services, install: uuid::Uuid, elapsed: std::time::Duration, error: Option<&str>) {
+    services.runtime.record(install, elapsed, error.map(str::to_owned));
+    record_outcome(services, install, error).await;
 }
 
 /// Counts an outcome towards the install's consecutive failures only (for a
 /// failure found after the call, e.g. content that could not be stored).
-pub async fn record_outcome(state: &AppState, install: uuid::Uuid, error: Option<&str>) {
+pub async fn record_outcome(services: &Services, install: uuid::Uuid, error: Option<&str>) {
     // A success when the count was just seen at zero changes nothing.
-    if error.is_none() && state.runtime.recently_clean(install) {
+    if error.is_none() && services.runtime.recently_clean(install) {
         return;
     }
-    let suspend_after = state.plugins.limits.suspend_after;
-    let locale = &state.config.locale;
-    match store::plugin_install::record_outcome(&state.store, install, error, suspend_after, locale).await {
+    let suspend_after = services.plugins.limits.suspend_after;
+    let locale = &services.config.locale;
+    match store::plugin_install::record_outcome(&services.store, install, error, suspend_after, locale).await {
         Ok(recorded) => {
-            state.runtime.note_failures(install, recorded.consecutive_failures);
+            services.runtime.note_failures(install, recorded.consecutive_failures);
             // A failure may have suspended it: webhooks read it again.
             if error.is_some() {
-                state.runtime.forget_account(install);
+                services.runtime.forget_account(install);
             }
         }
         Err(e) => {
-            state.runtime.note_failures(install, -1);
+            services.runtime.note_failures(install, -1);
             tracing::warn!(%install, error = %e, "cannot record a plugin outcome");
         }
     }
@@ -155,49 +161,50 @@ pub async fn record_outcome(state: &AppState, install: uuid::Uuid, error: Option
 /// Builds the event for the install's world and runs it. The outer error is
 /// a store problem (retry); the inner one is the plugin's failure.
 async fn call(
-    state: &AppState,
+    services: &Services,
     install: &Install,
     manifest: &Manifest,
     world: World,
     case: &crate::domain::Case,
     event: &CaseEvent,
 ) -> Result<Result<Planned, Error>, store::Error> {
-    let db = &state.store;
-    let prepared = match state.runtime.load(db, &state.plugins, &install.plugin_id, &install.version, world).await {
+    let db = &services.store;
+    let prepared = match services.runtime.load(db, &services.plugins, &install.plugin_id, &install.version, world).await
+    {
         Ok(prepared) => prepared,
         Err(e) => return Ok(Err(e)),
     };
-    let ctx = context(state, install, manifest, Some(case.id)).await?;
-    let summary = super::convert::case_summary(&db.db, case).await?;
+    let ctx = context(services, install, manifest, Some(case.id)).await?;
+    let summary = crate::plugins::convert::case_summary(&db.db, case).await?;
     let settings = install.settings.to_string();
     let outcome = match (prepared, event) {
         (Prepared::Bot(bot), CaseEvent::MessageIn { message_id }) => {
             let message = store::message::get_unscoped(&db.db, MessageId(*message_id)).await?;
             let bot_event = BotEvent {
-                message: super::convert::message(&message),
+                message: crate::plugins::convert::message(&message),
                 case: summary,
-                contact: super::convert::contact_summary(&db.db, case.contact_id).await?,
+                contact: crate::plugins::convert::contact_summary(&db.db, case.contact_id).await?,
                 settings,
-                locale: state.config.locale.clone(),
+                locale: services.config.locale.clone(),
             };
-            state.plugins.run_bot(&bot, ctx, &bot_event).await.map(|(actions, _logs)| Planned { actions, sla: None })
+            services.plugins.run_bot(&bot, ctx, &bot_event).await.map(|(actions, _logs)| Planned { actions, sla: None })
         }
         (Prepared::Protocol(protocol), event) => {
             let kind = match event {
                 CaseEvent::Created => EventKind::CaseCreated,
                 CaseEvent::MessageIn { message_id } | CaseEvent::Replied { message_id } => {
                     let message = store::message::get_unscoped(&db.db, MessageId(*message_id)).await?;
-                    EventKind::MessageIn(super::convert::message(&message))
+                    EventKind::MessageIn(crate::plugins::convert::message(&message))
                 }
                 CaseEvent::StatusChanged { from, to } => EventKind::StatusChanged((
-                    super::convert::status_from_text(from),
-                    super::convert::status_from_text(to),
+                    crate::plugins::convert::status_from_text(from),
+                    crate::plugins::convert::status_from_text(to),
                 )),
                 CaseEvent::Assigned { user_id } => EventKind::Assigned(user_id.to_string()),
                 CaseEvent::TimerFired { name, payload } => EventKind::TimerFired((name.clone(), payload.clone())),
             };
             let protocol_event = ProtocolEvent { kind, case: summary, settings };
-            let outcome = state.plugins.run_protocol(&protocol, ctx, &protocol_event).await;
+            let outcome = services.plugins.run_protocol(&protocol, ctx, &protocol_event).await;
             outcome.map(|o| Planned { actions: o.actions, sla: o.sla })
         }
         _ => Err(Error::WrongWorld { world: world.as_str(), reason: "event does not match the world".into() }),
@@ -209,21 +216,22 @@ async fn call(
 /// key-value storage, the event's case and its granted secrets (opened here,
 /// never handed to the plugin).
 pub async fn context(
-    state: &AppState,
+    services: &Services,
     install: &Install,
     manifest: &Manifest,
     case: Option<CaseId>,
 ) -> Result<CallContext, store::Error> {
     let grants = manifest.capabilities.intersect(&install.granted);
-    let secrets = store::plugin_secret::open(&state.store.db, &state.secrets, install.id, &grants.secrets).await?;
+    let secrets =
+        store::plugin_secret::open(&services.store.db, &services.secrets, install.id, &grants.secrets).await?;
     let kb = if grants.kb_search {
         let unit = match case {
-            Some(case) => Some(store::case::get(&state.store.db, None, case).await?.unit_id),
+            Some(case) => Some(store::case::get(&services.store.db, None, case).await?.unit_id),
             None => install.units.first().copied(),
         };
-        let bases = store::kb::public_for_unit(&state.store.db, unit).await?;
-        let public_url = state.config.link_prefix().to_owned();
-        Some(super::host::KbScope { search: state.search.clone(), bases, public_url })
+        let bases = store::kb::public_for_unit(&services.store.db, unit).await?;
+        let public_url = services.config.link_prefix().to_owned();
+        Some(crate::plugins::host::KbScope { search: services.search.clone(), bases, public_url })
     } else {
         None
     };
@@ -231,7 +239,7 @@ pub async fn context(
         kb,
         install: install.id.to_string(),
         grants,
-        db: Some(state.store.clone()),
+        db: Some(services.store.clone()),
         case_id: case.map(|c| c.to_string()),
         secrets,
         send_key: None,
