@@ -81,8 +81,11 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
         live: Default::default(),
         pacer: Default::default(),
     });
+    let principals = Arc::new(api::principal_cache::PrincipalCache::default());
+    api::principal_cache::follow(principals.clone(), &services.live);
     Ok(AppState {
         services,
+        principals,
         jwt,
         sign_in: crate::api::sign_in_guard::SignInGuard::new(&config.auth),
         metrics: Metrics::default(),

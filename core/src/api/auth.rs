@@ -124,7 +124,7 @@ pub async fn refresh(
         Err(store::Error::NotFound(_)) => return Err(ApiError::Unauthorized),
         Err(e) => return Err(e.into()),
     };
-    if super::extract::principal_for_user(&state, user).await?.is_none() {
+    if super::extract::load_principal(&state, user).await?.is_none() {
         return Err(ApiError::Unauthorized);
     }
     let access_token = state.jwt.issue(user)?;

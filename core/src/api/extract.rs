@@ -135,7 +135,19 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Princi
     principal_for_user(state, user_id).await
 }
 
+/// Who `user_id` is now, if the account is active (kept a few seconds, see
+/// `principal_cache`).
 pub async fn principal_for_user(state: &AppState, user_id: UserId) -> Result<Option<Principal>, ApiError> {
+    if let Some(known) = state.principals.get(user_id) {
+        return Ok(known);
+    }
+    let principal = load_principal(state, user_id).await?;
+    state.principals.put(user_id, principal.clone());
+    Ok(principal)
+}
+
+/// Like [`principal_for_user`], read from the database whatever is cached.
+pub async fn load_principal(state: &AppState, user_id: UserId) -> Result<Option<Principal>, ApiError> {
     match store::user::get(&state.store.db, user_id).await {
         Ok(user) if user.active => {
             Ok(Some(Principal::User { id: user.id, is_admin: user.is_admin, memberships: user.memberships }))

@@ -26,6 +26,7 @@ pub mod middleware;
 pub mod notification;
 pub mod plugin;
 pub mod plugin_install;
+pub mod principal_cache;
 pub mod ratelimit;
 pub mod routing;
 pub mod schema;

@@ -14,6 +14,8 @@ pub struct AppState {
     pub services: Arc<Services>,
     pub jwt: Jwt,
     pub metrics: Metrics,
+    /// Who signed-in users are, for a few seconds (see `principal_cache`).
+    pub principals: Arc<super::principal_cache::PrincipalCache>,
     /// Password guesses, per address and per account.
     pub sign_in: super::sign_in_guard::SignInGuard,
     /// Public webhook endpoints: requests per minute per client address.

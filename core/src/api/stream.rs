@@ -109,7 +109,7 @@ impl Stream {
     /// database hiccup keeps the stream as it is until the next read.
     async fn still_allowed(&mut self) -> bool {
         let current = match &self.principal {
-            Principal::User { id, .. } => super::extract::principal_for_user(&self.state, *id).await,
+            Principal::User { id, .. } => super::extract::load_principal(&self.state, *id).await,
             Principal::Token { id, .. } => crate::store::api_token::live(&self.state.store.db, *id)
                 .await
                 .map(|t| t.map(|t| Principal::Token { id: t.id, scopes: t.scopes }))

@@ -261,5 +261,7 @@ pub async fn update_user(
         memberships: body.memberships.as_deref().map(memberships),
     };
     let user = store::user::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    // Other instances hear of it through the `user.changed` live event.
+    state.principals.forget(id);
     Ok(HttpResponse::Ok().json(UserDto::from(user)))
 }

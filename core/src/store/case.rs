@@ -199,7 +199,7 @@ pub async fn create_in(
     new: NewCase,
     first_message: Option<NewMessage>,
 ) -> Result<Case> {
-    super::unit::get(conn, new.unit_id).await.map_err(|e| match e {
+    let unit = super::unit::get(conn, new.unit_id).await.map_err(|e| match e {
         Error::NotFound(_) => Error::conflict("unit_id", "no such unit"),
         other => other,
     })?;
@@ -248,7 +248,10 @@ pub async fn create_in(
         }
     }
     to_active(&case).insert(conn).await?;
-    set_tags(conn, case.id, &new.tags).await?;
+    // A new case has no tags to replace.
+    if !new.tags.is_empty() {
+        set_tags(conn, case.id, &new.tags).await?;
+    }
     case.tags = {
         let mut tags = new.tags;
         tags.sort();
@@ -272,7 +275,7 @@ pub async fn create_in(
     if let Some(user) = case.assignee_id {
         super::agent::assigned_in(conn, user).await?;
     } else if case.status == CaseStatus::Queued {
-        super::routing::request_in(conn, case.unit_id).await?;
+        super::routing::request_for_unit_in(conn, &unit).await?;
     }
     if let Some(message) = first_message {
         super::message::add_in(conn, actor, &mut case, message).await?;

@@ -112,12 +112,18 @@ impl Visibility {
             Visibility::All => Condition::all(),
             Visibility::Nothing => Condition::all().add(entity::Column::Id.is_null()),
             Visibility::Staff { user, units } => {
-                let of_units = super::case::entity::Entity::find()
-                    .select_only()
-                    .column(super::case::entity::Column::ContactId)
-                    .filter(super::case::entity::Column::UnitId.is_in(units.iter().map(|u| u.0)))
-                    .into_query();
-                Condition::any().add(entity::Column::Id.in_subquery(of_units)).add(entity::Column::CreatedBy.eq(user.0))
+                // A correlated EXISTS, so a lookup of one contact reads that
+                // contact's cases by index instead of every case of the units.
+                use super::case::entity as case;
+                let of_units = sea_orm::sea_query::Query::select()
+                    .expr(Expr::val(1))
+                    .from(case::Entity)
+                    .and_where(
+                        Expr::col((case::Entity, case::Column::ContactId)).equals((entity::Entity, entity::Column::Id)),
+                    )
+                    .and_where(Expr::col((case::Entity, case::Column::UnitId)).is_in(units.iter().map(|u| u.0)))
+                    .to_owned();
+                Condition::any().add(Expr::exists(of_units)).add(entity::Column::CreatedBy.eq(user.0))
             }
         }
     }

@@ -20,15 +20,19 @@ const BATCH: u64 = 100;
 /// Asks for `unit`'s queue to be routed, unless the unit routes by hand or
 /// a routing of it is already waiting to start.
 pub async fn request_in(conn: &impl ConnectionTrait, unit: UnitId) -> Result<()> {
-    let settings = match unit::get(conn, unit).await {
-        Ok(u) => u.routing,
-        Err(super::Error::NotFound(_)) => return Ok(()),
-        Err(e) => return Err(e),
-    };
-    if settings.mode == RoutingMode::Manual {
+    match unit::get(conn, unit).await {
+        Ok(unit) => request_for_unit_in(conn, &unit).await,
+        Err(super::Error::NotFound(_)) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
+/// Like [`request_in`] for a unit the caller has read already.
+pub async fn request_for_unit_in(conn: &impl ConnectionTrait, unit: &crate::domain::Unit) -> Result<()> {
+    if unit.routing.mode == RoutingMode::Manual {
         return Ok(());
     }
-    let payload = serde_json::json!({ "unit_id": unit.0 });
+    let payload = serde_json::json!({ "unit_id": unit.id.0 });
     let waiting = job::entity::Entity::find()
         .filter(job::entity::Column::Kind.eq(job::JobKind::QueueRoute.as_str()))
         .filter(job::entity::Column::Status.eq("pending"))
