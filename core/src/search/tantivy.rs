@@ -51,11 +51,16 @@ pub struct TantivyIndex {
 }
 
 struct Inner {
+    index: Index,
     reader: IndexReader,
-    writer: Mutex<IndexWriter>,
+    /// Made at the first write: an instance whose articles do not change
+    /// keeps no writer threads and arenas (most of the time, all of them).
+    writer: Mutex<Option<IndexWriter>>,
+    writer_memory_bytes: usize,
     f: Fields,
-    typo1: LevenshteinAutomatonBuilder,
-    typo2: LevenshteinAutomatonBuilder,
+    /// Typo automata, built the first time a search needs them.
+    typo1: std::sync::OnceLock<LevenshteinAutomatonBuilder>,
+    typo2: std::sync::OnceLock<LevenshteinAutomatonBuilder>,
 }
 
 #[derive(Clone, Copy)]
@@ -127,15 +132,19 @@ impl TantivyIndex {
         let analyzer =
             TextAnalyzer::builder(WhitespaceTokenizer::default()).filter(RemoveLongFilter::limit(100)).build();
         index.tokenizers().register(TOKENIZER, analyzer);
-        let writer = index.writer(writer_memory_bytes).map_err(backend)?;
+        // Taking the writer once tells at start-up whether another process
+        // holds the index; it is made again when something is written.
+        drop(index.writer::<TantivyDocument>(writer_memory_bytes).map_err(backend)?);
         let reader = index.reader_builder().reload_policy(ReloadPolicy::Manual).try_into().map_err(backend)?;
         Ok(TantivyIndex {
             inner: Arc::new(Inner {
+                index,
                 reader,
-                writer: Mutex::new(writer),
+                writer: Mutex::new(None),
+                writer_memory_bytes,
                 f,
-                typo1: LevenshteinAutomatonBuilder::new(1, true),
-                typo2: LevenshteinAutomatonBuilder::new(2, true),
+                typo1: std::sync::OnceLock::new(),
+                typo2: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -175,7 +184,8 @@ impl KbSearch for TantivyIndex {
 
     async fn apply(&self, changes: Vec<Change>) -> Result<()> {
         self.blocking(move |inner| {
-            let mut writer = inner.writer.lock().map_err(backend)?;
+            let mut held = inner.writer.lock().map_err(backend)?;
+            let writer = inner.writer_in(&mut held)?;
             for change in changes {
                 match change {
                     Change::Upsert(doc) => {
@@ -195,7 +205,8 @@ impl KbSearch for TantivyIndex {
 
     async fn replace_all(&self, docs: Vec<IndexDoc>) -> Result<()> {
         self.blocking(move |inner| {
-            let mut writer = inner.writer.lock().map_err(backend)?;
+            let mut held = inner.writer.lock().map_err(backend)?;
+            let writer = inner.writer_in(&mut held)?;
             writer.delete_all_documents().map_err(backend)?;
             for doc in &docs {
                 writer.add_document(inner.document(doc)).map_err(backend)?;
@@ -226,6 +237,14 @@ impl KbSearch for TantivyIndex {
 }
 
 impl Inner {
+    /// The writer, made now if this is the first write.
+    fn writer_in<'a>(&self, held: &'a mut Option<IndexWriter>) -> Result<&'a mut IndexWriter> {
+        if held.is_none() {
+            *held = Some(self.index.writer(self.writer_memory_bytes).map_err(backend)?);
+        }
+        held.as_mut().ok_or_else(|| Error::Backend("the index writer is missing".into()))
+    }
+
     fn document(&self, doc: &IndexDoc) -> TantivyDocument {
         let f = &self.f;
         let language = language(doc.locale);
@@ -383,7 +402,8 @@ impl Inner {
         if budget == 0 || numeric || self.is_known(searcher, word) {
             return vec![];
         }
-        let dfa = if budget == 1 { &self.typo1 } else { &self.typo2 }.build_dfa(&word.folded);
+        let (automata, distance) = if budget == 1 { (&self.typo1, 1) } else { (&self.typo2, 2) };
+        let dfa = automata.get_or_init(|| LevenshteinAutomatonBuilder::new(distance, true)).build_dfa(&word.folded);
         let mut found: HashMap<String, (u8, u64)> = HashMap::new();
         for segment in searcher.segment_readers() {
             for field in [self.f.title_x, self.f.kw_x, self.f.body_x] {
