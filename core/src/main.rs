@@ -8,12 +8,6 @@ use std::path::PathBuf;
 use ventanilla::config::{Config, LogFormat};
 use ventanilla::{app, demo, domain, store};
 
-/// mimalloc instead of glibc's malloc: less time in the allocator under load
-/// (its per-thread heaps need no arena locks) and less memory kept after
-/// bursts. Only the binary chooses; the library leaves it to its users.
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 #[derive(Parser)]
 #[command(name = "ventanilla", version, about = "Self-hosted omnichannel helpdesk")]
 struct Cli {
