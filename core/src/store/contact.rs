@@ -280,14 +280,33 @@ pub async fn get(conn: &impl ConnectionTrait, visibility: &Visibility, id: Conta
     Ok(to_contact(model, identities.remove(&id.0).unwrap_or_default()))
 }
 
-/// Whether `visibility` lets its caller see contact `id`.
+/// Whether `visibility` lets its caller see contact `id`: two point reads
+/// by index (who made it; one case of it in the caller's units), which
+/// stay fast however many cases the contact and the units have.
 pub async fn is_visible(conn: &impl ConnectionTrait, visibility: &Visibility, id: ContactId) -> Result<bool> {
-    if matches!(visibility, Visibility::All) {
-        return Ok(true);
+    let (user, units) = match visibility {
+        Visibility::All => return Ok(true),
+        Visibility::Nothing => return Ok(false),
+        Visibility::Staff { user, units } => (user, units),
+    };
+    let creator: Option<Option<uuid::Uuid>> =
+        entity::Entity::find_by_id(id.0).select_only().column(entity::Column::CreatedBy).into_tuple().one(conn).await?;
+    match creator {
+        None => return Ok(false),
+        Some(Some(by)) if by == user.0 => return Ok(true),
+        Some(_) => {}
     }
-    let found =
-        entity::Entity::find_by_id(id.0).filter(visibility.condition()).select_only().column(entity::Column::Id);
-    Ok(found.into_tuple::<uuid::Uuid>().one(conn).await?.is_some())
+    use super::case::entity as case;
+    let in_units = case::Entity::find()
+        .select_only()
+        .column(case::Column::Id)
+        .filter(case::Column::ContactId.eq(id.0))
+        .filter(case::Column::UnitId.is_in(units.iter().map(|u| u.0)))
+        .limit(1)
+        .into_tuple::<uuid::Uuid>()
+        .one(conn)
+        .await?;
+    Ok(in_units.is_some())
 }
 
 /// The contact staff mean when they give a person's identities (a case
