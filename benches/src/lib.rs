@@ -115,6 +115,9 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 channel_install_id: Set(None),
                 options: Set(serde_json::json!([])),
                 delivery_error: Set(None),
+                delivery_attempts: Set(0),
+                next_attempt_at: Set(None),
+                waiting_for: Set(None),
                 selected_option: Set(None),
                 template: Set(None),
                 context: Set(None),
@@ -303,6 +306,7 @@ async fn install_plugin(
         granted: parsed.capabilities.clone(),
         world: parsed.world,
         units: vec![unit],
+        needs_secrets: vec![],
     };
     Ok(store::plugin_install::create(db, &ventanilla::domain::Actor::System, install).await?.id)
 }

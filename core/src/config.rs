@@ -80,11 +80,55 @@ pub struct ChannelsConfig {
     /// How often the mailboxes of e-mail channel accounts are read (IMAP),
     /// in seconds; 0 never reads them.
     pub mail_poll_secs: u64,
+    /// How an outbound message that could not be sent is tried again.
+    pub delivery: RetrySchedule,
 }
 
 impl Default for ChannelsConfig {
     fn default() -> Self {
-        ChannelsConfig { reopen_window_hours: 24, mail_poll_secs: 60 }
+        ChannelsConfig { reopen_window_hours: 24, mail_poll_secs: 60, delivery: RetrySchedule::default() }
+    }
+}
+
+/// Tries and waits between them: the first wait, doubled after each try up
+/// to a ceiling, with up to a quarter more at random so that retries of
+/// many messages do not arrive together. The defaults (10 tries, 2 s, 4 s,
+/// 8 s ... 512 s) give up about 17 minutes after the first try.
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetrySchedule {
+    /// Tries in all, the first included, before the message is marked failed.
+    pub attempts: i32,
+    /// The wait after the first failed try, in seconds.
+    pub first_wait_secs: f64,
+    /// No wait is longer than this, in seconds.
+    pub max_wait_secs: f64,
+}
+
+impl Default for RetrySchedule {
+    fn default() -> Self {
+        RetrySchedule { attempts: 10, first_wait_secs: 2.0, max_wait_secs: 3600.0 }
+    }
+}
+
+impl RetrySchedule {
+    /// The wait after the `attempts`-th failed try (1 for the first),
+    /// before its jitter.
+    pub fn base_wait(&self, attempts: i32) -> std::time::Duration {
+        let doublings = attempts.clamp(1, 30) - 1;
+        let secs = (self.first_wait_secs.max(0.0) * 2f64.powi(doublings)).min(self.max_wait_secs.max(0.0));
+        std::time::Duration::from_secs_f64(secs)
+    }
+
+    /// The wait after the `attempts`-th failed try, with its jitter.
+    pub fn wait(&self, attempts: i32) -> std::time::Duration {
+        let base = self.base_wait(attempts);
+        base + base.mul_f64(rand::random::<f64>() * 0.25)
+    }
+
+    /// How long after the first try the last one comes, at least.
+    pub fn span(&self) -> std::time::Duration {
+        (1..self.attempts.max(1)).map(|n| self.base_wait(n)).sum()
     }
 }
 

@@ -25,6 +25,7 @@ mod m20261201_000018_saved_views;
 mod m20261201_000019_search_text;
 mod m20261206_000020_webchat_visitor;
 mod m20261206_000021_attachment_uploads;
+mod m20261207_000022_delivery_attempts;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261201_000019_search_text::Migration),
             Box::new(m20261206_000020_webchat_visitor::Migration),
             Box::new(m20261206_000021_attachment_uploads::Migration),
+            Box::new(m20261207_000022_delivery_attempts::Migration),
         ]
     }
 }

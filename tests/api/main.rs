@@ -16,6 +16,7 @@ mod channel_webform;
 mod channel_whatsapp;
 mod consent;
 mod contacts;
+mod delivery;
 mod faq_bot;
 mod jobs;
 mod kb;

@@ -3,7 +3,7 @@
 
 use reqwest::multipart::{Form, Part};
 use serde_json::{Value, json};
-use ventanilla_tests::{TestApp, on_both, plugin_wasm, spawn_app};
+use ventanilla_tests::{TestApp, on_both, plugin_wasm, set_secret, spawn_app, upload_plugin};
 
 fn manifest(id: &str, version: &str) -> String {
     let example = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../plugins/example-bot/plugin.toml");
@@ -34,6 +34,47 @@ async fn upload(
 type BadUpload = (&'static str, Option<String>, Option<Vec<u8>>, u16, &'static str);
 
 on_both! {
+    async fn a_connector_waits_for_its_secrets_before_it_runs(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let uploaded = upload_plugin(&app, "hostile-connector", "1.0.0").await?;
+        anyhow::ensure!(uploaded.status == 201, "{}", uploaded.text);
+        let body = |units: Value| json!({"plugin_id": "hostile-connector", "name": "Fake", "settings": {},
+            "grants": {"secrets": ["app_secret", "api_token"]}, "units": units});
+        // A slug where an id goes says where ids come from.
+        let by_slug = app.post("/api/v1/plugin-installs", &app.admin_token, body(json!(["admisiones"]))).await?;
+        anyhow::ensure!(by_slug.status == 422 && by_slug.body["errors"][0]["field"] == "units[0]", "{}", by_slug.text);
+        let message = by_slug.body["errors"][0]["message"].as_str().unwrap_or_default();
+        anyhow::ensure!(message.contains("GET /api/v1/units"), "{message}");
+        // A new install waits for its secrets, disabled, and says which.
+        let install = app.post_ok("/api/v1/plugin-installs", &app.admin_token, body(json!([unit])), 201).await?;
+        let id = install["id"].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(install["status"] == "setup" && install["enabled"] == false, "{install}");
+        let missing: Vec<&str> = install["missing_setup"].as_array().into_iter().flatten().filter_map(|m| m["name"].as_str()).collect();
+        anyhow::ensure!(missing == ["app_secret", "api_token"], "{install}");
+        anyhow::ensure!(install["missing_setup"][0]["how"] == format!("PUT /api/v1/plugin-installs/{id}/secrets/app_secret"), "{install}");
+        // Its webhooks are not taken meanwhile.
+        let early = app.client.post(app.url(&format!("/api/v1/webhooks/{id}"))).body("{}").send().await?;
+        anyhow::ensure!(early.status() != 200, "{}", early.status());
+        set_secret(&app, &id, "app_secret", "s1").await?;
+        let half = app.get(&format!("/api/v1/plugin-installs/{id}"), &app.admin_token).await?;
+        anyhow::ensure!(half.body["status"] == "setup" && half.body["missing_setup"].as_array().map(Vec::len) == Some(1), "{}", half.text);
+        // The last one enables it.
+        set_secret(&app, &id, "api_token", "s2").await?;
+        let ready = app.get(&format!("/api/v1/plugin-installs/{id}"), &app.admin_token).await?;
+        anyhow::ensure!(ready.body["status"] == "active" && ready.body["enabled"] == true, "{}", ready.text);
+        anyhow::ensure!(ready.body["missing_setup"] == json!([]), "{}", ready.text);
+        // One an admin turned off before it was ready stays off.
+        let other = app.post_ok("/api/v1/plugin-installs", &app.admin_token, body(json!([unit])), 201).await?;
+        let other = other["id"].as_str().unwrap_or_default().to_owned();
+        app.patch(&format!("/api/v1/plugin-installs/{other}"), &app.admin_token, json!({"enabled": false})).await?;
+        set_secret(&app, &other, "app_secret", "s1").await?;
+        set_secret(&app, &other, "api_token", "s2").await?;
+        let off = app.get(&format!("/api/v1/plugin-installs/{other}"), &app.admin_token).await?;
+        anyhow::ensure!(off.body["status"] == "active" && off.body["enabled"] == false, "{}", off.text);
+        Ok(())
+    }
+
     async fn upload_list_and_delete(backend) {
         let app = spawn_app(backend).await?;
         let wasm = std::fs::read(plugin_wasm("example-bot")?)?;

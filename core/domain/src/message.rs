@@ -16,8 +16,17 @@ pub struct Message {
     pub attachments: Vec<Attachment>,
     pub provider_message_id: Option<String>,
     pub delivery_status: DeliveryStatus,
-    /// Why delivery failed, when it did.
+    /// Why delivery failed: the final reason once `failed`; while the
+    /// message is still `pending`, why the last try did not work.
     pub delivery_error: Option<String>,
+    /// Tries to send it so far.
+    pub delivery_attempts: i32,
+    /// When a pending message is tried next, after a failed try or behind
+    /// an earlier message of its case.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The earlier message of the same case this one waits behind (a
+    /// case's messages go out in the order they were written).
+    pub waiting_for: Option<MessageId>,
     /// Choices offered with an outbound message (quick replies, buttons).
     pub options: Vec<QuickReply>,
     /// The choice an inbound message picked, if any.

@@ -79,11 +79,36 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
                 (".", None) => String::new(),
                 (path, _) => path.to_owned(),
             };
+            let message = match id_hint(&field) {
+                Some(list) if message.contains("UUID parsing failed") => {
+                    format!("not an id: ids look like 0192f1c4-7d3a-7c1e-9b2f-5a8e3c2d1f00 and are listed by {list}")
+                }
+                _ => message,
+            };
             ApiError::field(field, message)
         }
     })?;
     deserializer.end().map_err(|e| ApiError::BadRequest(format!("malformed JSON: {e}")))?;
     Ok(value)
+}
+
+/// Where the ids a field names are listed, for an error about a bad one.
+fn id_hint(field: &str) -> Option<&'static str> {
+    let name = field.rsplit('.').find(|part| !part.is_empty() && !part.starts_with('['))?;
+    let name = name.split('[').next().unwrap_or(name);
+    let lists = [
+        ("unit", "GET /api/v1/units (each unit's `id`)"),
+        ("assignee", "GET /api/v1/users"),
+        ("user", "GET /api/v1/users"),
+        ("contact", "GET /api/v1/contacts"),
+        ("install", "GET /api/v1/plugin-installs"),
+        ("knowledge_base", "GET /api/v1/knowledge-bases"),
+        ("kb", "GET /api/v1/knowledge-bases"),
+        ("article", "GET /api/v1/knowledge-bases/{kb_id}/articles"),
+        ("case", "GET /api/v1/cases"),
+        ("message", "GET /api/v1/cases/{case_id}/messages"),
+    ];
+    lists.iter().find(|(key, _)| name.contains(key)).map(|(_, list)| *list)
 }
 
 /// The authenticated caller: a signed-in user (JWT) or an API token.

@@ -23,8 +23,18 @@ pub struct MessageDto {
     pub attachments: Vec<AttachmentDto>,
     pub provider_message_id: Option<String>,
     pub delivery_status: DeliveryStatus,
-    /// Why delivery failed, when it did.
+    /// Why delivery failed: once `failed`, the final reason; while still
+    /// `pending`, why the last try did not work (it is tried again at
+    /// `next_attempt_at`).
     pub delivery_error: Option<String>,
+    /// Tries to send it so far.
+    pub delivery_attempts: i32,
+    /// When a pending message is tried next: after a failed try, or when
+    /// the earlier message it waits behind is.
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    /// The earlier message of the same case this one waits behind: a case's
+    /// messages reach the person in the order they were written.
+    pub waiting_for: Option<uuid::Uuid>,
     /// Choices offered with the message (quick replies), as the bot sent them.
     pub options: Vec<OptionDto>,
     /// The choice the person picked, for an inbound answer to options.
@@ -138,6 +148,9 @@ impl MessageDto {
             provider_message_id: m.provider_message_id,
             delivery_status: m.delivery_status.into(),
             delivery_error: m.delivery_error,
+            delivery_attempts: m.delivery_attempts,
+            next_attempt_at: m.next_attempt_at,
+            waiting_for: m.waiting_for.map(|w| w.0),
             options: m.options.into_iter().map(|o| OptionDto { id: o.id, label: o.label }).collect(),
             selected_option: m.selected_option,
             channel_install_id: m.channel_install_id,
@@ -355,15 +368,16 @@ async fn kept_files(
     Ok(kept)
 }
 
-/// Sends a message that failed delivery again (after fixing what the
-/// provider complained about), with the same idempotency key.
+/// Sends a message again, with the same idempotency key: one that failed
+/// (after fixing what the provider complained about), or one still
+/// pending that waits out its backoff after a failed try (tried now).
 #[utoipa::path(
     tag = "cases",
     params(("case_id" = uuid::Uuid, Path), ("message_id" = uuid::Uuid, Path)),
     responses(
         (status = 202, description = "Queued for delivery again", body = MessageDto),
         (status = 404, body = Problem),
-        (status = 409, description = "The message has not failed", body = Problem),
+        (status = 409, description = "The message has neither failed nor is waiting to be tried again, or it waits behind an earlier message (`waiting_for`)", body = Problem),
         (status = 422, description = "The channel would not take it now (e.g. its reply window closed)", body = Problem)
     ),
     security(("bearer" = []))

@@ -66,10 +66,15 @@ pub struct InstallDto {
     /// The version a rollback returns to.
     pub previous_version: Option<String>,
     pub enabled: bool,
-    /// `active`, or `suspended` after repeated failures.
+    /// `active`; `setup` while a new install waits for the secrets in
+    /// `missing_setup` (it enables itself once they are set); or
+    /// `suspended` after repeated failures.
     pub status: String,
     pub suspended_reason: Option<String>,
     pub consecutive_failures: i32,
+    /// What is still to do before the install can work: each secret it was
+    /// granted that has no value yet, with the call that sets it.
+    pub missing_setup: Vec<SetupStep>,
     #[schema(value_type = Object)]
     pub settings: serde_json::Value,
     /// What the admin granted.
@@ -154,10 +159,36 @@ async fn manifest_of(state: &AppState, plugin_id: &str, version: &str) -> Result
     Manifest::parse(&text).map_err(|e| ApiError::internal(format!("stored manifest no longer parses: {e}")))
 }
 
+/// Something an install still needs before it can work.
+#[derive(Serialize, ToSchema)]
+pub struct SetupStep {
+    /// `secret`.
+    pub kind: String,
+    pub name: String,
+    /// The call that does it, e.g. `PUT /api/v1/plugin-installs/{id}/secrets/app_secret`.
+    pub how: String,
+}
+
 async fn to_dto(state: &AppState, install: Install) -> Result<InstallDto, ApiError> {
     let manifest = manifest_of(state, &install.plugin_id, &install.version).await?;
     let effective = manifest.capabilities.intersect(&install.granted);
+    let secrets: Vec<SecretInfo> = store::plugin_secret::names(&state.store.db, install.id)
+        .await?
+        .into_iter()
+        .map(|(name, updated_at)| SecretInfo { name, updated_at })
+        .collect();
+    let missing_setup = effective
+        .secrets
+        .iter()
+        .filter(|name| !secrets.iter().any(|s| &s.name == *name))
+        .map(|name| SetupStep {
+            kind: "secret".into(),
+            name: name.clone(),
+            how: format!("PUT /api/v1/plugin-installs/{}/secrets/{name}", install.id),
+        })
+        .collect();
     Ok(InstallDto {
+        missing_setup,
         id: install.id,
         name: install.name,
         plugin_id: install.plugin_id,
@@ -181,11 +212,7 @@ async fn to_dto(state: &AppState, install: Install) -> Result<InstallDto, ApiErr
         webhook_path: (install.world == "connector").then(|| format!("/api/v1/webhooks/{}", install.id)),
         world: install.world,
         units: install.units.iter().map(|u| u.0).collect(),
-        secrets: store::plugin_secret::names(&state.store.db, install.id)
-            .await?
-            .into_iter()
-            .map(|(name, updated_at)| SecretInfo { name, updated_at })
-            .collect(),
+        secrets,
         created_at: install.created_at,
         updated_at: install.updated_at,
     })
@@ -264,7 +291,10 @@ fn require_admin(auth: &Auth) -> Result<(), ApiError> {
     require(auth.0.is_admin(), "only admins manage plugins")
 }
 
-/// Installs an uploaded plugin version.
+/// Installs an uploaded plugin version. An install granted secrets starts
+/// disabled, in status `setup`, with `missing_setup` naming each secret and
+/// the call that sets it; setting the last one enables it (an admin may
+/// enable or disable it before that, and then it stays as they said).
 #[utoipa::path(
     tag = "plugins",
     request_body = CreateInstall,
@@ -296,7 +326,10 @@ pub async fn create_install(
     let manifest = manifest_of(&state, &body.plugin_id, &version).await?;
     let granted: Capabilities = body.grants.into();
     check(&manifest, Some(&body.settings), Some(&granted))?;
+    // Granted secrets have no values yet: the install waits for them.
+    let needs_secrets = manifest.capabilities.intersect(&granted).secrets;
     let new = NewInstall {
+        needs_secrets,
         name,
         plugin_id: body.plugin_id,
         version,
@@ -493,7 +526,11 @@ pub struct HealthDto {
     pub consecutive_failures: i32,
     /// Calls and failures on this server instance since it started.
     pub calls: u64,
+    /// Failed calls: the plugin trapped or refused, or a provider did not
+    /// take a message (those are also in `send_failures`; they do not
+    /// count towards suspension).
     pub failures: u64,
+    pub send_failures: u64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
     pub last_error: Option<String>,
@@ -605,6 +642,7 @@ pub async fn install_health(
         consecutive_failures: install.consecutive_failures,
         calls: health.calls,
         failures: health.failures,
+        send_failures: health.send_failures,
         p50_ms: ms(health.percentile(0.5)),
         p99_ms: ms(health.percentile(0.99)),
         last_error: health.last_error.clone(),
@@ -639,7 +677,11 @@ pub async fn set_secret(
     if value.is_empty() || value.len() > 8192 {
         return Err(ApiError::field("value", "must be 1 to 8192 bytes"));
     }
-    store::plugin_secret::put(&state.store, &state.secrets, &Actor::from(&auth.0), id, &name, value).await?;
+    let actor = Actor::from(&auth.0);
+    store::plugin_secret::put(&state.store, &state.secrets, &actor, id, &name, value).await?;
+    // The last secret a new install waited for enables it.
+    let needs = manifest.capabilities.intersect(&install.granted).secrets;
+    store::plugin_install::ready_if_set_up(&state.store, &actor, id, &needs).await?;
     state.runtime.forget_account(id);
     Ok(HttpResponse::NoContent().finish())
 }

@@ -23,11 +23,7 @@ use crate::plugins::manifest::{Manifest, World};
 use crate::plugins::runtime::Prepared;
 use crate::services::Services;
 use crate::store::job::Outcome;
-use crate::store::{
-    self, Store,
-    job::{Job, JobKind},
-    plugin_install::Install,
-};
+use crate::store::{self, Store, job::Job, plugin_install::Install};
 
 pub mod ingest;
 pub mod mail;
@@ -193,12 +189,6 @@ pub(crate) async fn job_message(services: &Services, job: &Job) -> Result<domain
 /// Runs a `message.deliver` job: sends an outbound message through the
 /// connector of the case's channel account.
 pub async fn deliver(services: &Services, job: &Job) -> Outcome {
-    // A case's messages go out in the order they were written.
-    match store::job::earlier_in_group(&services.store.db, job, true).await {
-        Ok(true) => return Outcome::Later(std::time::Duration::from_millis(20)),
-        Ok(false) => {}
-        Err(e) => return Outcome::Retry(e.to_string()),
-    }
     let message = match job_message(services, job).await {
         Ok(message) => message,
         Err(outcome) => return outcome,
@@ -206,6 +196,18 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
     let db = &services.store;
     if message.delivery_status != DeliveryStatus::Pending {
         return Outcome::Done;
+    }
+    // A case's messages go out in the order they were written: a later one
+    // waits while an earlier one is tried again, and says so.
+    match store::job::first_earlier_in_group(&db.db, job, true).await {
+        Ok(Some(earlier)) => return wait_behind(services, &message, &earlier).await,
+        Ok(None) if message.waiting_for.is_some() => {
+            if let Err(e) = store::message::note_waiting(&db.db, message.id, None, None).await {
+                return Outcome::Retry(e.to_string());
+            }
+        }
+        Ok(None) => {}
+        Err(e) => return Outcome::Retry(e.to_string()),
     }
     let case = match store::case::get(&db.db, None, message.case_id).await {
         Ok(case) => case,
@@ -218,7 +220,7 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
     };
     let connector = match connector(services, install_id).await {
         Ok(connector) => connector,
-        Err(Unavailable::NotFound) => return fail(db, message.id, job.id, "the channel account was removed").await,
+        Err(Unavailable::NotFound) => return fail(db, &message, job, "the channel account was removed").await,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let recipient = match store::contact::get(&db.db, &store::contact::Visibility::All, case.contact_id).await {
@@ -226,7 +228,7 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let Some(recipient) = recipient else {
-        return fail(db, message.id, job.id, "the contact has no identity on this channel").await;
+        return fail(db, &message, job, "the contact has no identity on this channel").await;
     };
     let mut thread_keys: Vec<String> = match store::message::recent(&db.db, case.id, 10).await {
         Ok(recent) => recent.into_iter().filter_map(|m| m.provider_message_id).collect(),
@@ -239,7 +241,7 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
     let by_mail = connector.plugin.mail.is_some();
     let attachments = match if by_mail { Ok(mail_files(&message)) } else { outbound_files(services, &message) } {
         Ok(files) => files,
-        Err(reason) => return fail(db, message.id, job.id, &reason).await,
+        Err(reason) => return fail(db, &message, job, &reason).await,
     };
     let outbound = OutboundMessage {
         recipient,
@@ -287,23 +289,39 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
     }
     let started = std::time::Instant::now();
     let result = services.plugins.run_send(&connector.plugin, ctx, outbound).await;
-    let plugin_error = result.as_ref().err().map(ToString::to_string);
-    record_call(services, install_id, started.elapsed(), plugin_error.as_deref()).await;
-    let last_attempt = job.attempts >= JobKind::MessageDeliver.max_attempts();
+    let elapsed = started.elapsed();
+    let schedule = &services.config.channels.delivery;
+    let last_attempt = job.attempts >= schedule.attempts.max(1);
+    // What the provider said counts in the install's health, though not
+    // towards its suspension: a provider that is down is no fault of the
+    // plugin, and switching the account off would stop its webhooks too.
+    let send_error = match &result {
+        Ok((Err(e), _)) => Some(e.message.clone()),
+        _ => None,
+    };
+    match &send_error {
+        Some(error) => services.runtime.record_send_failure(install_id, elapsed, error),
+        None => {
+            let plugin_error = result.as_ref().err().map(ToString::to_string);
+            record_call(services, install_id, elapsed, plugin_error.as_deref()).await;
+        }
+    }
     match result {
         Ok((Ok(receipt), _)) => {
             let done = async {
                 let tx = db.begin().await?;
-                store::message::set_delivery(
-                    &*tx,
-                    message.id,
-                    DeliveryStatus::Sent,
-                    Some(receipt.provider_message_id),
-                    None,
-                )
-                .await?;
+                let delivery = store::message::Delivery {
+                    status: DeliveryStatus::Sent,
+                    provider_message_id: Some(receipt.provider_message_id),
+                    error: None,
+                    attempts: job.attempts,
+                };
+                store::message::set_delivery(&*tx, message.id, delivery).await?;
                 store::send_journal::clear_in(&*tx, &message.id.to_string()).await?;
                 store::job::complete_in(&*tx, job.id).await?;
+                if let Some(group) = &job.group_key {
+                    store::job::hurry_group_in(&*tx, group).await?;
+                }
                 tx.commit().await
             };
             match done.await {
@@ -311,11 +329,52 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
                 Err(e) => Outcome::Retry(e.to_string()),
             }
         }
-        Ok((Err(e), _)) if e.retryable && !last_attempt => Outcome::Retry(e.message),
-        Ok((Err(e), _)) => fail(db, message.id, job.id, &e.message).await,
+        Ok((Err(e), _)) if e.retryable && !last_attempt => retry(services, &message, job, &e.message).await,
+        Ok((Err(e), _)) => fail(db, &message, job, &e.message).await,
         // The plugin itself failed: the send fail-safe is a retry with backoff.
-        Err(e) if !last_attempt => Outcome::Retry(e.to_string()),
-        Err(e) => fail(db, message.id, job.id, &e.to_string()).await,
+        Err(e) if !last_attempt => retry(services, &message, job, &e.to_string()).await,
+        Err(e) => fail(db, &message, job, &e.to_string()).await,
+    }
+}
+
+/// Holds a message back behind `earlier`, a message of its case not yet
+/// sent: it is looked at again when that one is next tried (or soon, if
+/// that one is being tried now), and says what it waits for.
+async fn wait_behind(services: &Services, message: &domain::Message, earlier: &Job) -> Outcome {
+    let now = store::now();
+    let until = if earlier.status == "pending" && earlier.run_at > now { earlier.run_at } else { now };
+    let behind = earlier
+        .payload
+        .get("message_id")
+        .and_then(|v| v.as_str())
+        .and_then(|s| uuid::Uuid::parse_str(s).ok())
+        .map(MessageId);
+    // Only a wait behind a retry is worth telling people about; the usual
+    // few milliseconds behind a send in flight are not.
+    let (shown, next) =
+        if until > now { (behind, Some(until)) } else { (message.waiting_for, message.next_attempt_at) };
+    if let Err(e) = store::message::note_waiting(&services.store.db, message.id, shown, next).await {
+        return Outcome::Retry(e.to_string());
+    }
+    let wait = (until - now).to_std().unwrap_or_default();
+    Outcome::Later(wait.max(std::time::Duration::from_millis(20)) + std::time::Duration::from_millis(5))
+}
+
+/// Puts a delivery back for its next try, with the message saying why the
+/// last one failed and when the next comes, in one commit.
+async fn retry(services: &Services, message: &domain::Message, job: &Job, error: &str) -> Outcome {
+    let wait = services.config.channels.delivery.wait(job.attempts);
+    let next = store::now() + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::hours(1));
+    tracing::warn!(job = %job.id, message = %message.id, attempts = job.attempts, error, retry_in_ms = wait.as_millis() as u64, "delivery will be tried again");
+    let done = async {
+        let tx = services.store.begin().await?;
+        store::message::note_retry_in(&*tx, message.id, job.attempts, error, next).await?;
+        store::job::retry_at_in(&*tx, job.id, error, next).await?;
+        tx.commit().await
+    };
+    match done.await {
+        Ok(()) => Outcome::Rescheduled,
+        Err(e) => Outcome::Retry(format!("{error} (and the retry could not be recorded: {e})")),
     }
 }
 
@@ -366,13 +425,23 @@ fn mail_files(message: &domain::Message) -> Vec<crate::plugins::bot::Attachment>
         .collect()
 }
 
-/// Marks a message undeliverable and completes its job.
-async fn fail(db: &Store, message: MessageId, job: uuid::Uuid, error: &str) -> Outcome {
+/// Marks a message undeliverable and completes its job: the next message
+/// of its case goes out after it.
+async fn fail(db: &Store, message: &domain::Message, job: &Job, error: &str) -> Outcome {
     let done = async {
         let tx = db.begin().await?;
-        store::message::set_delivery(&*tx, message, DeliveryStatus::Failed, None, Some(error.to_owned())).await?;
-        store::send_journal::clear_in(&*tx, &message.to_string()).await?;
-        store::job::complete_in(&*tx, job).await?;
+        let delivery = store::message::Delivery {
+            status: DeliveryStatus::Failed,
+            provider_message_id: None,
+            error: Some(error.to_owned()),
+            attempts: job.attempts,
+        };
+        store::message::set_delivery(&*tx, message.id, delivery).await?;
+        store::send_journal::clear_in(&*tx, &message.id.to_string()).await?;
+        store::job::complete_in(&*tx, job.id).await?;
+        if let Some(group) = &job.group_key {
+            store::job::hurry_group_in(&*tx, group).await?;
+        }
         tx.commit().await
     };
     match done.await {

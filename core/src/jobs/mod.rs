@@ -15,11 +15,19 @@ use crate::store::job::{self, Job, JobKind};
 /// How often an idle worker looks for due jobs (commits wake it sooner).
 const POLL: Duration = Duration::from_millis(500);
 
-/// Backoff before attempt `attempts + 1`: 2 s, 4 s, 8 s ... capped at one hour, with jitter.
+/// Backoff before attempt `attempts + 1` of the host's own work: 2 s, 4 s,
+/// 8 s ... capped at one hour, with jitter (deliveries follow
+/// `[channels.delivery]`).
 pub fn backoff(attempts: i32) -> Duration {
-    let base = 2u64.saturating_pow(attempts.clamp(1, 12) as u32).min(3600);
-    let jitter = rand::random::<u64>() % (base * 250 + 1);
-    Duration::from_millis(base * 1000 + jitter)
+    crate::config::RetrySchedule::default().wait(attempts)
+}
+
+/// Runs a job of `kind` gets before it is buried.
+fn max_attempts(services: &Services, kind: JobKind) -> i32 {
+    match kind {
+        JobKind::MessageDeliver => services.config.channels.delivery.attempts.max(1),
+        kind => kind.max_attempts(),
+    }
 }
 
 /// Starts `workers` job loops on the current runtime.
@@ -93,7 +101,7 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::CaseWake) => crate::routing::wake(services, &job).await,
         None => Outcome::Dead(format!("no handler for job kind `{kind}`")),
     };
-    let max_attempts = known.map_or(1, JobKind::max_attempts);
+    let max_attempts = known.map_or(1, |kind| max_attempts(services, kind));
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let result = match outcome {
         Outcome::Done => {
@@ -108,6 +116,7 @@ pub async fn run(services: &Services, job: Job) {
                 Err(e) => Err(e),
             }
         }
+        Outcome::Rescheduled => Ok(()),
         Outcome::Later(delay) => {
             let at = crate::store::now() + chrono::Duration::from_std(delay).unwrap_or(chrono::Duration::seconds(1));
             job::postpone(&services.store, id, at).await

@@ -114,6 +114,7 @@ async fn install_one(db: &store::Store, host: &super::PluginHost, path: &Path) -
         granted: manifest.capabilities.clone(),
         world: manifest.world,
         units: vec![],
+        needs_secrets: vec![],
     };
     let install = store::plugin_install::create(db, &Actor::System, new).await?;
     if !enabled {

@@ -18,7 +18,11 @@ const WINDOW: usize = 1000;
 #[derive(Debug, Clone, Default)]
 pub struct Health {
     pub calls: u64,
+    /// Calls that failed: the plugin trapped or refused, or (for a
+    /// connector's sends) the provider did not take the message.
     pub failures: u64,
+    /// Of those, sends the provider did not take (each retried try counts).
+    pub send_failures: u64,
     pub last_error: Option<String>,
     pub last_error_at: Option<chrono::DateTime<chrono::Utc>>,
     durations: VecDeque<Duration>,
@@ -199,6 +203,14 @@ impl Runtime {
             entry.failures += 1;
             entry.last_error = Some(error);
             entry.last_error_at = Some(chrono::Utc::now());
+        }
+    }
+
+    /// Records a send the plugin made but its provider did not take.
+    pub fn record_send_failure(&self, install: uuid::Uuid, elapsed: Duration, error: &str) {
+        self.record(install, elapsed, Some(error.to_owned()));
+        if let Ok(mut health) = self.health.lock() {
+            health.entry(install).or_default().send_failures += 1;
         }
     }
 

@@ -102,8 +102,9 @@ impl JobKind {
     }
 
     /// Runs a job of this kind gets before it is buried: a send is worth
-    /// trying for longer (10 attempts, about 17 minutes with backoff) than a
-    /// download (8) or the host's own work (5).
+    /// trying for longer (10 attempts, about 17 minutes with backoff; the
+    /// `[channels.delivery]` setting changes it) than a download (8) or the
+    /// host's own work (5).
     pub fn max_attempts(self) -> i32 {
         match self {
             JobKind::MessageDeliver => 10,
@@ -125,6 +126,9 @@ pub enum Outcome {
     /// Not now (a rate limit, or earlier work of its group): run it again
     /// after this long, without counting this as an attempt.
     Later(std::time::Duration),
+    /// The handler put the job back itself, with what the failure means
+    /// for its work, in one transaction (see [`retry_at_in`]).
+    Rescheduled,
 }
 
 pub struct NewJob {
@@ -201,6 +205,39 @@ pub async fn remove_by_key_in(conn: &impl ConnectionTrait, key: &str) -> Result<
     Ok(())
 }
 
+/// Makes the pending job under `key` due now (an agent asks for a retry
+/// without waiting out its backoff); false if there is none pending.
+pub async fn run_now_by_key_in(conn: &impl ConnectionTrait, key: &str) -> Result<bool> {
+    use sea_orm::sea_query::Expr;
+    let updated = entity::Entity::update_many()
+        .col_expr(entity::Column::RunAt, Expr::value(super::now()))
+        .filter(entity::Column::IdempotencyKey.eq(key))
+        .filter(entity::Column::Status.eq("pending"))
+        .exec(conn)
+        .await?;
+    Ok(updated.rows_affected > 0)
+}
+
+/// Makes the group's pending jobs that were held back (not yet tried) due
+/// now: called when the job they waited behind ends, so they do not sit
+/// out the wait they were given. Each checks its turn again when it runs.
+pub async fn hurry_group_in(conn: &impl ConnectionTrait, group: &str) -> Result<()> {
+    use sea_orm::sea_query::Expr;
+    let now = super::now();
+    let updated = entity::Entity::update_many()
+        .col_expr(entity::Column::RunAt, Expr::value(now))
+        .filter(entity::Column::GroupKey.eq(group))
+        .filter(entity::Column::Status.eq("pending"))
+        .filter(entity::Column::Attempts.eq(0))
+        .filter(entity::Column::RunAt.gt(now))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected > 0 {
+        ENQUEUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    Ok(())
+}
+
 /// Enqueues a job under `key` unless one with that key is running now:
 /// a pending or dead one is replaced. For work that a running job will
 /// (or already did) cover, such as offering a case's survey.
@@ -258,15 +295,27 @@ pub async fn complete_in(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<
 /// Puts a job back to run again at `run_at`, remembering why it failed.
 pub async fn retry_at(store: &Store, id: uuid::Uuid, error: &str, run_at: DateTime<Utc>) -> Result<()> {
     let tx = store.begin().await?;
-    if let Some(job) = entity::Entity::find_by_id(id).one(&*tx).await? {
+    retry_at_in(&*tx, id, error, run_at).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// [`retry_at`] inside the caller's transaction, for a handler that writes
+/// what the failure means for its work in the same commit.
+pub async fn retry_at_in(
+    conn: &impl ConnectionTrait,
+    id: uuid::Uuid,
+    error: &str,
+    run_at: DateTime<Utc>,
+) -> Result<()> {
+    if let Some(job) = entity::Entity::find_by_id(id).one(conn).await? {
         let mut active: entity::ActiveModel = job.into();
         active.status = Set("pending".to_owned());
         active.run_at = Set(run_at);
         active.locked_until = Set(None);
         active.last_error = Set(Some(error.chars().take(2000).collect()));
-        active.update(&*tx).await?;
+        active.update(conn).await?;
     }
-    tx.commit().await?;
     Ok(())
 }
 
@@ -334,36 +383,40 @@ pub async fn any_unfinished(conn: &impl ConnectionTrait, keys: &[String]) -> Res
 }
 
 /// Whether a job of `job`'s group written before it is still to run: then
-/// `job` waits its turn. What holds the group up: a running job, a due
-/// one, and — with `strict` (deliveries, whose order the person sees) — one
-/// waiting for a pace, though not one retrying after failures (no message
-/// holds back the rest of a conversation for an hour). Without `strict`,
-/// jobs scheduled for later (timers) do not hold it up.
+/// `job` waits its turn. What holds the group up: a running job and a due
+/// one; with `strict` (deliveries, whose order the person sees) also one
+/// waiting for its pace or its next try after failures: a case's later
+/// message never overtakes an earlier one, it waits until that one is sent
+/// or given up. Without `strict`, jobs scheduled for later (timers) do not
+/// hold it up.
 pub async fn earlier_in_group(conn: &impl ConnectionTrait, job: &Job, strict: bool) -> Result<bool> {
+    Ok(first_earlier_in_group(conn, job, strict).await?.is_some())
+}
+
+/// The oldest job of `job`'s group that holds it up (see [`earlier_in_group`]).
+pub async fn first_earlier_in_group(conn: &impl ConnectionTrait, job: &Job, strict: bool) -> Result<Option<Job>> {
     let Some(group) = &job.group_key else {
-        return Ok(false);
+        return Ok(None);
     };
     use entity::Column;
-    let now = super::now();
     let earlier = Condition::any()
         .add(Column::CreatedAt.lt(job.created_at))
         .add(Condition::all().add(Column::CreatedAt.eq(job.created_at)).add(Column::Id.lt(job.id)));
-    let waiting = if strict {
-        Condition::any().add(Column::RunAt.lte(now)).add(Column::Attempts.eq(0))
+    let pending = if strict {
+        Condition::all().add(Column::Status.eq("pending"))
     } else {
-        Condition::all().add(Column::RunAt.lte(now))
+        Condition::all().add(Column::Status.eq("pending")).add(Column::RunAt.lte(super::now()))
     };
-    let unfinished = Condition::any()
-        .add(Column::Status.eq("running"))
-        .add(Condition::all().add(Column::Status.eq("pending")).add(waiting));
-    let found = entity::Entity::find()
+    let unfinished = Condition::any().add(Column::Status.eq("running")).add(pending);
+    Ok(entity::Entity::find()
         .filter(Column::GroupKey.eq(group.as_str()))
         .filter(Column::Id.ne(job.id))
         .filter(earlier)
         .filter(unfinished)
+        .order_by_asc(Column::CreatedAt)
+        .order_by_asc(Column::Id)
         .one(conn)
-        .await?;
-    Ok(found.is_some())
+        .await?)
 }
 
 /// Jobs that gave up, for /metrics.

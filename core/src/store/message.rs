@@ -6,6 +6,7 @@ use crate::domain::{
     UserId, consent,
     message::{Attachment, NewMessage},
 };
+use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
 
 pub mod entity {
@@ -33,6 +34,9 @@ pub mod entity {
         pub context: Option<Json>,
         /// The body folded for search (see `store::search_text`).
         pub search_text: Option<String>,
+        pub delivery_attempts: i32,
+        pub next_attempt_at: Option<DateTimeUtc>,
+        pub waiting_for: Option<Uuid>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -73,6 +77,9 @@ fn to_message(m: entity::Model) -> Result<Message> {
         provider_message_id: m.provider_message_id,
         delivery_status: stored(DeliveryStatus::parse("delivery_status", &m.delivery_status))?,
         delivery_error: m.delivery_error,
+        delivery_attempts: m.delivery_attempts,
+        next_attempt_at: m.next_attempt_at,
+        waiting_for: m.waiting_for.map(MessageId),
         options: serde_json::from_value(m.options).unwrap_or_default(),
         selected_option: m.selected_option,
         channel_install_id: m.channel_install_id,
@@ -305,6 +312,9 @@ pub async fn insert_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, 
         channel_install_id: Set(new.channel_install_id.or(case.channel_install_id)),
         options: Set(serde_json::to_value(&new.options).unwrap_or_default()),
         delivery_error: Set(None),
+        delivery_attempts: Set(0),
+        next_attempt_at: Set(None),
+        waiting_for: Set(None),
         selected_option: Set(new.selected_option),
         template: Set(new.template.as_ref().and_then(|t| serde_json::to_value(t).ok())),
         context: Set(new.context.as_ref().and_then(|c| serde_json::to_value(c).ok())),
@@ -565,8 +575,9 @@ pub async fn failed(
     Ok((rows.into_iter().map(to_message).collect::<Result<_>>()?, next))
 }
 
-/// Queues a failed outbound message for delivery again, with the same
-/// idempotency key, in one transaction with its audit entry.
+/// Sends an outbound message again, in one transaction with its audit
+/// entry: a failed one is queued anew (same idempotency key, behind what
+/// its case has waiting); a pending one waiting out a retry is tried now.
 pub async fn retry_delivery(
     store: &Store,
     actor: &Actor,
@@ -581,27 +592,42 @@ pub async fn retry_delivery(
         .one(&*tx)
         .await?
         .ok_or(super::Error::NotFound("message"))?;
-    if row.delivery_status != DeliveryStatus::Failed.as_str() {
+    let key = format!("deliver:{}", row.id);
+    let status = row.delivery_status.clone();
+    let retrying = status == DeliveryStatus::Pending.as_str() && row.delivery_attempts > 0;
+    if let Some(behind) = row.waiting_for.filter(|_| status == DeliveryStatus::Pending.as_str()) {
         return Err(super::Error::conflict(
-            "delivery_status",
-            format!("only failed messages are sent again; this one is {}", row.delivery_status),
+            "waiting_for",
+            format!("this message waits behind message {behind} of the same case; send that one again first"),
         ));
     }
     let mut active: entity::ActiveModel = row.into();
-    active.delivery_status = Set(DeliveryStatus::Pending.as_str().to_owned());
-    active.delivery_error = Set(None);
-    let message = to_message(active.update(&*tx).await?)?;
-    let key = format!("deliver:{}", message.id);
-    job::remove_by_key_in(&*tx, &key).await?;
-    job::enqueue(
-        &*tx,
-        job::NewJob {
+    if retrying {
+        if !job::run_now_by_key_in(&*tx, &key).await? {
+            return Err(super::Error::conflict("delivery_status", "this message is being sent right now"));
+        }
+        active.next_attempt_at = Set(Some(super::now()));
+    } else if status == DeliveryStatus::Failed.as_str() {
+        active.delivery_status = Set(DeliveryStatus::Pending.as_str().to_owned());
+        active.delivery_error = Set(None);
+        active.delivery_attempts = Set(0);
+        active.next_attempt_at = Set(None);
+        job::remove_by_key_in(&*tx, &key).await?;
+        let job = job::NewJob {
             kind: super::job::JobKind::MessageDeliver,
-            payload: serde_json::json!({ "message_id": message.id, "case_id": case.id, "channel": case.channel.as_str() }),
+            payload: serde_json::json!({ "message_id": id, "case_id": case.id, "channel": case.channel.as_str() }),
             idempotency_key: Some(key),
-        },
-    )
-    .await?;
+        };
+        job::enqueue_in_group(&*tx, job, super::now(), Some(format!("deliver:{}", case.id))).await?;
+    } else {
+        return Err(super::Error::conflict(
+            "delivery_status",
+            format!(
+                "only failed messages, or pending ones waiting to be tried again, are sent again; this one is {status}"
+            ),
+        ));
+    }
+    let message = to_message(active.update(&*tx).await?)?;
     audit::record(
         &*tx,
         audit::Entry {
@@ -687,23 +713,81 @@ pub async fn case_of_provider_message(
         .map(|m| CaseId(m.case_id)))
 }
 
-/// Records how delivery of an outbound message went.
-pub async fn set_delivery(
+/// How a try to deliver an outbound message ended.
+pub struct Delivery {
+    pub status: DeliveryStatus,
+    pub provider_message_id: Option<String>,
+    pub error: Option<String>,
+    /// Tries made, this one included.
+    pub attempts: i32,
+}
+
+/// Records how delivery of an outbound message went (sent, or failed for
+/// good): it no longer waits for anything.
+pub async fn set_delivery(conn: &impl ConnectionTrait, id: MessageId, delivery: Delivery) -> Result<()> {
+    let Some(row) = entity::Entity::find_by_id(id.0).one(conn).await? else {
+        return Err(super::Error::NotFound("message"));
+    };
+    let mut active: entity::ActiveModel = row.into();
+    active.delivery_status = Set(delivery.status.as_str().to_owned());
+    if delivery.provider_message_id.is_some() {
+        active.provider_message_id = Set(delivery.provider_message_id);
+    }
+    active.delivery_error = Set(delivery.error);
+    active.delivery_attempts = Set(delivery.attempts);
+    active.next_attempt_at = Set(None);
+    active.waiting_for = Set(None);
+    let row = active.update(conn).await?;
+    publish_updated(conn, &row).await
+}
+
+/// Records a try that failed but will be made again at `next`: the message
+/// stays pending and says why and when, for the agent and the API.
+pub async fn note_retry_in(
     conn: &impl ConnectionTrait,
     id: MessageId,
-    status: DeliveryStatus,
-    provider_message_id: Option<String>,
-    error: Option<String>,
+    attempts: i32,
+    error: &str,
+    next: DateTime<Utc>,
 ) -> Result<()> {
     let Some(row) = entity::Entity::find_by_id(id.0).one(conn).await? else {
         return Err(super::Error::NotFound("message"));
     };
     let mut active: entity::ActiveModel = row.into();
-    active.delivery_status = Set(status.as_str().to_owned());
-    if provider_message_id.is_some() {
-        active.provider_message_id = Set(provider_message_id);
+    active.delivery_error = Set(Some(error.chars().take(2000).collect()));
+    active.delivery_attempts = Set(attempts);
+    active.next_attempt_at = Set(Some(next));
+    active.waiting_for = Set(None);
+    let row = active.update(conn).await?;
+    publish_updated(conn, &row).await
+}
+
+/// Records that a pending message waits behind `behind`, an earlier
+/// message of its case (or no longer waits: `None`), until about `next`.
+/// Writes (and tells consoles) only when what it waits for changed.
+pub async fn note_waiting(
+    conn: &impl ConnectionTrait,
+    id: MessageId,
+    behind: Option<MessageId>,
+    next: Option<DateTime<Utc>>,
+) -> Result<()> {
+    let Some(row) = entity::Entity::find_by_id(id.0).one(conn).await? else {
+        return Ok(());
+    };
+    let behind = behind.map(|m| m.0);
+    let same_time = match (row.next_attempt_at, next) {
+        (Some(a), Some(b)) => (a - b).num_seconds().abs() < 1,
+        (a, b) => a.is_none() == b.is_none(),
+    };
+    if row.waiting_for == behind && same_time {
+        return Ok(());
     }
-    active.delivery_error = Set(error);
+    if row.delivery_status != DeliveryStatus::Pending.as_str() {
+        return Ok(());
+    }
+    let mut active: entity::ActiveModel = row.into();
+    active.waiting_for = Set(behind);
+    active.next_attempt_at = Set(next);
     let row = active.update(conn).await?;
     publish_updated(conn, &row).await
 }

@@ -51,7 +51,8 @@ pub struct Install {
     pub settings: serde_json::Value,
     /// What the admin granted (the effective grants also need the manifest's request).
     pub granted: Capabilities,
-    /// `active` or `suspended`.
+    /// `active`; `setup` while a new install waits for its secrets (it
+    /// enables itself once they are set); `suspended` after failures.
     pub status: String,
     pub suspended_reason: Option<String>,
     pub consecutive_failures: i32,
@@ -126,6 +127,9 @@ pub struct NewInstall {
     pub granted: Capabilities,
     pub world: World,
     pub units: Vec<UnitId>,
+    /// Secrets it needs before it can work: while any is unset the install
+    /// waits in `setup`, disabled, and enables itself once the last is set.
+    pub needs_secrets: Vec<String>,
 }
 
 /// What a change does to an install.
@@ -165,16 +169,17 @@ pub async fn create(store: &Store, actor: &Actor, new: NewInstall) -> Result<Ins
     let tx = store.begin().await?;
     check_units(&*tx, &new.units).await?;
     let now = super::now();
+    let held = !new.needs_secrets.is_empty();
     let model = entity::ActiveModel {
         id: Set(uuid::Uuid::now_v7()),
         name: Set(new.name),
         plugin_id: Set(new.plugin_id),
         version: Set(new.version),
         previous_version: Set(None),
-        enabled: Set(true),
+        enabled: Set(!held),
         settings: Set(new.settings),
         grants: Set(grants_json(&new.granted)),
-        status: Set("active".into()),
+        status: Set(if held { "setup" } else { "active" }.into()),
         suspended_reason: Set(None),
         consecutive_failures: Set(0),
         created_at: Set(now),
@@ -218,6 +223,10 @@ pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: Install
     }
     if let Some(enabled) = patch.enabled {
         model.enabled = Set(enabled);
+        if before.status == "setup" {
+            // The admin decides now: it no longer enables itself.
+            model.status = Set("active".into());
+        }
         if enabled && before.status == "suspended" {
             // Enabling again is how an admin lifts a suspension.
             model.status = Set("active".into());
@@ -239,7 +248,9 @@ pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: Install
     if let Some(version) = patch.version.filter(|v| *v != before.version) {
         model.previous_version = Set(Some(before.version.clone()));
         model.version = Set(version);
-        model.status = Set("active".into());
+        if before.status == "suspended" {
+            model.status = Set("active".into());
+        }
         model.suspended_reason = Set(None);
         model.consecutive_failures = Set(0);
         action = "plugin_install.version_changed";
@@ -250,6 +261,28 @@ pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: Install
     record(&*tx, actor, action, &install, details).await?;
     tx.commit().await?;
     Ok(install)
+}
+
+/// Enables an install waiting in `setup` once every secret in `needs` is
+/// set (true if it did). One an admin enabled or disabled is left alone.
+pub async fn ready_if_set_up(store: &Store, actor: &Actor, id: uuid::Uuid, needs: &[String]) -> Result<bool> {
+    let tx = store.begin().await?;
+    let current = entity::Entity::find_by_id(id).one(&*tx).await?.ok_or(Error::NotFound("plugin install"))?;
+    if current.status != "setup" {
+        return Ok(false);
+    }
+    let set: Vec<String> = super::plugin_secret::names(&*tx, id).await?.into_iter().map(|(name, _)| name).collect();
+    if needs.iter().any(|name| !set.contains(name)) {
+        return Ok(false);
+    }
+    let mut model: entity::ActiveModel = current.into();
+    model.enabled = Set(true);
+    model.status = Set("active".into());
+    model.updated_at = Set(super::now());
+    let install = from_model(model.update(&*tx).await?);
+    record(&*tx, actor, "plugin_install.ready", &install, serde_json::json!({"secrets": needs})).await?;
+    tx.commit().await?;
+    Ok(true)
 }
 
 /// Counts one call's outcome: a success clears the failure count; the

@@ -199,7 +199,7 @@ export async function adminPlugins(body) {
           { 'data-install': i.id },
           h('td', null, i.name),
           h('td', null, `${i.plugin_id} ${i.version}`),
-          h('td', null, i.status === 'suspended' ? t('admin.suspended', { reason: i.suspended_reason || '' }) : i.enabled ? t('admin.on') : t('admin.off')),
+          h('td', null, statusText(i)),
           healthCell(health[n]),
           h('td', null, plugin ? h('button', { type: 'button', class: 'ghost', onclick: () => openEditor(versionOf(plugin, i.version), plugin, i) }, t('admin.configure_short')) : null),
         );
@@ -337,4 +337,11 @@ export async function adminConsent(body) {
       h('button', { type: 'submit' }, t('save')),
     ),
   );
+}
+
+// An install's state in words: suspended, waiting for its secrets, on or off.
+function statusText(i) {
+  if (i.status === 'suspended') return t('admin.suspended', { reason: i.suspended_reason || '' });
+  if (i.status === 'setup') return t('admin.setup', { secrets: (i.missing_setup || []).map((m) => m.name).join(', ') });
+  return i.enabled ? t('admin.on') : t('admin.off');
 }

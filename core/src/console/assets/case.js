@@ -50,7 +50,7 @@ export async function caseView(id) {
       headBox.replaceChildren(header(c));
     }
     const timeline = [
-      ...state.messages.map((m) => ({ at: m.created_at, key: `${m.id}:${m.delivery_status}`, make: () => messageNode(m) })),
+      ...state.messages.map((m) => ({ at: m.created_at, key: `${m.id}:${m.delivery_status}:${m.delivery_attempts}:${m.waiting_for || ''}:${m.next_attempt_at || ''}`, make: () => messageNode(m) })),
       ...state.notes.map((n) => ({ at: n.created_at, key: n.id, make: () => noteNode(n) })),
     ].sort((a, b) => a.at.localeCompare(b.at));
     const keys = timeline.map((x) => x.key).join(',');
@@ -181,8 +181,36 @@ export async function caseView(id) {
       files.length ? h('p', { class: 'files' }, files) : null,
       m.options?.length ? h('p', { class: 'options' }, m.options.map((o) => h('span', { class: 'badge' }, o.label))) : null,
       m.context?.page_url ? h('p', { class: 'context' }, t('case.from_page', { page: m.context.page_title || m.context.page_url })) : null,
-      m.delivery_status === 'failed' ? h('p', { class: 'failed' }, t('case.failed', { reason: m.delivery_error || '' })) : null,
+      deliveryNode(m),
     );
+  }
+
+  // Why an outbound message has not reached the person yet, and what the
+  // agent can do about it.
+  function deliveryNode(m) {
+    const again = (label) =>
+      h('button', { type: 'button', class: 'ghost', onclick: () => retry(m) }, label);
+    if (m.delivery_status === 'failed') {
+      return h('p', { class: 'failed' }, t('case.failed', { reason: m.delivery_error || '' }), ' ', again(t('case.send_again')));
+    }
+    if (m.delivery_status !== 'pending') return null;
+    if (m.waiting_for) {
+      return h('p', { class: 'waiting' }, t('case.waiting_behind', { at: m.next_attempt_at ? when(m.next_attempt_at) : '' }));
+    }
+    if (m.delivery_attempts > 0 && m.delivery_error) {
+      return h(
+        'p',
+        { class: 'retrying' },
+        t('case.retrying', { attempts: m.delivery_attempts, reason: m.delivery_error, at: m.next_attempt_at ? when(m.next_attempt_at) : '' }),
+        ' ',
+        again(t('case.retry_now')),
+      );
+    }
+    return null;
+  }
+
+  async function retry(m) {
+    if (await attempt(() => api('POST', `/cases/${id}/messages/${m.id}/retry`), t('case.retry_queued'))) await load();
   }
 
   function noteNode(n) {
