@@ -245,5 +245,6 @@ pub async fn context(
         send_key: None,
         send_context: None,
         outbound_files: None,
+        canned_http: None,
     })
 }

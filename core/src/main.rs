@@ -64,20 +64,53 @@ enum Command {
 
 #[derive(Subcommand)]
 enum PluginCommand {
-    /// Run a bot plugin on one event (JSON) and print the actions it returns.
-    Run {
-        /// The plugin component (.wasm).
-        wasm: PathBuf,
-        /// The event, as JSON (see plugins/example-bot/event.json).
-        #[arg(long)]
-        event: PathBuf,
-        /// Grant kv to the plugin.
-        #[arg(long)]
-        grant_kv: bool,
-        /// Grant kb search to the plugin.
-        #[arg(long)]
-        grant_kb: bool,
-    },
+    /// Run one call of a plugin with the real host and print what it did
+    /// (JSON): a bot or protocol on an event, a connector on a webhook
+    /// request, a message to send or a file reference. No server needed.
+    Run(Box<RunArgs>),
+}
+
+#[derive(Args)]
+struct RunArgs {
+    /// The plugin component (.wasm).
+    wasm: PathBuf,
+    /// Its plugin.toml: the world is checked and its capabilities granted.
+    /// By default the one beside the component or in the current folder.
+    #[arg(long)]
+    manifest: Option<PathBuf>,
+    /// Bot or protocol: the event, as JSON (see plugins/example-bot/event.json).
+    #[arg(long, group = "call")]
+    event: Option<PathBuf>,
+    /// Connector: a webhook request to verify and parse, as JSON
+    /// (`{"headers": {...}, "body": ...}`; docs/plugins.md).
+    #[arg(long, group = "call")]
+    request: Option<PathBuf>,
+    /// Connector: a message to send, as JSON (`{"recipient": ..., "body": ...}`).
+    #[arg(long, group = "call")]
+    send: Option<PathBuf>,
+    /// Connector: a file reference to locate.
+    #[arg(long, group = "call")]
+    locate_media: Option<String>,
+    /// The install's settings: JSON text, or @FILE.
+    #[arg(long)]
+    settings: Option<String>,
+    /// A secret, NAME=VALUE (repeat for more); never printed.
+    #[arg(long = "secret", value_parser = ventanilla::plugins::local::secret_pair)]
+    secrets: Vec<(String, String)>,
+    /// A host:port on a private address the plugin may reach, such as a
+    /// local stand-in of the provider (repeat for more).
+    #[arg(long = "allow-host")]
+    allow_hosts: Vec<String>,
+    /// Answer the plugin's HTTP requests from this file (a JSON list of
+    /// `{"status", "headers", "body"}`) instead of the network.
+    #[arg(long)]
+    http_replies: Option<PathBuf>,
+    /// Grant kv (when there is no manifest).
+    #[arg(long)]
+    grant_kv: bool,
+    /// Grant kb search (when there is no manifest).
+    #[arg(long)]
+    grant_kb: bool,
 }
 
 #[derive(Subcommand)]
@@ -198,9 +231,7 @@ fn run() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        Command::Plugin { command: PluginCommand::Run { wasm, event, grant_kv, grant_kb } } => {
-            runtime.block_on(run_plugin(&wasm, &event, grant_kv, grant_kb))
-        }
+        Command::Plugin { command: PluginCommand::Run(args) } => runtime.block_on(run_plugin(*args)),
         Command::Reindex { common } => {
             let config = common.load()?;
             init_logs(&config);
@@ -264,24 +295,73 @@ async fn serve(config: Config, demo: bool) -> anyhow::Result<()> {
     running.server.await.context("server stopped with an error")
 }
 
-async fn run_plugin(
-    wasm: &std::path::Path,
-    event: &std::path::Path,
-    grant_kv: bool,
-    grant_kb: bool,
-) -> anyhow::Result<()> {
-    use ventanilla::plugins::{Grants, Limits, PluginHost};
-    let bytes = std::fs::read(wasm).with_context(|| format!("cannot read {}", wasm.display()))?;
-    let text = std::fs::read_to_string(event).with_context(|| format!("cannot read {}", event.display()))?;
-    let event: ventanilla::plugins::bot::BotEvent =
-        serde_json::from_str(&text).with_context(|| format!("{} is not a bot event", event.display()))?;
-    let host = PluginHost::new(None, Limits::default())?;
-    let bot = host.prepare_bot(&host.compile(&bytes)?)?;
-    let grants = Grants { kv: grant_kv, kb_search: grant_kb, ..Grants::default() };
-    let ctx = ventanilla::plugins::CallContext::new("local", grants);
-    let (actions, logs) = host.run_bot_on_current_thread(&bot, &ctx, &event).await?;
-    let out = serde_json::json!({ "actions": actions, "logs": logs });
-    writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&out)?)?;
+async fn run_plugin(args: RunArgs) -> anyhow::Result<()> {
+    use ventanilla::plugins::local::{Call, LocalRun};
+    let read = |path: &std::path::Path| {
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))
+    };
+    let json = |path: &std::path::Path| -> anyhow::Result<serde_json::Value> {
+        serde_json::from_str(&read(path)?).with_context(|| format!("{} is not JSON", path.display()))
+    };
+    let component = std::fs::read(&args.wasm).with_context(|| format!("cannot read {}", args.wasm.display()))?;
+    let beside = args.wasm.parent().map(|dir| dir.join("plugin.toml"));
+    let manifest_path = args
+        .manifest
+        .clone()
+        .or_else(|| [beside, Some(PathBuf::from("plugin.toml"))].into_iter().flatten().find(|path| path.is_file()));
+    let manifest = match &manifest_path {
+        Some(path) => {
+            let text = read(path)?;
+            let manifest = ventanilla::plugins::manifest::Manifest::parse(&text)
+                .with_context(|| format!("{} is not a valid plugin.toml", path.display()))?;
+            writeln!(std::io::stderr(), "using {} ({} {})", path.display(), manifest.id, manifest.version)?;
+            Some(manifest)
+        }
+        None => None,
+    };
+    let call = match (args.event, args.request, args.send, args.locate_media) {
+        (Some(event), ..) => Call::Event(json(&event)?),
+        (_, Some(request), ..) => Call::Request(
+            serde_json::from_value(json(&request)?)
+                .with_context(|| format!("{} is not a request", request.display()))?,
+        ),
+        (_, _, Some(send), _) => Call::Send(
+            serde_json::from_value(json(&send)?).with_context(|| format!("{} is not a message", send.display()))?,
+        ),
+        (_, _, _, Some(reference)) => Call::LocateMedia(reference),
+        _ => anyhow::bail!(
+            "say what to run: --event FILE (bot, protocol), --request FILE, --send FILE or --locate-media REFERENCE (connector)"
+        ),
+    };
+    let settings = match args.settings {
+        None => serde_json::Value::Null,
+        Some(text) => {
+            let text = match text.strip_prefix('@') {
+                Some(path) => read(std::path::Path::new(path))?,
+                None => text,
+            };
+            serde_json::from_str(&text).context("--settings is not JSON")?
+        }
+    };
+    let http_replies = match &args.http_replies {
+        Some(path) => Some(serde_json::from_value(json(path)?).with_context(|| {
+            format!("{} is not a list of replies ({{\"status\", \"headers\", \"body\"}})", path.display())
+        })?),
+        None => None,
+    };
+    let local = LocalRun {
+        component,
+        manifest,
+        settings,
+        secrets: args.secrets.into_iter().collect(),
+        private_hosts: args.allow_hosts,
+        http_replies,
+        grant_kv: args.grant_kv,
+        grant_kb: args.grant_kb,
+        call,
+    };
+    let report = ventanilla::plugins::local::run(local).await?;
+    writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&report)?)?;
     Ok(())
 }
 

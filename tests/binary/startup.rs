@@ -1,6 +1,6 @@
 //! Start-up: configuration errors name the key; the demo is usable; the admin command works.
 
-use serde_json::Value;
+use serde_json::{Value, json};
 use ventanilla_tests::{Server, binary_path, create_admin_with_binary, login_at};
 
 #[test]
@@ -134,7 +134,8 @@ fn plugin_run_prints_the_actions() -> anyhow::Result<()> {
         .output()?;
     anyhow::ensure!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let printed: Value = serde_json::from_slice(&output.stdout)?;
-    let hand_off = printed["actions"].as_array().into_iter().flatten().find_map(|a| a.get("HandOff"));
+    anyhow::ensure!(printed["world"] == "bot" && printed["call"] == "event", "{printed}");
+    let hand_off = printed["result"]["ok"].as_array().into_iter().flatten().find_map(|a| a.get("HandOff"));
     anyhow::ensure!(hand_off.is_some_and(|h| h["unit_slug"] == "mesa-de-ayuda"), "{printed}");
     let not_a_plugin = std::process::Command::new(binary_path()?)
         .args(["plugin", "run"])
@@ -144,6 +145,99 @@ fn plugin_run_prints_the_actions() -> anyhow::Result<()> {
         .output()?;
     anyhow::ensure!(!not_a_plugin.status.success(), "a JSON file is not a component");
     anyhow::ensure!(String::from_utf8_lossy(&not_a_plugin.stderr).contains("not a WebAssembly component"));
+    Ok(())
+}
+
+/// Runs `ventanilla plugin run` on the test connector with `args`; the
+/// printed report, or the error it printed.
+fn run_connector(dir: &std::path::Path, args: &[&str]) -> anyhow::Result<Result<Value, String>> {
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("plugins/hostile-connector/plugin.toml");
+    let output = std::process::Command::new(binary_path()?)
+        .current_dir(dir)
+        .args(["plugin", "run"])
+        .arg(ventanilla_tests::plugin_wasm("hostile-connector")?)
+        .arg("--manifest")
+        .arg(fixture)
+        .args(args)
+        .output()?;
+    if !output.status.success() {
+        return Ok(Err(String::from_utf8_lossy(&output.stderr).into_owned()));
+    }
+    Ok(Ok(serde_json::from_slice(&output.stdout)?))
+}
+
+#[test]
+fn plugin_run_drives_a_connector_without_a_server() -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let webhook = json!({"headers": {"X-Fake-Signature": "{hmac-sha256-hex:app_secret}"},
+        "body": {"messages": [{"id": "m1", "from": "+573005550199", "name": "Ana", "text": "Hola"}]}});
+    std::fs::write(dir.join("req.json"), webhook.to_string())?;
+    // A signed webhook is parsed into the message the host would store.
+    let parsed = run_connector(&dir, &["--request", "req.json", "--secret", "app_secret=s3cret-app"])?
+        .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(parsed["world"] == "connector" && parsed["call"] == "verify-and-parse", "{parsed}");
+    let message = &parsed["result"]["ok"]["messages"][0];
+    anyhow::ensure!(message["body"] == "Hola" && message["sender"] == "+573005550199", "{parsed}");
+    anyhow::ensure!(parsed["result"]["ok"]["response_body"] == r#"{"ok":true}"#, "{parsed}");
+    // Signed with another secret, it is refused as the server would refuse it.
+    let mut forged = webhook.clone();
+    forged["headers"]["X-Fake-Signature"] = json!("{hmac-sha256-hex:other}");
+    std::fs::write(dir.join("forged.json"), forged.to_string())?;
+    let forged = run_connector(&dir, &["--request", "forged.json", "--secret", "app_secret=s3cret-app", "--secret", "other=guess"])?
+        .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(forged["result"]["error"].get("Unauthorized").is_some(), "{forged}");
+    // A send goes out with the credential added by the host, answered from a file.
+    std::fs::write(dir.join("msg.json"), json!({"recipient": "+573005550199", "body": "Buenos días"}).to_string())?;
+    std::fs::write(dir.join("replies.json"), json!([{"status": 200, "body": {"id": "prov-77"}}]).to_string())?;
+    let settings = json!({"send_url": "https://localhost/messages"}).to_string();
+    let args = [
+        "--send",
+        "msg.json",
+        "--settings",
+        &settings,
+        "--http-replies",
+        "replies.json",
+        "--secret",
+        "api_token=tok-SECRET-77",
+    ];
+    let sent = run_connector(&dir, &args)?.map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(sent["result"]["ok"]["provider_message_id"] == "prov-77", "{sent}");
+    let asked = &sent["http"][0];
+    anyhow::ensure!(
+        asked["url"] == "https://localhost/messages"
+            && asked["body"].as_str().is_some_and(|b| b.contains("Buenos días")),
+        "{sent}"
+    );
+    anyhow::ensure!(asked["credential"] == "authorization: Bearer ‹api_token›", "{sent}");
+    anyhow::ensure!(!sent.to_string().contains("tok-SECRET-77"), "a secret was printed: {sent}");
+    // A provider that fails says whether a retry may help.
+    std::fs::write(dir.join("down.json"), json!([{"status": 503}]).to_string())?;
+    let args =
+        ["--send", "msg.json", "--settings", &settings, "--http-replies", "down.json", "--secret", "api_token=t0k3n"];
+    let down = run_connector(&dir, &args)?.map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(down["result"]["error"]["retryable"] == true, "{down}");
+    // Where a file is, with the host's credential named.
+    let media = json!({"media_auth": true}).to_string();
+    let located = run_connector(&dir, &["--locate-media", "https://localhost/media/1.jpg", "--settings", &media])?
+        .map_err(anyhow::Error::msg)?;
+    anyhow::ensure!(located["result"]["ok"]["url"] == "https://localhost/media/1.jpg", "{located}");
+    anyhow::ensure!(located["result"]["ok"]["credential"] == "authorization: Bearer ‹api_token›", "{located}");
+    // Asked for what its world does not do, it says what it is and what it takes.
+    let wrong = run_connector(&dir, &["--event", "req.json"])?;
+    let message = wrong.err().unwrap_or_default();
+    anyhow::ensure!(message.contains("connector plugin") && message.contains("--request"), "{message}");
+    // A bot asked to parse a webhook says the same of itself.
+    let output = std::process::Command::new(binary_path()?)
+        .current_dir(&dir)
+        .args(["plugin", "run"])
+        .arg(ventanilla_tests::plugin_wasm("example-bot")?)
+        .args(["--request", "req.json"])
+        .output()?;
+    let message = String::from_utf8_lossy(&output.stderr);
+    anyhow::ensure!(
+        !output.status.success() && message.contains("bot plugin") && message.contains("--event"),
+        "{message}"
+    );
     Ok(())
 }
 

@@ -77,6 +77,8 @@ pub struct CallContext {
     pub send_context: Option<super::SendContext>,
     /// The files a mail connector's `submit` may attach during a send.
     pub outbound_files: Option<super::mail::OutboundFiles>,
+    /// Answers to the plugin's HTTP instead of the network (local runs only).
+    pub canned_http: Option<super::local::CannedHttp>,
 }
 
 /// The knowledge bases a plugin's `kb.search` reaches: the public ones of
@@ -249,6 +251,7 @@ impl PluginHost {
             send_key: ctx.send_key.clone(),
             send_context: ctx.send_context,
             outbound_files: ctx.outbound_files.clone(),
+            canned_http: ctx.canned_http.clone(),
             http: self.http.clone(),
             limits: limits.clone(),
             deadline: std::time::Instant::now() + Duration::from_millis(limits.wall_ms),
@@ -363,6 +366,7 @@ pub struct HostState {
     pub(super) send_key: Option<String>,
     pub(super) send_context: Option<super::SendContext>,
     pub(super) outbound_files: Option<super::mail::OutboundFiles>,
+    pub(super) canned_http: Option<super::local::CannedHttp>,
     pub(super) http: reqwest::Client,
     pub(super) limits: Limits,
     /// When the call's wall-clock time runs out; host calls stop there too.

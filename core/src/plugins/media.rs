@@ -117,6 +117,47 @@ impl PluginHost {
     }
 }
 
+impl PluginHost {
+    /// Asks the connector where `reference` is, without downloading it (a
+    /// local run): the answer as JSON, any secret in it by name only.
+    pub async fn run_locate_media(
+        &self,
+        media: &MediaPlugin,
+        ctx: CallContext,
+        reference: String,
+        settings: String,
+    ) -> Result<(serde_json::Value, Vec<(String, String)>), Error> {
+        let (host, media) = (self.clone(), media.clone());
+        self.on_executor(async move {
+            let mut store = host.store(&ctx);
+            let call = async {
+                let instance = media.pre.instantiate_async(&mut store).await?;
+                instance.call_locate_media(&mut store, &reference, &settings).await
+            };
+            let result = host.within_wall(call).await;
+            let (located, logs) = PluginHost::settle(&mut store, result)?;
+            let json = match located {
+                Ok(location) => {
+                    let credential = location.auth.as_ref().map(|auth| match auth {
+                        wit::Auth::Header(h) => format!("{}: {}‹{}›", h.name, h.prefix, h.secret),
+                        wit::Auth::Basic(b) => format!("authorization: Basic {}:‹{}›", b.user, b.secret),
+                    });
+                    serde_json::json!({ "ok": {
+                        "url": location.url,
+                        "credential": credential,
+                        "secret_in_url": location.secret_in_url,
+                        "content_type": location.content_type,
+                    } })
+                }
+                Err(MediaError::Gone(why)) => serde_json::json!({ "error": { "gone": why } }),
+                Err(MediaError::Retry(why)) => serde_json::json!({ "error": { "retry": why } }),
+            };
+            Ok((json, logs))
+        })
+        .await
+    }
+}
+
 /// A download made ready with what only the call's state knows: the URL
 /// with any secret in place, the credential, and what to hide in errors.
 struct Prepared {

@@ -14,6 +14,7 @@ pub mod host;
 mod http;
 mod imports;
 pub mod kv;
+pub mod local;
 pub mod mail;
 pub mod manifest;
 pub mod media;
