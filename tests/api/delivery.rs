@@ -4,7 +4,10 @@
 
 use serde_json::{Value, json};
 use std::time::Duration;
-use ventanilla_tests::{FakeProvider, TestApp, eventually, install_plugin, on_both, set_secret, spawn_app_with};
+use ventanilla_tests::{
+    FakeProvider, TestApp, eventually, install_plugin, on_both, set_secret, spawn_app, spawn_app_with,
+    upload_plugin_with,
+};
 
 const WAIT: Duration = Duration::from_secs(30);
 
@@ -139,6 +142,43 @@ on_both! {
         talk.app.post_ok(&path(&first), &talk.app.admin_token, json!({}), 202).await?;
         talk.until(&second, "both sent", |m| m["delivery_status"] == "sent").await?;
         anyhow::ensure!(talk.sent_texts() == ["Primero", "Primero", "Segundo"], "{:?}", talk.sent_texts());
+        Ok(())
+    }
+
+    async fn a_provider_ventanilla_has_no_name_for_is_its_own_channel(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        // The same connector, once as WhatsApp and once as a channel of its own.
+        let mut installs = vec![];
+        for (plugin, channel) in [("fake-whatsapp", "whatsapp"), ("fake-voice", "other")] {
+            let uploaded = upload_plugin_with(&app, "hostile-connector", "1.0.0", |m| {
+                m.replace("id = \"hostile-connector\"", &format!("id = \"{plugin}\""))
+                    .replace("channel = \"whatsapp\"", &format!("channel = \"{channel}\""))
+            })
+            .await?;
+            anyhow::ensure!(uploaded.status == 201, "{}", uploaded.text);
+            let body = json!({"plugin_id": plugin, "name": plugin, "settings": {}, "grants": {"secrets": ["app_secret"]}, "units": [unit]});
+            let install = id(&app.post_ok("/api/v1/plugin-installs", &app.admin_token, body, 201).await?);
+            set_secret(&app, &install, "app_secret", "app-secret-123").await?;
+            installs.push(install);
+        }
+        // One phone number writes through both.
+        for (n, install) in installs.iter().enumerate() {
+            let hello = json!({"messages": [{"id": format!("m{n}"), "from": "+573005550199", "text": "Hola"}]}).to_string();
+            let signature = ventanilla::secrets::hmac_sha256_hex(b"app-secret-123", hello.as_bytes());
+            let reply = app.client.post(app.url(&format!("/api/v1/webhooks/{install}")))
+                .header("x-fake-signature", signature).body(hello).send().await?;
+            anyhow::ensure!(reply.status() == 200, "{}", reply.text().await?);
+        }
+        let cases = app.get("/api/v1/cases?limit=10", &app.admin_token).await?;
+        let items = cases.body["items"].as_array().cloned().unwrap_or_default();
+        let mut channels: Vec<&str> = items.iter().filter_map(|c| c["channel"].as_str()).collect();
+        channels.sort();
+        anyhow::ensure!(channels == ["other", "whatsapp"], "{}", cases.text);
+        // Two people as far as Ventanilla knows: an `other` identity is never
+        // merged with a phone number on WhatsApp or SMS.
+        let contacts: std::collections::HashSet<&str> = items.iter().filter_map(|c| c["contact_id"].as_str()).collect();
+        anyhow::ensure!(contacts.len() == 2, "{}", cases.text);
         Ok(())
     }
 }

@@ -183,8 +183,11 @@ fn plugin_run_drives_a_connector_without_a_server() -> anyhow::Result<()> {
     let mut forged = webhook.clone();
     forged["headers"]["X-Fake-Signature"] = json!("{hmac-sha256-hex:other}");
     std::fs::write(dir.join("forged.json"), forged.to_string())?;
-    let forged = run_connector(&dir, &["--request", "forged.json", "--secret", "app_secret=s3cret-app", "--secret", "other=guess"])?
-        .map_err(anyhow::Error::msg)?;
+    let forged = run_connector(
+        &dir,
+        &["--request", "forged.json", "--secret", "app_secret=s3cret-app", "--secret", "other=guess"],
+    )?
+    .map_err(anyhow::Error::msg)?;
     anyhow::ensure!(forged["result"]["error"].get("Unauthorized").is_some(), "{forged}");
     // A send goes out with the credential added by the host, answered from a file.
     std::fs::write(dir.join("msg.json"), json!({"recipient": "+573005550199", "body": "Buenos días"}).to_string())?;

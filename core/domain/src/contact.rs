@@ -53,10 +53,14 @@ pub enum Channel {
     Webform,
     Phone,
     Api,
+    /// A channel Ventanilla has no name for, linked by a third-party
+    /// connector (`channel = "other"`): its identities are its own, never
+    /// merged with phone or e-mail ones.
+    Other,
 }
 
 impl Channel {
-    pub const ALL: [Channel; 10] = [
+    pub const ALL: [Channel; 11] = [
         Channel::Whatsapp,
         Channel::Messenger,
         Channel::Instagram,
@@ -67,6 +71,7 @@ impl Channel {
         Channel::Webform,
         Channel::Phone,
         Channel::Api,
+        Channel::Other,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -81,6 +86,7 @@ impl Channel {
             Channel::Webform => "webform",
             Channel::Phone => "phone",
             Channel::Api => "api",
+            Channel::Other => "other",
         }
     }
 

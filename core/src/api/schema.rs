@@ -37,6 +37,7 @@ mirror_enum!(
     Channel => Channel {
         Whatsapp = "whatsapp", Messenger = "messenger", Instagram = "instagram", Telegram = "telegram",
         Email = "email", Sms = "sms", Webchat = "webchat", Webform = "webform", Phone = "phone", Api = "api",
+        Other = "other",
     }
 );
 mirror_enum!(

@@ -16,7 +16,10 @@ pub fn channel(c: domain::Channel) -> Channel {
         D::Webchat => Channel::Webchat,
         D::Webform => Channel::Webform,
         D::Phone => Channel::Phone,
-        D::Api => Channel::Api,
+        // The plugin interface's channel list is fixed within 1.x (a
+        // component checks every case of it): a channel it has no name for
+        // reaches plugins as `api`, a channel with no rendering of its own.
+        D::Api | D::Other => Channel::Api,
     }
 }
 

@@ -9,7 +9,7 @@ import { route } from './app.js';
 export const root = document.getElementById('app');
 export const LOCALES = ['es', 'en', 'pt'];
 export const OPEN = 'queued,assigned,waiting_on_contact';
-export const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'telegram', 'email', 'sms', 'webchat', 'webform', 'phone', 'api'];
+export const CHANNELS = ['whatsapp', 'messenger', 'instagram', 'telegram', 'email', 'sms', 'webchat', 'webform', 'phone', 'api', 'other'];
 export const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 
 // What the console knows now: one object, so every module sees changes.
