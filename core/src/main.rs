@@ -68,6 +68,17 @@ enum PluginCommand {
     /// (JSON): a bot or protocol on an event, a connector on a webhook
     /// request, a message to send or a file reference. No server needed.
     Run(Box<RunArgs>),
+    /// Start a new plugin crate: the plugin, its manifest (every key
+    /// commented), sample inputs, a test through the real host, and the SDK.
+    New {
+        /// `connector`, `bot` or `protocol`.
+        world: String,
+        /// Its id: lowercase letters, digits and dashes, e.g. `acme-chat`.
+        name: String,
+        /// The folder to create it in.
+        #[arg(long, default_value = ".")]
+        dir: PathBuf,
+    },
 }
 
 #[derive(Args)]
@@ -232,6 +243,7 @@ fn run() -> anyhow::Result<()> {
             })
         }
         Command::Plugin { command: PluginCommand::Run(args) } => runtime.block_on(run_plugin(*args)),
+        Command::Plugin { command: PluginCommand::New { world, name, dir } } => new_plugin(&world, &name, &dir),
         Command::Reindex { common } => {
             let config = common.load()?;
             init_logs(&config);
@@ -362,6 +374,22 @@ async fn run_plugin(args: RunArgs) -> anyhow::Result<()> {
     };
     let report = ventanilla::plugins::local::run(local).await?;
     writeln!(std::io::stdout(), "{}", serde_json::to_string_pretty(&report)?)?;
+    Ok(())
+}
+
+fn new_plugin(world: &str, name: &str, dir: &std::path::Path) -> anyhow::Result<()> {
+    use ventanilla::plugins::manifest::World;
+    let world = match world {
+        "connector" => World::Connector,
+        "bot" => World::Bot,
+        "protocol" => World::Protocol,
+        other => anyhow::bail!("`{other}` is not a world: use connector, bot or protocol"),
+    };
+    let root = ventanilla::plugins::scaffold::create(world, name, dir)?;
+    let mut out = std::io::stdout();
+    writeln!(out, "{} plugin created in {}", world.as_str(), root.display())?;
+    writeln!(out, "  cd {} && cargo build --release --target wasm32-wasip2 && cargo test", root.display())?;
+    writeln!(out, "  README.md says how to run, upload and install it")?;
     Ok(())
 }
 

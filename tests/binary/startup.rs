@@ -244,6 +244,35 @@ fn plugin_run_drives_a_connector_without_a_server() -> anyhow::Result<()> {
     Ok(())
 }
 
+#[test]
+fn plugin_new_makes_a_connector_that_passes_its_own_tests_through_the_host() -> anyhow::Result<()> {
+    let dir = tempdir()?;
+    let made = std::process::Command::new(binary_path()?)
+        .args(["plugin", "new", "connector", "acme-chat", "--dir"])
+        .arg(&dir)
+        .output()?;
+    anyhow::ensure!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let root = dir.join("acme-chat");
+    // Again is refused, not overwritten.
+    let again = std::process::Command::new(binary_path()?)
+        .args(["plugin", "new", "connector", "acme-chat", "--dir"])
+        .arg(&dir)
+        .output()?;
+    anyhow::ensure!(!again.status.success() && String::from_utf8_lossy(&again.stderr).contains("already exists"));
+    // Its own tests build the component and run it through this binary.
+    let target = binary_path()?.parent().and_then(|p| p.parent()).map(std::path::Path::to_path_buf);
+    let tested = std::process::Command::new(env!("CARGO"))
+        .args(["test", "--offline"])
+        .current_dir(&root)
+        .env("VENTANILLA_BIN", binary_path()?)
+        .env("CARGO_TARGET_DIR", target.unwrap_or_else(|| root.join("target")))
+        .output()?;
+    let printed = String::from_utf8_lossy(&tested.stdout);
+    anyhow::ensure!(tested.status.success(), "{printed}\n{}", String::from_utf8_lossy(&tested.stderr));
+    anyhow::ensure!(printed.contains("test result: ok. 4 passed"), "{printed}");
+    Ok(())
+}
+
 /// Lays out `example-bot` as a bundled plugin at `version` in `dir`.
 fn bundle_example_bot(dir: &std::path::Path, version: &str) -> anyhow::Result<()> {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");

@@ -22,6 +22,7 @@ pub mod net;
 pub mod pace;
 pub mod protocol;
 pub mod runtime;
+pub mod scaffold;
 pub mod settings;
 
 pub use connector::SendContext;
