@@ -146,6 +146,18 @@ mod tests {
     }
 
     #[test]
+    fn the_sdk_copy_depends_on_what_the_sdk_does() {
+        let sdk = include_str!("../../../sdk/Cargo.toml");
+        let copy = include_str!("templates/sdk-Cargo.toml.in");
+        for line in sdk.lines().filter(|l| l.starts_with("wit-bindgen") || l.starts_with("serde_json")) {
+            assert!(copy.contains(line), "sdk/Cargo.toml has `{line}`; templates/sdk-Cargo.toml.in must too");
+        }
+        for feature in ["bot", "protocol", "connector", "mail-connector"] {
+            assert!(copy.contains(&format!("{feature} = []")), "{feature}");
+        }
+    }
+
+    #[test]
     fn every_placeholder_is_filled() {
         let dir = std::env::temp_dir().join(format!("scaffold-{}", uuid::Uuid::new_v4().simple()));
         for world in [World::Bot, World::Protocol, World::Connector] {
