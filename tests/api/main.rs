@@ -18,6 +18,7 @@ mod consent;
 mod contacts;
 mod delivery;
 mod faq_bot;
+mod fuzz;
 mod jobs;
 mod kb;
 mod kb_eval;

@@ -225,6 +225,31 @@ on_both! {
         Ok(())
     }
 
+    // Found by tests/api/fuzz.rs: a signed webhook whose sender is no phone
+    // number was a 503 (retried for ever, and counted towards suspending the
+    // account); a NUL in the text was a 503 on PostgreSQL.
+    async fn odd_content_from_a_provider_is_refused_or_cleaned_never_retried(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let install = install_plugin(&app, "hostile-connector", json!({}), json!({"secrets": ["app_secret"]}), &[unit.as_str()]).await?;
+        let id = install["id"].as_str().unwrap_or_default().to_owned();
+        set_secret(&app, &id, "app_secret", "app-secret-123").await?;
+        for n in 0..8 {
+            let body = json!({"messages": [{"id": format!("short-{n}"), "from": "+573", "text": "Hola"}]}).to_string();
+            let reply = webhook(&app, &id, &body, &sign(&body)).await?;
+            anyhow::ensure!(reply.status == 400 && reply.text.contains("sender"), "{}", reply.text);
+        }
+        let shown = app.get(&format!("/api/v1/plugin-installs/{id}"), &app.admin_token).await?;
+        anyhow::ensure!(shown.body["status"] == "active", "not suspended by the provider's data: {}", shown.text);
+        let body = json!({"messages": [{"id": "nul-1", "from": "+573005550199", "name": "Ana\u{0}", "text": "Ho\u{0}la\u{7}"}]}).to_string();
+        let reply = webhook(&app, &id, &body, &sign(&body)).await?;
+        anyhow::ensure!(reply.status == 200, "{}", reply.text);
+        let case = app.only_case().await?;
+        let messages = app.messages(case["id"].as_str().unwrap_or_default()).await?;
+        anyhow::ensure!(messages.first().is_some_and(|m| m["body"] == "Hola"), "{messages:?}");
+        Ok(())
+    }
+
     async fn connector_webhooks_are_verified_committed_and_deduplicated(backend) {
         let app = spawn_app(backend).await?;
         let unit = app.create_unit("admisiones").await?;

@@ -149,15 +149,22 @@ async fn receive(
         parsed.statuses.extend(read.statuses);
         parsed.profiles.extend(read.profiles);
     }
+    crate::channels::ingest::clean(&mut parsed);
     let answer = std::mem::take(&mut parsed.response_body);
     let parsed = std::sync::Arc::new(parsed);
     let outcome = state.ingest.commit(connector.account(), parsed.clone()).await;
     match outcome {
         Ok(stored) => tracing::debug!(%install_id, stored, "webhook committed"),
         Err(CommitError::Invalid(reason)) => {
-            crate::automation::record_outcome(&state, install_id, Some(&reason)).await;
-            tracing::warn!(%install_id, reason, "connector produced unusable content");
-            return Err(ApiError::Unavailable("the channel account failed to read this request".into()));
+            // A message no connector could make storable (a sender that is
+            // no phone number, nothing in it): sending it again will not
+            // help, so the provider is told so (400) rather than asked to
+            // retry, and the install's health shows why. It does not count
+            // towards suspension: an authenticated provider's odd data must
+            // not switch the account off.
+            state.runtime.record_refused(install_id, &reason);
+            tracing::warn!(%install_id, reason, "a webhook's content cannot be stored");
+            return Err(ApiError::BadRequest(format!("cannot store this: {reason}")));
         }
         Err(CommitError::Store(e)) => {
             tracing::warn!(%install_id, error = %e, "webhook: cannot commit");

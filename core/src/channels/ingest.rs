@@ -167,6 +167,37 @@ impl Committer {
     }
 }
 
+/// Removes what no database column takes and no person wrote: control
+/// characters other than line breaks and tabs (PostgreSQL refuses NUL in
+/// text), in every string a connector parsed from a webhook.
+pub fn clean(parsed: &mut Parsed) {
+    fn plain(text: &mut String) {
+        if text.chars().any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t')) {
+            text.retain(|c| !c.is_control() || matches!(c, '\n' | '\r' | '\t'));
+        }
+    }
+    for message in &mut parsed.messages {
+        for text in [&mut message.provider_message_id, &mut message.sender, &mut message.body] {
+            plain(text);
+        }
+        message.sender_name.iter_mut().chain(message.selected_option.iter_mut()).for_each(plain);
+        message.thread_keys.iter_mut().for_each(plain);
+        for file in &mut message.attachments {
+            for text in [&mut file.file_name, &mut file.content_type, &mut file.reference] {
+                plain(text);
+            }
+        }
+    }
+    for status in &mut parsed.statuses {
+        plain(&mut status.provider_message_id);
+        status.error.iter_mut().for_each(plain);
+    }
+    for profile in &mut parsed.profiles {
+        plain(&mut profile.sender);
+        profile.name.iter_mut().for_each(plain);
+    }
+}
+
 /// What one webhook (or one message read from a mailbox) carried, in its
 /// own transaction. Two deliveries of one message may race; the loser's
 /// transaction fails on the unique index, and one more try finds the

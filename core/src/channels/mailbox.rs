@@ -319,7 +319,8 @@ async fn take(services: &Services, connector: &Connector, raw: &[u8]) -> Result<
         tracing::warn!(install = %connector.install.id, "a message in the mailbox is not readable, skipped");
         return Ok(());
     };
-    let parsed = super::mail::read(services, connector, &decoded).await.map_err(Failure::Store)?;
+    let mut parsed = super::mail::read(services, connector, &decoded).await.map_err(Failure::Store)?;
+    super::ingest::clean(&mut parsed);
     // Mail is read by one job at a time: no other webhook to group with.
     let window = chrono::Duration::hours(i64::from(services.config.channels.reopen_window_hours));
     let outcome = super::ingest::commit_alone(&services.store, window, &connector.account(), &parsed).await;

@@ -206,6 +206,16 @@ impl Runtime {
         }
     }
 
+    /// Records a webhook whose parsed content could not be stored (a
+    /// failure in the install's health, with no call duration).
+    pub fn record_refused(&self, install: uuid::Uuid, error: &str) {
+        let Ok(mut health) = self.health.lock() else { return };
+        let entry = health.entry(install).or_default();
+        entry.failures += 1;
+        entry.last_error = Some(error.to_owned());
+        entry.last_error_at = Some(chrono::Utc::now());
+    }
+
     /// Records a send the plugin made but its provider did not take.
     pub fn record_send_failure(&self, install: uuid::Uuid, elapsed: Duration, error: &str) {
         self.record(install, elapsed, Some(error.to_owned()));
