@@ -308,26 +308,13 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
     }
     match result {
         Ok((Ok(receipt), _)) => {
-            let done = async {
-                let tx = db.begin().await?;
-                let delivery = store::message::Delivery {
-                    status: DeliveryStatus::Sent,
-                    provider_message_id: Some(receipt.provider_message_id),
-                    error: None,
-                    attempts: job.attempts,
-                };
-                store::message::set_delivery(&*tx, message.id, delivery).await?;
-                store::send_journal::clear_in(&*tx, &message.id.to_string()).await?;
-                store::job::complete_in(&*tx, job.id).await?;
-                if let Some(group) = &job.group_key {
-                    store::job::hurry_group_in(&*tx, group).await?;
-                }
-                tx.commit().await
+            let delivery = store::message::Delivery {
+                status: DeliveryStatus::Sent,
+                provider_message_id: Some(receipt.provider_message_id),
+                error: None,
+                attempts: job.attempts,
             };
-            match done.await {
-                Ok(()) => Outcome::Done,
-                Err(e) => Outcome::Retry(e.to_string()),
-            }
+            finish(db, &message, job, delivery).await
         }
         Ok((Err(e), _)) if e.retryable && !last_attempt => retry(services, &message, job, &e.message).await,
         Ok((Err(e), _)) => fail(db, &message, job, &e.message).await,
@@ -428,14 +415,20 @@ fn mail_files(message: &domain::Message) -> Vec<crate::plugins::bot::Attachment>
 /// Marks a message undeliverable and completes its job: the next message
 /// of its case goes out after it.
 async fn fail(db: &Store, message: &domain::Message, job: &Job, error: &str) -> Outcome {
+    let delivery = store::message::Delivery {
+        status: DeliveryStatus::Failed,
+        provider_message_id: None,
+        error: Some(error.to_owned()),
+        attempts: job.attempts,
+    };
+    finish(db, message, job, delivery).await
+}
+
+/// Records how a delivery ended and completes its job in one commit; the
+/// messages of its case held behind it are made due.
+async fn finish(db: &Store, message: &domain::Message, job: &Job, delivery: store::message::Delivery) -> Outcome {
     let done = async {
         let tx = db.begin().await?;
-        let delivery = store::message::Delivery {
-            status: DeliveryStatus::Failed,
-            provider_message_id: None,
-            error: Some(error.to_owned()),
-            attempts: job.attempts,
-        };
         store::message::set_delivery(&*tx, message.id, delivery).await?;
         store::send_journal::clear_in(&*tx, &message.id.to_string()).await?;
         store::job::complete_in(&*tx, job.id).await?;

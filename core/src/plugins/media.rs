@@ -89,12 +89,7 @@ impl PluginHost {
         let (host, media) = (self.clone(), media.clone());
         self.on_executor(async move {
             let mut store = host.store(&ctx);
-            let call = async {
-                let instance = media.pre.instantiate_async(&mut store).await?;
-                instance.call_locate_media(&mut store, &reference, &settings).await
-            };
-            let result = host.within_wall(call).await;
-            let (located, logs) = PluginHost::settle(&mut store, result)?;
+            let (located, logs) = host.locate(&media, &mut store, &reference, &settings).await?;
             let outcome = match located {
                 Ok(location) => {
                     let state = store.data();
@@ -130,12 +125,7 @@ impl PluginHost {
         let (host, media) = (self.clone(), media.clone());
         self.on_executor(async move {
             let mut store = host.store(&ctx);
-            let call = async {
-                let instance = media.pre.instantiate_async(&mut store).await?;
-                instance.call_locate_media(&mut store, &reference, &settings).await
-            };
-            let result = host.within_wall(call).await;
-            let (located, logs) = PluginHost::settle(&mut store, result)?;
+            let (located, logs) = host.locate(&media, &mut store, &reference, &settings).await?;
             let json = match located {
                 Ok(location) => {
                     let credential = location.auth.as_ref().map(|auth| match auth {
@@ -155,6 +145,24 @@ impl PluginHost {
             Ok((json, logs))
         })
         .await
+    }
+}
+
+impl PluginHost {
+    /// Calls the connector's `locate-media` in a fresh instance on `store`.
+    async fn locate(
+        &self,
+        media: &MediaPlugin,
+        store: &mut wasmtime::Store<HostState>,
+        reference: &str,
+        settings: &str,
+    ) -> Result<(Result<MediaLocation, MediaError>, Vec<(String, String)>), Error> {
+        let call = async {
+            let instance = media.pre.instantiate_async(&mut *store).await?;
+            instance.call_locate_media(&mut *store, reference, settings).await
+        };
+        let result = self.within_wall(call).await;
+        PluginHost::settle(store, result)
     }
 }
 
