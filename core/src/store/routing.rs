@@ -33,12 +33,21 @@ pub async fn request_for_unit_in(conn: &impl ConnectionTrait, unit: &crate::doma
         return Ok(());
     }
     let payload = serde_json::json!({ "unit_id": unit.id.0 });
-    let waiting = job::entity::Entity::find()
+    let mut waiting = job::entity::Entity::find()
         .filter(job::entity::Column::Kind.eq(job::JobKind::QueueRoute.as_str()))
         .filter(job::entity::Column::Status.eq("pending"))
-        .filter(job::entity::Column::Attempts.eq(0))
-        .all(conn)
-        .await?;
+        .filter(job::entity::Column::Attempts.eq(0));
+    // A waiting routing covers this change only if it starts after this
+    // commit. On PostgreSQL a worker could claim it meanwhile and read the
+    // queue before the change is visible: the row lock keeps it pending
+    // (claims skip locked rows) until this transaction ends, and a claim
+    // already under way is waited for, after which the row no longer
+    // matches and a new routing is requested. (SQLite's one writer already
+    // keeps claims out of this transaction.)
+    if super::is_postgres(conn) {
+        waiting = waiting.lock(sea_orm::sea_query::LockType::Update);
+    }
+    let waiting = waiting.all(conn).await?;
     if waiting.iter().any(|j| j.payload == payload) {
         return Ok(());
     }
