@@ -201,6 +201,18 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
         );
         click(&laura, "#claim").await?;
         until(&laura, "the case is Laura's", "document.querySelector('#case-assignee')?.textContent === 'laura@uni.test'").await?;
+        // The person authorises the processing of their data by phone; Laura records it.
+        app.post_ok("/api/v1/consent-texts", &app.admin_token,
+            json!({"purpose": "data_processing", "text": "Autorizo a la Universidad a tratar mis datos según la Ley 1581 de 2012."}), 201).await?;
+        until(&laura, "the case shows the authorisation", "document.querySelector('#consent-status')").await?;
+        click(&laura, "#record-consent").await?;
+        until(&laura, "the text in force is shown", "document.querySelector('#consent-text')?.textContent.includes('Ley 1581')").await?;
+        click(&laura, "#consent-go").await?;
+        until(&laura, "the case shows it granted", "document.querySelector('#consent-status.granted')").await?;
+        let contact = app.case(&case_id).await?["contact_id"].as_str().unwrap_or_default().to_owned();
+        let consents = app.get(&format!("/api/v1/contacts/{contact}/consents"), &app.admin_token).await?;
+        let last = consents.body["items"].as_array().and_then(|items| items.last().cloned()).unwrap_or_default();
+        anyhow::ensure!(last["action"] == "grant" && last["source"] == "phone" && last["channel"] == "phone" && last["text_version"] == "v1", "{}", consents.text);
         // The unit's required field comes first.
         click(&laura, "#resolve").await?;
         until(&laura, "resolving without the reason is refused", "[...document.querySelectorAll('.toast.error')].some(t => t.textContent.includes('Motivo'))").await?;

@@ -13,12 +13,13 @@ const STYLE: &str = include_str!("assets/app.css");
 
 /// The script's modules: `app.js` is the entry the page loads; it imports
 /// the others by relative path.
-const MODULES: [(&str, &str); 8] = [
+const MODULES: [(&str, &str); 9] = [
     ("app.js", include_str!("assets/app.js")),
     ("lib.js", include_str!("assets/lib.js")),
     ("live.js", include_str!("assets/live.js")),
     ("inbox.js", include_str!("assets/inbox.js")),
     ("case.js", include_str!("assets/case.js")),
+    ("consent.js", include_str!("assets/consent.js")),
     ("contact.js", include_str!("assets/contact.js")),
     ("unit.js", include_str!("assets/unit.js")),
     ("admin.js", include_str!("assets/admin.js")),

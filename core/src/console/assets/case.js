@@ -2,6 +2,7 @@
 // earlier cases, custom fields, knowledge-base suggestions.
 
 import { PRIORITIES, Problem, api, attempt, ctx, debounce, formDialog, h, labelled, myUnits, query, select, t, unitName, userName, when } from './lib.js';
+import { consentNode } from './consent.js';
 
 // ---------------------------------------------------------------- case
 
@@ -17,11 +18,12 @@ export async function caseView(id) {
       api('GET', `/cases/${id}/notes?limit=100`),
       api('GET', `/cases/${id}/reply-options`).catch(() => ({ free_text: true, templates: [] })),
     ]);
-    const [contact, history] = await Promise.all([
+    const [contact, history, consents] = await Promise.all([
       api('GET', `/contacts/${c.contact_id}`).catch(() => null),
       api('GET', `/cases${query({ contact_id: c.contact_id, limit: 10 })}`).catch(() => ({ items: [] })),
+      api('GET', `/contacts/${c.contact_id}/consents`).catch(() => ({ items: [] })),
     ]);
-    state = { c, messages: messages.items, notes: notes.items, contact, history: history.items, reply };
+    state = { c, messages: messages.items, notes: notes.items, contact, history: history.items, reply, consents: consents.items };
     render();
   }
 
@@ -65,7 +67,7 @@ export async function caseView(id) {
     }
     composer.setClosed(c.status === 'closed');
     composer.setReply(state.reply);
-    const people = JSON.stringify([state.contact, state.history.map((x) => [x.id, x.status])]);
+    const people = JSON.stringify([state.contact, state.history.map((x) => [x.id, x.status]), state.consents]);
     if (people !== drawn.contact) {
       drawn.contact = people;
       contactBox.replaceChildren(contactNode());
@@ -418,6 +420,7 @@ export async function caseView(id) {
       { class: 'panel', 'aria-labelledby': 'contact-title' },
       h('h2', { id: 'contact-title' }, contact ? h('a', { href: `#/contacts/${contact.id}` }, contact.name || t('author.contact')) : t('author.contact')),
       h('ul', { class: 'plain' }, (contact?.identities || []).map((i) => h('li', null, `${t(`channel.${i.channel}`)}: ${i.value}`))),
+      consentNode(state, load),
       h('h3', null, t('case.history')),
       others.length
         ? h('ul', { class: 'plain' }, others.map((x) => h('li', null, h('a', { href: `#/cases/${x.id}` }, `#${x.number} · ${x.subject}`), ' ', h('span', { class: 'muted' }, t(`status.${x.status}`)))))
