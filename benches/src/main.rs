@@ -8,8 +8,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context;
-use clap::{Args, Parser, Subcommand};
-use ventanilla::config::Config;
+use clap::{Parser, Subcommand};
+use ventanilla::config::{Config, ConfigArgs};
 use ventanilla::{app, store};
 
 #[derive(Parser)]
@@ -24,7 +24,7 @@ enum BenchCommand {
     /// Bulk-insert cases (each with a contact and a first message) into a unit.
     Seed {
         #[command(flatten)]
-        common: Common,
+        common: ConfigArgs,
         /// Slug of the unit that receives the cases.
         #[arg(long)]
         unit: String,
@@ -111,26 +111,6 @@ enum BenchCommand {
         #[arg(long, default_value_t = 10_000)]
         iterations: usize,
     },
-}
-
-#[derive(Args)]
-struct Common {
-    /// TOML configuration file.
-    #[arg(long, env = "VENTANILLA_CONFIG")]
-    config: Option<PathBuf>,
-    /// Directory for the SQLite database and files.
-    #[arg(long, env = "VENTANILLA_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-}
-
-impl Common {
-    fn load(&self) -> anyhow::Result<Config> {
-        let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
-        if let Some(dir) = &self.data_dir {
-            config.data_dir = dir.clone();
-        }
-        Ok(config)
-    }
 }
 
 fn init_logs(config: &Config) {

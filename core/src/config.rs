@@ -693,6 +693,29 @@ impl Config {
     }
 }
 
+/// Where a command finds its configuration: the flags every command that
+/// opens the store takes (the server, the admin tools, the benchmarks).
+#[derive(Debug, Clone, clap::Args)]
+pub struct ConfigArgs {
+    /// TOML configuration file.
+    #[arg(long, env = "VENTANILLA_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Directory for the SQLite database and files.
+    #[arg(long, env = "VENTANILLA_DATA_DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+impl ConfigArgs {
+    /// The configuration file and the environment, with `--data-dir` last.
+    pub fn load(&self) -> Result<Config, ConfigError> {
+        let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
+        if let Some(dir) = &self.data_dir {
+            config.data_dir = dir.clone();
+        }
+        Ok(config)
+    }
+}
+
 /// An environment value as TOML: `900` is a number, `true` a boolean, anything else a string.
 fn env_value(raw: &str) -> toml::Value {
     format!("v = {raw}")

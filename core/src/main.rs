@@ -5,7 +5,7 @@ use clap::{Args, Parser, Subcommand};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
-use ventanilla::config::{Config, LogFormat};
+use ventanilla::config::{Config, ConfigArgs, LogFormat};
 use ventanilla::{app, demo, domain, store};
 
 #[derive(Parser)]
@@ -20,7 +20,7 @@ enum Command {
     /// Start the server.
     Serve {
         #[command(flatten)]
-        common: Common,
+        common: ConfigArgs,
         /// Seed a demo institution (in Spanish) on first start, into a
         /// database without accounts. Its passwords are public: only on a
         /// loopback address unless `--demo-on-public-address` is given too.
@@ -45,7 +45,7 @@ enum Command {
     /// Apply database migrations and exit.
     Migrate {
         #[command(flatten)]
-        common: Common,
+        common: ConfigArgs,
     },
     /// Print the OpenAPI document.
     Openapi,
@@ -53,7 +53,7 @@ enum Command {
     /// embedded index, stop the server first (or call POST /api/v1/search/reindex).
     Reindex {
         #[command(flatten)]
-        common: Common,
+        common: ConfigArgs,
     },
     /// Work with plugins locally, without a server.
     Plugin {
@@ -129,7 +129,7 @@ enum AdminCommand {
     /// Create an admin account without prompting.
     Create {
         #[command(flatten)]
-        common: Common,
+        common: ConfigArgs,
         #[arg(long)]
         email: String,
         /// File holding the password, or `-` for standard input.
@@ -141,7 +141,7 @@ enum AdminCommand {
     /// Delete kept files no message refers to (uploads never sent).
     GcFiles {
         #[command(flatten)]
-        common: Common,
+        common: ConfigArgs,
         /// Only files kept longer ago than this.
         #[arg(long, default_value_t = 24)]
         older_than_hours: u32,
@@ -149,26 +149,6 @@ enum AdminCommand {
         #[arg(long)]
         dry_run: bool,
     },
-}
-
-#[derive(Args)]
-struct Common {
-    /// TOML configuration file.
-    #[arg(long, env = "VENTANILLA_CONFIG")]
-    config: Option<PathBuf>,
-    /// Directory for the SQLite database and files.
-    #[arg(long, env = "VENTANILLA_DATA_DIR")]
-    data_dir: Option<PathBuf>,
-}
-
-impl Common {
-    fn load(&self) -> anyhow::Result<Config> {
-        let mut config = Config::load(self.config.as_deref(), std::env::vars())?;
-        if let Some(dir) = &self.data_dir {
-            config.data_dir = dir.clone();
-        }
-        Ok(config)
-    }
 }
 
 fn init_logs(config: &Config) {
