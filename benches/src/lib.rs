@@ -267,6 +267,7 @@ async fn unit(
         survey: Default::default(),
         routing: Default::default(),
         custom_fields: vec![],
+        privacy: Default::default(),
     };
     Ok(store::unit::create(&state.store, &ventanilla::domain::Actor::System, unit).await?.id)
 }

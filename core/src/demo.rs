@@ -64,6 +64,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Outcome> {
                     ..Default::default()
                 },
                 custom_fields: vec![],
+                privacy: Default::default(),
             },
         )
         .await?;
@@ -131,6 +132,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Outcome> {
             text_version: "2026-01".into(),
             channel: Channel::Whatsapp,
             source: "bot".into(),
+            given_at: None,
         },
     )
     .await?;

@@ -26,6 +26,7 @@ mod m20261201_000019_search_text;
 mod m20261206_000020_webchat_visitor;
 mod m20261206_000021_attachment_uploads;
 mod m20261207_000022_delivery_attempts;
+mod m20261207_000023_consent_asking;
 
 pub struct Migrator;
 
@@ -55,6 +56,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000020_webchat_visitor::Migration),
             Box::new(m20261206_000021_attachment_uploads::Migration),
             Box::new(m20261207_000022_delivery_attempts::Migration),
+            Box::new(m20261207_000023_consent_asking::Migration),
         ]
     }
 }

@@ -651,4 +651,68 @@ on_both! {
         anyhow::ensure!(from_a.body[0]["contact"]["id"] == new_contact.as_str(), "{}", from_a.text);
         Ok(())
     }
+
+    async fn the_host_asks_for_consent_before_the_first_human_reply(backend) {
+        // An agent-only unit (no bot) whose WhatsApp asks for the
+        // authorisation to process data: the host asks itself.
+        let wa = whatsapp(backend).await?;
+        let app = &wa.app;
+        app.post_ok("/api/v1/consent-texts", &app.admin_token,
+            json!({"purpose": "data_processing", "text": "Autorizo el tratamiento de mis datos según la Ley 1581.",
+                   "policy_url": "https://uni.edu.co/datos"}), 201).await?;
+        let set = app.patch(&format!("/api/v1/units/{}", wa.unit), &app.admin_token,
+            json!({"privacy": {"ask_consent": false, "channels": {"whatsapp": true}}})).await?;
+        anyhow::ensure!(set.status == 200 && set.body["privacy"]["channels"]["whatsapp"] == true, "{}", set.text);
+        let bad = app.patch(&format!("/api/v1/units/{}", wa.unit), &app.admin_token,
+            json!({"privacy": {"channels": {"fax": true}}})).await?;
+        anyhow::ensure!(bad.status == 422 && bad.text.contains("privacy.channels"), "{}", bad.text);
+
+        wa.deliver(&inbound("wamid.ASK1", json!({"type": "text", "text": {"body": "Hola, necesito un certificado"}}))).await?;
+        let case = wa.only_case().await?;
+        let case_id = case["id"].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(wa.sends().is_empty(), "nothing is sent before a person replies: {:?}", wa.sends());
+        let path = format!("/api/v1/cases/{case_id}/messages");
+        let reply = |body: &str| app.post(&path, &app.admin_token, json!({"body": body}));
+        anyhow::ensure!(reply("Buenos días, con gusto le ayudo.").await?.status == 201);
+        let sends = eventually(WAIT, || async { let s = wa.sends(); (s.len() >= 2).then_some(s) }).await.unwrap_or_default();
+        anyhow::ensure!(sends.len() == 2, "{sends:?}");
+        let question = &sends[0]["interactive"];
+        anyhow::ensure!(question["body"]["text"].as_str().is_some_and(|t| t.contains("Ley 1581") && t.contains("https://uni.edu.co/datos")), "{sends:?}");
+        let ids: Vec<&str> = question["action"]["buttons"].as_array().into_iter().flatten()
+            .filter_map(|b| b["reply"]["id"].as_str()).collect();
+        anyhow::ensure!(ids == ["consent:grant:data_processing:v1", "consent:revoke:data_processing:v1"], "{sends:?}");
+        anyhow::ensure!(sends[1]["text"]["body"] == "Buenos días, con gusto le ayudo.", "the question goes first: {sends:?}");
+
+        // Asked once: the next reply goes alone.
+        anyhow::ensure!(reply("¿Me indica su número de documento?").await?.status == 201);
+        let sends = eventually(WAIT, || async { let s = wa.sends(); (s.len() >= 3).then_some(s) }).await.unwrap_or_default();
+        anyhow::ensure!(sends.len() == 3 && sends[2]["text"]["body"].is_string(), "{sends:?}");
+
+        // The person's tap is recorded against the version asked.
+        wa.deliver(&inbound("wamid.ASK2", json!({"type": "interactive",
+            "interactive": {"type": "button_reply", "button_reply": {"id": "consent:grant:data_processing:v1", "title": "Sí, autorizo"}}}))).await?;
+        let contact = case["contact_id"].as_str().unwrap_or_default();
+        let records = app.get(&format!("/api/v1/contacts/{contact}/consents"), &app.admin_token).await?;
+        let items = records.body["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(items.len() == 1, "{}", records.text);
+        anyhow::ensure!(items[0]["action"] == "grant" && items[0]["text_version"] == "v1" && items[0]["channel"] == "whatsapp"
+            && items[0]["source"] == "channel" && items[0]["recorded_by"].is_null(), "{}", records.text);
+
+        // Someone who answered is not asked on their next case.
+        let resolved = app.patch(&format!("/api/v1/cases/{case_id}"), &app.admin_token, json!({"status": "resolved"})).await?;
+        anyhow::ensure!(resolved.status == 200, "{}", resolved.text);
+        let closed = app.patch(&format!("/api/v1/cases/{case_id}"), &app.admin_token, json!({"status": "closed"})).await?;
+        anyhow::ensure!(closed.status == 200, "{}", closed.text);
+        wa.deliver(&inbound("wamid.ASK3", json!({"type": "text", "text": {"body": "Otra consulta"}}))).await?;
+        let cases = app.get("/api/v1/cases?status=queued", &app.admin_token).await?;
+        let second = cases.body["items"].as_array().into_iter().flatten()
+            .find(|c| c["id"] != case_id.as_str()).and_then(|c| c["id"].as_str()).unwrap_or_default().to_owned();
+        anyhow::ensure!(!second.is_empty(), "{}", cases.text);
+        let before = wa.sends().len();
+        anyhow::ensure!(app.post(&format!("/api/v1/cases/{second}/messages"), &app.admin_token, json!({"body": "Hola de nuevo"})).await?.status == 201);
+        let sends = eventually(WAIT, || async { let s = wa.sends(); (s.len() > before).then_some(s) }).await.unwrap_or_default();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        anyhow::ensure!(wa.sends().len() == before + 1 && sends[before]["text"]["body"] == "Hola de nuevo", "{:?}", wa.sends());
+        Ok(())
+    }
 }

@@ -30,6 +30,23 @@ on_both! {
         let actions: Vec<_> = history.body["items"].as_array().into_iter().flatten().map(|r| r["action"].clone()).collect();
         anyhow::ensure!(actions == [json!("grant"), json!("revoke")], "{}", history.text);
         anyhow::ensure!(history.body["items"][1]["source"] == "bot" && history.body["items"][0]["text_version"] == "2026-01");
+
+        // Staff write down one given by phone earlier: who, when, which text, how.
+        let unit = app.create_unit("u").await?;
+        let (agent_id, agent) = app.create_member("agente@uni.edu.co", &unit, "agent").await?;
+        let case = app.post_ok("/api/v1/cases", &app.admin_token,
+            json!({"subject": "Llamada", "channel": "phone", "unit_id": unit, "contact_id": contact["id"]}), 201).await?;
+        anyhow::ensure!(case["contact_id"] == contact["id"]);
+        let called = (chrono::Utc::now() - chrono::Duration::hours(2)).to_rfc3339();
+        let phoned = app.post_ok(&path, &agent, json!({"purpose": "data_processing", "action": "grant", "text_version": "v1",
+            "channel": "phone", "source": "phone", "given_at": called}), 201).await?;
+        anyhow::ensure!(phoned["recorded_by"] == json!(agent_id) && phoned["source"] == "phone" && phoned["given_at"].is_string(), "{phoned}");
+        let future = (chrono::Utc::now() + chrono::Duration::days(2)).to_rfc3339();
+        let bad = app.post(&path, &agent, json!({"purpose": "data_processing", "action": "grant", "text_version": "v1",
+            "channel": "phone", "source": "phone", "given_at": future})).await?;
+        anyhow::ensure!(bad.status == 422 && bad.body["errors"][0]["field"] == "given_at", "{}", bad.text);
+        let audit = app.get("/api/v1/audit-events?action=consent.granted", &app.admin_token).await?;
+        anyhow::ensure!(audit.text.contains("\"phone\""), "{}", audit.text);
         Ok(())
     }
 

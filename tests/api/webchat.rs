@@ -90,3 +90,46 @@ on_both! {
         Ok(())
     }
 }
+
+// A unit that asks for the authorisation to process data: the widget is
+// told to ask before the first message, which must carry the answer.
+on_both! {
+    async fn the_web_chat_asks_for_consent_before_the_first_message(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("bienestar").await?;
+        app.post_ok("/api/v1/consent-texts", &app.admin_token,
+            json!({"purpose": "data_processing", "text": "Autorizo el tratamiento de mis datos.", "policy_url": "https://uni.edu.co/datos"}), 201).await?;
+        let set = app.patch(&format!("/api/v1/units/{unit}"), &app.admin_token, json!({"privacy": {"ask_consent": true}})).await?;
+        anyhow::ensure!(set.status == 200, "{}", set.text);
+        let session: Value = app.client.post(app.url("/api/v1/webchat/sessions")).json(&json!({"unit": "bienestar"})).send().await?.json().await?;
+        let token = session["token"].as_str().unwrap_or_default().to_owned();
+        let read = || async {
+            anyhow::Ok(app.client.get(app.url("/api/v1/webchat/conversation")).bearer_auth(&token).send().await?.json::<Value>().await?)
+        };
+        let seen = read().await?;
+        anyhow::ensure!(seen["consent"]["version"] == 1 && seen["consent"]["policy_url"] == "https://uni.edu.co/datos", "{seen}");
+        let say = |body: Value| app.client.post(app.url("/api/v1/webchat/messages")).bearer_auth(&token).json(&body).send();
+
+        // Without the answer: refused, naming the field, and nothing kept.
+        let refused = say(json!({"body": "Hola, me siento mal"})).await?;
+        anyhow::ensure!(refused.status() == 422, "{}", refused.status());
+        anyhow::ensure!(refused.text().await?.contains("\"consent\""));
+        let cases = app.get("/api/v1/cases", &app.admin_token).await?;
+        anyhow::ensure!(cases.body["items"].as_array().is_some_and(Vec::is_empty), "{}", cases.text);
+        let unknown = say(json!({"body": "Hola", "consent": {"action": "grant", "version": 9}})).await?;
+        anyhow::ensure!(unknown.status() == 422 && unknown.text().await?.contains("consent.version"));
+
+        // A "no" is an answer too: recorded, and the conversation goes on.
+        let sent = say(json!({"body": "Hola, me siento mal", "consent": {"action": "revoke", "version": 1}})).await?;
+        anyhow::ensure!(sent.status() == 201, "{}", sent.status());
+        let case = app.only_case().await?;
+        let contact = case["contact_id"].as_str().unwrap_or_default();
+        let records = app.get(&format!("/api/v1/contacts/{contact}/consents"), &app.admin_token).await?;
+        let items = records.body["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(items.len() == 1 && items[0]["action"] == "revoke" && items[0]["text_version"] == "v1"
+            && items[0]["source"] == "web_chat" && items[0]["channel"] == "webchat", "{}", records.text);
+        anyhow::ensure!(read().await?["consent"].is_null(), "answered: not asked again");
+        anyhow::ensure!(say(json!({"body": "¿Sigue ahí?"})).await?.status() == 201);
+        Ok(())
+    }
+}

@@ -179,3 +179,85 @@ async fn the_widget_chats_from_another_site() -> anyhow::Result<()> {
     client.close().await?;
     outcome
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_widget_asks_for_consent_before_the_first_message() -> anyhow::Result<()> {
+    let app = spawn_app(Backend::Sqlite).await?;
+    let unit = app.create_unit("bienestar").await?;
+    app.post_ok(
+        "/api/v1/consent-texts",
+        &app.admin_token,
+        json!({"purpose": "data_processing", "text": "Autorizo a la Universidad a tratar mis datos personales.",
+               "policy_url": "https://uni.edu.co/datos"}),
+        201,
+    )
+    .await?;
+    app.patch(&format!("/api/v1/units/{unit}"), &app.admin_token, json!({"privacy": {"ask_consent": true}})).await?;
+    let page = format!(
+        "<!doctype html><html lang=\"es\"><head><meta charset=\"utf-8\"><title>Bienestar</title></head>\
+         <body><h1>Bienestar</h1><script src=\"{}/widget.js\" data-unit=\"bienestar\" async></script></body></html>",
+        app.base
+    );
+    let (url, _site) = site(page).await?;
+    let driver = Driver::start()?;
+    let client = driver.client().await?;
+    let outcome = async {
+        client.goto(&url).await?;
+        let ready = eventually(WAIT, || async {
+            in_widget(&client, "return !!w.querySelector('.bubble');").await.ok().filter(|v| v == &json!(true))
+        })
+        .await;
+        anyhow::ensure!(ready.is_some(), "the bubble never appeared");
+        in_widget(&client, "w.querySelector('.bubble').click(); return true;").await?;
+        let asked = eventually(WAIT, || async {
+            let text = in_widget(
+                &client,
+                "const c = w.querySelector('.consent'); return c && !c.hidden ? c.textContent : null;",
+            )
+            .await
+            .ok()?;
+            text.as_str().map(str::to_owned)
+        })
+        .await
+        .unwrap_or_default();
+        anyhow::ensure!(
+            asked.contains("Autorizo a la Universidad") && asked.contains("Política de tratamiento"),
+            "{asked}"
+        );
+        assert_accessible(&client, "the chat asking for consent").await?;
+
+        // Writing before answering: the widget says to answer first; nothing is sent.
+        write(&client, "Hola, necesito una cita").await?;
+        let said = eventually(WAIT, || async {
+            let note =
+                in_widget(&client, "const n = w.querySelector('.note'); return n.hidden ? null : n.textContent;")
+                    .await
+                    .ok()?;
+            note.as_str().filter(|n| n.contains("autorización")).map(str::to_owned)
+        })
+        .await;
+        anyhow::ensure!(said.is_some(), "the widget never asked to answer first");
+        let cases = app.get("/api/v1/cases", &app.admin_token).await?;
+        anyhow::ensure!(cases.body["items"].as_array().is_some_and(Vec::is_empty), "{}", cases.text);
+
+        // Accepting, then writing: the answer goes with the first message.
+        in_widget(&client, "w.querySelector('.consent button[data-consent=grant]').click(); return true;").await?;
+        write(&client, "Hola, necesito una cita").await?;
+        until_shown(&client, "me", "Hola, necesito una cita").await?;
+        let hidden = in_widget(&client, "return w.querySelector('.consent').hidden;").await?;
+        anyhow::ensure!(hidden == json!(true), "answered: the question goes away");
+        let case = app.only_case().await?;
+        let contact = case["contact_id"].as_str().unwrap_or_default();
+        let records = app.get(&format!("/api/v1/contacts/{contact}/consents"), &app.admin_token).await?;
+        let first = &records.body["items"][0];
+        anyhow::ensure!(
+            first["action"] == "grant" && first["text_version"] == "v1" && first["source"] == "web_chat",
+            "{}",
+            records.text
+        );
+        Ok(())
+    }
+    .await;
+    client.close().await?;
+    outcome
+}

@@ -1,7 +1,7 @@
 //! Consent (habeas data): an append-only list of grants and revocations,
 //! never a boolean, so the institution can show what was agreed and when.
 
-use super::{Channel, ConsentId, ContactId, Error};
+use super::{Channel, ConsentId, ContactId, Error, UserId};
 use chrono::{DateTime, Utc};
 
 #[derive(Debug, Clone, PartialEq)]
@@ -14,8 +14,14 @@ pub struct ConsentRecord {
     /// The version of the consent text the person saw.
     pub text_version: String,
     pub channel: Channel,
-    /// Where the answer came from: `bot`, `web_form`, `agent`, `api`...
+    /// Where the answer came from: `bot`, `web_form`, `web_chat`, and for
+    /// one staff recorded, how it was given: `phone`, `in_person`, `written`...
     pub source: String,
+    /// The staff member who recorded it; none when the person answered on a channel.
+    pub recorded_by: Option<UserId>,
+    /// When the person gave it, if earlier than it was recorded (a phone call
+    /// written down afterwards).
+    pub given_at: Option<DateTime<Utc>>,
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -27,6 +33,8 @@ pub struct NewConsent {
     pub text_version: String,
     pub channel: Channel,
     pub source: String,
+    /// When the person gave it, if earlier than now.
+    pub given_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -195,6 +203,8 @@ mod tests {
             text_version: "v1".into(),
             channel: Channel::Webchat,
             source: "bot".into(),
+            recorded_by: None,
+            given_at: None,
             recorded_at: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
         }
     }

@@ -9,6 +9,33 @@ pub const DATA_PURPOSE: &str = "data_processing";
 /// What stands in for what was left out.
 pub const OMITTED: &str = "[dato omitido]";
 
+/// A unit's data-protection settings.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacySettings {
+    /// The host itself asks a contact with no recorded answer for the
+    /// authorisation to process their data ([`DATA_PURPOSE`]) before the
+    /// first reply a person of the unit sends, whether or not a bot runs;
+    /// the web chat asks before the visitor's first message.
+    pub ask_consent: bool,
+    /// Overrides of `ask_consent` per channel, e.g. `{"email": false}`.
+    pub channels: std::collections::BTreeMap<String, bool>,
+}
+
+impl PrivacySettings {
+    pub fn validate(&self, field: &str) -> Result<(), super::Error> {
+        for name in self.channels.keys() {
+            super::Channel::parse(&format!("{field}.channels"), name)?;
+        }
+        Ok(())
+    }
+
+    /// Whether the host asks for the authorisation on `channel`.
+    pub fn asks_on(&self, channel: super::Channel) -> bool {
+        self.channels.get(channel.as_str()).copied().unwrap_or(self.ask_consent)
+    }
+}
+
 /// Fewest digits in a run that makes it a phone or document number.
 const MIN_DIGITS: usize = 7;
 
@@ -98,6 +125,16 @@ fn years(run: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn channels_override_the_units_choice() {
+        let mut settings = PrivacySettings { ask_consent: true, ..Default::default() };
+        settings.channels.insert("email".into(), false);
+        assert!(settings.asks_on(crate::Channel::Whatsapp));
+        assert!(!settings.asks_on(crate::Channel::Email));
+        settings.channels.insert("fax".into(), true);
+        assert!(settings.validate("privacy").is_err());
+    }
 
     #[test]
     fn personal_data_is_left_out() {

@@ -18,6 +18,8 @@ pub struct Unit {
     pub routing: super::routing::RoutingSettings,
     /// The fields its cases carry.
     pub custom_fields: Vec<super::custom_field::FieldDef>,
+    /// Whether the host asks for the authorisation to process data.
+    pub privacy: super::privacy::PrivacySettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -32,6 +34,7 @@ pub struct NewUnit {
     pub survey: super::survey::SurveySettings,
     pub routing: super::routing::RoutingSettings,
     pub custom_fields: Vec<super::custom_field::FieldDef>,
+    pub privacy: super::privacy::PrivacySettings,
 }
 
 /// Changes to a unit; `None` leaves a field as it is.
@@ -43,6 +46,7 @@ pub struct UnitPatch {
     pub survey: Option<super::survey::SurveySettings>,
     pub routing: Option<super::routing::RoutingSettings>,
     pub custom_fields: Option<Vec<super::custom_field::FieldDef>>,
+    pub privacy: Option<super::privacy::PrivacySettings>,
 }
 
 /// A validated URL-safe identifier: lowercase ASCII letters, digits and dashes.
@@ -209,6 +213,23 @@ impl BusinessHours {
             }
         }
         None
+    }
+
+    /// The closing times of the first `n` business days (days with opening
+    /// hours that are not holidays) after the local date of `from`; none
+    /// if there are not that many within a year.
+    pub fn business_day_closes(&self, tz: chrono_tz::Tz, from: DateTime<Utc>, n: usize) -> Option<Vec<DateTime<Utc>>> {
+        let first = from.with_timezone(&tz).date_naive();
+        let mut closes = Vec::with_capacity(n);
+        for days in 1..=LOOKAHEAD_DAYS {
+            if closes.len() == n {
+                break;
+            }
+            if let Some((_, close)) = self.intervals_on(tz, first + chrono::Days::new(days)).last() {
+                closes.push(*close);
+            }
+        }
+        (closes.len() == n).then_some(closes)
     }
 
     /// How much business time lies between `from` and `to` (zero when `to`

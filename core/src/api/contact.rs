@@ -47,7 +47,14 @@ pub struct ConsentDto {
     pub action: ConsentAction,
     pub text_version: String,
     pub channel: Channel,
+    /// Where the answer came from: `bot`, `channel` (the host's question),
+    /// `web_form`, `web_chat`; for one staff recorded, how it was given
+    /// (`phone`, `in_person`, `written`, `agent`, `api`).
     pub source: String,
+    /// The staff member who recorded it; none when the person answered on a channel.
+    pub recorded_by: Option<uuid::Uuid>,
+    /// When the person gave it, when staff recorded it later.
+    pub given_at: Option<DateTime<Utc>>,
     pub recorded_at: DateTime<Utc>,
 }
 
@@ -80,6 +87,8 @@ impl From<ConsentRecord> for ConsentDto {
             text_version: r.text_version,
             channel: r.channel.into(),
             source: r.source,
+            recorded_by: r.recorded_by.map(|u| u.0),
+            given_at: r.given_at,
             recorded_at: r.recorded_at,
         }
     }
@@ -126,8 +135,12 @@ pub struct RecordConsent {
     #[schema(example = "2026-01")]
     pub text_version: String,
     pub channel: Channel,
-    /// Where the answer came from; defaults to `agent` for staff and `api` for tokens.
+    /// Where the answer came from, or how it was given (`phone`,
+    /// `in_person`, `written`); defaults to `agent` for staff and `api` for tokens.
     pub source: Option<String>,
+    /// When the person gave it, if earlier (a call written down afterwards);
+    /// not in the future, nor more than a year ago.
+    pub given_at: Option<DateTime<Utc>>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -441,11 +454,24 @@ pub async fn record_consent(
     let purpose = check.check(parse_label("purpose", &body.purpose));
     let version = check.check(required_text("text_version", &body.text_version, 64));
     let source = check.check(parse_label("source", body.source.as_deref().unwrap_or(default_source)));
+    let now = chrono::Utc::now();
+    if let Some(at) = body.given_at
+        && (at > now + chrono::Duration::minutes(5) || at < now - chrono::Duration::days(366))
+    {
+        check.push("given_at", "must be a moment within the past year, not in the future");
+    }
     check.finish()?;
     let (Some(purpose), Some(text_version), Some(source)) = (purpose, version, source) else {
         return Err(ApiError::internal("checked values missing"));
     };
-    let new = NewConsent { purpose, action: body.action.into(), text_version, channel: body.channel.into(), source };
+    let new = NewConsent {
+        purpose,
+        action: body.action.into(),
+        text_version,
+        channel: body.channel.into(),
+        source,
+        given_at: body.given_at,
+    };
     let id = ContactId(path.into_inner());
     super::idempotency::run(&state, &req, &auth.0, || async {
         let record = store::contact::record_consent(&state.store, &Actor::from(&auth.0), &visibility, id, new).await?;

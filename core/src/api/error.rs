@@ -259,6 +259,11 @@ impl Checker {
         }
     }
 
+    /// Remembers an error found outside a domain check.
+    pub fn push(&mut self, field: &str, message: &str) {
+        self.errors.push(FieldError { field: field.to_owned(), message: message.to_owned() });
+    }
+
     pub fn finish(self) -> Result<(), ApiError> {
         if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Validation(self.errors)) }
     }

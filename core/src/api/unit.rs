@@ -12,6 +12,7 @@ use super::schema::ListResponse;
 use super::survey::SurveySettings;
 use crate::api::AppState;
 use crate::domain::custom_field::{self as fields, FieldKind};
+use crate::domain::privacy;
 use crate::domain::{
     Actor, BusinessHours, Slug, Unit, UnitId, required_text,
     unit::{DayHours, NewUnit, UnitPatch, parse_timezone},
@@ -31,8 +32,37 @@ pub struct UnitDto {
     pub routing: RoutingSettings,
     /// The fields its cases carry (`custom_fields` on a case).
     pub custom_fields: Vec<CustomFieldDef>,
+    /// Whether the host asks people for the authorisation to process their data.
+    pub privacy: PrivacySettings,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+}
+
+/// A unit's data-protection settings.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacySettings {
+    /// The host asks a contact who never answered for the authorisation to
+    /// process their data (the consent text in force for `data_processing`)
+    /// before the first reply a person of the unit sends, whether or not a
+    /// bot runs; the web chat asks before the visitor's first message.
+    pub ask_consent: bool,
+    /// Overrides of `ask_consent` per channel, e.g. `{"email": false}`.
+    pub channels: std::collections::BTreeMap<String, bool>,
+}
+
+impl From<privacy::PrivacySettings> for PrivacySettings {
+    fn from(p: privacy::PrivacySettings) -> Self {
+        PrivacySettings { ask_consent: p.ask_consent, channels: p.channels }
+    }
+}
+
+impl PrivacySettings {
+    fn parse(self, field: &str) -> Result<privacy::PrivacySettings, crate::domain::Error> {
+        let settings = privacy::PrivacySettings { ask_consent: self.ask_consent, channels: self.channels };
+        settings.validate(field)?;
+        Ok(settings)
+    }
 }
 
 /// Weekly opening hours in the unit's timezone, and closed dates.
@@ -105,6 +135,7 @@ impl From<Unit> for UnitDto {
             survey: unit.survey.into(),
             routing: unit.routing.into(),
             custom_fields: unit.custom_fields.into_iter().map(Into::into).collect(),
+            privacy: unit.privacy.into(),
             created_at: unit.created_at,
             updated_at: unit.updated_at,
         }
@@ -128,6 +159,8 @@ pub struct CreateUnit {
     /// Manual by default: agents take cases from the queue.
     pub routing: Option<RoutingSettings>,
     pub custom_fields: Option<Vec<CustomFieldDef>>,
+    /// The host does not ask for consent by default.
+    pub privacy: Option<PrivacySettings>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -140,6 +173,7 @@ pub struct UpdateUnit {
     pub routing: Option<RoutingSettings>,
     /// Replaces every definition.
     pub custom_fields: Option<Vec<CustomFieldDef>>,
+    pub privacy: Option<PrivacySettings>,
 }
 
 /// Every unit, by name. Any staff member may list them (to transfer cases).
@@ -183,6 +217,7 @@ pub async fn create_unit(
     let survey = check.check(body.survey.unwrap_or_default().parse("survey"));
     let routing = check.check(body.routing.unwrap_or_default().parse("routing"));
     let custom_fields = check.check(parse_fields(body.custom_fields.unwrap_or_default()));
+    let privacy = check.check(body.privacy.unwrap_or_default().parse("privacy"));
     check.finish()?;
     let (
         Some(slug),
@@ -192,11 +227,12 @@ pub async fn create_unit(
         Some(survey),
         Some(routing),
         Some(custom_fields),
-    ) = (slug, name, timezone, hours, survey, routing, custom_fields)
+        Some(privacy),
+    ) = (slug, name, timezone, hours, survey, routing, custom_fields, privacy)
     else {
         return Err(ApiError::internal("checked values missing"));
     };
-    let new = NewUnit { slug, name, timezone, business_hours, survey, routing, custom_fields };
+    let new = NewUnit { slug, name, timezone, business_hours, survey, routing, custom_fields, privacy };
     super::idempotency::run(&state, &req, &auth.0, || async {
         let unit = store::unit::create(&state.store, &Actor::from(&auth.0), new).await?;
         super::idempotency::created(&UnitDto::from(unit))
@@ -221,7 +257,8 @@ pub async fn get_unit(
     Ok(HttpResponse::Ok().json(UnitDto::from(unit)))
 }
 
-/// Changes a unit's name, timezone, hours, survey or routing (its supervisors, admins).
+/// Changes a unit's name, timezone, hours, survey, routing, fields or
+/// data-protection settings (its supervisors, admins).
 #[utoipa::path(
     tag = "units",
     params(("unit_id" = uuid::Uuid, Path)),
@@ -248,6 +285,7 @@ pub async fn update_unit(
         survey: body.survey.and_then(|s| check.check(s.parse("survey"))),
         routing: body.routing.and_then(|r| check.check(r.parse("routing"))),
         custom_fields: body.custom_fields.and_then(|f| check.check(parse_fields(f))),
+        privacy: body.privacy.and_then(|p| check.check(p.parse("privacy"))),
     };
     check.finish()?;
     let unit = store::unit::update(&state.store, &Actor::from(&auth.0), id, patch).await?;

@@ -23,6 +23,7 @@ use crate::api::error::{ApiError, Problem};
 use crate::api::extract::Json;
 use crate::api::stream_slots::{Holder, Slot};
 use crate::domain::message::{MAX_BODY_CHARS, MessageContext, NewMessage};
+use crate::domain::privacy::DATA_PURPOSE;
 use crate::domain::{self, Actor, AuthorKind, Case, CaseStatus, Channel, UnitId, case::NewCase};
 use crate::store;
 
@@ -212,6 +213,107 @@ pub struct ConversationDto {
     pub answering: Answering,
     /// The latest messages, oldest first.
     pub messages: Vec<WidgetMessage>,
+    /// The authorisation to ask for before the visitor's next message:
+    /// present when the unit asks on the web chat and the visitor never
+    /// answered. The answer goes with that message (`consent`).
+    pub consent: Option<WidgetConsent>,
+}
+
+/// The consent question the widget shows before the first message.
+#[derive(Serialize, ToSchema)]
+pub struct WidgetConsent {
+    #[schema(example = "data_processing")]
+    pub purpose: String,
+    /// The text's version, to send back with the answer; none for the
+    /// built-in text (before admins wrote one).
+    pub version: Option<i32>,
+    pub text: String,
+    pub policy_url: Option<String>,
+}
+
+/// The visitor's answer to [`WidgetConsent`].
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ConsentAnswer {
+    pub action: crate::api::schema::ConsentAction,
+    /// The `version` the widget showed.
+    pub version: Option<i32>,
+}
+
+/// What to ask the visitor before their next message, if anything.
+async fn consent_to_ask(
+    state: &AppState,
+    visitor: &Visitor,
+    case: Option<&Case>,
+    locale: &str,
+) -> Result<Option<WidgetConsent>, store::Error> {
+    let db = &state.store.db;
+    let unit = store::unit::get(db, visitor.unit).await?;
+    if !unit.privacy.asks_on(Channel::Webchat) {
+        return Ok(None);
+    }
+    let contact = match case {
+        Some(case) => Some(case.contact_id),
+        None => store::contact::find_by_identity(db, Channel::Webchat, &visitor.identity()).await?,
+    };
+    if let Some(contact) = contact
+        && store::contact::answered(db, contact, DATA_PURPOSE).await?
+    {
+        return Ok(None);
+    }
+    let asked = match store::consent_text::current(db, DATA_PURPOSE, locale).await? {
+        Some(t) => {
+            WidgetConsent { purpose: t.purpose, version: Some(t.version), text: t.text, policy_url: t.policy_url }
+        }
+        None => WidgetConsent {
+            purpose: DATA_PURPOSE.to_owned(),
+            version: None,
+            text: crate::i18n::t(locale, "consent.request", &[("purpose", DATA_PURPOSE)]),
+            policy_url: None,
+        },
+    };
+    Ok(Some(asked))
+}
+
+/// Records the visitor's answer before their message, when they never
+/// answered: required when the unit asks on the web chat.
+async fn record_visitor_consent(
+    conn: &impl sea_orm::ConnectionTrait,
+    visitor: &Visitor,
+    contact: domain::ContactId,
+    answer: Option<&ConsentAnswer>,
+) -> Result<(), ApiError> {
+    if store::contact::answered(conn, contact, DATA_PURPOSE).await? {
+        return Ok(());
+    }
+    let Some(answer) = answer else {
+        let unit = store::unit::get(conn, visitor.unit).await?;
+        if unit.privacy.asks_on(Channel::Webchat) {
+            return Err(ApiError::field(
+                "consent",
+                "this unit asks for the authorisation to process personal data before the first message: send the answer",
+            ));
+        }
+        return Ok(());
+    };
+    let text = match answer.version {
+        Some(v) => Some(
+            store::consent_text::version(conn, DATA_PURPOSE, v)
+                .await?
+                .ok_or_else(|| ApiError::field("consent.version", "no consent text has this version"))?,
+        ),
+        None => store::consent_text::latest(conn, DATA_PURPOSE).await?,
+    };
+    let new = domain::consent::NewConsent {
+        purpose: DATA_PURPOSE.to_owned(),
+        action: answer.action.into(),
+        text_version: text.map_or_else(|| "default".to_owned(), |t| t.label()),
+        channel: Channel::Webchat,
+        source: "web_chat".to_owned(),
+        given_at: None,
+    };
+    store::contact::add_consent_in(conn, &Actor::System, contact, new).await?;
+    Ok(())
 }
 
 /// Turns messages into what the widget shows, naming agents.
@@ -313,7 +415,12 @@ pub async fn conversation(
     };
     let locale = query.locale.as_deref().unwrap_or("es");
     let answering = answering(&state, visitor.unit, case.as_ref(), locale).await?;
-    Ok(HttpResponse::Ok().json(ConversationDto { answering, messages: widget_messages(&state, messages).await? }))
+    let consent = consent_to_ask(&state, &visitor, case.as_ref(), locale).await?;
+    Ok(HttpResponse::Ok().json(ConversationDto {
+        answering,
+        messages: widget_messages(&state, messages).await?,
+        consent,
+    }))
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -325,6 +432,9 @@ pub struct SendMessage {
     /// The page the widget is on.
     pub page_url: Option<String>,
     pub page_title: Option<String>,
+    /// The answer to the conversation's `consent` question; required on the
+    /// first message when the unit asks for it.
+    pub consent: Option<ConsentAnswer>,
 }
 
 /// The visitor writes: the first message (or the first after a resolved
@@ -355,6 +465,7 @@ pub async fn send_message(
     let actor = Actor::System;
     let tx = state.store.begin().await?;
     let resolved = store::contact::resolve_sender(&*tx, &actor, Channel::Webchat, &visitor.identity(), None).await?;
+    record_visitor_consent(&*tx, &visitor, resolved.id(), body.0.consent.as_ref()).await?;
     // An ended conversation takes only the answer to its survey; anything
     // else starts a new one.
     let open = match visitor.case(&*tx).await? {

@@ -17,7 +17,7 @@
   var key = "ventanilla-chat:" + base + ":" + unit;
   // The server fills in the texts of every locale from its locale files.
   var ALL = __STRINGS__;
-  var s = { token: null, strings: ALL[locale] || ALL.es, seen: {}, last: null, events: null, answering: null, busy: false };
+  var s = { token: null, strings: ALL[locale] || ALL.es, seen: {}, last: null, events: null, answering: null, busy: false, ask: null, answer: null };
 
   function saved() {
     try { return JSON.parse(localStorage.getItem(key) || "null"); } catch (e) { return null; }
@@ -54,6 +54,8 @@
     ".opts{display:flex;flex-wrap:wrap;gap:6px;padding:0 12px 8px;background:#f5f6f8}.opts button{border:1px solid " + color + ";background:#fff;color:" + color + ";border-radius:16px;padding:6px 12px;font-size:13px;cursor:pointer}" +
     "form{display:flex;gap:8px;padding:10px;border-top:1px solid #e3e5e8}textarea,input{flex:1;resize:none;border:1px solid #8a8f98;border-radius:8px;padding:8px;font-size:14px;color:#1a1a1a}" +
     "form button{background:" + color + ";color:#fff;border:0;border-radius:8px;padding:0 14px;font-size:14px;cursor:pointer}.note{font-size:13px;padding:8px 12px;margin:0;background:#fff8e1;color:#5c4400}" +
+    ".consent{padding:10px 12px;font-size:13px;background:#fff;border-top:1px solid #e3e5e8}.consent p{margin:0 0 6px;white-space:pre-wrap}.consent a{color:#1a1a1a;display:block;margin-bottom:6px}" +
+    ".consent button{border:1px solid " + color + ";background:#fff;color:" + color + ";border-radius:16px;padding:6px 12px;font-size:13px;cursor:pointer;margin-right:6px}.consent button.yes{background:" + color + ";color:#fff}" +
     ".sr{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0)}.help{font-size:12px;padding:0 12px 8px;background:#f5f6f8}.help a{color:#1a1a1a}";
   root.appendChild(style);
 
@@ -73,6 +75,9 @@
   var note = el("p", { class: "note", hidden: "" });
   var opts = el("div", { class: "opts" });
   var help = el("p", { class: "help", hidden: "" });
+  // The authorisation to process personal data, asked before the first
+  // message when the unit requires it; the answer goes with that message.
+  var consent = el("div", { class: "consent", role: "group", hidden: "" });
   var form = el("form");
   var label = el("label", { class: "sr", for: "vch-text" });
   var text = el("textarea", { id: "vch-text", rows: "2", maxlength: "4000" });
@@ -87,7 +92,7 @@
   mail.appendChild(mailLabel);
   mail.appendChild(mailInput);
   mail.appendChild(mailSend);
-  [header, log, note, opts, help, mail, form].forEach(function (n) { panel.appendChild(n); });
+  [header, log, note, opts, help, consent, mail, form].forEach(function (n) { panel.appendChild(n); });
   panel.setAttribute("aria-labelledby", "vch-title");
   root.appendChild(panel);
   root.appendChild(bubble);
@@ -154,6 +159,30 @@
     mail.hidden = !away;
   }
 
+  function ask(question) {
+    s.ask = question || null;
+    s.answer = null;
+    consent.textContent = "";
+    consent.hidden = !s.ask;
+    if (!s.ask) return;
+    var words = el("p", { id: "vch-consent" }, s.ask.text);
+    consent.setAttribute("aria-labelledby", "vch-consent");
+    consent.appendChild(words);
+    if (s.ask.policy_url && /^https?:\/\//.test(s.ask.policy_url)) {
+      consent.appendChild(el("a", { href: s.ask.policy_url, target: "_blank", rel: "noopener" }, t("consent_policy")));
+    }
+    [["grant", "consent_accept", "yes"], ["revoke", "consent_decline", "no"]].forEach(function (choice) {
+      var b = el("button", { type: "button", class: choice[2], "data-consent": choice[0] }, t(choice[1]));
+      b.addEventListener("click", function () {
+        s.answer = { action: choice[0], version: s.ask.version == null ? null : s.ask.version };
+        consent.hidden = true;
+        note.hidden = true;
+        text.focus();
+      });
+      consent.appendChild(b);
+    });
+  }
+
   function api(method, path, body) {
     var headers = { "content-type": "application/json" };
     if (s.token) headers.authorization = "Bearer " + s.token;
@@ -183,6 +212,7 @@
     return api("GET", "/conversation?locale=" + locale).then(function (c) {
       c.messages.forEach(add);
       show(c.answering);
+      ask(c.consent);
       listen();
     });
   }
@@ -215,8 +245,18 @@
     var message = { body: body, page_url: location.href, page_title: document.title };
     if (option) message.selected_option = option;
     start()
-      .then(function () { return api("POST", "/messages", message); })
-      .then(function (m) { add(m); text.value = ""; listen(); })
+      .then(function () {
+        if (s.ask && !s.answer) {
+          note.hidden = false;
+          note.textContent = t("consent_first");
+          return;
+        }
+        if (s.answer) message.consent = s.answer;
+        return api("POST", "/messages", message).then(function (m) {
+          if (message.consent) ask(null);
+          add(m); text.value = ""; listen();
+        });
+      })
       .catch(function () { note.hidden = false; note.textContent = t("error"); })
       .then(function () { s.busy = false; });
   }

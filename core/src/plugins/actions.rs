@@ -231,30 +231,9 @@ async fn apply_one(
             Ok(())
         }
         Action::RequestConsent(c) => {
-            use domain::consent::{ConsentAction, answer_option};
             let purpose = domain::consent::parse_label("purpose", &c.purpose).map_err(|e| invalid(e.to_string()))?;
-            // The institution's own text when admins wrote one, with its
-            // policy; the answer buttons name its version.
-            let shown = store::consent_text::current(conn, &purpose, source.locale).await?;
-            let version = shown.as_ref().map(|t| t.version);
-            let text = match shown {
-                Some(t) => match &t.policy_url {
-                    Some(url) => format!("{}\n{url}", t.text),
-                    None => t.text,
-                },
-                None => crate::i18n::t(source.locale, "consent.request", &[("purpose", &purpose)]),
-            };
-            let options = vec![
-                QuickReply {
-                    id: answer_option(ConsentAction::Grant, &purpose, version),
-                    label: crate::i18n::t(source.locale, "consent.accept", &[]),
-                },
-                QuickReply {
-                    id: answer_option(ConsentAction::Revoke, &purpose, version),
-                    label: crate::i18n::t(source.locale, "consent.decline", &[]),
-                },
-            ];
-            reply(conn, actor, case, &text, options).await
+            let question = store::consent_text::question(conn, &purpose, source.locale).await?;
+            reply(conn, actor, case, &question.body, question.options).await
         }
         Action::SetPriority(p) => {
             let patch = CasePatch { priority: Some(convert::priority_back(*p)), ..Default::default() };

@@ -3,7 +3,9 @@
 
 use super::{Error, Result, Store, audit};
 use crate::domain::Actor;
-use crate::domain::consent::{ConsentText, NewConsentText};
+use crate::domain::AuthorKind;
+use crate::domain::consent::{ConsentAction, ConsentText, NewConsentText, answer_option};
+use crate::domain::message::{NewMessage, QuickReply};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, Set};
 
 pub mod entity {
@@ -128,4 +130,29 @@ pub async fn current(conn: &impl ConnectionTrait, purpose: &str, locale: &str) -
         Some(model) => Ok(Some(from_model(model))),
         None => Ok(newest(false).await?.map(from_model)),
     }
+}
+
+/// The message that asks a person for consent to `purpose`: the
+/// institution's text in force (in `locale` if there is one) with its
+/// policy link, or the built-in text before admins wrote one, and the two
+/// answers, whose option ids name the text's version.
+pub async fn question(conn: &impl ConnectionTrait, purpose: &str, locale: &str) -> Result<NewMessage> {
+    let shown = current(conn, purpose, locale).await?;
+    // The answers are in the language of the text shown.
+    let locale = shown.as_ref().map_or(locale, |t| t.locale.as_str()).to_owned();
+    let version = shown.as_ref().map(|t| t.version);
+    let text = match shown {
+        Some(t) => match &t.policy_url {
+            Some(url) => format!("{}\n{url}", t.text),
+            None => t.text,
+        },
+        None => crate::i18n::t(&locale, "consent.request", &[("purpose", purpose)]),
+    };
+    let answer = |action: ConsentAction, label: &str| QuickReply {
+        id: answer_option(action, purpose, version),
+        label: crate::i18n::t(&locale, label, &[]),
+    };
+    let options =
+        vec![answer(ConsentAction::Grant, "consent.accept"), answer(ConsentAction::Revoke, "consent.decline")];
+    Ok(NewMessage { options, ..NewMessage::text(AuthorKind::System, text) })
 }

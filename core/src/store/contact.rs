@@ -72,6 +72,7 @@ pub mod consent {
         pub channel: String,
         pub source: String,
         pub recorded_by: Option<Uuid>,
+        pub given_at: Option<DateTimeUtc>,
         pub recorded_at: DateTimeUtc,
     }
 
@@ -707,6 +708,8 @@ fn to_consent(m: consent::Model) -> Result<ConsentRecord> {
         text_version: m.text_version,
         channel: stored(Channel::parse("channel", &m.channel))?,
         source: m.source,
+        recorded_by: m.recorded_by.map(UserId),
+        given_at: m.given_at,
         recorded_at: m.recorded_at,
     })
 }
@@ -764,6 +767,7 @@ pub async fn add_consent_in(
         channel: Set(new.channel.as_str().to_owned()),
         source: Set(new.source),
         recorded_by: Set(recorded_by),
+        given_at: Set(new.given_at),
         recorded_at: Set(super::now()),
     }
     .insert(conn)
@@ -777,7 +781,12 @@ pub async fn add_consent_in(
             target_kind: "contact",
             target_id: id.to_string(),
             unit_id: None,
-            details: serde_json::json!({ "purpose": record.purpose, "text_version": record.text_version }),
+            details: serde_json::json!({
+                "purpose": record.purpose,
+                "text_version": record.text_version,
+                "source": record.source,
+                "channel": record.channel.as_str(),
+            }),
         },
     )
     .await?;
@@ -905,6 +914,16 @@ pub async fn declined(conn: &impl ConnectionTrait, id: ContactId, purpose: &str)
         .one(conn)
         .await?;
     Ok(latest.is_some_and(|r| r.action == ConsentAction::Revoke.as_str()))
+}
+
+/// Whether the person ever answered about `purpose` (yes or no).
+pub async fn answered(conn: &impl ConnectionTrait, id: ContactId, purpose: &str) -> Result<bool> {
+    let any = consent::Entity::find()
+        .filter(consent::Column::ContactId.eq(id.0))
+        .filter(consent::Column::Purpose.eq(purpose))
+        .one(conn)
+        .await?;
+    Ok(any.is_some())
 }
 
 /// Whether the person's latest answer about keeping their data is no.

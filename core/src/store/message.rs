@@ -175,6 +175,9 @@ pub async fn add_in(
         _ => None,
     };
     let (author_kind, selected_option) = (new.author_kind, new.selected_option.clone());
+    if author_kind == AuthorKind::Agent {
+        ask_consent_first_in(conn, case).await?;
+    }
     let message = insert_in(conn, actor, case, new).await?;
     if let Some((survey, reply)) = survey_reply {
         super::survey::record_in(conn, case, &survey, reply).await?;
@@ -219,7 +222,12 @@ pub async fn add_in(
             Some(text) => Some(text),
             None => super::consent_text::latest(conn, answer.purpose).await?,
         };
-        let source = if case.channel == Channel::Webform { "web_form" } else { "bot" };
+        // Answered on a form, to the bot, or to the host's own question.
+        let source = match (case.channel, case.status) {
+            (Channel::Webform, _) => "web_form",
+            (_, CaseStatus::Bot) => "bot",
+            _ => "channel",
+        };
         let unconfirmed = !case.channel.proves_sender()
             && answer.action == crate::domain::ConsentAction::Grant
             && super::contact::declined(conn, case.contact_id, answer.purpose).await?;
@@ -229,6 +237,7 @@ pub async fn add_in(
             text_version: text.map_or_else(|| "default".to_owned(), |t| t.label()),
             channel: case.channel,
             source: source.to_owned(),
+            given_at: None,
         };
         if unconfirmed {
             // Someone ticked a form's box in the name of a person who had
@@ -249,6 +258,43 @@ pub async fn add_in(
         AuthorKind::Bot | AuthorKind::System => {}
     }
     Ok(message)
+}
+
+/// Before the first reply a person of the unit sends on a case, the host
+/// asks a contact who never answered for the authorisation to process their
+/// data, when the unit asks on the case's channel, whether or not a bot
+/// runs. Once per case: a question already on it (the bot's) is enough. The
+/// question is delivered before the reply (one case's messages go out in
+/// order); the person's answer is recorded like any consent answer.
+async fn ask_consent_first_in(conn: &impl ConnectionTrait, case: &Case) -> Result<()> {
+    use crate::domain::privacy::DATA_PURPOSE;
+    if case.first_response_at.is_some() {
+        return Ok(());
+    }
+    let unit = super::unit::get(conn, case.unit_id).await?;
+    if !unit.privacy.asks_on(case.channel)
+        || super::contact::answered(conn, case.contact_id, DATA_PURPOSE).await?
+        || asked_on_case(conn, case.id, DATA_PURPOSE).await?
+    {
+        return Ok(());
+    }
+    let question = super::consent_text::question(conn, DATA_PURPOSE, crate::i18n::LOCALES[0]).await?;
+    insert_in(conn, &Actor::System, case, question).await?;
+    Ok(())
+}
+
+/// Whether a message of the case already asks for consent to `purpose`.
+async fn asked_on_case(conn: &impl ConnectionTrait, case: CaseId, purpose: &str) -> Result<bool> {
+    use sea_orm::sea_query::{Alias, Expr, ExprTrait, Func};
+    let grant = consent::answer_option(crate::domain::ConsentAction::Grant, purpose, None);
+    let as_text = Func::cast_as(Expr::col(entity::Column::Options), Alias::new("TEXT"));
+    let found = entity::Entity::find()
+        .filter(entity::Column::CaseId.eq(case.0))
+        .filter(entity::Column::Direction.eq(Direction::Outbound.as_str()))
+        .filter(Expr::expr(as_text).like(format!("%\"{grant}%")))
+        .one(conn)
+        .await?;
+    Ok(found.is_some())
 }
 
 /// The tag a case gets when a consent given on it waits for the person's confirmation.

@@ -22,6 +22,7 @@ pub mod entity {
         pub survey: Option<Json>,
         pub routing: Option<Json>,
         pub custom_fields: Option<Json>,
+        pub privacy: Option<Json>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
     }
@@ -51,6 +52,10 @@ impl TryFrom<entity::Model> for Unit {
                 None | Some(serde_json::Value::Null) => vec![],
                 Some(v) => serde_json::from_value(v).map_err(|e| Error::Corrupt(format!("unit custom fields: {e}")))?,
             },
+            privacy: match m.privacy {
+                None | Some(serde_json::Value::Null) => Default::default(),
+                Some(v) => serde_json::from_value(v).map_err(|e| Error::Corrupt(format!("unit privacy: {e}")))?,
+            },
             created_at: m.created_at,
             updated_at: m.updated_at,
         })
@@ -69,6 +74,7 @@ pub async fn create(store: &Store, actor: &Actor, new: NewUnit) -> Result<Unit> 
         survey: Set(Some(serde_json::to_value(&new.survey).unwrap_or_default())),
         routing: Set(Some(serde_json::to_value(&new.routing).unwrap_or_default())),
         custom_fields: Set(Some(serde_json::to_value(&new.custom_fields).unwrap_or_default())),
+        privacy: Set(Some(serde_json::to_value(&new.privacy).unwrap_or_default())),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -128,6 +134,10 @@ pub async fn update(store: &Store, actor: &Actor, id: UnitId, patch: UnitPatch) 
     if let Some(routing) = &patch.routing {
         model.routing = Set(Some(serde_json::to_value(routing).unwrap_or_default()));
         changed.push("routing");
+    }
+    if let Some(privacy) = &patch.privacy {
+        model.privacy = Set(Some(serde_json::to_value(privacy).unwrap_or_default()));
+        changed.push("privacy");
     }
     model.updated_at = Set(super::now());
     let unit = Unit::try_from(model.update(&*tx).await?)?;

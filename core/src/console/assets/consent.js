@@ -27,10 +27,12 @@ async function record(state, reload) {
   action.id = 'consent-action';
   const how = select(['phone', 'in_person', 'written'], (v) => t(`case.consent_how_${v}`), () => {}, 'phone');
   how.id = 'consent-how';
+  const given = h('input', { type: 'datetime-local', id: 'consent-given' });
   const shown = h('output', { id: 'consent-text', class: 'muted' }, `${text.label}: ${text.text}`);
   const fields = [
     [t('case.consent_answer'), action],
     [t('case.consent_how'), how],
+    [t('case.consent_given'), given],
     [t('case.consent_text_label'), shown],
   ];
   formDialog('consent', t('case.record_consent'), fields, t('save'), async () => {
@@ -41,6 +43,7 @@ async function record(state, reload) {
       channel: how.value === 'phone' ? 'phone' : state.c.channel,
       source: how.value,
     };
+    if (given.value) body.given_at = new Date(given.value).toISOString();
     const done = await attempt(() => api('POST', `/contacts/${state.c.contact_id}/consents`, body), t('case.consent_recorded'));
     if (done) await reload();
     return Boolean(done);
