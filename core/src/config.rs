@@ -46,6 +46,20 @@ pub struct Config {
     pub presence: PresenceConfig,
     /// Limits on live event streams and anonymous web-chat sessions.
     pub streams: StreamsConfig,
+    /// Data-subject requests: who answers them and in how long.
+    pub privacy: PrivacyConfig,
+}
+
+/// Data-subject requests (habeas data).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct PrivacyConfig {
+    /// Slug of the unit that answers requests when the one filing a
+    /// request names none (the data protection office); its business
+    /// hours and holidays are the calendar deadlines are counted in.
+    pub requests_unit: Option<String>,
+    /// Business days per kind of request (Colombia's by default).
+    pub deadlines: crate::domain::data_request::Deadlines,
 }
 
 /// When inactivity in the console changes an agent's presence.
@@ -301,6 +315,7 @@ impl Default for Config {
             channels: ChannelsConfig::default(),
             presence: PresenceConfig::default(),
             streams: StreamsConfig::default(),
+            privacy: PrivacyConfig::default(),
         }
     }
 }

@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod live;
 pub mod markdown;
 pub mod plugins;
+pub mod privacy;
 pub mod private_fs;
 pub mod routing;
 pub mod search;

@@ -27,6 +27,7 @@ mod m20261206_000020_webchat_visitor;
 mod m20261206_000021_attachment_uploads;
 mod m20261207_000022_delivery_attempts;
 mod m20261207_000023_consent_asking;
+mod m20261207_000024_data_requests;
 
 pub struct Migrator;
 
@@ -57,6 +58,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000021_attachment_uploads::Migration),
             Box::new(m20261207_000022_delivery_attempts::Migration),
             Box::new(m20261207_000023_consent_asking::Migration),
+            Box::new(m20261207_000024_data_requests::Migration),
         ]
     }
 }

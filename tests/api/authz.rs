@@ -32,6 +32,8 @@ struct Fixture {
     case_a: String,
     contact_a: String,
     agent_a: String,
+    /// A data-subject request about `contact_a`, answered by unit A.
+    request_a: String,
     spare_token: String,
     /// Contacts with a case in unit A, one per merge attempt.
     merge_sources: Vec<String>,
@@ -192,6 +194,41 @@ fn rows() -> Vec<Row> {
                     json!({"purpose": "data_processing", "action": "grant", "text_version": "v1", "channel": "whatsapp"}),
                 )
             },
+            scope: "contacts:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/contacts/{}/requests", f.contact_a),
+            body: |f, _| Some(json!({"kind": "rectification", "details": "Mi apellido es Gómez", "unit_id": f.unit_a})),
+            scope: "contacts:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/contacts/{}/requests", f.contact_a),
+            body: none,
+            scope: "contacts:read",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/data-requests".into(),
+            body: none,
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/data-requests/{}", f.request_a),
+            body: none,
+            scope: "contacts:read",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/data-requests/{}/export", f.request_a),
+            body: |_, _| Some(json!({})),
             scope: "contacts:write",
             allowed: UNIT_A,
         },
@@ -444,6 +481,14 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     let spare = app
         .post_ok("/api/v1/api-tokens", &app.admin_token, json!({"name": "spare", "scopes": ["kb:read"]}), 201)
         .await?;
+    let request = app
+        .post_ok(
+            &format!("/api/v1/contacts/{contact_a}/requests"),
+            &app.admin_token,
+            json!({"kind": "access", "unit_id": unit_a}),
+            201,
+        )
+        .await?;
     let (mut merge_sources, mut unit_a_contacts) = (vec![], vec![]);
     for _ in EVERYONE {
         let case = app.create_case(&app.admin_token, &unit_a, "Para fusionar").await?;
@@ -467,6 +512,7 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         case_a,
         contact_a,
         agent_a,
+        request_a: request.id(),
         spare_token: spare.id(),
         merge_sources,
         unit_a_contacts,

@@ -16,6 +16,7 @@ mod channel_webform;
 mod channel_whatsapp;
 mod consent;
 mod contacts;
+mod data_requests;
 mod delivery;
 mod faq_bot;
 mod fuzz;

@@ -19,12 +19,12 @@ use ventanilla_tests::{
 
 const WAIT: Duration = Duration::from_secs(20);
 
-async fn js(client: &Client, script: &str) -> anyhow::Result<Value> {
+pub(crate) async fn js(client: &Client, script: &str) -> anyhow::Result<Value> {
     Ok(client.execute(script, vec![]).await?)
 }
 
 /// Waits until `script` (an expression) is truthy, returning its value.
-async fn until(client: &Client, what: &str, script: &str) -> anyhow::Result<Value> {
+pub(crate) async fn until(client: &Client, what: &str, script: &str) -> anyhow::Result<Value> {
     let body = format!("return {script};");
     let found = eventually(WAIT, || async {
         let value = client.execute(&body, vec![]).await.ok()?;
@@ -43,7 +43,7 @@ async fn until(client: &Client, what: &str, script: &str) -> anyhow::Result<Valu
 
 /// Clicks the element `css` finds; a live redraw between finding and
 /// clicking it (a stale element) is tried again.
-async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
+pub(crate) async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
     for _ in 0..10 {
         match client.find(Locator::Css(css)).await?.click().await {
             Err(fantoccini::error::CmdError::Standard(e))
@@ -58,7 +58,7 @@ async fn click(client: &Client, css: &str) -> anyhow::Result<()> {
 }
 
 /// Types into the element `css` finds, like [`click`].
-async fn type_in(client: &Client, css: &str, text: &str) -> anyhow::Result<()> {
+pub(crate) async fn type_in(client: &Client, css: &str, text: &str) -> anyhow::Result<()> {
     for _ in 0..10 {
         match client.find(Locator::Css(css)).await?.send_keys(text).await {
             Err(fantoccini::error::CmdError::Standard(e))
@@ -72,7 +72,7 @@ async fn type_in(client: &Client, css: &str, text: &str) -> anyhow::Result<()> {
     anyhow::bail!("{css} kept being redrawn")
 }
 
-async fn sign_in(client: &Client, app: &TestApp, email: &str) -> anyhow::Result<()> {
+pub(crate) async fn sign_in(client: &Client, app: &TestApp, email: &str) -> anyhow::Result<()> {
     sign_in_with(client, app, email, PASSWORD).await
 }
 
@@ -85,7 +85,7 @@ async fn sign_in_with(client: &Client, app: &TestApp, email: &str, password: &st
     Ok(())
 }
 
-async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
+pub(crate) async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../docs/screenshots");
     std::fs::create_dir_all(&dir)?;
     // The top of the view, without passing notices.
@@ -96,7 +96,7 @@ async fn screenshot(client: &Client, name: &str) -> anyhow::Result<()> {
 }
 
 /// Goes to a hash route of the console and waits for it to draw.
-async fn open(client: &Client, hash: &str, ready: &str) -> anyhow::Result<()> {
+pub(crate) async fn open(client: &Client, hash: &str, ready: &str) -> anyhow::Result<()> {
     js(client, &format!("location.hash = {}; return true;", json!(hash))).await?;
     until(client, &format!("{hash} shows"), ready).await?;
     Ok(())

@@ -3,6 +3,7 @@
 
 mod console;
 mod help_center;
+mod privacy;
 mod webchat;
 
 use fantoccini::{Client, ClientBuilder};

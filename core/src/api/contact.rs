@@ -163,7 +163,7 @@ pub struct ContactQuery {
 const MAX_QUERY_CHARS: usize = 200;
 
 /// Which contacts the caller may read.
-fn visibility(principal: &Principal) -> Result<Visibility, ApiError> {
+pub(super) fn visibility(principal: &Principal) -> Result<Visibility, ApiError> {
     if matches!(principal, Principal::Token { .. }) {
         require(principal.token_has(Scope::ContactsRead), "this needs the contacts:read scope")?;
     }
@@ -171,7 +171,7 @@ fn visibility(principal: &Principal) -> Result<Visibility, ApiError> {
 }
 
 /// Visibility for a change: staff within their visibility, or a `contacts:write` token.
-fn write_visibility(principal: &Principal) -> Result<Visibility, ApiError> {
+pub(super) fn write_visibility(principal: &Principal) -> Result<Visibility, ApiError> {
     if matches!(principal, Principal::Token { .. }) {
         require(principal.token_has(Scope::ContactsWrite), "this needs the contacts:write scope")?;
     }

@@ -42,6 +42,9 @@ pub enum ApiError {
     Forbidden(&'static str),
     #[error("{0} not found")]
     NotFound(&'static str),
+    /// Existed once and never will again (a one-time download used).
+    #[error("{0}")]
+    Gone(&'static str),
     #[error("{message}")]
     Conflict { field: String, message: String },
     #[error("{0}")]
@@ -85,6 +88,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
+            ApiError::Gone(_) => "gone",
             ApiError::Conflict { .. } => "conflict",
             ApiError::Transition(_) => "invalid_transition",
             ApiError::RateLimited(_) => "rate_limited",
@@ -106,6 +110,7 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound(_) => "Not found",
+            ApiError::Gone(_) => "Gone",
             ApiError::Conflict { .. } | ApiError::IdempotencyInProgress => "Conflict",
             ApiError::Transition(_) => "Invalid status change",
             ApiError::RateLimited(_) | ApiError::TooManyStreams(_) => "Too many requests",
@@ -153,6 +158,7 @@ impl ResponseError for ApiError {
             ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
+            ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Conflict { .. } | ApiError::Transition(_) | ApiError::IdempotencyInProgress => {
                 StatusCode::CONFLICT
             }

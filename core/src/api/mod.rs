@@ -13,6 +13,7 @@ pub mod case;
 pub mod client;
 pub mod consent;
 pub mod contact;
+pub mod data_request;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -70,6 +71,9 @@ use error::ApiError;
         contact::add_identity, contact::remove_identity, contact::list_consents, contact::record_consent,
         consent::list_consent_texts, consent::create_consent_text, consent::current_consent_text,
         contact::merge_contacts, contact::list_possible_duplicates,
+        data_request::create_data_request, data_request::list_contact_requests, data_request::list_data_requests,
+        data_request::get_data_request, data_request::answer_data_request, data_request::export_data_request,
+        data_request::download_export,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
         case::list_tags,
         routing::claim_case, routing::transfer_case, routing::list_agents, routing::get_me, routing::set_presence,
@@ -227,6 +231,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(consent::current_consent_text)
                 .service(contact::merge_contacts)
                 .service(contact::list_possible_duplicates)
+                .service(data_request::create_data_request)
+                .service(data_request::list_contact_requests)
+                .service(data_request::list_data_requests)
+                .service(data_request::get_data_request)
+                .service(data_request::answer_data_request)
+                .service(data_request::export_data_request)
+                .service(data_request::download_export)
                 .service(case::list_cases)
                 .service(case::create_case)
                 .service(case::get_case)

@@ -60,6 +60,16 @@ mirror_enum!(
     ConsentAction => ConsentAction { Grant = "grant", Revoke = "revoke" }
 );
 mirror_enum!(
+    /// What a data-subject request asks for.
+    DataRequestKind => DataRequestKind {
+        Access = "access", Rectification = "rectification", Erasure = "erasure", Revocation = "revocation",
+    }
+);
+mirror_enum!(
+    /// Where a data-subject request is.
+    DataRequestStatus => DataRequestStatus { Open = "open", Done = "done", Refused = "refused" }
+);
+mirror_enum!(
     /// Who wrote a message.
     AuthorKind => AuthorKind { Contact = "contact", Agent = "agent", Bot = "bot", System = "system" }
 );

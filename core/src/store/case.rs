@@ -870,6 +870,25 @@ async fn try_create_for(
     Ok(case)
 }
 
+/// Every case of a contact, oldest first, in every unit (for the person's
+/// own requests: an access export, an erasure).
+pub async fn of_contact(conn: &impl ConnectionTrait, contact: ContactId) -> Result<Vec<Case>> {
+    let models = entity::Entity::find()
+        .filter(entity::Column::ContactId.eq(contact.0))
+        .order_by_asc(entity::Column::CreatedAt)
+        .order_by_asc(entity::Column::Id)
+        .all(conn)
+        .await?;
+    let mut tags = tags_of(conn, &models.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+    models
+        .into_iter()
+        .map(|m| {
+            let tags = tags.remove(&m.id).unwrap_or_default();
+            to_case(m, tags)
+        })
+        .collect()
+}
+
 /// The latest web-chat conversation `visitor` started, open or not.
 pub async fn latest_of_visitor(conn: &impl ConnectionTrait, visitor: uuid::Uuid) -> Result<Option<Case>> {
     let model = entity::Entity::find()

@@ -281,6 +281,23 @@ pub async fn get(conn: &impl ConnectionTrait, visibility: &Visibility, id: Conta
     Ok(to_contact(model, identities.remove(&id.0).unwrap_or_default()))
 }
 
+/// The records merged into `id` (kept as history), oldest first.
+pub async fn merged_into(conn: &impl ConnectionTrait, id: ContactId) -> Result<Vec<Contact>> {
+    let models = entity::Entity::find()
+        .filter(entity::Column::MergedInto.eq(id.0))
+        .order_by_asc(entity::Column::CreatedAt)
+        .all(conn)
+        .await?;
+    let mut identities = identities_of(conn, &models.iter().map(|m| m.id).collect::<Vec<_>>()).await?;
+    Ok(models
+        .into_iter()
+        .map(|m| {
+            let own = identities.remove(&m.id).unwrap_or_default();
+            to_contact(m, own)
+        })
+        .collect())
+}
+
 /// Whether `visibility` lets its caller see contact `id`: two point reads
 /// by index (who made it; one case of it in the caller's units), which
 /// stay fast however many cases the contact and the units have.

@@ -66,10 +66,12 @@ pub enum JobKind {
     PresenceSweep,
     /// Bring back a snoozed case.
     CaseWake,
+    /// Put together everything held about a person (an access request).
+    PrivacyExport,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 10] = [
+    pub const ALL: [JobKind; 11] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -80,6 +82,7 @@ impl JobKind {
         JobKind::QueueRoute,
         JobKind::PresenceSweep,
         JobKind::CaseWake,
+        JobKind::PrivacyExport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -94,6 +97,7 @@ impl JobKind {
             JobKind::QueueRoute => "queue.route",
             JobKind::PresenceSweep => "presence.sweep",
             JobKind::CaseWake => "case.wake",
+            JobKind::PrivacyExport => "privacy.export",
         }
     }
 

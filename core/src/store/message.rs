@@ -731,6 +731,20 @@ pub async fn after(
 }
 
 /// One message by id, without scope (jobs and the host).
+/// Every message of a case, oldest first.
+pub async fn of_case(conn: &impl ConnectionTrait, case: CaseId) -> Result<Vec<Message>> {
+    use sea_orm::QueryOrder;
+    entity::Entity::find()
+        .filter(entity::Column::CaseId.eq(case.0))
+        .order_by_asc(entity::Column::CreatedAt)
+        .order_by_asc(entity::Column::Id)
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(to_message)
+        .collect()
+}
+
 pub async fn get_unscoped(conn: &impl ConnectionTrait, id: MessageId) -> Result<Message> {
     entity::Entity::find_by_id(id.0).one(conn).await?.ok_or(super::Error::NotFound("message")).and_then(to_message)
 }

@@ -12,6 +12,7 @@ import { caseView } from './case.js';
 import { contactView, notificationsView } from './contact.js';
 import { unitView } from './unit.js';
 import { adminView } from './admin.js';
+import { requestsView } from './privacy.js';
 
 // ---------------------------------------------------------------- shell
 
@@ -19,6 +20,8 @@ export function shell() {
   const nav = [h('a', { href: '#/inbox/mine' }, t('nav.inbox'))];
   const supervised = ctx.units.filter((u) => supervises(u.id));
   if (supervised.length) nav.push(h('a', { href: `#/units/${supervised[0].id}` }, t('nav.unit')));
+  // Data-subject requests are answered by supervisors of the designated unit and admins.
+  if (supervised.length) nav.push(h('a', { href: '#/privacy' }, t('nav.privacy')));
   if (ctx.me.is_admin) nav.push(h('a', { href: '#/admin/plugins' }, t('nav.admin')));
   const presence = h(
     'select',
@@ -86,6 +89,7 @@ export const routes = [
   [/^#\/contacts\/([0-9a-f-]+)$/, (m) => contactView(m[1])],
   [/^#\/units\/([0-9a-f-]+)$/, (m) => unitView(m[1])],
   [/^#\/notifications$/, () => notificationsView()],
+  [/^#\/privacy$/, () => requestsView()],
   [/^#\/admin\/(\w+)$/, (m) => adminView(m[1])],
   [/^#\/inbox\/([\w-]+)$/, (m) => inboxView(m[1])],
 ];

@@ -1,5 +1,6 @@
 // A contact's page, and the notifications list.
 
+import { contactRequests } from './privacy.js';
 import { CHANNELS, Problem, api, attempt, h, labelled, query, select, t, unitName, when } from './lib.js';
 
 // ---------------------------------------------------------------- contact
@@ -10,16 +11,17 @@ export async function contactView(id) {
   const el = h('div', { class: 'contact' });
 
   async function load() {
-    const [contact, cases, consents, twins] = await Promise.all([
+    const [contact, cases, consents, twins, requests] = await Promise.all([
       api('GET', `/contacts/${id}`),
       api('GET', `/cases${query({ contact_id: id, limit: 100 })}`).catch(() => ({ items: [] })),
       api('GET', `/contacts/${id}/consents`).catch(() => ({ items: [] })),
       api('GET', `/contacts/${id}/possible-duplicates`).catch(() => []),
+      api('GET', `/contacts/${id}/requests`).catch(() => ({ items: [] })),
     ]);
-    el.replaceChildren(...render(contact, cases.items, consents.items, twins).filter(Boolean));
+    el.replaceChildren(...render(contact, cases.items, consents.items, twins, requests.items).filter(Boolean));
   }
 
-  function render(contact, cases, consents, twins) {
+  function render(contact, cases, consents, twins, requests) {
     const name = h('input', { type: 'text', id: 'contact-name', value: contact.name || '', maxlength: 200 });
     const nameForm = h(
       'form',
@@ -140,6 +142,7 @@ export async function contactView(id) {
       h('section', { class: 'panel', 'aria-labelledby': 'c-who' }, h('h2', { id: 'c-who' }, t('contact.details')), nameForm, identities, addIdentity),
       h('section', { class: 'panel', 'aria-labelledby': 'c-cases' }, h('h2', { id: 'c-cases' }, t('contact.cases', { n: cases.length })), caseList),
       h('section', { class: 'panel', 'aria-labelledby': 'c-consent' }, h('h2', { id: 'c-consent' }, t('contact.consent')), consentList),
+      h('section', { class: 'panel', 'aria-labelledby': 'c-requests' }, h('h2', { id: 'c-requests' }, t('privacy.requests')), ...contactRequests(id, requests, load)),
       h('section', { class: 'panel', 'aria-labelledby': 'c-twins' }, h('h2', { id: 'c-twins' }, t('contact.duplicates')), twinList),
     ];
   }

@@ -1,0 +1,204 @@
+//! Data-subject requests: filed on a contact by whoever attends the person,
+//! answered from the designated unit's queue before a deadline counted in
+//! that unit's business days, every step audited.
+
+use chrono::{Datelike, Duration, TimeZone, Utc};
+use serde_json::{Value, json};
+use ventanilla_tests::{eventually, on_both, spawn_app_with};
+
+on_both! {
+    async fn requests_get_legal_deadlines_and_a_queue(backend) {
+        let app = spawn_app_with(backend, |c| c.privacy.requests_unit = Some("proteccion-datos".into())).await?;
+        // The data protection office works every day, 08:00 to 17:00 in Bogotá.
+        let every_day: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"].iter()
+            .map(|d| json!({"day": d, "open": "08:00", "close": "17:00"})).collect();
+        let office = app.post_ok("/api/v1/units", &app.admin_token,
+            json!({"slug": "proteccion-datos", "name": "Protección de datos", "business_hours": {"weekly": every_day}}), 201).await?;
+        let office = office["id"].as_str().unwrap_or_default().to_owned();
+        let admisiones = app.create_unit("admisiones").await?;
+        let (_, officer) = app.create_member("oficial@uni.edu.co", &office, "supervisor").await?;
+        let (_, agent) = app.create_member("agente@uni.edu.co", &admisiones, "agent").await?;
+        let (_, stranger) = app.create_member("otra@uni.edu.co", &app.create_unit("bienestar").await?, "agent").await?;
+        let case = app.create_case(&agent, &admisiones, "Quiero saber qué datos tienen").await?;
+        let contact = case["contact_id"].as_str().unwrap_or_default().to_owned();
+        let file = format!("/api/v1/contacts/{contact}/requests");
+
+        // Bad input names each field.
+        let future = (Utc::now() + Duration::days(3)).to_rfc3339();
+        let bad = app.post(&file, &agent, json!({"kind": "borrar", "received_at": future})).await?;
+        anyhow::ensure!(bad.status == 422 || bad.status == 400, "{}", bad.text);
+        let bad = app.post(&file, &agent, json!({"kind": "access", "received_at": future})).await?;
+        anyhow::ensure!(bad.status == 422 && bad.body["errors"][0]["field"] == "received_at", "{}", bad.text);
+        // Someone who cannot see the person cannot file for them.
+        anyhow::ensure!(app.post(&file, &stranger, json!({"kind": "access"})).await?.status == 404);
+
+        // Filed by the agent attending the person; answered by the office.
+        let received = Utc::now() - Duration::days(2);
+        let access = app.post_ok(&file, &agent,
+            json!({"kind": "access", "details": "Copia de todo lo que tienen de mí", "received_at": received.to_rfc3339()}), 201).await?;
+        anyhow::ensure!(access["unit_id"] == office.as_str() && access["status"] == "open" && access["urgency"] == "on_time", "{access}");
+        // Ten business days after the day received, at the office's close.
+        let bogota = chrono_tz::America::Bogota;
+        let day = received.with_timezone(&bogota).date_naive() + chrono::Days::new(10);
+        let due = bogota.with_ymd_and_hms(day.year(), day.month(), day.day(), 17, 0, 0).single()
+            .map(|t| t.with_timezone(&Utc)).unwrap_or_default();
+        let got: chrono::DateTime<Utc> = serde_json::from_value(access["due_at"].clone())?;
+        anyhow::ensure!(got == due, "due {got}, expected {due}");
+        let erasure = app.post_ok(&file, &agent, json!({"kind": "erasure", "received_at": received.to_rfc3339()}), 201).await?;
+        let got: chrono::DateTime<Utc> = serde_json::from_value(erasure["due_at"].clone())?;
+        anyhow::ensure!(got == due + Duration::days(5), "fifteen business days for a claim: {got}");
+        let late = app.post_ok(&file, &agent,
+            json!({"kind": "revocation", "received_at": (Utc::now() - Duration::days(20)).to_rfc3339()}), 201).await?;
+        anyhow::ensure!(late["urgency"] == "overdue", "{late}");
+
+        // The office's queue: soonest deadline first. Others see none of it.
+        let queue = app.get("/api/v1/data-requests", &officer).await?;
+        let ids: Vec<&str> = queue.body["items"].as_array().into_iter().flatten().filter_map(|r| r["id"].as_str()).collect();
+        anyhow::ensure!(ids == [late["id"].as_str().unwrap_or_default(), access["id"].as_str().unwrap_or_default(),
+            erasure["id"].as_str().unwrap_or_default()], "{}", queue.text);
+        let elsewhere = app.get("/api/v1/data-requests", &stranger).await?;
+        anyhow::ensure!(elsewhere.body["items"].as_array().is_some_and(Vec::is_empty), "{}", elsewhere.text);
+        let one = format!("/api/v1/data-requests/{}", access["id"].as_str().unwrap_or_default());
+        anyhow::ensure!(app.get(&one, &stranger).await?.status == 404);
+        // The person's record shows what they asked, to whoever attends them.
+        let mine = app.get(&file, &agent).await?;
+        anyhow::ensure!(mine.body["items"].as_array().map_or(0, Vec::len) == 3, "{}", mine.text);
+        // The office's supervisor was told.
+        let told = app.get("/api/v1/notifications", &officer).await?;
+        anyhow::ensure!(told.text.contains("vence"), "{}", told.text);
+
+        // Answering: only the office; once; a revocation done withdraws the authorisation.
+        let revoke = format!("/api/v1/data-requests/{}", late["id"].as_str().unwrap_or_default());
+        let answer = json!({"status": "done", "resolution": "Se revocó la autorización."});
+        anyhow::ensure!(app.patch(&revoke, &agent, answer.clone()).await?.status == 404);
+        let missing = app.patch(&revoke, &officer, json!({"status": "done", "resolution": " "})).await?;
+        anyhow::ensure!(missing.status == 422 && missing.text.contains("resolution"), "{}", missing.text);
+        let done = app.patch(&revoke, &officer, answer.clone()).await?;
+        anyhow::ensure!(done.status == 200 && done.body["status"] == "done" && done.body["urgency"].is_null(), "{}", done.text);
+        anyhow::ensure!(app.patch(&revoke, &officer, answer).await?.status == 409);
+        let consents = app.get(&format!("/api/v1/contacts/{contact}/consents"), &app.admin_token).await?;
+        anyhow::ensure!(consents.body["items"][0]["action"] == "revoke" && consents.body["items"][0]["source"] == "request", "{}", consents.text);
+        let refused = app.patch(&one, &officer, json!({"status": "refused", "resolution": "No se acreditó la identidad."})).await?;
+        anyhow::ensure!(refused.status == 200, "{}", refused.text);
+        let open = app.get("/api/v1/data-requests", &officer).await?;
+        anyhow::ensure!(open.body["items"].as_array().map_or(0, Vec::len) == 1, "{}", open.text);
+        let answered = app.get("/api/v1/data-requests?status=refused", &officer).await?;
+        anyhow::ensure!(answered.body["items"][0]["resolution"] == "No se acreditó la identidad.", "{}", answered.text);
+
+        // Every step is in the audit trail.
+        let audit = app.get(&format!("/api/v1/audit-events?target_id={contact}"), &app.admin_token).await?;
+        for action in ["data_request.created", "data_request.done", "data_request.refused", "consent.revoked"] {
+            anyhow::ensure!(audit.text.contains(action), "{action}: {}", audit.text);
+        }
+        Ok(())
+    }
+}
+
+/// A case of a new person, named `name`, reachable on WhatsApp at `phone`.
+async fn person_case(
+    app: &ventanilla_tests::TestApp,
+    unit: &str,
+    name: &str,
+    phone: &str,
+    subject: &str,
+) -> anyhow::Result<Value> {
+    app.post_ok(
+        "/api/v1/cases",
+        &app.admin_token,
+        json!({"subject": subject, "channel": "whatsapp", "unit_id": unit,
+               "contact": {"name": name, "identities": [{"channel": "whatsapp", "value": phone}]},
+               "first_message": {"body": format!("Hola: {subject}")}}),
+        201,
+    )
+    .await
+}
+
+on_both! {
+    async fn an_access_export_holds_the_person_and_nobody_else(backend) {
+        use std::io::Read;
+        let app = spawn_app_with(backend, |c| c.privacy.requests_unit = Some("admisiones".into())).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let ana = person_case(&app, &unit, "Ana Gómez", "+573001110001", "Certificado de notas").await?;
+        let ana_case = ana["id"].as_str().unwrap_or_default().to_owned();
+        let contact = ana["contact_id"].as_str().unwrap_or_default().to_owned();
+        app.contact_says(&ana_case, "Mi documento es 1020304050").await?;
+        app.send_file(&ana_case, "Aquí está su certificado", "application/pdf", "certificado notas.pdf",
+            b"%PDF-1.4 certificado de Ana".to_vec()).await?;
+        app.post_ok(&format!("/api/v1/contacts/{contact}/consents"), &app.admin_token,
+            json!({"purpose": "data_processing", "action": "grant", "text_version": "v1", "channel": "phone", "source": "phone"}), 201).await?;
+        // Someone else with a similar name, in the same unit; and an older
+        // record of Ana's merged into hers.
+        let other = person_case(&app, &unit, "Ana María Gómez", "+573009990009", "Beca").await?;
+        app.contact_says(other["id"].as_str().unwrap_or_default(), "Secreto de Ana María").await?;
+        let old = app.post_ok("/api/v1/cases", &app.admin_token,
+            json!({"subject": "Inscripción", "channel": "email", "unit_id": unit,
+                   "contact": {"name": "Ana G.", "identities": [{"channel": "email", "value": "ana@correo.test"}]},
+                   "first_message": {"body": "Hola: Inscripción"}}), 201).await?;
+        app.post_ok(&format!("/api/v1/contacts/{contact}/merge"), &app.admin_token,
+            json!({"source_contact_id": old["contact_id"]}), 200).await?;
+
+        let request = app.post_ok(&format!("/api/v1/contacts/{contact}/requests"), &app.admin_token, json!({"kind": "access"}), 201).await?;
+        let id = request["id"].as_str().unwrap_or_default().to_owned();
+        // Only an access request exports.
+        let erasure = app.post_ok(&format!("/api/v1/contacts/{contact}/requests"), &app.admin_token, json!({"kind": "erasure"}), 201).await?;
+        let refused = app.post(&format!("/api/v1/data-requests/{}/export", erasure["id"].as_str().unwrap_or_default()), &app.admin_token, json!({})).await?;
+        anyhow::ensure!(refused.status == 409, "{}", refused.text);
+
+        let asked = app.post(&format!("/api/v1/data-requests/{id}/export"), &app.admin_token, json!({})).await?;
+        anyhow::ensure!(asked.status == 202 && asked.body["export"]["status"] == "pending", "{}", asked.text);
+        let ready = eventually(std::time::Duration::from_secs(30), || async {
+            let r = app.get(&format!("/api/v1/data-requests/{id}"), &app.admin_token).await.ok()?;
+            (r.body["export"]["status"] == "ready").then_some(r.body)
+        }).await;
+        let Some(ready) = ready else {
+            anyhow::bail!("{}", app.get(&format!("/api/v1/data-requests/{id}"), &app.admin_token).await?.text)
+        };
+        let link = ready["export"]["download_url"].as_str().unwrap_or_default().to_owned();
+        anyhow::ensure!(link.starts_with(&format!("/api/v1/data-exports/{id}?")), "{ready}");
+
+        // A forged link is refused; the real one works once.
+        let forged = app.client.get(app.url(&link.replace("&s=", "&s=00"))).send().await?;
+        anyhow::ensure!(forged.status() == 403, "{}", forged.status());
+        let got = app.client.get(app.url(&link)).send().await?;
+        anyhow::ensure!(got.status() == 200, "{}", got.status());
+        anyhow::ensure!(got.headers().get("content-type").is_some_and(|v| v == "application/zip"));
+        let bytes = got.bytes().await?.to_vec();
+        let again = app.client.get(app.url(&link)).send().await?;
+        anyhow::ensure!(again.status() == 410, "once only: {}", again.status());
+        let after = app.get(&format!("/api/v1/data-requests/{id}"), &app.admin_token).await?;
+        anyhow::ensure!(after.body["export"]["status"] == "downloaded" && after.body["export"]["download_url"].is_null(), "{}", after.text);
+
+        let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
+        let mut read = |name: &str| -> anyhow::Result<Vec<u8>> {
+            let mut entry = zip.by_name(name)?;
+            let mut out = vec![];
+            entry.read_to_end(&mut out)?;
+            Ok(out)
+        };
+        let data: Value = serde_json::from_slice(&read("datos.json")?)?;
+        let summary = String::from_utf8(read("resumen.html")?)?;
+        let text = data.to_string();
+        anyhow::ensure!(data["contact"]["name"] == "Ana Gómez", "{data}");
+        anyhow::ensure!(text.contains("+573001110001") && text.contains("ana@correo.test"), "identities, the merged one too: {data}");
+        anyhow::ensure!(data["merged_records"][0]["name"] == "Ana G.", "{data}");
+        anyhow::ensure!(data["consents"][0]["source"] == "phone", "{data}");
+        let subjects: Vec<&str> = data["cases"].as_array().into_iter().flatten().filter_map(|c| c["subject"].as_str()).collect();
+        anyhow::ensure!(subjects.contains(&"Certificado de notas") && subjects.contains(&"Inscripción") && subjects.len() == 2, "{subjects:?}");
+        anyhow::ensure!(text.contains("Mi documento es 1020304050") && text.contains("Aquí está su certificado"), "{data}");
+        anyhow::ensure!(data["requests"].as_array().map_or(0, Vec::len) == 2, "{data}");
+        anyhow::ensure!(!text.contains("Ana María") && !text.contains("Secreto") && !text.contains("+573009990009") && !text.contains("Beca"),
+            "nobody else's data: {data}");
+        anyhow::ensure!(!summary.contains("Ana María") && summary.contains("Sus datos personales") && summary.contains("Mi documento es"), "{summary}");
+        let file = data["cases"].as_array().into_iter().flatten()
+            .flat_map(|c| c["messages"].as_array().cloned().unwrap_or_default())
+            .find_map(|m| m["attachments"][0]["file"].as_str().map(str::to_owned))
+            .unwrap_or_default();
+        anyhow::ensure!(read(&file)? == b"%PDF-1.4 certificado de Ana", "the file is in the archive at {file}");
+
+        let audit = app.get(&format!("/api/v1/audit-events?target_id={contact}"), &app.admin_token).await?;
+        for action in ["data_request.export_requested", "data_request.exported", "data_request.export_downloaded"] {
+            anyhow::ensure!(audit.text.contains(action), "{action}: {}", audit.text);
+        }
+        Ok(())
+    }
+}
