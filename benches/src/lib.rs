@@ -73,6 +73,9 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 created_by: Set(None),
                 created_at: Set(now),
                 updated_at: Set(now),
+                legal_hold: Set(None),
+                erasure_started_at: Set(None),
+                erased_at: Set(None),
             });
             let status = statuses[k % statuses.len()];
             let subject = format!("{} #{k}", subjects[k % subjects.len()]);
@@ -99,6 +102,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 snoozed_until: Set(None),
                 search_text: Set(Some(store::search_text::fold(&subject))),
                 webchat_visitor: Set(None),
+                legal_hold: Set(None),
             });
             messages.push(store::message::entity::ActiveModel {
                 id: Set(uuid::Uuid::now_v7()),

@@ -3,6 +3,10 @@
 //! a ZIP with the data as JSON, a readable summary in the institution's
 //! language, and the files their messages carry. The ZIP waits in the file
 //! store (disk or bucket, so any instance serves it) until its one download.
+//! And the erasure of a person (`privacy.erase` jobs): their files are
+//! removed from the file store first, then everything else is anonymised
+//! in one transaction, so a run killed at any point is finished by the
+//! next (the job's lease runs out and it is taken again).
 
 use crate::domain::data_request::EXPORT_DAYS;
 use crate::services::Services;
@@ -28,6 +32,41 @@ pub async fn export(services: &Services, job: &Job) -> Outcome {
         }
         Err(e) => Outcome::Retry(e.to_string()),
     }
+}
+
+/// Runs one `privacy.erase` job.
+pub async fn erase(services: &Services, job: &Job) -> Outcome {
+    let Some(id) = job.payload["contact_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
+        return Outcome::Dead("payload: no contact_id".into());
+    };
+    let id = crate::domain::ContactId(id);
+    match erase_person(services, id).await {
+        Ok(()) | Err(store::Error::NotFound(_)) => Outcome::Done,
+        // Held since it was asked: it stops, and can be asked again later.
+        Err(store::Error::Conflict { message, .. }) => {
+            match store::erasure::cancel(&services.store, id, &message).await {
+                Ok(()) => Outcome::Dead(message),
+                Err(e) => Outcome::Retry(e.to_string()),
+            }
+        }
+        Err(e) => Outcome::Retry(e.to_string()),
+    }
+}
+
+async fn erase_person(services: &Services, id: crate::domain::ContactId) -> Result<(), store::Error> {
+    let db = &services.store.db;
+    if !store::erasure::pending(db, id).await? {
+        return Ok(());
+    }
+    if let Some(reason) = store::erasure::hold_of(db, id).await? {
+        return Err(store::Error::conflict("legal_hold", format!("the person's data is under legal hold ({reason})")));
+    }
+    let (_, files) = store::erasure::plan(db, id).await?;
+    for hash in &files {
+        services.attachments.remove(hash).await.map_err(|e| store::Error::Corrupt(format!("removing a file: {e}")))?;
+    }
+    store::erasure::finish(&services.store, id).await?;
+    Ok(())
 }
 
 async fn make(services: &Services, id: uuid::Uuid) -> Result<(), store::Error> {

@@ -28,6 +28,7 @@ mod m20261206_000021_attachment_uploads;
 mod m20261207_000022_delivery_attempts;
 mod m20261207_000023_consent_asking;
 mod m20261207_000024_data_requests;
+mod m20261207_000025_erasure;
 
 pub struct Migrator;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000022_delivery_attempts::Migration),
             Box::new(m20261207_000023_consent_asking::Migration),
             Box::new(m20261207_000024_data_requests::Migration),
+            Box::new(m20261207_000025_erasure::Migration),
         ]
     }
 }

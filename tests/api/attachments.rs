@@ -15,19 +15,7 @@ async fn download(app: &TestApp, path: &str) -> anyhow::Result<reqwest::Response
 
 /// `[attachments.s3]` for `bucket`, under the prefix `kept/`.
 fn in_bucket(bucket: &FakeS3) -> ventanilla::attachments::AttachmentsConfig {
-    ventanilla::attachments::AttachmentsConfig {
-        s3: Some(ventanilla::attachments::S3Config {
-            bucket: bucket.bucket.clone(),
-            region: "us-east-1".into(),
-            endpoint: Some(bucket.endpoint()),
-            access_key_id: "VENTANILLA-TEST".into(),
-            secret_access_key: ventanilla::config::Secret::new("s3-secret-key"),
-            prefix: "kept/".into(),
-            allow_http: true,
-            virtual_hosted_style: false,
-        }),
-        ..Default::default()
-    }
+    bucket.attachments_config()
 }
 
 on_both! {

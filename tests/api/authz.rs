@@ -226,6 +226,20 @@ fn rows() -> Vec<Row> {
             allowed: UNIT_A,
         },
         Row {
+            method: Method::PUT,
+            path: |f| format!("/api/v1/cases/{}/legal-hold", f.case_a),
+            body: |_, _| Some(json!({"reason": "Proceso judicial"})),
+            scope: "cases:write",
+            allowed: &[Admin],
+        },
+        Row {
+            method: Method::DELETE,
+            path: |f| format!("/api/v1/contacts/{}/legal-hold", f.contact_a),
+            body: none,
+            scope: "contacts:write",
+            allowed: &[Admin],
+        },
+        Row {
             method: Method::POST,
             path: |f| format!("/api/v1/data-requests/{}/export", f.request_a),
             body: |_, _| Some(json!({})),
@@ -589,6 +603,8 @@ on_both! {
             tokens.push((scope.to_string(), app.create_token(&[scope]).await?));
         }
         tokens.push(("all scopes".into(), app.create_token(&every).await?));
+        let held = app.create_case(&app.admin_token, &unit, "Bajo custodia").await?;
+        let (case, contact) = (held["id"].as_str().unwrap_or_default(), held["contact_id"].as_str().unwrap_or_default());
         let admin_only: Vec<(Method, String, Value)> = vec![
             (Method::POST, "/api/v1/users".into(), json!({"email": "otro.admin@test.example", "display_name": "X", "password": "una clave larga", "is_admin": true})),
             (Method::PATCH, format!("/api/v1/users/{agent}"), json!({"is_admin": true})),
@@ -597,6 +613,10 @@ on_both! {
             (Method::POST, "/api/v1/api-tokens".into(), json!({"name": "x", "scopes": ["cases:read"]})),
             (Method::POST, "/api/v1/plugin-installs".into(), json!({"plugin_id": "faq-bot", "name": "x"})),
             (Method::POST, "/api/v1/consent-texts".into(), json!({"purpose": "data_processing", "locale": "es", "text": "Autorizo."})),
+            (Method::PUT, format!("/api/v1/cases/{case}/legal-hold"), json!({"reason": "x"})),
+            (Method::DELETE, format!("/api/v1/cases/{case}/legal-hold"), json!({})),
+            (Method::PUT, format!("/api/v1/contacts/{contact}/legal-hold"), json!({"reason": "x"})),
+            (Method::DELETE, format!("/api/v1/contacts/{contact}/legal-hold"), json!({})),
         ];
         let mut failures = vec![];
         for (scope, token) in &tokens {

@@ -202,3 +202,133 @@ on_both! {
         Ok(())
     }
 }
+
+on_both! {
+    async fn erasure_anonymises_the_person_keeps_the_counts_and_respects_holds(backend) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
+        let app = spawn_app_with(backend, |c| c.privacy.requests_unit = Some("admisiones".into())).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let (_, agent) = app.create_member("agente@uni.edu.co", &unit, "agent").await?;
+        let ana = person_case(&app, &unit, "Ana Gómez", "+573001110001", "Certificado de Ana Gómez").await?;
+        let case = ana["id"].as_str().unwrap_or_default().to_owned();
+        let contact = ana["contact_id"].as_str().unwrap_or_default().to_owned();
+        app.contact_says(&case, "Mi documento es 1020304050, escríbanme a ana@correo.co").await?;
+        app.post_ok(&format!("/api/v1/cases/{case}/messages"), &app.admin_token,
+            json!({"body": "Hola Ana Gómez, recibimos su documento 1020304050."}), 201).await?;
+        let sent = app.send_file(&case, "Su certificado", "application/pdf", "certificado.pdf", b"%PDF-1.4 de Ana".to_vec()).await?;
+        let url = sent["attachments"][0]["url"].as_str().unwrap_or_default().to_owned();
+        let hash = url.split("/attachments/").nth(1).and_then(|rest| rest.split('?').next()).unwrap_or_default().to_owned();
+        anyhow::ensure!(hash.len() == 64, "{sent}");
+        let kept = app.data_dir().join("attachments").join(&hash[..2]).join(&hash);
+        anyhow::ensure!(kept.exists(), "the file is kept at {}", kept.display());
+        app.post_ok(&format!("/api/v1/cases/{case}/notes"), &app.admin_token, json!({"body": "Ana Gómez llamó dos veces"}), 201).await?;
+        let bea = person_case(&app, &unit, "Beatriz Ruiz", "+573002220002", "Beca de Beatriz").await?;
+        app.contact_says(bea["id"].as_str().unwrap_or_default(), "Soy Beatriz, mi correo es bea@correo.co").await?;
+        let found = app.get("/api/v1/cases?q=Ana", &app.admin_token).await?;
+        anyhow::ensure!(found.body["items"].as_array().map_or(0, Vec::len) == 1, "{}", found.text);
+
+        let request = app.post_ok(&format!("/api/v1/contacts/{contact}/requests"), &app.admin_token, json!({"kind": "erasure"}), 201).await?;
+        let erase = format!("/api/v1/data-requests/{}/erase", request["id"].as_str().unwrap_or_default());
+
+        // A case under legal hold stops it; only admins place holds.
+        let hold = format!("/api/v1/cases/{case}/legal-hold");
+        anyhow::ensure!(app.call(reqwest::Method::PUT, &hold, Some(&agent), Some(&json!({"reason": "x"}))).await?.status == 403);
+        let held = app.call(reqwest::Method::PUT, &hold, Some(&app.admin_token), Some(&json!({"reason": "Proceso judicial 123"}))).await?;
+        anyhow::ensure!(held.status == 200 && held.body["legal_hold"] == "Proceso judicial 123", "{}", held.text);
+        let refused = app.post(&erase, &app.admin_token, json!({})).await?;
+        anyhow::ensure!(refused.status == 409 && refused.text.contains("legal_hold"), "{}", refused.text);
+        let dry = app.post(&erase, &app.admin_token, json!({"dry_run": true})).await?;
+        anyhow::ensure!(dry.status == 200 && dry.body["status"] == "dry_run" && dry.body["legal_hold"].as_str().is_some_and(|r| r.contains("Proceso judicial")), "{}", dry.text);
+        anyhow::ensure!(dry.body["cases"] == 1 && dry.body["messages"] == 4 && dry.body["files"] == 1 && dry.body["notes"] == 1
+            && dry.body["identities"] == 1, "{}", dry.text);
+        let person = app.get(&format!("/api/v1/contacts/{contact}"), &app.admin_token).await?;
+        anyhow::ensure!(person.body["name"] == "Ana Gómez", "a dry run changes nothing: {}", person.text);
+        let lifted = app.call(reqwest::Method::DELETE, &hold, Some(&app.admin_token), None).await?;
+        anyhow::ensure!(lifted.status == 200 && lifted.body["legal_hold"].is_null(), "{}", lifted.text);
+
+        let started = app.post(&erase, &app.admin_token, json!({})).await?;
+        anyhow::ensure!(started.status == 202 && started.body["status"] == "started", "{}", started.text);
+        let erased = eventually(std::time::Duration::from_secs(30), || async {
+            let c = app.get(&format!("/api/v1/contacts/{contact}"), &app.admin_token).await.ok()?;
+            c.body["erased_at"].is_string().then_some(c.body)
+        }).await;
+        let Some(erased) = erased else { anyhow::bail!("never erased: {}", app.get(&format!("/api/v1/contacts/{contact}"), &app.admin_token).await?.text) };
+        anyhow::ensure!(erased["name"].is_null() && erased["identities"].as_array().is_some_and(Vec::is_empty), "{erased}");
+
+        // Nothing of hers in the database, the files or the search.
+        let messages = app.messages(&case).await?;
+        let text = serde_json::to_string(&messages)?;
+        for gone in ["Ana", "1020304050", "ana@correo.co", "certificado.pdf"] {
+            anyhow::ensure!(!text.contains(gone), "{gone} is still in {text}");
+        }
+        anyhow::ensure!(messages.iter().any(|m| m["author_kind"] == "contact" && m["body"] == "[dato suprimido]"), "{text}");
+        anyhow::ensure!(!kept.exists(), "the file is gone from the disk");
+        let notes = app.get(&format!("/api/v1/cases/{case}/notes"), &app.admin_token).await?;
+        anyhow::ensure!(!notes.text.contains("Ana") && notes.text.contains("llamó dos veces"), "{}", notes.text);
+        let found = app.get("/api/v1/cases?q=Ana", &app.admin_token).await?;
+        anyhow::ensure!(found.body["items"].as_array().is_some_and(Vec::is_empty), "{}", found.text);
+        let by_text = app.get("/api/v1/cases?text=1020304050", &app.admin_token).await?;
+        anyhow::ensure!(by_text.body["items"].as_array().is_some_and(Vec::is_empty), "{}", by_text.text);
+        use ventanilla::store::live::entity as live;
+        let quoted = live::Entity::find().filter(live::Column::Payload.contains("Mi documento")).all(&app.store.db).await?;
+        anyhow::ensure!(quoted.is_empty(), "live events quoting her are gone");
+
+        // The case stays for the figures, and Beatriz is untouched.
+        let all = app.get("/api/v1/cases", &app.admin_token).await?;
+        anyhow::ensure!(all.body["items"].as_array().map_or(0, Vec::len) == 2, "{}", all.text);
+        let kept_case = app.case(&case).await?;
+        anyhow::ensure!(kept_case["number"] == ana["number"] && kept_case["created_at"] == ana["created_at"] && kept_case["unit_id"] == unit.as_str(), "{kept_case}");
+        let beatriz = app.messages(bea["id"].as_str().unwrap_or_default()).await?;
+        anyhow::ensure!(serde_json::to_string(&beatriz)?.contains("bea@correo.co"), "{beatriz:?}");
+
+        // Again: nothing more to do; a hold on an erased person is refused.
+        let again = app.post(&erase, &app.admin_token, json!({})).await?;
+        anyhow::ensure!(again.status == 200 && again.body["status"] == "erased", "{}", again.text);
+        let late = app.call(reqwest::Method::PUT, &format!("/api/v1/contacts/{contact}/legal-hold"), Some(&app.admin_token),
+            Some(&json!({"reason": "tarde"}))).await?;
+        anyhow::ensure!(late.status == 409, "{}", late.text);
+        let audit = app.get(&format!("/api/v1/audit-events?target_id={contact}"), &app.admin_token).await?;
+        anyhow::ensure!(audit.text.contains("contact.erased") && audit.text.contains("contact.erasure_started"), "{}", audit.text);
+        Ok(())
+    }
+}
+
+on_both! {
+    async fn erasure_empties_the_bucket_of_the_persons_files_and_exports(backend) {
+        let bucket = ventanilla_tests::s3::FakeS3::start("ventanilla", "VENTANILLA-TEST").await?;
+        let app = spawn_app_with(backend, |c| {
+            c.attachments = bucket.attachments_config();
+            c.privacy.requests_unit = Some("admisiones".into());
+        }).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let ana = person_case(&app, &unit, "Ana Gómez", "+573001110001", "Certificado").await?;
+        let case = ana["id"].as_str().unwrap_or_default().to_owned();
+        let contact = ana["contact_id"].as_str().unwrap_or_default().to_owned();
+        app.send_file(&case, "Su certificado", "application/pdf", "certificado.pdf", b"%PDF-1.4 de Ana".to_vec()).await?;
+        let other = person_case(&app, &unit, "Beatriz Ruiz", "+573002220002", "Beca").await?;
+        app.send_file(other["id"].as_str().unwrap_or_default(), "Su beca", "application/pdf", "beca.pdf", b"%PDF-1.4 de Bea".to_vec()).await?;
+        // An export made and not downloaded waits in the bucket too.
+        let access = app.post_ok(&format!("/api/v1/contacts/{contact}/requests"), &app.admin_token, json!({"kind": "access"}), 201).await?;
+        let access = access["id"].as_str().unwrap_or_default().to_owned();
+        app.post(&format!("/api/v1/data-requests/{access}/export"), &app.admin_token, json!({})).await?;
+        let ready = eventually(std::time::Duration::from_secs(30), || async {
+            let r = app.get(&format!("/api/v1/data-requests/{access}"), &app.admin_token).await.ok()?;
+            (r.body["export"]["status"] == "ready").then_some(())
+        }).await;
+        anyhow::ensure!(ready.is_some(), "the export was never made");
+        anyhow::ensure!(bucket.objects().len() == 3, "two files and the export: {:?}", bucket.objects().keys());
+
+        let erasure = app.post_ok(&format!("/api/v1/contacts/{contact}/requests"), &app.admin_token, json!({"kind": "erasure"}), 201).await?;
+        let started = app.post(&format!("/api/v1/data-requests/{}/erase", erasure["id"].as_str().unwrap_or_default()), &app.admin_token, json!({})).await?;
+        anyhow::ensure!(started.status == 202 && started.body["files"] == 1 && started.body["exports"] == 1, "her file and her export: {}", started.text);
+        let gone = eventually(std::time::Duration::from_secs(30), || async {
+            (bucket.objects().len() == 1).then_some(())
+        }).await;
+        anyhow::ensure!(gone.is_some(), "left in the bucket: {:?}", bucket.objects().keys());
+        let left: Vec<Vec<u8>> = bucket.objects().into_values().collect();
+        anyhow::ensure!(left == [b"%PDF-1.4 de Bea".to_vec()], "only Beatriz's file stays");
+        let export = app.get(&format!("/api/v1/data-requests/{access}"), &app.admin_token).await?;
+        anyhow::ensure!(export.body["export"]["status"] == "failed" && export.body["export"]["download_url"].is_null(), "{}", export.text);
+        Ok(())
+    }
+}

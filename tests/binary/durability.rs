@@ -239,3 +239,102 @@ async fn sla_timers_survive_a_restart_sqlite() -> anyhow::Result<()> {
 async fn sla_timers_survive_a_restart_postgres() -> anyhow::Result<()> {
     sla_timers_survive_a_restart(Backend::Postgres).await
 }
+
+/// An erasure killed at any moment is finished by the restarted server:
+/// no half-erased person is left.
+async fn erasure_survives_sigkill(backend: Backend) -> anyhow::Result<()> {
+    let db = TestDb::new(backend).await?;
+    let dir = db.dir.display().to_string();
+    let envs = [
+        ("VENTANILLA_DATA_DIR", dir.as_str()),
+        ("VENTANILLA_DATABASE_URL", db.url.as_str()),
+        ("VENTANILLA_PRIVACY__REQUESTS_UNIT", "admisiones"),
+        // A job of a killed server is taken again soon.
+        ("VENTANILLA_HTTP__JOB_LEASE_SECS", "2"),
+    ];
+    create_admin_with_binary(&envs, EMAIL, PASSWORD)?;
+    let mut server = Server::start(&[], &envs).await?;
+    let client = reqwest::Client::new();
+    let token = login_at(&client, &server.base, EMAIL, PASSWORD).await?;
+    let base = server.base.clone();
+    let post = |path: String, body: Value| {
+        let request = client.post(format!("{base}/api/v1{path}")).bearer_auth(&token).json(&body).send();
+        async move { anyhow::Ok(request.await?.json::<Value>().await?) }
+    };
+    let unit = post("/units".into(), json!({"slug": "admisiones", "name": "Admisiones"})).await?;
+    let unit = unit["id"].as_str().unwrap_or_default().to_owned();
+    let mut cases = vec![];
+    let mut contact = String::new();
+    for i in 0..8 {
+        let mut body = json!({"subject": format!("Trámite {i} de Ana Gómez"), "channel": "sms", "unit_id": unit,
+            "first_message": {"body": format!("Soy Ana Gómez, documento 10203040{i:02}")}});
+        if contact.is_empty() {
+            body["contact"] =
+                json!({"name": "Ana Gómez", "identities": [{"channel": "sms", "value": "+573001110001"}]});
+        } else {
+            body["contact_id"] = json!(contact);
+        }
+        let case = post("/cases".into(), body).await?;
+        contact = case["contact_id"].as_str().unwrap_or_default().to_owned();
+        let id = case["id"].as_str().unwrap_or_default().to_owned();
+        for j in 0..15 {
+            post(
+                format!("/cases/{id}/messages"),
+                json!({"body": format!("Ana escribe {j}: mi correo es ana{j}@correo.co"), "author_kind": "contact"}),
+            )
+            .await?;
+        }
+        cases.push(id);
+    }
+    let request = post(format!("/contacts/{contact}/requests"), json!({"kind": "erasure"})).await?;
+    let started =
+        post(format!("/data-requests/{}/erase", request["id"].as_str().unwrap_or_default()), json!({})).await?;
+    anyhow::ensure!(started["status"] == "started", "{started}");
+    tokio::time::sleep(std::time::Duration::from_millis(40)).await;
+    server.kill();
+
+    let server = Server::start(&[], &envs).await?;
+    let token = login_at(&client, &server.base, EMAIL, PASSWORD).await?;
+    let erased = ventanilla_tests::eventually(std::time::Duration::from_secs(60), || async {
+        let person: Value = client
+            .get(format!("{}/api/v1/contacts/{contact}", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        person["erased_at"].is_string().then_some(person)
+    })
+    .await;
+    let Some(person) = erased else { anyhow::bail!("the erasure was never finished after the restart") };
+    anyhow::ensure!(person["name"].is_null() && person["identities"].as_array().is_some_and(Vec::is_empty), "{person}");
+    for id in &cases {
+        let messages: Value = client
+            .get(format!("{}/api/v1/cases/{id}/messages?limit=100", server.base))
+            .bearer_auth(&token)
+            .send()
+            .await?
+            .json()
+            .await?;
+        let items = messages["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(items.len() == 16, "the messages stay, anonymous: {}", items.len());
+        let text = serde_json::to_string(&items)?;
+        anyhow::ensure!(
+            !text.contains("Ana") && !text.contains("correo.co") && !text.contains("10203040"),
+            "half-erased: {text}"
+        );
+    }
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn erasure_survives_sigkill_sqlite() -> anyhow::Result<()> {
+    erasure_survives_sigkill(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn erasure_survives_sigkill_postgres() -> anyhow::Result<()> {
+    erasure_survives_sigkill(Backend::Postgres).await
+}

@@ -1,7 +1,8 @@
 //! Data-subject requests in the console: an agent files a person's access
 //! request from their contact page; the data protection office sees it in
 //! its queue with its deadline, prepares the person's data, gets the
-//! one-time link, and answers the request.
+//! one-time link, and answers the request; then erases a person after
+//! seeing what would go.
 
 use super::console::{click, js, open, screenshot, sign_in, type_in, until};
 use super::{Driver, assert_accessible};
@@ -75,6 +76,23 @@ async fn the_office_answers_requests_from_its_queue() -> anyhow::Result<()> {
             requests.text
         );
         anyhow::ensure!(first["export"]["status"] == json!("ready"), "{}", requests.text);
+
+        // An erasure request: the dialog says what would go; confirmed, it goes.
+        app.post_ok(&format!("/api/v1/contacts/{contact}/requests"), &app.admin_token, json!({"kind": "erasure"}), 201)
+            .await?;
+        open(&officer, "#/inbox/mine", "document.querySelector('main')").await?;
+        open(&officer, "#/privacy", "document.querySelector('button[data-erase]')").await?;
+        click(&officer, "button[data-erase]").await?;
+        let plan = until(&officer, "the dry run shows", "document.querySelector('#erase-plan')?.innerText").await?;
+        anyhow::ensure!(plan.as_str().is_some_and(|p| p.contains("Mensajes: 1") && p.contains("Casos")), "{plan}");
+        click(&officer, "#erase-confirm").await?;
+        click(&officer, "#erase-go").await?;
+        let erased = ventanilla_tests::eventually(Duration::from_secs(20), || async {
+            let person = app.get(&format!("/api/v1/contacts/{contact}"), &app.admin_token).await.ok()?;
+            person.body["erased_at"].is_string().then_some(person.body)
+        })
+        .await;
+        anyhow::ensure!(erased.is_some_and(|p| p["name"].is_null()), "the person was never erased");
         Ok(())
     }
     .await;

@@ -44,6 +44,23 @@ impl FakeS3 {
         Ok(FakeS3 { port, bucket: bucket.to_owned(), objects, requests, _task: task })
     }
 
+    /// `[attachments.s3]` for this bucket, under the prefix `kept/`.
+    pub fn attachments_config(&self) -> ventanilla::attachments::AttachmentsConfig {
+        ventanilla::attachments::AttachmentsConfig {
+            s3: Some(ventanilla::attachments::S3Config {
+                bucket: self.bucket.clone(),
+                region: "us-east-1".into(),
+                endpoint: Some(self.endpoint()),
+                access_key_id: "VENTANILLA-TEST".into(),
+                secret_access_key: ventanilla::config::Secret::new("s3-secret-key"),
+                prefix: "kept/".into(),
+                allow_http: true,
+                virtual_hosted_style: false,
+            }),
+            ..Default::default()
+        }
+    }
+
     pub fn endpoint(&self) -> String {
         format!("http://127.0.0.1:{}", self.port)
     }

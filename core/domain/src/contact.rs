@@ -12,6 +12,11 @@ pub struct Contact {
     pub custom_attributes: serde_json::Map<String, serde_json::Value>,
     /// Set when this contact was merged into another; it then only keeps history.
     pub merged_into: Option<ContactId>,
+    /// Why the person's data must be kept (litigation, an inquiry): while
+    /// set, nothing of theirs is erased or expired.
+    pub legal_hold: Option<String>,
+    /// When the person's data was erased; the record stays, anonymous.
+    pub erased_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -9,6 +9,54 @@ pub const DATA_PURPOSE: &str = "data_processing";
 /// What stands in for what was left out.
 pub const OMITTED: &str = "[dato omitido]";
 
+/// What stands in for a person's data once erased.
+pub const ERASED: &str = "[dato suprimido]";
+
+/// `text` without the personal data of a person being erased: what
+/// [`redact`] leaves out, and every word of their name and every value of
+/// their identities (phones, addresses), matched without regard to case,
+/// replaced by [`ERASED`].
+pub fn erase_from(text: &str, names: &[&str]) -> String {
+    let mut out = redact(text).replace(OMITTED, ERASED);
+    let mut words: Vec<String> = names
+        .iter()
+        .flat_map(|n| std::iter::once(n.to_string()).chain(n.split_whitespace().map(str::to_owned)))
+        .filter(|w| w.chars().count() >= 3)
+        .collect();
+    // Longest first, so a full name goes before its parts.
+    words.sort_by_key(|w| std::cmp::Reverse(w.chars().count()));
+    words.dedup();
+    for word in words {
+        out = replace_ignoring_case(&out, &word, ERASED);
+    }
+    out
+}
+
+fn replace_ignoring_case(text: &str, word: &str, with: &str) -> String {
+    let lower_text = text.to_lowercase();
+    let lower_word = word.to_lowercase();
+    // Lowercasing can change lengths (rare letters); then match exactly only.
+    if lower_text.len() != text.len() || lower_word.len() != word.len() || lower_word.is_empty() {
+        return text.replace(word, with);
+    }
+    // Whole words only: "Ana" is not taken out of "semana".
+    let boundary = |at: Option<char>| at.is_none_or(|c| !c.is_alphanumeric());
+    let mut out = String::with_capacity(text.len());
+    let (mut copied, mut from) = (0, 0);
+    while let Some(found) = lower_text[from..].find(&lower_word) {
+        let at = from + found;
+        let end = at + lower_word.len();
+        if boundary(text[..at].chars().next_back()) && boundary(text[end..].chars().next()) {
+            out.push_str(&text[copied..at]);
+            out.push_str(with);
+            copied = end;
+        }
+        from = end;
+    }
+    out.push_str(&text[copied..]);
+    out
+}
+
 /// A unit's data-protection settings.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -125,6 +173,17 @@ fn years(run: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn erasure_takes_out_names_and_identities() {
+        let text = "Hola Ana, le escribimos a ana.gomez@correo.co y al 3001234567. Saludos, Ana GÓMEZ.";
+        let erased = erase_from(text, &["Ana Gómez", "ana.gomez@correo.co"]);
+        assert!(!erased.to_lowercase().contains("ana"), "{erased}");
+        assert!(!erased.contains("3001234567") && !erased.contains("correo"), "{erased}");
+        assert!(erased.contains("le escribimos") && erased.contains(ERASED), "{erased}");
+        assert_eq!(erase_from("Sin datos", &["Al"]), "Sin datos", "short names are not matched everywhere");
+        assert_eq!(erase_from("Esta semana, Ana", &["Ana"]), format!("Esta semana, {ERASED}"), "whole words only");
+    }
 
     #[test]
     fn channels_override_the_units_choice() {

@@ -29,6 +29,11 @@ pub struct ContactDto {
     pub custom_attributes: serde_json::Map<String, serde_json::Value>,
     /// Set when this contact was merged into another.
     pub merged_into: Option<uuid::Uuid>,
+    /// Why the person's data must be kept; while set nothing of theirs is
+    /// erased or expired.
+    pub legal_hold: Option<String>,
+    /// When the person's data was erased (the record stays, anonymous).
+    pub erased_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -72,6 +77,8 @@ impl From<Contact> for ContactDto {
             identities: c.identities.into_iter().map(IdentityDto::from).collect(),
             custom_attributes: c.custom_attributes,
             merged_into: c.merged_into.map(|m| m.0),
+            legal_hold: c.legal_hold,
+            erased_at: c.erased_at,
             created_at: c.created_at,
             updated_at: c.updated_at,
         }

@@ -2,7 +2,7 @@
 //! (`/contacts/{id}/requests`), answered from the designated unit's queue
 //! (`/data-requests`), each before its legal deadline.
 
-use actix_web::{HttpRequest, HttpResponse, get, patch, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, patch, post, put, web};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -412,4 +412,219 @@ pub async fn download_export(
         .insert_header(("content-disposition", format!("attachment; filename=\"{name}\"")))
         .insert_header(("cache-control", "no-store"))
         .body(bytes))
+}
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct EraseRequest {
+    /// Only say what would be removed.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What an erasure removes, or would remove (a dry run).
+#[derive(Serialize, ToSchema)]
+pub struct ErasureDto {
+    /// `dry_run`, `started` (a job anonymises the person) or `erased`.
+    #[schema(example = "dry_run")]
+    pub status: String,
+    /// What holds the person's data, if anything: the erasure is refused.
+    pub legal_hold: Option<String>,
+    pub cases: u64,
+    pub messages: u64,
+    pub notes: u64,
+    pub files: u64,
+    pub identities: u64,
+    pub merged_records: u64,
+    pub survey_comments: u64,
+    pub exports: u64,
+}
+
+fn erasure_dto(status: &str, legal_hold: Option<String>, r: store::erasure::Report) -> ErasureDto {
+    ErasureDto {
+        status: status.to_owned(),
+        legal_hold,
+        cases: r.cases,
+        messages: r.messages,
+        notes: r.notes,
+        files: r.files,
+        identities: r.identities,
+        merged_records: r.merged_records,
+        survey_comments: r.survey_comments,
+        exports: r.exports,
+    }
+}
+
+/// Erases the person of an erasure request: their contact loses name,
+/// attributes and identities, what they wrote and their comments are
+/// replaced by a marker, staff's messages and notes lose the person's
+/// name, addresses and numbers, their files and unsent exports are
+/// removed; case statistics and the audit trail stay. Refused (409) while
+/// the person or one of their cases is under legal hold. `dry_run` only
+/// says what would go. Idempotent.
+#[utoipa::path(
+    tag = "contacts",
+    params(("request_id" = uuid::Uuid, Path)),
+    request_body = EraseRequest,
+    responses(
+        (status = 200, body = ErasureDto, description = "A dry run, or already erased"),
+        (status = 202, body = ErasureDto, description = "Started"),
+        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)
+    ),
+    security(("bearer" = []))
+)]
+#[post("/data-requests/{request_id}/erase")]
+pub async fn erase_data_request(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<EraseRequest>,
+) -> Result<HttpResponse, ApiError> {
+    if matches!(auth.0, Principal::Token { .. }) {
+        require(auth.0.token_has(Scope::ContactsWrite), "this needs the contacts:write scope")?;
+    }
+    let units = request_units(&auth.0)?;
+    let request = store::data_request::get(&state.store.db, &units, path.into_inner()).await?;
+    if request.kind != crate::domain::DataRequestKind::Erasure {
+        return Err(ApiError::Conflict { field: "kind".into(), message: "only an erasure request erases".into() });
+    }
+    let contact = store::contact::get(&state.store.db, &store::contact::Visibility::All, request.contact_id).await?;
+    if body.0.dry_run {
+        let hold = store::erasure::hold_of(&state.store.db, request.contact_id).await?;
+        let (report, _) = store::erasure::plan(&state.store.db, request.contact_id).await?;
+        return Ok(HttpResponse::Ok().json(erasure_dto("dry_run", hold, report)));
+    }
+    if contact.erased_at.is_some() {
+        return Ok(HttpResponse::Ok().json(erasure_dto("erased", None, Default::default())));
+    }
+    let report = store::erasure::start(&state.store, &Actor::from(&auth.0), request.contact_id).await?;
+    state.store.jobs_wake.notify_one();
+    Ok(HttpResponse::Accepted().json(erasure_dto("started", None, report)))
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LegalHold {
+    /// Why the data must be kept (a lawsuit, an inquiry, a sector rule).
+    #[schema(example = "Proceso judicial 2026-00123")]
+    pub reason: String,
+}
+
+/// A case's legal hold.
+#[derive(Serialize, ToSchema)]
+pub struct CaseHoldDto {
+    pub case_id: uuid::Uuid,
+    pub legal_hold: Option<String>,
+}
+
+fn hold_reason(body: LegalHold) -> Result<String, ApiError> {
+    Ok(required_text("reason", &body.reason, 500)?)
+}
+
+/// Only admins hold or lift; others learn nothing of a case or person
+/// they cannot see (404), and are refused one they can (403).
+async fn may_hold(
+    state: &AppState,
+    principal: &Principal,
+    case: Option<crate::domain::CaseId>,
+    contact: Option<ContactId>,
+) -> Result<(), ApiError> {
+    if principal.is_admin() {
+        return Ok(());
+    }
+    if let Some(case) = case {
+        let units = principal.case_units();
+        store::case::get(&state.store.db, units.as_deref(), case).await?;
+    }
+    if let Some(contact) = contact {
+        store::contact::get(&state.store.db, &store::contact::Visibility::of(principal), contact).await?;
+    }
+    Err(ApiError::Forbidden("only admins place or lift legal holds"))
+}
+
+/// Puts a person's data under legal hold (admins): nothing of theirs is
+/// erased or expired until it is lifted.
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    request_body = LegalHold,
+    responses((status = 200, body = super::contact::ContactDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[put("/contacts/{contact_id}/legal-hold")]
+pub async fn hold_contact(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<LegalHold>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ContactId(path.into_inner());
+    may_hold(&state, &auth.0, None, Some(id)).await?;
+    let reason = hold_reason(body.0)?;
+    store::erasure::hold_contact(&state.store, &Actor::from(&auth.0), id, Some(reason)).await?;
+    let contact = store::contact::get(&state.store.db, &store::contact::Visibility::All, id).await?;
+    Ok(HttpResponse::Ok().json(super::contact::ContactDto::from(contact)))
+}
+
+/// Lifts a person's legal hold (admins).
+#[utoipa::path(
+    tag = "contacts",
+    params(("contact_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = super::contact::ContactDto), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/contacts/{contact_id}/legal-hold")]
+pub async fn lift_contact_hold(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = ContactId(path.into_inner());
+    may_hold(&state, &auth.0, None, Some(id)).await?;
+    store::erasure::hold_contact(&state.store, &Actor::from(&auth.0), id, None).await?;
+    let contact = store::contact::get(&state.store.db, &store::contact::Visibility::All, id).await?;
+    Ok(HttpResponse::Ok().json(super::contact::ContactDto::from(contact)))
+}
+
+/// Puts a case under legal hold (admins): its person's data is not erased
+/// and the case does not expire until it is lifted.
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path)),
+    request_body = LegalHold,
+    responses((status = 200, body = CaseHoldDto), (status = 403, body = Problem), (status = 404, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[put("/cases/{case_id}/legal-hold")]
+pub async fn hold_case(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+    body: Json<LegalHold>,
+) -> Result<HttpResponse, ApiError> {
+    let id = crate::domain::CaseId(path.into_inner());
+    may_hold(&state, &auth.0, Some(id), None).await?;
+    let reason = hold_reason(body.0)?;
+    store::erasure::hold_case(&state.store, &Actor::from(&auth.0), id, Some(reason)).await?;
+    let legal_hold = store::erasure::case_hold(&state.store.db, id).await?;
+    Ok(HttpResponse::Ok().json(CaseHoldDto { case_id: id.0, legal_hold }))
+}
+
+/// Lifts a case's legal hold (admins).
+#[utoipa::path(
+    tag = "cases",
+    params(("case_id" = uuid::Uuid, Path)),
+    responses((status = 200, body = CaseHoldDto), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/cases/{case_id}/legal-hold")]
+pub async fn lift_case_hold(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let id = crate::domain::CaseId(path.into_inner());
+    may_hold(&state, &auth.0, Some(id), None).await?;
+    store::erasure::hold_case(&state.store, &Actor::from(&auth.0), id, None).await?;
+    Ok(HttpResponse::Ok().json(CaseHoldDto { case_id: id.0, legal_hold: None }))
 }

@@ -73,7 +73,8 @@ use error::ApiError;
         contact::merge_contacts, contact::list_possible_duplicates,
         data_request::create_data_request, data_request::list_contact_requests, data_request::list_data_requests,
         data_request::get_data_request, data_request::answer_data_request, data_request::export_data_request,
-        data_request::download_export,
+        data_request::download_export, data_request::erase_data_request, data_request::hold_contact,
+        data_request::lift_contact_hold, data_request::hold_case, data_request::lift_case_hold,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
         case::list_tags,
         routing::claim_case, routing::transfer_case, routing::list_agents, routing::get_me, routing::set_presence,
@@ -238,6 +239,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(data_request::answer_data_request)
                 .service(data_request::export_data_request)
                 .service(data_request::download_export)
+                .service(data_request::erase_data_request)
+                .service(data_request::hold_contact)
+                .service(data_request::lift_contact_hold)
+                .service(data_request::hold_case)
+                .service(data_request::lift_case_hold)
                 .service(case::list_cases)
                 .service(case::create_case)
                 .service(case::get_case)

@@ -100,6 +100,7 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::PresenceSweep) => crate::routing::sweep(services).await,
         Some(JobKind::CaseWake) => crate::routing::wake(services, &job).await,
         Some(JobKind::PrivacyExport) => crate::privacy::export(services, &job).await,
+        Some(JobKind::PrivacyErase) => crate::privacy::erase(services, &job).await,
         None => Outcome::Dead(format!("no handler for job kind `{kind}`")),
     };
     let max_attempts = known.map_or(1, |kind| max_attempts(services, kind));

@@ -47,6 +47,8 @@ pub mod entity {
         /// The web-chat visitor who started the conversation: only their
         /// token reads it.
         pub webchat_visitor: Option<Uuid>,
+        /// Why the case must be kept (see `store::erasure`).
+        pub legal_hold: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -127,6 +129,7 @@ fn to_active(case: &Case) -> entity::ActiveModel {
         snoozed_until: Set(case.snoozed_until),
         search_text: Set(Some(super::search_text::fold(&case.subject))),
         webchat_visitor: sea_orm::ActiveValue::NotSet,
+        legal_hold: sea_orm::ActiveValue::NotSet,
     }
 }
 

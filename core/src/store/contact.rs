@@ -29,6 +29,9 @@ pub mod entity {
         pub created_by: Option<Uuid>,
         pub created_at: DateTimeUtc,
         pub updated_at: DateTimeUtc,
+        pub legal_hold: Option<String>,
+        pub erasure_started_at: Option<DateTimeUtc>,
+        pub erased_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -158,6 +161,8 @@ fn to_contact(m: entity::Model, identities: Vec<Identity>) -> Contact {
         identities,
         custom_attributes: super::json_map(m.custom_attributes),
         merged_into: m.merged_into.map(ContactId),
+        legal_hold: m.legal_hold,
+        erased_at: m.erased_at,
         created_at: m.created_at,
         updated_at: m.updated_at,
     }
@@ -247,6 +252,9 @@ pub async fn create_in(conn: &impl ConnectionTrait, actor: &Actor, new: NewConta
         created_by: Set(created_by),
         created_at: Set(now),
         updated_at: Set(now),
+        legal_hold: Set(None),
+        erasure_started_at: Set(None),
+        erased_at: Set(None),
     }
     .insert(conn)
     .await?;

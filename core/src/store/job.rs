@@ -68,10 +68,12 @@ pub enum JobKind {
     CaseWake,
     /// Put together everything held about a person (an access request).
     PrivacyExport,
+    /// Erase a person's data (an erasure request).
+    PrivacyErase,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 11] = [
+    pub const ALL: [JobKind; 12] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -83,6 +85,7 @@ impl JobKind {
         JobKind::PresenceSweep,
         JobKind::CaseWake,
         JobKind::PrivacyExport,
+        JobKind::PrivacyErase,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -98,6 +101,7 @@ impl JobKind {
             JobKind::PresenceSweep => "presence.sweep",
             JobKind::CaseWake => "case.wake",
             JobKind::PrivacyExport => "privacy.export",
+            JobKind::PrivacyErase => "privacy.erase",
         }
     }
 

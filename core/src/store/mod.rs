@@ -15,6 +15,7 @@ pub mod case;
 pub mod consent_text;
 pub mod contact;
 pub mod data_request;
+pub mod erasure;
 pub mod event;
 pub mod idempotency;
 pub mod job;

@@ -6,9 +6,28 @@ import { api, attempt, formDialog, h, query, select, t, unitName, when } from '.
 
 const KINDS = ['access', 'rectification', 'erasure', 'revocation'];
 
+// An erasure request: what would go (a dry run, with any legal hold that
+// stops it), then, confirmed, the erasure itself.
+async function erase(r, reload) {
+  const path = `/data-requests/${r.id}/erase`;
+  const plan = await attempt(() => api('POST', path, { dry_run: true }));
+  if (!plan) return;
+  const counts = ['cases', 'messages', 'notes', 'files', 'identities', 'survey_comments', 'exports'];
+  const summary = h('ul', { id: 'erase-plan', class: 'plain' }, counts.map((k) => h('li', null, `${t(`privacy.erase_${k}`)}: ${plan[k]}`)));
+  const held = plan.legal_hold ? h('p', { class: 'notice' }, t('privacy.erase_held', { reason: plan.legal_hold })) : null;
+  const confirm = h('input', { type: 'checkbox', id: 'erase-confirm', required: true });
+  const fields = [[t('privacy.erase_plan'), h('div', { id: 'erase-summary' }, held, summary)], [t('privacy.erase_confirm'), confirm]];
+  formDialog('erase', t('privacy.erase_title'), fields, t('privacy.erase'), async () => {
+    const done = await attempt(() => api('POST', path, {}), t('privacy.erase_started'));
+    if (done) await reload();
+    return Boolean(done);
+  });
+}
+
 // An access request's export: ask for it, see it being made, or the
-// one-time link to hand to the person.
+// one-time link to hand to the person. An erasure request: erase.
 function exportNode(r, reload) {
+  if (r.kind === 'erasure') return h('button', { type: 'button', class: 'ghost', 'data-erase': r.id, onclick: () => erase(r, reload) }, t('privacy.erase'));
   if (r.kind !== 'access') return null;
   const e = r.export;
   if (e?.download_url) return h('a', { href: e.download_url, class: 'export-link', download: '' }, t('privacy.download_once'));
