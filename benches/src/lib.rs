@@ -103,6 +103,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 search_text: Set(Some(store::search_text::fold(&subject))),
                 webchat_visitor: Set(None),
                 legal_hold: Set(None),
+                anonymised_at: Set(None),
             });
             messages.push(store::message::entity::ActiveModel {
                 id: Set(uuid::Uuid::now_v7()),

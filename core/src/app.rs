@@ -176,6 +176,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     let config = &services.config;
     crate::jobs::every(services.clone(), config.attachments.gc_every_secs, crate::store::job::JobKind::FilesGc);
     crate::jobs::every(services.clone(), config.presence.sweep_secs, crate::store::job::JobKind::PresenceSweep);
+    crate::jobs::every(services.clone(), config.privacy.retention_every_secs, crate::store::job::JobKind::Retention);
     crate::live::spawn(services.store.clone(), services.live.clone());
     crate::store::search_text::spawn_backfill(services.store.clone());
     let data = state.clone();

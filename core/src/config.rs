@@ -50,16 +50,24 @@ pub struct Config {
     pub privacy: PrivacyConfig,
 }
 
-/// Data-subject requests (habeas data).
-#[derive(Debug, Clone, Default, Deserialize)]
+/// Data-subject requests (habeas data) and retention.
+#[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct PrivacyConfig {
+    /// How often the units' retention policies are applied, in seconds; 0 never.
+    pub retention_every_secs: u64,
     /// Slug of the unit that answers requests when the one filing a
     /// request names none (the data protection office); its business
     /// hours and holidays are the calendar deadlines are counted in.
     pub requests_unit: Option<String>,
     /// Business days per kind of request (Colombia's by default).
     pub deadlines: crate::domain::data_request::Deadlines,
+}
+
+impl Default for PrivacyConfig {
+    fn default() -> Self {
+        PrivacyConfig { retention_every_secs: 86_400, requests_unit: None, deadlines: Default::default() }
+    }
 }
 
 /// When inactivity in the console changes an agent's presence.

@@ -34,6 +34,26 @@ pub async fn export(services: &Services, job: &Job) -> Outcome {
     }
 }
 
+/// Applies every unit's retention policy (the daily `privacy.retention`
+/// job, or an admin's run): files leave the file store first, then the
+/// database changes in one transaction, so a killed run is finished by the
+/// next. A dry run changes nothing.
+pub async fn retention(
+    store: &store::Store,
+    files: &crate::attachments::Attachments,
+    dry_run: bool,
+) -> Result<Vec<store::retention::UnitReport>, store::Error> {
+    let due = store::retention::due(&store.db, store::now()).await?;
+    if dry_run {
+        return Ok(due.reports);
+    }
+    for hash in store::retention::removable(&store.db, &due).await? {
+        files.remove(&hash).await.map_err(|e| store::Error::Corrupt(format!("removing a file: {e}")))?;
+    }
+    store::retention::apply(store, &due).await?;
+    Ok(due.reports)
+}
+
 /// Runs one `privacy.erase` job.
 pub async fn erase(services: &Services, job: &Job) -> Outcome {
     let Some(id) = job.payload["contact_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {

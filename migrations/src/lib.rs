@@ -29,6 +29,7 @@ mod m20261207_000022_delivery_attempts;
 mod m20261207_000023_consent_asking;
 mod m20261207_000024_data_requests;
 mod m20261207_000025_erasure;
+mod m20261207_000026_case_retention;
 
 pub struct Migrator;
 
@@ -61,6 +62,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000023_consent_asking::Migration),
             Box::new(m20261207_000024_data_requests::Migration),
             Box::new(m20261207_000025_erasure::Migration),
+            Box::new(m20261207_000026_case_retention::Migration),
         ]
     }
 }

@@ -325,10 +325,101 @@ on_both! {
             (bucket.objects().len() == 1).then_some(())
         }).await;
         anyhow::ensure!(gone.is_some(), "left in the bucket: {:?}", bucket.objects().keys());
+        // Files go first; the database follows in one transaction.
+        let erased = eventually(std::time::Duration::from_secs(30), || async {
+            let c = app.get(&format!("/api/v1/contacts/{contact}"), &app.admin_token).await.ok()?;
+            c.body["erased_at"].is_string().then_some(())
+        }).await;
+        anyhow::ensure!(erased.is_some(), "the erasure never finished");
         let left: Vec<Vec<u8>> = bucket.objects().into_values().collect();
         anyhow::ensure!(left == [b"%PDF-1.4 de Bea".to_vec()], "only Beatriz's file stays");
         let export = app.get(&format!("/api/v1/data-requests/{access}"), &app.admin_token).await?;
         anyhow::ensure!(export.body["export"]["status"] == "failed" && export.body["export"]["download_url"].is_null(), "{}", export.text);
+        Ok(())
+    }
+}
+
+on_both! {
+    async fn retention_anonymises_old_cases_and_files_except_what_is_held(backend) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        use ventanilla::store::{case::entity as case_rows, message::entity as message_rows};
+        let app = spawn_app_with(backend, |c| c.privacy.retention_every_secs = 0).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let bad = app.patch(&format!("/api/v1/units/{unit}"), &app.admin_token,
+            json!({"privacy": {"retention": {"anonymise_after_months": 0}}})).await?;
+        anyhow::ensure!(bad.status == 422 && bad.text.contains("privacy.retention"), "{}", bad.text);
+        let set = app.patch(&format!("/api/v1/units/{unit}"), &app.admin_token, json!({"privacy": {
+            "retention": {"anonymise_after_months": 12, "files_after_months": 6},
+            "channel_retention": {"sms": {"anonymise_after_months": 1}}}})).await?;
+        anyhow::ensure!(set.status == 200 && set.body["privacy"]["retention"]["files_after_months"] == 6, "{}", set.text);
+
+        // A scripted history: when each case ended, when a file was sent.
+        let ended = |id: String, months: i64| {
+            let db = app.store.db.clone();
+            let at = Utc::now() - Duration::days(months * 31);
+            async move {
+                case_rows::Entity::update_many()
+                    .col_expr(case_rows::Column::ResolvedAt, Expr::value(at))
+                    .col_expr(case_rows::Column::CreatedAt, Expr::value(at - Duration::days(2)))
+                    .filter(case_rows::Column::Id.eq(uuid::Uuid::parse_str(&id)?))
+                    .exec(&db).await?;
+                anyhow::Ok(())
+            }
+        };
+        let mut ids = vec![];
+        for (name, phone, subject) in [("Olga Pérez", "+573000000001", "Viejo"), ("Rita Díaz", "+573000000002", "Reciente"),
+            ("Hugo Sanz", "+573000000003", "Retenido"), ("Ivo Mora", "+573000000004", "Abierto")] {
+            let case = person_case(&app, &unit, name, phone, subject).await?;
+            ids.push(case["id"].as_str().unwrap_or_default().to_owned());
+        }
+        let sms = app.post_ok("/api/v1/cases", &app.admin_token, json!({"subject": "Por SMS", "channel": "sms", "unit_id": unit,
+            "contact": {"name": "Sara Gil", "identities": [{"channel": "sms", "value": "+573000000005"}]},
+            "first_message": {"body": "Soy Sara Gil"}}), 201).await?;
+        ids.push(sms["id"].as_str().unwrap_or_default().to_owned());
+        let file = app.send_file(&ids[1], "Su recibo", "application/pdf", "recibo.pdf", b"%PDF-1.4 recibo de Rita".to_vec()).await?;
+        message_rows::Entity::update_many()
+            .col_expr(message_rows::Column::CreatedAt, Expr::value(Utc::now() - Duration::days(7 * 31)))
+            .filter(message_rows::Column::Id.eq(uuid::Uuid::parse_str(file["id"].as_str().unwrap_or_default())?))
+            .exec(&app.store.db).await?;
+        for (i, months) in [(0, 13), (1, 11), (2, 13), (4, 2)] {
+            let resolved = app.patch(&format!("/api/v1/cases/{}", ids[i]), &app.admin_token, json!({"status": "resolved"})).await?;
+            anyhow::ensure!(resolved.status == 200, "{}", resolved.text);
+            ended(ids[i].clone(), months).await?;
+        }
+        app.call(reqwest::Method::PUT, &format!("/api/v1/cases/{}/legal-hold", ids[2]), Some(&app.admin_token),
+            Some(&json!({"reason": "Tutela en curso"}))).await?;
+
+        // A dry run says what a run would do, and does nothing.
+        let expected = |body: &Value| {
+            let unit = &body["units"][0];
+            (unit["cases_anonymised"].clone(), unit["files_removed"].clone(), unit["held"].clone())
+        };
+        let dry = app.post_ok("/api/v1/retention/run", &app.admin_token, json!({"dry_run": true}), 200).await?;
+        anyhow::ensure!(expected(&dry) == (json!(2), json!(1), json!(1)), "old + sms anonymised, Rita's file, Hugo held: {dry}");
+        anyhow::ensure!(serde_json::to_string(&app.messages(&ids[0]).await?)?.contains("Hola: Viejo"), "a dry run changes nothing");
+        let (_, agent) = app.create_member("agente@uni.edu.co", &unit, "agent").await?;
+        anyhow::ensure!(app.post("/api/v1/retention/run", &agent, json!({})).await?.status == 403);
+
+        let run = app.post_ok("/api/v1/retention/run", &app.admin_token, json!({}), 200).await?;
+        anyhow::ensure!(expected(&run) == expected(&dry), "{run}");
+        let text = |i: usize| {
+            let ids = ids.clone();
+            let app = &app;
+            async move { anyhow::Ok(serde_json::to_string(&app.messages(&ids[i]).await?)?) }
+        };
+        anyhow::ensure!(!text(0).await?.contains("Viejo") && app.case(&ids[0]).await?["subject"] == "[dato suprimido]", "anonymised");
+        anyhow::ensure!(!text(4).await?.contains("Sara"), "the SMS rule: a month");
+        let recent = text(1).await?;
+        anyhow::ensure!(recent.contains("Hola: Reciente") && recent.contains("Su recibo") && !recent.contains("\"url\":\"/api"), "only the file goes: {recent}");
+        anyhow::ensure!(text(2).await?.contains("Hola: Retenido") && text(3).await?.contains("Hola: Abierto"), "held and open cases stay");
+        let all = app.get("/api/v1/cases?limit=100", &app.admin_token).await?;
+        anyhow::ensure!(all.body["items"].as_array().map_or(0, Vec::len) == 5, "every case stays for the figures");
+
+        // Run again: nothing more is due.
+        let again = app.post_ok("/api/v1/retention/run", &app.admin_token, json!({}), 200).await?;
+        anyhow::ensure!(expected(&again) == (json!(0), json!(0), json!(1)), "{again}");
+        let audit = app.get("/api/v1/audit-events?action=retention.applied", &app.admin_token).await?;
+        anyhow::ensure!(audit.body["items"].as_array().map_or(0, Vec::len) >= 1, "{}", audit.text);
         Ok(())
     }
 }

@@ -68,6 +68,20 @@ pub struct PrivacySettings {
     pub ask_consent: bool,
     /// Overrides of `ask_consent` per channel, e.g. `{"email": false}`.
     pub channels: std::collections::BTreeMap<String, bool>,
+    /// How long the unit's cases keep people's data.
+    pub retention: Retention,
+    /// Overrides of `retention` per channel.
+    pub channel_retention: std::collections::BTreeMap<String, Retention>,
+}
+
+/// How long cases keep people's data; none keeps it.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Cases resolved or closed this many months ago are anonymised.
+    pub anonymise_after_months: Option<u32>,
+    /// Files messages carry are removed this many months after they were sent.
+    pub files_after_months: Option<u32>,
 }
 
 impl PrivacySettings {
@@ -75,7 +89,21 @@ impl PrivacySettings {
         for name in self.channels.keys() {
             super::Channel::parse(&format!("{field}.channels"), name)?;
         }
+        for name in self.channel_retention.keys() {
+            super::Channel::parse(&format!("{field}.channel_retention"), name)?;
+        }
+        let rules = std::iter::once(&self.retention).chain(self.channel_retention.values());
+        for months in rules.flat_map(|r| [r.anonymise_after_months, r.files_after_months]).flatten() {
+            if !(1..=1200).contains(&months) {
+                return Err(super::Error::invalid(format!("{field}.retention"), "months must be 1 to 1200"));
+            }
+        }
         Ok(())
+    }
+
+    /// The retention of the unit's cases on `channel`.
+    pub fn retention_on(&self, channel: super::Channel) -> Retention {
+        self.channel_retention.get(channel.as_str()).copied().unwrap_or(self.retention)
     }
 
     /// Whether the host asks for the authorisation on `channel`.

@@ -628,3 +628,64 @@ pub async fn lift_case_hold(
     store::erasure::hold_case(&state.store, &Actor::from(&auth.0), id, None).await?;
     Ok(HttpResponse::Ok().json(CaseHoldDto { case_id: id.0, legal_hold: None }))
 }
+
+#[derive(Deserialize, ToSchema, Default)]
+#[serde(deny_unknown_fields)]
+pub struct RunRetention {
+    /// Only say what a run would do.
+    #[serde(default)]
+    pub dry_run: bool,
+}
+
+/// What a retention run did (or would do) in one unit.
+#[derive(Serialize, ToSchema)]
+pub struct RetentionUnitDto {
+    pub unit_id: uuid::Uuid,
+    pub unit: String,
+    /// Cases whose people's data was anonymised.
+    pub cases_anonymised: u64,
+    /// Kept files removed from messages.
+    pub files_removed: u64,
+    /// Cases left alone because a legal hold keeps them.
+    pub held: u64,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RetentionDto {
+    pub dry_run: bool,
+    pub units: Vec<RetentionUnitDto>,
+}
+
+/// Applies every unit's retention policy now (admins; it also runs daily):
+/// cases resolved or closed longer ago than the unit's
+/// `privacy.retention.anonymise_after_months` are anonymised, files older
+/// than `files_after_months` removed, per channel where a channel says
+/// otherwise; whatever a legal hold keeps is left and counted. `dry_run`
+/// only reports.
+#[utoipa::path(
+    tag = "contacts",
+    request_body = RunRetention,
+    responses((status = 200, body = RetentionDto), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/retention/run")]
+pub async fn run_retention(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: Json<RunRetention>,
+) -> Result<HttpResponse, ApiError> {
+    require(auth.0.is_admin(), "only admins run the retention policies")?;
+    let dry_run = body.0.dry_run;
+    let reports = crate::privacy::retention(&state.store, &state.attachments, dry_run).await?;
+    let units = reports
+        .into_iter()
+        .map(|r| RetentionUnitDto {
+            unit_id: r.unit_id,
+            unit: r.unit,
+            cases_anonymised: r.cases_anonymised,
+            files_removed: r.files_removed,
+            held: r.held,
+        })
+        .collect();
+    Ok(HttpResponse::Ok().json(RetentionDto { dry_run, units }))
+}

@@ -75,6 +75,7 @@ use error::ApiError;
         data_request::get_data_request, data_request::answer_data_request, data_request::export_data_request,
         data_request::download_export, data_request::erase_data_request, data_request::hold_contact,
         data_request::lift_contact_hold, data_request::hold_case, data_request::lift_case_hold,
+        data_request::run_retention,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
         case::list_tags,
         routing::claim_case, routing::transfer_case, routing::list_agents, routing::get_me, routing::set_presence,
@@ -244,6 +245,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(data_request::lift_contact_hold)
                 .service(data_request::hold_case)
                 .service(data_request::lift_case_hold)
+                .service(data_request::run_retention)
                 .service(case::list_cases)
                 .service(case::create_case)
                 .service(case::get_case)

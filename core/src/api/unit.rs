@@ -49,17 +49,56 @@ pub struct PrivacySettings {
     pub ask_consent: bool,
     /// Overrides of `ask_consent` per channel, e.g. `{"email": false}`.
     pub channels: std::collections::BTreeMap<String, bool>,
+    /// How long the unit's cases keep people's data (none: kept).
+    pub retention: Retention,
+    /// Overrides of `retention` per channel, e.g. `{"webchat": {"anonymise_after_months": 6}}`.
+    pub channel_retention: std::collections::BTreeMap<String, Retention>,
+}
+
+/// How long cases keep people's data, applied daily by the retention job.
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Retention {
+    /// Cases resolved or closed this many months ago are anonymised.
+    pub anonymise_after_months: Option<u32>,
+    /// Files messages carry are removed this many months after they were sent.
+    pub files_after_months: Option<u32>,
+}
+
+impl From<privacy::Retention> for Retention {
+    fn from(r: privacy::Retention) -> Self {
+        Retention { anonymise_after_months: r.anonymise_after_months, files_after_months: r.files_after_months }
+    }
+}
+
+impl From<Retention> for privacy::Retention {
+    fn from(r: Retention) -> Self {
+        privacy::Retention {
+            anonymise_after_months: r.anonymise_after_months,
+            files_after_months: r.files_after_months,
+        }
+    }
 }
 
 impl From<privacy::PrivacySettings> for PrivacySettings {
     fn from(p: privacy::PrivacySettings) -> Self {
-        PrivacySettings { ask_consent: p.ask_consent, channels: p.channels }
+        PrivacySettings {
+            ask_consent: p.ask_consent,
+            channels: p.channels,
+            retention: p.retention.into(),
+            channel_retention: p.channel_retention.into_iter().map(|(k, r)| (k, r.into())).collect(),
+        }
     }
 }
 
 impl PrivacySettings {
     fn parse(self, field: &str) -> Result<privacy::PrivacySettings, crate::domain::Error> {
-        let settings = privacy::PrivacySettings { ask_consent: self.ask_consent, channels: self.channels };
+        let settings = privacy::PrivacySettings {
+            ask_consent: self.ask_consent,
+            channels: self.channels,
+            retention: self.retention.into(),
+            channel_retention: self.channel_retention.into_iter().map(|(k, r)| (k, r.into())).collect(),
+        };
         settings.validate(field)?;
         Ok(settings)
     }

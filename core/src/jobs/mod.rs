@@ -101,6 +101,12 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::CaseWake) => crate::routing::wake(services, &job).await,
         Some(JobKind::PrivacyExport) => crate::privacy::export(services, &job).await,
         Some(JobKind::PrivacyErase) => crate::privacy::erase(services, &job).await,
+        Some(JobKind::Retention) => {
+            match crate::privacy::retention(&services.store, &services.attachments, false).await {
+                Ok(_) => Outcome::Done,
+                Err(e) => Outcome::Retry(e.to_string()),
+            }
+        }
         None => Outcome::Dead(format!("no handler for job kind `{kind}`")),
     };
     let max_attempts = known.map_or(1, |kind| max_attempts(services, kind));

@@ -49,6 +49,8 @@ pub mod entity {
         pub webchat_visitor: Option<Uuid>,
         /// Why the case must be kept (see `store::erasure`).
         pub legal_hold: Option<String>,
+        /// When the retention policy anonymised it (`store::retention`).
+        pub anonymised_at: Option<DateTimeUtc>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -130,6 +132,7 @@ fn to_active(case: &Case) -> entity::ActiveModel {
         search_text: Set(Some(super::search_text::fold(&case.subject))),
         webchat_visitor: sea_orm::ActiveValue::NotSet,
         legal_hold: sea_orm::ActiveValue::NotSet,
+        anonymised_at: sea_orm::ActiveValue::NotSet,
     }
 }
 

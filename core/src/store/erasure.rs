@@ -45,7 +45,7 @@ pub async fn hold_of(conn: &impl ConnectionTrait, id: ContactId) -> Result<Optio
 }
 
 /// The people whose data goes: the contact and the records merged into it.
-async fn people(conn: &impl ConnectionTrait, id: ContactId) -> Result<Vec<crate::domain::Contact>> {
+pub(super) async fn people(conn: &impl ConnectionTrait, id: ContactId) -> Result<Vec<crate::domain::Contact>> {
     let mut people = vec![contact::get(conn, &contact::Visibility::All, id).await?];
     people.extend(contact::merged_into(conn, id).await?);
     Ok(people)
@@ -133,20 +133,22 @@ pub async fn start(store: &Store, actor: &Actor, id: ContactId) -> Result<Report
         },
     )
     .await?;
-    audit::record(
-        &*tx,
-        audit::Entry {
-            actor,
-            action: "contact.erasure_started",
-            target_kind: "contact",
-            target_id: id.to_string(),
-            unit_id: None,
-            details: serde_json::to_value(&report).unwrap_or_default(),
-        },
-    )
-    .await?;
+    record(&*tx, actor, "contact.erasure_started", id, serde_json::to_value(&report).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(report)
+}
+
+/// An audit entry about the erasure of a person.
+async fn record(
+    conn: &impl ConnectionTrait,
+    actor: &Actor,
+    action: &str,
+    id: ContactId,
+    details: serde_json::Value,
+) -> Result<()> {
+    let entry =
+        audit::Entry { actor, action, target_kind: "contact", target_id: id.to_string(), unit_id: None, details };
+    audit::record(conn, entry).await
 }
 
 /// Whether an erasure of `id` was started and has not finished.
@@ -249,18 +251,7 @@ pub async fn finish(store: &Store, id: ContactId) -> Result<Report> {
         let case = super::case::get(conn, None, case.id).await?;
         super::live::publish_in(conn, super::case::live_event("case.updated", &case, None)).await?;
     }
-    audit::record(
-        conn,
-        audit::Entry {
-            actor: &Actor::System,
-            action: "contact.erased",
-            target_kind: "contact",
-            target_id: id.to_string(),
-            unit_id: None,
-            details: serde_json::to_value(&report).unwrap_or_default(),
-        },
-    )
-    .await?;
+    record(conn, &Actor::System, "contact.erased", id, serde_json::to_value(&report).unwrap_or_default()).await?;
     tx.commit().await?;
     Ok(report)
 }
@@ -268,7 +259,7 @@ pub async fn finish(store: &Store, id: ContactId) -> Result<Report> {
 /// One case: the person's messages become [`ERASED`], staff's lose the
 /// person's data, files are dropped from the messages, the subject goes,
 /// and the web-chat visitor's token no longer reads it.
-async fn erase_case(conn: &impl ConnectionTrait, id: CaseId, names: &[&str]) -> Result<()> {
+pub(super) async fn erase_case(conn: &impl ConnectionTrait, id: CaseId, names: &[&str]) -> Result<()> {
     for m in message::of_case(conn, id).await? {
         let body = if m.author_kind == AuthorKind::Contact { ERASED.to_owned() } else { erase_from(&m.body, names) };
         let mut model: message::entity::ActiveModel =
@@ -299,18 +290,7 @@ pub async fn cancel(store: &Store, id: ContactId, reason: &str) -> Result<()> {
         .filter(contact::entity::Column::ErasedAt.is_null())
         .exec(&*tx)
         .await?;
-    audit::record(
-        &*tx,
-        audit::Entry {
-            actor: &Actor::System,
-            action: "contact.erasure_stopped",
-            target_kind: "contact",
-            target_id: id.to_string(),
-            unit_id: None,
-            details: serde_json::json!({ "reason": reason }),
-        },
-    )
-    .await?;
+    record(&*tx, &Actor::System, "contact.erasure_stopped", id, serde_json::json!({ "reason": reason })).await?;
     tx.commit().await
 }
 

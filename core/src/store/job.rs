@@ -70,10 +70,12 @@ pub enum JobKind {
     PrivacyExport,
     /// Erase a person's data (an erasure request).
     PrivacyErase,
+    /// Apply the units' retention policies.
+    Retention,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 12] = [
+    pub const ALL: [JobKind; 13] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -86,6 +88,7 @@ impl JobKind {
         JobKind::CaseWake,
         JobKind::PrivacyExport,
         JobKind::PrivacyErase,
+        JobKind::Retention,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -102,6 +105,7 @@ impl JobKind {
             JobKind::CaseWake => "case.wake",
             JobKind::PrivacyExport => "privacy.export",
             JobKind::PrivacyErase => "privacy.erase",
+            JobKind::Retention => "privacy.retention",
         }
     }
 

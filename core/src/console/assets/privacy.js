@@ -136,3 +136,33 @@ export function contactRequests(contactId, requests, reload) {
     h('button', { type: 'button', class: 'ghost', id: 'file-request', onclick: open }, t('privacy.file')),
   ];
 }
+
+// A unit's data-protection settings, for its supervisors: whether the host
+// asks for the authorisation, and how long cases keep people's data (per
+// channel overrides stay as the API set them).
+export function unitPrivacyForm(unit, reload) {
+  const p = unit.privacy;
+  const ask = h('input', { type: 'checkbox', id: 'privacy-ask', checked: p.ask_consent });
+  const months = (id, value) => h('input', { type: 'number', id, min: 1, max: 1200, value: value == null ? '' : String(value) });
+  const anonymise = months('privacy-anonymise', p.retention.anonymise_after_months);
+  const files = months('privacy-files', p.retention.files_after_months);
+  const number = (input) => (input.value === '' ? null : Number(input.value));
+  return h(
+    'form',
+    {
+      class: 'privacy',
+      onsubmit: async (e) => {
+        e.preventDefault();
+        const privacy = { ...p, ask_consent: ask.checked, retention: { anonymise_after_months: number(anonymise), files_after_months: number(files) } };
+        if (await attempt(() => api('PATCH', `/units/${unit.id}`, { privacy }), t('saved'))) await reload();
+      },
+    },
+    h('h2', null, t('privacy.unit_title')),
+    h('p', null, ask, h('label', { for: 'privacy-ask' }, t('privacy.ask_consent'))),
+    h('label', { for: 'privacy-anonymise' }, t('privacy.anonymise_after')),
+    anonymise,
+    h('label', { for: 'privacy-files' }, t('privacy.files_after')),
+    files,
+    h('button', { type: 'submit', id: 'save-privacy' }, t('save')),
+  );
+}

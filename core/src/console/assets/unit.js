@@ -1,6 +1,7 @@
 // A unit, for its supervisors: agents, queue, hours, routing, canned
 // responses, custom fields, protocols and knowledge base.
 
+import { unitPrivacyForm } from './privacy.js';
 import { Problem, api, attempt, ctx, debounce, h, labelled, query, select, supervises, t, toast, when } from './lib.js';
 import { schemaForm } from './admin.js';
 
@@ -305,6 +306,7 @@ export async function unitView(unitId) {
         h('section', { class: 'panel' }, hoursForm(unit), routingForm(unit)),
         cannedPanel(canned),
         fieldsPanel(unit),
+        h('section', { class: 'panel' }, unitPrivacyForm(unit, load)),
         protocolsPanel(protocols),
         kbPanel(bases),
       ),
