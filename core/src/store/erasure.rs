@@ -171,24 +171,12 @@ pub async fn finish(store: &Store, id: ContactId) -> Result<Report> {
     }
     let (report, files) = plan(conn, id).await?;
     let people = people(conn, id).await?;
-    let mut names: Vec<String> = vec![];
-    for p in &people {
-        names.extend(p.name.clone());
-        names.extend(p.identities.iter().map(|i| i.value.clone()));
-    }
-    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    let words = identifying_words(&people);
+    let names: Vec<&str> = words.iter().map(String::as_str).collect();
     let cases = super::case::of_contact(conn, id).await?;
     let case_ids: Vec<uuid::Uuid> = cases.iter().map(|c| c.id.0).collect();
     for case in &cases {
         erase_case(conn, case.id, &names).await?;
-    }
-    for note in
-        message::note::Entity::find().filter(message::note::Column::CaseId.is_in(case_ids.clone())).all(conn).await?
-    {
-        let body = erase_from(&note.body, &names);
-        let mut model: message::note::ActiveModel = note.into();
-        model.body = Set(body);
-        model.update(conn).await?;
     }
     super::survey::entity::Entity::update_many()
         .col_expr(super::survey::entity::Column::Comment, Expr::value(Option::<String>::None))
@@ -256,9 +244,20 @@ pub async fn finish(store: &Store, id: ContactId) -> Result<Report> {
     Ok(report)
 }
 
-/// One case: the person's messages become [`ERASED`], staff's lose the
-/// person's data, files are dropped from the messages, the subject goes,
-/// and the web-chat visitor's token no longer reads it.
+/// What identifies the people being erased: every name and identity value.
+pub(super) fn identifying_words(people: &[crate::domain::Contact]) -> Vec<String> {
+    let mut words = vec![];
+    for p in people {
+        words.extend(p.name.clone());
+        words.extend(p.identities.iter().map(|i| i.value.clone()));
+    }
+    words
+}
+
+/// One case: the person's messages become [`ERASED`], staff's messages
+/// and notes lose the person's data, files are dropped from the messages,
+/// survey comments and the subject go, and the web-chat visitor's token no
+/// longer reads it.
 pub(super) async fn erase_case(conn: &impl ConnectionTrait, id: CaseId, names: &[&str]) -> Result<()> {
     for m in message::of_case(conn, id).await? {
         let body = if m.author_kind == AuthorKind::Contact { ERASED.to_owned() } else { erase_from(&m.body, names) };
@@ -277,6 +276,17 @@ pub(super) async fn erase_case(conn: &impl ConnectionTrait, id: CaseId, names: &
     model.search_text = Set(Some(search_text::fold(ERASED)));
     model.webchat_visitor = Set(None);
     model.update(conn).await?;
+    for note in message::note::Entity::find().filter(message::note::Column::CaseId.eq(id.0)).all(conn).await? {
+        let body = erase_from(&note.body, names);
+        let mut model: message::note::ActiveModel = note.into();
+        model.body = Set(body);
+        model.update(conn).await?;
+    }
+    super::survey::entity::Entity::update_many()
+        .col_expr(super::survey::entity::Column::Comment, Expr::value(Option::<String>::None))
+        .filter(super::survey::entity::Column::CaseId.eq(id.0))
+        .exec(conn)
+        .await?;
     Ok(())
 }
 

@@ -171,25 +171,9 @@ pub async fn apply(store: &Store, due: &Due) -> Result<()> {
         }
     }
     for (case, contact) in &due.cases {
-        let people = erasure::people(conn, *contact).await?;
-        let mut names: Vec<String> = vec![];
-        for p in &people {
-            names.extend(p.name.clone());
-            names.extend(p.identities.iter().map(|i| i.value.clone()));
-        }
-        let names: Vec<&str> = names.iter().map(String::as_str).collect();
+        let words = erasure::identifying_words(&erasure::people(conn, *contact).await?);
+        let names: Vec<&str> = words.iter().map(String::as_str).collect();
         erasure::erase_case(conn, *case, &names).await?;
-        for note in message::note::Entity::find().filter(message::note::Column::CaseId.eq(case.0)).all(conn).await? {
-            let body = crate::domain::privacy::erase_from(&note.body, &names);
-            let mut model: message::note::ActiveModel = note.into();
-            model.body = Set(body);
-            model.update(conn).await?;
-        }
-        super::survey::entity::Entity::update_many()
-            .col_expr(super::survey::entity::Column::Comment, Expr::value(Option::<String>::None))
-            .filter(super::survey::entity::Column::CaseId.eq(case.0))
-            .exec(conn)
-            .await?;
         super::case::entity::Entity::update_many()
             .col_expr(super::case::entity::Column::AnonymisedAt, Expr::value(now))
             .filter(super::case::entity::Column::Id.eq(case.0))
