@@ -179,6 +179,8 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     crate::jobs::every(services.clone(), config.privacy.retention_every_secs, crate::store::job::JobKind::Retention);
     crate::live::spawn(services.store.clone(), services.live.clone());
     crate::store::search_text::spawn_backfill(services.store.clone());
+    let every = std::time::Duration::from_millis(config.reports.refresh_every_ms);
+    crate::store::report::spawn_refresher(services.store.clone(), every);
     let data = state.clone();
     let server = HttpServer::new(move || {
         App::new()

@@ -48,6 +48,26 @@ pub struct Config {
     pub streams: StreamsConfig,
     /// Data-subject requests: who answers them and in how long.
     pub privacy: PrivacyConfig,
+    /// Reports: the timezone their periods are cut in, how fresh they are.
+    pub reports: ReportsConfig,
+}
+
+/// Reports.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ReportsConfig {
+    /// IANA timezone of the institution: a report's days, weeks and months
+    /// begin at midnight there unless the request names another.
+    pub timezone: String,
+    /// How often, in milliseconds, the figures of changed cases are looked
+    /// for when none were waiting (the most a report lags behind when idle).
+    pub refresh_every_ms: u64,
+}
+
+impl Default for ReportsConfig {
+    fn default() -> Self {
+        ReportsConfig { timezone: "America/Bogota".into(), refresh_every_ms: 1000 }
+    }
 }
 
 /// Data-subject requests (habeas data) and retention.
@@ -324,6 +344,7 @@ impl Default for Config {
             presence: PresenceConfig::default(),
             streams: StreamsConfig::default(),
             privacy: PrivacyConfig::default(),
+            reports: ReportsConfig::default(),
         }
     }
 }
@@ -632,6 +653,12 @@ impl Config {
             && let Err(message) = crate::secrets::SecretBox::from_base64(key.expose())
         {
             return invalid("secrets_key", message);
+        }
+        if self.reports.timezone.parse::<chrono_tz::Tz>().is_err() {
+            return invalid("reports.timezone", format!("`{}` is not an IANA timezone", self.reports.timezone));
+        }
+        if !(50..=60_000).contains(&self.reports.refresh_every_ms) {
+            return invalid("reports.refresh_every_ms", "must be between 50 and 60000".into());
         }
         if !(1..=300).contains(&self.streams.heartbeat_secs) {
             return invalid("streams.heartbeat_secs", "must be between 1 and 300".into());

@@ -20,6 +20,7 @@ pub mod markdown;
 pub mod plugins;
 pub mod privacy;
 pub mod private_fs;
+pub mod reports;
 pub mod routing;
 pub mod search;
 pub mod secrets;

@@ -55,10 +55,26 @@ enum Command {
         #[command(flatten)]
         common: ConfigArgs,
     },
+    /// Reports' figures: `rebuild` works out every case's facts again from
+    /// its timeline (after an upgrade that changes a definition, or a
+    /// restore). Safe while servers run.
+    Reports {
+        #[command(subcommand)]
+        command: ReportsCommand,
+    },
     /// Work with plugins locally, without a server.
     Plugin {
         #[command(subcommand)]
         command: PluginCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ReportsCommand {
+    /// Work out the facts of every case again.
+    Rebuild {
+        #[command(flatten)]
+        common: ConfigArgs,
     },
 }
 
@@ -232,6 +248,18 @@ fn run() -> anyhow::Result<()> {
                 let search = app::open_search(&config).await?;
                 let report = search.rebuild(&store).await?;
                 writeln!(std::io::stdout(), "search index rebuilt: {} articles", report.documents)?;
+                Ok(())
+            })
+        }
+        Command::Reports { command: ReportsCommand::Rebuild { common } } => {
+            let config = common.load()?;
+            init_logs(&config);
+            runtime.block_on(async {
+                let store = app::open_store(&config).await?;
+                let started = std::time::Instant::now();
+                let cases = store::report::rebuild(&store).await?;
+                let secs = started.elapsed().as_secs_f64();
+                writeln!(std::io::stdout(), "report figures rebuilt: {cases} cases in {secs:.1} s")?;
                 Ok(())
             })
         }

@@ -30,6 +30,7 @@ mod m20261207_000023_consent_asking;
 mod m20261207_000024_data_requests;
 mod m20261207_000025_erasure;
 mod m20261207_000026_case_retention;
+mod m20261208_000027_case_facts;
 
 pub struct Migrator;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000024_data_requests::Migration),
             Box::new(m20261207_000025_erasure::Migration),
             Box::new(m20261207_000026_case_retention::Migration),
+            Box::new(m20261208_000027_case_facts::Migration),
         ]
     }
 }

@@ -211,6 +211,22 @@ fn rows() -> Vec<Row> {
             scope: "contacts:read",
             allowed: UNIT_A,
         },
+        // Reports: staff see their own figures (empty for another unit's
+        // agent, never an error that tells anything exists), tokens need cases:read.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/reports/volume?group_by=unit".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/reports/agents?unit_id={}&format=csv", f.unit_a),
+            body: none,
+            scope: "cases:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
         Row {
             method: Method::GET,
             path: |_| "/api/v1/data-requests".into(),
@@ -649,6 +665,23 @@ on_both! {
             let reply = app.get(&path, &agent_b).await?;
             anyhow::ensure!(reply.status == 200, "{path}: {}", reply.text);
             anyhow::ensure!(reply.body["items"].as_array().is_some_and(|i| i.is_empty()), "{path} leaked: {}", reply.text);
+        }
+        // Reports count unit A's case for unit A's supervisor, and nothing of
+        // it for unit B's agent, whatever the filters.
+        let supervisor_a = f.tokens.iter().find(|(w, _)| *w == SupervisorA).and_then(|(_, t)| t.clone()).unwrap_or_default();
+        let cases = |body: &Value| body["rows"].as_array().into_iter().flatten().map(|r| r[0].as_i64().unwrap_or(0)).sum::<i64>();
+        let counted = ventanilla_tests::eventually(std::time::Duration::from_secs(20), || async {
+            let body = app.get("/api/v1/reports/volume", &supervisor_a).await.ok()?.body;
+            (cases(&body) > 0).then_some(())
+        }).await;
+        anyhow::ensure!(counted.is_some(), "unit A's supervisor never saw the case in reports");
+        for path in ["/api/v1/reports/volume".to_owned(), format!("/api/v1/reports/volume?unit_id={}", f.unit_a),
+                     format!("/api/v1/reports/agents?agent_id={}", f.agent_a), "/api/v1/reports/topics".to_owned()] {
+            let reply = app.get(&path, &agent_b).await?;
+            anyhow::ensure!(reply.status == 200, "{path}: {}", reply.text);
+            let leaked = reply.body["rows"].as_array().into_iter().flatten()
+                .any(|r| r.as_array().into_iter().flatten().any(|c| c.as_str() == Some(&f.agent_a)) || r.as_array().and_then(|r| r.iter().find(|c| c.is_number())).and_then(Value::as_i64).unwrap_or(0) > 0);
+            anyhow::ensure!(!leaked, "{path} leaked: {}", reply.text);
         }
         // The same searches do find the case for unit A's agent.
         let agent_a = f.tokens.iter().find(|(w, _)| *w == AgentA).and_then(|(_, t)| t.clone()).unwrap_or_default();

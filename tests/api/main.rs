@@ -30,6 +30,7 @@ mod operations;
 mod plugin_runtime;
 mod plugins;
 mod protocols;
+mod reports;
 mod routing;
 mod saved_views;
 mod scale_out;

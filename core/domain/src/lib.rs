@@ -19,6 +19,7 @@ pub mod message;
 pub mod plugin;
 pub mod principal;
 pub mod privacy;
+pub mod report;
 pub mod routing;
 pub mod sla;
 pub mod survey;

@@ -29,6 +29,7 @@ pub mod plugin;
 pub mod plugin_install;
 pub mod principal_cache;
 pub mod ratelimit;
+pub mod report;
 pub mod routing;
 pub mod schema;
 pub mod sign_in_guard;
@@ -83,6 +84,7 @@ use error::ApiError;
         canned::list_canned, canned::create_canned, canned::update_canned, canned::delete_canned,
         view::list_views, view::create_view, view::update_view, view::delete_view,
         survey::list_surveys, survey::survey_summary,
+        report::get_report,
         bot_outcome::list_bot_conversations, bot_outcome::bot_summary,
         message::list_messages, message::create_message, message::retry_message, message::list_failed_deliveries,
         message::list_notes, message::create_note, message::reply_options,
@@ -114,6 +116,7 @@ use error::ApiError;
         (name = "contacts", description = "People who write in, their identities and consent"),
         (name = "cases", description = "Cases, their messages, notes and tags"),
         (name = "routing", description = "Queues, agents' presence and capacity, and live events for consoles"),
+        (name = "reports", description = "Figures of the cases opened in a period: volumes, times, SLAs, satisfaction, the bot, topics"),
         (name = "surveys", description = "Satisfaction surveys and bot conversation outcomes, and their figures"),
         (name = "api-tokens", description = "Tokens for external systems"),
         (name = "audit", description = "Who did what"),
@@ -268,6 +271,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(view::create_view)
                 .service(view::update_view)
                 .service(view::delete_view)
+                .service(report::get_report)
                 .service(survey::survey_summary)
                 .service(survey::list_surveys)
                 .service(bot_outcome::bot_summary)

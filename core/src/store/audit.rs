@@ -39,7 +39,14 @@ pub struct Entry<'a> {
     pub details: serde_json::Value,
 }
 
+/// Writes `entry`. An entry about a case is a step of its timeline, which
+/// reports read: the case's figures are marked due in the same transaction.
 pub async fn record(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<()> {
+    if entry.target_kind == "case"
+        && let Ok(case) = entry.target_id.parse::<uuid::Uuid>()
+    {
+        super::report::mark_in(conn, case).await?;
+    }
     entity::ActiveModel {
         id: Set(AuditEventId::new().0),
         at: Set(super::now()),

@@ -272,7 +272,12 @@ pub async fn create_in(
             target_kind: "case",
             target_id: case.id.to_string(),
             unit_id: Some(case.unit_id),
-            details: serde_json::json!({ "number": case.number, "channel": case.channel.as_str() }),
+            details: serde_json::json!({
+                "number": case.number,
+                "channel": case.channel.as_str(),
+                "status": case.status.as_str(),
+                "assignee_id": case.assignee_id,
+            }),
         },
     )
     .await?;

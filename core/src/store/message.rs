@@ -204,6 +204,22 @@ pub async fn add_in(
     }
     case.updated_at = now;
     super::case::save_in(conn, case).await?;
+    if case.status != status_before {
+        // The person's message moved the case (back to its agent, or
+        // reopened): a step of its timeline like any other change.
+        audit::record(
+            conn,
+            audit::Entry {
+                actor,
+                action: "case.status_changed",
+                target_kind: "case",
+                target_id: case.id.to_string(),
+                unit_id: Some(case.unit_id),
+                details: serde_json::json!({ "from": status_before.as_str(), "to": case.status.as_str() }),
+            },
+        )
+        .await?;
+    }
     if case.status != status_before || snoozed_before != case.snoozed_until {
         super::live::publish_in(conn, super::case::live_event("case.updated", case, None)).await?;
     }

@@ -32,6 +32,7 @@ pub mod plugin_install;
 pub mod plugin_kv;
 pub mod plugin_secret;
 pub mod refresh_token;
+pub mod report;
 pub mod retention;
 pub mod routing;
 pub mod saved_view;

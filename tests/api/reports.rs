@@ -1,0 +1,338 @@
+//! Reports: each measure on a scripted history with known answers (cases
+//! opened and answered at chosen times, across business hours and a
+//! holiday, a bot hand-off, a transfer, a reopening, a wait on the person),
+//! the same cells as JSON, CSV and XLSX, and who sees which figures.
+//!
+//! The history is made through the API, so the timeline is the one the
+//! server records; after each call its entries are moved to the chosen
+//! moment, and the figures are then worked out again from the timeline.
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Value, json};
+use ventanilla_tests::{TestApp, eventually, on_both, spawn_app};
+
+/// Monday to Friday, 08:00 to 17:00 in Bogotá; closed on Monday 23 March 2026.
+fn office_hours() -> Value {
+    let weekly: Vec<Value> = ["mon", "tue", "wed", "thu", "fri"]
+        .iter()
+        .map(|d| json!({"day": d, "open": "08:00", "close": "17:00"}))
+        .collect();
+    json!({"weekly": weekly, "holidays": ["2026-03-23"]})
+}
+
+/// A moment of March 2026 in Bogotá.
+fn bog(day: u32, hour: u32, minute: u32) -> DateTime<Utc> {
+    chrono_tz::America::Bogota.with_ymd_and_hms(2026, 3, day, hour, minute, 0).unwrap().with_timezone(&Utc)
+}
+
+/// Moves what the last call wrote about `case` (its audit entries newer
+/// than `since`; its creation too, when `created`) to `at`.
+async fn at(app: &TestApp, case: &str, since: DateTime<Utc>, when: DateTime<Utc>, created: bool) -> anyhow::Result<()> {
+    use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+    use ventanilla::store::{audit, case as cases};
+    audit::entity::Entity::update_many()
+        .col_expr(audit::entity::Column::At, Expr::value(when))
+        .filter(audit::entity::Column::TargetKind.eq("case"))
+        .filter(audit::entity::Column::TargetId.eq(case))
+        .filter(audit::entity::Column::At.gt(since))
+        .exec(&app.store.db)
+        .await?;
+    if created {
+        cases::entity::Entity::update_many()
+            .col_expr(cases::entity::Column::CreatedAt, Expr::value(when))
+            .filter(cases::entity::Column::Id.eq(uuid::Uuid::parse_str(case)?))
+            .exec(&app.store.db)
+            .await?;
+    }
+    Ok(())
+}
+
+struct Scripted {
+    app: TestApp,
+    /// Everything the test wrote is newer than this.
+    since: DateTime<Utc>,
+}
+
+impl Scripted {
+    /// Opens a case at `when` with the person's first message.
+    async fn open(
+        &self,
+        token: &str,
+        unit: &str,
+        channel: &str,
+        status: &str,
+        when: DateTime<Utc>,
+    ) -> anyhow::Result<String> {
+        let case = self
+            .app
+            .post_ok(
+                "/api/v1/cases",
+                token,
+                json!({"subject": "Consulta", "channel": channel, "unit_id": unit, "status": status,
+                       "contact": {"name": "Persona", "identities": [{"channel": "email",
+                           "value": format!("p{}@correo.co", uuid::Uuid::new_v4().simple())}]},
+                       "first_message": {"body": "Hola, tengo una pregunta"}}),
+                201,
+            )
+            .await?;
+        let id = case["id"].as_str().unwrap_or_default().to_owned();
+        at(&self.app, &id, self.since, when, true).await?;
+        Ok(id)
+    }
+
+    async fn patch(&self, token: &str, case: &str, body: Value, when: DateTime<Utc>) -> anyhow::Result<()> {
+        let reply = self.app.patch(&format!("/api/v1/cases/{case}"), token, body).await?;
+        anyhow::ensure!(reply.status == 200, "{}", reply.text);
+        at(&self.app, case, self.since, when, false).await
+    }
+
+    async fn say(&self, token: &str, case: &str, author: &str, when: DateTime<Utc>) -> anyhow::Result<()> {
+        let body = json!({"body": "Mensaje", "author_kind": author});
+        self.app.post_ok(&format!("/api/v1/cases/{case}/messages"), token, body, 201).await?;
+        at(&self.app, case, self.since, when, false).await
+    }
+
+    async fn note(&self, token: &str, case: &str, when: DateTime<Utc>) -> anyhow::Result<()> {
+        self.app.post_ok(&format!("/api/v1/cases/{case}/notes"), token, json!({"body": "Revisado"}), 201).await?;
+        at(&self.app, case, self.since, when, false).await
+    }
+}
+
+/// The report's rows as maps of column to cell.
+fn rows(report: &Value) -> Vec<serde_json::Map<String, Value>> {
+    let columns: Vec<String> =
+        report["columns"].as_array().into_iter().flatten().filter_map(|c| c.as_str().map(str::to_owned)).collect();
+    report["rows"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|row| columns.iter().cloned().zip(row.as_array().cloned().unwrap_or_default()).collect())
+        .collect()
+}
+
+fn row_where<'a>(
+    rows: &'a [serde_json::Map<String, Value>],
+    column: &str,
+    value: &str,
+) -> anyhow::Result<&'a serde_json::Map<String, Value>> {
+    rows.iter()
+        .find(|r| r.get(column).and_then(Value::as_str) == Some(value))
+        .ok_or_else(|| anyhow::anyhow!("no row with {column} = {value} in {rows:?}"))
+}
+
+async fn report(app: &TestApp, token: &str, query: &str) -> anyhow::Result<Value> {
+    let reply = app.get(&format!("/api/v1/reports/{query}"), token).await?;
+    anyhow::ensure!(reply.status == 200, "{query}: {}", reply.text);
+    Ok(reply.body)
+}
+
+on_both! {
+    async fn each_measure_on_a_scripted_history(backend) {
+        let app = spawn_app(backend).await?;
+        let admin = app.admin_token.clone();
+        let hours = office_hours();
+        let unit = app.post_ok("/api/v1/units", &admin,
+            json!({"slug": "admisiones", "name": "Admisiones", "business_hours": hours}), 201).await?;
+        let unit = unit["id"].as_str().unwrap_or_default().to_owned();
+        let other = app.post_ok("/api/v1/units", &admin,
+            json!({"slug": "tesoreria", "name": "=Tesorería", "business_hours": office_hours()}), 201).await?;
+        let other = other["id"].as_str().unwrap_or_default().to_owned();
+        let (ana_id, ana) = app.create_member("ana@uni.edu.co", &unit, "agent").await?;
+        let (_, sara) = app.create_member("sara@uni.edu.co", &unit, "supervisor").await?;
+        let (_, teo) = app.create_member("teo@uni.edu.co", &other, "agent").await?;
+        let bot = app.create_token(&["cases:write"]).await?;
+        let s = Scripted { since: Utc::now() - chrono::Duration::seconds(1), app };
+        let app = &s.app;
+
+        // A: Friday 20 March 16:30, answered on Tuesday 24 (Monday is a
+        // holiday), waits on the person two hours, resolved at 11:00.
+        let a = s.open(&admin, &unit, "whatsapp", "queued", bog(20, 16, 30)).await?;
+        s.patch(&admin, &a, json!({"assignee_id": ana_id, "tags": ["-urgente"]}), bog(24, 8, 5)).await?;
+        s.say(&ana, &a, "agent", bog(24, 8, 15)).await?;
+        s.patch(&ana, &a, json!({"status": "waiting_on_contact"}), bog(24, 8, 15)).await?;
+        s.say(&ana, &a, "contact", bog(24, 10, 15)).await?;
+        s.note(&ana, &a, bog(24, 10, 45)).await?;
+        s.patch(&ana, &a, json!({"status": "resolved"}), bog(24, 11, 0)).await?;
+        // B: by e-mail, Wednesday 18 at 9:00, closed unanswered at 9:20.
+        let b = s.open(&admin, &unit, "email", "queued", bog(18, 9, 0)).await?;
+        s.patch(&admin, &b, json!({"status": "closed"}), bog(18, 9, 20)).await?;
+        // C: the bot answers, hands off at 9:10, Ana takes it at 9:25 and
+        // answers at 9:30; still open.
+        let c = s.open(&admin, &unit, "webchat", "bot", bog(18, 9, 0)).await?;
+        s.say(&bot, &c, "bot", bog(18, 9, 1)).await?;
+        s.patch(&admin, &c, json!({"status": "queued"}), bog(18, 9, 10)).await?;
+        s.patch(&admin, &c, json!({"assignee_id": ana_id}), bog(18, 9, 25)).await?;
+        s.say(&ana, &c, "agent", bog(18, 9, 30)).await?;
+        // D: answered in five minutes, resolved, reopened by the person at
+        // 10:00, transferred to Tesorería, resolved there at 11:00.
+        let d = s.open(&admin, &unit, "whatsapp", "queued", bog(18, 9, 0)).await?;
+        s.say(&admin, &d, "agent", bog(18, 9, 5)).await?;
+        s.patch(&admin, &d, json!({"status": "resolved"}), bog(18, 9, 10)).await?;
+        s.say(&admin, &d, "contact", bog(18, 10, 0)).await?;
+        s.patch(&admin, &d, json!({"unit_id": other}), bog(18, 10, 5)).await?;
+        s.patch(&admin, &d, json!({"status": "resolved"}), bog(18, 11, 0)).await?;
+
+        let rebuilt = ventanilla::store::report::rebuild(&app.store).await?;
+        anyhow::ensure!(rebuilt >= 4, "rebuilt {rebuilt}");
+        let period = "from=2026-03-16&to=2026-03-24";
+
+        // Volumes by channel.
+        let volume = report(app, &admin, &format!("volume?{period}&group_by=channel")).await?;
+        let v = rows(&volume);
+        let whatsapp = row_where(&v, "channel", "whatsapp")?;
+        let expect = json!({"cases": 2, "ended": 2, "reopened": 1, "reopen_rate": 0.5, "transferred": 1,
+            "transfers": 1, "abandoned": 0, "abandon_rate": 0.0, "bot_started": 0, "bot_contained": 0,
+            "containment_rate": null, "agent_replies": 2, "notes": 1});
+        for (k, want) in expect.as_object().into_iter().flatten() {
+            anyhow::ensure!(whatsapp.get(k) == Some(want), "whatsapp {k}: {:?} != {want}", whatsapp.get(k));
+        }
+        let email = row_where(&v, "channel", "email")?;
+        anyhow::ensure!(email["abandoned"] == 1 && email["abandon_rate"] == 1.0, "{email:?}");
+        let webchat = row_where(&v, "channel", "webchat")?;
+        anyhow::ensure!(webchat["bot_started"] == 1 && webchat["ended"] == 0 && webchat["containment_rate"] == 0.0, "{webchat:?}");
+
+        // Response times, all cases together.
+        let response = report(app, &admin, &format!("response?{period}")).await?;
+        let r = &rows(&response)[0];
+        // First responses: A 3 days 15:45 (45 business minutes), C 20 min
+        // from the hand-off, D 5 min.
+        let friday_to_tuesday = (bog(24, 8, 15) - bog(20, 16, 30)).num_seconds();
+        let expect = json!({"cases": 4, "first_response_count": 3,
+            "first_response_median_s": 1200, "first_response_p90_s": friday_to_tuesday,
+            "first_response_mean_s": ((friday_to_tuesday + 1500) as f64 / 3.0).round() as i64,
+            "first_response_business_median_s": 1200, "first_response_business_p90_s": 2700,
+            "first_response_business_mean_s": 1400,
+            "assignment_count": 2, "assignment_business_median_s": 900, "assignment_business_p90_s": 2100,
+            "handoff_wait_count": 1, "handoff_wait_median_s": 900});
+        for (k, want) in expect.as_object().into_iter().flatten() {
+            anyhow::ensure!(r.get(k) == Some(want), "response {k}: {:?} != {want}", r.get(k));
+        }
+
+        // Resolution by week: all in ISO week 12 (A opened on the 20th).
+        let resolution = report(app, &admin, &format!("resolution?{period}&group_by=week")).await?;
+        let w = rows(&resolution);
+        anyhow::ensure!(w.len() == 1 && w[0]["week"] == "2026-W12", "{w:?}");
+        let friday_to_resolved = (bog(24, 11, 0) - bog(20, 16, 30)).num_seconds();
+        let expect = json!({"ended": 3, "reopen_rate": 0.3333, "resolution_count": 3,
+            "resolution_median_s": 7200, "resolution_p90_s": friday_to_resolved,
+            "resolution_business_median_s": 7200, "resolution_business_p90_s": 12600,
+            "handling_count": 3, "handling_business_p90_s": 3300,
+            "waiting_business_p90_s": 7200});
+        for (k, want) in expect.as_object().into_iter().flatten() {
+            anyhow::ensure!(w[0].get(k) == Some(want), "resolution {k}: {:?} != {want}", w[0].get(k));
+        }
+
+        // By agent: Ana owned A and C.
+        let agents = report(app, &admin, &format!("agents?{period}")).await?;
+        let by_agent = rows(&agents);
+        let ana_row = row_where(&by_agent, "agent_id", &ana_id)?;
+        anyhow::ensure!(ana_row["cases"] == 2 && ana_row["ended"] == 1 && ana_row["agent_replies"] == 2
+            && ana_row["notes"] == 1 && ana_row["agent"] == "ana@uni.edu.co", "{ana_row:?}");
+
+        // By unit, the transferred case counts in its last unit.
+        let by_unit = rows(&report(app, &admin, &format!("volume?{period}&group_by=unit")).await?);
+        anyhow::ensure!(row_where(&by_unit, "unit_id", &other)?["cases"] == 1, "{by_unit:?}");
+        anyhow::ensure!(row_where(&by_unit, "unit_id", &unit)?["cases"] == 3, "{by_unit:?}");
+
+        // A filter and a second dimension.
+        let filtered = rows(&report(app, &admin, &format!("volume?{period}&channel=whatsapp&group_by=day,unit")).await?);
+        anyhow::ensure!(filtered.len() == 2 && filtered.iter().all(|r| r.contains_key("day")), "{filtered:?}");
+
+        // Who sees what: Ana her cases, Sara her unit, Teo none of them.
+        let count = |body: Value| rows(&body).first().and_then(|r| r["cases"].as_i64()).unwrap_or(0);
+        anyhow::ensure!(count(report(app, &ana, &format!("volume?{period}")).await?) == 2);
+        anyhow::ensure!(count(report(app, &sara, &format!("volume?{period}")).await?) == 3);
+        anyhow::ensure!(count(report(app, &teo, &format!("volume?{period}")).await?) == 0);
+        let nosy = report(app, &teo, &format!("volume?{period}&unit_id={unit}")).await?;
+        anyhow::ensure!(count(nosy) == 0);
+
+        // CSV and XLSX carry the cells of the JSON; formula-like cells are text.
+        for query in [format!("response?{period}&group_by=channel"), format!("topics?{period}"),
+                      format!("volume?{period}&group_by=unit")] {
+            let json = report(app, &admin, &query).await?;
+            let csv = app.get(&format!("/api/v1/reports/{query}&format=csv"), &admin).await?;
+            anyhow::ensure!(csv.status == 200, "{}", csv.text);
+            let mut reader = csv::ReaderBuilder::new().has_headers(false).from_reader(csv.text.as_bytes());
+            let csv_rows: Vec<Vec<String>> = reader.records().map(|r| r.map(|r| r.iter().map(str::to_owned).collect())).collect::<Result<_, _>>()?;
+            let xlsx = app.client.get(app.url(&format!("/api/v1/reports/{query}&format=xlsx"))).bearer_auth(&admin).send().await?;
+            anyhow::ensure!(xlsx.status() == 200, "xlsx {}", xlsx.status());
+            let sheet = read_xlsx(&xlsx.bytes().await?)?;
+            anyhow::ensure!(csv_rows.len() == sheet.len(), "{} csv rows, {} sheet rows", csv_rows.len(), sheet.len());
+            let columns = json["columns"].as_array().cloned().unwrap_or_default();
+            anyhow::ensure!(csv_rows[0].len() == columns.len() && sheet[0] == csv_rows[0], "{:?} / {:?}", csv_rows[0], sheet[0]);
+            for (i, row) in json["rows"].as_array().into_iter().flatten().enumerate() {
+                for (j, cell) in row.as_array().into_iter().flatten().enumerate() {
+                    let (in_csv, in_sheet) = (&csv_rows[i + 1][j], &sheet[i + 1][j]);
+                    match cell {
+                        Value::Null => anyhow::ensure!(in_csv.is_empty() && in_sheet.is_empty(), "{query} {i},{j}"),
+                        Value::Number(n) => {
+                            let n = n.as_f64().unwrap_or_default();
+                            anyhow::ensure!(in_csv.parse::<f64>()? == n && in_sheet.parse::<f64>()? == n,
+                                "{query} {i},{j}: {n} vs {in_csv} / {in_sheet}");
+                        }
+                        Value::String(text) if text.starts_with(['=', '+', '-', '@']) => {
+                            anyhow::ensure!(*in_csv == format!("'{text}"), "{query}: unsafe cell {in_csv}");
+                            anyhow::ensure!(in_sheet == text, "{query}: {in_sheet}");
+                        }
+                        Value::String(text) => anyhow::ensure!(in_csv == text && in_sheet == text, "{query} {i},{j}"),
+                        other => anyhow::bail!("unexpected cell {other}"),
+                    }
+                }
+            }
+        }
+        let topics = rows(&report(app, &admin, &format!("topics?{period}")).await?);
+        anyhow::ensure!(row_where(&topics, "tag", "-urgente")?["cases"] == 1, "{topics:?}");
+
+        // Bad input names the field; an unknown report is 404.
+        let bad = app.get("/api/v1/reports/volume?from=ayer&group_by=week,day,unit&format=pdf", &admin).await?;
+        let fields: Vec<&str> = bad.body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+        anyhow::ensure!(bad.status == 422 && ["from", "group_by", "format"].iter().all(|f| fields.contains(f)), "{}", bad.text);
+        anyhow::ensure!(app.get("/api/v1/reports/ganancias", &admin).await?.status == 404);
+        Ok(())
+    }
+
+    async fn figures_follow_changes_as_they_happen(backend) {
+        let app = spawn_app(backend).await?;
+        let unit = app.create_unit("bienestar").await?;
+        let (_, ana) = app.create_member("ana@uni.edu.co", &unit, "agent").await?;
+        let case = app.create_case(&ana, &unit, "Cita").await?;
+        let id = case["id"].as_str().unwrap_or_default().to_owned();
+        app.post_ok(&format!("/api/v1/cases/{id}/messages"), &ana, json!({"body": "Con gusto"}), 201).await?;
+        // The refresher works the new facts out within moments.
+        let seen = eventually(std::time::Duration::from_secs(20), || async {
+            let body = report(&app, &app.admin_token, "response").await.ok()?;
+            let r = rows(&body).into_iter().next()?;
+            (r["first_response_count"] == 1 && body["pending_cases"] == 0).then_some(r)
+        }).await;
+        anyhow::ensure!(seen.is_some(), "{}", report(&app, &app.admin_token, "response").await?);
+        app.patch(&format!("/api/v1/cases/{id}"), &ana, json!({"status": "resolved"})).await?;
+        let ended = eventually(std::time::Duration::from_secs(20), || async {
+            let body = report(&app, &app.admin_token, "volume").await.ok()?;
+            (rows(&body).first()?["ended"] == 1).then_some(())
+        }).await;
+        anyhow::ensure!(ended.is_some(), "{}", report(&app, &app.admin_token, "volume").await?);
+        Ok(())
+    }
+}
+
+/// The cells of an XLSX file's first sheet, as text (numbers as written).
+fn read_xlsx(bytes: &[u8]) -> anyhow::Result<Vec<Vec<String>>> {
+    use calamine::{Data, Reader, Xlsx};
+    let mut book = Xlsx::new(std::io::Cursor::new(bytes.to_vec()))?;
+    let name = book.sheet_names().first().cloned().ok_or_else(|| anyhow::anyhow!("no sheet"))?;
+    let range = book.worksheet_range(&name)?;
+    Ok(range
+        .rows()
+        .map(|row| {
+            row.iter()
+                .map(|cell| match cell {
+                    Data::Empty => String::new(),
+                    Data::String(s) => s.clone(),
+                    Data::Float(f) => f.to_string(),
+                    Data::Int(i) => i.to_string(),
+                    other => other.to_string(),
+                })
+                .collect()
+        })
+        .collect())
+}
