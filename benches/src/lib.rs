@@ -4,6 +4,7 @@
 pub mod bot;
 pub mod console;
 pub mod ingest;
+pub mod reports;
 pub mod search;
 
 use anyhow::Context;

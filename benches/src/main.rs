@@ -104,6 +104,23 @@ enum BenchCommand {
         #[arg(long, default_value = "target/bench-bot")]
         work_dir: PathBuf,
     },
+    /// Report figures: report times on millions of cases (SQLite, and
+    /// PostgreSQL with `--postgres`), the lag of the figures after a burst,
+    /// and what keeping them costs case creation. Run in release mode.
+    Reports {
+        #[arg(long, default_value_t = 2_000_000)]
+        cases: usize,
+        #[arg(long, default_value_t = 20)]
+        runs: usize,
+        #[arg(long, default_value_t = 1_000)]
+        creations: usize,
+        #[arg(long, default_value_t = 2_500)]
+        burst: usize,
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value = "target/bench-reports")]
+        work_dir: PathBuf,
+    },
     /// Plugin host figures, using the hostile-bot test fixture's benchmark modes.
     Plugins {
         /// hostile_bot.wasm (built with `cargo build --release --target wasm32-wasip2 -p hostile-bot`).
@@ -163,6 +180,12 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        BenchCommand::Reports { cases, runs, creations, burst, postgres, work_dir } => runtime.block_on(async {
+            let options = ventanilla_bench::reports::Options { cases, runs, creations, burst, postgres, work_dir };
+            let report = ventanilla_bench::reports::run(&options).await?;
+            write!(std::io::stdout(), "{report}")?;
+            Ok(())
+        }),
         BenchCommand::Console { consoles, messages, postgres, work_dir } => runtime.block_on(async {
             let options = ventanilla_bench::console::Options { consoles, messages, postgres, work_dir };
             let report = ventanilla_bench::console::run(&options).await?;

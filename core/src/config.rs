@@ -50,6 +50,30 @@ pub struct Config {
     pub privacy: PrivacyConfig,
     /// Reports: the timezone their periods are cut in, how fresh they are.
     pub reports: ReportsConfig,
+    /// Event subscriptions: how their webhooks are sent.
+    pub webhooks: WebhooksConfig,
+}
+
+/// Outbound webhooks of event subscriptions.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct WebhooksConfig {
+    /// Tries per event before it is a dead letter (2 s, 4 s, 8 s... apart,
+    /// capped at an hour: 10 tries span about 17 minutes).
+    pub attempts: i32,
+    /// How long a receiver has to answer, in seconds.
+    pub timeout_secs: u64,
+    /// Allows `http://` receivers and private, loopback and link-local
+    /// addresses (a receiver on the same machine or network). Off: only
+    /// `https://` to public addresses, so a subscription cannot be used
+    /// to reach inside the institution's network.
+    pub allow_private_addresses: bool,
+}
+
+impl Default for WebhooksConfig {
+    fn default() -> Self {
+        WebhooksConfig { attempts: 10, timeout_secs: 10, allow_private_addresses: false }
+    }
 }
 
 /// Reports.
@@ -345,6 +369,7 @@ impl Default for Config {
             streams: StreamsConfig::default(),
             privacy: PrivacyConfig::default(),
             reports: ReportsConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -659,6 +684,12 @@ impl Config {
         }
         if !(50..=60_000).contains(&self.reports.refresh_every_ms) {
             return invalid("reports.refresh_every_ms", "must be between 50 and 60000".into());
+        }
+        if !(1..=50).contains(&self.webhooks.attempts) {
+            return invalid("webhooks.attempts", "must be between 1 and 50".into());
+        }
+        if !(1..=60).contains(&self.webhooks.timeout_secs) {
+            return invalid("webhooks.timeout_secs", "must be between 1 and 60".into());
         }
         if !(1..=300).contains(&self.streams.heartbeat_secs) {
             return invalid("streams.heartbeat_secs", "must be between 1 and 300".into());

@@ -26,4 +26,5 @@ pub mod search;
 pub mod secrets;
 pub mod services;
 pub mod store;
+pub mod subscriptions;
 pub mod tls;

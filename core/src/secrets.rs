@@ -83,22 +83,33 @@ impl SecretBox {
     /// Seals an instance-wide setting (`name` is bound to it) as base64 text
     /// for the settings table.
     pub fn seal_setting(&self, name: &str, value: &str) -> String {
-        let sealed = self.seal(uuid::Uuid::nil(), name, value.as_bytes());
-        let mut bytes = sealed.nonce;
-        bytes.extend_from_slice(&sealed.ciphertext);
-        base64::engine::general_purpose::STANDARD.encode(bytes)
+        self.seal_text(uuid::Uuid::nil(), name, value)
     }
 
     /// Opens what [`SecretBox::seal_setting`] sealed; `None` if it was sealed
     /// with another key, under another name, or changed.
     pub fn open_setting(&self, name: &str, text: &str) -> Option<String> {
+        self.open_text(uuid::Uuid::nil(), name, text)
+    }
+
+    /// Seals a secret of `owner` (a webhook subscription...) as base64 text
+    /// for a column; `owner` and `name` are bound to it.
+    pub fn seal_text(&self, owner: uuid::Uuid, name: &str, value: &str) -> String {
+        let sealed = self.seal(owner, name, value.as_bytes());
+        let mut bytes = sealed.nonce;
+        bytes.extend_from_slice(&sealed.ciphertext);
+        base64::engine::general_purpose::STANDARD.encode(bytes)
+    }
+
+    /// Opens what [`SecretBox::seal_text`] sealed for the same owner and name.
+    pub fn open_text(&self, owner: uuid::Uuid, name: &str, text: &str) -> Option<String> {
         let bytes = base64::engine::general_purpose::STANDARD.decode(text).ok()?;
         if bytes.len() < 24 {
             return None;
         }
         let (nonce, ciphertext) = bytes.split_at(24);
         let sealed = Sealed { nonce: nonce.to_vec(), ciphertext: ciphertext.to_vec() };
-        let value = self.open(uuid::Uuid::nil(), name, &sealed)?;
+        let value = self.open(owner, name, &sealed)?;
         String::from_utf8(value.0).ok()
     }
 

@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["plugins"],
     // What background work is given: never the HTTP state.
     &["services"],
-    &["channels", "routing", "automation", "privacy", "reports"],
+    &["channels", "routing", "automation", "privacy", "reports", "subscriptions"],
     &["jobs"],
     // HTTP.
     &["api", "help", "console"],

@@ -31,6 +31,7 @@ mod m20261207_000024_data_requests;
 mod m20261207_000025_erasure;
 mod m20261207_000026_case_retention;
 mod m20261208_000027_case_facts;
+mod m20261208_000028_webhook_subscriptions;
 
 pub struct Migrator;
 
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000025_erasure::Migration),
             Box::new(m20261207_000026_case_retention::Migration),
             Box::new(m20261208_000027_case_facts::Migration),
+            Box::new(m20261208_000028_webhook_subscriptions::Migration),
         ]
     }
 }

@@ -211,6 +211,23 @@ fn rows() -> Vec<Row> {
             scope: "contacts:read",
             allowed: UNIT_A,
         },
+        // Event subscriptions carry every unit's cases out: admins only.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/webhook-subscriptions".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: &[Admin],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/webhook-subscriptions".into(),
+            body: |_, _| {
+                Some(json!({"name": "CRM", "url": "https://crm.example.org/hook", "events": ["case.created"]}))
+            },
+            scope: "cases:write",
+            allowed: &[Admin],
+        },
         // Reports: staff see their own figures (empty for another unit's
         // agent, never an error that tells anything exists), tokens need cases:read.
         Row {
@@ -633,6 +650,8 @@ on_both! {
             (Method::DELETE, format!("/api/v1/cases/{case}/legal-hold"), json!({})),
             (Method::PUT, format!("/api/v1/contacts/{contact}/legal-hold"), json!({"reason": "x"})),
             (Method::DELETE, format!("/api/v1/contacts/{contact}/legal-hold"), json!({})),
+            (Method::POST, "/api/v1/webhook-subscriptions".into(), json!({"name": "x", "url": "https://crm.example.org/", "events": ["case.created"]})),
+            (Method::GET, "/api/v1/webhook-subscriptions".into(), json!({})),
         ];
         let mut failures = vec![];
         for (scope, token) in &tokens {

@@ -34,5 +34,6 @@ mod reports;
 mod routing;
 mod saved_views;
 mod scale_out;
+mod subscriptions;
 mod surveys;
 mod webchat;

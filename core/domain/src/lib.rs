@@ -22,6 +22,7 @@ pub mod privacy;
 pub mod report;
 pub mod routing;
 pub mod sla;
+pub mod subscription;
 pub mod survey;
 pub mod unit;
 pub mod user;

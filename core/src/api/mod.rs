@@ -37,6 +37,7 @@ pub mod spreadsheet;
 pub mod state;
 pub mod stream;
 pub mod stream_slots;
+pub mod subscription;
 pub mod survey;
 pub mod token;
 pub mod unit;
@@ -85,6 +86,9 @@ use error::ApiError;
         view::list_views, view::create_view, view::update_view, view::delete_view,
         survey::list_surveys, survey::survey_summary,
         report::get_report,
+        subscription::list_subscriptions, subscription::create_subscription, subscription::get_subscription,
+        subscription::update_subscription, subscription::delete_subscription, subscription::list_deliveries,
+        subscription::redeliver,
         bot_outcome::list_bot_conversations, bot_outcome::bot_summary,
         message::list_messages, message::create_message, message::retry_message, message::list_failed_deliveries,
         message::list_notes, message::create_note, message::reply_options,
@@ -117,6 +121,7 @@ use error::ApiError;
         (name = "cases", description = "Cases, their messages, notes and tags"),
         (name = "routing", description = "Queues, agents' presence and capacity, and live events for consoles"),
         (name = "reports", description = "Figures of the cases opened in a period: volumes, times, SLAs, satisfaction, the bot, topics"),
+        (name = "webhooks", description = "Event subscriptions: signed webhooks to external systems, their delivery log and dead letters (admins)"),
         (name = "surveys", description = "Satisfaction surveys and bot conversation outcomes, and their figures"),
         (name = "api-tokens", description = "Tokens for external systems"),
         (name = "audit", description = "Who did what"),
@@ -272,6 +277,13 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(view::update_view)
                 .service(view::delete_view)
                 .service(report::get_report)
+                .service(subscription::list_subscriptions)
+                .service(subscription::create_subscription)
+                .service(subscription::get_subscription)
+                .service(subscription::update_subscription)
+                .service(subscription::delete_subscription)
+                .service(subscription::list_deliveries)
+                .service(subscription::redeliver)
                 .service(survey::survey_summary)
                 .service(survey::list_surveys)
                 .service(bot_outcome::bot_summary)

@@ -26,6 +26,7 @@ pub fn backoff(attempts: i32) -> Duration {
 fn max_attempts(services: &Services, kind: JobKind) -> i32 {
     match kind {
         JobKind::MessageDeliver => services.config.channels.delivery.attempts.max(1),
+        JobKind::WebhookDeliver => services.config.webhooks.attempts.max(1),
         kind => kind.max_attempts(),
     }
 }
@@ -101,6 +102,9 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::CaseWake) => crate::routing::wake(services, &job).await,
         Some(JobKind::PrivacyExport) => crate::privacy::export(services, &job).await,
         Some(JobKind::PrivacyErase) => crate::privacy::erase(services, &job).await,
+        Some(JobKind::WebhookDeliver) => {
+            crate::subscriptions::deliver(services, &job, max_attempts(services, JobKind::WebhookDeliver)).await
+        }
         Some(JobKind::Retention) => {
             match crate::privacy::retention(&services.store, &services.attachments, false).await {
                 Ok(_) => Outcome::Done,

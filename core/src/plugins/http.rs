@@ -3,7 +3,6 @@
 //! private, redirects only to the same host), with size and time caps, and
 //! credentials filled from secrets the plugin only names.
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,26 +10,6 @@ use super::connector::http_wit as wit;
 use super::host::HostState;
 use super::net::{self, Denied};
 use super::{Error, Limits};
-
-/// Resolves names for plugins and refuses any that reach a private address,
-/// unless the operator listed the host in `plugins.private_hosts`.
-struct PolicyResolver {
-    private_hosts: Vec<String>,
-}
-
-impl reqwest::dns::Resolve for PolicyResolver {
-    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
-        let host = name.as_str().to_ascii_lowercase();
-        let allow_private = self.private_hosts.contains(&host);
-        Box::pin(async move {
-            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
-            if !allow_private {
-                net::check_resolved(&host, &addresses)?;
-            }
-            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
-        })
-    }
-}
 
 /// A redirect to another host, or from https to http.
 #[derive(Debug, thiserror::Error)]
@@ -65,7 +44,7 @@ pub(super) fn policy_client(limits: &Limits, redirects: reqwest::redirect::Polic
         .map(|h| h.rsplit_once(':').map_or(h.as_str(), |(host, _)| host).to_ascii_lowercase())
         .collect();
     reqwest::Client::builder()
-        .dns_resolver(Arc::new(PolicyResolver { private_hosts }))
+        .dns_resolver(Arc::new(net::PublicResolver { private_hosts }))
         .redirect(redirects)
         .no_proxy()
         .connect_timeout(Duration::from_millis(limits.http_timeout_ms.min(5_000)))

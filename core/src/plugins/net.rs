@@ -79,6 +79,27 @@ pub fn host_granted(host: &str, granted: &[String]) -> bool {
     })
 }
 
+/// Resolves names for outbound requests (plugins', subscriptions' webhooks)
+/// and refuses any that reach a private address, unless the operator listed
+/// the host (`plugins.private_hosts`).
+pub struct PublicResolver {
+    pub private_hosts: Vec<String>,
+}
+
+impl reqwest::dns::Resolve for PublicResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let host = name.as_str().to_ascii_lowercase();
+        let allow_private = self.private_hosts.contains(&host);
+        Box::pin(async move {
+            let addresses: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            if !allow_private {
+                check_resolved(&host, &addresses)?;
+            }
+            Ok(Box::new(addresses.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// Refuses the request if any resolved address is not public.
 pub fn check_resolved(host: &str, addresses: &[SocketAddr]) -> Result<(), Denied> {
     if addresses.is_empty() || addresses.iter().any(|a| !is_public(a.ip())) {

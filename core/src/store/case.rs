@@ -283,6 +283,7 @@ pub async fn create_in(
     .await?;
     super::event::emit(conn, actor, &case, super::event::CaseEvent::Created).await?;
     super::live::publish_in(conn, live_event("case.created", &case, None)).await?;
+    notify_subscribers_in(conn, &case, None).await?;
     if let Some(user) = case.assignee_id {
         super::agent::assigned_in(conn, user).await?;
     } else if case.status == CaseStatus::Queued {
@@ -714,6 +715,7 @@ pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Ca
     let moved_from = Some(before.unit_id).filter(|u| *u != case.unit_id);
     if before != *case {
         super::live::publish_in(conn, live_event("case.updated", case, moved_from)).await?;
+        notify_subscribers_in(conn, case, Some(&before)).await?;
     }
     // What routing depends on: a case that (re)enters a queue, and an
     // agent's capacity freed.
@@ -728,6 +730,26 @@ pub async fn update_in(conn: &impl ConnectionTrait, actor: &Actor, case: &mut Ca
         super::routing::request_for_agent_in(conn, previous).await?;
     }
     Ok(())
+}
+
+/// Tells event subscriptions about a new case (`before` none), or about a
+/// change: `case.resolved` when it became resolved, `case.updated` otherwise.
+/// A subscription of the unit a case left hears of the transfer too.
+pub(crate) async fn notify_subscribers_in(
+    conn: &impl ConnectionTrait,
+    case: &Case,
+    before: Option<&Case>,
+) -> Result<()> {
+    use crate::domain::subscription::EventType;
+    let event = match before {
+        None => EventType::CaseCreated,
+        Some(b) if case.status == CaseStatus::Resolved && b.status != CaseStatus::Resolved => EventType::CaseResolved,
+        Some(_) => EventType::CaseUpdated,
+    };
+    let data = serde_json::json!({ "case": super::subscription::case_data(case) });
+    let mut units = vec![case.unit_id];
+    units.extend(before.map(|b| b.unit_id).filter(|u| *u != case.unit_id));
+    super::subscription::emit_in(conn, event, &units, Some(case.id.0), data).await
 }
 
 /// The live note consoles get about `case`: enough to place it in a list

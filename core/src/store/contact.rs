@@ -798,6 +798,16 @@ pub async fn add_consent_in(
     .insert(conn)
     .await?;
     let record = to_consent(model)?;
+    let data = serde_json::json!({
+        "contact_id": id,
+        "consent": {
+            "id": record.id, "purpose": record.purpose, "action": record.action.as_str(),
+            "text_version": record.text_version, "channel": record.channel.as_str(), "source": record.source,
+            "recorded_at": record.recorded_at,
+        },
+    });
+    let event = crate::domain::subscription::EventType::ConsentChanged;
+    super::subscription::emit_in(conn, event, &[], None, data).await?;
     audit::record(
         conn,
         audit::Entry {

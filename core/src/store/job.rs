@@ -72,10 +72,12 @@ pub enum JobKind {
     PrivacyErase,
     /// Apply the units' retention policies.
     Retention,
+    /// Send one event to a subscriber's webhook.
+    WebhookDeliver,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 13] = [
+    pub const ALL: [JobKind; 14] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -89,6 +91,7 @@ impl JobKind {
         JobKind::PrivacyExport,
         JobKind::PrivacyErase,
         JobKind::Retention,
+        JobKind::WebhookDeliver,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -106,6 +109,7 @@ impl JobKind {
             JobKind::PrivacyExport => "privacy.export",
             JobKind::PrivacyErase => "privacy.erase",
             JobKind::Retention => "privacy.retention",
+            JobKind::WebhookDeliver => "webhook.deliver",
         }
     }
 

@@ -219,6 +219,8 @@ pub async fn add_in(
             },
         )
         .await?;
+        let before = Case { status: status_before, ..case.clone() };
+        super::case::notify_subscribers_in(conn, case, Some(&before)).await?;
     }
     if case.status != status_before || snoozed_before != case.snoozed_until {
         super::live::publish_in(conn, super::case::live_event("case.updated", case, None)).await?;
@@ -405,6 +407,20 @@ pub async fn insert_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, 
         // One conversation's messages are delivered in order.
         job::enqueue_in_group(conn, job, super::now(), Some(format!("deliver:{}", case.id))).await?;
     }
+    let data = serde_json::json!({
+        "case": super::subscription::case_data(case),
+        "message": {
+            "id": message.id,
+            "direction": message.direction.as_str(),
+            "author_kind": message.author_kind.as_str(),
+            "author_user_id": message.author_user_id,
+            "body": message.body,
+            "attachments": message.attachments.len(),
+            "created_at": message.created_at,
+        },
+    });
+    let event = crate::domain::subscription::EventType::MessageCreated;
+    super::subscription::emit_in(conn, event, &[case.unit_id], Some(case.id.0), data).await?;
     audit::record(
         conn,
         audit::Entry {

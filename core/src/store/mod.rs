@@ -40,6 +40,7 @@ pub mod search_text;
 pub mod send_journal;
 pub mod setting;
 pub mod sla;
+pub mod subscription;
 pub mod survey;
 pub mod unit;
 pub mod user;

@@ -176,7 +176,16 @@ pub async fn record_in(conn: &impl ConnectionTrait, case: &Case, survey: &Survey
             "survey.thanks_comment"
         }
     };
-    active.update(conn).await?;
+    let row = active.update(conn).await?;
+    let data = serde_json::json!({
+        "case": super::subscription::case_data(case),
+        "survey": {
+            "id": row.id, "score": row.score, "comment": row.comment, "outcome": row.outcome,
+            "agent_id": row.agent_id, "sent_at": row.sent_at, "answered_at": row.answered_at,
+        },
+    });
+    let event = crate::domain::subscription::EventType::SurveyAnswered;
+    super::subscription::emit_in(conn, event, &[case.unit_id], Some(case.id.0), data).await?;
     let text = crate::i18n::t(&survey.locale, thanks, &[]);
     super::message::insert_in(conn, &Actor::System, case, NewMessage::text(AuthorKind::System, text)).await?;
     Ok(())
