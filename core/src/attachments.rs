@@ -53,7 +53,7 @@ enum Backend {
 }
 
 /// The bucket client `config` describes (no request is made).
-fn bucket(config: &S3Config) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, String> {
+pub(crate) fn bucket(config: &S3Config) -> Result<std::sync::Arc<dyn object_store::ObjectStore>, String> {
     use object_store::{ClientOptions, aws::AmazonS3Builder};
     let mut builder = AmazonS3Builder::new()
         .with_bucket_name(&config.bucket)

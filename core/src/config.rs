@@ -52,6 +52,39 @@ pub struct Config {
     pub reports: ReportsConfig,
     /// Event subscriptions: how their webhooks are sent.
     pub webhooks: WebhooksConfig,
+    /// The bulk export to a data warehouse.
+    pub export: ExportConfig,
+}
+
+/// How the bulk export writes its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ExportFormat {
+    /// One JSON object per line.
+    Ndjson,
+    /// A header row, then one row per line; nested values as JSON text.
+    Csv,
+}
+
+/// The scheduled bulk export to a data warehouse (docs/export.md).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ExportConfig {
+    /// How often, in seconds, the rows changed since the last export are
+    /// written out; 0 (the default) never.
+    pub every_secs: u64,
+    /// `ndjson` (the default) or `csv`.
+    pub format: ExportFormat,
+    /// A directory to write into.
+    pub dir: Option<PathBuf>,
+    /// Or a bucket (S3-compatible); used instead of `dir` when set.
+    pub s3: Option<S3Config>,
+}
+
+impl Default for ExportConfig {
+    fn default() -> Self {
+        ExportConfig { every_secs: 0, format: ExportFormat::Ndjson, dir: None, s3: None }
+    }
 }
 
 /// Outbound webhooks of event subscriptions.
@@ -370,6 +403,7 @@ impl Default for Config {
             privacy: PrivacyConfig::default(),
             reports: ReportsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            export: ExportConfig::default(),
         }
     }
 }
@@ -684,6 +718,9 @@ impl Config {
         }
         if !(50..=60_000).contains(&self.reports.refresh_every_ms) {
             return invalid("reports.refresh_every_ms", "must be between 50 and 60000".into());
+        }
+        if self.export.every_secs > 0 && self.export.dir.is_none() && self.export.s3.is_none() {
+            return invalid("export.every_secs", "a scheduled export needs export.dir or [export.s3]".into());
         }
         if !(1..=50).contains(&self.webhooks.attempts) {
             return invalid("webhooks.attempts", "must be between 1 and 50".into());

@@ -62,6 +62,24 @@ enum Command {
         #[command(subcommand)]
         command: ReportsCommand,
     },
+    /// Write the rows changed in a window, one file per table, for a data
+    /// warehouse (docs/export.md): into `--to`, or where `[export]` says.
+    Export {
+        #[command(flatten)]
+        common: ConfigArgs,
+        /// Only rows changed after this (RFC 3339, e.g. 2026-03-01T00:00:00Z); all when absent.
+        #[arg(long)]
+        since: Option<String>,
+        /// Only rows changed up to this; now when absent.
+        #[arg(long)]
+        until: Option<String>,
+        /// `ndjson` or `csv`; `[export] format` when absent.
+        #[arg(long)]
+        format: Option<String>,
+        /// A directory to write into (instead of `[export]`'s).
+        #[arg(long)]
+        to: Option<std::path::PathBuf>,
+    },
     /// Work with plugins locally, without a server.
     Plugin {
         #[command(subcommand)]
@@ -260,6 +278,37 @@ fn run() -> anyhow::Result<()> {
                 let cases = store::report::rebuild(&store).await?;
                 let secs = started.elapsed().as_secs_f64();
                 writeln!(std::io::stdout(), "report figures rebuilt: {cases} cases in {secs:.1} s")?;
+                Ok(())
+            })
+        }
+        Command::Export { common, since, until, format, to } => {
+            let config = common.load()?;
+            init_logs(&config);
+            let moment = |name: &str, text: &str| {
+                chrono::DateTime::parse_from_rfc3339(text)
+                    .map(|t| t.with_timezone(&chrono::Utc))
+                    .with_context(|| format!("--{name}: use RFC 3339, e.g. 2026-03-01T00:00:00Z"))
+            };
+            let since = since.map(|s| moment("since", &s)).transpose()?;
+            let until = match until {
+                Some(u) => moment("until", &u)?,
+                None => store::now(),
+            };
+            let format = match format {
+                Some(f) => ventanilla::export::Format::parse(&f).context("--format: use ndjson or csv")?,
+                None => config.export.format,
+            };
+            let sink = match to {
+                Some(dir) => ventanilla::export::Sink::Dir(dir),
+                None => ventanilla::export::sink_of(&config)?
+                    .context("say where: --to DIR, or export.dir or [export.s3] in the configuration")?,
+            };
+            runtime.block_on(async {
+                let store = app::open_store(&config).await?;
+                let manifest = ventanilla::export::run(&store, since, until, format, &sink).await?;
+                for (table, file, rows) in &manifest.tables {
+                    writeln!(std::io::stdout(), "{table}: {rows} rows in {file}")?;
+                }
                 Ok(())
             })
         }

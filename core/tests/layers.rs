@@ -11,13 +11,13 @@ use std::path::{Path, PathBuf};
 
 const LAYERS: &[&[&str]] = &[
     // Leaves: no other module of the crate but each other.
-    &["config", "i18n", "markdown", "private_fs", "auth", "secrets", "tls"],
+    &["config", "i18n", "markdown", "private_fs", "auth", "secrets", "spreadsheet", "tls"],
     &["store"],
     &["attachments", "search", "live"],
     &["plugins"],
     // What background work is given: never the HTTP state.
     &["services"],
-    &["channels", "routing", "automation", "privacy", "reports", "subscriptions"],
+    &["channels", "routing", "automation", "privacy", "reports", "subscriptions", "export"],
     &["jobs"],
     // HTTP.
     &["api", "help", "console"],

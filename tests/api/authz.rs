@@ -239,6 +239,13 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: Method::GET,
+            path: |_| "/api/v1/wallboard".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::GET,
             path: |f| format!("/api/v1/reports/agents?unit_id={}&format=csv", f.unit_a),
             body: none,
             scope: "cases:read",
@@ -702,6 +709,11 @@ on_both! {
                 .any(|r| r.as_array().into_iter().flatten().any(|c| c.as_str() == Some(&f.agent_a)) || r.as_array().and_then(|r| r.iter().find(|c| c.is_number())).and_then(Value::as_i64).unwrap_or(0) > 0);
             anyhow::ensure!(!leaked, "{path} leaked: {}", reply.text);
         }
+        // Nor unit A's queue on the wallboard, which its supervisor does see.
+        let board = app.get("/api/v1/wallboard", &agent_b).await?;
+        anyhow::ensure!(board.status == 200 && !board.text.contains(&f.unit_a), "wallboard leaked: {}", board.text);
+        let theirs = app.get("/api/v1/wallboard", &supervisor_a).await?;
+        anyhow::ensure!(theirs.text.contains(&f.unit_a), "unit A's supervisor sees its queue: {}", theirs.text);
         // The same searches do find the case for unit A's agent.
         let agent_a = f.tokens.iter().find(|(w, _)| *w == AgentA).and_then(|(_, t)| t.clone()).unwrap_or_default();
         let mine = app.get("/api/v1/cases?q=Secreto", &agent_a).await?;

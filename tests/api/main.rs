@@ -18,6 +18,7 @@ mod consent;
 mod contacts;
 mod data_requests;
 mod delivery;
+mod export;
 mod faq_bot;
 mod fuzz;
 mod jobs;

@@ -280,6 +280,13 @@ on_both! {
                 }
             }
         }
+        // By an attribute of the person.
+        let a_contact = app.case(&a).await?["contact_id"].as_str().unwrap_or_default().to_owned();
+        let reply = app.patch(&format!("/api/v1/contacts/{a_contact}"), &admin, json!({"custom_attributes": {"programa": "Medicina"}})).await?;
+        anyhow::ensure!(reply.status == 200, "{}", reply.text);
+        let by_program = rows(&report(app, &admin, &format!("volume?{period}&group_by=contact.programa")).await?);
+        anyhow::ensure!(row_where(&by_program, "contact.programa", "Medicina")?["cases"] == 1, "{by_program:?}");
+        anyhow::ensure!(by_program.iter().any(|r| r["contact.programa"].is_null() && r["cases"] == 3), "{by_program:?}");
         let topics = rows(&report(app, &admin, &format!("topics?{period}")).await?);
         anyhow::ensure!(row_where(&topics, "tag", "-urgente")?["cases"] == 1, "{topics:?}");
 

@@ -4,6 +4,7 @@
 mod console;
 mod help_center;
 mod privacy;
+mod reports;
 mod webchat;
 
 use fantoccini::{Client, ClientBuilder};

@@ -191,7 +191,7 @@ fn parse_csv(bytes: &[u8]) -> Result<Vec<ImportRowDto>, ApiError> {
         let record = record.map_err(|e| ApiError::field(format!("rows[{i}]"), format!("unreadable CSV: {e}")))?;
         let mut row = ImportRowDto::default();
         for (header, value) in headers.iter().zip(record.iter()) {
-            let value = Some(super::spreadsheet::import_cell(value).to_owned()).filter(|v| !v.is_empty());
+            let value = Some(crate::spreadsheet::import_cell(value).to_owned()).filter(|v| !v.is_empty());
             match header.as_str() {
                 "question" | "pregunta" | "title" | "titulo" => row.question = value,
                 "answer" | "respuesta" | "body" => row.answer = value,
@@ -273,7 +273,7 @@ pub async fn export_articles(
     }
     let mut writer = csv::Writer::from_writer(vec![]);
     let write = |writer: &mut csv::Writer<Vec<u8>>, record: &[&str]| {
-        let cells = record.iter().map(|cell| super::spreadsheet::export_cell(cell));
+        let cells = record.iter().map(|cell| crate::spreadsheet::export_cell(cell));
         writer.write_record(cells.map(|c| c.into_owned())).map_err(|e| ApiError::internal(format!("csv: {e}")))
     };
     write(&mut writer, &["question", "answer", "short_answer", "category", "keywords", "status", "locale"])?;

@@ -33,7 +33,6 @@ pub mod report;
 pub mod routing;
 pub mod schema;
 pub mod sign_in_guard;
-pub mod spreadsheet;
 pub mod state;
 pub mod stream;
 pub mod stream_slots;
@@ -85,7 +84,7 @@ use error::ApiError;
         canned::list_canned, canned::create_canned, canned::update_canned, canned::delete_canned,
         view::list_views, view::create_view, view::update_view, view::delete_view,
         survey::list_surveys, survey::survey_summary,
-        report::get_report,
+        report::get_report, report::wallboard,
         subscription::list_subscriptions, subscription::create_subscription, subscription::get_subscription,
         subscription::update_subscription, subscription::delete_subscription, subscription::list_deliveries,
         subscription::redeliver,
@@ -277,6 +276,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(view::update_view)
                 .service(view::delete_view)
                 .service(report::get_report)
+                .service(report::wallboard)
                 .service(subscription::list_subscriptions)
                 .service(subscription::create_subscription)
                 .service(subscription::get_subscription)

@@ -27,7 +27,8 @@ pub struct ReportQuery {
     /// (through its last second). Default: now.
     pub to: Option<String>,
     /// One or two of `hour`, `day`, `week`, `month`, `unit`, `channel`,
-    /// `channel_install`, `agent`, `priority`, `tag`, `field.<key>` (and
+    /// `channel_install`, `agent`, `priority`, `tag`, `field.<key>`,
+    /// `contact.<key>` (a person's attribute, e.g. `contact.programa`) (and
     /// `target` for `sla`, `attended_by` for `satisfaction`), comma-separated.
     pub group_by: Option<String>,
     /// IANA timezone periods are cut in; the institution's by default.
@@ -224,7 +225,7 @@ pub async fn get_report(
             }))
         }
         Format::Csv => {
-            let bytes = reports::to_csv(&table, |cell| super::spreadsheet::export_cell(cell).into_owned());
+            let bytes = reports::to_csv(&table, |cell| crate::spreadsheet::export_cell(cell).into_owned());
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
                 .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")))
@@ -246,4 +247,76 @@ fn require_report_reader(principal: &Principal) -> Result<(), ApiError> {
     let token_without_scope =
         matches!(principal, Principal::Token { .. }) && !principal.token_has(domain::Scope::CasesRead);
     require(!token_without_scope, "this needs the cases:read scope")
+}
+
+/// One unit's queue on one channel.
+#[derive(Serialize, ToSchema)]
+pub struct QueueDto {
+    pub unit_id: uuid::Uuid,
+    pub channel: String,
+    /// Cases waiting for a person.
+    pub waiting: i64,
+    /// When the oldest of them was opened.
+    pub oldest_since: Option<DateTime<Utc>>,
+}
+
+/// An open case whose service-level target is at risk or breached.
+#[derive(Serialize, ToSchema)]
+pub struct AtRiskDto {
+    pub case_id: uuid::Uuid,
+    pub number: i64,
+    pub subject: String,
+    pub unit_id: uuid::Uuid,
+    pub assignee_id: Option<uuid::Uuid>,
+    /// e.g. `first_response`.
+    pub target: String,
+    /// `warning` or `breached`.
+    pub state: String,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// What a wallboard shows besides agents (`GET /agents`) and today's
+/// figures (the reports from today).
+#[derive(Serialize, ToSchema)]
+pub struct WallboardDto {
+    pub queues: Vec<QueueDto>,
+    /// Soonest due first, at most 50.
+    pub at_risk: Vec<AtRiskDto>,
+    pub generated_at: DateTime<Utc>,
+}
+
+/// The queues and the cases at risk of the caller's units, now: what a
+/// supervisor's wallboard shows, read again when the live stream says a
+/// case changed.
+#[utoipa::path(
+    tag = "reports",
+    responses((status = 200, body = WallboardDto), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/wallboard")]
+pub async fn wallboard(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    require_report_reader(&auth.0)?;
+    let scope = auth.0.case_units();
+    let queues = crate::store::report::queues(&state.store.db, scope.as_deref()).await?;
+    let at_risk = crate::store::report::at_risk(&state.store.db, scope.as_deref(), 50).await?;
+    Ok(HttpResponse::Ok().json(WallboardDto {
+        queues: queues
+            .into_iter()
+            .map(|q| QueueDto { unit_id: q.unit_id, channel: q.channel, waiting: q.waiting, oldest_since: q.oldest })
+            .collect(),
+        at_risk: at_risk
+            .into_iter()
+            .map(|r| AtRiskDto {
+                case_id: r.case_id,
+                number: r.number,
+                subject: r.subject,
+                unit_id: r.unit_id,
+                assignee_id: r.assignee_id,
+                target: r.target,
+                state: r.state,
+                due_at: r.due_at,
+            })
+            .collect(),
+        generated_at: Utc::now(),
+    }))
 }

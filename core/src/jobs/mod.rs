@@ -102,6 +102,7 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::CaseWake) => crate::routing::wake(services, &job).await,
         Some(JobKind::PrivacyExport) => crate::privacy::export(services, &job).await,
         Some(JobKind::PrivacyErase) => crate::privacy::erase(services, &job).await,
+        Some(JobKind::WarehouseExport) => crate::export::scheduled(services).await,
         Some(JobKind::WebhookDeliver) => {
             crate::subscriptions::deliver(services, &job, max_attempts(services, JobKind::WebhookDeliver)).await
         }

@@ -89,6 +89,8 @@ pub enum Dim {
     Tag,
     /// A custom field of the unit's cases, by key.
     Field(String),
+    /// An attribute of the person (program, campus, cohort...), by key.
+    Contact(String),
     /// The service-level target (`sla` report only).
     Target,
     /// `human` or `bot` (`satisfaction` report only).
@@ -110,12 +112,13 @@ impl Dim {
             "tag" => Dim::Tag,
             "target" if report == Report::Sla => Dim::Target,
             "attended_by" if report == Report::Satisfaction => Dim::AttendedBy,
-            _ => match name.strip_prefix("field.") {
-                Some(key) if !key.is_empty() && key.len() <= 40 => Dim::Field(key.to_owned()),
+            _ => match (name.strip_prefix("field."), name.strip_prefix("contact.")) {
+                (Some(key), _) if !key.is_empty() && key.len() <= 40 => Dim::Field(key.to_owned()),
+                (_, Some(key)) if !key.is_empty() && key.len() <= 40 => Dim::Contact(key.to_owned()),
                 _ => {
                     return Err(format!(
                         "`{name}` is not a dimension: use hour, day, week, month, unit, channel, channel_install, \
-                         agent, priority, tag or field.<key>{}",
+                         agent, priority, tag, field.<key> or contact.<key>{}",
                         match report {
                             Report::Sla => ", target",
                             Report::Satisfaction => ", attended_by",
@@ -132,6 +135,7 @@ impl Dim {
         match self {
             Dim::Period(p) => period_name(*p).to_owned(),
             Dim::Field(key) => format!("field.{key}"),
+            Dim::Contact(key) => format!("contact.{key}"),
             Dim::Unit => "unit".into(),
             Dim::Channel => "channel".into(),
             Dim::ChannelInstall => "channel_install".into(),
@@ -154,6 +158,7 @@ impl Dim {
             Dim::Priority => vec!["priority".into()],
             Dim::Tag => vec!["tag".into()],
             Dim::Field(key) => vec![format!("field.{key}")],
+            Dim::Contact(key) => vec![format!("contact.{key}")],
             Dim::Target => vec!["target".into()],
             Dim::AttendedBy => vec!["attended_by".into()],
         }
@@ -205,7 +210,7 @@ type Key = Vec<Option<String>>;
 /// Runs `request` against the facts in `store`.
 pub async fn run(store: &Store, request: &Request) -> store::Result<Table> {
     let group_by = &request.group_by;
-    let details = group_by.iter().any(|d| matches!(d, Dim::Tag | Dim::Field(_)));
+    let details = group_by.iter().any(|d| matches!(d, Dim::Tag | Dim::Field(_) | Dim::Contact(_)));
     let facts = store::report::facts_for(&store.db, &request.scope, &request.filter, details).await?;
     let index: HashMap<uuid::Uuid, usize> = facts.iter().enumerate().map(|(i, f)| (f.facts.case_id, i)).collect();
     let grouper = Grouper { facts: &facts, dims: group_by, tz: request.tz };
@@ -334,6 +339,7 @@ impl Grouper<'_> {
             Dim::Tag if row.tags.is_empty() => vec![None],
             Dim::Tag => row.tags.iter().cloned().map(Some).collect(),
             Dim::Field(key) => vec![row.fields.get(key).map(store::report::field_text)],
+            Dim::Contact(key) => vec![row.contact.get(key).map(store::report::field_text)],
             Dim::Target | Dim::AttendedBy => vec![own.map(str::to_owned)],
         }
     }
@@ -660,7 +666,7 @@ fn bot_measures(
 }
 
 /// A table as CSV: cells that a spreadsheet would run as a formula are
-/// written as text (see `api::spreadsheet`).
+/// written as text (see `crate::spreadsheet`).
 pub fn to_csv(table: &Table, safe: impl Fn(&str) -> String) -> Vec<u8> {
     let mut writer = csv::Writer::from_writer(vec![]);
     // Writing to memory cannot fail.

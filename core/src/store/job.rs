@@ -74,10 +74,12 @@ pub enum JobKind {
     Retention,
     /// Send one event to a subscriber's webhook.
     WebhookDeliver,
+    /// Write the rows changed since the last export for the data warehouse.
+    WarehouseExport,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 14] = [
+    pub const ALL: [JobKind; 15] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -92,6 +94,7 @@ impl JobKind {
         JobKind::PrivacyErase,
         JobKind::Retention,
         JobKind::WebhookDeliver,
+        JobKind::WarehouseExport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -110,6 +113,7 @@ impl JobKind {
             JobKind::PrivacyErase => "privacy.erase",
             JobKind::Retention => "privacy.retention",
             JobKind::WebhookDeliver => "webhook.deliver",
+            JobKind::WarehouseExport => "warehouse.export",
         }
     }
 

@@ -17,6 +17,7 @@ pub mod contact;
 pub mod data_request;
 pub mod erasure;
 pub mod event;
+pub mod export;
 pub mod idempotency;
 pub mod job;
 pub mod kb;

@@ -402,6 +402,7 @@ pub async fn facts_for(
     let models = entity::Entity::find().filter(cond.clone()).all(conn).await?;
     let mut tags: HashMap<uuid::Uuid, Vec<String>> = HashMap::new();
     let mut fields: HashMap<uuid::Uuid, serde_json::Map<String, serde_json::Value>> = HashMap::new();
+    let mut contact_attributes: HashMap<uuid::Uuid, serde_json::Map<String, serde_json::Value>> = HashMap::new();
     if details || filter.field.is_some() {
         let counted = || entity::Entity::find().select_only().column(entity::Column::CaseId).filter(cond.clone());
         let rows: Vec<(uuid::Uuid, String)> = super::case::tag::Entity::find()
@@ -414,15 +415,34 @@ pub async fn facts_for(
         for (case, tag) in rows {
             tags.entry(case).or_default().push(tag);
         }
-        let rows: Vec<(uuid::Uuid, serde_json::Value)> = super::case::entity::Entity::find()
+        let rows: Vec<(uuid::Uuid, serde_json::Value, uuid::Uuid)> = super::case::entity::Entity::find()
             .select_only()
-            .columns([super::case::entity::Column::Id, super::case::entity::Column::CustomFields])
+            .columns([
+                super::case::entity::Column::Id,
+                super::case::entity::Column::CustomFields,
+                super::case::entity::Column::ContactId,
+            ])
             .filter(super::case::entity::Column::Id.in_subquery(counted().into_query()))
             .into_tuple()
             .all(conn)
             .await?;
-        for (case, value) in rows {
+        let contact_ids: Vec<uuid::Uuid> = rows.iter().map(|(_, _, c)| *c).collect();
+        let mut attributes: HashMap<uuid::Uuid, serde_json::Map<String, serde_json::Value>> = HashMap::new();
+        for chunk in contact_ids.chunks(10_000) {
+            let found: Vec<(uuid::Uuid, serde_json::Value)> = super::contact::entity::Entity::find()
+                .select_only()
+                .columns([super::contact::entity::Column::Id, super::contact::entity::Column::CustomAttributes])
+                .filter(super::contact::entity::Column::Id.is_in(chunk.iter().copied()))
+                .into_tuple()
+                .all(conn)
+                .await?;
+            attributes.extend(found.into_iter().map(|(id, value)| (id, super::json_map(value))));
+        }
+        for (case, value, contact) in rows {
             fields.insert(case, super::json_map(value));
+            if let Some(attrs) = attributes.get(&contact) {
+                contact_attributes.insert(case, attrs.clone());
+            }
         }
     }
     let mut out = Vec::with_capacity(models.len());
@@ -438,6 +458,7 @@ pub async fn facts_for(
             priority: stored(Priority::parse("priority", &m.priority))?,
             tags: tags.remove(&m.case_id).unwrap_or_default(),
             fields: case_fields,
+            contact: contact_attributes.remove(&m.case_id).unwrap_or_default(),
             facts: m,
         });
     }
@@ -460,6 +481,8 @@ pub struct FactRow {
     pub priority: Priority,
     pub tags: Vec<String>,
     pub fields: serde_json::Map<String, serde_json::Value>,
+    /// The person's attributes (program, campus, cohort...).
+    pub contact: serde_json::Map<String, serde_json::Value>,
 }
 
 /// The cases a report counts, as a subquery.
@@ -513,4 +536,96 @@ pub async fn bot_outcomes_for(
         .into_tuple()
         .all(conn)
         .await?)
+}
+
+/// One unit's queue on one channel: cases waiting for a person, and when
+/// the oldest of them was opened.
+#[derive(Debug, Clone)]
+pub struct Queue {
+    pub unit_id: uuid::Uuid,
+    pub channel: String,
+    pub waiting: i64,
+    pub oldest: Option<DateTime<Utc>>,
+}
+
+/// The queues of the units in `scope` (`None`: all), right now.
+pub async fn queues(conn: &impl ConnectionTrait, scope: Option<&[UnitId]>) -> Result<Vec<Queue>> {
+    use super::case::entity::{Column, Entity};
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let mut query = Entity::find()
+        .select_only()
+        .column(Column::UnitId)
+        .column(Column::Channel)
+        .column_as(Expr::col(Column::Id).count(), "waiting")
+        .column_as(Expr::col(Column::CreatedAt).min(), "oldest")
+        .filter(Column::Status.eq(CaseStatus::Queued.as_str()))
+        .filter(Column::AssigneeId.is_null())
+        .group_by(Column::UnitId)
+        .group_by(Column::Channel);
+    if let Some(units) = scope {
+        query = query.filter(Column::UnitId.is_in(units.iter().map(|u| u.0)));
+    }
+    let rows: Vec<(uuid::Uuid, String, i64, Option<DateTime<Utc>>)> = query.into_tuple().all(conn).await?;
+    Ok(rows
+        .into_iter()
+        .map(|(unit_id, channel, waiting, oldest)| Queue { unit_id, channel, waiting, oldest })
+        .collect())
+}
+
+/// An open case with a service-level target at risk or breached.
+#[derive(Debug, Clone)]
+pub struct AtRisk {
+    pub case_id: uuid::Uuid,
+    pub number: i64,
+    pub subject: String,
+    pub unit_id: uuid::Uuid,
+    pub assignee_id: Option<uuid::Uuid>,
+    pub target: String,
+    pub state: String,
+    pub due_at: Option<DateTime<Utc>>,
+}
+
+/// Open cases of `scope` whose targets are in warning or breached, the
+/// soonest due first (at most `limit`).
+pub async fn at_risk(conn: &impl ConnectionTrait, scope: Option<&[UnitId]>, limit: u64) -> Result<Vec<AtRisk>> {
+    use super::sla::entity as sla;
+    let open: Vec<&str> = CaseStatus::ALL.iter().filter(|s| s.is_open()).map(|s| s.as_str()).collect();
+    let mut cases = super::case::entity::Entity::find()
+        .select_only()
+        .column(super::case::entity::Column::Id)
+        .filter(super::case::entity::Column::Status.is_in(open));
+    if let Some(units) = scope {
+        cases = cases.filter(super::case::entity::Column::UnitId.is_in(units.iter().map(|u| u.0)));
+    }
+    let targets = sla::Entity::find()
+        .filter(sla::Column::State.is_in(["warning", "breached"]))
+        .filter(sla::Column::CaseId.in_subquery(cases.into_query()))
+        .order_by_asc(sla::Column::DueAt)
+        .limit(limit)
+        .all(conn)
+        .await?;
+    let ids: Vec<uuid::Uuid> = targets.iter().map(|t| t.case_id).collect();
+    let found: HashMap<uuid::Uuid, super::case::entity::Model> = super::case::entity::Entity::find()
+        .filter(super::case::entity::Column::Id.is_in(ids))
+        .all(conn)
+        .await?
+        .into_iter()
+        .map(|c| (c.id, c))
+        .collect();
+    Ok(targets
+        .into_iter()
+        .filter_map(|t| {
+            let case = found.get(&t.case_id)?;
+            Some(AtRisk {
+                case_id: case.id,
+                number: case.number,
+                subject: case.subject.clone(),
+                unit_id: case.unit_id,
+                assignee_id: case.assignee_id,
+                target: t.name,
+                state: t.state,
+                due_at: t.due_at,
+            })
+        })
+        .collect())
 }

@@ -13,6 +13,7 @@ import { contactView, notificationsView } from './contact.js';
 import { unitView } from './unit.js';
 import { adminView } from './admin.js';
 import { requestsView } from './privacy.js';
+import { reportsView, wallboardView } from './reports.js';
 
 // ---------------------------------------------------------------- shell
 
@@ -22,6 +23,7 @@ export function shell() {
   if (supervised.length) nav.push(h('a', { href: `#/units/${supervised[0].id}` }, t('nav.unit')));
   // Data-subject requests are answered by supervisors of the designated unit and admins.
   if (supervised.length) nav.push(h('a', { href: '#/privacy' }, t('nav.privacy')));
+  nav.push(h('a', { href: '#/reports' }, t('nav.reports')));
   if (ctx.me.is_admin) nav.push(h('a', { href: '#/admin/plugins' }, t('nav.admin')));
   const presence = h(
     'select',
@@ -90,6 +92,8 @@ export const routes = [
   [/^#\/units\/([0-9a-f-]+)$/, (m) => unitView(m[1])],
   [/^#\/notifications$/, () => notificationsView()],
   [/^#\/privacy$/, () => requestsView()],
+  [/^#\/reports$/, () => reportsView()],
+  [/^#\/wallboard$/, () => wallboardView()],
   [/^#\/admin\/(\w+)$/, (m) => adminView(m[1])],
   [/^#\/inbox\/([\w-]+)$/, (m) => inboxView(m[1])],
 ];
