@@ -178,6 +178,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     crate::jobs::every(services.clone(), config.presence.sweep_secs, crate::store::job::JobKind::PresenceSweep);
     crate::jobs::every(services.clone(), config.privacy.retention_every_secs, crate::store::job::JobKind::Retention);
     crate::jobs::every(services.clone(), config.export.every_secs, crate::store::job::JobKind::WarehouseExport);
+    crate::jobs::every(services.clone(), config.reports.send_every_secs, crate::store::job::JobKind::ReportsSend);
     crate::live::spawn(services.store.clone(), services.live.clone());
     crate::store::search_text::spawn_backfill(services.store.clone());
     let every = std::time::Duration::from_millis(config.reports.refresh_every_ms);

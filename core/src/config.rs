@@ -54,6 +54,19 @@ pub struct Config {
     pub webhooks: WebhooksConfig,
     /// The bulk export to a data warehouse.
     pub export: ExportConfig,
+    /// Mail the server sends itself (scheduled reports).
+    pub mail: MailConfig,
+}
+
+/// The institution's outgoing mail server, for mail the server sends itself.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct MailConfig {
+    /// e.g. `smtps://informes%40uni.edu.co:clave@smtp.uni.edu.co:465` or
+    /// `smtp://smtp.uni.edu.co:587?tls=required`.
+    pub smtp_url: Option<Secret>,
+    /// The sender, e.g. `Ventanilla <informes@uni.edu.co>`.
+    pub from: Option<String>,
 }
 
 /// How the bulk export writes its files.
@@ -119,11 +132,13 @@ pub struct ReportsConfig {
     /// How often, in milliseconds, the figures of changed cases are looked
     /// for when none were waiting (the most a report lags behind when idle).
     pub refresh_every_ms: u64,
+    /// How often, in seconds, due scheduled reports are looked for and sent.
+    pub send_every_secs: u64,
 }
 
 impl Default for ReportsConfig {
     fn default() -> Self {
-        ReportsConfig { timezone: "America/Bogota".into(), refresh_every_ms: 1000 }
+        ReportsConfig { timezone: "America/Bogota".into(), refresh_every_ms: 1000, send_every_secs: 60 }
     }
 }
 
@@ -404,6 +419,7 @@ impl Default for Config {
             reports: ReportsConfig::default(),
             webhooks: WebhooksConfig::default(),
             export: ExportConfig::default(),
+            mail: MailConfig::default(),
         }
     }
 }

@@ -29,4 +29,5 @@ pub mod services;
 pub mod spreadsheet;
 pub mod store;
 pub mod subscriptions;
+pub mod system_mail;
 pub mod tls;

@@ -32,6 +32,7 @@ mod m20261207_000025_erasure;
 mod m20261207_000026_case_retention;
 mod m20261208_000027_case_facts;
 mod m20261208_000028_webhook_subscriptions;
+mod m20261208_000029_report_schedules;
 
 pub struct Migrator;
 
@@ -67,6 +68,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000026_case_retention::Migration),
             Box::new(m20261208_000027_case_facts::Migration),
             Box::new(m20261208_000028_webhook_subscriptions::Migration),
+            Box::new(m20261208_000029_report_schedules::Migration),
         ]
     }
 }

@@ -237,6 +237,21 @@ fn rows() -> Vec<Row> {
             scope: "cases:read",
             allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
         },
+        // Scheduled reports are a staff member's own, sent with their figures.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/report-schedules".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/report-schedules".into(),
+            body: |_, _| Some(json!({"name": "Semanal", "report": "volume", "frequency": "weekly"})),
+            scope: "cases:read",
+            allowed: STAFF,
+        },
         Row {
             method: Method::GET,
             path: |_| "/api/v1/wallboard".into(),

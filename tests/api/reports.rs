@@ -343,3 +343,63 @@ fn read_xlsx(bytes: &[u8]) -> anyhow::Result<Vec<Vec<String>>> {
         })
         .collect())
 }
+
+on_both! {
+    async fn scheduled_reports_are_mailed_with_their_csv(backend) {
+        use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};
+        let smtp = ventanilla_tests::mail::FakeSmtp::start("clave-smtp").await?;
+        let port = smtp.port;
+        let app = ventanilla_tests::spawn_app_with(backend, move |c| {
+            c.mail.smtp_url = Some(ventanilla::config::Secret::new(format!("smtp://informes:clave-smtp@127.0.0.1:{port}")));
+            c.mail.from = Some("Ventanilla <informes@uni.test>".into());
+            c.reports.send_every_secs = 1;
+            c.public_url = Some("https://ayuda.uni.test".into());
+        }).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let (_, sara) = app.create_member("sara@uni.edu.co", &unit, "supervisor").await?;
+        let (_, teo) = app.create_member("teo@uni.edu.co", &app.create_unit("tesoreria").await?, "agent").await?;
+
+        let bad = app.post("/api/v1/report-schedules", &sara, json!({"name": "x", "report": "ganancias",
+            "frequency": "hourly", "recipients": ["sin-arroba"], "filters": {"color": "rojo"}})).await?;
+        let fields: Vec<&str> = bad.body["errors"].as_array().into_iter().flatten().filter_map(|e| e["field"].as_str()).collect();
+        anyhow::ensure!(bad.status == 422 && ["report", "frequency", "recipients[0]", "filters.color"].iter().all(|f| fields.contains(f)), "{}", bad.text);
+        let token = app.create_token(&["cases:read"]).await?;
+        let by_token = app.post("/api/v1/report-schedules", &token, json!({"name": "x", "report": "volume", "frequency": "daily"})).await?;
+        anyhow::ensure!(by_token.status == 403, "{}", by_token.text);
+
+        let schedule = app.post_ok("/api/v1/report-schedules", &sara, json!({"name": "Volumen diario", "report": "volume",
+            "group_by": ["channel"], "filters": {"channel": "whatsapp"}, "frequency": "daily",
+            "recipients": ["rectoria@uni.edu.co"]}), 201).await?;
+        let id = schedule["id"].as_str().unwrap_or_default().to_owned();
+        let next: chrono::DateTime<Utc> = serde_json::from_value(schedule["next_run_at"].clone())?;
+        anyhow::ensure!(next > Utc::now(), "{schedule}");
+        // Someone else's schedule is not theirs to see or cancel.
+        let theirs = app.get("/api/v1/report-schedules", &teo).await?;
+        anyhow::ensure!(theirs.body["items"].as_array().is_some_and(Vec::is_empty), "{}", theirs.text);
+        let cancel = app.call(reqwest::Method::DELETE, &format!("/api/v1/report-schedules/{id}"), Some(&teo), None).await?;
+        anyhow::ensure!(cancel.status == 404, "{}", cancel.text);
+
+        // Its time comes: it is mailed once, with the CSV and the link.
+        ventanilla::store::schedule::entity::Entity::update_many()
+            .col_expr(ventanilla::store::schedule::entity::Column::NextRunAt, Expr::value(Utc::now() - chrono::Duration::minutes(1)))
+            .filter(ventanilla::store::schedule::entity::Column::Id.eq(uuid::Uuid::parse_str(&id)?))
+            .exec(&app.store.db)
+            .await?;
+        let mail = eventually(std::time::Duration::from_secs(20), || async { smtp.submitted().into_iter().next() }).await;
+        let Some(mail) = mail else { anyhow::bail!("the report was never mailed") };
+        anyhow::ensure!(mail.recipients.iter().any(|r| r.contains("rectoria@uni.edu.co")), "{:?}", mail.recipients);
+        // Quoted-printable: soft line breaks joined.
+        let text = mail.data.replace("=\r\n", "").replace("=\n", "");
+        anyhow::ensure!(text.contains("Volumen diario") && text.contains("https://ayuda.uni.test/console/#/reports"), "{text}");
+        anyhow::ensure!(text.contains("text/csv") && text.contains("filename*0=\"volume-") && text.contains("channel,cases,ended"), "{text}");
+        let listed = app.get("/api/v1/report-schedules", &sara).await?;
+        let row = &listed.body["items"][0];
+        let moved: chrono::DateTime<Utc> = serde_json::from_value(row["next_run_at"].clone())?;
+        anyhow::ensure!(moved > Utc::now() && row["last_sent_at"].is_string() && row["last_error"].is_null(), "{row}");
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        anyhow::ensure!(smtp.submitted().len() == 1, "mailed more than once");
+        let gone = app.call(reqwest::Method::DELETE, &format!("/api/v1/report-schedules/{id}"), Some(&sara), None).await?;
+        anyhow::ensure!(gone.status == 204, "{}", gone.text);
+        Ok(())
+    }
+}

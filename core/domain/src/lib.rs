@@ -21,6 +21,7 @@ pub mod principal;
 pub mod privacy;
 pub mod report;
 pub mod routing;
+pub mod schedule;
 pub mod sla;
 pub mod subscription;
 pub mod survey;

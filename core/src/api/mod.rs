@@ -84,7 +84,7 @@ use error::ApiError;
         canned::list_canned, canned::create_canned, canned::update_canned, canned::delete_canned,
         view::list_views, view::create_view, view::update_view, view::delete_view,
         survey::list_surveys, survey::survey_summary,
-        report::get_report, report::wallboard,
+        report::get_report, report::wallboard, report::list_schedules, report::create_schedule, report::delete_schedule,
         subscription::list_subscriptions, subscription::create_subscription, subscription::get_subscription,
         subscription::update_subscription, subscription::delete_subscription, subscription::list_deliveries,
         subscription::redeliver,
@@ -277,6 +277,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(view::delete_view)
                 .service(report::get_report)
                 .service(report::wallboard)
+                .service(report::list_schedules)
+                .service(report::create_schedule)
+                .service(report::delete_schedule)
                 .service(subscription::list_subscriptions)
                 .service(subscription::create_subscription)
                 .service(subscription::get_subscription)

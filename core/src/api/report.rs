@@ -2,57 +2,17 @@
 //! same cells in each. Admins and `cases:read` tokens see every unit;
 //! supervisors their units; agents their own cases.
 
-use actix_web::{HttpResponse, get, http::header, web};
-use chrono::{DateTime, NaiveDate, TimeZone, Utc};
+use actix_web::{HttpResponse, delete, get, http::header, post, web};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::ToSchema;
 
 use super::error::{ApiError, Checker, Problem};
 use super::extract::{Auth, require};
 use crate::api::AppState;
-use crate::domain::{self, Channel, Principal, Priority, UnitId, UserId};
-use crate::reports::{self, Dim, Report, Request, Table};
-use crate::store::report::FactFilter;
+use crate::domain::{self, Principal};
+use crate::reports::{self, Dim, Report, Table};
 
-/// Longest period one report covers.
-const MAX_DAYS: i64 = 3 * 366;
-
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Query)]
-pub struct ReportQuery {
-    /// Start of the period: a date (`2026-03-01`, midnight in `timezone`)
-    /// or a date-time. Default: 30 days before `to`.
-    pub from: Option<String>,
-    /// End of the period, exclusive for a date-time; a date counts whole
-    /// (through its last second). Default: now.
-    pub to: Option<String>,
-    /// One or two of `hour`, `day`, `week`, `month`, `unit`, `channel`,
-    /// `channel_install`, `agent`, `priority`, `tag`, `field.<key>`,
-    /// `contact.<key>` (a person's attribute, e.g. `contact.programa`) (and
-    /// `target` for `sla`, `attended_by` for `satisfaction`), comma-separated.
-    pub group_by: Option<String>,
-    /// IANA timezone periods are cut in; the institution's by default.
-    pub timezone: Option<String>,
-    /// Only these units (comma-separated ids).
-    pub unit_id: Option<String>,
-    /// Only these channels, e.g. `whatsapp,email`.
-    pub channel: Option<String>,
-    /// Only these channel accounts (install ids).
-    pub channel_install_id: Option<String>,
-    /// Only cases these agents owned last.
-    pub agent_id: Option<String>,
-    /// Only these priorities.
-    pub priority: Option<String>,
-    /// Only cases carrying any of these tags.
-    pub tag: Option<String>,
-    /// Only cases whose custom field holds a value: `key:value`.
-    pub field: Option<String>,
-    /// `json` (default), `csv` or `xlsx`.
-    pub format: Option<String>,
-}
-
-/// A report: its columns, and rows of cells in that order (a string, a
-/// number or null). CSV and XLSX hold the same header and cells.
 #[derive(Serialize, ToSchema)]
 pub struct ReportDto {
     /// e.g. `response`.
@@ -71,119 +31,13 @@ pub struct ReportDto {
     pub pending_secs: Option<i64>,
 }
 
-/// Comma-separated values, each parsed (at most 100).
-fn list<T>(check: &mut Checker, raw: &Option<String>, parse: impl Fn(&str) -> Result<T, domain::Error>) -> Vec<T> {
-    let Some(raw) = raw else { return vec![] };
-    raw.split(',').map(str::trim).filter(|s| !s.is_empty()).take(100).filter_map(|v| check.check(parse(v))).collect()
-}
-
-fn uuid_in(field: &'static str) -> impl Fn(&str) -> Result<uuid::Uuid, domain::Error> {
-    move |v| v.parse().map_err(|_| domain::Error::invalid(field, format!("`{v}` is not an id")))
-}
-
-/// A date (midnight in `tz`; with `end`, the next midnight) or a date-time.
-fn moment(field: &str, raw: &str, tz: chrono_tz::Tz, end: bool) -> Result<DateTime<Utc>, domain::Error> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(raw) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d")
-        .map_err(|_| domain::Error::invalid(field, "use a date (2026-03-01) or a date-time (2026-03-01T08:00:00Z)"))?;
-    let date = if end { date.succ_opt().unwrap_or(date) } else { date };
-    let midnight = date.and_hms_opt(0, 0, 0).unwrap_or_default();
-    // A midnight that does not exist (a DST jump) starts at the earliest valid time.
-    tz.from_local_datetime(&midnight)
-        .earliest()
-        .or_else(|| tz.from_local_datetime(&(midnight + chrono::Duration::hours(1))).earliest())
-        .map(|t| t.with_timezone(&Utc))
-        .ok_or_else(|| domain::Error::invalid(field, "this date has no midnight in the timezone"))
-}
-
-enum Format {
-    Json,
-    Csv,
-    Xlsx,
-}
-
-/// The request a query asks for, checked field by field.
-fn request_of(
-    state: &AppState,
-    principal: &Principal,
-    report: Report,
-    q: &ReportQuery,
-) -> Result<(Request, Format), ApiError> {
-    let mut check = Checker::default();
-    let tz_name = q.timezone.clone().unwrap_or_else(|| state.config.reports.timezone.clone());
-    let tz = check.check(domain::unit::parse_timezone("timezone", &tz_name)).unwrap_or(chrono_tz::UTC);
-    let to = match &q.to {
-        Some(raw) => check.check(moment("to", raw, tz, true)),
-        None => Some(Utc::now()),
-    };
-    let from = match (&q.from, to) {
-        (Some(raw), _) => check.check(moment("from", raw, tz, false)),
-        (None, Some(to)) => Some(to - chrono::Duration::days(30)),
-        (None, None) => None,
-    };
-    if let (Some(from), Some(to)) = (from, to) {
-        if from >= to {
-            check.push("from", "must be before `to`");
-        } else if to - from > chrono::Duration::days(MAX_DAYS) {
-            check.push("from", "a report covers at most three years");
-        }
-    }
-    let group_by: Vec<Dim> = list(&mut check, &q.group_by, |name| {
-        Dim::parse(name, report).map_err(|message| domain::Error::invalid("group_by", message))
-    });
-    if group_by.len() > 2 {
-        check.push("group_by", "group by one or two dimensions");
-    }
-    if group_by.iter().filter(|d| matches!(d, Dim::Period(_))).count() > 1 {
-        check.push("group_by", "group by one period at most");
-    }
-    let field = match q.field.as_deref().map(|f| f.split_once(':')) {
-        None => None,
-        Some(Some((key, value))) if !key.trim().is_empty() => Some((key.trim().to_owned(), value.trim().to_owned())),
-        Some(_) => {
-            check.push("field", "use key:value, e.g. programa:medicina");
-            None
-        }
-    };
-    let filter = FactFilter {
-        from,
-        to,
-        units: list(&mut check, &q.unit_id, uuid_in("unit_id")).into_iter().map(UnitId).collect(),
-        channels: list(&mut check, &q.channel, |c| Channel::parse("channel", c)),
-        installs: list(&mut check, &q.channel_install_id, uuid_in("channel_install_id")),
-        agents: list(&mut check, &q.agent_id, uuid_in("agent_id")).into_iter().map(UserId).collect(),
-        priorities: list(&mut check, &q.priority, |p| Priority::parse("priority", p)),
-        tags: list(&mut check, &q.tag, |t| domain::case::parse_tag("tag", t)),
-        field,
-    };
-    let format = match q.format.as_deref().unwrap_or("json") {
-        "json" => Format::Json,
-        "csv" => Format::Csv,
-        "xlsx" => Format::Xlsx,
-        _ => {
-            check.push("format", "must be json, csv or xlsx");
-            Format::Json
-        }
-    };
-    check.finish()?;
-    let scope = reports::scope_of(principal);
-    let mut group_by = if group_by.is_empty() { report.default_group() } else { group_by };
-    // Targets are never added up together.
-    if report == Report::Sla && !group_by.contains(&Dim::Target) {
-        group_by.push(Dim::Target);
-    }
-    Ok((Request { report, group_by, tz, scope, filter }, format))
-}
-
 /// A report on the cases opened in a period: `volume`, `response`,
 /// `resolution`, `agents`, `sla`, `satisfaction`, `bot` or `topics`
 /// (docs/reports.md defines every measure). Admins and `cases:read` tokens
 /// see every unit, supervisors their units, agents their own cases.
 #[utoipa::path(
     tag = "reports",
-    params(("report" = String, Path, description = "volume, response, resolution, agents, sla, satisfaction, bot or topics"), ReportQuery),
+    params(("report" = String, Path, description = "volume, response, resolution, agents, sla, satisfaction, bot or topics"), reports::Query),
     responses(
         (status = 200, body = ReportDto, description = "JSON; with format=csv or xlsx the same header and cells as a file"),
         (status = 403, body = Problem),
@@ -197,11 +51,11 @@ pub async fn get_report(
     state: web::Data<AppState>,
     auth: Auth,
     path: web::Path<String>,
-    query: web::Query<ReportQuery>,
+    query: web::Query<reports::Query>,
 ) -> Result<HttpResponse, ApiError> {
     require_report_reader(&auth.0)?;
     let report = Report::parse(&path.into_inner()).ok_or(ApiError::NotFound("report"))?;
-    let (request, format) = request_of(&state, &auth.0, report, &query)?;
+    let (request, format) = checked(reports::parse(&state.config.reports.timezone, &auth.0, report, &query))?;
     let table = reports::run(&state.store, &request).await?;
     let name = format!(
         "{}-{}",
@@ -209,7 +63,7 @@ pub async fn get_report(
         request.filter.from.map(|f| f.format("%Y%m%d").to_string()).unwrap_or_default()
     );
     match format {
-        Format::Json => {
+        reports::Format::Json => {
             let (pending_cases, oldest) = crate::store::report::backlog(&state.store.db).await?;
             let Table { columns, rows } = table;
             Ok(HttpResponse::Ok().json(ReportDto {
@@ -224,14 +78,14 @@ pub async fn get_report(
                 pending_secs: oldest.map(|t| (Utc::now() - t).num_seconds().max(0)),
             }))
         }
-        Format::Csv => {
+        reports::Format::Csv => {
             let bytes = reports::to_csv(&table, |cell| crate::spreadsheet::export_cell(cell).into_owned());
             Ok(HttpResponse::Ok()
                 .content_type("text/csv; charset=utf-8")
                 .insert_header((header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}.csv\"")))
                 .body(bytes))
         }
-        Format::Xlsx => {
+        reports::Format::Xlsx => {
             let bytes = reports::xlsx::workbook(&table, report.as_str())
                 .map_err(|e| ApiError::internal(format!("xlsx: {e}")))?;
             Ok(HttpResponse::Ok()
@@ -240,6 +94,18 @@ pub async fn get_report(
                 .body(bytes))
         }
     }
+}
+
+/// A report's query errors as problem+json, one per field.
+pub(super) fn checked<T>(parsed: Result<T, Vec<domain::Error>>) -> Result<T, ApiError> {
+    parsed.or_else(|errors| {
+        let mut check = Checker::default();
+        for e in errors {
+            check.check::<()>(Err(e));
+        }
+        check.finish()?;
+        Err(ApiError::internal("a report query failed without saying why"))
+    })
 }
 
 /// Staff, and tokens with `cases:read`.
@@ -319,4 +185,185 @@ pub async fn wallboard(state: web::Data<AppState>, auth: Auth) -> Result<HttpRes
             .collect(),
         generated_at: Utc::now(),
     }))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ScheduleDto {
+    pub id: uuid::Uuid,
+    pub owner_id: uuid::Uuid,
+    pub name: String,
+    pub report: String,
+    pub group_by: Vec<String>,
+    /// The report's filters (`unit_id`, `channel`, `tag`...), as its query takes them.
+    #[schema(value_type = Object)]
+    pub filters: serde_json::Value,
+    /// `daily`, `weekly` (Mondays), `monthly` (the 1st) or `dates`.
+    pub frequency: String,
+    /// For `dates`: `MM-DD` of each close; sent the morning after.
+    pub dates: Vec<String>,
+    pub recipients: Vec<String>,
+    pub next_run_at: DateTime<Utc>,
+    pub last_sent_at: Option<DateTime<Utc>>,
+    /// Why the last try failed (it is tried again in five minutes).
+    pub last_error: Option<String>,
+}
+
+impl From<crate::store::schedule::Schedule> for ScheduleDto {
+    fn from(s: crate::store::schedule::Schedule) -> Self {
+        let list = |v: serde_json::Value| serde_json::from_value::<Vec<String>>(v).unwrap_or_default();
+        ScheduleDto {
+            id: s.id,
+            owner_id: s.owner_id,
+            name: s.name,
+            report: s.report,
+            group_by: list(s.group_by),
+            filters: s.filters,
+            frequency: s.frequency,
+            dates: list(s.dates),
+            recipients: list(s.recipients),
+            next_run_at: s.next_run_at,
+            last_sent_at: s.last_sent_at,
+            last_error: s.last_error,
+        }
+    }
+}
+
+#[derive(Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateSchedule {
+    #[schema(example = "Primera respuesta semanal")]
+    pub name: String,
+    #[schema(example = "response")]
+    pub report: String,
+    #[serde(default)]
+    #[schema(example = json!(["channel"]))]
+    pub group_by: Vec<String>,
+    /// Filters as the report's query takes them, e.g. `{"channel": "whatsapp"}`.
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub filters: serde_json::Map<String, serde_json::Value>,
+    #[schema(example = "weekly")]
+    pub frequency: String,
+    #[serde(default)]
+    #[schema(example = json!(["03-31", "08-31", "12-31"]))]
+    pub dates: Vec<String>,
+    /// Addresses to send it to; the caller's own when empty.
+    #[serde(default)]
+    pub recipients: Vec<String>,
+}
+
+/// Who may schedule: staff accounts (the figures sent are theirs).
+fn schedule_owner(principal: &Principal) -> Result<crate::domain::UserId, ApiError> {
+    principal.user_id().ok_or(ApiError::Forbidden("reports are scheduled by staff accounts, for their own figures"))
+}
+
+/// The caller's scheduled reports (an admin's: everyone's).
+#[utoipa::path(
+    tag = "reports",
+    responses((status = 200, body = super::schema::ListResponse<ScheduleDto>), (status = 403, body = Problem)),
+    security(("bearer" = []))
+)]
+#[get("/report-schedules")]
+pub async fn list_schedules(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
+    let owner = schedule_owner(&auth.0)?;
+    let owner = (!auth.0.is_admin()).then_some(owner);
+    let rows = crate::store::schedule::list(&state.store.db, owner).await?;
+    Ok(HttpResponse::Ok()
+        .json(super::schema::ListResponse::new(rows.into_iter().map(ScheduleDto::from).collect(), None)))
+}
+
+/// Subscribes the caller, or other addresses, to a report sent by e-mail
+/// as CSV with a link to the console: daily (the day before), weekly (the
+/// week before, on Mondays), monthly (the month before, on the 1st), or on
+/// given closing dates; at 07:00 in the institution's timezone, with the
+/// figures the caller sees when it is sent.
+#[utoipa::path(
+    tag = "reports",
+    request_body = CreateSchedule,
+    responses((status = 201, body = ScheduleDto), (status = 403, body = Problem), (status = 422, body = Problem)),
+    security(("bearer" = []))
+)]
+#[post("/report-schedules")]
+pub async fn create_schedule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    body: super::extract::Json<CreateSchedule>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = schedule_owner(&auth.0)?;
+    let body = body.0;
+    let mut check = Checker::default();
+    let name = check.check(domain::required_text("name", &body.name, 100));
+    let report = Report::parse(&body.report);
+    if report.is_none() {
+        check.push("report", "use volume, response, resolution, agents, sla, satisfaction, bot or topics");
+    }
+    let frequency = check.check(domain::schedule::Frequency::parse("frequency", &body.frequency, &body.dates));
+    // The filters and grouping are checked as a query would be.
+    const FILTERS: [&str; 7] = ["unit_id", "channel", "channel_install_id", "agent_id", "priority", "tag", "field"];
+    for key in body.filters.keys().filter(|k| !FILTERS.contains(&k.as_str())) {
+        check.push(&format!("filters.{key}"), &format!("not a filter; use {}", FILTERS.join(", ")));
+    }
+    let mut query: reports::Query = match serde_json::from_value(serde_json::Value::Object(body.filters.clone())) {
+        Ok(q) => q,
+        Err(e) => {
+            check.push("filters", &format!("{e}"));
+            reports::Query::default()
+        }
+    };
+    if query.from.is_some() || query.to.is_some() || query.format.is_some() || query.group_by.is_some() {
+        check.push("filters", "the period, format and grouping are set by the schedule, not its filters");
+    }
+    query.group_by = (!body.group_by.is_empty()).then(|| body.group_by.join(","));
+    if let Some(report) = report
+        && let Err(errors) = reports::parse(&state.config.reports.timezone, &auth.0, report, &query)
+    {
+        for e in errors {
+            check.check::<()>(Err(e));
+        }
+    }
+    let me = crate::store::user::get(&state.store.db, owner).await?;
+    let recipients = if body.recipients.is_empty() { vec![me.email.as_str().to_owned()] } else { body.recipients };
+    if recipients.len() > 20 {
+        check.push("recipients", "at most 20 addresses");
+    }
+    for (i, address) in recipients.iter().enumerate() {
+        check.check(domain::Email::parse(&format!("recipients[{i}]"), address));
+    }
+    check.finish()?;
+    let (Some(name), Some(report), Some(frequency)) = (name, report, frequency) else {
+        return Err(ApiError::internal("checked values missing"));
+    };
+    let tz: chrono_tz::Tz = state.config.reports.timezone.parse().unwrap_or(chrono_tz::UTC);
+    let new = crate::store::schedule::NewSchedule {
+        owner,
+        name,
+        report: report.as_str().to_owned(),
+        group_by: body.group_by,
+        filters: body.filters,
+        first_run: frequency.next_after(crate::store::now(), tz),
+        frequency,
+        recipients,
+    };
+    let created = crate::store::schedule::create(&state.store, &crate::domain::Actor::from(&auth.0), new).await?;
+    Ok(HttpResponse::Created().json(ScheduleDto::from(created)))
+}
+
+/// Cancels a scheduled report (its owner, or an admin).
+#[utoipa::path(
+    tag = "reports",
+    params(("schedule_id" = uuid::Uuid, Path)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)),
+    security(("bearer" = []))
+)]
+#[delete("/report-schedules/{schedule_id}")]
+pub async fn delete_schedule(
+    state: web::Data<AppState>,
+    auth: Auth,
+    path: web::Path<uuid::Uuid>,
+) -> Result<HttpResponse, ApiError> {
+    let owner = schedule_owner(&auth.0)?;
+    let owner = (!auth.0.is_admin()).then_some(owner);
+    let actor = crate::domain::Actor::from(&auth.0);
+    crate::store::schedule::delete(&state.store, &actor, owner, path.into_inner()).await?;
+    Ok(HttpResponse::NoContent().finish())
 }

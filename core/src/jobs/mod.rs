@@ -103,6 +103,7 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::PrivacyExport) => crate::privacy::export(services, &job).await,
         Some(JobKind::PrivacyErase) => crate::privacy::erase(services, &job).await,
         Some(JobKind::WarehouseExport) => crate::export::scheduled(services).await,
+        Some(JobKind::ReportsSend) => crate::reports::schedule::send_due(services).await,
         Some(JobKind::WebhookDeliver) => {
             crate::subscriptions::deliver(services, &job, max_attempts(services, JobKind::WebhookDeliver)).await
         }

@@ -8,7 +8,11 @@
 //! what each measure starts and stops on is `domain::report` and
 //! docs/reports.md.
 
+pub mod query;
+pub mod schedule;
 pub mod xlsx;
+
+pub use query::{Format, Query, parse};
 
 use crate::domain::UnitId;
 use crate::domain::report::{Period, Summary, summarise};
@@ -213,7 +217,7 @@ pub async fn run(store: &Store, request: &Request) -> store::Result<Table> {
     let details = group_by.iter().any(|d| matches!(d, Dim::Tag | Dim::Field(_) | Dim::Contact(_)));
     let facts = store::report::facts_for(&store.db, &request.scope, &request.filter, details).await?;
     let index: HashMap<uuid::Uuid, usize> = facts.iter().enumerate().map(|(i, f)| (f.facts.case_id, i)).collect();
-    let grouper = Grouper { facts: &facts, dims: group_by, tz: request.tz };
+    let grouper = Grouper { facts: &facts, dims: group_by, tz: request.tz, labels: Default::default() };
     let (measures, groups): (Vec<String>, Vec<(Key, Vec<serde_json::Value>)>) = match request.report {
         Report::Volume | Report::Response | Report::Resolution | Report::Topics => {
             let groups = grouper.group(facts.iter().enumerate().map(|(i, _)| (i, None)));
@@ -293,6 +297,9 @@ struct Grouper<'a> {
     facts: &'a [FactRow],
     dims: &'a [Dim],
     tz: chrono_tz::Tz,
+    /// Period labels by the hour they start: a year of cases needs a few
+    /// thousand, not one per case.
+    labels: std::cell::RefCell<HashMap<(i64, u8), String>>,
 }
 
 impl Grouper<'_> {
@@ -330,7 +337,13 @@ impl Grouper<'_> {
     fn values(&self, row: &FactRow, dim: &Dim, own: Option<&str>) -> Vec<Option<String>> {
         let f = &row.facts;
         match dim {
-            Dim::Period(p) => vec![Some(p.label(f.created_at, self.tz))],
+            Dim::Period(p) => {
+                // Every zone's offset is a whole number of quarter hours.
+                let slot = (f.created_at.timestamp().div_euclid(900), *p as u8);
+                let mut labels = self.labels.borrow_mut();
+                let label = labels.entry(slot).or_insert_with(|| p.label(f.created_at, self.tz));
+                vec![Some(label.clone())]
+            }
             Dim::Unit => vec![Some(f.unit_id.to_string())],
             Dim::Channel => vec![Some(row.channel.as_str().to_owned())],
             Dim::ChannelInstall => vec![f.channel_install_id.map(|i| i.to_string())],
@@ -424,7 +437,7 @@ impl Duration {
 
     /// Calendar and business seconds, when the case has this duration.
     /// Handling and waiting count for cases that ended.
-    fn of(self, f: &store::report::entity::Model) -> Option<(i64, i64)> {
+    fn of(self, f: &store::report::Fact) -> Option<(i64, i64)> {
         let both = |c: Option<i64>, b: Option<i64>| Some((c?, b?));
         match self {
             Duration::FirstResponse => both(f.first_response_s, f.first_response_bs),
@@ -493,11 +506,9 @@ fn case_columns(report: Report) -> Vec<String> {
 }
 
 fn case_measures(report: Report, facts: &[FactRow], rows: &[usize]) -> Vec<serde_json::Value> {
-    let count =
-        |pred: &dyn Fn(&store::report::entity::Model) -> bool| rows.iter().filter(|i| pred(&facts[**i].facts)).count();
-    let sum = |get: &dyn Fn(&store::report::entity::Model) -> i32| {
-        rows.iter().map(|i| i64::from(get(&facts[*i].facts))).sum::<i64>()
-    };
+    let count = |pred: &dyn Fn(&store::report::Fact) -> bool| rows.iter().filter(|i| pred(&facts[**i].facts)).count();
+    let sum =
+        |get: &dyn Fn(&store::report::Fact) -> i32| rows.iter().map(|i| i64::from(get(&facts[*i].facts))).sum::<i64>();
     let n = rows.len();
     let ended = count(&|f| f.resolved_at.is_some());
     let reopened = count(&|f| f.reopens > 0);

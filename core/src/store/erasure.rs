@@ -275,6 +275,8 @@ pub(super) async fn erase_case(conn: &impl ConnectionTrait, id: CaseId, names: &
     model.subject = Set(ERASED.to_owned());
     model.search_text = Set(Some(search_text::fold(ERASED)));
     model.webchat_visitor = Set(None);
+    // Changed: the warehouse export carries the anonymised case again.
+    model.updated_at = Set(super::now());
     model.update(conn).await?;
     for note in message::note::Entity::find().filter(message::note::Column::CaseId.eq(id.0)).all(conn).await? {
         let body = erase_from(&note.body, names);

@@ -76,10 +76,12 @@ pub enum JobKind {
     WebhookDeliver,
     /// Write the rows changed since the last export for the data warehouse.
     WarehouseExport,
+    /// Mail the scheduled reports that are due.
+    ReportsSend,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 15] = [
+    pub const ALL: [JobKind; 16] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -95,6 +97,7 @@ impl JobKind {
         JobKind::Retention,
         JobKind::WebhookDeliver,
         JobKind::WarehouseExport,
+        JobKind::ReportsSend,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -114,6 +117,7 @@ impl JobKind {
             JobKind::Retention => "privacy.retention",
             JobKind::WebhookDeliver => "webhook.deliver",
             JobKind::WarehouseExport => "warehouse.export",
+            JobKind::ReportsSend => "reports.send",
         }
     }
 

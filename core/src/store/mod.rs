@@ -37,6 +37,7 @@ pub mod report;
 pub mod retention;
 pub mod routing;
 pub mod saved_view;
+pub mod schedule;
 pub mod search_text;
 pub mod send_journal;
 pub mod setting;
