@@ -182,8 +182,8 @@ fn main() -> anyhow::Result<()> {
         }
         BenchCommand::Reports { cases, runs, creations, burst, postgres, work_dir } => runtime.block_on(async {
             let options = ventanilla_bench::reports::Options { cases, runs, creations, burst, postgres, work_dir };
-            let report = ventanilla_bench::reports::run(&options).await?;
-            write!(std::io::stdout(), "{report}")?;
+            // Printed line by line as it runs.
+            ventanilla_bench::reports::run(&options).await?;
             Ok(())
         }),
         BenchCommand::Console { consoles, messages, postgres, work_dir } => runtime.block_on(async {

@@ -30,6 +30,15 @@ use ventanilla::domain::report::Period;
 use ventanilla::reports::{Dim, Report, Request};
 use ventanilla::store::{self, report::entity as facts};
 
+/// Writes a line of the report, and prints it at once (a run is long).
+macro_rules! say {
+    ($out:expr, $($arg:tt)*) => {{
+        let line = format!($($arg)*);
+        println!("{line}");
+        writeln!($out, "{line}")
+    }};
+}
+
 pub struct Options {
     pub cases: usize,
     pub runs: usize,
@@ -48,14 +57,14 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
     let mut out = String::new();
     std::fs::create_dir_all(&options.work_dir)?;
     let sqlite = options.work_dir.join(format!("reports-{}.db", uuid::Uuid::now_v7().simple()));
-    writeln!(out, "SQLite:")?;
+    say!(out, "SQLite:")?;
     let url = format!("sqlite://{}?mode=rwc", sqlite.display());
     let result = backend(options, &url, &options.work_dir.join("sqlite"), &mut out).await;
     let _ = std::fs::remove_file(&sqlite);
     result?;
     if let Some(admin) = &options.postgres {
         let db = super::ScratchDb::create(admin).await?;
-        writeln!(out, "\nPostgreSQL:")?;
+        say!(out, "\nPostgreSQL:")?;
         let result = backend(options, &db.url, &options.work_dir.join("postgres"), &mut out).await;
         db.drop().await;
         result?;
@@ -98,7 +107,7 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
 
     let started = Instant::now();
     seed_facts(&state.store, unit.0, &agents, options.cases).await?;
-    writeln!(out, "  seeded {} cases' facts in {:.0} s", options.cases, started.elapsed().as_secs_f64())?;
+    say!(out, "  seeded {} cases' facts in {:.0} s", options.cases, started.elapsed().as_secs_f64())?;
 
     let now = chrono::Utc::now();
     let year = store::report::FactFilter {
@@ -125,7 +134,7 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
             rows = table.rows.len();
         }
         samples.sort();
-        writeln!(
+        say!(
             out,
             "  {label}: p50 {:.0} ms, p99 {:.0} ms ({} runs, {rows} rows)",
             ms(pct(&samples, 0.5)),
@@ -134,6 +143,7 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
         )?;
     }
 
+    let store = state.store.clone();
     let running = ventanilla::app::serve(state)?;
     let base = format!("http://{}", running.addr);
     let server = tokio::spawn(running.server);
@@ -160,21 +170,21 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
     }
     store::report::set_tracking(true);
     let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
-    writeln!(
+    say!(
         out,
         "  case creation (POST /cases with a first message, 8 clients): {:.0} req/s keeping figures, {:.0} req/s not",
         mean(&kept),
         mean(&not_kept)
     )?;
     // Let the creations' figures be worked out before the burst.
-    wait_for_backlog(&api, Duration::from_secs(600)).await?;
+    wait_for_backlog(&store, Duration::from_secs(600)).await?;
 
     let t = Instant::now();
     api.create_many(options.burst, 8, true).await?;
     let burst = t.elapsed();
     let t = Instant::now();
-    wait_for_backlog(&api, Duration::from_secs(600)).await?;
-    writeln!(
+    wait_for_backlog(&store, Duration::from_secs(600)).await?;
+    say!(
         out,
         "  burst of {} timeline events ({} cases created, answered, resolved) in {:.1} s; figures complete {:.0} ms after its end",
         options.burst * 4,
@@ -187,21 +197,14 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
 }
 
 /// Waits until no case's figures are due.
-async fn wait_for_backlog(api: &Api, limit: Duration) -> anyhow::Result<()> {
+async fn wait_for_backlog(store: &store::Store, limit: Duration) -> anyhow::Result<()> {
     let until = Instant::now() + limit;
     loop {
-        let body = api
-            .client
-            .get(format!("{}/api/v1/reports/volume?from=2020-01-01", api.base))
-            .bearer_auth(&api.token)
-            .send()
-            .await?
-            .json::<serde_json::Value>()
-            .await?;
-        if body["pending_cases"] == 0 {
+        let (pending, _) = store::report::backlog(&store.db).await?;
+        if pending == 0 {
             return Ok(());
         }
-        anyhow::ensure!(Instant::now() < until, "figures still pending: {}", body["pending_cases"]);
+        anyhow::ensure!(Instant::now() < until, "figures still pending: {pending}");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -54,6 +54,19 @@ async fn a_supervisor_reads_the_reports_and_watches_the_wallboard() -> anyhow::R
         assert_accessible(&sara, "reports").await?;
         screenshot(&sara, "console-reports").await?;
 
+        // Mailed every Monday to the rector's office.
+        super::console::click(&sara, "#schedule-report").await?;
+        js(&sara, "document.querySelector('#schedule-recipients').value = 'rectoria@uni.test'; return true;").await?;
+        super::console::click(&sara, "#schedule-go").await?;
+        let scheduled = eventually(Duration::from_secs(10), || async {
+            let token = app.login("sara@uni.test", ventanilla_tests::PASSWORD).await.ok()?;
+            let list = app.get("/api/v1/report-schedules", &token).await.ok()?.body;
+            let first = list["items"].get(0)?.clone();
+            (first["frequency"] == "weekly" && first["recipients"] == json!(["rectoria@uni.test"])).then_some(())
+        })
+        .await;
+        anyhow::ensure!(scheduled.is_some(), "the schedule was not created");
+
         // The wallboard: one waiting; a new case moves it live.
         open(&sara, "#/wallboard", "document.querySelector('#wallboard-cards [data-figure=waiting] strong')").await?;
         let waiting =

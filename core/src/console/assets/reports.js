@@ -3,7 +3,7 @@
 // with the same figures in a table under it, a comparison with the period
 // before, and the figures as CSV or XLSX.
 
-import { api, attempt, ctx, h, myUnits, query, select, t, unitName, userName } from './lib.js';
+import { api, attempt, ctx, formDialog, h, myUnits, query, select, t, unitName, userName } from './lib.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -210,6 +210,7 @@ export async function reportsView() {
       h('span', { class: 'field' }, h('label', { for: 'report-unit' }, t('reports.unit')), unitPick),
       h('span', { class: 'field' }, h('label', { for: 'report-channel' }, t('reports.channel')), channelPick),
       h('a', { href: '#/wallboard', class: 'ghost button' }, t('reports.wallboard')),
+      h('button', { type: 'button', class: 'ghost', id: 'schedule-report', onclick: () => scheduleDialog(state) }, t('reports.schedule')),
     ),
     body,
   );
@@ -326,6 +327,35 @@ export async function reportsView() {
   }
   await load();
   return { el };
+}
+
+// Mails the view's main report (volume by channel, with its filters) on a
+// schedule, to oneself or other addresses.
+function scheduleDialog(state) {
+  const frequency = select(['daily', 'weekly', 'monthly'], (v) => t(`reports.every_${v}`), () => {}, 'weekly');
+  frequency.id = 'schedule-frequency';
+  const report = select(['volume', 'response', 'resolution', 'agents', 'satisfaction'], (v) => t(`reports.report_${v}`), () => {}, 'volume');
+  report.id = 'schedule-report-name';
+  const recipients = h('input', { id: 'schedule-recipients', type: 'text', value: ctx.me.email, autocomplete: 'off' });
+  const fields = [
+    [t('reports.schedule_report'), report],
+    [t('reports.schedule_frequency'), frequency],
+    [t('reports.schedule_recipients'), recipients],
+  ];
+  formDialog('schedule', t('reports.schedule'), fields, t('reports.schedule_go'), async () => {
+    const filters = {};
+    if (state.unit) filters.unit_id = state.unit;
+    if (state.channel) filters.channel = state.channel;
+    const body = {
+      name: `${t(`reports.report_${report.value}`)} (${t(`reports.every_${frequency.value}`)})`,
+      report: report.value,
+      group_by: [report.value === 'agents' ? 'agent' : 'channel'],
+      filters,
+      frequency: frequency.value,
+      recipients: recipients.value.split(/[,;\s]+/).filter(Boolean),
+    };
+    return Boolean(await attempt(() => api('POST', '/report-schedules', body), t('reports.scheduled')));
+  });
 }
 
 // ---------------------------------------------------------------- wallboard
