@@ -201,8 +201,8 @@ const WATERMARK: &str = "export.until";
 const OVERLAP: chrono::Duration = chrono::Duration::minutes(5);
 
 /// The `warehouse.export` job: one window from the last one's end to now.
-pub async fn scheduled(services: &crate::services::Services) -> crate::jobs::Outcome {
-    use crate::jobs::Outcome;
+pub async fn scheduled(services: &crate::services::Services) -> crate::store::job::Outcome {
+    use crate::store::job::Outcome;
     let sink = match sink_of(&services.config) {
         Ok(Some(sink)) => sink,
         Ok(None) => return Outcome::Done,

@@ -22,8 +22,8 @@ use std::time::Duration;
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::jobs::Outcome;
 use crate::services::Services;
+use crate::store::job::Outcome;
 use crate::store::{self, job::Job, subscription::Attempt};
 
 /// `v1=` and the hex HMAC-SHA256 of `"{timestamp}.{body}"` under `secret`.

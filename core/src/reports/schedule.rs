@@ -3,8 +3,8 @@
 //! would see it now, mailed as CSV with a link to the console.
 
 use crate::domain::{Principal, schedule::Frequency};
-use crate::jobs::Outcome;
 use crate::services::Services;
+use crate::store::job::Outcome;
 use crate::store::{self, schedule::Schedule};
 
 /// How long a sending that failed waits before it is tried again.

@@ -15,7 +15,8 @@ use crate::domain::{AuthorKind, CaseId, CaseStatus, Channel, Priority, UnitId, U
 use chrono::{DateTime, Utc};
 use sea_orm::sea_query::OnConflict;
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait, Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, Iterable, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
+    Set,
 };
 use std::collections::HashMap;
 
@@ -190,51 +191,18 @@ pub async fn refresh(store: &Store) -> Result<u64> {
             continue;
         };
         entity::Entity::insert(row)
-            .on_conflict(OnConflict::column(entity::Column::CaseId).update_columns(UPDATED).to_owned())
+            .on_conflict(
+                // A refresh rewrites every column but the key.
+                OnConflict::column(entity::Column::CaseId)
+                    .update_columns(entity::Column::iter().filter(|c| !matches!(c, entity::Column::CaseId)))
+                    .to_owned(),
+            )
             .exec_without_returning(&*tx)
             .await?;
     }
     tx.commit().await?;
     Ok(due.len() as u64)
 }
-
-/// Every column but the key: what a refresh rewrites.
-const UPDATED: [entity::Column; 31] = {
-    use entity::Column::*;
-    [
-        UnitId,
-        Channel,
-        ChannelInstallId,
-        AgentId,
-        Priority,
-        Status,
-        CreatedAt,
-        StartedInBot,
-        HandoffAt,
-        FirstAssignedAt,
-        FirstResponseAt,
-        ResolvedAt,
-        Reopens,
-        Transfers,
-        AgentReplies,
-        Notes,
-        BotContained,
-        Abandoned,
-        FirstResponseS,
-        FirstResponseBs,
-        HandoffWaitS,
-        HandoffWaitBs,
-        AssignmentS,
-        AssignmentBs,
-        ResolutionS,
-        ResolutionBs,
-        HandlingS,
-        HandlingBs,
-        WaitingS,
-        WaitingBs,
-        ComputedAt,
-    ]
-};
 
 fn row_of(case: &super::case::entity::Model, f: &Facts) -> entity::ActiveModel {
     let cal = |s: Option<crate::domain::report::Span>| s.map(|s| s.calendar);
