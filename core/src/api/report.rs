@@ -23,7 +23,6 @@ pub struct ReportDto {
     pub group_by: Vec<String>,
     /// Dimension columns first (`week`, `unit_id`, `unit`...), then measures.
     pub columns: Vec<String>,
-    #[schema(value_type = Vec<Vec<Object>>)]
     pub rows: Vec<Vec<serde_json::Value>>,
     /// Cases whose latest changes are not counted yet, and how old the
     /// oldest such change is, in seconds: how far the figures lag.
