@@ -234,6 +234,47 @@ on_both! {
         anyhow::ensure!(row_where(&by_unit, "unit_id", &other)?["cases"] == 1, "{by_unit:?}");
         anyhow::ensure!(row_where(&by_unit, "unit_id", &unit)?["cases"] == 3, "{by_unit:?}");
 
+        // Targets, surveys and the bot's outcomes, counted for the cases of
+        // the period (written here as protocols, the survey and the bot do).
+        {
+            use ventanilla::domain::sla::{SlaState, SlaTarget};
+            use ventanilla::store::{bot_outcome, case as cases, sla, survey};
+            let db = &app.store.db;
+            let get = |id: &str| cases::get(db, None, ventanilla::domain::CaseId(uuid::Uuid::parse_str(id).unwrap_or_default()));
+            let (case_a, case_c, case_d) = (get(&a).await?, get(&c).await?, get(&d).await?);
+            let target = |name: &str, state| SlaTarget { name: name.into(), state, due_at: None, settled_at: None };
+            let install = uuid::Uuid::now_v7();
+            sla::replace_in(db, case_a.id, install,
+                &[target("first_response", SlaState::Breached), target("resolution", SlaState::Met)]).await?;
+            sla::replace_in(db, case_d.id, install, &[target("first_response", SlaState::Met)]).await?;
+            let slas = rows(&report(app, &admin, &format!("sla?{period}")).await?);
+            let first = row_where(&slas, "target", "first_response")?;
+            anyhow::ensure!(first["targets"] == 2 && first["met"] == 1 && first["breached"] == 1 && first["met_rate"] == 0.5, "{slas:?}");
+            anyhow::ensure!(row_where(&slas, "target", "resolution")?["met_rate"] == 1.0, "{slas:?}");
+
+            let asked = survey::offer_in(db, &case_a, ventanilla::domain::survey::Scale::Five, "es").await?;
+            let asked = asked.ok_or_else(|| anyhow::anyhow!("no survey offered"))?;
+            survey::record_in(db, &case_a, &asked, ventanilla::domain::survey::Reply::Score(4)).await?;
+            survey::offer_in(db, &case_d, ventanilla::domain::survey::Scale::Five, "es").await?;
+            let satisfaction = rows(&report(app, &admin, &format!("satisfaction?{period}&group_by=attended_by")).await?);
+            let people = row_where(&satisfaction, "attended_by", "human")?;
+            let expect = json!({"sent": 2, "answered": 1, "response_rate": 0.5, "mean": 4.0, "score_4": 1, "score_5": 0});
+            for (k, want) in expect.as_object().into_iter().flatten() {
+                anyhow::ensure!(people.get(k) == Some(want), "satisfaction {k}: {:?} != {want}", people.get(k));
+            }
+            let agents = rows(&report(app, &admin, &format!("agents?{period}")).await?);
+            let ana_row = row_where(&agents, "agent_id", &ana_id)?;
+            anyhow::ensure!(ana_row["surveys_answered"] == 1 && ana_row["satisfaction_mean"] == 4.0, "{ana_row:?}");
+
+            bot_outcome::record(&app.store, &case_c, install, "answered", None, Some(0.75)).await?;
+            let bot = rows(&report(app, &admin, &format!("bot?{period}")).await?);
+            let expect = json!({"bot_started": 1, "handed_off": 1, "contained": 0, "containment_rate": 0.0,
+                "answered": 1, "unanswered": 0, "confidence_mean": 0.75});
+            for (k, want) in expect.as_object().into_iter().flatten() {
+                anyhow::ensure!(bot[0].get(k) == Some(want), "bot {k}: {:?} != {want}", bot[0].get(k));
+            }
+        }
+
         // A filter and a second dimension.
         let filtered = rows(&report(app, &admin, &format!("volume?{period}&channel=whatsapp&group_by=day,unit")).await?);
         anyhow::ensure!(filtered.len() == 2 && filtered.iter().all(|r| r.contains_key("day")), "{filtered:?}");
@@ -400,6 +441,59 @@ on_both! {
         anyhow::ensure!(smtp.submitted().len() == 1, "mailed more than once");
         let gone = app.call(reqwest::Method::DELETE, &format!("/api/v1/report-schedules/{id}"), Some(&sara), None).await?;
         anyhow::ensure!(gone.status == 204, "{}", gone.text);
+        Ok(())
+    }
+}
+
+on_both! {
+    async fn a_report_over_more_cases_than_one_read_counts_each_once(backend) {
+        // More facts than SQLite reads in one pack (50,000), seven opened in
+        // each second, so a read resumes inside a run of equal times.
+        use sea_orm::{EntityTrait, Set};
+        use ventanilla::store::report::entity as facts;
+        let app = spawn_app(backend).await?;
+        let unit = uuid::Uuid::parse_str(&app.create_unit("masiva").await?)?;
+        let n = 120_007usize;
+        let base = (Utc::now() - chrono::Duration::days(10)).with_timezone(&chrono_tz::America::Bogota)
+            .date_naive().and_hms_opt(12, 0, 0).unwrap_or_default().and_utc();
+        let mut answered: Vec<i64> = vec![];
+        for start in (0..n).step_by(900) {
+            let rows: Vec<facts::ActiveModel> = (start..n.min(start + 900)).map(|k| {
+                let first = (k % 3 != 0).then_some((k % 1000) as i64);
+                answered.extend(first);
+                facts::ActiveModel {
+                    case_id: Set(uuid::Uuid::new_v4()), unit_id: Set(unit),
+                    channel: Set(["whatsapp", "email"][k % 2].into()), channel_install_id: Set(None),
+                    agent_id: Set(None), priority: Set("normal".into()), status: Set("queued".into()),
+                    created_at: Set(base + chrono::Duration::seconds((k / 7) as i64)), started_in_bot: Set(false),
+                    handoff_at: Set(None), first_assigned_at: Set(None), first_response_at: Set(None), resolved_at: Set(None),
+                    reopens: Set(0), transfers: Set(0), agent_replies: Set(0), notes: Set(0),
+                    bot_contained: Set(false), abandoned: Set(false),
+                    first_response_s: Set(first), first_response_bs: Set(first),
+                    handoff_wait_s: Set(None), handoff_wait_bs: Set(None), assignment_s: Set(None), assignment_bs: Set(None),
+                    resolution_s: Set(None), resolution_bs: Set(None),
+                    handling_s: Set(0), handling_bs: Set(0), waiting_s: Set(0), waiting_bs: Set(0),
+                    computed_at: Set(base),
+                }
+            }).collect();
+            facts::Entity::insert_many(rows).exec_without_returning(&app.store.db).await?;
+        }
+        let day = |d: chrono::Duration| (base + d).format("%Y-%m-%d").to_string();
+        let period = format!("from={}&to={}", day(chrono::Duration::days(-1)), day(chrono::Duration::days(3)));
+        let total = rows(&report(&app, &app.admin_token, &format!("response?{period}")).await?);
+        answered.sort_unstable();
+        let median = answered[answered.len().div_ceil(2) - 1];
+        let mean = (answered.iter().sum::<i64>() as f64 / answered.len() as f64).round() as i64;
+        let expect = json!({"cases": n, "first_response_count": answered.len(), "first_response_median_s": median,
+            "first_response_mean_s": mean, "first_response_business_median_s": median});
+        for (k, want) in expect.as_object().into_iter().flatten() {
+            anyhow::ensure!(total[0].get(k) == Some(want), "{k}: {:?} != {want}", total[0].get(k));
+        }
+        let by_channel = rows(&report(&app, &app.admin_token, &format!("volume?{period}&group_by=channel,day")).await?);
+        let counted: i64 = by_channel.iter().filter_map(|r| r["cases"].as_i64()).sum();
+        anyhow::ensure!(counted == n as i64, "{counted} cases counted of {n}");
+        let email: i64 = by_channel.iter().filter(|r| r["channel"] == "email").filter_map(|r| r["cases"].as_i64()).sum();
+        anyhow::ensure!(email == (n / 2) as i64, "{email} e-mail cases");
         Ok(())
     }
 }

@@ -16,6 +16,7 @@ pub use query::{Format, Query, parse};
 
 use crate::domain::UnitId;
 use crate::domain::report::{Period, Summary, summarise};
+use crate::store::report::entity::Column as FactColumn;
 use crate::store::report::{FactFilter, FactRow, ReportScope};
 use crate::store::{self, Store};
 use std::collections::{BTreeMap, HashMap};
@@ -215,9 +216,27 @@ type Key = Vec<Option<String>>;
 pub async fn run(store: &Store, request: &Request) -> store::Result<Table> {
     let group_by = &request.group_by;
     let details = group_by.iter().any(|d| matches!(d, Dim::Tag | Dim::Field(_) | Dim::Contact(_)));
-    let facts = store::report::facts_for(&store.db, &request.scope, &request.filter, details).await?;
-    let index: HashMap<uuid::Uuid, usize> = facts.iter().enumerate().map(|(i, f)| (f.facts.case_id, i)).collect();
-    let grouper = Grouper { facts: &facts, dims: group_by, tz: request.tz, labels: Default::default() };
+    // The agent report reads each case's id only to find its survey.
+    let surveys = match request.report {
+        Report::Agents | Report::Satisfaction => {
+            store::report::surveys_for(&store.db, &request.scope, &request.filter).await?
+        }
+        _ => vec![],
+    };
+    let mut columns = columns_read(request.report, group_by);
+    if request.report == Report::Agents && surveys.is_empty() && !details {
+        columns.retain(|c| !matches!(c, FactColumn::CaseId));
+    }
+    let facts = store::report::facts_for(&store.db, &request.scope, &request.filter, &columns, details).await?;
+    // Reports of things other than cases find each one's case by id.
+    let index: HashMap<uuid::Uuid, usize> = match request.report {
+        Report::Agents if surveys.is_empty() => HashMap::new(),
+        Report::Agents | Report::Sla | Report::Satisfaction | Report::Bot => {
+            facts.iter().enumerate().map(|(i, f)| (f.facts.case_id, i)).collect()
+        }
+        _ => HashMap::new(),
+    };
+    let grouper = Grouper { facts: &facts, dims: group_by, tz: request.tz };
     let (measures, groups): (Vec<String>, Vec<(Key, Vec<serde_json::Value>)>) = match request.report {
         Report::Volume | Report::Response | Report::Resolution | Report::Topics => {
             let groups = grouper.group(facts.iter().enumerate().map(|(i, _)| (i, None)));
@@ -225,7 +244,6 @@ pub async fn run(store: &Store, request: &Request) -> store::Result<Table> {
             (case_columns(request.report), groups.into_iter().map(|(k, rows)| (k, compute(&rows))).collect())
         }
         Report::Agents => {
-            let surveys = store::report::surveys_for(&store.db, &request.scope, &request.filter).await?;
             let mut scores: HashMap<usize, i16> = HashMap::new();
             for (case, _, score) in surveys {
                 if let (Some(i), Some(s)) = (index.get(&case), score) {
@@ -245,7 +263,6 @@ pub async fn run(store: &Store, request: &Request) -> store::Result<Table> {
             (sla_columns(), groups.into_iter().map(|(k, m)| (k, compute(&m))).collect())
         }
         Report::Satisfaction => {
-            let surveys = store::report::surveys_for(&store.db, &request.scope, &request.filter).await?;
             let items: Vec<(usize, String, Option<i16>)> = surveys
                 .into_iter()
                 .filter_map(|(case, outcome, score)| Some((*index.get(&case)?, outcome, score)))
@@ -291,69 +308,155 @@ pub async fn run(store: &Store, request: &Request) -> store::Result<Table> {
     Ok(Table { columns, rows })
 }
 
+/// The facts `report` grouped by `dims` reads of each case: reading only
+/// these is most of what makes a year of cases come back fast.
+fn columns_read(report: Report, dims: &[Dim]) -> Vec<FactColumn> {
+    use FactColumn::*;
+    let mut columns = vec![];
+    for dim in dims {
+        columns.push(match dim {
+            Dim::Period(_) => CreatedAt,
+            Dim::Unit => UnitId,
+            Dim::Channel => Channel,
+            Dim::ChannelInstall => ChannelInstallId,
+            Dim::Agent => AgentId,
+            Dim::Priority => Priority,
+            Dim::Tag | Dim::Field(_) | Dim::Contact(_) | Dim::Target | Dim::AttendedBy => CaseId,
+        });
+    }
+    let durations = |list: &[Duration]| list.iter().flat_map(|d| d.columns_read()).collect::<Vec<_>>();
+    columns.extend(match report {
+        Report::Volume => {
+            vec![ResolvedAt, Reopens, Transfers, Abandoned, StartedInBot, BotContained, AgentReplies, Notes]
+        }
+        Report::Response => durations(&[Duration::FirstResponse, Duration::Assignment, Duration::HandoffWait]),
+        Report::Resolution => {
+            let mut c = vec![ResolvedAt, Reopens];
+            c.extend(durations(&[Duration::Resolution, Duration::Handling, Duration::Waiting]));
+            c
+        }
+        Report::Topics => {
+            let mut c = vec![ResolvedAt, Abandoned];
+            c.extend(durations(&[Duration::FirstResponse, Duration::Resolution]));
+            c
+        }
+        Report::Agents => {
+            let mut c = vec![CaseId, ResolvedAt, AgentReplies, Notes];
+            c.extend(durations(&[Duration::FirstResponse, Duration::Resolution, Duration::Handling]));
+            c
+        }
+        Report::Sla | Report::Satisfaction => vec![CaseId],
+        Report::Bot => vec![CaseId, StartedInBot, HandoffAt, BotContained],
+    });
+    let mut seen = vec![];
+    columns.retain(|c| {
+        let first = !seen.contains(&std::mem::discriminant(c));
+        seen.push(std::mem::discriminant(c));
+        first
+    });
+    columns
+}
+
 /// Puts items (a case's index, and for item reports the item's index and
 /// its own value of `target` / `attended_by`) into groups by key.
 struct Grouper<'a> {
     facts: &'a [FactRow],
     dims: &'a [Dim],
     tz: chrono_tz::Tz,
-    /// Period labels by the hour they start: a year of cases needs a few
-    /// thousand, not one per case.
-    labels: std::cell::RefCell<HashMap<(i64, u8), String>>,
+}
+
+/// The values a report groups by, each kept once and named by a number:
+/// a case costs a few lookups, not a few allocations. 0 is no value.
+#[derive(Default)]
+struct Interner {
+    ids: HashMap<String, u32>,
+    values: Vec<String>,
+}
+
+impl Interner {
+    fn id(&mut self, value: Option<&str>) -> u32 {
+        let Some(value) = value else { return 0 };
+        if let Some(id) = self.ids.get(value) {
+            return *id;
+        }
+        self.values.push(value.to_owned());
+        let id = self.values.len() as u32;
+        self.ids.insert(value.to_owned(), id);
+        id
+    }
+
+    fn value(&self, id: u32) -> Option<String> {
+        id.checked_sub(1).map(|i| self.values[i as usize].clone())
+    }
 }
 
 impl Grouper<'_> {
     fn group(&self, items: impl Iterator<Item = (usize, Option<(usize, String)>)>) -> BTreeMap<Key, Vec<usize>> {
-        let mut groups: BTreeMap<Key, Vec<usize>> = BTreeMap::new();
+        let mut interner = Interner::default();
+        // Period labels by the quarter hour they start in (every zone's
+        // offset is a whole number of them): a year of cases needs a few
+        // thousand, not one per case.
+        let mut periods: HashMap<(i64, u8), u32> = HashMap::new();
+        let mut groups: HashMap<[u32; 2], Vec<usize>> = HashMap::new();
         // Without dimensions there is one row of totals, even of nothing.
         if self.dims.is_empty() {
-            groups.insert(vec![], vec![]);
+            groups.insert([0, 0], vec![]);
         }
+        let mut values: [Vec<u32>; 2] = [vec![], vec![]];
         for (case, item) in items {
             let member = item.as_ref().map_or(case, |(n, _)| *n);
             let own = item.as_ref().map(|(_, v)| v.as_str());
-            let mut keys: Vec<Key> = vec![vec![]];
-            for dim in self.dims {
-                let values = self.values(&self.facts[case], dim, own);
-                keys = keys
-                    .into_iter()
-                    .flat_map(|k| {
-                        values.iter().map(move |v| {
-                            let mut k = k.clone();
-                            k.push(v.clone());
-                            k
-                        })
-                    })
-                    .collect();
+            for (dim, out) in self.dims.iter().zip(values.iter_mut()) {
+                out.clear();
+                self.values(&self.facts[case], dim, own, &mut interner, &mut periods, out);
             }
-            for key in keys {
-                groups.entry(key).or_default().push(member);
+            match self.dims.len() {
+                0 => groups.entry([0, 0]).or_default().push(member),
+                1 => values[0].iter().for_each(|a| groups.entry([*a, 0]).or_default().push(member)),
+                _ => {
+                    for a in &values[0] {
+                        for b in &values[1] {
+                            groups.entry([*a, *b]).or_default().push(member);
+                        }
+                    }
+                }
             }
         }
         groups
+            .into_iter()
+            .map(|(ids, members)| (ids[..self.dims.len()].iter().map(|id| interner.value(*id)).collect(), members))
+            .collect()
     }
 
     /// A case's values of `dim` (several for tags: it counts under each).
-    fn values(&self, row: &FactRow, dim: &Dim, own: Option<&str>) -> Vec<Option<String>> {
+    fn values(
+        &self,
+        row: &FactRow,
+        dim: &Dim,
+        own: Option<&str>,
+        interner: &mut Interner,
+        periods: &mut HashMap<(i64, u8), u32>,
+        out: &mut Vec<u32>,
+    ) {
         let f = &row.facts;
+        let mut buf = uuid::Uuid::encode_buffer();
+        let mut uuid = |id: Option<uuid::Uuid>| interner.id(id.map(|id| &*id.hyphenated().encode_lower(&mut buf)));
         match dim {
             Dim::Period(p) => {
-                // Every zone's offset is a whole number of quarter hours.
                 let slot = (f.created_at.timestamp().div_euclid(900), *p as u8);
-                let mut labels = self.labels.borrow_mut();
-                let label = labels.entry(slot).or_insert_with(|| p.label(f.created_at, self.tz));
-                vec![Some(label.clone())]
+                let id = *periods.entry(slot).or_insert_with(|| interner.id(Some(&p.label(f.created_at, self.tz))));
+                out.push(id);
             }
-            Dim::Unit => vec![Some(f.unit_id.to_string())],
-            Dim::Channel => vec![Some(row.channel.as_str().to_owned())],
-            Dim::ChannelInstall => vec![f.channel_install_id.map(|i| i.to_string())],
-            Dim::Agent => vec![f.agent_id.map(|i| i.to_string())],
-            Dim::Priority => vec![Some(row.priority.as_str().to_owned())],
-            Dim::Tag if row.tags.is_empty() => vec![None],
-            Dim::Tag => row.tags.iter().cloned().map(Some).collect(),
-            Dim::Field(key) => vec![row.fields.get(key).map(store::report::field_text)],
-            Dim::Contact(key) => vec![row.contact.get(key).map(store::report::field_text)],
-            Dim::Target | Dim::AttendedBy => vec![own.map(str::to_owned)],
+            Dim::Unit => out.push(uuid(Some(f.unit_id))),
+            Dim::ChannelInstall => out.push(uuid(f.channel_install_id)),
+            Dim::Agent => out.push(uuid(f.agent_id)),
+            Dim::Channel => out.push(interner.id(Some(&f.channel))),
+            Dim::Priority => out.push(interner.id(Some(&f.priority))),
+            Dim::Tag if row.tags.is_empty() => out.push(0),
+            Dim::Tag => out.extend(row.tags.iter().map(|t| interner.id(Some(t)))),
+            Dim::Field(key) => out.push(interner.id(row.fields.get(key).map(store::report::field_text).as_deref())),
+            Dim::Contact(key) => out.push(interner.id(row.contact.get(key).map(store::report::field_text).as_deref())),
+            Dim::Target | Dim::AttendedBy => out.push(interner.id(own)),
         }
     }
 }
@@ -449,6 +552,19 @@ impl Duration {
         }
     }
 
+    /// The facts [`Duration::of`] reads.
+    fn columns_read(self) -> Vec<FactColumn> {
+        use FactColumn::*;
+        match self {
+            Duration::FirstResponse => vec![FirstResponseS, FirstResponseBs],
+            Duration::Assignment => vec![AssignmentS, AssignmentBs],
+            Duration::HandoffWait => vec![HandoffWaitS, HandoffWaitBs],
+            Duration::Resolution => vec![ResolutionS, ResolutionBs],
+            Duration::Handling => vec![ResolutionS, HandlingS, HandlingBs],
+            Duration::Waiting => vec![ResolutionS, WaitingS, WaitingBs],
+        }
+    }
+
     fn columns(self) -> Vec<String> {
         let n = self.name();
         ["count", "mean_s", "median_s", "p90_s", "business_mean_s", "business_median_s", "business_p90_s"]
@@ -510,7 +626,7 @@ fn case_measures(report: Report, facts: &[FactRow], rows: &[usize]) -> Vec<serde
     let sum =
         |get: &dyn Fn(&store::report::Fact) -> i32| rows.iter().map(|i| i64::from(get(&facts[*i].facts))).sum::<i64>();
     let n = rows.len();
-    let ended = count(&|f| f.resolved_at.is_some());
+    let ended = count(&|f| f.ended);
     let reopened = count(&|f| f.reopens > 0);
     let abandoned = count(&|f| f.abandoned);
     let mut cells = vec![int(n as i64)];
@@ -567,7 +683,7 @@ fn agent_columns() -> Vec<String> {
 }
 
 fn agent_measures(facts: &[FactRow], rows: &[usize], scores: &HashMap<usize, i16>) -> Vec<serde_json::Value> {
-    let ended = rows.iter().filter(|i| facts[**i].facts.resolved_at.is_some()).count();
+    let ended = rows.iter().filter(|i| facts[**i].facts.ended).count();
     let replies: i64 = rows.iter().map(|i| i64::from(facts[*i].facts.agent_replies)).sum();
     let notes: i64 = rows.iter().map(|i| i64::from(facts[*i].facts.notes)).sum();
     let mut answered: Vec<i64> = rows.iter().filter_map(|i| scores.get(i).map(|s| i64::from(*s))).collect();
@@ -654,7 +770,7 @@ fn bot_measures(
     rows: &[usize],
     outcomes: &HashMap<usize, (String, Option<f32>)>,
 ) -> Vec<serde_json::Value> {
-    let handed = rows.iter().filter(|i| facts[**i].facts.handoff_at.is_some()).count();
+    let handed = rows.iter().filter(|i| facts[**i].facts.handed_off).count();
     let contained = rows.iter().filter(|i| facts[**i].facts.bot_contained).count();
     let outcome = |name: &str| rows.iter().filter(|i| outcomes.get(i).is_some_and(|(o, _)| o == name)).count();
     let confidences: Vec<f64> =

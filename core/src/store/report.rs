@@ -9,7 +9,7 @@
 //! same code rebuilds every case's facts ([`rebuild`], `ventanilla reports
 //! rebuild`), so figures are never something only the live path knows.
 
-use super::{Error, Result, Store, audit, stored};
+use super::{Error, Result, Store, audit};
 use crate::domain::report::{Calendar, Facts, Step, StepKind};
 use crate::domain::{AuthorKind, CaseId, CaseStatus, Channel, Priority, UnitId, UserId};
 use chrono::{DateTime, Utc};
@@ -358,16 +358,24 @@ fn condition(scope: &ReportScope, filter: &FactFilter) -> Condition {
     cond
 }
 
-/// The facts of the cases a report counts, with their tags and custom
-/// fields when `details` (grouping or filtering by them needs them).
+/// The facts of the cases a report counts. Only `columns` are read (the
+/// rest of each [`Fact`] keeps its default: a year of a large institution
+/// is hundreds of thousands of rows, and every value read costs), with
+/// the tags, custom fields and the person's attributes when `details`
+/// (grouping by them needs them; `columns` then must hold `CaseId`).
 pub async fn facts_for(
     conn: &(impl ConnectionTrait + sea_orm::StreamTrait),
     scope: &ReportScope,
     filter: &FactFilter,
+    columns: &[entity::Column],
     details: bool,
 ) -> Result<Vec<FactRow>> {
     use futures_util::TryStreamExt;
     let cond = condition(scope, filter);
+    let mut columns = columns.to_vec();
+    if (details || filter.field.is_some()) && !columns.iter().any(|c| matches!(c, entity::Column::CaseId)) {
+        columns.push(entity::Column::CaseId);
+    }
     let mut tags: HashMap<uuid::Uuid, Vec<String>> = HashMap::new();
     let mut fields: HashMap<uuid::Uuid, serde_json::Map<String, serde_json::Value>> = HashMap::new();
     let mut contact_attributes: HashMap<uuid::Uuid, serde_json::Map<String, serde_json::Value>> = HashMap::new();
@@ -413,48 +421,146 @@ pub async fn facts_for(
             }
         }
     }
-    // Only the columns reports count, streamed: a year of a large
-    // institution is hundreds of thousands of rows.
-    let mut rows = entity::Entity::find()
-        .select_only()
-        .columns(FACT_COLUMNS)
-        .filter(cond)
-        .into_model::<Fact>()
-        .stream(conn)
-        .await?;
     let mut out = Vec::new();
-    while let Some(m) = rows.try_next().await? {
+    let mut keep = |m: Fact| {
         let case_fields = fields.remove(&m.case_id).unwrap_or_default();
         if let Some((key, value)) = &filter.field
             && case_fields.get(key).map(field_text).as_deref() != Some(value.as_str())
         {
-            continue;
+            return;
         }
         out.push(FactRow {
-            channel: stored(Channel::parse("channel", &m.channel))?,
-            priority: stored(Priority::parse("priority", &m.priority))?,
             tags: tags.remove(&m.case_id).unwrap_or_default(),
             fields: case_fields,
             contact: contact_attributes.remove(&m.case_id).unwrap_or_default(),
             facts: m,
         });
+    };
+    if super::is_postgres(conn) {
+        let query = entity::Entity::find().select_only().columns(columns.iter().copied()).filter(cond);
+        let mut rows = std::pin::pin!(conn.stream(&query.into_query()).await?);
+        while let Some(row) = rows.try_next().await? {
+            keep(Fact::read(&row, &columns)?);
+        }
+    } else {
+        packed_facts(conn, scope, filter, &columns, keep).await?;
     }
     Ok(out)
 }
 
-/// What reports read of a case's facts.
-#[derive(Debug, Clone, sea_orm::FromQueryResult)]
+/// Rows per packed read on SQLite.
+const PACK: u64 = 50_000;
+
+/// Reads the `columns` of the facts of the cases counted on SQLite,
+/// handing each to `each`. sqlx runs SQLite on a thread of its own and
+/// hands every row across, which costs several times what reading it does;
+/// so the rows come packed into one text value per [`PACK`] of them
+/// (fields split by U+001F, rows by newlines), in `(created_at, rowid)`
+/// order — the order of the `created_at` index, so nothing is sorted —,
+/// each pack starting after the last one's key.
+async fn packed_facts(
+    conn: &impl ConnectionTrait,
+    scope: &ReportScope,
+    filter: &FactFilter,
+    columns: &[entity::Column],
+    mut each: impl FnMut(Fact),
+) -> Result<()> {
+    use entity::Column;
+    use sea_orm::sea_query::{Expr, ExprTrait, Order, SqliteQueryBuilder};
+    let wanted = |c: Column| columns.iter().any(|w| std::mem::discriminant(w) == std::mem::discriminant(&c));
+    let want_created = wanted(Column::CreatedAt);
+    let read: Vec<Column> = columns.iter().copied().filter(|c| !matches!(c, Column::CreatedAt)).collect();
+    // The key first (the opening time and the row id), then the columns.
+    let mut fields = vec!["\"created_at\"".to_owned(), "\"rid\"".to_owned()];
+    fields.extend(read.iter().map(|c| {
+        let name = sea_orm::IdenStatic::as_str(c);
+        match c {
+            Column::CaseId | Column::UnitId | Column::ChannelInstallId | Column::AgentId => format!("hex(\"{name}\")"),
+            // Reports only ask whether these happened.
+            Column::HandoffAt | Column::ResolvedAt => format!("\"{name}\" IS NOT NULL"),
+            _ => format!("\"{name}\""),
+        }
+    }));
+    let format = vec!["%s"; fields.len()].join("\u{1f}");
+    let mut after: Option<(String, i64)> = None;
+    loop {
+        // After the first pack the key is the lower bound, alone, so that
+        // SQLite starts the index range there instead of at `from`.
+        let page = match &after {
+            None => condition(scope, filter),
+            Some((at, rid)) => condition(scope, &FactFilter { from: None, ..filter.clone() })
+                .add(Expr::col(Column::CreatedAt).gte(at.as_str()))
+                .add(
+                    Condition::any()
+                        .add(Expr::col(Column::CreatedAt).gt(at.as_str()))
+                        .add(Expr::cust("\"case_facts\".rowid").gt(*rid)),
+                ),
+        };
+        let inner = entity::Entity::find()
+            .select_only()
+            .column(Column::CreatedAt)
+            .column_as(Expr::cust("\"case_facts\".rowid"), "rid")
+            .columns(read.iter().copied())
+            .filter(page)
+            .order_by(Column::CreatedAt, Order::Asc)
+            .order_by(Expr::cust("\"case_facts\".rowid"), Order::Asc)
+            .limit(PACK)
+            .into_query();
+        let (inner, values) = inner.build(SqliteQueryBuilder);
+        let sql = format!(
+            "SELECT group_concat(printf('{format}', {}), char(10)), count(*) FROM ({inner})",
+            fields.join(", ")
+        );
+        let statement = sea_orm::Statement::from_sql_and_values(sea_orm::DatabaseBackend::Sqlite, sql, values);
+        let Some(row) = conn.query_one_raw(statement).await? else { return Ok(()) };
+        let packed: Option<String> = row.try_get_by_index(0)?;
+        let count: i64 = row.try_get_by_index(1)?;
+        if count == 0 {
+            return Ok(());
+        }
+        let mut last: Option<(&str, i64)> = None;
+        for line in packed.as_deref().unwrap_or_default().split('\n') {
+            let mut values = line.split('\u{1f}');
+            let key = values.next().zip(values.next().and_then(|rid| rid.parse::<i64>().ok()));
+            let Some((at, rid)) = key else {
+                return Err(Error::Corrupt(format!("a packed fact row without its key: {line:?}")));
+            };
+            if last.is_none_or(|key| (at, rid) > key) {
+                last = Some((at, rid));
+            }
+            let mut fact = Fact::default();
+            if want_created {
+                fact.set(Column::CreatedAt, at)?;
+            }
+            for (column, value) in read.iter().zip(values) {
+                fact.set(*column, value)?;
+            }
+            each(fact);
+        }
+        match last {
+            Some((at, rid)) if count >= PACK as i64 => after = Some((at.to_owned(), rid)),
+            _ => return Ok(()),
+        }
+    }
+}
+
+/// What reports read of a case's facts (see [`facts_for`]: a column not
+/// read keeps its default).
+#[derive(Debug, Clone, Default)]
 pub struct Fact {
     pub case_id: uuid::Uuid,
     pub unit_id: uuid::Uuid,
+    /// As stored (`Channel::as_str`, `Priority::as_str`).
     pub channel: String,
     pub channel_install_id: Option<uuid::Uuid>,
     pub agent_id: Option<uuid::Uuid>,
     pub priority: String,
     pub created_at: DateTime<Utc>,
     pub started_in_bot: bool,
-    pub handoff_at: Option<DateTime<Utc>>,
-    pub resolved_at: Option<DateTime<Utc>>,
+    /// Handed from the bot to a person (`handoff_at` is set).
+    pub handed_off: bool,
+    /// Resolved or closed (`resolved_at` is set).
+    pub ended: bool,
     pub reopens: i32,
     pub transfers: i32,
     pub agent_replies: i32,
@@ -475,39 +581,108 @@ pub struct Fact {
     pub waiting_bs: i64,
 }
 
-const FACT_COLUMNS: [entity::Column; 28] = {
-    use entity::Column::*;
-    [
-        CaseId,
-        UnitId,
-        Channel,
-        ChannelInstallId,
-        AgentId,
-        Priority,
-        CreatedAt,
-        StartedInBot,
-        HandoffAt,
-        ResolvedAt,
-        Reopens,
-        Transfers,
-        AgentReplies,
-        Notes,
-        BotContained,
-        Abandoned,
-        FirstResponseS,
-        FirstResponseBs,
-        HandoffWaitS,
-        HandoffWaitBs,
-        AssignmentS,
-        AssignmentBs,
-        ResolutionS,
-        ResolutionBs,
-        HandlingS,
-        HandlingBs,
-        WaitingS,
-        WaitingBs,
-    ]
-};
+impl Fact {
+    /// Sets `column` from its text as [`packed_facts`] reads it (`""` is
+    /// no value; ids are hexadecimal; the moments reports only ask about,
+    /// `1` when set).
+    fn set(&mut self, column: entity::Column, text: &str) -> Result<()> {
+        use entity::Column::*;
+        let corrupt = |what: &dyn std::fmt::Display| {
+            Error::Corrupt(format!("case_facts.{}: {what}", sea_orm::IdenStatic::as_str(&column)))
+        };
+        let id = |text: &str| -> Result<Option<uuid::Uuid>> {
+            (!text.is_empty()).then(|| uuid::Uuid::parse_str(text).map_err(|e| corrupt(&e))).transpose()
+        };
+        let moment = |text: &str| -> Result<Option<DateTime<Utc>>> {
+            (!text.is_empty())
+                .then(|| {
+                    DateTime::parse_from_rfc3339(text)
+                        .or_else(|_| DateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S%.f%:z"))
+                        .map(|t| t.with_timezone(&Utc))
+                        .map_err(|e| corrupt(&e))
+                })
+                .transpose()
+        };
+        let seconds = |text: &str| -> Result<Option<i64>> {
+            (!text.is_empty()).then(|| text.parse::<i64>().map_err(|e| corrupt(&e))).transpose()
+        };
+        let count = |text: &str| -> Result<i32> { text.parse::<i32>().map_err(|e| corrupt(&e)) };
+        let flag = |text: &str| text == "1";
+        match column {
+            CaseId => self.case_id = id(text)?.unwrap_or_default(),
+            UnitId => self.unit_id = id(text)?.unwrap_or_default(),
+            Channel => self.channel = text.to_owned(),
+            ChannelInstallId => self.channel_install_id = id(text)?,
+            AgentId => self.agent_id = id(text)?,
+            Priority => self.priority = text.to_owned(),
+            CreatedAt => self.created_at = moment(text)?.unwrap_or_default(),
+            StartedInBot => self.started_in_bot = flag(text),
+            HandoffAt => self.handed_off = flag(text),
+            ResolvedAt => self.ended = flag(text),
+            Reopens => self.reopens = count(text)?,
+            Transfers => self.transfers = count(text)?,
+            AgentReplies => self.agent_replies = count(text)?,
+            Notes => self.notes = count(text)?,
+            BotContained => self.bot_contained = flag(text),
+            Abandoned => self.abandoned = flag(text),
+            FirstResponseS => self.first_response_s = seconds(text)?,
+            FirstResponseBs => self.first_response_bs = seconds(text)?,
+            HandoffWaitS => self.handoff_wait_s = seconds(text)?,
+            HandoffWaitBs => self.handoff_wait_bs = seconds(text)?,
+            AssignmentS => self.assignment_s = seconds(text)?,
+            AssignmentBs => self.assignment_bs = seconds(text)?,
+            ResolutionS => self.resolution_s = seconds(text)?,
+            ResolutionBs => self.resolution_bs = seconds(text)?,
+            HandlingS => self.handling_s = seconds(text)?.unwrap_or_default(),
+            HandlingBs => self.handling_bs = seconds(text)?.unwrap_or_default(),
+            WaitingS => self.waiting_s = seconds(text)?.unwrap_or_default(),
+            WaitingBs => self.waiting_bs = seconds(text)?.unwrap_or_default(),
+            Status | FirstAssignedAt | FirstResponseAt | ComputedAt => {}
+        }
+        Ok(())
+    }
+
+    /// The `columns` of a row, read by position.
+    fn read(row: &sea_orm::QueryResult, columns: &[entity::Column]) -> Result<Fact> {
+        use entity::Column::*;
+        let mut f = Fact::default();
+        for (i, column) in columns.iter().enumerate() {
+            match column {
+                CaseId => f.case_id = row.try_get_by_index(i)?,
+                UnitId => f.unit_id = row.try_get_by_index(i)?,
+                Channel => f.channel = row.try_get_by_index(i)?,
+                ChannelInstallId => f.channel_install_id = row.try_get_by_index(i)?,
+                AgentId => f.agent_id = row.try_get_by_index(i)?,
+                Priority => f.priority = row.try_get_by_index(i)?,
+                CreatedAt => f.created_at = row.try_get_by_index(i)?,
+                StartedInBot => f.started_in_bot = row.try_get_by_index(i)?,
+                HandoffAt => f.handed_off = row.try_get_by_index::<Option<DateTime<Utc>>>(i)?.is_some(),
+                ResolvedAt => f.ended = row.try_get_by_index::<Option<DateTime<Utc>>>(i)?.is_some(),
+                Reopens => f.reopens = row.try_get_by_index(i)?,
+                Transfers => f.transfers = row.try_get_by_index(i)?,
+                AgentReplies => f.agent_replies = row.try_get_by_index(i)?,
+                Notes => f.notes = row.try_get_by_index(i)?,
+                BotContained => f.bot_contained = row.try_get_by_index(i)?,
+                Abandoned => f.abandoned = row.try_get_by_index(i)?,
+                FirstResponseS => f.first_response_s = row.try_get_by_index(i)?,
+                FirstResponseBs => f.first_response_bs = row.try_get_by_index(i)?,
+                HandoffWaitS => f.handoff_wait_s = row.try_get_by_index(i)?,
+                HandoffWaitBs => f.handoff_wait_bs = row.try_get_by_index(i)?,
+                AssignmentS => f.assignment_s = row.try_get_by_index(i)?,
+                AssignmentBs => f.assignment_bs = row.try_get_by_index(i)?,
+                ResolutionS => f.resolution_s = row.try_get_by_index(i)?,
+                ResolutionBs => f.resolution_bs = row.try_get_by_index(i)?,
+                HandlingS => f.handling_s = row.try_get_by_index(i)?,
+                HandlingBs => f.handling_bs = row.try_get_by_index(i)?,
+                WaitingS => f.waiting_s = row.try_get_by_index(i)?,
+                WaitingBs => f.waiting_bs = row.try_get_by_index(i)?,
+                // Kept for the record; no report counts them.
+                Status | FirstAssignedAt | FirstResponseAt | ComputedAt => {}
+            }
+        }
+        Ok(f)
+    }
+}
 
 /// A custom field's value as reports show it.
 pub fn field_text(value: &serde_json::Value) -> String {
@@ -521,17 +696,29 @@ pub fn field_text(value: &serde_json::Value) -> String {
 #[derive(Debug, Clone)]
 pub struct FactRow {
     pub facts: Fact,
-    pub channel: Channel,
-    pub priority: Priority,
     pub tags: Vec<String>,
     pub fields: serde_json::Map<String, serde_json::Value>,
     /// The person's attributes (program, campus, cohort...).
     pub contact: serde_json::Map<String, serde_json::Value>,
 }
 
-/// The cases a report counts, as a subquery.
-fn counted(scope: &ReportScope, filter: &FactFilter) -> sea_orm::sea_query::SelectStatement {
-    entity::Entity::find().select_only().column(entity::Column::CaseId).filter(condition(scope, filter)).into_query()
+/// Whether the case `case` (a column of another table) is one a report
+/// counts. A correlated `EXISTS`: its cost follows the rows of that table
+/// (surveys, targets, bot conversations), not the cases of the period that
+/// an `IN` list would gather first.
+fn counted(
+    scope: &ReportScope,
+    filter: &FactFilter,
+    case: impl sea_orm::sea_query::IntoColumnRef,
+) -> sea_orm::sea_query::Expr {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let matching = Expr::col((entity::Entity, entity::Column::CaseId)).equals(case);
+    let query = entity::Entity::find()
+        .select_only()
+        .expr(Expr::val(1))
+        .filter(condition(scope, filter).add(matching))
+        .into_query();
+    Expr::exists(query)
 }
 
 /// The surveys of the cases counted: case, `human` or `bot`, score.
@@ -544,7 +731,7 @@ pub async fn surveys_for(
     Ok(Entity::find()
         .select_only()
         .columns([Column::CaseId, Column::Outcome, Column::Score])
-        .filter(Column::CaseId.in_subquery(counted(scope, filter)))
+        .filter(counted(scope, filter, (Entity, Column::CaseId)))
         .into_tuple()
         .all(conn)
         .await?)
@@ -560,7 +747,7 @@ pub async fn slas_for(
     Ok(Entity::find()
         .select_only()
         .columns([Column::CaseId, Column::Name, Column::State])
-        .filter(Column::CaseId.in_subquery(counted(scope, filter)))
+        .filter(counted(scope, filter, (Entity, Column::CaseId)))
         .into_tuple()
         .all(conn)
         .await?)
@@ -576,7 +763,7 @@ pub async fn bot_outcomes_for(
     Ok(Entity::find()
         .select_only()
         .columns([Column::CaseId, Column::Outcome, Column::Confidence])
-        .filter(Column::CaseId.in_subquery(counted(scope, filter)))
+        .filter(counted(scope, filter, (Entity, Column::CaseId)))
         .into_tuple()
         .all(conn)
         .await?)
