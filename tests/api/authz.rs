@@ -496,6 +496,13 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: Method::GET,
+            path: |_| "/api/v1/channel-accounts".into(),
+            body: none,
+            scope: "cases:write",
+            allowed: &[Admin, SupervisorA, AgentA, AgentB, TokenWith],
+        },
+        Row {
+            method: Method::GET,
             path: |_| "/api/v1/api-tokens".into(),
             body: none,
             scope: "users:write",

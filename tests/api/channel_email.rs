@@ -18,6 +18,7 @@ pub(crate) struct Mail {
     pub(crate) app: TestApp,
     smtp: FakeSmtp,
     pub(crate) install: String,
+    unit: String,
 }
 
 pub(crate) async fn mail(backend: Backend) -> anyhow::Result<Mail> {
@@ -62,7 +63,7 @@ async fn mail_reading_over(
     set_secret(&app, &install, "smtp_password", SMTP_PASSWORD).await?;
     set_secret(&app, &install, "webhook_token", TOKEN).await?;
     set_secret(&app, &install, "imap_password", IMAP_PASSWORD).await?;
-    Ok(Mail { app, smtp, install })
+    Ok(Mail { app, smtp, install, unit })
 }
 
 /// A message as a mail program writes it: HTML with a PDF attached.
@@ -324,6 +325,30 @@ on_both! {
         assert!(error.contains("certificate") || error.contains("issuer"), "{error}");
         assert_eq!(imap.logins(), 0, "no password went to a server that could not prove who it is");
         assert!(m.cases().await?.is_empty());
+        Ok(())
+    }
+}
+
+on_both! {
+    async fn staff_start_an_email_conversation_and_the_answer_continues_it(backend) {
+        let m = mail(backend).await?;
+        let app = &m.app;
+        let body = json!({"subject": "Tu certificado de notas", "channel": "email", "unit_id": m.unit,
+            "channel_install_id": m.install,
+            "contact": {"name": "María Pérez", "identities": [{"channel": "email", "value": "maria@example.com"}]},
+            "first_message": {"body": "Hola María, tu certificado ya está disponible.", "author_kind": "agent"}});
+        let case = app.post_ok("/api/v1/cases", &app.admin_token, body, 201).await?;
+        let sent = m.submitted(1).await?;
+        anyhow::ensure!(sent.recipients == ["maria@example.com"] && sent.data.contains("Subject: Tu certificado de notas")
+            && sent.data.contains("tu certificado ya est"), "{:?}", sent.data);
+        // Her answer, in reply to that mail, lands on the same case.
+        let message_id = sent.data.lines().find_map(|l| l.strip_prefix("Message-ID: ").or_else(|| l.strip_prefix("Message-Id: ")))
+            .ok_or_else(|| anyhow::anyhow!("no Message-ID in {}", sent.data))?.to_owned();
+        let answer = plain_mail("maria@example.com", "respuesta-1@example.com", "Re: Tu certificado de notas",
+            &format!("In-Reply-To: {message_id}\r\n"), "Gracias!");
+        m.deliver(&answer).await?;
+        let cases = m.cases().await?;
+        anyhow::ensure!(cases.len() == 1 && cases[0]["id"] == case["id"], "{cases:?}");
         Ok(())
     }
 }

@@ -18,6 +18,7 @@ pub(crate) struct Sms {
     pub(crate) app: TestApp,
     pub(crate) provider: FakeProvider,
     install: String,
+    unit: String,
 }
 
 pub(crate) async fn sms(backend: ventanilla_tests::Backend) -> anyhow::Result<Sms> {
@@ -39,7 +40,7 @@ pub(crate) async fn sms(backend: ventanilla_tests::Backend) -> anyhow::Result<Sm
     .await?;
     let install = install["id"].as_str().unwrap_or_default().to_owned();
     set_secret(&app, &install, "auth_token", AUTH_TOKEN).await?;
-    Ok(Sms { app, provider, install })
+    Ok(Sms { app, provider, install, unit })
 }
 
 fn encode(text: &str) -> String {
@@ -293,4 +294,45 @@ fn base64_of(text: &str) -> String {
         }
     }
     out
+}
+
+on_both! {
+    async fn staff_start_an_sms_conversation_with_free_text(backend) {
+        let sms = sms(backend).await?;
+        let app = &sms.app;
+        // Someone the institution has a number for, who never wrote.
+        let contact = app.post_ok("/api/v1/contacts", &app.admin_token,
+            json!({"name": "Luisa Gómez", "identities": [{"channel": "whatsapp", "value": SENDER}]}), 201).await?;
+        let body = json!({"subject": "Documentos pendientes", "channel": "sms", "unit_id": sms.unit,
+            "channel_install_id": sms.install, "contact_id": contact["id"],
+            "first_message": {"body": "Hola Luisa, te falta el certificado de notas.", "author_kind": "agent"}});
+        let case = app.post_ok("/api/v1/cases", &app.admin_token, body, 201).await?;
+        anyhow::ensure!(case["channel"] == "sms" && case["channel_install_id"] == sms.install.as_str(), "{case}");
+        let sent = ventanilla_tests::eventually(std::time::Duration::from_secs(30), || async {
+            sms.provider.requests().into_iter().find(|r| r.path.ends_with("/Messages.json"))
+        }).await;
+        let sent = sent.ok_or_else(|| anyhow::anyhow!("nothing sent"))?;
+        let fields: Vec<(String, String)> = url::form_urlencoded::parse(sent.body.as_bytes()).into_owned().collect();
+        let field = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+        anyhow::ensure!(field("To") == Some(SENDER) && field("From") == Some(OUR_NUMBER)
+            && field("Body") == Some("Hola Luisa, te falta el certificado de notas."), "{fields:?}");
+        // An account of another unit is not this unit's to use, nor listed to its staff.
+        let other = app.create_unit("tesoreria").await?;
+        let (_, ours) = app.create_member("ana@uni.edu.co", &sms.unit, "agent").await?;
+        let (_, theirs) = app.create_member("teo@uni.edu.co", &other, "agent").await?;
+        let listed = app.get("/api/v1/channel-accounts", &ours).await?;
+        let account = &listed.body["items"][0];
+        anyhow::ensure!(account["id"] == sms.install.as_str() && account["channel"] == "sms" && account["reaches_first"] == true
+            && account["sends_templates"] == false, "{}", listed.text);
+        let hidden = app.get("/api/v1/channel-accounts", &theirs).await?;
+        anyhow::ensure!(hidden.body["items"].as_array().is_some_and(Vec::is_empty), "{}", hidden.text);
+        let for_other = app.get(&format!("/api/v1/channel-accounts?unit_id={other}"), &app.admin_token).await?;
+        anyhow::ensure!(for_other.body["items"].as_array().is_some_and(Vec::is_empty), "{}", for_other.text);
+        let body = json!({"subject": "Pago", "channel": "sms", "unit_id": other, "channel_install_id": sms.install,
+            "contact_id": contact["id"], "first_message": {"body": "Hola", "author_kind": "agent"}});
+        let refused = app.post("/api/v1/cases", &app.admin_token, body).await?;
+        anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "channel_install_id", "{}", refused.text);
+        anyhow::ensure!(refused.text.contains("not open to this unit"), "{}", refused.text);
+        Ok(())
+    }
 }

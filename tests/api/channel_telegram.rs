@@ -250,3 +250,38 @@ on_both! {
         Ok(())
     }
 }
+
+on_both! {
+    async fn staff_write_first_on_telegram_only_to_people_who_wrote_to_the_bot(backend) {
+        let tg = telegram(backend).await?;
+        let app = &tg.app;
+        let start = |contact: Value| json!({"subject": "Seguimiento", "channel": "telegram", "unit_id": tg.unit,
+            "channel_install_id": tg.install, "contact": contact,
+            "first_message": {"body": "Hola Camila, ¿cómo sigues?", "author_kind": "agent"}});
+        // A chat id typed in by staff is not enough: the person never wrote to this bot.
+        let typed = json!({"name": "Camila Rojas", "identities": [{"channel": "telegram", "value": CHAT.to_string()}]});
+        let refused = app.post("/api/v1/cases", &app.admin_token, start(typed)).await?;
+        anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "channel_install_id", "{}", refused.text);
+        anyhow::ensure!(refused.text.contains("written to this account"), "{}", refused.text);
+        anyhow::ensure!(tg.sends().is_empty(), "{:?}", tg.sends());
+
+        // Once she has written (and that case ended), staff can start a new conversation with her.
+        tg.deliver(&text(40, 70, "Hola, necesito una cita")).await?;
+        let first = tg.cases().await?;
+        let contact = first[0]["contact_id"].as_str().unwrap_or_default().to_owned();
+        let case = first[0]["id"].as_str().unwrap_or_default().to_owned();
+        let closed = app.patch(&format!("/api/v1/cases/{case}"), &app.admin_token, json!({"status": "closed"})).await?;
+        anyhow::ensure!(closed.status == 200, "{}", closed.text);
+        let body = json!({"subject": "Seguimiento", "channel": "telegram", "unit_id": tg.unit,
+            "channel_install_id": tg.install, "contact_id": contact,
+            "first_message": {"body": "Hola Camila, ¿cómo sigues?", "author_kind": "agent"}});
+        let started = app.post_ok("/api/v1/cases", &app.admin_token, body, 201).await?;
+        anyhow::ensure!(started["id"] != case.as_str() && started["channel_install_id"] == tg.install.as_str(), "{started}");
+        let sent = eventually(WAIT, || async {
+            tg.sends().into_iter().find(|s| s["text"] == "Hola Camila, ¿cómo sigues?")
+        }).await;
+        let sent = sent.ok_or_else(|| anyhow::anyhow!("never sent: {:?}", tg.sends()))?;
+        anyhow::ensure!(sent["chat_id"].to_string().trim_matches('"') == CHAT.to_string(), "{sent}");
+        Ok(())
+    }
+}

@@ -716,3 +716,59 @@ on_both! {
         Ok(())
     }
 }
+
+on_both! {
+    async fn staff_start_a_whatsapp_conversation_with_a_template(backend) {
+        let wa = whatsapp(backend).await?;
+        let app = &wa.app;
+        // The person is known by their SMS number: it reaches them on WhatsApp too.
+        let start = |channel: &str, contact: Value, first: Value| json!({"subject": "Recordatorio de matrícula",
+            "channel": channel, "unit_id": wa.unit, "channel_install_id": wa.install, "contact": contact, "first_message": first});
+        let kerry = json!({"name": "Kerry Fisher", "identities": [{"channel": "sms", "value": format!("+{SENDER}")}]});
+
+        // Free text to someone who has not written in 24 hours: refused, nothing kept, nothing sent.
+        let refused = app.post("/api/v1/cases", &app.admin_token,
+            start("whatsapp", kerry.clone(), json!({"body": "Hola Kerry", "author_kind": "agent"}))).await?;
+        anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "first_message.body", "{}", refused.text);
+        anyhow::ensure!(refused.text.contains("template"), "{}", refused.text);
+        // The account is on WhatsApp, not SMS; a person with no number cannot be reached.
+        let wrong = app.post("/api/v1/cases", &app.admin_token,
+            start("sms", kerry.clone(), json!({"body": "Hola", "author_kind": "agent"}))).await?;
+        anyhow::ensure!(wrong.status == 422 && wrong.body["errors"][0]["field"] == "channel_install_id", "{}", wrong.text);
+        let by_mail = json!({"name": "Ana", "identities": [{"channel": "email", "value": "ana@correo.co"}]});
+        let template = json!({"name": "recordatorio_matricula", "language": "es_CO", "parameters": ["Kerry"]});
+        let unreachable = app.post("/api/v1/cases", &app.admin_token,
+            start("whatsapp", by_mail, json!({"author_kind": "agent", "template": template}))).await?;
+        anyhow::ensure!(unreachable.status == 422 && unreachable.body["errors"][0]["field"] == "contact", "{}", unreachable.text);
+        let listed = app.get("/api/v1/cases", &app.admin_token).await?;
+        anyhow::ensure!(listed.body["items"].as_array().is_some_and(Vec::is_empty), "{}", listed.text);
+        anyhow::ensure!(wa.sends().is_empty(), "{:?}", wa.sends());
+
+        // An approved template opens the conversation on the account.
+        let case = app.post_ok("/api/v1/cases", &app.admin_token,
+            start("whatsapp", kerry.clone(), json!({"author_kind": "agent", "template": template})), 201).await?;
+        anyhow::ensure!(case["channel_install_id"] == wa.install.as_str(), "{case}");
+        let case_id = case["id"].as_str().unwrap_or_default().to_owned();
+        let sent = eventually(WAIT, || async { wa.sends().into_iter().next() }).await;
+        let sent = sent.ok_or_else(|| anyhow::anyhow!("the template was never sent"))?;
+        anyhow::ensure!(sent["to"].as_str().is_some_and(|to| to.ends_with(SENDER)) && sent["type"] == "template"
+            && sent["template"]["name"] == "recordatorio_matricula", "{sent}");
+
+        // The person's answer continues that case, and opens the window for free text.
+        wa.deliver(&inbound("wamid.START1", json!({"type": "text", "text": {"body": "Gracias, ¿hasta cuándo es?"}}))).await?;
+        let only = app.only_case().await?;
+        anyhow::ensure!(only["id"] == case_id.as_str(), "{only}");
+        let path = format!("/api/v1/cases/{case_id}/messages");
+        app.post_ok(&path, &app.admin_token, json!({"body": "Hasta el viernes 20"}), 201).await?;
+        let answered = eventually(WAIT, || async {
+            wa.sends().into_iter().find(|s| s["text"]["body"] == "Hasta el viernes 20")
+        }).await;
+        anyhow::ensure!(answered.is_some(), "{:?}", wa.sends());
+
+        // Within that window a second conversation may start with free text.
+        let again = app.post_ok("/api/v1/cases", &app.admin_token,
+            start("whatsapp", kerry, json!({"body": "Otro tema: tu certificado está listo", "author_kind": "agent"})), 201).await?;
+        anyhow::ensure!(again["channel_install_id"] == wa.install.as_str(), "{again}");
+        Ok(())
+    }
+}

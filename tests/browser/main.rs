@@ -3,6 +3,7 @@
 
 mod console;
 mod help_center;
+mod outbound;
 mod privacy;
 mod reports;
 mod webchat;

@@ -122,6 +122,30 @@ impl Channel {
     pub fn proves_sender(self) -> bool {
         !matches!(self, Channel::Webform)
     }
+
+    /// Whether staff may write first on this channel, to an address they
+    /// know (a phone number, an e-mail address). Elsewhere the provider
+    /// names people by ids of its own (a Telegram chat, a page-scoped id)
+    /// that exist only once the person has written to the account.
+    pub fn reaches_first(self) -> bool {
+        matches!(self, Channel::Whatsapp | Channel::Sms | Channel::Email)
+    }
+}
+
+impl Contact {
+    /// Where `channel` reaches this person: their identity on it, or for
+    /// phone and e-mail channels the same number or address given on
+    /// another (an SMS number is their WhatsApp number too).
+    pub fn address_on(&self, channel: Channel) -> Option<&str> {
+        let exact = self.identities.iter().find(|i| i.channel == channel);
+        let shared = || {
+            self.identities.iter().find(|i| {
+                (channel.uses_phone_number() && i.channel.uses_phone_number())
+                    || (channel == Channel::Email && i.channel.uses_email_address())
+            })
+        };
+        exact.or_else(shared).map(|i| i.value.as_str())
+    }
 }
 
 /// Normalises an identity value so equal identities compare equal:

@@ -165,9 +165,14 @@ pub struct InlineContact {
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct FirstMessage {
+    /// The text; may be left out when `template` is given.
+    #[serde(default)]
     pub body: String,
     /// `contact` (default: what the person wrote) or `agent`.
     pub author_kind: Option<AuthorKind>,
+    /// An approved template instead of free text, for an `agent` message
+    /// starting a conversation on WhatsApp (see `channel_install_id`).
+    pub template: Option<super::message::TemplateDto>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -190,6 +195,13 @@ pub struct CreateCase {
     #[schema(value_type = Object)]
     pub custom_fields: serde_json::Map<String, serde_json::Value>,
     pub first_message: Option<FirstMessage>,
+    /// Starts the conversation on this channel account (of `channel`,
+    /// open to the unit): an `agent` first message is sent to the person
+    /// through it. Refused (422) when the account cannot reach them: no
+    /// address of theirs on the channel; on Telegram, Messenger and
+    /// Instagram, they never wrote to the account; on WhatsApp, free text
+    /// outside the 24 hours after they last wrote (send `template`).
+    pub channel_install_id: Option<uuid::Uuid>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -434,16 +446,19 @@ pub async fn create_case(
         }
         _ => check.check(Err(domain::Error::invalid("contact_id", "give exactly one of contact_id or contact"))),
     };
-    let first_message = body.first_message.as_ref().and_then(|m| {
-        check.check_api(new_message(&auth.0, "first_message.body", &m.body, m.author_kind, domain::AuthorKind::Contact))
-    });
+    let first_message = body.first_message.as_ref().and_then(|m| first_message(&auth.0, m, &mut check));
+    let channel: domain::Channel = body.channel.into();
+    let start = match body.channel_install_id {
+        None => None,
+        Some(id) => check.check(crate::channels::starting(&state, id, channel, unit).await?).map(|rules| (id, rules)),
+    };
     check.finish()?;
     let (Some(subject), Some(contact)) = (subject, contact) else {
         return Err(ApiError::internal("checked values missing"));
     };
     let new = NewCase {
         subject,
-        channel: body.channel.into(),
+        channel,
         contact_id: ContactId(uuid::Uuid::nil()),
         unit_id: unit,
         status: body.status.map_or(domain::CaseStatus::Queued, Into::into),
@@ -451,15 +466,51 @@ pub async fn create_case(
         priority: body.priority.map_or(domain::Priority::Normal, Into::into),
         tags,
         custom_fields: body.custom_fields,
-        channel_install_id: None,
+        channel_install_id: start.as_ref().map(|(id, _)| *id),
     };
     let actor = Actor::from(&auth.0);
     super::idempotency::run(&state, &req, &auth.0, || async {
         let visibility = store::contact::Visibility::of(&auth.0);
-        let case = store::case::create_for(&state.store, &actor, &visibility, contact, new, first_message).await?;
+        let case = match &start {
+            Some((_, rules)) => {
+                store::case::start_for(&state.store, &actor, &visibility, contact, new, first_message, rules).await?
+            }
+            None => store::case::create_for(&state.store, &actor, &visibility, contact, new, first_message).await?,
+        };
         super::idempotency::created(&CaseDto::from(case))
     })
     .await
+}
+
+/// The first message of a new case, checked: a template goes only on a
+/// message to the person, and stands for the text when there is none.
+fn first_message(principal: &Principal, m: &FirstMessage, check: &mut Checker) -> Option<domain::message::NewMessage> {
+    let template = m.template.as_ref().and_then(|t| {
+        check.check(domain::channel_rules::Template::parse(
+            "first_message.template",
+            &t.name,
+            &t.language,
+            t.parameters.clone(),
+        ))
+    });
+    let text = match &template {
+        Some(template) if m.body.trim().is_empty() => template.summary(),
+        _ => m.body.clone(),
+    };
+    let mut new = check.check_api(new_message(
+        principal,
+        "first_message.body",
+        &text,
+        m.author_kind,
+        domain::AuthorKind::Contact,
+    ))?;
+    if template.is_some() && new.author_kind.direction() == domain::Direction::Inbound {
+        let refused =
+            domain::Error::invalid("first_message.template", "only messages to the person are sent as templates");
+        return check.check::<()>(Err(refused)).and(None);
+    }
+    new.template = template;
+    Some(new)
 }
 
 #[utoipa::path(

@@ -10,6 +10,7 @@ pub mod auth;
 pub mod bot_outcome;
 pub mod canned;
 pub mod case;
+pub mod channel_account;
 pub mod client;
 pub mod consent;
 pub mod contact;
@@ -78,7 +79,7 @@ use error::ApiError;
         data_request::lift_contact_hold, data_request::hold_case, data_request::lift_case_hold,
         data_request::run_retention,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
-        case::list_tags,
+        case::list_tags, channel_account::list_channel_accounts,
         routing::claim_case, routing::transfer_case, routing::list_agents, routing::get_me, routing::set_presence,
         routing::update_agent, stream::stream,
         canned::list_canned, canned::create_canned, canned::update_canned, canned::delete_canned,
@@ -298,6 +299,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(message::list_notes)
                 .service(message::create_note)
                 .service(message::reply_options)
+                .service(channel_account::list_channel_accounts)
                 .service(attachment::upload_attachment)
                 .service(attachment::download_attachment)
                 .service(token::list_api_tokens)

@@ -57,9 +57,50 @@ pub async fn check_outbound(
     author: AuthorKind,
 ) -> Result<(), store::Error> {
     let rules = rules_for(services, case.channel_install_id).await?;
-    let last_inbound = store::message::last_inbound_at(&services.store.db, case.id).await?;
+    let last_inbound = last_inbound(&services.store, case).await?;
     rules.check_outbound(last_inbound, store::now(), template, author)?;
     Ok(())
+}
+
+/// The rules of channel account `install_id` for a conversation staff
+/// start on `channel` in `unit`; a domain error naming
+/// `channel_install_id` when the account cannot carry it (not a running
+/// connector, another channel, not open to the unit). The outer error is
+/// a store problem.
+pub async fn starting(
+    services: &Services,
+    install_id: uuid::Uuid,
+    channel: domain::Channel,
+    unit: domain::UnitId,
+) -> Result<Result<ChannelRules, domain::Error>, store::Error> {
+    let refuse = |message: String| Ok(Err(domain::Error::invalid("channel_install_id", message)));
+    let install = match store::plugin_install::get(&services.store.db, install_id).await {
+        Ok(install) if install.world == "connector" => install,
+        Ok(_) | Err(store::Error::NotFound(_)) => return refuse("no such channel account".into()),
+        Err(e) => return Err(e),
+    };
+    if !install.is_running() {
+        return refuse("the channel account is disabled or suspended".into());
+    }
+    if !install.follows(unit) {
+        return refuse("the channel account is not open to this unit".into());
+    }
+    let manifest = services.runtime.manifest(&services.store, &install.plugin_id, &install.version).await?;
+    match manifest.channel {
+        Some(theirs) if theirs == channel => Ok(Ok(manifest.rules)),
+        Some(theirs) => refuse(format!("the channel account is on {}, not {}", theirs.as_str(), channel.as_str())),
+        None => refuse("the plugin is not a channel connector".into()),
+    }
+}
+
+/// When the person of `case` last wrote to its channel account (on any of
+/// their cases), or on the case itself when it has no account: what
+/// reply windows count from.
+pub async fn last_inbound(db: &Store, case: &Case) -> Result<Option<chrono::DateTime<chrono::Utc>>, store::Error> {
+    let on_case = store::message::last_inbound_at(&db.db, case.id).await?;
+    let Some(install) = case.channel_install_id else { return Ok(on_case) };
+    let on_account = store::message::last_inbound_from(&db.db, case.contact_id, install).await?;
+    Ok(on_case.max(on_account))
 }
 
 /// A connector install with what it needs to run.
@@ -224,7 +265,7 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let recipient = match store::contact::get(&db.db, &store::contact::Visibility::All, case.contact_id).await {
-        Ok(contact) => contact.identities.into_iter().find(|i| i.channel == connector.channel).map(|i| i.value),
+        Ok(contact) => contact.address_on(connector.channel).map(str::to_owned),
         Err(e) => return Outcome::Retry(e.to_string()),
     };
     let Some(recipient) = recipient else {
@@ -272,7 +313,7 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
             allowed: outbound.attachments.iter().map(|a| a.reference.clone()).collect(),
         });
     }
-    let last_inbound = match store::message::last_inbound_at(&db.db, case.id).await {
+    let last_inbound = match last_inbound(db, &case).await {
         Ok(at) => at,
         Err(e) => return Outcome::Retry(e.to_string()),
     };

@@ -5,7 +5,7 @@
 
 use super::{Error, Result, Store, audit, is_postgres, pagination::Page, stored};
 use crate::domain::{
-    Actor, Case, CaseId, CaseStatus, Channel, ContactId, Priority, UnitId, UserId,
+    self as domain, Actor, Case, CaseId, CaseStatus, Channel, ContactId, Direction, Priority, UnitId, UserId,
     case::{CasePatch, NewCase},
     message::NewMessage,
 };
@@ -870,10 +870,43 @@ pub async fn create_for(
     new: NewCase,
     first_message: Option<NewMessage>,
 ) -> Result<Case> {
+    create_checked(store, actor, visibility, contact, new, first_message, None).await
+}
+
+/// Starts a conversation on a channel account (`new.channel_install_id`):
+/// as [`create_for`], once the account can reach the person under `rules`
+/// (the connector's), checked in the transaction that creates the case:
+/// - the contact has an address on the channel ([`crate::domain::Contact::address_on`]);
+/// - on channels that name people by the provider's own ids (Telegram,
+///   Messenger, Instagram) the person has written to this account before;
+/// - an outbound first message is one the channel takes now (on WhatsApp,
+///   an approved template unless the person wrote in the last 24 hours).
+pub async fn start_for(
+    store: &Store,
+    actor: &Actor,
+    visibility: &super::contact::Visibility,
+    contact: ContactRef,
+    new: NewCase,
+    first_message: Option<NewMessage>,
+    rules: &crate::domain::channel_rules::ChannelRules,
+) -> Result<Case> {
+    create_checked(store, actor, visibility, contact, new, first_message, Some(rules)).await
+}
+
+async fn create_checked(
+    store: &Store,
+    actor: &Actor,
+    visibility: &super::contact::Visibility,
+    contact: ContactRef,
+    new: NewCase,
+    first_message: Option<NewMessage>,
+    rules: Option<&crate::domain::channel_rules::ChannelRules>,
+) -> Result<Case> {
     let mut attempt = 0;
     loop {
         attempt += 1;
-        match try_create_for(store, actor, visibility, &contact, new.clone(), first_message.clone()).await {
+        let created = try_create_for(store, actor, visibility, &contact, new.clone(), first_message.clone(), rules);
+        match created.await {
             Err(Error::Conflict { field, .. }) if attempt < 3 && field.starts_with("identities") => continue,
             other => return other,
         }
@@ -887,6 +920,7 @@ async fn try_create_for(
     contact: &ContactRef,
     mut new: NewCase,
     first_message: Option<NewMessage>,
+    rules: Option<&crate::domain::channel_rules::ChannelRules>,
 ) -> Result<Case> {
     let tx = store.begin().await?;
     new.contact_id = match contact {
@@ -898,9 +932,45 @@ async fn try_create_for(
             super::contact::find_or_create_in(&*tx, actor, visibility, new_contact.clone()).await?
         }
     };
+    if let (Some(rules), Some(install)) = (rules, new.channel_install_id) {
+        check_reach(&*tx, &new, install, first_message.as_ref(), rules).await?;
+    }
     let case = create_in(&*tx, actor, new, first_message).await?;
     tx.commit().await?;
     Ok(case)
+}
+
+/// Whether `install` can reach the contact of `new` (see [`start_for`]).
+async fn check_reach(
+    conn: &impl ConnectionTrait,
+    new: &NewCase,
+    install: uuid::Uuid,
+    first_message: Option<&NewMessage>,
+    rules: &crate::domain::channel_rules::ChannelRules,
+) -> Result<()> {
+    let person = super::contact::get(conn, &super::contact::Visibility::All, new.contact_id).await?;
+    let channel = new.channel.as_str();
+    if person.address_on(new.channel).is_none() {
+        let message = format!("the person has no {channel} address: this channel account cannot reach them");
+        return Err(domain::Error::invalid("contact", message).into());
+    }
+    let last_inbound = super::message::last_inbound_from(conn, new.contact_id, install).await?;
+    if !new.channel.reaches_first() && last_inbound.is_none() {
+        let message =
+            format!("on {channel} the person must have written to this account before staff can write to them");
+        return Err(domain::Error::invalid("channel_install_id", message).into());
+    }
+    if let Some(first) = first_message.filter(|m| m.author_kind.direction() == Direction::Outbound) {
+        rules.check_outbound(last_inbound, super::now(), first.template.as_ref(), first.author_kind).map_err(|e| {
+            match e {
+                domain::Error::Invalid { field, message } => {
+                    domain::Error::Invalid { field: format!("first_message.{field}"), message }
+                }
+                other => other,
+            }
+        })?;
+    }
+    Ok(())
 }
 
 /// Every case of a contact, oldest first, in every unit (for the person's

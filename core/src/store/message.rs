@@ -740,6 +740,51 @@ pub async fn last_inbound_at(
         .await?)
 }
 
+/// When `contact` last wrote to channel account `install`, on any of
+/// their cases: whether its reply window is open, and whether the person
+/// has ever written there.
+pub async fn last_inbound_from(
+    conn: &impl ConnectionTrait,
+    contact: crate::domain::ContactId,
+    install: uuid::Uuid,
+) -> Result<Option<chrono::DateTime<chrono::Utc>>> {
+    use super::case::entity as cases;
+    use sea_orm::{Condition, QueryOrder, QuerySelect, QueryTrait};
+    let cases_of = |on_install: bool| {
+        let mut query = cases::Entity::find()
+            .select_only()
+            .column(cases::Column::Id)
+            .filter(cases::Column::ContactId.eq(contact.0));
+        if on_install {
+            query = query.filter(cases::Column::ChannelInstallId.eq(install));
+        }
+        query.into_query()
+    };
+    // A message names its account, or (written before messages did) its
+    // case's account.
+    let on_install = Condition::any()
+        .add(
+            Condition::all()
+                .add(entity::Column::ChannelInstallId.eq(install))
+                .add(entity::Column::CaseId.in_subquery(cases_of(false))),
+        )
+        .add(
+            Condition::all()
+                .add(entity::Column::ChannelInstallId.is_null())
+                .add(entity::Column::CaseId.in_subquery(cases_of(true))),
+        );
+    Ok(entity::Entity::find()
+        .select_only()
+        .column(entity::Column::CreatedAt)
+        .filter(entity::Column::Direction.eq(Direction::Inbound.as_str()))
+        .filter(on_install)
+        .order_by_desc(entity::Column::CreatedAt)
+        .limit(1)
+        .into_tuple()
+        .one(conn)
+        .await?)
+}
+
 /// Messages of a case written after `after` (time and id of the last one
 /// seen), oldest first; the web chat's live updates.
 pub async fn after(

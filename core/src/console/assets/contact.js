@@ -1,7 +1,7 @@
 // A contact's page, and the notifications list.
 
 import { contactRequests } from './privacy.js';
-import { CHANNELS, Problem, api, attempt, h, labelled, query, select, t, unitName, when } from './lib.js';
+import { CHANNELS, Problem, api, attempt, formDialog, h, labelled, myUnits, query, select, t, unitName, when } from './lib.js';
 
 // ---------------------------------------------------------------- contact
 
@@ -136,9 +136,11 @@ export async function contactView(id) {
     const merged = contact.merged_into
       ? h('p', { class: 'notice' }, t('contact.merged_into'), ' ', h('a', { href: `#/contacts/${contact.merged_into}` }, t('contact.open_merged')))
       : null;
+    const start = h('button', { type: 'button', id: 'contact-start', onclick: () => startDialog(contact) }, t('contact.start'));
     return [
       h('h1', null, contact.name || t('author.contact')),
       merged,
+      contact.merged_into ? null : h('p', null, start),
       h('section', { class: 'panel', 'aria-labelledby': 'c-who' }, h('h2', { id: 'c-who' }, t('contact.details')), nameForm, identities, addIdentity),
       h('section', { class: 'panel', 'aria-labelledby': 'c-cases' }, h('h2', { id: 'c-cases' }, t('contact.cases', { n: cases.length })), caseList),
       h('section', { class: 'panel', 'aria-labelledby': 'c-consent' }, h('h2', { id: 'c-consent' }, t('contact.consent')), consentList),
@@ -159,6 +161,96 @@ export async function contactView(id) {
       if (event.kind === 'resync') load().catch(() => {});
     },
   };
+}
+
+// ---------------------------------------------------------------- starting a conversation
+
+// Staff write first: a unit, one of its channel accounts, a subject and
+// the message (on WhatsApp outside the 24 hours, an approved template with
+// its values). The server says why when the account cannot reach them.
+async function startDialog(contact) {
+  const found = await attempt(() => api('GET', '/channel-accounts'));
+  if (!found) return;
+  const units = myUnits();
+  const unit = h('select', { id: 'start-unit' }, units.map((u) => h('option', { value: u.id }, u.name)));
+  const account = h('select', { id: 'start-account', required: true });
+  const subject = h('input', { type: 'text', id: 'start-subject', required: true, maxlength: 300 });
+  const body = h('textarea', { id: 'start-body', rows: 4, maxlength: 4000 });
+  const template = h('select', { id: 'start-template' });
+  const params = h('div', { id: 'start-params', class: 'params' });
+  const preview = h('p', { class: 'preview', 'aria-live': 'polite' });
+  const chosen = () => found.items.find((a) => a.id === account.value);
+  const templateOf = () => chosen()?.templates[Number(template.value)] ?? null;
+  const values = () => Array.from(params.querySelectorAll('input'), (i) => i.value);
+  const showPreview = () => {
+    const tpl = templateOf();
+    const given = values();
+    preview.textContent = tpl ? tpl.text.replace(/\{\{(\d+)\}\}/g, (_, n) => given[Number(n) - 1] || `{{${n}}}`) : '';
+  };
+  const pickTemplate = () => {
+    const tpl = templateOf();
+    params.replaceChildren(
+      ...Array.from({ length: tpl?.parameters ?? 0 }, (_, i) =>
+        labelled(t('case.template_param', { n: i + 1 }), h('input', { type: 'text', required: true, oninput: showPreview })),
+      ),
+      preview,
+    );
+    showPreview();
+  };
+  const pickAccount = () => {
+    const a = chosen();
+    template.replaceChildren(
+      h('option', { value: '' }, t('contact.start_free_text')),
+      ...(a?.templates ?? []).map((tpl, i) => h('option', { value: String(i) }, `${tpl.name} (${tpl.language})`)),
+    );
+    template.disabled = !a?.sends_templates;
+    pickTemplate();
+  };
+  const pickUnit = () => {
+    const open = found.items.filter((a) => !a.unit_ids.length || a.unit_ids.includes(unit.value));
+    account.replaceChildren(
+      ...(open.length
+        ? open.map((a) => h('option', { value: a.id }, `${a.name} · ${t(`channel.${a.channel}`)}`))
+        : [h('option', { value: '' }, t('contact.start_no_accounts'))]),
+    );
+    pickAccount();
+  };
+  unit.addEventListener('change', pickUnit);
+  account.addEventListener('change', pickAccount);
+  template.addEventListener('change', pickTemplate);
+  pickUnit();
+  formDialog(
+    'start',
+    t('contact.start_title', { name: contact.name || '' }),
+    [
+      [t('contact.start_unit'), unit],
+      [t('contact.start_account'), account],
+      [t('contact.start_subject'), subject],
+      [t('contact.start_body'), body],
+      [t('contact.start_template'), template],
+      [t('contact.start_params'), params],
+    ],
+    t('contact.start_send'),
+    async () => {
+      const a = chosen();
+      if (!a) return false;
+      const tpl = templateOf();
+      const first = { author_kind: 'agent', body: body.value };
+      if (tpl) first.template = { name: tpl.name, language: tpl.language, parameters: values() };
+      const payload = {
+        subject: subject.value.trim(),
+        channel: a.channel,
+        unit_id: unit.value,
+        channel_install_id: a.id,
+        contact_id: contact.id,
+        first_message: first,
+      };
+      const created = await attempt(() => api('POST', '/cases', payload), t('contact.started'));
+      if (!created) return false;
+      location.hash = `#/cases/${created.id}`;
+      return true;
+    },
+  );
 }
 
 // ---------------------------------------------------------------- notifications
