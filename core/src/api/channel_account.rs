@@ -81,6 +81,7 @@ pub async fn list_channel_accounts(
             Err(e) => return Err(e.into()),
         };
         let Some(channel) = manifest.channel else { continue };
+        let templates = super::message::templates_of(&install);
         items.push(ChannelAccountDto {
             id: install.id,
             name: install.name,
@@ -89,8 +90,7 @@ pub async fn list_channel_accounts(
             reply_window_hours: manifest.rules.reply_window_hours,
             sends_templates: manifest.rules.after_window == AfterWindow::Template,
             reaches_first: channel.reaches_first(),
-            // The install's settings were checked against its schema.
-            templates: serde_json::from_value(install.settings["templates"].clone()).unwrap_or_default(),
+            templates,
         });
     }
     items.sort_by(|a, b| a.name.cmp(&b.name));

@@ -220,6 +220,12 @@ pub struct TemplateOptionDto {
     pub parameters: u32,
 }
 
+/// The approved templates a channel account offers (its `templates`
+/// setting, checked against its schema when saved).
+pub(super) fn templates_of(install: &store::plugin_install::Install) -> Vec<TemplateOptionDto> {
+    serde_json::from_value(install.settings["templates"].clone()).unwrap_or_default()
+}
+
 /// Whether the case's channel takes free text now, and the templates it
 /// offers otherwise: what the console's composer shows.
 #[utoipa::path(
@@ -246,7 +252,7 @@ pub async fn reply_options(
     let templates = match case.channel_install_id {
         Some(install) => match store::plugin_install::get(&state.store.db, install).await {
             // The install's settings were checked against its schema.
-            Ok(install) => serde_json::from_value(install.settings["templates"].clone()).unwrap_or_default(),
+            Ok(install) => templates_of(&install),
             Err(store::Error::NotFound(_)) => vec![],
             Err(e) => return Err(e.into()),
         },
