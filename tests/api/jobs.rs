@@ -43,6 +43,27 @@ on_both! {
         Ok(())
     }
 
+    async fn a_write_abandoned_on_an_error_does_not_lock_out_the_next(backend) {
+        // A handler that fails half-way drops its transaction; the rollback
+        // is still on its way when the next writer reads and then writes.
+        let db = TestDb::new(backend).await?;
+        let store = ventanilla::app::open_store(&test_config(&db)).await?;
+        let tx = store.begin().await?;
+        job::enqueue(&*tx, NewJob { kind: JobKind::FilesGc, payload: serde_json::json!({}), idempotency_key: Some("once".into()) }).await?;
+        tx.commit().await?;
+        let id = job::claim(&store, Duration::from_secs(60)).await?.ok_or_else(|| anyhow::anyhow!("nothing claimed"))?.id;
+        for round in 0..200 {
+            let tx = store.begin().await?;
+            let refused = job::enqueue(&*tx, NewJob { kind: JobKind::FilesGc, payload: serde_json::json!({}), idempotency_key: Some("once".into()) }).await;
+            anyhow::ensure!(refused.is_err(), "round {round}: the same key twice");
+            drop(tx);
+            let later = ventanilla::store::now() + chrono::Duration::seconds(60);
+            job::retry_at(&store, id, &format!("round {round}"), later).await
+                .map_err(|e| anyhow::anyhow!("round {round}: {e}"))?;
+        }
+        Ok(())
+    }
+
     async fn a_job_nobody_handles_is_buried_with_its_reason(backend) {
         let app = spawn_app(backend).await?;
         use sea_orm::{ColumnTrait, EntityTrait, QueryFilter, sea_query::Expr};

@@ -8,6 +8,7 @@ pub mod agent;
 pub mod api_token;
 pub mod article;
 pub mod attachment;
+pub mod audience;
 pub mod audit;
 pub mod bot_outcome;
 pub mod canned;
@@ -49,7 +50,7 @@ pub mod user;
 
 use sea_orm::{
     ConnectOptions, ConnectionTrait, Database, DatabaseBackend, DatabaseConnection, DatabaseTransaction, DbErr, SqlErr,
-    TransactionTrait,
+    SqliteTransactionMode, TransactionOptions, TransactionTrait,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -162,6 +163,12 @@ impl std::ops::Deref for WriteTx {
 }
 
 impl WriteTx {
+    /// Undoes the transaction now (dropping it also does, a moment later).
+    pub async fn rollback(self) -> Result<()> {
+        self.tx.rollback().await?;
+        Ok(())
+    }
+
     pub async fn commit(self) -> Result<()> {
         self.tx.commit().await?;
         // Only when jobs were enqueued meanwhile (by this transaction or a
@@ -243,7 +250,15 @@ impl Store {
         };
         let enqueued_at_begin = job::enqueued();
         let published_at_begin = live::published();
-        let tx = self.db.begin().await?;
+        // IMMEDIATE on SQLite: the write lock is taken at BEGIN, where the
+        // busy timeout applies. A deferred transaction that read first and
+        // then writes is refused at once ("database is locked") while an
+        // abandoned transaction's rollback is still on its way.
+        let options = TransactionOptions {
+            sqlite_transaction_mode: self.writer.is_some().then_some(SqliteTransactionMode::Immediate),
+            ..Default::default()
+        };
+        let tx = self.db.begin_with_options(options).await?;
         Ok(WriteTx {
             tx,
             _writer: writer,
