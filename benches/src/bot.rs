@@ -193,7 +193,7 @@ async fn open_conversation(store: &store::Store, unit: UnitId, text: &str, k: us
         ventanilla::domain::contact::NewContact {
             name: None,
             identities: vec![(Channel::Webchat, format!("bench-visitor-{k}"))],
-            custom_attributes: Default::default(),
+            ..Default::default()
         },
     )
     .await?;

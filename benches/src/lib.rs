@@ -77,6 +77,7 @@ pub async fn seed_cases(store: &Store, unit: UnitId, n: usize) -> anyhow::Result
                 legal_hold: Set(None),
                 erasure_started_at: Set(None),
                 erased_at: Set(None),
+                external_id: Set(None),
             });
             let status = statuses[k % statuses.len()];
             let subject = format!("{} #{k}", subjects[k % subjects.len()]);

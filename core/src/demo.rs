@@ -115,7 +115,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Outcome> {
             NewContact {
                 name: Some(name.into()),
                 identities: identities.into_iter().map(|(c, v)| (c, v.to_owned())).collect(),
-                custom_attributes: serde_json::Map::new(),
+                ..Default::default()
             },
         )
         .await?;
@@ -132,6 +132,7 @@ pub async fn seed(store: &Store) -> anyhow::Result<Outcome> {
             text_version: "2026-01".into(),
             channel: Channel::Whatsapp,
             source: "bot".into(),
+            reference: None,
             given_at: None,
         },
     )

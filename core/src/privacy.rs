@@ -160,6 +160,9 @@ pub fn summary(doc: &Value, locale: &str) -> String {
     let contact = &doc["contact"];
     html += &format!("<h2>{}</h2><table>", t("contact"));
     html += &format!("<tr><th>{}</th><td>{}</td></tr>", t("name"), text(&contact["name"]));
+    if !contact["external_id"].is_null() {
+        html += &format!("<tr><th>{}</th><td>{}</td></tr>", t("external_id"), text(&contact["external_id"]));
+    }
     for identity in contact["identities"].as_array().into_iter().flatten() {
         html += &format!("<tr><th>{}</th><td>{}</td></tr>", text(&identity["channel"]), text(&identity["value"]));
     }

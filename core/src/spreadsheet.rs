@@ -24,6 +24,17 @@ pub fn import_cell(value: &str) -> &str {
     }
 }
 
+/// A reader of an uploaded CSV file: UTF-8 (a byte-order mark is skipped),
+/// a header row, cells trimmed, `;` between columns when the header has
+/// more of them than commas (spreadsheets in Spanish locales save so).
+pub fn csv_reader(bytes: &[u8]) -> Result<csv::Reader<&[u8]>, &'static str> {
+    let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
+    let text = std::str::from_utf8(bytes).map_err(|_| "the CSV must be UTF-8 text")?;
+    let first_line = text.lines().next().unwrap_or_default();
+    let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() { b';' } else { b',' };
+    Ok(csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).trim(csv::Trim::All).from_reader(bytes))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -33,6 +33,7 @@ mod m20261207_000026_case_retention;
 mod m20261208_000027_case_facts;
 mod m20261208_000028_webhook_subscriptions;
 mod m20261208_000029_report_schedules;
+mod m20261209_000030_audiences;
 
 pub struct Migrator;
 
@@ -69,6 +70,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000027_case_facts::Migration),
             Box::new(m20261208_000028_webhook_subscriptions::Migration),
             Box::new(m20261208_000029_report_schedules::Migration),
+            Box::new(m20261209_000030_audiences::Migration),
         ]
     }
 }

@@ -197,6 +197,29 @@ fn rows() -> Vec<Row> {
             scope: "contacts:write",
             allowed: UNIT_A,
         },
+        // Audiences: read like the contact; written by admins and tokens only,
+        // since an upsert finds people across every unit.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/contacts/external/persona-a".into(),
+            body: none,
+            scope: "contacts:read",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::PUT,
+            path: |_| format!("/api/v1/contacts/external/{}", unique()),
+            body: |_, _| Some(json!({"custom_attributes": {"programa": "Derecho"}})),
+            scope: "contacts:write",
+            allowed: &[Admin, TokenWith],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/contacts/import".into(),
+            body: |_, _| Some(json!([{"external_id": unique(), "programa": "Derecho"}])),
+            scope: "contacts:write",
+            allowed: &[Admin, TokenWith],
+        },
         Row {
             method: Method::POST,
             path: |f| format!("/api/v1/contacts/{}/requests", f.contact_a),
@@ -554,6 +577,18 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     let case_a = case["id"].as_str().unwrap_or_default().to_owned();
     let contact_a = case["contact_id"].as_str().unwrap_or_default().to_owned();
     app.post_ok(&format!("/api/v1/cases/{case_a}/notes"), &app.admin_token, json!({"body": "nota de A"}), 201).await?;
+    // The institution's id for the person of unit A's case.
+    let address = json!({"channel": "email", "value": "persona.a@test.example"});
+    app.post_ok(&format!("/api/v1/contacts/{contact_a}/identities"), &app.admin_token, address.clone(), 201).await?;
+    let adopted = app
+        .call(
+            Method::PUT,
+            "/api/v1/contacts/external/persona-a",
+            Some(&app.admin_token),
+            Some(&json!({"identities": [address]})),
+        )
+        .await?;
+    anyhow::ensure!(adopted.body["contact"]["id"] == contact_a.as_str(), "{}", adopted.text);
     let spare = app
         .post_ok("/api/v1/api-tokens", &app.admin_token, json!({"name": "spare", "scopes": ["kb:read"]}), 201)
         .await?;

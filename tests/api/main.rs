@@ -3,6 +3,7 @@
 
 mod attachments;
 mod attacks;
+mod audiences;
 mod auth;
 mod authz;
 mod bad_input;

@@ -17,6 +17,9 @@ pub struct ConsentRecord {
     /// Where the answer came from: `bot`, `web_form`, `web_chat`, and for
     /// one staff recorded, how it was given: `phone`, `in_person`, `written`...
     pub source: String,
+    /// The form, file or document the answer came from (`admisiones-2027.csv`,
+    /// a form's address), when there is one.
+    pub reference: Option<String>,
     /// The staff member who recorded it; none when the person answered on a channel.
     pub recorded_by: Option<UserId>,
     /// When the person gave it, if earlier than it was recorded (a phone call
@@ -26,13 +29,15 @@ pub struct ConsentRecord {
 }
 
 /// A consent answer to record.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct NewConsent {
     pub purpose: String,
     pub action: ConsentAction,
     pub text_version: String,
     pub channel: Channel,
     pub source: String,
+    /// The form, file or document the answer came from.
+    pub reference: Option<String>,
     /// When the person gave it, if earlier than now.
     pub given_at: Option<DateTime<Utc>>,
 }
@@ -203,6 +208,7 @@ mod tests {
             text_version: "v1".into(),
             channel: Channel::Webchat,
             source: "bot".into(),
+            reference: None,
             recorded_by: None,
             given_at: None,
             recorded_at: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),

@@ -8,6 +8,9 @@ use chrono::{DateTime, Utc};
 pub struct Contact {
     pub id: ContactId,
     pub name: Option<String>,
+    /// The person's id in the institution's own systems (a student or
+    /// applicant number), unique; imports find them again by it.
+    pub external_id: Option<String>,
     pub identities: Vec<Identity>,
     pub custom_attributes: serde_json::Map<String, serde_json::Value>,
     /// Set when this contact was merged into another; it then only keeps history.
@@ -25,6 +28,7 @@ pub struct Contact {
 #[derive(Debug, Clone, Default)]
 pub struct NewContact {
     pub name: Option<String>,
+    pub external_id: Option<String>,
     pub identities: Vec<(Channel, String)>,
     pub custom_attributes: serde_json::Map<String, serde_json::Value>,
 }

@@ -5,6 +5,7 @@
 //! of its own so the compiler, not a convention, keeps frameworks out: its
 //! `Cargo.toml` names no actix, sea-orm, utoipa, tokio, wasmtime or tantivy.
 
+pub mod audience;
 pub mod audit;
 pub mod canned;
 pub mod case;

@@ -442,7 +442,7 @@ pub async fn create_case(
                         .map(|v| (channel, v))
                 })
                 .collect();
-            Some(ContactRef::FindOrCreate(NewContact { name, identities, custom_attributes: Default::default() }))
+            Some(ContactRef::FindOrCreate(NewContact { name, identities, ..Default::default() }))
         }
         _ => check.check(Err(domain::Error::invalid("contact_id", "give exactly one of contact_id or contact"))),
     };

@@ -24,6 +24,9 @@ use crate::store::{
 pub struct ContactDto {
     pub id: uuid::Uuid,
     pub name: Option<String>,
+    /// The person's id in the institution's own systems (student or
+    /// applicant number), set by imports and the upsert API.
+    pub external_id: Option<String>,
     pub identities: Vec<IdentityDto>,
     #[schema(value_type = Object)]
     pub custom_attributes: serde_json::Map<String, serde_json::Value>,
@@ -56,6 +59,8 @@ pub struct ConsentDto {
     /// `web_form`, `web_chat`; for one staff recorded, how it was given
     /// (`phone`, `in_person`, `written`, `agent`, `api`).
     pub source: String,
+    /// The form, file or document it came from.
+    pub reference: Option<String>,
     /// The staff member who recorded it; none when the person answered on a channel.
     pub recorded_by: Option<uuid::Uuid>,
     /// When the person gave it, when staff recorded it later.
@@ -74,6 +79,7 @@ impl From<Contact> for ContactDto {
         ContactDto {
             id: c.id.0,
             name: c.name,
+            external_id: c.external_id,
             identities: c.identities.into_iter().map(IdentityDto::from).collect(),
             custom_attributes: c.custom_attributes,
             merged_into: c.merged_into.map(|m| m.0),
@@ -94,6 +100,7 @@ impl From<ConsentRecord> for ConsentDto {
             text_version: r.text_version,
             channel: r.channel.into(),
             source: r.source,
+            reference: r.reference,
             recorded_by: r.recorded_by.map(|u| u.0),
             given_at: r.given_at,
             recorded_at: r.recorded_at,
@@ -148,6 +155,9 @@ pub struct RecordConsent {
     /// When the person gave it, if earlier (a call written down afterwards);
     /// not in the future, nor more than a year ago.
     pub given_at: Option<DateTime<Utc>>,
+    /// The form, file or document it came from (a signed form's number, a
+    /// web form's address), at most 300 characters.
+    pub reference: Option<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -185,7 +195,7 @@ pub(super) fn write_visibility(principal: &Principal) -> Result<Visibility, ApiE
     visibility(principal)
 }
 
-fn parse_identities(inputs: &[IdentityInput], check: &mut Checker) -> Vec<(domain::Channel, String)> {
+pub(super) fn parse_identities(inputs: &[IdentityInput], check: &mut Checker) -> Vec<(domain::Channel, String)> {
     inputs
         .iter()
         .enumerate()
@@ -198,7 +208,11 @@ fn parse_identities(inputs: &[IdentityInput], check: &mut Checker) -> Vec<(domai
         .collect()
 }
 
-fn check_attributes(field: &str, attributes: &serde_json::Map<String, serde_json::Value>, check: &mut Checker) {
+pub(super) fn check_attributes(
+    field: &str,
+    attributes: &serde_json::Map<String, serde_json::Value>,
+    check: &mut Checker,
+) {
     if attributes.len() > 100 || serde_json::to_string(attributes).map_or(0, |s| s.len()) > 16 * 1024 {
         check.check::<()>(Err(domain::Error::invalid(field, "must have at most 100 keys and 16 KiB")));
     }
@@ -250,7 +264,7 @@ pub async fn create_contact(
     let identities = parse_identities(&body.identities, &mut check);
     check_attributes("custom_attributes", &body.custom_attributes, &mut check);
     check.finish()?;
-    let new = NewContact { name, identities, custom_attributes: body.custom_attributes };
+    let new = NewContact { name, identities, custom_attributes: body.custom_attributes, external_id: None };
     let actor = Actor::from(&auth.0);
     super::idempotency::run(&state, &req, &auth.0, || async {
         let contact = store::contact::create(&state.store, &actor, &visibility, new).await?;
@@ -438,6 +452,45 @@ pub async fn list_consents(
     Ok(HttpResponse::Ok().json(ListResponse::new(records.into_iter().map(ConsentDto::from).collect(), None)))
 }
 
+/// Checks an answer to consent given by staff or an API client; fields are
+/// named under `prefix` (`consents[0].`). `oldest` bounds how long ago it
+/// may have been given.
+pub(super) fn consent_of(
+    principal: &Principal,
+    body: &RecordConsent,
+    prefix: &str,
+    oldest: Option<chrono::Duration>,
+    check: &mut Checker,
+) -> Option<NewConsent> {
+    let default_source = if matches!(principal, Principal::Token { .. }) { "api" } else { "agent" };
+    let field = |name: &str| format!("{prefix}{name}");
+    let purpose = check.check(parse_label(&field("purpose"), &body.purpose));
+    let text_version = check.check(required_text(&field("text_version"), &body.text_version, 64));
+    let source = check.check(parse_label(&field("source"), body.source.as_deref().unwrap_or(default_source)));
+    let reference = body.reference.as_deref().map(|r| check.check(required_text(&field("reference"), r, 300)));
+    let now = chrono::Utc::now();
+    if let Some(at) = body.given_at {
+        if at > now + chrono::Duration::minutes(5) {
+            check.push(&field("given_at"), "must not be in the future");
+        } else if oldest.is_some_and(|oldest| at < now - oldest) {
+            check.push(&field("given_at"), "must be a moment within the past year");
+        }
+    }
+    let reference = match reference {
+        Some(checked) => Some(checked?),
+        None => None,
+    };
+    Some(NewConsent {
+        purpose: purpose?,
+        action: body.action.into(),
+        text_version: text_version?,
+        channel: body.channel.into(),
+        source: source?,
+        reference,
+        given_at: body.given_at,
+    })
+}
+
 /// Records a consent grant or revocation.
 #[utoipa::path(
     tag = "contacts",
@@ -455,30 +508,10 @@ pub async fn record_consent(
     body: Json<RecordConsent>,
 ) -> Result<HttpResponse, ApiError> {
     let visibility = write_visibility(&auth.0)?;
-    let body = body.0;
-    let default_source = if matches!(auth.0, Principal::Token { .. }) { "api" } else { "agent" };
     let mut check = Checker::default();
-    let purpose = check.check(parse_label("purpose", &body.purpose));
-    let version = check.check(required_text("text_version", &body.text_version, 64));
-    let source = check.check(parse_label("source", body.source.as_deref().unwrap_or(default_source)));
-    let now = chrono::Utc::now();
-    if let Some(at) = body.given_at
-        && (at > now + chrono::Duration::minutes(5) || at < now - chrono::Duration::days(366))
-    {
-        check.push("given_at", "must be a moment within the past year, not in the future");
-    }
+    let new = consent_of(&auth.0, &body.0, "", Some(chrono::Duration::days(366)), &mut check);
     check.finish()?;
-    let (Some(purpose), Some(text_version), Some(source)) = (purpose, version, source) else {
-        return Err(ApiError::internal("checked values missing"));
-    };
-    let new = NewConsent {
-        purpose,
-        action: body.action.into(),
-        text_version,
-        channel: body.channel.into(),
-        source,
-        given_at: body.given_at,
-    };
+    let new = new.ok_or_else(|| ApiError::internal("checked values missing"))?;
     let id = ContactId(path.into_inner());
     super::idempotency::run(&state, &req, &auth.0, || async {
         let record = store::contact::record_consent(&state.store, &Actor::from(&auth.0), &visibility, id, new).await?;

@@ -170,13 +170,7 @@ fn check_row(
 
 /// CSV with a header row; column names are matched without case or accents.
 fn parse_csv(bytes: &[u8]) -> Result<Vec<ImportRowDto>, ApiError> {
-    let text = std::str::from_utf8(bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes))
-        .map_err(|_| ApiError::field("rows", "the CSV must be UTF-8 text"))?;
-    // Spreadsheets in Spanish locales often save with `;` between columns.
-    let first_line = text.lines().next().unwrap_or_default();
-    let delimiter = if first_line.matches(';').count() > first_line.matches(',').count() { b';' } else { b',' };
-    let mut reader =
-        csv::ReaderBuilder::new().delimiter(delimiter).flexible(true).trim(csv::Trim::All).from_reader(text.as_bytes());
+    let mut reader = crate::spreadsheet::csv_reader(bytes).map_err(|e| ApiError::field("rows", e))?;
     let headers: Vec<String> = reader
         .headers()
         .map_err(|e| ApiError::field("rows", format!("cannot read the header row: {e}")))?

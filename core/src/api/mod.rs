@@ -5,6 +5,7 @@
 
 pub mod article;
 pub mod attachment;
+pub mod audience;
 pub mod audit;
 pub mod auth;
 pub mod bot_outcome;
@@ -73,6 +74,7 @@ use error::ApiError;
         contact::add_identity, contact::remove_identity, contact::list_consents, contact::record_consent,
         consent::list_consent_texts, consent::create_consent_text, consent::current_consent_text,
         contact::merge_contacts, contact::list_possible_duplicates,
+        audience::get_by_external_id, audience::upsert_contact, audience::import_contacts,
         data_request::create_data_request, data_request::list_contact_requests, data_request::list_data_requests,
         data_request::get_data_request, data_request::answer_data_request, data_request::export_data_request,
         data_request::download_export, data_request::erase_data_request, data_request::hold_contact,
@@ -228,6 +230,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(user::create_user)
                 .service(user::get_user)
                 .service(user::update_user)
+                // Before /contacts/{contact_id}/...: an external id may be any word.
+                .service(audience::get_by_external_id)
+                .service(audience::upsert_contact)
+                .service(
+                    web::resource("/contacts/import")
+                        .app_data(web::PayloadConfig::new(audience::MAX_IMPORT_BYTES))
+                        .route(web::post().to(audience::import_contacts)),
+                )
                 .service(contact::list_contacts)
                 .service(contact::create_contact)
                 .service(contact::get_contact)

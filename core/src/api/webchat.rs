@@ -310,6 +310,7 @@ async fn record_visitor_consent(
         text_version: text.map_or_else(|| "default".to_owned(), |t| t.label()),
         channel: Channel::Webchat,
         source: "web_chat".to_owned(),
+        reference: None,
         given_at: None,
     };
     store::contact::add_consent_in(conn, &Actor::System, contact, new).await?;

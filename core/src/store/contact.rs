@@ -32,6 +32,7 @@ pub mod entity {
         pub legal_hold: Option<String>,
         pub erasure_started_at: Option<DateTimeUtc>,
         pub erased_at: Option<DateTimeUtc>,
+        pub external_id: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -77,6 +78,7 @@ pub mod consent {
         pub recorded_by: Option<Uuid>,
         pub given_at: Option<DateTimeUtc>,
         pub recorded_at: DateTimeUtc,
+        pub reference: Option<String>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -158,6 +160,7 @@ fn to_contact(m: entity::Model, identities: Vec<Identity>) -> Contact {
     Contact {
         id: ContactId(m.id),
         name: m.name,
+        external_id: m.external_id,
         identities,
         custom_attributes: super::json_map(m.custom_attributes),
         merged_into: m.merged_into.map(ContactId),
@@ -168,7 +171,7 @@ fn to_contact(m: entity::Model, identities: Vec<Identity>) -> Contact {
     }
 }
 
-async fn insert_identity(
+pub(super) async fn insert_identity(
     conn: &impl ConnectionTrait,
     contact: ContactId,
     channel: Channel,
@@ -255,6 +258,7 @@ pub async fn create_in(conn: &impl ConnectionTrait, actor: &Actor, new: NewConta
         legal_hold: Set(None),
         erasure_started_at: Set(None),
         erased_at: Set(None),
+        external_id: Set(new.external_id),
     }
     .insert(conn)
     .await?;
@@ -403,7 +407,7 @@ impl Resolved {
 
 /// Channels whose identities are the same kind of value as `channel`'s: one
 /// phone number is one person on WhatsApp, SMS and the phone.
-fn same_kind(channel: Channel) -> Vec<Channel> {
+pub(super) fn same_kind(channel: Channel) -> Vec<Channel> {
     Channel::ALL
         .into_iter()
         .filter(|c| {
@@ -472,7 +476,7 @@ pub async fn resolve_sender(
         }
         return Ok(Resolved::Linked(*only));
     }
-    let new = NewContact { name, identities: vec![(channel, value.to_owned())], custom_attributes: Default::default() };
+    let new = NewContact { name, identities: vec![(channel, value.to_owned())], ..Default::default() };
     let contact = create_in(conn, actor, new).await?.id;
     if candidates.is_empty() {
         return Ok(Resolved::New(contact));
@@ -733,6 +737,7 @@ fn to_consent(m: consent::Model) -> Result<ConsentRecord> {
         text_version: m.text_version,
         channel: stored(Channel::parse("channel", &m.channel))?,
         source: m.source,
+        reference: m.reference,
         recorded_by: m.recorded_by.map(UserId),
         given_at: m.given_at,
         recorded_at: m.recorded_at,
@@ -794,6 +799,7 @@ pub async fn add_consent_in(
         recorded_by: Set(recorded_by),
         given_at: Set(new.given_at),
         recorded_at: Set(super::now()),
+        reference: Set(new.reference),
     }
     .insert(conn)
     .await?;
@@ -803,7 +809,7 @@ pub async fn add_consent_in(
         "consent": {
             "id": record.id, "purpose": record.purpose, "action": record.action.as_str(),
             "text_version": record.text_version, "channel": record.channel.as_str(), "source": record.source,
-            "recorded_at": record.recorded_at,
+            "reference": record.reference, "given_at": record.given_at, "recorded_at": record.recorded_at,
         },
     });
     let event = crate::domain::subscription::EventType::ConsentChanged;
@@ -820,6 +826,7 @@ pub async fn add_consent_in(
                 "purpose": record.purpose,
                 "text_version": record.text_version,
                 "source": record.source,
+                "reference": record.reference,
                 "channel": record.channel.as_str(),
             }),
         },
@@ -874,23 +881,31 @@ pub async fn merge(
     let mut attributes = source_contact.custom_attributes.clone();
     attributes.extend(target_contact.custom_attributes.clone());
     let now = super::now();
-    entity::ActiveModel {
+    // The institution's id goes with the person when only the source had one
+    // (it is unique, so it leaves the source first); else each keeps its
+    // own and a lookup by the source's follows the merge.
+    let moved_external_id = target_contact.external_id.is_none() && source_contact.external_id.is_some();
+    let mut merged_away = entity::ActiveModel {
+        id: Set(source.0),
+        merged_into: Set(Some(target.0)),
+        updated_at: Set(now),
+        ..Default::default()
+    };
+    if moved_external_id {
+        merged_away.external_id = Set(None);
+    }
+    merged_away.update(&*tx).await?;
+    let mut kept = entity::ActiveModel {
         id: Set(target.0),
         name: Set(target_contact.name.clone().or(source_contact.name.clone())),
         custom_attributes: Set(serde_json::Value::Object(attributes)),
         updated_at: Set(now),
         ..Default::default()
+    };
+    if moved_external_id {
+        kept.external_id = Set(source_contact.external_id.clone());
     }
-    .update(&*tx)
-    .await?;
-    entity::ActiveModel {
-        id: Set(source.0),
-        merged_into: Set(Some(target.0)),
-        updated_at: Set(now),
-        ..Default::default()
-    }
-    .update(&*tx)
-    .await?;
+    kept.update(&*tx).await?;
     audit::record(
         &*tx,
         audit::Entry {

@@ -263,6 +263,7 @@ pub async fn close(
             text_version: version,
             channel: crate::domain::Channel::Api,
             source: "request".to_owned(),
+            reference: None,
             given_at: Some(request.received_at),
         };
         super::contact::add_consent_in(&*tx, actor, request.contact_id, revoke).await?;

@@ -223,6 +223,7 @@ pub async fn finish(store: &Store, id: ContactId) -> Result<Report> {
             contact::entity::Entity::find_by_id(p.id.0).one(conn).await?.ok_or(Error::NotFound("contact"))?.into();
         model.name = Set(None);
         model.custom_attributes = Set(serde_json::json!({}));
+        model.external_id = Set(None);
         model.erased_at = Set(Some(now));
         model.erasure_started_at = Set(Some(started));
         model.updated_at = Set(now);

@@ -255,6 +255,7 @@ pub async fn add_in(
             text_version: text.map_or_else(|| "default".to_owned(), |t| t.label()),
             channel: case.channel,
             source: source.to_owned(),
+            reference: None,
             given_at: None,
         };
         if unconfirmed {

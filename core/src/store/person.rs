@@ -140,6 +140,7 @@ pub async fn gather(conn: &impl ConnectionTrait, id: ContactId) -> Result<Person
         "contact": {
             "id": person.id.0,
             "name": person.name,
+            "external_id": person.external_id,
             "identities": identities(&person),
             "custom_attributes": person.custom_attributes,
             "created_at": time(person.created_at),

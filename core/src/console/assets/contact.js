@@ -137,11 +137,17 @@ export async function contactView(id) {
       ? h('p', { class: 'notice' }, t('contact.merged_into'), ' ', h('a', { href: `#/contacts/${contact.merged_into}` }, t('contact.open_merged')))
       : null;
     const start = h('button', { type: 'button', id: 'contact-start', onclick: () => startDialog(contact) }, t('contact.start'));
+    // The institution's id and attributes (program, campus, cohort...), as imports left them.
+    const facts = [
+      contact.external_id ? [t('contact.external_id'), contact.external_id] : null,
+      ...Object.entries(contact.custom_attributes || {}).map(([k, v]) => [k, typeof v === 'string' ? v : JSON.stringify(v)]),
+    ].filter(Boolean);
+    const factList = facts.length ? h('dl', { class: 'facts', id: 'contact-facts' }, facts.flatMap(([k, v]) => [h('dt', null, k), h('dd', null, v)])) : null;
     return [
       h('h1', null, contact.name || t('author.contact')),
       merged,
       contact.merged_into ? null : h('p', null, start),
-      h('section', { class: 'panel', 'aria-labelledby': 'c-who' }, h('h2', { id: 'c-who' }, t('contact.details')), nameForm, identities, addIdentity),
+      h('section', { class: 'panel', 'aria-labelledby': 'c-who' }, h('h2', { id: 'c-who' }, t('contact.details')), nameForm, factList, identities, addIdentity),
       h('section', { class: 'panel', 'aria-labelledby': 'c-cases' }, h('h2', { id: 'c-cases' }, t('contact.cases', { n: cases.length })), caseList),
       h('section', { class: 'panel', 'aria-labelledby': 'c-consent' }, h('h2', { id: 'c-consent' }, t('contact.consent')), consentList),
       h('section', { class: 'panel', 'aria-labelledby': 'c-requests' }, h('h2', { id: 'c-requests' }, t('privacy.requests')), ...contactRequests(id, requests, load)),
