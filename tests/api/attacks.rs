@@ -457,6 +457,26 @@ on_both! {
         Ok(())
     }
 
+    async fn a_web_form_cannot_withdraw_someone_elses_consent(backend) {
+        let form = crate::channel_webform::form(backend).await?;
+        let first = form.post_form(&crate::channel_webform::MARIA).await?;
+        anyhow::ensure!(first.status == 200, "{}", first.text);
+        let contact = form.cases().await?[0]["contact_id"].as_str().unwrap_or_default().to_owned();
+        let consents = format!("/api/v1/contacts/{contact}/consents");
+        form.app.post_ok(&consents, &form.app.admin_token, json!({"purpose": "broadcasts", "action": "grant",
+            "text_version": "v1", "channel": "email", "source": "written"}), 201).await?;
+        // Someone types María's address and "BAJA" into the form.
+        let mut forged = crate::channel_webform::MARIA.to_vec();
+        forged.retain(|(k, _)| *k != "message");
+        forged.push(("message", "BAJA"));
+        let posted = form.post_form(&forged).await?;
+        anyhow::ensure!(posted.status == 200, "{}", posted.text);
+        let history = form.app.get(&consents, &form.app.admin_token).await?;
+        let records = history.body["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(!records.is_empty() && records.iter().all(|r| r["action"] == "grant"), "her answers stand: {}", history.text);
+        Ok(())
+    }
+
     // Smaller finding: a delivery report replayed later was applied again.
     async fn a_replayed_failure_does_not_undo_a_delivery(backend) {
         let provider = FakeProvider::start().await?;

@@ -335,4 +335,52 @@ on_both! {
         anyhow::ensure!(refused.text.contains("not open to this unit"), "{}", refused.text);
         Ok(())
     }
+
+    async fn a_person_who_texts_baja_is_sent_nothing_more_and_told_so(backend) {
+        let sms = sms(backend).await?;
+        let app = &sms.app;
+        let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
+        let grant = |purpose: &str| json!({"purpose": purpose, "action": "grant", "text_version": "v2",
+            "channel": "webform", "source": "web_form", "given_at": yesterday});
+        let listed = json!({"identities": [{"channel": "sms", "value": SENDER}],
+            "consents": [grant("broadcasts"), grant("surveys"), grant("data_processing")]});
+        let put = |body: Value| async move {
+            app.call(reqwest::Method::PUT, "/api/v1/contacts/external/2027-0042", Some(&app.admin_token), Some(&body)).await
+        };
+        let person = put(listed.clone()).await?;
+        anyhow::ensure!(person.status == 201, "{}", person.text);
+        let contact = person.body["contact"]["id"].as_str().unwrap_or_default().to_owned();
+        let consents = || async {
+            let reply = app.get(&format!("/api/v1/contacts/{contact}/consents"), &app.admin_token).await?;
+            anyhow::Ok(reply.body["items"].as_array().cloned().unwrap_or_default())
+        };
+
+        // A student withdrawing from a course is not asking to stop messages.
+        sms.deliver(&incoming("SMin1", "Quiero darme de baja de la materia de cálculo", &[])).await?;
+        anyhow::ensure!(consents().await?.len() == 3, "nothing revoked");
+        // "BAJA" revokes every purpose she agreed to but her data's processing, at once.
+        sms.deliver(&incoming("SMin2", "BAJA", &[])).await?;
+        let records = consents().await?;
+        let revoked: Vec<&str> = records.iter().filter(|r| r["action"] == "revoke").filter_map(|r| r["purpose"].as_str()).collect();
+        anyhow::ensure!(revoked == ["broadcasts", "surveys"], "{records:?}");
+        let revocation = records.iter().find(|r| r["action"] == "revoke").cloned().unwrap_or_default();
+        anyhow::ensure!(revocation["source"] == "opt_out" && revocation["channel"] == "sms"
+            && revocation["reference"].as_str().is_some_and(|r| r.starts_with("message ")), "{revocation}");
+        // ...and she is told so, by SMS.
+        let told = ventanilla_tests::eventually(std::time::Duration::from_secs(30), || async {
+            sms.provider.requests().into_iter().find(|r| r.path.ends_with("/Messages.json") && r.body.contains("enviaremos"))
+        }).await;
+        let told = told.ok_or_else(|| anyhow::anyhow!("no confirmation sent: {:?}", sms.provider.requests()))?;
+        let fields: Vec<(String, String)> = url::form_urlencoded::parse(told.body.as_bytes()).into_owned().collect();
+        let field = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone()).unwrap_or_default();
+        anyhow::ensure!(field("To") == SENDER && field("Body").contains("no le enviaremos más mensajes"), "{fields:?}");
+
+        // The list the office had sends her consent again: her "BAJA" stands.
+        let again = put(listed).await?;
+        anyhow::ensure!(again.body["consents"][0]["outcome"] == "later_answer_stands", "{}", again.text);
+        // Saying it twice records nothing more.
+        sms.deliver(&incoming("SMin3", "stop", &[])).await?;
+        anyhow::ensure!(consents().await?.len() == 5, "{:?}", consents().await?);
+        Ok(())
+    }
 }

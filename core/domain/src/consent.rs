@@ -194,6 +194,70 @@ pub fn is_granted(records: &[ConsentRecord], purpose: &str) -> bool {
         .is_some_and(|r| r.action == ConsentAction::Grant)
 }
 
+/// The purpose a person's "BAJA" revokes when nothing but the processing of
+/// their data stands granted: outreach campaigns ask for it by default, and
+/// a standing "no" to it keeps an older list from signing them up again.
+pub const BROADCASTS_PURPOSE: &str = "broadcasts";
+
+/// A whole message that asks to stop receiving messages.
+const OPT_OUT_WORDS: [&str; 13] = [
+    "baja",
+    "stop",
+    "unsubscribe",
+    "darme de baja",
+    "dar de baja",
+    "de baja",
+    "cancelar suscripcion",
+    "cancelar mensajes",
+    "no mas mensajes",
+    "parar",
+    "sair",
+    "descadastrar",
+    "cancelar inscricao",
+];
+
+/// Words that ask it inside a longer message and mean nothing else.
+/// ("Darme de baja" alone is not among them: it is also how a student
+/// withdraws from a course.)
+const OPT_OUT_PHRASES: [&str; 7] = [
+    "no quiero recibir mas",
+    "no me envien mas",
+    "no me manden mas",
+    "dejen de enviarme",
+    "dejen de escribirme",
+    "nao quero receber mais",
+    "nao quero mais receber",
+];
+
+/// Whether a person's message asks to stop receiving messages ("BAJA",
+/// "STOP", "no quiero recibir más mensajes"): a whole message that is one
+/// of the words (case, accents and punctuation aside), or a longer one
+/// with a phrase that means nothing else.
+pub fn asks_to_opt_out(text: &str) -> bool {
+    let folded = super::kb::fold(text);
+    let words: Vec<&str> = folded.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).collect();
+    if words.is_empty() || words.len() > 60 {
+        return false;
+    }
+    let plain = words.join(" ");
+    OPT_OUT_WORDS.contains(&plain.as_str())
+        || OPT_OUT_PHRASES.iter().any(|p| format!(" {plain} ").contains(&format!(" {p} ")))
+}
+
+/// The latest record of each purpose that is a grant: what the person
+/// agreed to and has not withdrawn.
+pub fn standing_grants(records: &[ConsentRecord]) -> Vec<&ConsentRecord> {
+    let mut latest: std::collections::BTreeMap<&str, &ConsentRecord> = std::collections::BTreeMap::new();
+    for record in records {
+        let newer =
+            latest.get(record.purpose.as_str()).is_none_or(|l| (record.recorded_at, record.id) > (l.recorded_at, l.id));
+        if newer {
+            latest.insert(&record.purpose, record);
+        }
+    }
+    latest.into_values().filter(|r| r.action == ConsentAction::Grant).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +277,46 @@ mod tests {
             given_at: None,
             recorded_at: DateTime::<Utc>::UNIX_EPOCH + Duration::minutes(minutes),
         }
+    }
+
+    #[test]
+    fn people_stop_messages_in_their_words() {
+        for text in [
+            "BAJA",
+            "Baja.",
+            "stop",
+            "STOP!",
+            "no quiero recibir más mensajes",
+            "Por favor no me envíen más cosas",
+            "Não quero receber mais",
+            "darme de baja",
+            "  unsubscribe  ",
+        ] {
+            assert!(asks_to_opt_out(text), "{text}");
+        }
+        for text in [
+            "quiero darme de baja de la materia de cálculo",
+            "¿cómo doy de baja una asignatura?",
+            "no para",
+            "la baja de mi matrícula",
+            "stop motion es mi curso favorito",
+            "",
+            "🙂",
+        ] {
+            assert!(!asks_to_opt_out(text), "{text}");
+        }
+    }
+
+    #[test]
+    fn standing_grants_are_the_latest_yes_of_each_purpose() {
+        let records = vec![
+            record("data_processing", ConsentAction::Grant, 1),
+            record("broadcasts", ConsentAction::Grant, 2),
+            record("surveys", ConsentAction::Grant, 3),
+            record("surveys", ConsentAction::Revoke, 4),
+        ];
+        let purposes: Vec<&str> = standing_grants(&records).iter().map(|r| r.purpose.as_str()).collect();
+        assert_eq!(purposes, ["broadcasts", "data_processing"]);
     }
 
     #[test]

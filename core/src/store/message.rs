@@ -266,7 +266,18 @@ pub async fn add_in(
             super::contact::add_consent_in(conn, actor, case.contact_id, answer).await?;
         }
     }
+    // The host answers a "BAJA" itself; bots and protocols are not asked to.
+    // Only from the person's own number or account: a web form's sender is
+    // whoever typed the address.
+    let opted_out = author_kind == AuthorKind::Contact
+        && selected_option.is_none()
+        && case.channel.proves_sender()
+        && consent::asks_to_opt_out(&message.body);
+    if opted_out {
+        opt_out_in(conn, actor, case, &message).await?;
+    }
     match author_kind {
+        AuthorKind::Contact if opted_out => {}
         AuthorKind::Contact => {
             super::event::emit(conn, actor, case, super::event::CaseEvent::MessageIn { message_id: message.id.0 })
                 .await?
@@ -277,6 +288,40 @@ pub async fn add_in(
         AuthorKind::Bot | AuthorKind::System => {}
     }
     Ok(message)
+}
+
+/// A person asked to stop receiving messages ("BAJA", "STOP"): in the same
+/// transaction as their message, so before any next send, every purpose
+/// they granted but the processing of their data is revoked (with none,
+/// [`consent::BROADCASTS_PURPOSE`], so an older list cannot sign them up
+/// again), and the host confirms on the same conversation. Each revocation
+/// names the message it came from.
+async fn opt_out_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, message: &Message) -> Result<()> {
+    let records = super::contact::consents(conn, &super::contact::Visibility::All, case.contact_id).await?;
+    let mut revoke: Vec<(String, String)> = consent::standing_grants(&records)
+        .into_iter()
+        .filter(|r| r.purpose != crate::domain::privacy::DATA_PURPOSE)
+        .map(|r| (r.purpose.clone(), r.text_version.clone()))
+        .collect();
+    let answered_broadcasts = records.iter().any(|r| r.purpose == consent::BROADCASTS_PURPOSE);
+    if revoke.is_empty() && !answered_broadcasts {
+        revoke.push((consent::BROADCASTS_PURPOSE.to_owned(), "default".to_owned()));
+    }
+    for (purpose, text_version) in revoke {
+        let answer = consent::NewConsent {
+            purpose,
+            action: crate::domain::ConsentAction::Revoke,
+            text_version,
+            channel: case.channel,
+            source: "opt_out".to_owned(),
+            reference: Some(format!("message {}", message.id)),
+            given_at: None,
+        };
+        super::contact::add_consent_in(conn, actor, case.contact_id, answer).await?;
+    }
+    let confirmation = crate::i18n::t(crate::i18n::LOCALES[0], "consent.opted_out", &[]);
+    insert_in(conn, &Actor::System, case, NewMessage::text(AuthorKind::System, confirmation)).await?;
+    Ok(())
 }
 
 /// Before the first reply a person of the unit sends on a case, the host
