@@ -199,14 +199,13 @@ pub fn is_granted(records: &[ConsentRecord], purpose: &str) -> bool {
 /// a standing "no" to it keeps an older list from signing them up again.
 pub const BROADCASTS_PURPOSE: &str = "broadcasts";
 
-/// A whole message that asks to stop receiving messages.
-const OPT_OUT_WORDS: [&str; 13] = [
+/// A whole message that asks to stop receiving messages. ("Darme de baja"
+/// is not among them: said alone in a conversation with the registrar it
+/// is how a student asks to withdraw.)
+const OPT_OUT_WORDS: [&str; 10] = [
     "baja",
     "stop",
     "unsubscribe",
-    "darme de baja",
-    "dar de baja",
-    "de baja",
     "cancelar suscripcion",
     "cancelar mensajes",
     "no mas mensajes",
@@ -217,8 +216,6 @@ const OPT_OUT_WORDS: [&str; 13] = [
 ];
 
 /// Words that ask it inside a longer message and mean nothing else.
-/// ("Darme de baja" alone is not among them: it is also how a student
-/// withdraws from a course.)
 const OPT_OUT_PHRASES: [&str; 7] = [
     "no quiero recibir mas",
     "no me envien mas",
@@ -289,13 +286,13 @@ mod tests {
             "no quiero recibir más mensajes",
             "Por favor no me envíen más cosas",
             "Não quero receber mais",
-            "darme de baja",
             "  unsubscribe  ",
         ] {
             assert!(asks_to_opt_out(text), "{text}");
         }
         for text in [
             "quiero darme de baja de la materia de cálculo",
+            "darme de baja",
             "¿cómo doy de baja una asignatura?",
             "no para",
             "la baja de mi matrícula",

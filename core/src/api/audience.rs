@@ -22,6 +22,9 @@ use crate::store;
 
 /// The largest file an import takes (about 300,000 rows of a dozen columns).
 pub const MAX_IMPORT_BYTES: usize = 64 * 1024 * 1024;
+/// The most columns (or JSON keys) a file may have: the attributes a
+/// contact keeps and the columns the import reads.
+const MAX_COLUMNS: usize = 200;
 
 #[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -283,7 +286,10 @@ impl<'a> Table<'a> {
             .map_err(|e| ApiError::field("file", format!("cannot read the header row: {e}")))?
             .iter()
             .map(str::to_owned)
-            .collect();
+            .collect::<Vec<_>>();
+        if headers.len() > MAX_COLUMNS {
+            return Err(ApiError::field("file", format!("at most {MAX_COLUMNS} columns")));
+        }
         let rows = reader.into_records().map(|record| match record {
             Ok(record) => {
                 (record.position().map_or(0, csv::Position::line), Ok(record.iter().map(str::to_owned).collect()))
@@ -299,9 +305,13 @@ impl<'a> Table<'a> {
     fn json(body: &[u8]) -> Result<Table<'a>, ApiError> {
         let objects: Vec<serde_json::Map<String, serde_json::Value>> = super::extract::parse_json(body)?;
         let mut headers: Vec<String> = vec![];
+        let mut seen = std::collections::HashSet::new();
         for key in objects.iter().flat_map(|o| o.keys()) {
-            if !headers.contains(key) {
+            if seen.insert(key.as_str()) {
                 headers.push(key.clone());
+                if headers.len() > MAX_COLUMNS {
+                    return Err(ApiError::field("file", format!("at most {MAX_COLUMNS} different keys")));
+                }
             }
         }
         let names = headers.clone();
