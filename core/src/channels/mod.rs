@@ -302,24 +302,17 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
         thread_keys,
         settings: connector.install.settings.to_string(),
     };
-    let mut ctx = match crate::automation::context(services, &connector.install, &connector.manifest, None).await {
-        Ok(ctx) => ctx,
-        Err(e) => return Outcome::Retry(e.to_string()),
-    };
-    ctx.send_key = Some(outbound.idempotency_key.clone());
-    if by_mail {
-        ctx.outbound_files = Some(crate::plugins::mail::OutboundFiles {
-            store: services.attachments.clone(),
-            allowed: outbound.attachments.iter().map(|a| a.reference.clone()).collect(),
-        });
-    }
     let last_inbound = match last_inbound(db, &case).await {
         Ok(at) => at,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    ctx.send_context = Some(crate::plugins::SendContext {
+    let send_context = crate::plugins::SendContext {
         author_kind: crate::plugins::convert::author_kind(message.author_kind),
         last_inbound_at: last_inbound.map(|at| at.timestamp_millis()),
+    };
+    let files = by_mail.then(|| crate::plugins::mail::OutboundFiles {
+        store: services.attachments.clone(),
+        allowed: outbound.attachments.iter().map(|a| a.reference.clone()).collect(),
     });
     if let Some(per_second) = connector.manifest.rules.max_sends_per_second {
         match services.pacer.reserve(install_id, per_second) {
@@ -328,25 +321,12 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
             Err(wait) => return Outcome::Later(wait),
         }
     }
-    let started = std::time::Instant::now();
-    let result = services.plugins.run_send(&connector.plugin, ctx, outbound).await;
-    let elapsed = started.elapsed();
+    let result = match send_through(services, &connector, outbound, send_context, files).await {
+        Ok(result) => result,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
     let schedule = &services.config.channels.delivery;
     let last_attempt = job.attempts >= schedule.attempts.max(1);
-    // What the provider said counts in the install's health, though not
-    // towards its suspension: a provider that is down is no fault of the
-    // plugin, and switching the account off would stop its webhooks too.
-    let send_error = match &result {
-        Ok((Err(e), _)) => Some(e.message.clone()),
-        _ => None,
-    };
-    match &send_error {
-        Some(error) => services.runtime.record_send_failure(install_id, elapsed, error),
-        None => {
-            let plugin_error = result.as_ref().err().map(ToString::to_string);
-            record_call(services, install_id, elapsed, plugin_error.as_deref()).await;
-        }
-    }
     match result {
         Ok((Ok(receipt), _)) => {
             let delivery = store::message::Delivery {
@@ -363,6 +343,38 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
         Err(e) if !last_attempt => retry(services, &message, job, &e.to_string()).await,
         Err(e) => fail(db, &message, job, &e.to_string()).await,
     }
+}
+
+/// Runs the connector's send with the account's grants and secrets,
+/// journaled under the message's idempotency key (a retry after a crash
+/// is answered from the journal), and counts it in the account's health.
+/// The outer error is a store problem; the inner one the plugin's failure.
+pub(crate) async fn send_through(
+    services: &Services,
+    connector: &Connector,
+    outbound: OutboundMessage,
+    send_context: crate::plugins::SendContext,
+    files: Option<crate::plugins::mail::OutboundFiles>,
+) -> Result<Result<connector::SendOutcome, crate::plugins::Error>, store::Error> {
+    let install_id = connector.install.id;
+    let mut ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
+    ctx.send_key = Some(outbound.idempotency_key.clone());
+    ctx.outbound_files = files;
+    ctx.send_context = Some(send_context);
+    let started = std::time::Instant::now();
+    let result = services.plugins.run_send(&connector.plugin, ctx, outbound).await;
+    let elapsed = started.elapsed();
+    // What the provider said counts in the install's health, though not
+    // towards its suspension: a provider that is down is no fault of the
+    // plugin, and switching the account off would stop its webhooks too.
+    match &result {
+        Ok((Err(e), _)) => services.runtime.record_send_failure(install_id, elapsed, &e.message),
+        _ => {
+            let plugin_error = result.as_ref().err().map(ToString::to_string);
+            record_call(services, install_id, elapsed, plugin_error.as_deref()).await;
+        }
+    }
+    Ok(result)
 }
 
 /// Holds a message back behind `earlier`, a message of its case not yet
