@@ -34,6 +34,7 @@ mod m20261208_000027_case_facts;
 mod m20261208_000028_webhook_subscriptions;
 mod m20261208_000029_report_schedules;
 mod m20261209_000030_audiences;
+mod m20261210_000031_segments;
 
 pub struct Migrator;
 
@@ -71,6 +72,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000028_webhook_subscriptions::Migration),
             Box::new(m20261208_000029_report_schedules::Migration),
             Box::new(m20261209_000030_audiences::Migration),
+            Box::new(m20261210_000031_segments::Migration),
         ]
     }
 }

@@ -40,7 +40,14 @@ struct Fixture {
     /// More contacts known only to unit A, one per caller.
     unit_a_contacts: Vec<String>,
     tokens: Vec<(Who, Option<String>)>,
+    /// A segment of unit A.
+    segment_a: String,
+    /// Segments of unit A, one per caller, for the rows that remove one.
+    segments_a: Vec<String>,
 }
+
+/// Stands in a path for the caller's own segment of unit A.
+const PER_CALLER_SEGMENT: &str = "{segment-of-the-caller}";
 
 struct Row {
     method: Method,
@@ -219,6 +226,67 @@ fn rows() -> Vec<Row> {
             body: |_, _| Some(json!([{"external_id": unique(), "programa": "Derecho"}])),
             scope: "contacts:write",
             allowed: &[Admin, TokenWith],
+        },
+        // Segments: a unit's kept by its supervisors, read by them; the
+        // institution's by admins and tokens.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/segments".into(),
+            body: none,
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/segments".into(),
+            body: |f, n| {
+                Some(json!({"unit_id": f.unit_a, "name": format!("Medicina {n}"),
+                "filter": {"attributes": [{"key": "programa", "in": ["Medicina"]}]}}))
+            },
+            scope: "contacts:write",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/segments".into(),
+            body: |_, n| Some(json!({"name": format!("Todos {n}")})),
+            scope: "contacts:write",
+            allowed: &[Admin, TokenWith],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/segments/preview".into(),
+            body: |f, _| Some(json!({"unit_id": f.unit_a, "filter": {"channels": ["email"]}})),
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/segments/{}", f.segment_a),
+            body: none,
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/segments/{}/members", f.segment_a),
+            body: none,
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/segments/{}", f.segment_a),
+            body: |_, _| Some(json!({"description": "Para la convocatoria"})),
+            scope: "contacts:write",
+            allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        Row {
+            method: Method::DELETE,
+            path: |_| format!("/api/v1/segments/{PER_CALLER_SEGMENT}"),
+            body: none,
+            scope: "contacts:write",
+            allowed: &[Admin, SupervisorA, TokenWith],
         },
         Row {
             method: Method::POST,
@@ -607,6 +675,12 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         let case = app.create_case(&app.admin_token, &unit_a, "De la unidad A").await?;
         unit_a_contacts.push(case["contact_id"].as_str().unwrap_or_default().to_owned());
     }
+    let segment = |n: usize| json!({"unit_id": unit_a, "name": format!("Segmento {n}")});
+    let segment_a = app.post_ok("/api/v1/segments", &app.admin_token, segment(0), 201).await?.id();
+    let mut segments_a = vec![];
+    for n in 0..EVERYONE.len() {
+        segments_a.push(app.post_ok("/api/v1/segments", &app.admin_token, segment(n + 1), 201).await?.id());
+    }
     let tokens = vec![
         (Admin, Some(app.admin_token.clone())),
         (SupervisorA, Some(supervisor)),
@@ -628,6 +702,8 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         merge_sources,
         unit_a_contacts,
         tokens,
+        segment_a,
+        segments_a,
     })
 }
 
@@ -653,7 +729,7 @@ on_both! {
                     TokenWith => Some(scoped.clone()),
                     other => f.tokens.iter().find(|(w, _)| w == other).and_then(|(_, t)| t.clone()),
                 };
-                let path = (row.path)(&f);
+                let path = (row.path)(&f).replace(PER_CALLER_SEGMENT, &f.segments_a[n]);
                 let body = (row.body)(&f, n);
                 let reply = app.call(row.method.clone(), &path, token.as_deref(), body.as_ref()).await?;
                 let status = reply.status.as_u16();

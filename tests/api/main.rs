@@ -36,6 +36,7 @@ mod reports;
 mod routing;
 mod saved_views;
 mod scale_out;
+mod segments;
 mod subscriptions;
 mod surveys;
 mod webchat;

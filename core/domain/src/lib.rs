@@ -23,6 +23,7 @@ pub mod privacy;
 pub mod report;
 pub mod routing;
 pub mod schedule;
+pub mod segment;
 pub mod sla;
 pub mod subscription;
 pub mod survey;

@@ -34,6 +34,7 @@ pub mod ratelimit;
 pub mod report;
 pub mod routing;
 pub mod schema;
+pub mod segment;
 pub mod sign_in_guard;
 pub mod state;
 pub mod stream;
@@ -75,6 +76,8 @@ use error::ApiError;
         consent::list_consent_texts, consent::create_consent_text, consent::current_consent_text,
         contact::merge_contacts, contact::list_possible_duplicates,
         audience::get_by_external_id, audience::upsert_contact, audience::import_contacts,
+        segment::list_segments, segment::create_segment, segment::preview_segment, segment::get_segment,
+        segment::update_segment, segment::delete_segment, segment::segment_members,
         data_request::create_data_request, data_request::list_contact_requests, data_request::list_data_requests,
         data_request::get_data_request, data_request::answer_data_request, data_request::export_data_request,
         data_request::download_export, data_request::erase_data_request, data_request::hold_contact,
@@ -240,6 +243,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 )
                 .service(contact::list_contacts)
                 .service(contact::create_contact)
+                // Before /segments/{segment_id}.
+                .service(segment::preview_segment)
+                .service(segment::list_segments)
+                .service(segment::create_segment)
+                .service(segment::get_segment)
+                .service(segment::update_segment)
+                .service(segment::delete_segment)
+                .service(segment::segment_members)
                 .service(contact::get_contact)
                 .service(contact::update_contact)
                 .service(contact::add_identity)

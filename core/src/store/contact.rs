@@ -590,6 +590,16 @@ pub async fn list(
                 .add(Column::Id.in_subquery(by_identity)),
         );
     }
+    page_of(conn, query, page).await
+}
+
+/// One page of the contacts `query` finds, newest first, with their identities.
+pub(super) async fn page_of(
+    conn: &impl ConnectionTrait,
+    query: sea_orm::Select<entity::Entity>,
+    page: &Page,
+) -> Result<(Vec<Contact>, Option<String>)> {
+    use entity::Column;
     let (rows, next) = super::pagination::fetch(
         conn,
         query,

@@ -40,6 +40,7 @@ pub mod routing;
 pub mod saved_view;
 pub mod schedule;
 pub mod search_text;
+pub mod segment;
 pub mod send_journal;
 pub mod setting;
 pub mod sla;
