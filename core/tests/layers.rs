@@ -17,7 +17,7 @@ const LAYERS: &[&[&str]] = &[
     &["plugins"],
     // What background work is given: never the HTTP state.
     &["services"],
-    &["channels", "routing", "automation", "privacy", "reports", "subscriptions", "export"],
+    &["channels", "campaigns", "routing", "automation", "privacy", "reports", "subscriptions", "export"],
     &["jobs"],
     // HTTP.
     &["api", "help", "console"],

@@ -35,6 +35,7 @@ mod m20261208_000028_webhook_subscriptions;
 mod m20261208_000029_report_schedules;
 mod m20261209_000030_audiences;
 mod m20261210_000031_segments;
+mod m20261210_000032_campaigns;
 
 pub struct Migrator;
 
@@ -73,6 +74,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000029_report_schedules::Migration),
             Box::new(m20261209_000030_audiences::Migration),
             Box::new(m20261210_000031_segments::Migration),
+            Box::new(m20261210_000032_campaigns::Migration),
         ]
     }
 }

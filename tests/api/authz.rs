@@ -44,10 +44,17 @@ struct Fixture {
     segment_a: String,
     /// Segments of unit A, one per caller, for the rows that remove one.
     segments_a: Vec<String>,
+    /// An SMS account open to unit A.
+    sms_a: String,
+    /// A draft campaign of unit A, and one per caller.
+    campaign_a: String,
+    campaigns_a: Vec<String>,
 }
 
 /// Stands in a path for the caller's own segment of unit A.
 const PER_CALLER_SEGMENT: &str = "{segment-of-the-caller}";
+/// Stands in a path for the caller's own draft campaign of unit A.
+const PER_CALLER_CAMPAIGN: &str = "{campaign-of-the-caller}";
 
 struct Row {
     method: Method,
@@ -287,6 +294,66 @@ fn rows() -> Vec<Row> {
             body: none,
             scope: "contacts:write",
             allowed: &[Admin, SupervisorA, TokenWith],
+        },
+        // Campaigns: the unit's supervisors and admins; never a token.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/campaigns".into(),
+            body: none,
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/campaigns".into(),
+            body: |f, n| {
+                Some(json!({"unit_id": f.unit_a, "name": format!("Aviso {n}"), "segment_id": f.segment_a,
+                "channel_install_id": f.sms_a, "message": {"body": "Hola {{name}}"}}))
+            },
+            scope: "contacts:write",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/campaigns/{}", f.campaign_a),
+            body: none,
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::PATCH,
+            path: |f| format!("/api/v1/campaigns/{}", f.campaign_a),
+            body: |_, n| Some(json!({"name": format!("Aviso {n}")})),
+            scope: "contacts:write",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/campaigns/{}/recipients", f.campaign_a),
+            body: none,
+            scope: "contacts:read",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::POST,
+            path: |_| format!("/api/v1/campaigns/{PER_CALLER_CAMPAIGN}/cancel"),
+            body: none,
+            scope: "contacts:write",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::GET,
+            path: |f| format!("/api/v1/units/{}/outreach", f.unit_a),
+            body: none,
+            scope: "units:read",
+            allowed: &[Admin, SupervisorA],
+        },
+        Row {
+            method: Method::PUT,
+            path: |f| format!("/api/v1/units/{}/outreach", f.unit_a),
+            body: |_, _| Some(json!({"sending_hours": null})),
+            scope: "units:write",
+            allowed: &[Admin, SupervisorA],
         },
         Row {
             method: Method::POST,
@@ -681,6 +748,22 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     for n in 0..EVERYONE.len() {
         segments_a.push(app.post_ok("/api/v1/segments", &app.admin_token, segment(n + 1), 201).await?.id());
     }
+    let settings = json!({"account_sid": "AC0123456789abcdef0123456789abcdef", "from": "+15005550006",
+        "webhook_url": "https://ventanilla.example.edu/api/v1/webhooks/sms"});
+    let grants = json!({"http_hosts": ["api.twilio.com"], "secrets": ["auth_token"]});
+    let sms_a = ventanilla_tests::install_plugin_with(app, "sms-twilio", settings, grants, &[unit_a.as_str()], |m| m)
+        .await?
+        .id();
+    ventanilla_tests::set_secret(app, &sms_a, "auth_token", "twilio-auth-token").await?;
+    let campaign = |n: usize| {
+        json!({"unit_id": unit_a, "name": format!("Campaña {n}"), "segment_id": segment_a,
+        "channel_install_id": sms_a, "message": {"body": "Hola"}})
+    };
+    let campaign_a = app.post_ok("/api/v1/campaigns", &app.admin_token, campaign(0), 201).await?.id();
+    let mut campaigns_a = vec![];
+    for n in 0..EVERYONE.len() {
+        campaigns_a.push(app.post_ok("/api/v1/campaigns", &app.admin_token, campaign(n + 1), 201).await?.id());
+    }
     let tokens = vec![
         (Admin, Some(app.admin_token.clone())),
         (SupervisorA, Some(supervisor)),
@@ -704,6 +787,9 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         tokens,
         segment_a,
         segments_a,
+        sms_a,
+        campaign_a,
+        campaigns_a,
     })
 }
 
@@ -729,7 +815,9 @@ on_both! {
                     TokenWith => Some(scoped.clone()),
                     other => f.tokens.iter().find(|(w, _)| w == other).and_then(|(_, t)| t.clone()),
                 };
-                let path = (row.path)(&f).replace(PER_CALLER_SEGMENT, &f.segments_a[n]);
+                let path = (row.path)(&f)
+                    .replace(PER_CALLER_SEGMENT, &f.segments_a[n])
+                    .replace(PER_CALLER_CAMPAIGN, &f.campaigns_a[n]);
                 let body = (row.body)(&f, n);
                 let reply = app.call(row.method.clone(), &path, token.as_deref(), body.as_ref()).await?;
                 let status = reply.status.as_u16();

@@ -17,8 +17,8 @@ const WEBHOOK_URL: &str = "https://ventanilla.example.edu/api/v1/webhooks/sms";
 pub(crate) struct Sms {
     pub(crate) app: TestApp,
     pub(crate) provider: FakeProvider,
-    install: String,
-    unit: String,
+    pub(crate) install: String,
+    pub(crate) unit: String,
 }
 
 pub(crate) async fn sms(backend: ventanilla_tests::Backend) -> anyhow::Result<Sms> {

@@ -7,6 +7,7 @@ mod audiences;
 mod auth;
 mod authz;
 mod bad_input;
+mod campaigns;
 mod canned;
 mod cases;
 mod channel_email;

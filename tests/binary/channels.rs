@@ -271,3 +271,126 @@ async fn a_crash_between_send_and_commit_sends_once() -> anyhow::Result<()> {
     anyhow::ensure!(left.await?.is_none(), "the journal is cleared once the send is recorded");
     Ok(())
 }
+
+/// A campaign of the WhatsApp account to everyone (a template with their
+/// name), launched through the API of the server at `base`; returns its id.
+async fn campaign_to_everyone(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    install: &str,
+) -> anyhow::Result<String> {
+    let post = |path: &str, body: Value| client.post(format!("{base}{path}")).bearer_auth(token).json(&body).send();
+    let units: Value = client.get(format!("{base}/api/v1/units")).bearer_auth(token).send().await?.json().await?;
+    let unit = units["items"][0]["id"].as_str().unwrap_or_default().to_owned();
+    let days: Vec<Value> = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        .iter()
+        .map(|d| json!({"day": d, "open": "00:00", "close": "23:59"}))
+        .collect();
+    let hours = client
+        .put(format!("{base}/api/v1/units/{unit}/outreach"))
+        .bearer_auth(token)
+        .json(&json!({"sending_hours": {"weekly": days}}))
+        .send()
+        .await?;
+    anyhow::ensure!(hours.status() == 200, "{}", hours.text().await?);
+    let segment: Value = post("/api/v1/segments", json!({"name": "Todos"})).await?.json().await?;
+    let template = json!({"name": "recordatorio", "language": "es", "parameters": ["{{name}}"]});
+    let campaign: Value = post(
+        "/api/v1/campaigns",
+        json!({"unit_id": unit, "name": "Recordatorio",
+        "segment_id": segment["id"], "channel_install_id": install, "message": {"template": template}}),
+    )
+    .await?
+    .json()
+    .await?;
+    let id = campaign["id"].as_str().unwrap_or_default().to_owned();
+    anyhow::ensure!(!id.is_empty(), "{campaign}");
+    let launched = post(&format!("/api/v1/campaigns/{id}/launch"), json!({})).await?;
+    anyhow::ensure!(launched.status() == 200, "{}", launched.text().await?);
+    Ok(id)
+}
+
+/// A campaign killed with SIGKILL three times while it sends: after the
+/// restarts it finishes, and nobody is sent it twice. A person whose send
+/// was under way at a kill, without the provider's answer journaled, is
+/// marked failed rather than risked twice.
+async fn a_campaign_killed_midway_sends_nobody_twice(backend: Backend) -> anyhow::Result<()> {
+    let provider = FakeProvider::start().await?;
+    provider.succeed_with(r#"{"messaging_product":"whatsapp","messages":[{"id":"wamid.C{n}"}]}"#);
+    provider.delay(Duration::from_millis(15));
+    let db = TestDb::new(backend).await?;
+    let dir = db.dir.display().to_string();
+    let private = format!("[\"localhost:{}\"]", provider.port);
+    let envs = [
+        ("VENTANILLA_DATA_DIR", dir.as_str()),
+        ("VENTANILLA_DATABASE_URL", db.url.as_str()),
+        ("VENTANILLA_PLUGINS__PRIVATE_HOSTS", private.as_str()),
+        ("VENTANILLA_HTTP__JOB_LEASE_SECS", "2"),
+    ];
+    create_admin_with_binary(&envs, EMAIL, PASSWORD)?;
+    let mut server = Server::start(&[], &envs).await?;
+    let client = reqwest::Client::builder().timeout(Duration::from_secs(20)).build()?;
+    let token = login_at(&client, &server.base, EMAIL, PASSWORD).await?;
+    let install = whatsapp(&client, &server.base, &token, &format!("http://localhost:{}", provider.port)).await?;
+    let people = 120;
+    let rows: Vec<Value> = (0..people)
+        .map(|i| {
+            json!({"external_id": format!("P{i:04}"), "name": format!("Persona {i}"),
+            "whatsapp": format!("57301{i:07}"), "consent.broadcasts": "sí"})
+        })
+        .collect();
+    let imported = client
+        .post(format!("{}/api/v1/contacts/import?text_version=v1&given_at=2026-01-01", server.base))
+        .bearer_auth(&token)
+        .json(&rows)
+        .send()
+        .await?;
+    anyhow::ensure!(imported.status() == 200, "{}", imported.text().await?);
+    let id = campaign_to_everyone(&client, &server.base, &token, &install).await?;
+
+    let sent = || provider.requests().into_iter().filter(|r| r.path.ends_with("/messages")).count();
+    for round in 1..=3 {
+        let target = people * round / 4;
+        ventanilla_tests::eventually(Duration::from_secs(60), || {
+            let n = sent();
+            async move { (n >= target).then_some(()) }
+        })
+        .await;
+        tokio::time::sleep(Duration::from_millis(rand_ms(round))).await;
+        server.kill();
+        server = Server::start(&[], &envs).await?;
+    }
+    let token = login_at(&client, &server.base, EMAIL, PASSWORD).await?;
+    let url = format!("{}/api/v1/campaigns/{id}", server.base);
+    let finished = ventanilla_tests::eventually(Duration::from_secs(90), || async {
+        let campaign: Value = client.get(&url).bearer_auth(&token).send().await.ok()?.json().await.ok()?;
+        (campaign["status"] == "finished").then_some(campaign)
+    })
+    .await;
+    let finished = finished.ok_or_else(|| anyhow::anyhow!("never finished after the restarts"))?;
+    let counts = &finished["recipients"];
+    let to: Vec<String> = provider
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/messages"))
+        .filter_map(|r| serde_json::from_str::<Value>(&r.body).ok()?["to"].as_str().map(str::to_owned))
+        .collect();
+    let unique: HashSet<&String> = to.iter().collect();
+    anyhow::ensure!(unique.len() == to.len(), "{} sent twice: {counts}", to.len() - unique.len());
+    let (sent, failed) = (counts["sent"].as_u64().unwrap_or(0), counts["failed"].as_u64().unwrap_or(0));
+    anyhow::ensure!(counts["total"] == people && sent + failed == people as u64, "{counts}");
+    anyhow::ensure!(failed <= 3, "at most one send is cut short per kill: {counts}");
+    anyhow::ensure!(unique.len() as u64 >= sent, "every send recorded reached the provider: {counts}");
+    Ok(())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_killed_midway_sends_nobody_twice_sqlite() -> anyhow::Result<()> {
+    a_campaign_killed_midway_sends_nobody_twice(Backend::Sqlite).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_campaign_killed_midway_sends_nobody_twice_postgres() -> anyhow::Result<()> {
+    a_campaign_killed_midway_sends_nobody_twice(Backend::Postgres).await
+}

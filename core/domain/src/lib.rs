@@ -7,6 +7,7 @@
 
 pub mod audience;
 pub mod audit;
+pub mod campaign;
 pub mod canned;
 pub mod case;
 pub mod channel_rules;

@@ -9,6 +9,7 @@ pub mod audience;
 pub mod audit;
 pub mod auth;
 pub mod bot_outcome;
+pub mod campaign;
 pub mod canned;
 pub mod case;
 pub mod channel_account;
@@ -78,6 +79,9 @@ use error::ApiError;
         audience::get_by_external_id, audience::upsert_contact, audience::import_contacts,
         segment::list_segments, segment::create_segment, segment::preview_segment, segment::get_segment,
         segment::update_segment, segment::delete_segment, segment::segment_members,
+        campaign::list_campaigns, campaign::create_campaign, campaign::get_campaign, campaign::update_campaign,
+        campaign::test_campaign, campaign::list_recipients, campaign::act_on_campaign, campaign::get_outreach,
+        campaign::set_outreach,
         data_request::create_data_request, data_request::list_contact_requests, data_request::list_data_requests,
         data_request::get_data_request, data_request::answer_data_request, data_request::export_data_request,
         data_request::download_export, data_request::erase_data_request, data_request::hold_contact,
@@ -123,6 +127,7 @@ use error::ApiError;
         (name = "units", description = "Units of the institution"),
         (name = "users", description = "Staff accounts and roles"),
         (name = "contacts", description = "People who write in, their identities and consent"),
+        (name = "campaigns", description = "Messages sent first to a segment of people, with their consent"),
         (name = "cases", description = "Cases, their messages, notes and tags"),
         (name = "routing", description = "Queues, agents' presence and capacity, and live events for consoles"),
         (name = "reports", description = "Figures of the cases opened in a period: volumes, times, SLAs, satisfaction, the bot, topics"),
@@ -251,6 +256,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(segment::update_segment)
                 .service(segment::delete_segment)
                 .service(segment::segment_members)
+                .service(campaign::list_campaigns)
+                .service(campaign::create_campaign)
+                .service(campaign::get_campaign)
+                .service(campaign::update_campaign)
+                // Before /campaigns/{campaign_id}/{action}.
+                .service(campaign::test_campaign)
+                .service(campaign::list_recipients)
+                .service(campaign::act_on_campaign)
+                .service(campaign::get_outreach)
+                .service(campaign::set_outreach)
                 .service(contact::get_contact)
                 .service(contact::update_contact)
                 .service(contact::add_identity)

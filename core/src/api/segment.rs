@@ -419,7 +419,7 @@ pub async fn update_segment(
 #[utoipa::path(
     tag = "contacts",
     params(("segment_id" = uuid::Uuid, Path)),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)),
+    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)),
     security(("bearer" = []))
 )]
 #[delete("/segments/{segment_id}")]

@@ -143,7 +143,7 @@ impl From<&BusinessHours> for BusinessHoursDto {
 }
 
 impl BusinessHoursDto {
-    fn parse(&self, field: &str) -> Result<BusinessHours, crate::domain::Error> {
+    pub(super) fn parse(&self, field: &str) -> Result<BusinessHours, crate::domain::Error> {
         let mut weekly = vec![];
         for (i, day) in self.weekly.iter().enumerate() {
             let at = |name: &str| format!("{field}.weekly[{i}].{name}");

@@ -14,6 +14,7 @@ use std::sync::{Arc, Mutex};
 use sea_orm::ConnectionTrait;
 
 use super::{CommitError, mail, subject_of};
+use crate::domain::campaign::RecipientStatus;
 use crate::domain::{self, Actor, AuthorKind, CaseStatus, DeliveryStatus, case::NewCase};
 use crate::plugins::connector::{self, Parsed};
 use crate::store::{self, Store, plugin_install::Install};
@@ -220,6 +221,10 @@ pub async fn commit_alone(
     }
 }
 
+/// How long after a campaign reached a person their new message is taken
+/// as its answer (a case of the campaign's unit).
+const CAMPAIGN_ANSWER_DAYS: i64 = 7;
+
 /// Commits what a webhook carried, in one transaction: new messages (each
 /// once), delivery reports and profile names. A message continues the case
 /// its threading hints name, else the contact's open case on the account,
@@ -315,10 +320,14 @@ pub(crate) async fn commit_in(
                 store::message::add_in(conn, &actor, &mut case, message).await?;
             }
             None => {
+                // An answer to a campaign is a case of the campaign's unit.
+                let since = store::now() - chrono::Duration::days(CAMPAIGN_ANSWER_DAYS);
+                let answered = store::campaign::answered_by(conn, contact, install.id, since).await?;
                 let unit =
-                    match install.units.first() {
-                        Some(unit) => *unit,
-                        None => store::unit::list(conn).await?.first().map(|u| u.id).ok_or_else(|| {
+                    match (&answered, install.units.first()) {
+                        (Some(campaign), _) => campaign.unit_id,
+                        (None, Some(unit)) => *unit,
+                        (None, None) => store::unit::list(conn).await?.first().map(|u| u.id).ok_or_else(|| {
                             store::Error::conflict("units", "there is no unit to receive conversations")
                         })?,
                     };
@@ -341,7 +350,10 @@ pub(crate) async fn commit_in(
                     custom_fields: Default::default(),
                     channel_install_id: Some(install.id),
                 };
-                store::case::create_in(conn, &actor, new, Some(message)).await?;
+                let case = store::case::create_in(conn, &actor, new, Some(message)).await?;
+                if let Some(campaign) = answered {
+                    store::campaign::answered_in(conn, &campaign, &case).await?;
+                }
             }
         }
         stored += 1;
@@ -353,8 +365,16 @@ pub(crate) async fn commit_in(
             connector::DeliveryState::Read => DeliveryStatus::Read,
             connector::DeliveryState::Failed => DeliveryStatus::Failed,
         };
-        store::message::apply_status(conn, install.id, &update.provider_message_id, status, update.error.clone())
-            .await?;
+        let id = &update.provider_message_id;
+        if !store::message::apply_status(conn, install.id, id, status, update.error.clone()).await? {
+            let status = match update.state {
+                connector::DeliveryState::Sent => RecipientStatus::Sent,
+                connector::DeliveryState::Delivered => RecipientStatus::Delivered,
+                connector::DeliveryState::Read => RecipientStatus::Read,
+                connector::DeliveryState::Failed => RecipientStatus::Failed,
+            };
+            store::campaign::apply_report(conn, install.id, id, status, update.error.clone()).await?;
+        }
     }
     for profile in &parsed.profiles {
         let Ok(sender) = domain::contact::normalize_identity("sender", channel, &profile.sender) else {

@@ -104,6 +104,7 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::PrivacyErase) => crate::privacy::erase(services, &job).await,
         Some(JobKind::WarehouseExport) => crate::export::scheduled(services).await,
         Some(JobKind::ReportsSend) => crate::reports::schedule::send_due(services).await,
+        Some(JobKind::CampaignRun) => crate::campaigns::run(services, &job).await,
         Some(JobKind::WebhookDeliver) => {
             crate::subscriptions::deliver(services, &job, max_attempts(services, JobKind::WebhookDeliver)).await
         }

@@ -78,10 +78,12 @@ pub enum JobKind {
     WarehouseExport,
     /// Mail the scheduled reports that are due.
     ReportsSend,
+    /// Send a campaign, a slice at a time (`core/src/campaigns.rs`).
+    CampaignRun,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 16] = [
+    pub const ALL: [JobKind; 17] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -98,6 +100,7 @@ impl JobKind {
         JobKind::WebhookDeliver,
         JobKind::WarehouseExport,
         JobKind::ReportsSend,
+        JobKind::CampaignRun,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -118,6 +121,7 @@ impl JobKind {
             JobKind::WebhookDeliver => "webhook.deliver",
             JobKind::WarehouseExport => "warehouse.export",
             JobKind::ReportsSend => "reports.send",
+            JobKind::CampaignRun => "campaign.run",
         }
     }
 
@@ -133,6 +137,8 @@ impl JobKind {
         match self {
             JobKind::MessageDeliver => 10,
             JobKind::MediaFetch => 8,
+            // A provider that is down for a while must not end a campaign.
+            JobKind::CampaignRun => 50,
             _ => 5,
         }
     }
@@ -254,6 +260,23 @@ pub async fn hurry_group_in(conn: &impl ConnectionTrait, group: &str) -> Result<
         .filter(entity::Column::Status.eq("pending"))
         .filter(entity::Column::Attempts.eq(0))
         .filter(entity::Column::RunAt.gt(now))
+        .exec(conn)
+        .await?;
+    if updated.rows_affected > 0 {
+        ENQUEUED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+    Ok(())
+}
+
+/// Makes every pending job of the group due now, whatever it waited for
+/// (a campaign's run sleeping through quiet hours, when the hours or the
+/// campaign change).
+pub async fn run_group_now_in(conn: &impl ConnectionTrait, group: &str) -> Result<()> {
+    use sea_orm::sea_query::Expr;
+    let updated = entity::Entity::update_many()
+        .col_expr(entity::Column::RunAt, Expr::value(super::now()))
+        .filter(entity::Column::GroupKey.eq(group))
+        .filter(entity::Column::Status.eq("pending"))
         .exec(conn)
         .await?;
     if updated.rows_affected > 0 {

@@ -319,6 +319,9 @@ async fn opt_out_in(conn: &impl ConnectionTrait, actor: &Actor, case: &Case, mes
         };
         super::contact::add_consent_in(conn, actor, case.contact_id, answer).await?;
     }
+    // Campaigns sent to them lately show it (those still to reach them
+    // skip them: their latest answer is now a no).
+    super::campaign::opted_out_in(conn, case.contact_id, super::now() - chrono::Duration::days(30)).await?;
     let confirmation = crate::i18n::t(crate::i18n::LOCALES[0], "consent.opted_out", &[]);
     insert_in(conn, &Actor::System, case, NewMessage::text(AuthorKind::System, confirmation)).await?;
     Ok(())

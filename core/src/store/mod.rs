@@ -11,6 +11,7 @@ pub mod attachment;
 pub mod audience;
 pub mod audit;
 pub mod bot_outcome;
+pub mod campaign;
 pub mod canned;
 pub mod case;
 pub mod consent_text;

@@ -133,9 +133,13 @@ pub async fn update(store: &Store, actor: &Actor, id: uuid::Uuid, patch: Segment
     Ok(segment)
 }
 
+/// Removes a segment no campaign uses (409 otherwise: it stays with them).
 pub async fn delete(store: &Store, actor: &Actor, id: uuid::Uuid) -> Result<()> {
     let tx = store.begin().await?;
     let segment = get(&*tx, id).await?;
+    if super::campaign::uses_segment(&*tx, id).await? {
+        return Err(Error::conflict("segment_id", "campaigns use this segment; it stays with them"));
+    }
     entity::Entity::delete_by_id(id).exec(&*tx).await?;
     record(&*tx, actor, "segment.deleted", &segment).await?;
     tx.commit().await

@@ -54,6 +54,11 @@ pub async fn record(conn: &impl ConnectionTrait, key: &str, digest: &str, answer
     Ok(())
 }
 
+/// Whether any answer is kept under `key`.
+pub async fn has_key(conn: &impl ConnectionTrait, key: &str) -> Result<bool> {
+    Ok(entity::Entity::find().filter(entity::Column::IdempotencyKey.eq(key)).one(conn).await?.is_some())
+}
+
 /// Forgets a send's answers; call it in the transaction that records the send.
 pub async fn clear_in(conn: &impl ConnectionTrait, key: &str) -> Result<()> {
     entity::Entity::delete_many().filter(entity::Column::IdempotencyKey.eq(key)).exec(conn).await?;

@@ -24,6 +24,8 @@ pub mod entity {
         pub custom_fields: Option<Json>,
         pub privacy: Option<Json>,
         pub created_at: DateTimeUtc,
+        /// When campaigns may send (`store::campaign::outreach`).
+        pub outreach: Option<Json>,
         pub updated_at: DateTimeUtc,
     }
 
@@ -77,6 +79,7 @@ pub async fn create(store: &Store, actor: &Actor, new: NewUnit) -> Result<Unit> 
         privacy: Set(Some(serde_json::to_value(&new.privacy).unwrap_or_default())),
         created_at: Set(now),
         updated_at: Set(now),
+        outreach: Set(None),
     }
     .insert(&*tx)
     .await

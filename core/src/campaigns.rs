@@ -1,0 +1,371 @@
+//! Runs campaigns: the `campaign.run` job of one campaign (one at a time,
+//! its job group) gives everyone its segment chooses a recipient row, a
+//! page per transaction, then sends to them in contact order within the
+//! unit's sending hours, at most at the campaign's share of the account's
+//! rate. Before each send it reads the campaign again (a pause or a cancel
+//! stops it there) and the person's latest answer for the purpose (a "no"
+//! given a second ago counts). Each send goes out under an idempotency key
+//! journaled by the host, so a run killed between the provider's answer
+//! and its record sends nobody twice. A run works for a few seconds and
+//! then goes back to the queue behind whatever came meanwhile, so agents'
+//! replies never wait behind a campaign.
+
+use crate::channels::{self, Unavailable};
+use crate::domain::campaign::{Campaign, CampaignStatus, Person, RecipientStatus, campaign_rate};
+use crate::domain::{Actor, AuthorKind, ConsentId, ContactId};
+use crate::plugins::connector::{self, OutboundMessage};
+use crate::services::Services;
+use crate::store::job::{Job, Outcome};
+use crate::store::{self, campaign::Outcome as Sent};
+use std::time::{Duration, Instant};
+
+/// People given a recipient row per transaction.
+const EXPAND_PAGE: u64 = 1000;
+/// People read per query while sending.
+const SEND_BATCH: u64 = 100;
+/// How long one run sends before it yields its worker.
+const SLICE: Duration = Duration::from_secs(5);
+/// The longest a campaign waits in one go for its sending hours (it looks
+/// again after, in case they changed).
+const LONGEST_WAIT: Duration = Duration::from_secs(15 * 60);
+
+pub async fn run(services: &Services, job: &Job) -> Outcome {
+    let Some(id) = job.payload.get("campaign_id").and_then(|v| v.as_str()).and_then(|s| uuid::Uuid::parse_str(s).ok())
+    else {
+        return Outcome::Dead("payload has no campaign_id".into());
+    };
+    let db = &services.store;
+    // An earlier run of the campaign (before a pause and resume) goes first.
+    match store::job::first_earlier_in_group(&db.db, job, true).await {
+        Ok(Some(_)) => return Outcome::Later(Duration::from_secs(1)),
+        Ok(None) => {}
+        Err(e) => return Outcome::Retry(e.to_string()),
+    }
+    let mut campaign = match store::campaign::get(&db.db, id).await {
+        Ok(campaign) => campaign,
+        Err(store::Error::NotFound(_)) => return Outcome::Done,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let now = store::now();
+    match campaign.status {
+        CampaignStatus::Scheduled if campaign.starts_at.is_some_and(|at| at > now) => {
+            let wait = campaign.starts_at.map(|at| (at - now).to_std().unwrap_or_default()).unwrap_or_default();
+            return Outcome::Later(wait.min(LONGEST_WAIT));
+        }
+        CampaignStatus::Scheduled => match store::campaign::start(db, id).await {
+            Ok(running) => campaign = running,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        },
+        CampaignStatus::Running => {}
+        // Paused, cancelled, finished: a resume writes a new run.
+        _ => return Outcome::Done,
+    }
+    if let Some(wait) = match quiet_for(services, &campaign).await {
+        Ok(wait) => wait,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    } {
+        return Outcome::Later(wait);
+    }
+    let started = Instant::now();
+    while !campaign.expanded {
+        match store::campaign::expand(db, &campaign, EXPAND_PAGE).await {
+            Ok(done) => campaign.expanded = done,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        }
+        if started.elapsed() > SLICE {
+            return Outcome::Later(Duration::ZERO);
+        }
+    }
+    let connector = match channels::connector(services, campaign.channel_install_id).await {
+        Ok(connector) => connector,
+        // The account is switched off: the campaign waits for it.
+        Err(Unavailable::NotFound | Unavailable::Stopped) => return Outcome::Later(Duration::from_secs(60)),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    if let Err(e) = settle_stranded(services, &connector, &campaign).await {
+        return Outcome::Retry(e);
+    }
+    let rate = campaign_rate(connector.manifest.rules.max_sends_per_second, campaign.max_per_second);
+    let interval = Duration::from_secs(1) / rate;
+    let mut next_slot = Instant::now();
+    loop {
+        let batch = match store::campaign::next_queued(&db.db, id, SEND_BATCH).await {
+            Ok(batch) => batch,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        };
+        if batch.is_empty() {
+            return match store::campaign::finish_if_done(db, &Actor::System, id, job.id).await {
+                Ok(true) => Outcome::Done,
+                Ok(false) => Outcome::Later(Duration::ZERO),
+                Err(e) => Outcome::Retry(e.to_string()),
+            };
+        }
+        for contact in batch {
+            // A pause or a cancel stops the campaign before its next send.
+            match store::campaign::get(&db.db, id).await {
+                Ok(now) if now.status == CampaignStatus::Running => {}
+                Ok(_) => return Outcome::Done,
+                Err(e) => return Outcome::Retry(e.to_string()),
+            }
+            if started.elapsed() > SLICE {
+                return Outcome::Later(Duration::ZERO);
+            }
+            let wait = next_slot.saturating_duration_since(Instant::now());
+            if !wait.is_zero() {
+                tokio::time::sleep(wait).await;
+            }
+            next_slot = next_slot.max(Instant::now()) + interval;
+            // The account's own pace, shared with agents' replies.
+            if let Some(per_second) = connector.manifest.rules.max_sends_per_second {
+                match services.pacer.reserve(campaign.channel_install_id, per_second) {
+                    Ok(wait) if wait.is_zero() => {}
+                    Ok(wait) => tokio::time::sleep(wait).await,
+                    Err(wait) => return Outcome::Later(wait),
+                }
+            }
+            let outcome = match prepare(services, &connector, &campaign, contact).await {
+                Ok(Prepared::NotSent(outcome)) => outcome,
+                Ok(Prepared::Ready(ready)) => {
+                    match store::campaign::mark_sending(db, id, contact).await {
+                        Ok(true) => {}
+                        Ok(false) => continue,
+                        Err(e) => return Outcome::Retry(e.to_string()),
+                    }
+                    match send(services, &connector, ready).await {
+                        Ok(outcome) => outcome,
+                        Err(e) => {
+                            // Not sent: the person waits for the next run.
+                            if let Err(e) = store::campaign::requeue(db, id, contact).await {
+                                return Outcome::Retry(e.to_string());
+                            }
+                            return Outcome::Retry(e);
+                        }
+                    }
+                }
+                Err(e) => return Outcome::Retry(e),
+            };
+            if let Err(e) = store::campaign::record_outcome(db, &campaign, contact, outcome).await {
+                return Outcome::Retry(e.to_string());
+            }
+        }
+    }
+}
+
+/// How long the campaign must wait for its unit's sending hours; none
+/// when it may send now.
+async fn quiet_for(services: &Services, campaign: &Campaign) -> Result<Option<Duration>, store::Error> {
+    let unit = store::unit::get(&services.store.db, campaign.unit_id).await?;
+    let outreach = store::campaign::outreach(&services.store.db, campaign.unit_id).await?;
+    let hours = outreach.sending_hours.unwrap_or(unit.business_hours);
+    let now = store::now();
+    if hours.is_open(unit.timezone, now) {
+        return Ok(None);
+    }
+    let wait = hours
+        .next_open(unit.timezone, now)
+        .and_then(|at| (at.with_timezone(&chrono::Utc) - now).to_std().ok())
+        .unwrap_or(LONGEST_WAIT);
+    Ok(Some(wait.clamp(Duration::from_secs(1), LONGEST_WAIT)))
+}
+
+/// A run stopped during a send (the server was killed): with the
+/// provider's answer journaled, the send is done again and answered from
+/// the journal; without it, nobody can tell whether the provider took it,
+/// so it is not tried again (`failed`, saying why): nobody gets it twice.
+async fn settle_stranded(
+    services: &Services,
+    connector: &channels::Connector,
+    campaign: &Campaign,
+) -> Result<(), String> {
+    let db = &services.store;
+    for contact in store::campaign::stranded(&db.db, campaign.id).await.map_err(|e| e.to_string())? {
+        let journaled = store::campaign::journaled(&db.db, campaign.id, contact).await.map_err(|e| e.to_string())?;
+        let outcome = match prepare(services, connector, campaign, contact).await? {
+            Prepared::Ready(ready) if journaled => send(services, connector, ready).await?,
+            Prepared::Ready(ready) => Sent {
+                status: RecipientStatus::Failed,
+                reason: Some(STOPPED_DURING_SEND.to_owned()),
+                address: Some(ready.outbound.recipient),
+                consent_id: Some(ready.consent),
+                provider_message_id: None,
+            },
+            Prepared::NotSent(outcome) => outcome,
+        };
+        store::campaign::record_outcome(db, campaign, contact, outcome).await.map_err(|e| e.to_string())?;
+    }
+    Ok(())
+}
+
+const STOPPED_DURING_SEND: &str = "the server stopped during this send and the provider's answer is unknown; not tried again, so it never arrives twice";
+
+/// A send ready to go: the message and what it relies on.
+struct Ready {
+    outbound: OutboundMessage,
+    consent: ConsentId,
+}
+
+enum Prepared {
+    /// What the campaign comes to for someone it is not sent to.
+    NotSent(Sent),
+    Ready(Ready),
+}
+
+/// Whether the campaign may be sent to one person now, and the message if
+/// so; an error is a passing problem (the run is tried again).
+async fn prepare(
+    services: &Services,
+    connector: &channels::Connector,
+    campaign: &Campaign,
+    contact_id: ContactId,
+) -> Result<Prepared, String> {
+    let db = &services.store.db;
+    let not_sent = |status: RecipientStatus, reason: &str, consent_id| {
+        Prepared::NotSent(Sent {
+            status,
+            reason: Some(reason.to_owned()),
+            address: None,
+            consent_id,
+            provider_message_id: None,
+        })
+    };
+    // The host, not the plugin, decides: nobody without a standing grant.
+    let consent = match store::campaign::latest_answer(db, contact_id, &campaign.purpose).await {
+        Ok(Some((id, true))) => id,
+        Ok(Some((id, false))) => {
+            return Ok(not_sent(RecipientStatus::OptedOut, "their latest answer for the purpose is a no", Some(id)));
+        }
+        Ok(None) => return Ok(not_sent(RecipientStatus::Skipped, "no consent for the purpose", None)),
+        Err(e) => return Err(e.to_string()),
+    };
+    let contact = match store::contact::get(db, &store::contact::Visibility::All, contact_id).await {
+        Ok(contact) => contact,
+        Err(store::Error::NotFound(_)) => {
+            return Ok(not_sent(RecipientStatus::Skipped, "the person is no longer on record", Some(consent)));
+        }
+        Err(e) => return Err(e.to_string()),
+    };
+    if contact.merged_into.is_some() || contact.erased_at.is_some() {
+        return Ok(not_sent(RecipientStatus::Skipped, "the person is no longer on record", Some(consent)));
+    }
+    let Some(address) = contact.address_on(connector.channel).map(str::to_owned) else {
+        return Ok(not_sent(RecipientStatus::Skipped, "no address on the campaign's channel", Some(consent)));
+    };
+    let person = Person {
+        name: contact.name.as_deref(),
+        external_id: contact.external_id.as_deref(),
+        attributes: &contact.custom_attributes,
+    };
+    let outbound =
+        outbound_for(connector, campaign, &person, &address, store::campaign::send_key(campaign.id, contact_id));
+    if let Some(template) = &outbound.template
+        && let Some(i) = template.parameters.iter().position(|p| p.trim().is_empty())
+    {
+        let reason = format!("nothing known to fill the template's parameter {}", i + 1);
+        return Ok(not_sent(RecipientStatus::Skipped, &reason, Some(consent)));
+    }
+    Ok(Prepared::Ready(Ready { outbound, consent }))
+}
+
+/// Sends a prepared message: what became of it; an error is a passing
+/// problem (nothing was sent).
+async fn send(services: &Services, connector: &channels::Connector, ready: Ready) -> Result<Sent, String> {
+    let address = ready.outbound.recipient.clone();
+    let send_context = crate::plugins::SendContext {
+        author_kind: crate::plugins::convert::author_kind(AuthorKind::System),
+        last_inbound_at: None,
+    };
+    let result = channels::send_through(services, connector, ready.outbound, send_context, None)
+        .await
+        .map_err(|e| e.to_string())?;
+    match result {
+        Ok((Ok(receipt), _)) => Ok(Sent {
+            status: RecipientStatus::Sent,
+            reason: None,
+            address: Some(address),
+            consent_id: Some(ready.consent),
+            provider_message_id: Some(receipt.provider_message_id),
+        }),
+        Ok((Err(e), _)) if e.retryable => Err(e.message),
+        Ok((Err(e), _)) => Ok(Sent {
+            status: RecipientStatus::Failed,
+            reason: Some(e.message),
+            address: Some(address),
+            consent_id: Some(ready.consent),
+            provider_message_id: None,
+        }),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// Sends the campaign's message once to `address` (a person on staff
+/// checking it), now: the provider's message id, or whether a refusal is
+/// passing and why. Audited.
+pub async fn send_test(
+    services: &Services,
+    actor: &Actor,
+    campaign: &Campaign,
+    address: &str,
+    name: Option<&str>,
+) -> Result<Result<String, (bool, String)>, store::Error> {
+    let connector = match channels::connector(services, campaign.channel_install_id).await {
+        Ok(connector) => connector,
+        Err(Unavailable::Store(e)) => return Err(e),
+        Err(e) => return Ok(Err((false, e.to_string()))),
+    };
+    let attributes = serde_json::Map::new();
+    let person = Person { name, external_id: None, attributes: &attributes };
+    let outbound =
+        outbound_for(&connector, campaign, &person, address, format!("campaign-test:{}", uuid::Uuid::now_v7()));
+    let send_context = crate::plugins::SendContext {
+        author_kind: crate::plugins::convert::author_kind(AuthorKind::System),
+        last_inbound_at: None,
+    };
+    let key = outbound.idempotency_key.clone();
+    let result = channels::send_through(services, &connector, outbound, send_context, None).await?;
+    let answer = match result {
+        Ok((Ok(receipt), _)) => Ok(receipt.provider_message_id),
+        Ok((Err(e), _)) => Err((e.retryable, e.message)),
+        Err(e) => Err((true, e.to_string())),
+    };
+    let tx = services.store.begin().await?;
+    store::send_journal::clear_in(&*tx, &key).await?;
+    store::audit::record(
+        &*tx,
+        store::audit::Entry {
+            actor,
+            action: "campaign.test_sent",
+            target_kind: "campaign",
+            target_id: campaign.id.to_string(),
+            unit_id: Some(campaign.unit_id),
+            details: serde_json::json!({ "address": address, "sent": answer.is_ok() }),
+        },
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(answer)
+}
+
+/// The campaign's message for one person, as the connector sends it.
+fn outbound_for(
+    connector: &channels::Connector,
+    campaign: &Campaign,
+    person: &Person<'_>,
+    address: &str,
+    idempotency_key: String,
+) -> OutboundMessage {
+    let message = campaign.message.for_person(person);
+    OutboundMessage {
+        recipient: address.to_owned(),
+        body: message.body.unwrap_or_default(),
+        options: vec![],
+        attachments: vec![],
+        template: message.template.map(|t| connector::Template {
+            name: t.name,
+            language: t.language,
+            parameters: t.parameters,
+        }),
+        idempotency_key,
+        thread_keys: message.subject.iter().map(|s| format!("subject:{s}")).collect(),
+        settings: connector.install.settings.to_string(),
+    }
+}
