@@ -309,7 +309,7 @@ const APP_SECRET: &str = "wa-app-secret-0123";
 
 /// An app whose unit `admisiones` has a WhatsApp account (its Graph API
 /// played by `provider`) offering one approved template.
-async fn whatsapp_app(provider: &FakeProvider) -> anyhow::Result<(TestApp, String, String)> {
+pub(crate) async fn whatsapp_app(provider: &FakeProvider) -> anyhow::Result<(TestApp, String, String)> {
     provider.succeed_with(
         r#"{"messaging_product":"whatsapp","contacts":[{"input":"x","wa_id":"x"}],"messages":[{"id":"wamid.OUT{n}"}]}"#,
     );

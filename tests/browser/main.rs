@@ -1,6 +1,7 @@
 //! Browser tests in real headless Chromium (Debian's `chromium` and
 //! `chromium-driver`), driven over WebDriver.
 
+mod campaigns;
 mod console;
 mod help_center;
 mod outbound;

@@ -180,6 +180,8 @@ pub struct UpdateCampaign {
 #[derive(Serialize, ToSchema)]
 pub struct RecipientDto {
     pub contact_id: uuid::Uuid,
+    /// The person's name, when known.
+    pub contact_name: Option<String>,
     /// `queued`, `sending`, `sent`, `delivered`, `read`, `failed`, `replied`, `opted_out`, `skipped`.
     pub status: String,
     /// Why it was not sent, or the provider's reason for a failure.
@@ -194,10 +196,11 @@ pub struct RecipientDto {
     pub updated_at: DateTime<Utc>,
 }
 
-impl From<Recipient> for RecipientDto {
-    fn from(r: Recipient) -> Self {
+impl RecipientDto {
+    fn new(r: Recipient, contact_name: Option<String>) -> Self {
         RecipientDto {
             contact_id: r.contact_id.0,
+            contact_name,
             status: r.status.as_str().to_owned(),
             reason: r.reason,
             address: r.address,
@@ -585,7 +588,13 @@ pub async fn list_recipients(
     check.finish()?;
     let rows = store::campaign::recipients(&state.store.db, campaign.id, status, query.after, limit).await?;
     let next = (rows.len() as u64 == limit).then(|| rows.last().map(|r| r.contact_id.0.to_string())).flatten();
-    Ok(HttpResponse::Ok().json(ListResponse::new(rows.into_iter().map(RecipientDto::from).collect(), next)))
+    let ids: Vec<uuid::Uuid> = rows.iter().map(|r| r.contact_id.0).collect();
+    let mut names = store::contact::names(&state.store.db, &ids).await?;
+    let items = rows.into_iter().map(|r| {
+        let name = names.remove(&r.contact_id.0);
+        RecipientDto::new(r, name)
+    });
+    Ok(HttpResponse::Ok().json(ListResponse::new(items.collect(), next)))
 }
 
 #[utoipa::path(

@@ -171,6 +171,20 @@ fn to_contact(m: entity::Model, identities: Vec<Identity>) -> Contact {
     }
 }
 
+/// The names of contacts `ids` (those that have one), for lists that show
+/// people by name.
+pub async fn names(conn: &impl ConnectionTrait, ids: &[uuid::Uuid]) -> Result<HashMap<uuid::Uuid, String>> {
+    let rows: Vec<(uuid::Uuid, Option<String>)> = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::Id)
+        .column(entity::Column::Name)
+        .filter(entity::Column::Id.is_in(ids.iter().copied()))
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(rows.into_iter().filter_map(|(id, name)| Some((id, name?))).collect())
+}
+
 pub(super) async fn insert_identity(
     conn: &impl ConnectionTrait,
     contact: ContactId,

@@ -14,6 +14,7 @@ import { unitView } from './unit.js';
 import { adminView } from './admin.js';
 import { requestsView } from './privacy.js';
 import { reportsView, wallboardView } from './reports.js';
+import { campaignView, campaignsView } from './campaigns.js';
 
 // ---------------------------------------------------------------- shell
 
@@ -23,6 +24,7 @@ export function shell() {
   if (supervised.length) nav.push(h('a', { href: `#/units/${supervised[0].id}` }, t('nav.unit')));
   // Data-subject requests are answered by supervisors of the designated unit and admins.
   if (supervised.length) nav.push(h('a', { href: '#/privacy' }, t('nav.privacy')));
+  if (supervised.length || ctx.me.is_admin) nav.push(h('a', { href: '#/campaigns' }, t('nav.campaigns')));
   nav.push(h('a', { href: '#/reports' }, t('nav.reports')));
   if (ctx.me.is_admin) nav.push(h('a', { href: '#/admin/plugins' }, t('nav.admin')));
   const presence = h(
@@ -93,6 +95,8 @@ export const routes = [
   [/^#\/notifications$/, () => notificationsView()],
   [/^#\/privacy$/, () => requestsView()],
   [/^#\/reports$/, () => reportsView()],
+  [/^#\/campaigns$/, () => campaignsView()],
+  [/^#\/campaigns\/([0-9a-f-]+)$/, (m) => campaignView(m[1])],
   [/^#\/wallboard$/, () => wallboardView()],
   [/^#\/admin\/(\w+)$/, (m) => adminView(m[1])],
   [/^#\/inbox\/([\w-]+)$/, (m) => inboxView(m[1])],

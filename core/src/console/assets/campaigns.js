@@ -1,0 +1,277 @@
+// Campaigns, for supervisors and admins: segments (who), campaigns (what,
+// through which account), a test send to oneself, launch, pause, resume,
+// cancel, and each person's status, read again every two seconds while a
+// campaign is live.
+
+import { api, attempt, ctx, formDialog, h, query, select, supervises, t, unitName, when } from './lib.js';
+
+const STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'replied', 'opted_out', 'skipped'];
+const REACH = ['whatsapp', 'sms', 'email', 'telegram'];
+
+// The units the caller keeps campaigns for.
+function keptUnits() {
+  return ctx.units.filter((u) => ctx.me.is_admin || supervises(u.id));
+}
+
+function unitSelect(id, withInstitution) {
+  const units = keptUnits().map((u) => u.id);
+  const values = withInstitution && ctx.me.is_admin ? ['', ...units] : units;
+  const choice = select(values, (v) => (v ? unitName(v) : t('campaign.institution')), () => {}, values[0]);
+  choice.id = id;
+  return choice;
+}
+
+// A segment from the form's few fields: an attribute and its values, a
+// channel people can be reached on, and (by default) a standing grant.
+function segmentDialog(reload) {
+  const name = h('input', { id: 'segment-name', required: true, maxlength: 120 });
+  const unit = unitSelect('segment-unit', true);
+  const key = h('input', { id: 'segment-key', placeholder: 'programa', pattern: '[a-z0-9_]+' });
+  const values = h('input', { id: 'segment-values', placeholder: 'Medicina, Enfermería' });
+  const channel = select(['', ...REACH], (v) => (v ? t(`channel.${v}`) : t('campaign.any_channel')), () => {}, '');
+  channel.id = 'segment-channel';
+  const consent = h('input', { type: 'checkbox', id: 'segment-consent', checked: true });
+  const count = h('output', { id: 'segment-count', class: 'muted' });
+  const filter = () => {
+    const f = {};
+    const listed = values.value.split(',').map((v) => v.trim()).filter(Boolean);
+    if (key.value.trim() && listed.length) f.attributes = [{ key: key.value.trim(), in: listed }];
+    if (channel.value) f.channels = [channel.value];
+    if (consent.checked) f.consent = [{ purpose: 'broadcasts', state: 'granted' }];
+    return f;
+  };
+  const preview = async () => {
+    const found = await attempt(() => api('POST', '/segments/preview', { unit_id: unit.value || null, filter: filter() }));
+    if (found) count.textContent = t('campaign.people', { n: found.total });
+  };
+  const fields = [
+    [t('campaign.segment_name'), name],
+    [t('campaign.unit'), unit],
+    [t('campaign.attribute'), key],
+    [t('campaign.values'), values],
+    [t('campaign.reachable_on'), channel],
+    [t('campaign.with_consent'), consent],
+    [t('campaign.preview'), h('span', null, h('button', { type: 'button', class: 'ghost', id: 'segment-preview', onclick: preview }, t('campaign.count')), ' ', count)],
+  ];
+  formDialog('segment', t('campaign.new_segment'), fields, t('save'), async () => {
+    const body = { name: name.value, unit_id: unit.value || null, filter: filter() };
+    const done = await attempt(() => api('POST', '/segments', body), t('saved'));
+    if (done) await reload();
+    return Boolean(done);
+  });
+}
+
+// The message fields for an account: a template picker filling every
+// parameter with a preview (WhatsApp), a subject (e-mail) and a body.
+function messageFields(account) {
+  if (account?.channel === 'whatsapp') {
+    const templates = account.templates || [];
+    const picker = select(templates.map((_, i) => String(i)), (i) => `${templates[i].name} (${templates[i].language})`, () => draw(), '0');
+    picker.id = 'campaign-template';
+    picker.setAttribute('aria-label', t('campaign.template'));
+    const params = h('div', { id: 'campaign-params' });
+    const preview = h('p', { id: 'campaign-preview', class: 'preview' });
+    const inputs = [];
+    function draw() {
+      const tpl = templates[Number(picker.value)];
+      inputs.length = 0;
+      params.replaceChildren();
+      for (let i = 0; i < (tpl?.parameters || 0); i += 1) {
+        const input = h('input', { 'data-param': String(i + 1), placeholder: `{{${i + 1}}}`, oninput: show, value: i === 0 ? '{{name}}' : '' });
+        inputs.push(input);
+        params.append(h('label', null, `{{${i + 1}}} `, input));
+      }
+      show();
+    }
+    function show() {
+      const tpl = templates[Number(picker.value)];
+      let text = tpl?.text || '';
+      inputs.forEach((input, i) => (text = text.split(`{{${i + 1}}}`).join(input.value || `{{${i + 1}}}`)));
+      preview.textContent = text;
+    }
+    draw();
+    const read = () => {
+      const tpl = templates[Number(picker.value)];
+      return tpl ? { template: { name: tpl.name, language: tpl.language, parameters: inputs.map((i) => i.value) } } : {};
+    };
+    const rows = templates.length
+      ? [[t('campaign.template'), picker], [t('campaign.parameters'), params], [t('campaign.preview'), preview]]
+      : [[t('campaign.template'), h('p', { class: 'notice' }, t('campaign.no_templates'))]];
+    return { rows, read };
+  }
+  const subject = h('input', { id: 'campaign-subject', maxlength: 200, 'aria-label': t('campaign.subject') });
+  const body = h('textarea', { id: 'campaign-body', rows: 4, maxlength: 4000, placeholder: t('campaign.body_hint'), 'aria-label': t('campaign.body') });
+  const rows = account?.channel === 'email' ? [[t('campaign.subject'), subject]] : [];
+  rows.push([t('campaign.body'), body]);
+  return { rows, read: () => (account?.channel === 'email' ? { subject: subject.value, body: body.value } : { body: body.value }) };
+}
+
+async function campaignDialog(segments, reload) {
+  const name = h('input', { id: 'campaign-name', required: true, maxlength: 120 });
+  const unit = unitSelect('campaign-unit', false);
+  const segment = select(segments.map((s) => s.id), (id) => segments.find((s) => s.id === id)?.name || id, () => {}, segments[0]?.id);
+  segment.id = 'campaign-segment';
+  const accounts = (await attempt(() => api('GET', `/channel-accounts${query({ unit_id: unit.value })}`)))?.items || [];
+  const usable = accounts.filter((a) => REACH.includes(a.channel));
+  const account = select(usable.map((a) => a.id), (id) => usable.find((a) => a.id === id)?.name || id, () => redraw(), usable[0]?.id);
+  account.id = 'campaign-account';
+  const starts = h('input', { type: 'datetime-local', id: 'campaign-starts' });
+  const message = h('div', { id: 'campaign-message' });
+  let fields = messageFields(usable[0]);
+  function redraw() {
+    fields = messageFields(usable.find((a) => a.id === account.value));
+    message.replaceChildren(...fields.rows.map(([label, control]) => h('div', { class: 'field' }, h('span', { class: 'label' }, label), control)));
+  }
+  redraw();
+  const rows = [
+    [t('campaign.name'), name],
+    [t('campaign.unit'), unit],
+    [t('campaign.segment'), segment],
+    [t('campaign.account'), account],
+    [t('campaign.message'), message],
+    [t('campaign.starts_at'), starts],
+  ];
+  formDialog('campaign', t('campaign.new'), rows, t('campaign.save_draft'), async () => {
+    const body = { name: name.value, unit_id: unit.value, segment_id: segment.value, channel_install_id: account.value, message: fields.read() };
+    if (starts.value) body.starts_at = new Date(starts.value).toISOString();
+    const done = await attempt(() => api('POST', '/campaigns', body), t('saved'));
+    if (done) location.hash = `#/campaigns/${done.id}`;
+    return Boolean(done);
+  });
+}
+
+function progress(c) {
+  const r = c.recipients;
+  const done = r.total - r.queued - r.sending;
+  return `${done} / ${r.total}`;
+}
+
+// Campaigns and segments of the caller's units.
+export async function campaignsView() {
+  const list = h('div', { id: 'campaigns' });
+  const segmentList = h('div', { id: 'segments' });
+  let segments = [];
+  const el = h(
+    'section',
+    { class: 'page' },
+    h('h1', null, t('campaign.title')),
+    h('p', { class: 'muted' }, t('campaign.intro')),
+    h(
+      'p',
+      null,
+      h('button', { type: 'button', id: 'new-segment', onclick: () => segmentDialog(load) }, t('campaign.new_segment')),
+      ' ',
+      h('button', { type: 'button', id: 'new-campaign', onclick: () => campaignDialog(segments, load) }, t('campaign.new')),
+    ),
+    list,
+    h('h2', null, t('campaign.segments')),
+    segmentList,
+  );
+
+  async function load() {
+    const [campaigns, found] = await Promise.all([attempt(() => api('GET', '/campaigns')), attempt(() => api('GET', '/segments'))]);
+    if (!campaigns || !found) return;
+    segments = found.items;
+    const heads = ['campaign.name', 'campaign.unit', 'campaign.status', 'campaign.progress', 'campaign.created'];
+    list.replaceChildren(
+      campaigns.items.length
+        ? h(
+            'table',
+            { class: 'grid' },
+            h('thead', null, h('tr', null, heads.map((k) => h('th', { scope: 'col' }, t(k))))),
+            h(
+              'tbody',
+              null,
+              campaigns.items.map((c) =>
+                h(
+                  'tr',
+                  { 'data-campaign': c.id },
+                  h('td', null, h('a', { href: `#/campaigns/${c.id}` }, c.name)),
+                  h('td', null, unitName(c.unit_id)),
+                  h('td', null, t(`campaign.status_${c.status}`)),
+                  h('td', null, progress(c)),
+                  h('td', null, h('time', { datetime: c.created_at }, when(c.created_at))),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'empty' }, t('campaign.none')),
+    );
+    segmentList.replaceChildren(
+      segments.length
+        ? h('ul', { class: 'plain' }, segments.map((s) => h('li', { 'data-segment': s.id }, `${s.name} · ${s.unit_id ? unitName(s.unit_id) : t('campaign.institution')}`)))
+        : h('p', { class: 'empty' }, t('campaign.no_segments')),
+    );
+  }
+
+  await load();
+  return { el, onEvent: (e) => e.kind === 'resync' && load() };
+}
+
+// One campaign: what it says, its counts and people, and what can be done with it.
+export async function campaignView(id) {
+  const head = h('div', { id: 'campaign-head' });
+  const counts = h('dl', { id: 'campaign-counts', class: 'tiles' });
+  const actions = h('p', { id: 'campaign-actions' });
+  const people = h('div', { id: 'campaign-recipients' });
+  const el = h('section', { class: 'page' }, h('p', null, h('a', { href: '#/campaigns' }, t('campaign.title'))), head, actions, counts, people);
+  let timer = null;
+
+  const act = async (action) => {
+    const done = await attempt(() => api('POST', `/campaigns/${id}/${action}`), t(`campaign.done_${action}`));
+    if (done) await load();
+  };
+  const test = () => {
+    const address = h('input', { id: 'test-address', required: true, maxlength: 320 });
+    formDialog('test', t('campaign.test_title'), [[t('campaign.test_address'), address]], t('campaign.test_send'), async () =>
+      Boolean(await attempt(() => api('POST', `/campaigns/${id}/test`, { address: address.value }), t('campaign.test_sent'))),
+    );
+  };
+
+  async function load() {
+    const [c, found] = await Promise.all([attempt(() => api('GET', `/campaigns/${id}`)), attempt(() => api('GET', `/campaigns/${id}/recipients${query({ limit: 100 })}`))]);
+    if (!c || !found) return;
+    const m = c.message;
+    const said = m.template ? `${m.template.name} (${m.template.language}): ${m.template.parameters.join(' · ')}` : [m.subject, m.body].filter(Boolean).join(' — ');
+    head.replaceChildren(
+      h('h1', null, c.name),
+      h('p', null, h('span', { id: 'campaign-status', class: `badge status-${c.status}` }, t(`campaign.status_${c.status}`)), ' ', `${unitName(c.unit_id)} · ${t(`channel.${c.channel}`)} · ${c.purpose}`),
+      h('p', { class: 'preview' }, said),
+    );
+    const button = (action) => h('button', { type: 'button', class: action === 'cancel' ? 'ghost danger' : '', id: `campaign-${action}`, onclick: () => act(action) }, t(`campaign.${action}`));
+    const can = { draft: ['launch', 'cancel'], scheduled: ['pause', 'cancel'], running: ['pause', 'cancel'], paused: ['resume', 'cancel'] }[c.status] || [];
+    actions.replaceChildren(h('button', { type: 'button', class: 'ghost', id: 'campaign-test', onclick: test }, t('campaign.test')), ' ', ...can.map(button));
+    counts.replaceChildren(
+      ...STATUSES.map((s) => h('div', { class: 'tile' }, h('dt', null, t(`campaign.recipient_${s}`)), h('dd', { 'data-count': s }, String(c.recipients[s])))),
+    );
+    const heads = ['campaign.person', 'campaign.address', 'campaign.status', 'campaign.reason'];
+    people.replaceChildren(
+      found.items.length
+        ? h(
+            'table',
+            { class: 'grid' },
+            h('thead', null, h('tr', null, heads.map((k) => h('th', { scope: 'col' }, t(k))))),
+            h(
+              'tbody',
+              null,
+              found.items.map((r) =>
+                h(
+                  'tr',
+                  { 'data-recipient': r.contact_id, 'data-status': r.status },
+                  h('td', null, h('a', { href: `#/contacts/${r.contact_id}` }, r.contact_name || t('campaign.person'))),
+                  h('td', null, r.address || ''),
+                  h('td', null, r.reply_case_id ? h('a', { href: `#/cases/${r.reply_case_id}` }, t(`campaign.recipient_${r.status}`)) : t(`campaign.recipient_${r.status}`)),
+                  h('td', { class: 'details' }, r.reason || ''),
+                ),
+              ),
+            ),
+          )
+        : h('p', { class: 'empty' }, t('campaign.no_recipients')),
+    );
+    clearTimeout(timer);
+    if (['scheduled', 'running'].includes(c.status)) timer = setTimeout(load, 2000);
+  }
+
+  await load();
+  return { el, destroy: () => clearTimeout(timer) };
+}
