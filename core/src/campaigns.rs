@@ -110,22 +110,23 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
             if started.elapsed() > SLICE {
                 return Outcome::Later(Duration::ZERO);
             }
-            let wait = next_slot.saturating_duration_since(Instant::now());
-            if !wait.is_zero() {
-                tokio::time::sleep(wait).await;
-            }
-            next_slot = next_slot.max(Instant::now()) + interval;
-            // The account's own pace, shared with agents' replies.
-            if let Some(per_second) = connector.manifest.rules.max_sends_per_second {
-                match services.pacer.reserve(campaign.channel_install_id, per_second) {
-                    Ok(wait) if wait.is_zero() => {}
-                    Ok(wait) => tokio::time::sleep(wait).await,
-                    Err(wait) => return Outcome::Later(wait),
-                }
-            }
             let outcome = match prepare(services, &connector, &campaign, contact).await {
                 Ok(Prepared::NotSent(outcome)) => outcome,
                 Ok(Prepared::Ready(ready)) => {
+                    // The campaign's share of the account's pace, then the
+                    // account's own, shared with agents' replies.
+                    let wait = next_slot.saturating_duration_since(Instant::now());
+                    if !wait.is_zero() {
+                        tokio::time::sleep(wait).await;
+                    }
+                    next_slot = next_slot.max(Instant::now()) + interval;
+                    if let Some(per_second) = connector.manifest.rules.max_sends_per_second {
+                        match services.pacer.reserve(campaign.channel_install_id, per_second) {
+                            Ok(wait) if wait.is_zero() => {}
+                            Ok(wait) => tokio::time::sleep(wait).await,
+                            Err(wait) => return Outcome::Later(wait),
+                        }
+                    }
                     match store::campaign::mark_sending(db, id, contact).await {
                         Ok(true) => {}
                         Ok(false) => continue,
@@ -255,8 +256,11 @@ async fn prepare(
         external_id: contact.external_id.as_deref(),
         attributes: &contact.custom_attributes,
     };
-    let outbound =
+    let mut outbound =
         outbound_for(connector, campaign, &person, &address, store::campaign::send_key(campaign.id, contact_id));
+    if campaign.channel == crate::domain::Channel::Email {
+        with_unsubscribe_link(services, &mut outbound.body, campaign.id, contact_id.0);
+    }
     if let Some(template) = &outbound.template
         && let Some(i) = template.parameters.iter().position(|p| p.trim().is_empty())
     {
@@ -314,8 +318,11 @@ pub async fn send_test(
     };
     let attributes = serde_json::Map::new();
     let person = Person { name, external_id: None, attributes: &attributes };
-    let outbound =
+    let mut outbound =
         outbound_for(&connector, campaign, &person, address, format!("campaign-test:{}", uuid::Uuid::now_v7()));
+    if campaign.channel == crate::domain::Channel::Email {
+        with_unsubscribe_link(services, &mut outbound.body, campaign.id, uuid::Uuid::nil());
+    }
     let send_context = crate::plugins::SendContext {
         author_kind: crate::plugins::convert::author_kind(AuthorKind::System),
         last_inbound_at: None,
@@ -368,4 +375,26 @@ fn outbound_for(
         thread_keys: message.subject.iter().map(|s| format!("subject:{s}")).collect(),
         settings: connector.install.settings.to_string(),
     }
+}
+
+/// The path of one person's unsubscribe link for a campaign (the nil id for
+/// a test send), signed so nobody can write another person's.
+pub fn unsubscribe_path(services: &Services, campaign: uuid::Uuid, contact: uuid::Uuid) -> String {
+    let signature = services.attachments.sign(UNSUBSCRIBE, &[&campaign.to_string(), &contact.to_string()]);
+    format!("/unsubscribe/{campaign}/{contact}/{signature}")
+}
+
+/// Whether `signature` is the one of that person's link.
+pub fn unsubscribe_signed(services: &Services, campaign: uuid::Uuid, contact: uuid::Uuid, signature: &str) -> bool {
+    services.attachments.verify_signature(UNSUBSCRIBE, &[&campaign.to_string(), &contact.to_string()], signature)
+}
+
+const UNSUBSCRIBE: &str = "unsubscribe";
+
+/// An e-mail campaign's text ends with the person's unsubscribe link.
+fn with_unsubscribe_link(services: &Services, body: &mut String, campaign: uuid::Uuid, contact: uuid::Uuid) {
+    let link = format!("{}{}", services.config.link_prefix(), unsubscribe_path(services, campaign, contact));
+    let footer = crate::i18n::t(crate::i18n::LOCALES[0], "campaign.unsubscribe_footer", &[("link", &link)]);
+    body.push_str("\n\n--\n");
+    body.push_str(&footer);
 }

@@ -206,3 +206,80 @@ on_both! {
         Ok(())
     }
 }
+
+/// An e-mail campaign against a local SMTP stand-in, on a server whose
+/// public address its links use.
+async fn mail_app(
+    backend: ventanilla_tests::Backend,
+) -> anyhow::Result<(TestApp, ventanilla_tests::mail::FakeSmtp, String, String)> {
+    let smtp = ventanilla_tests::mail::FakeSmtp::start("smtp-password").await?;
+    let port = smtp.port;
+    let app = ventanilla_tests::spawn_app_with(backend, |c| {
+        c.plugins.private_hosts = vec![format!("localhost:{port}")];
+        c.public_url = Some("https://ayuda.uni.edu.co".into());
+    })
+    .await?;
+    let unit = app.create_unit("admisiones").await?;
+    let settings = json!({"address": "admisiones@uni.edu.co", "display_name": "Admisiones",
+        "smtp": {"host": "localhost", "port": port, "security": "none", "user": "admisiones@uni.edu.co"}});
+    let grants = json!({"mail_hosts": ["localhost"], "secrets": ["smtp_password", "webhook_token", "imap_password"]});
+    let install =
+        ventanilla_tests::install_plugin_with(&app, "email", settings, grants, &[unit.as_str()], |m| m).await?;
+    let install = install["id"].as_str().unwrap_or_default().to_owned();
+    for (name, value) in
+        [("smtp_password", "smtp-password"), ("webhook_token", "token-456"), ("imap_password", "imap-789")]
+    {
+        ventanilla_tests::set_secret(&app, &install, name, value).await?;
+    }
+    sending_hours(&app, &unit, true).await?;
+    Ok((app, smtp, unit, install))
+}
+
+on_both! {
+    async fn an_email_campaign_carries_a_link_that_stops_it_for_that_person(backend) {
+        let (app, smtp, unit, install) = mail_app(backend).await?;
+        let ana = person(&app, "A1", "Ana", json!([{"channel": "email", "value": "ana@correo.test"}]), json!([grant("broadcasts")])).await?;
+        let segment = app.post_ok("/api/v1/segments", &app.admin_token, json!({"name": "Todos"}), 201).await?;
+        let body = json!({"unit_id": unit, "name": "Jornada de puertas abiertas", "segment_id": segment["id"],
+            "channel_install_id": install, "message": {"subject": "Puertas abiertas", "body": "Hola {{name}}, te esperamos el sábado."}});
+        let id = app.post_ok("/api/v1/campaigns", &app.admin_token, body, 201).await?["id"].as_str().unwrap_or_default().to_owned();
+        act(&app, &id, "launch").await?;
+        let sent = eventually(Duration::from_secs(30), || async { smtp.submitted().first().cloned() }).await;
+        let sent = sent.ok_or_else(|| anyhow::anyhow!("nothing submitted"))?;
+        assert_eq!(sent.recipients, ["ana@correo.test"]);
+        let parsed = mail_parser::MessageParser::default().parse(sent.data.as_bytes()).ok_or_else(|| anyhow::anyhow!("unreadable mail"))?;
+        let text = parsed.body_text(0).map(|t| t.into_owned()).unwrap_or_default();
+        assert!(text.starts_with("Hola Ana, te esperamos el sábado."), "{text}");
+        let at = text.find("https://ayuda.uni.edu.co/unsubscribe/").ok_or_else(|| anyhow::anyhow!("no link: {text}"))?;
+        let link: String = text[at..].chars().take_while(|c| !c.is_whitespace()).collect();
+        let path = link.trim_start_matches("https://ayuda.uni.edu.co").to_owned();
+
+        // Someone else's link cannot be made from this one.
+        let forged = path.replace(&ana, &uuid::Uuid::now_v7().to_string());
+        let reply = app.client.post(app.url(&forged)).send().await?;
+        assert_eq!(reply.status(), 404);
+        // Opening it asks (mail scanners open links); the button records the no.
+        let asked = app.client.get(app.url(&path)).send().await?;
+        assert_eq!(asked.status(), 200);
+        assert!(asked.text().await?.contains("<form method=\"post\">"));
+        let consents = || async {
+            let reply = app.get(&format!("/api/v1/contacts/{ana}/consents"), &app.admin_token).await?;
+            anyhow::Ok(reply.body["items"].as_array().cloned().unwrap_or_default())
+        };
+        assert_eq!(consents().await?.len(), 1, "opening the link records nothing");
+        let done = app.client.post(app.url(&path)).send().await?;
+        assert_eq!(done.status(), 200);
+        assert!(done.text().await?.contains("no le enviaremos"));
+        let records = consents().await?;
+        let last = records.last().cloned().unwrap_or_default();
+        assert_eq!((last["action"].as_str(), last["source"].as_str(), last["channel"].as_str()),
+            (Some("revoke"), Some("unsubscribe_link"), Some("email")), "{records:?}");
+        assert_eq!(last["reference"], format!("campaign {id}"));
+        let recipients = app.get(&format!("/api/v1/campaigns/{id}/recipients"), &app.admin_token).await?;
+        assert_eq!(recipients.body["items"][0]["status"], "opted_out");
+        // Twice is still once.
+        app.client.post(app.url(&path)).send().await?;
+        assert_eq!(consents().await?.len(), 2);
+        Ok(())
+    }
+}

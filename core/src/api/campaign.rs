@@ -396,6 +396,9 @@ pub async fn create_campaign(
     let purpose = check.check(parse_label("purpose", body.purpose.as_deref().unwrap_or(BROADCASTS_PURPOSE)));
     check_segment(&state, &auth.0, unit, body.segment_id, &mut check).await?;
     let channel = check_account(&state, unit, body.channel_install_id, &mut check).await?;
+    if channel == Some(Channel::Email) && state.config.link_prefix().is_empty() {
+        check.push("channel_install_id", "e-mail campaigns carry an unsubscribe link: set public_url first");
+    }
     let message = parse_message(body.message, channel, &mut check);
     check_rate(body.max_per_second, &mut check);
     check_start(body.starts_at, &mut check);

@@ -7,6 +7,7 @@
 //! API and the bot, so all of them rank alike.
 
 mod page;
+mod unsubscribe;
 
 use std::fmt::Write;
 
@@ -23,6 +24,7 @@ use crate::store;
 use page::{Page, article_card, esc, home_path};
 
 pub fn configure(cfg: &mut web::ServiceConfig) {
+    unsubscribe::configure(cfg);
     cfg.route("/help/_/{file}", web::get().to(asset))
         .route("/help/{kb}", web::get().to(home_default))
         .route("/help/{kb}/{locale}", web::get().to(home))

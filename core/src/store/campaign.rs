@@ -710,6 +710,39 @@ pub async fn opted_out_in(conn: &impl ConnectionTrait, contact: ContactId, since
     Ok(())
 }
 
+/// The person followed the unsubscribe link of `campaign`'s e-mail: their
+/// standing grant for its purpose is revoked (source `unsubscribe_link`,
+/// the campaign as reference) and the campaign shows them opted out, in
+/// one transaction. Nothing more is recorded when their answer is already no.
+pub async fn unsubscribe(store: &Store, campaign: &Campaign, contact: ContactId) -> Result<()> {
+    let tx = store.begin().await?;
+    let records = super::contact::consents(&*tx, &super::contact::Visibility::All, contact).await?;
+    let standing = crate::domain::consent::standing_grants(&records)
+        .into_iter()
+        .find(|r| r.purpose == campaign.purpose)
+        .map(|r| r.text_version.clone());
+    if let Some(text_version) = standing {
+        let answer = crate::domain::consent::NewConsent {
+            purpose: campaign.purpose.clone(),
+            action: crate::domain::ConsentAction::Revoke,
+            text_version,
+            channel: Channel::Email,
+            source: "unsubscribe_link".to_owned(),
+            reference: Some(format!("campaign {}", campaign.id)),
+            given_at: None,
+        };
+        super::contact::add_consent_in(&*tx, &Actor::System, contact, answer).await?;
+    }
+    recipient::Entity::update_many()
+        .col_expr(recipient::Column::Status, Expr::value(RecipientStatus::OptedOut.as_str()))
+        .col_expr(recipient::Column::UpdatedAt, Expr::value(super::now()))
+        .filter(recipient::Column::CampaignId.eq(campaign.id))
+        .filter(recipient::Column::ContactId.eq(contact.0))
+        .exec(&*tx)
+        .await?;
+    tx.commit().await
+}
+
 /// A unit's outreach settings (its default when never set).
 pub async fn outreach(conn: &impl ConnectionTrait, unit: UnitId) -> Result<OutreachSettings> {
     use super::unit::entity as units;

@@ -140,6 +140,12 @@ async function campaignDialog(segments, reload) {
   });
 }
 
+// A table with a header of `heads` (locale keys), or `empty` when no rows.
+function grid(heads, rows, empty) {
+  if (!rows.length) return h('p', { class: 'empty' }, t(empty));
+  return h('table', { class: 'grid' }, h('thead', null, h('tr', null, heads.map((k) => h('th', { scope: 'col' }, t(k))))), h('tbody', null, rows));
+}
+
 function progress(c) {
   const r = c.recipients;
   const done = r.total - r.queued - r.sending;
@@ -173,30 +179,17 @@ export async function campaignsView() {
     if (!campaigns || !found) return;
     segments = found.items;
     const heads = ['campaign.name', 'campaign.unit', 'campaign.status', 'campaign.progress', 'campaign.created'];
-    list.replaceChildren(
-      campaigns.items.length
-        ? h(
-            'table',
-            { class: 'grid' },
-            h('thead', null, h('tr', null, heads.map((k) => h('th', { scope: 'col' }, t(k))))),
-            h(
-              'tbody',
-              null,
-              campaigns.items.map((c) =>
-                h(
-                  'tr',
-                  { 'data-campaign': c.id },
-                  h('td', null, h('a', { href: `#/campaigns/${c.id}` }, c.name)),
-                  h('td', null, unitName(c.unit_id)),
-                  h('td', null, t(`campaign.status_${c.status}`)),
-                  h('td', null, progress(c)),
-                  h('td', null, h('time', { datetime: c.created_at }, when(c.created_at))),
-                ),
-              ),
-            ),
-          )
-        : h('p', { class: 'empty' }, t('campaign.none')),
-    );
+    const row = (c) =>
+      h(
+        'tr',
+        { 'data-campaign': c.id },
+        h('td', null, h('a', { href: `#/campaigns/${c.id}` }, c.name)),
+        h('td', null, unitName(c.unit_id)),
+        h('td', null, t(`campaign.status_${c.status}`)),
+        h('td', null, progress(c)),
+        h('td', null, h('time', { datetime: c.created_at }, when(c.created_at))),
+      );
+    list.replaceChildren(grid(heads, campaigns.items.map(row), 'campaign.none'));
     segmentList.replaceChildren(
       segments.length
         ? h('ul', { class: 'plain' }, segments.map((s) => h('li', { 'data-segment': s.id }, `${s.name} · ${s.unit_id ? unitName(s.unit_id) : t('campaign.institution')}`)))
@@ -245,29 +238,17 @@ export async function campaignView(id) {
       ...STATUSES.map((s) => h('div', { class: 'tile' }, h('dt', null, t(`campaign.recipient_${s}`)), h('dd', { 'data-count': s }, String(c.recipients[s])))),
     );
     const heads = ['campaign.person', 'campaign.address', 'campaign.status', 'campaign.reason'];
-    people.replaceChildren(
-      found.items.length
-        ? h(
-            'table',
-            { class: 'grid' },
-            h('thead', null, h('tr', null, heads.map((k) => h('th', { scope: 'col' }, t(k))))),
-            h(
-              'tbody',
-              null,
-              found.items.map((r) =>
-                h(
-                  'tr',
-                  { 'data-recipient': r.contact_id, 'data-status': r.status },
-                  h('td', null, h('a', { href: `#/contacts/${r.contact_id}` }, r.contact_name || t('campaign.person'))),
-                  h('td', null, r.address || ''),
-                  h('td', null, r.reply_case_id ? h('a', { href: `#/cases/${r.reply_case_id}` }, t(`campaign.recipient_${r.status}`)) : t(`campaign.recipient_${r.status}`)),
-                  h('td', { class: 'details' }, r.reason || ''),
-                ),
-              ),
-            ),
-          )
-        : h('p', { class: 'empty' }, t('campaign.no_recipients')),
-    );
+    const status = (r) => t(`campaign.recipient_${r.status}`);
+    const row = (r) =>
+      h(
+        'tr',
+        { 'data-recipient': r.contact_id, 'data-status': r.status },
+        h('td', null, h('a', { href: `#/contacts/${r.contact_id}` }, r.contact_name || t('campaign.person'))),
+        h('td', null, r.address || ''),
+        h('td', null, r.reply_case_id ? h('a', { href: `#/cases/${r.reply_case_id}` }, status(r)) : status(r)),
+        h('td', { class: 'details' }, r.reason || ''),
+      );
+    people.replaceChildren(grid(heads, found.items.map(row), 'campaign.no_recipients'));
     clearTimeout(timer);
     if (['scheduled', 'running'].includes(c.status)) timer = setTimeout(load, 2000);
   }
