@@ -17,12 +17,15 @@ use crate::plugins::connector::{self, OutboundMessage};
 use crate::services::Services;
 use crate::store::job::{Job, Outcome};
 use crate::store::{self, campaign::Outcome as Sent};
+use futures_util::{StreamExt, stream};
 use std::time::{Duration, Instant};
 
 /// People given a recipient row per transaction.
 const EXPAND_PAGE: u64 = 1000;
 /// People read per query while sending.
 const SEND_BATCH: u64 = 100;
+/// Sends under way at once within a run.
+const IN_FLIGHT: usize = 8;
 /// How long one run sends before it yields its worker.
 const SLICE: Duration = Duration::from_secs(5);
 /// The longest a campaign waits in one go for its sending hours (it looks
@@ -82,12 +85,24 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
         Err(Unavailable::NotFound | Unavailable::Stopped) => return Outcome::Later(Duration::from_secs(60)),
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    if let Err(e) = settle_stranded(services, &connector, &campaign).await {
+    // The account's grants and secrets, opened once for the run.
+    let ctx = match crate::automation::context(services, &connector.install, &connector.manifest, None).await {
+        Ok(ctx) => ctx,
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    let run = Run {
+        services,
+        connector: &connector,
+        ctx: &ctx,
+        campaign: &campaign,
+        interval: Duration::from_secs(1)
+            / campaign_rate(connector.manifest.rules.max_sends_per_second, campaign.max_per_second),
+        next_slot: std::sync::Mutex::new(Instant::now()),
+        started,
+    };
+    if let Err(e) = settle_stranded(&run).await {
         return Outcome::Retry(e);
     }
-    let rate = campaign_rate(connector.manifest.rules.max_sends_per_second, campaign.max_per_second);
-    let interval = Duration::from_secs(1) / rate;
-    let mut next_slot = Instant::now();
     loop {
         let batch = match store::campaign::next_queued(&db.db, id, SEND_BATCH).await {
             Ok(batch) => batch,
@@ -100,55 +115,95 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
                 Err(e) => Outcome::Retry(e.to_string()),
             };
         }
-        for contact in batch {
-            // A pause or a cancel stops the campaign before its next send.
-            match store::campaign::get(&db.db, id).await {
-                Ok(now) if now.status == CampaignStatus::Running => {}
-                Ok(_) => return Outcome::Done,
-                Err(e) => return Outcome::Retry(e.to_string()),
-            }
-            if started.elapsed() > SLICE {
-                return Outcome::Later(Duration::ZERO);
-            }
-            let outcome = match prepare(services, &connector, &campaign, contact).await {
-                Ok(Prepared::NotSent(outcome)) => outcome,
-                Ok(Prepared::Ready(ready)) => {
-                    // The campaign's share of the account's pace, then the
-                    // account's own, shared with agents' replies.
-                    let wait = next_slot.saturating_duration_since(Instant::now());
-                    if !wait.is_zero() {
-                        tokio::time::sleep(wait).await;
-                    }
-                    next_slot = next_slot.max(Instant::now()) + interval;
-                    if let Some(per_second) = connector.manifest.rules.max_sends_per_second {
-                        match services.pacer.reserve(campaign.channel_install_id, per_second) {
-                            Ok(wait) if wait.is_zero() => {}
-                            Ok(wait) => tokio::time::sleep(wait).await,
-                            Err(wait) => return Outcome::Later(wait),
+        // A few people at once: while one send waits on the provider or
+        // the database, the next is prepared.
+        let results: Vec<Result<(), Outcome>> =
+            stream::iter(batch).map(|contact| run.one(contact)).buffer_unordered(IN_FLIGHT).collect().await;
+        if let Some(stop) = results.into_iter().find_map(Result::err) {
+            return stop;
+        }
+    }
+}
+
+/// What one slice of a campaign's run shares between its sends.
+struct Run<'a> {
+    services: &'a Services,
+    connector: &'a channels::Connector,
+    ctx: &'a crate::plugins::host::CallContext,
+    campaign: &'a Campaign,
+    /// The campaign's pace: one send per `interval`.
+    interval: Duration,
+    next_slot: std::sync::Mutex<Instant>,
+    started: Instant,
+}
+
+impl Run<'_> {
+    /// The campaign for one person: sent, or recorded as not sent; an
+    /// error is what the run comes to (a pause, its slice spent, a passing
+    /// problem).
+    async fn one(&self, contact: ContactId) -> Result<(), Outcome> {
+        let db = &self.services.store;
+        let id = self.campaign.id;
+        // A pause or a cancel stops the campaign before its next send.
+        match store::campaign::get(&db.db, id).await {
+            Ok(now) if now.status == CampaignStatus::Running => {}
+            Ok(_) => return Err(Outcome::Done),
+            Err(e) => return Err(Outcome::Retry(e.to_string())),
+        }
+        if self.started.elapsed() > SLICE {
+            return Err(Outcome::Later(Duration::ZERO));
+        }
+        let outcome = match prepare(self.services, self.connector, self.campaign, contact).await {
+            Ok(Prepared::NotSent(outcome)) => outcome,
+            Ok(Prepared::Ready(ready)) => {
+                self.pace().await?;
+                match store::campaign::mark_sending(db, id, contact).await {
+                    Ok(true) => {}
+                    Ok(false) => return Ok(()),
+                    Err(e) => return Err(Outcome::Retry(e.to_string())),
+                }
+                match send(self.services, self.connector, self.ctx, ready).await {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        // Not sent: the person waits for the next run.
+                        if let Err(e) = store::campaign::requeue(db, id, contact).await {
+                            return Err(Outcome::Retry(e.to_string()));
                         }
-                    }
-                    match store::campaign::mark_sending(db, id, contact).await {
-                        Ok(true) => {}
-                        Ok(false) => continue,
-                        Err(e) => return Outcome::Retry(e.to_string()),
-                    }
-                    match send(services, &connector, ready).await {
-                        Ok(outcome) => outcome,
-                        Err(e) => {
-                            // Not sent: the person waits for the next run.
-                            if let Err(e) = store::campaign::requeue(db, id, contact).await {
-                                return Outcome::Retry(e.to_string());
-                            }
-                            return Outcome::Retry(e);
-                        }
+                        return Err(Outcome::Retry(e));
                     }
                 }
-                Err(e) => return Outcome::Retry(e),
+            }
+            Err(e) => return Err(Outcome::Retry(e)),
+        };
+        store::campaign::record_outcome(db, self.campaign, contact, outcome)
+            .await
+            .map_err(|e| Outcome::Retry(e.to_string()))
+    }
+
+    /// Waits for the campaign's next slot, then for one of the account's
+    /// own pace, shared with agents' replies (too far away: the run yields).
+    async fn pace(&self) -> Result<(), Outcome> {
+        let wait = {
+            let mut next = match self.next_slot.lock() {
+                Ok(next) => next,
+                Err(poisoned) => poisoned.into_inner(),
             };
-            if let Err(e) = store::campaign::record_outcome(db, &campaign, contact, outcome).await {
-                return Outcome::Retry(e.to_string());
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + self.interval;
+            slot - now
+        };
+        if !wait.is_zero() {
+            tokio::time::sleep(wait).await;
+        }
+        if let Some(per_second) = self.connector.manifest.rules.max_sends_per_second {
+            match self.services.pacer.reserve(self.campaign.channel_install_id, per_second) {
+                Ok(wait) if wait.is_zero() => {}
+                Ok(wait) => tokio::time::sleep(wait).await,
+                Err(wait) => return Err(Outcome::Later(wait)),
             }
         }
+        Ok(())
     }
 }
 
@@ -173,16 +228,13 @@ async fn quiet_for(services: &Services, campaign: &Campaign) -> Result<Option<Du
 /// provider's answer journaled, the send is done again and answered from
 /// the journal; without it, nobody can tell whether the provider took it,
 /// so it is not tried again (`failed`, saying why): nobody gets it twice.
-async fn settle_stranded(
-    services: &Services,
-    connector: &channels::Connector,
-    campaign: &Campaign,
-) -> Result<(), String> {
+async fn settle_stranded(run: &Run<'_>) -> Result<(), String> {
+    let (services, campaign) = (run.services, run.campaign);
     let db = &services.store;
     for contact in store::campaign::stranded(&db.db, campaign.id).await.map_err(|e| e.to_string())? {
         let journaled = store::campaign::journaled(&db.db, campaign.id, contact).await.map_err(|e| e.to_string())?;
-        let outcome = match prepare(services, connector, campaign, contact).await? {
-            Prepared::Ready(ready) if journaled => send(services, connector, ready).await?,
+        let outcome = match prepare(services, run.connector, campaign, contact).await? {
+            Prepared::Ready(ready) if journaled => send(services, run.connector, run.ctx, ready).await?,
             Prepared::Ready(ready) => Sent {
                 status: RecipientStatus::Failed,
                 reason: Some(STOPPED_DURING_SEND.to_owned()),
@@ -272,15 +324,18 @@ async fn prepare(
 
 /// Sends a prepared message: what became of it; an error is a passing
 /// problem (nothing was sent).
-async fn send(services: &Services, connector: &channels::Connector, ready: Ready) -> Result<Sent, String> {
+async fn send(
+    services: &Services,
+    connector: &channels::Connector,
+    ctx: &crate::plugins::host::CallContext,
+    ready: Ready,
+) -> Result<Sent, String> {
     let address = ready.outbound.recipient.clone();
     let send_context = crate::plugins::SendContext {
         author_kind: crate::plugins::convert::author_kind(AuthorKind::System),
         last_inbound_at: None,
     };
-    let result = channels::send_through(services, connector, ready.outbound, send_context, None)
-        .await
-        .map_err(|e| e.to_string())?;
+    let result = channels::send_through(services, connector, ctx.clone(), ready.outbound, send_context, None).await;
     match result {
         Ok((Ok(receipt), _)) => Ok(Sent {
             status: RecipientStatus::Sent,
@@ -328,7 +383,8 @@ pub async fn send_test(
         last_inbound_at: None,
     };
     let key = outbound.idempotency_key.clone();
-    let result = channels::send_through(services, &connector, outbound, send_context, None).await?;
+    let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
+    let result = channels::send_through(services, &connector, ctx, outbound, send_context, None).await;
     let answer = match result {
         Ok((Ok(receipt), _)) => Ok(receipt.provider_message_id),
         Ok((Err(e), _)) => Err((e.retryable, e.message)),

@@ -321,10 +321,11 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
             Err(wait) => return Outcome::Later(wait),
         }
     }
-    let result = match send_through(services, &connector, outbound, send_context, files).await {
-        Ok(result) => result,
+    let ctx = match crate::automation::context(services, &connector.install, &connector.manifest, None).await {
+        Ok(ctx) => ctx,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
+    let result = send_through(services, &connector, ctx, outbound, send_context, files).await;
     let schedule = &services.config.channels.delivery;
     let last_attempt = job.attempts >= schedule.attempts.max(1);
     match result {
@@ -345,19 +346,19 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
     }
 }
 
-/// Runs the connector's send with the account's grants and secrets,
-/// journaled under the message's idempotency key (a retry after a crash
-/// is answered from the journal), and counts it in the account's health.
-/// The outer error is a store problem; the inner one the plugin's failure.
+/// Runs the connector's send in `ctx` (the account's grants and secrets,
+/// `automation::context`), journaled under the message's idempotency key
+/// (a retry after a crash is answered from the journal), and counts it in
+/// the account's health.
 pub(crate) async fn send_through(
     services: &Services,
     connector: &Connector,
+    mut ctx: crate::plugins::host::CallContext,
     outbound: OutboundMessage,
     send_context: crate::plugins::SendContext,
     files: Option<crate::plugins::mail::OutboundFiles>,
-) -> Result<Result<connector::SendOutcome, crate::plugins::Error>, store::Error> {
+) -> Result<connector::SendOutcome, crate::plugins::Error> {
     let install_id = connector.install.id;
-    let mut ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
     ctx.send_key = Some(outbound.idempotency_key.clone());
     ctx.outbound_files = files;
     ctx.send_context = Some(send_context);
@@ -374,7 +375,7 @@ pub(crate) async fn send_through(
             record_call(services, install_id, elapsed, plugin_error.as_deref()).await;
         }
     }
-    Ok(result)
+    result
 }
 
 /// Holds a message back behind `earlier`, a message of its case not yet
