@@ -1,14 +1,15 @@
 //! Runs campaigns: the `campaign.run` job of one campaign (one at a time,
 //! its job group) gives everyone its segment chooses a recipient row, a
-//! page per transaction, then sends to them in contact order within the
-//! unit's sending hours, at most at the campaign's share of the account's
-//! rate. Before each send it reads the campaign again (a pause or a cancel
-//! stops it there) and the person's latest answer for the purpose (a "no"
-//! given a second ago counts). Each send goes out under an idempotency key
-//! journaled by the host, so a run killed between the provider's answer
-//! and its record sends nobody twice. A run works for a few seconds and
-//! then goes back to the queue behind whatever came meanwhile, so agents'
-//! replies never wait behind a campaign.
+//! page per transaction, then sends to them a page at a time in contact
+//! order (eight at once) within the unit's sending hours, at most at the
+//! campaign's share of the account's rate. Before each send it reads the
+//! campaign again (a pause or a cancel stops it there) and the person's
+//! latest answer for the purpose (a "no" given a second ago counts). A
+//! person is marked `sending` before their send, which goes out under an
+//! idempotency key journaled by the host, so a run killed anywhere sends
+//! nobody twice. A run works for a few seconds and then goes back to the
+//! queue behind whatever came meanwhile, so agents' replies never wait
+//! behind a campaign.
 
 use crate::channels::{self, Unavailable};
 use crate::domain::campaign::{Campaign, CampaignStatus, Person, RecipientStatus, campaign_rate};
@@ -17,7 +18,7 @@ use crate::plugins::connector::{self, OutboundMessage};
 use crate::services::Services;
 use crate::store::job::{Job, Outcome};
 use crate::store::{self, campaign::Outcome as Sent};
-use futures_util::{StreamExt, stream};
+use futures_util::future::join_all;
 use std::time::{Duration, Instant};
 
 /// People given a recipient row per transaction.
@@ -26,7 +27,7 @@ const EXPAND_PAGE: u64 = 1000;
 const SEND_BATCH: u64 = 100;
 /// Sends under way at once within a run.
 const IN_FLIGHT: usize = 8;
-/// How long one run sends before it yields its worker.
+/// How long one run sends before it yields its worker (at most).
 const SLICE: Duration = Duration::from_secs(5);
 /// The longest a campaign waits in one go for its sending hours (it looks
 /// again after, in case they changed).
@@ -70,12 +71,15 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
         return Outcome::Later(wait);
     }
     let started = Instant::now();
+    // Well within the job's lease, so no other worker takes the run over
+    // while it sends.
+    let slice = SLICE.min(Duration::from_secs(services.config.http.job_lease_secs.max(1)) / 4);
     while !campaign.expanded {
         match store::campaign::expand(db, &campaign, EXPAND_PAGE).await {
             Ok(done) => campaign.expanded = done,
             Err(e) => return Outcome::Retry(e.to_string()),
         }
-        if started.elapsed() > SLICE {
+        if started.elapsed() > slice {
             return Outcome::Later(Duration::ZERO);
         }
     }
@@ -99,6 +103,7 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
             / campaign_rate(connector.manifest.rules.max_sends_per_second, campaign.max_per_second),
         next_slot: std::sync::Mutex::new(Instant::now()),
         started,
+        slice,
     };
     if let Err(e) = settle_stranded(&run).await {
         return Outcome::Retry(e);
@@ -115,12 +120,10 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
                 Err(e) => Outcome::Retry(e.to_string()),
             };
         }
-        // A few people at once: while one send waits on the provider or
-        // the database, the next is prepared.
-        let results: Vec<Result<(), Outcome>> =
-            stream::iter(batch).map(|contact| run.one(contact)).buffer_unordered(IN_FLIGHT).collect().await;
-        if let Some(stop) = results.into_iter().find_map(Result::err) {
-            return stop;
+        for chunk in batch.chunks(IN_FLIGHT) {
+            if let Err(stop) = run.chunk(chunk).await {
+                return stop;
+            }
         }
     }
 }
@@ -135,54 +138,68 @@ struct Run<'a> {
     interval: Duration,
     next_slot: std::sync::Mutex<Instant>,
     started: Instant,
+    /// How long the run sends before it yields its worker.
+    slice: Duration,
 }
 
 impl Run<'_> {
-    /// The campaign for one person: sent, or recorded as not sent; an
-    /// error is what the run comes to (a pause, its slice spent, a passing
-    /// problem).
-    async fn one(&self, contact: ContactId) -> Result<(), Outcome> {
+    /// The campaign for a few people at once (while one send waits on the
+    /// provider, the next goes out): each sent, or recorded as not sent,
+    /// with one commit marking those about to be sent and one recording
+    /// what became of them all. An error is what the run comes to (a pause,
+    /// its slice spent, a passing problem).
+    async fn chunk(&self, people: &[ContactId]) -> Result<(), Outcome> {
         let db = &self.services.store;
         let id = self.campaign.id;
-        // A pause or a cancel stops the campaign before its next send.
+        // A pause or a cancel stops the campaign before its next sends.
         match store::campaign::get(&db.db, id).await {
             Ok(now) if now.status == CampaignStatus::Running => {}
             Ok(_) => return Err(Outcome::Done),
             Err(e) => return Err(Outcome::Retry(e.to_string())),
         }
-        if self.started.elapsed() > SLICE {
+        if self.started.elapsed() > self.slice {
             return Err(Outcome::Later(Duration::ZERO));
         }
-        let outcome = match prepare(self.services, self.connector, self.campaign, contact).await {
-            Ok(Prepared::NotSent(outcome)) => outcome,
-            Ok(Prepared::Ready(ready)) => {
-                self.pace().await?;
-                match store::campaign::mark_sending(db, id, contact).await {
-                    Ok(true) => {}
-                    Ok(false) => return Ok(()),
-                    Err(e) => return Err(Outcome::Retry(e.to_string())),
-                }
-                match send(self.services, self.connector, self.ctx, ready).await {
-                    Ok(outcome) => outcome,
-                    Err(e) => {
-                        // Not sent: the person waits for the next run.
-                        if let Err(e) = store::campaign::requeue(db, id, contact).await {
-                            return Err(Outcome::Retry(e.to_string()));
-                        }
-                        return Err(Outcome::Retry(e));
-                    }
+        let prepared = join_all(people.iter().map(|c| prepare(self.services, self.connector, self.campaign, *c))).await;
+        let (mut outcomes, mut ready) = (vec![], vec![]);
+        for (contact, prepared) in people.iter().copied().zip(prepared) {
+            match prepared {
+                Ok(Prepared::NotSent(outcome)) => outcomes.push((contact, outcome)),
+                Ok(Prepared::Ready(r)) => ready.push((contact, r)),
+                Err(e) => return Err(Outcome::Retry(e)),
+            }
+        }
+        let wanted: Vec<ContactId> = ready.iter().map(|(c, _)| *c).collect();
+        let marked = match wanted.is_empty() {
+            true => vec![],
+            false => store::campaign::mark_sending(db, id, &wanted).await.map_err(|e| Outcome::Retry(e.to_string()))?,
+        };
+        ready.retain(|(c, _)| marked.contains(c));
+        let sent = join_all(ready.into_iter().map(|(contact, r)| async move {
+            self.pace().await;
+            (contact, send(self.services, self.connector, self.ctx, r).await)
+        }))
+        .await;
+        let mut stop = None;
+        for (contact, result) in sent {
+            match result {
+                Ok(outcome) => outcomes.push((contact, outcome)),
+                // Not sent: the person waits for the next run.
+                Err(e) => {
+                    store::campaign::requeue(db, id, contact).await.map_err(|e| Outcome::Retry(e.to_string()))?;
+                    stop = Some(Outcome::Retry(e));
                 }
             }
-            Err(e) => return Err(Outcome::Retry(e)),
-        };
-        store::campaign::record_outcome(db, self.campaign, contact, outcome)
+        }
+        store::campaign::record_outcomes(db, self.campaign, outcomes)
             .await
-            .map_err(|e| Outcome::Retry(e.to_string()))
+            .map_err(|e| Outcome::Retry(e.to_string()))?;
+        stop.map_or(Ok(()), Err)
     }
 
     /// Waits for the campaign's next slot, then for one of the account's
-    /// own pace, shared with agents' replies (too far away: the run yields).
-    async fn pace(&self) -> Result<(), Outcome> {
+    /// own pace, shared with agents' replies.
+    async fn pace(&self) {
         let wait = {
             let mut next = match self.next_slot.lock() {
                 Ok(next) => next,
@@ -196,14 +213,16 @@ impl Run<'_> {
         if !wait.is_zero() {
             tokio::time::sleep(wait).await;
         }
-        if let Some(per_second) = self.connector.manifest.rules.max_sends_per_second {
+        let Some(per_second) = self.connector.manifest.rules.max_sends_per_second else { return };
+        loop {
             match self.services.pacer.reserve(self.campaign.channel_install_id, per_second) {
-                Ok(wait) if wait.is_zero() => {}
-                Ok(wait) => tokio::time::sleep(wait).await,
-                Err(wait) => return Err(Outcome::Later(wait)),
+                Ok(wait) => {
+                    tokio::time::sleep(wait).await;
+                    return;
+                }
+                Err(wait) => tokio::time::sleep(wait).await,
             }
         }
-        Ok(())
     }
 }
 
@@ -244,7 +263,7 @@ async fn settle_stranded(run: &Run<'_>) -> Result<(), String> {
             },
             Prepared::NotSent(outcome) => outcome,
         };
-        store::campaign::record_outcome(db, campaign, contact, outcome).await.map_err(|e| e.to_string())?;
+        store::campaign::record_outcomes(db, campaign, vec![(contact, outcome)]).await.map_err(|e| e.to_string())?;
     }
     Ok(())
 }

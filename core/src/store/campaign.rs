@@ -452,12 +452,27 @@ pub struct Outcome {
     pub provider_message_id: Option<String>,
 }
 
-/// Records what became of the campaign for one person, if they are still
-/// queued or being sent (a second record of the same send changes nothing), with its
-/// audit entry naming the consent record relied on, and clears the send's
-/// journal, in one transaction.
-pub async fn record_outcome(store: &Store, campaign: &Campaign, contact: ContactId, outcome: Outcome) -> Result<()> {
+/// Records what became of the campaign for each person of `outcomes` who
+/// is still queued or being sent (a second record of the same send changes
+/// nothing), each with its audit entry naming the consent record relied on,
+/// and clears their sends' journal, in one transaction.
+pub async fn record_outcomes(store: &Store, campaign: &Campaign, outcomes: Vec<(ContactId, Outcome)>) -> Result<()> {
+    if outcomes.is_empty() {
+        return Ok(());
+    }
     let tx = store.begin().await?;
+    for (contact, outcome) in outcomes {
+        record_outcome_in(&*tx, campaign, contact, outcome).await?;
+    }
+    tx.commit().await
+}
+
+async fn record_outcome_in(
+    conn: &impl ConnectionTrait,
+    campaign: &Campaign,
+    contact: ContactId,
+    outcome: Outcome,
+) -> Result<()> {
     let now = super::now();
     let sent = outcome.status == RecipientStatus::Sent;
     let updated = recipient::Entity::update_many()
@@ -471,12 +486,12 @@ pub async fn record_outcome(store: &Store, campaign: &Campaign, contact: Contact
         .filter(recipient::Column::CampaignId.eq(campaign.id))
         .filter(recipient::Column::ContactId.eq(contact.0))
         .filter(recipient::Column::Status.is_in([RecipientStatus::Queued.as_str(), RecipientStatus::Sending.as_str()]))
-        .exec(&*tx)
+        .exec(conn)
         .await?;
     if updated.rows_affected > 0 {
         let action = if sent { "campaign.sent" } else { "campaign.not_sent" };
         audit::record(
-            &*tx,
+            conn,
             audit::Entry {
                 actor: &Actor::System,
                 action,
@@ -497,25 +512,32 @@ pub async fn record_outcome(store: &Store, campaign: &Campaign, contact: Contact
         )
         .await?;
     }
-    super::send_journal::clear_in(&*tx, &send_key(campaign.id, contact)).await?;
-    tx.commit().await
+    super::send_journal::clear_in(conn, &send_key(campaign.id, contact)).await
 }
 
-/// Marks one person as being sent to, in a commit of its own before the
-/// send: a run that finds them so later knows the server stopped during
-/// their send. False if they are no longer queued.
-pub async fn mark_sending(store: &Store, campaign: uuid::Uuid, contact: ContactId) -> Result<bool> {
+/// Marks people as being sent to, in a commit of its own before their
+/// sends: a run that finds them so later knows the server stopped during
+/// their send. Returns those it marked (a person no longer queued is not
+/// this run's to send to).
+pub async fn mark_sending(store: &Store, campaign: uuid::Uuid, contacts: &[ContactId]) -> Result<Vec<ContactId>> {
     let tx = store.begin().await?;
-    let updated = recipient::Entity::update_many()
-        .col_expr(recipient::Column::Status, Expr::value(RecipientStatus::Sending.as_str()))
-        .col_expr(recipient::Column::UpdatedAt, Expr::value(super::now()))
-        .filter(recipient::Column::CampaignId.eq(campaign))
-        .filter(recipient::Column::ContactId.eq(contact.0))
-        .filter(recipient::Column::Status.eq(RecipientStatus::Queued.as_str()))
-        .exec(&*tx)
-        .await?;
+    let now = super::now();
+    let mut marked = Vec::with_capacity(contacts.len());
+    for contact in contacts {
+        let updated = recipient::Entity::update_many()
+            .col_expr(recipient::Column::Status, Expr::value(RecipientStatus::Sending.as_str()))
+            .col_expr(recipient::Column::UpdatedAt, Expr::value(now))
+            .filter(recipient::Column::CampaignId.eq(campaign))
+            .filter(recipient::Column::ContactId.eq(contact.0))
+            .filter(recipient::Column::Status.eq(RecipientStatus::Queued.as_str()))
+            .exec(&*tx)
+            .await?;
+        if updated.rows_affected > 0 {
+            marked.push(*contact);
+        }
+    }
     tx.commit().await?;
-    Ok(updated.rows_affected > 0)
+    Ok(marked)
 }
 
 /// Puts a person being sent to back in the queue: the send failed for now
