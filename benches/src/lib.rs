@@ -2,6 +2,7 @@
 //! writes rows in bulk so a 100k-case database takes seconds, not minutes.
 
 pub mod bot;
+pub mod campaign;
 pub mod console;
 pub mod ingest;
 pub mod reports;

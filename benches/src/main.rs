@@ -86,6 +86,27 @@ enum BenchCommand {
         #[arg(long, default_value = "target/bench-ingest")]
         work_dir: PathBuf,
     },
+    /// Campaign figures with the real WhatsApp connector (SQLite, and
+    /// PostgreSQL with `--postgres`): people imported per second, sends per
+    /// second to a stand-in of the Graph API, resident memory while it runs,
+    /// and agents' reply latency during it against idle. Run in release mode.
+    Campaign {
+        /// whatsapp_cloud.wasm; by default the release build under the target dir.
+        #[arg(long)]
+        wasm: Option<PathBuf>,
+        /// The connector's plugin.toml.
+        #[arg(long)]
+        manifest: Option<PathBuf>,
+        #[arg(long, default_value_t = 100_000)]
+        recipients: usize,
+        /// Agent replies timed idle, and again during the campaign.
+        #[arg(long, default_value_t = 200)]
+        replies: usize,
+        #[arg(long)]
+        postgres: Option<String>,
+        #[arg(long, default_value = "target/bench-campaign")]
+        work_dir: PathBuf,
+    },
     /// FAQ bot figures with the real plugin, host, job workers and search
     /// (SQLite): accuracy on the evaluation set, message-to-reply latency,
     /// and bot replies per second in a burst. Run in release mode.
@@ -180,6 +201,18 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
+        BenchCommand::Campaign { wasm, manifest, recipients, replies, postgres, work_dir } => runtime.block_on(async {
+            let (default_wasm, default_manifest) = ventanilla_bench::campaign::default_paths();
+            let options = ventanilla_bench::campaign::Options {
+                wasm: wasm.unwrap_or(default_wasm),
+                manifest: manifest.unwrap_or(default_manifest),
+                recipients,
+                replies,
+                postgres,
+                work_dir,
+            };
+            ventanilla_bench::campaign::run(&options).await
+        }),
         BenchCommand::Reports { cases, runs, creations, burst, postgres, work_dir } => runtime.block_on(async {
             let options = ventanilla_bench::reports::Options { cases, runs, creations, burst, postgres, work_dir };
             // Printed line by line as it runs.
