@@ -365,10 +365,15 @@ pub async fn list_campaigns(state: web::Data<AppState>, auth: Auth) -> Result<Ht
         Some(supervised)
     };
     let campaigns = store::campaign::list(&state.store.db, units.as_deref()).await?;
-    let mut items = Vec::with_capacity(campaigns.len());
-    for campaign in campaigns {
-        items.push(dto(&state, campaign).await?);
-    }
+    let ids: Vec<uuid::Uuid> = campaigns.iter().map(|c| c.id).collect();
+    let mut counts = store::campaign::counts_of(&state.store.db, &ids).await?;
+    let items: Vec<CampaignDto> = campaigns
+        .into_iter()
+        .map(|c| {
+            let rows = counts.remove(&c.id).unwrap_or_default();
+            CampaignDto::new(c, RecipientCounts::from_rows(rows))
+        })
+        .collect();
     Ok(HttpResponse::Ok().json(ListResponse::new(items, None)))
 }
 

@@ -324,20 +324,31 @@ async fn get_locked(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Campa
 
 /// How many recipients are in each status.
 pub async fn counts(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<Vec<(RecipientStatus, u64)>> {
-    let rows: Vec<(String, i64)> = recipient::Entity::find()
+    Ok(counts_of(conn, &[id]).await?.remove(&id).unwrap_or_default())
+}
+
+/// [`counts`] of several campaigns, in one query.
+pub async fn counts_of(
+    conn: &impl ConnectionTrait,
+    ids: &[uuid::Uuid],
+) -> Result<std::collections::HashMap<uuid::Uuid, Vec<(RecipientStatus, u64)>>> {
+    let rows: Vec<(uuid::Uuid, String, i64)> = recipient::Entity::find()
         .select_only()
+        .column(recipient::Column::CampaignId)
         .column(recipient::Column::Status)
         .column_as(recipient::Column::ContactId.count(), "n")
-        .filter(recipient::Column::CampaignId.eq(id))
+        .filter(recipient::Column::CampaignId.is_in(ids.iter().copied()))
+        .group_by(recipient::Column::CampaignId)
         .group_by(recipient::Column::Status)
         .into_tuple()
         .all(conn)
         .await?;
-    rows.into_iter()
-        .map(|(status, n)| {
-            Ok((super::stored(RecipientStatus::parse("status", &status))?, u64::try_from(n).unwrap_or(0)))
-        })
-        .collect()
+    let mut by_campaign: std::collections::HashMap<_, Vec<_>> = std::collections::HashMap::new();
+    for (campaign, status, n) in rows {
+        let status = super::stored(RecipientStatus::parse("status", &status))?;
+        by_campaign.entry(campaign).or_default().push((status, u64::try_from(n).unwrap_or(0)));
+    }
+    Ok(by_campaign)
 }
 
 /// A page of recipients in contact order after `after`, of one status or all.
