@@ -172,6 +172,7 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     let services = state.services.clone();
     crate::jobs::spawn(services.clone(), services.config.http.job_workers);
     crate::channels::mailbox::spawn(services.clone());
+    crate::channels::templates::spawn(services.clone());
     // Periodic work, once per period across instances.
     let config = &services.config;
     crate::jobs::every(services.clone(), config.attachments.gc_every_secs, crate::store::job::JobKind::FilesGc);

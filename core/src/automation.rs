@@ -244,6 +244,7 @@ pub async fn context(
         secrets,
         send_key: None,
         send_context: None,
+        template_parts: None,
         outbound_files: None,
         canned_http: None,
     })

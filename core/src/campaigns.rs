@@ -13,8 +13,9 @@
 
 use crate::channels::{self, Unavailable};
 use crate::domain::campaign::{Campaign, CampaignStatus, Person, RecipientStatus, campaign_rate};
+use crate::domain::template::ProviderTemplate;
 use crate::domain::{Actor, AuthorKind, ConsentId, ContactId};
-use crate::plugins::connector::{self, OutboundMessage};
+use crate::plugins::connector::{self, OutboundMessage, TemplateParts};
 use crate::services::Services;
 use crate::store::job::{Job, Outcome};
 use crate::store::{self, campaign::Outcome as Sent};
@@ -94,11 +95,26 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
         Ok(ctx) => ctx,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
+    // A template the provider paused, rejected or changed since the
+    // campaign was written holds the campaign (paused, saying why) before
+    // anyone gets it.
+    let kept = match &campaign.message.template {
+        Some(template) => {
+            match channels::templates::check(services, campaign.channel_install_id, template, "message.template").await
+            {
+                Ok(kept) => kept,
+                Err(store::Error::Domain(refused)) => return hold(services, &campaign, &refused.to_string()).await,
+                Err(e) => return Outcome::Retry(e.to_string()),
+            }
+        }
+        None => None,
+    };
     let run = Run {
         services,
         connector: &connector,
         ctx: &ctx,
         campaign: &campaign,
+        kept: kept.as_ref(),
         interval: Duration::from_secs(1)
             / campaign_rate(connector.manifest.rules.max_sends_per_second, campaign.max_per_second),
         next_slot: std::sync::Mutex::new(Instant::now()),
@@ -134,6 +150,9 @@ struct Run<'a> {
     connector: &'a channels::Connector,
     ctx: &'a crate::plugins::host::CallContext,
     campaign: &'a Campaign,
+    /// The campaign's template as the provider approved it, when the
+    /// account's templates are kept.
+    kept: Option<&'a ProviderTemplate>,
     /// The campaign's pace: one send per `interval`.
     interval: Duration,
     next_slot: std::sync::Mutex<Instant>,
@@ -160,7 +179,7 @@ impl Run<'_> {
         if self.started.elapsed() > self.slice {
             return Err(Outcome::Later(Duration::ZERO));
         }
-        let prepared = join_all(people.iter().map(|c| prepare(self.services, self.connector, self.campaign, *c))).await;
+        let prepared = join_all(people.iter().map(|c| prepare(self, *c))).await;
         let (mut outcomes, mut ready) = (vec![], vec![]);
         for (contact, prepared) in people.iter().copied().zip(prepared) {
             match prepared {
@@ -252,7 +271,7 @@ async fn settle_stranded(run: &Run<'_>) -> Result<(), String> {
     let db = &services.store;
     for contact in store::campaign::stranded(&db.db, campaign.id).await.map_err(|e| e.to_string())? {
         let journaled = store::campaign::journaled(&db.db, campaign.id, contact).await.map_err(|e| e.to_string())?;
-        let outcome = match prepare(services, run.connector, campaign, contact).await? {
+        let outcome = match prepare(run, contact).await? {
             Prepared::Ready(ready) if journaled => send(services, run.connector, run.ctx, ready).await?,
             Prepared::Ready(ready) => Sent {
                 status: RecipientStatus::Failed,
@@ -273,23 +292,20 @@ const STOPPED_DURING_SEND: &str = "the server stopped during this send and the p
 /// A send ready to go: the message and what it relies on.
 struct Ready {
     outbound: OutboundMessage,
+    parts: Option<TemplateParts>,
     consent: ConsentId,
 }
 
 enum Prepared {
     /// What the campaign comes to for someone it is not sent to.
     NotSent(Sent),
-    Ready(Ready),
+    Ready(Box<Ready>),
 }
 
 /// Whether the campaign may be sent to one person now, and the message if
 /// so; an error is a passing problem (the run is tried again).
-async fn prepare(
-    services: &Services,
-    connector: &channels::Connector,
-    campaign: &Campaign,
-    contact_id: ContactId,
-) -> Result<Prepared, String> {
+async fn prepare(run: &Run<'_>, contact_id: ContactId) -> Result<Prepared, String> {
+    let (services, connector, campaign) = (run.services, run.connector, run.campaign);
     let db = &services.store.db;
     let not_sent = |status: RecipientStatus, reason: &str, consent_id| {
         Prepared::NotSent(Sent {
@@ -327,8 +343,8 @@ async fn prepare(
         external_id: contact.external_id.as_deref(),
         attributes: &contact.custom_attributes,
     };
-    let mut outbound =
-        outbound_for(connector, campaign, &person, &address, store::campaign::send_key(campaign.id, contact_id));
+    let key = store::campaign::send_key(campaign.id, contact_id);
+    let (mut outbound, parts) = outbound_for(connector, campaign, run.kept, &person, &address, key);
     if campaign.channel == crate::domain::Channel::Email {
         with_unsubscribe_link(services, &mut outbound.body, campaign.id, contact_id.0);
     }
@@ -338,7 +354,14 @@ async fn prepare(
         let reason = format!("nothing known to fill the template's parameter {}", i + 1);
         return Ok(not_sent(RecipientStatus::Skipped, &reason, Some(consent)));
     }
-    Ok(Prepared::Ready(Ready { outbound, consent }))
+    if let Some(parts) = &parts {
+        let header_empty = parts.header.as_ref().is_some_and(|h| header_text(h).trim().is_empty());
+        if header_empty || parts.buttons.iter().any(|b| b.value.trim().is_empty()) {
+            let reason = "nothing known to fill the template's header or a button";
+            return Ok(not_sent(RecipientStatus::Skipped, reason, Some(consent)));
+        }
+    }
+    Ok(Prepared::Ready(Box::new(Ready { outbound, parts, consent })))
 }
 
 /// Sends a prepared message: what became of it; an error is a passing
@@ -347,14 +370,15 @@ async fn send(
     services: &Services,
     connector: &channels::Connector,
     ctx: &crate::plugins::host::CallContext,
-    ready: Ready,
+    ready: Box<Ready>,
 ) -> Result<Sent, String> {
     let address = ready.outbound.recipient.clone();
     let send_context = crate::plugins::SendContext {
         author_kind: crate::plugins::convert::author_kind(AuthorKind::System),
         last_inbound_at: None,
     };
-    let result = channels::send_through(services, connector, ctx.clone(), ready.outbound, send_context, None).await;
+    let context = (send_context, ready.parts);
+    let result = channels::send_through(services, connector, ctx.clone(), ready.outbound, context, None).await;
     match result {
         Ok((Ok(receipt), _)) => Ok(Sent {
             status: RecipientStatus::Sent,
@@ -390,10 +414,21 @@ pub async fn send_test(
         Err(Unavailable::Store(e)) => return Err(e),
         Err(e) => return Ok(Err((false, e.to_string()))),
     };
+    let kept = match &campaign.message.template {
+        Some(template) => {
+            match channels::templates::check(services, campaign.channel_install_id, template, "message.template").await
+            {
+                Ok(kept) => kept,
+                Err(store::Error::Domain(refused)) => return Ok(Err((false, refused.to_string()))),
+                Err(e) => return Err(e),
+            }
+        }
+        None => None,
+    };
     let attributes = serde_json::Map::new();
     let person = Person { name, external_id: None, attributes: &attributes };
-    let mut outbound =
-        outbound_for(&connector, campaign, &person, address, format!("campaign-test:{}", uuid::Uuid::now_v7()));
+    let key = format!("campaign-test:{}", uuid::Uuid::now_v7());
+    let (mut outbound, parts) = outbound_for(&connector, campaign, kept.as_ref(), &person, address, key);
     if campaign.channel == crate::domain::Channel::Email {
         with_unsubscribe_link(services, &mut outbound.body, campaign.id, uuid::Uuid::nil());
     }
@@ -403,7 +438,7 @@ pub async fn send_test(
     };
     let key = outbound.idempotency_key.clone();
     let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
-    let result = channels::send_through(services, &connector, ctx, outbound, send_context, None).await;
+    let result = channels::send_through(services, &connector, ctx, outbound, (send_context, parts), None).await;
     let answer = match result {
         Ok((Ok(receipt), _)) => Ok(receipt.provider_message_id),
         Ok((Err(e), _)) => Err((e.retryable, e.message)),
@@ -427,16 +462,19 @@ pub async fn send_test(
     Ok(answer)
 }
 
-/// The campaign's message for one person, as the connector sends it.
+/// The campaign's message for one person, as the connector sends it, with
+/// its template's header and button values.
 fn outbound_for(
     connector: &channels::Connector,
     campaign: &Campaign,
+    kept: Option<&ProviderTemplate>,
     person: &Person<'_>,
     address: &str,
     idempotency_key: String,
-) -> OutboundMessage {
+) -> (OutboundMessage, Option<TemplateParts>) {
     let message = campaign.message.for_person(person);
-    OutboundMessage {
+    let parts = message.template.as_ref().and_then(|t| crate::plugins::message_templates::parts_of(t, kept));
+    let outbound = OutboundMessage {
         recipient: address.to_owned(),
         body: message.body.unwrap_or_default(),
         options: vec![],
@@ -449,6 +487,43 @@ fn outbound_for(
         idempotency_key,
         thread_keys: message.subject.iter().map(|s| format!("subject:{s}")).collect(),
         settings: connector.install.settings.to_string(),
+    };
+    (outbound, parts)
+}
+
+fn header_text(header: &connector::TemplateHeaderValue) -> &str {
+    match header {
+        connector::TemplateHeaderValue::Text(v)
+        | connector::TemplateHeaderValue::Image(v)
+        | connector::TemplateHeaderValue::Document(v)
+        | connector::TemplateHeaderValue::Video(v) => v,
+    }
+}
+
+/// Pauses a campaign the host cannot send now (its template is not
+/// approved), saying why in the audit log; a resume tries again.
+async fn hold(services: &Services, campaign: &Campaign, why: &str) -> Outcome {
+    tracing::warn!(campaign = %campaign.id, why, "campaign held");
+    let done = async {
+        store::campaign::change_status(&services.store, &Actor::System, campaign.id, CampaignStatus::Paused).await?;
+        let tx = services.store.begin().await?;
+        store::audit::record(
+            &*tx,
+            store::audit::Entry {
+                actor: &Actor::System,
+                action: "campaign.held",
+                target_kind: "campaign",
+                target_id: campaign.id.to_string(),
+                unit_id: Some(campaign.unit_id),
+                details: serde_json::json!({ "reason": why }),
+            },
+        )
+        .await?;
+        tx.commit().await
+    };
+    match done.await {
+        Ok(()) => Outcome::Done,
+        Err(e) => Outcome::Retry(e.to_string()),
     }
 }
 

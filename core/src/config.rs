@@ -194,13 +194,22 @@ pub struct ChannelsConfig {
     /// How often the mailboxes of e-mail channel accounts are read (IMAP),
     /// in seconds; 0 never reads them.
     pub mail_poll_secs: u64,
+    /// How often the message templates of accounts whose provider reviews
+    /// them (WhatsApp) are read again, in seconds; 0 only when an admin
+    /// asks.
+    pub template_sync_secs: u64,
     /// How an outbound message that could not be sent is tried again.
     pub delivery: RetrySchedule,
 }
 
 impl Default for ChannelsConfig {
     fn default() -> Self {
-        ChannelsConfig { reopen_window_hours: 24, mail_poll_secs: 60, delivery: RetrySchedule::default() }
+        ChannelsConfig {
+            reopen_window_hours: 24,
+            mail_poll_secs: 60,
+            template_sync_secs: 3600,
+            delivery: RetrySchedule::default(),
+        }
     }
 }
 

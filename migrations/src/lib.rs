@@ -36,6 +36,7 @@ mod m20261208_000029_report_schedules;
 mod m20261209_000030_audiences;
 mod m20261210_000031_segments;
 mod m20261210_000032_campaigns;
+mod m20261211_000033_channel_templates;
 
 pub struct Migrator;
 
@@ -75,6 +76,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000030_audiences::Migration),
             Box::new(m20261210_000031_segments::Migration),
             Box::new(m20261210_000032_campaigns::Migration),
+            Box::new(m20261211_000033_channel_templates::Migration),
         ]
     }
 }

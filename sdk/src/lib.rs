@@ -1,4 +1,4 @@
-//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.4.0`
+//! Ventanilla plugin SDK: Rust bindings for the `ventanilla:plugin@1.5.0`
 //! contract (see `wit/plugin.wit`) and helpers to build actions.
 //!
 //! A bot plugin implements [`bot::Guest`] and exports it:
@@ -21,7 +21,7 @@
 #![deny(missing_docs)]
 
 /// The WIT version this SDK implements.
-pub const WIT_VERSION: &str = "1.4.0";
+pub const WIT_VERSION: &str = "1.5.0";
 
 /// Bindings for the `bot` world: a bot answers the messages of the cases it owns.
 ///
@@ -55,10 +55,10 @@ pub mod protocol {
         export_macro_name: "export_protocol",
         default_bindings_module: "ventanilla_sdk::protocol",
         with: {
-            "ventanilla:plugin/types@1.4.0": crate::bot::ventanilla::plugin::types,
-            "ventanilla:plugin/log@1.4.0": crate::bot::ventanilla::plugin::log,
-            "ventanilla:plugin/kv@1.4.0": crate::bot::ventanilla::plugin::kv,
-            "ventanilla:plugin/clock@1.4.0": crate::bot::ventanilla::plugin::clock,
+            "ventanilla:plugin/types@1.5.0": crate::bot::ventanilla::plugin::types,
+            "ventanilla:plugin/log@1.5.0": crate::bot::ventanilla::plugin::log,
+            "ventanilla:plugin/kv@1.5.0": crate::bot::ventanilla::plugin::kv,
+            "ventanilla:plugin/clock@1.5.0": crate::bot::ventanilla::plugin::clock,
         },
     });
     #[cfg(not(feature = "bot"))]
@@ -71,10 +71,12 @@ pub mod protocol {
     });
 }
 
-/// Bindings for the `media-connector` world: a connector links a channel
-/// provider (the `connector` world) and tells the host where the files
-/// people send can be downloaded (`Guest::locate_media`). A connector whose
-/// channel carries no files answers `MediaError::Gone`.
+/// Bindings for the `template-connector` world: a connector links a channel
+/// provider (the `connector` world), tells the host where the files people
+/// send can be downloaded (`Guest::locate_media`) and reads the provider's
+/// message templates (`Guest::list_templates`). A connector whose channel
+/// carries no files answers `MediaError::Gone`; one whose provider keeps no
+/// templates, `TemplateError::Unsupported`.
 #[cfg(feature = "connector")]
 #[allow(missing_docs, clippy::all)]
 pub mod connector {
@@ -86,7 +88,7 @@ pub mod connector {
         ($($with:tt)*) => {
             #[cfg(target_family = "wasm")]
             wit_bindgen::generate!({
-                world: "media-connector",
+                world: "template-connector",
                 path: "wit",
                 pub_export_macro: true,
                 export_macro_name: "export_connector",
@@ -96,7 +98,7 @@ pub mod connector {
             });
             #[cfg(not(target_family = "wasm"))]
             wit_bindgen::generate!({
-                world: "media-connector",
+                world: "template-connector",
                 path: "wit",
                 pub_export_macro: true,
                 export_macro_name: "export_connector",
@@ -108,17 +110,17 @@ pub mod connector {
 
     #[cfg(feature = "bot")]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.4.0": crate::bot::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.4.0": crate::bot::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.4.0": crate::bot::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.4.0": crate::bot::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.5.0": crate::bot::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.5.0": crate::bot::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.5.0": crate::bot::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.5.0": crate::bot::ventanilla::plugin::clock,
     },);
     #[cfg(all(feature = "protocol", not(feature = "bot")))]
     connector_bindings!(with: {
-        "ventanilla:plugin/types@1.4.0": crate::protocol::ventanilla::plugin::types,
-        "ventanilla:plugin/log@1.4.0": crate::protocol::ventanilla::plugin::log,
-        "ventanilla:plugin/kv@1.4.0": crate::protocol::ventanilla::plugin::kv,
-        "ventanilla:plugin/clock@1.4.0": crate::protocol::ventanilla::plugin::clock,
+        "ventanilla:plugin/types@1.5.0": crate::protocol::ventanilla::plugin::types,
+        "ventanilla:plugin/log@1.5.0": crate::protocol::ventanilla::plugin::log,
+        "ventanilla:plugin/kv@1.5.0": crate::protocol::ventanilla::plugin::kv,
+        "ventanilla:plugin/clock@1.5.0": crate::protocol::ventanilla::plugin::clock,
     },);
     #[cfg(not(any(feature = "bot", feature = "protocol")))]
     connector_bindings!();

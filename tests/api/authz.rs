@@ -4,7 +4,7 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use ventanilla_tests::{TestApp, on_both, spawn_app};
+use ventanilla_tests::{FakeProvider, TestApp, on_both, spawn_app, spawn_app_with};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Who {
@@ -49,6 +49,9 @@ struct Fixture {
     /// A draft campaign of unit A, and one per caller.
     campaign_a: String,
     campaigns_a: Vec<String>,
+    /// A WhatsApp account open to unit A, whose templates `provider` lists.
+    whatsapp_a: String,
+    _provider: FakeProvider,
 }
 
 /// Stands in a path for the caller's own segment of unit A.
@@ -661,6 +664,20 @@ fn rows() -> Vec<Row> {
         },
         Row {
             method: Method::GET,
+            path: |f| format!("/api/v1/channel-accounts/{}/templates", f.whatsapp_a),
+            body: none,
+            scope: "cases:write",
+            allowed: UNIT_A,
+        },
+        Row {
+            method: Method::POST,
+            path: |f| format!("/api/v1/channel-accounts/{}/templates/sync", f.whatsapp_a),
+            body: none,
+            scope: "cases:write",
+            allowed: &[Admin],
+        },
+        Row {
+            method: Method::GET,
             path: |_| "/api/v1/api-tokens".into(),
             body: none,
             scope: "users:write",
@@ -690,7 +707,7 @@ fn rows() -> Vec<Row> {
     ]
 }
 
-async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
+async fn fixture(app: &TestApp, provider: FakeProvider) -> anyhow::Result<Fixture> {
     let unit_a = app.create_unit("unidad-a").await?;
     let unit_b = app.create_unit("unidad-b").await?;
     let admin = app.get("/api/v1/auth/me", &app.admin_token).await?.body["id"].as_str().unwrap_or_default().to_owned();
@@ -764,6 +781,17 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
     for n in 0..EVERYONE.len() {
         campaigns_a.push(app.post_ok("/api/v1/campaigns", &app.admin_token, campaign(n + 1), 201).await?.id());
     }
+    provider.on_get("/message_templates", json!({"data": [], "paging": {"cursors": {}}}));
+    let settings = json!({"phone_number_id": "1065", "business_account_id": "1022",
+        "api_base_url": format!("http://localhost:{}", provider.port)});
+    let grants = json!({"http_hosts": ["localhost"], "secrets": ["access_token"]});
+    let whatsapp_a =
+        ventanilla_tests::install_plugin_with(app, "whatsapp-cloud", settings, grants, &[unit_a.as_str()], |m| {
+            m.replace(r#"http_hosts = ["#, r#"http_hosts = ["localhost", "#)
+        })
+        .await?
+        .id();
+    ventanilla_tests::set_secret(app, &whatsapp_a, "access_token", "EAAG-token").await?;
     let tokens = vec![
         (Admin, Some(app.admin_token.clone())),
         (SupervisorA, Some(supervisor)),
@@ -790,6 +818,8 @@ async fn fixture(app: &TestApp) -> anyhow::Result<Fixture> {
         sms_a,
         campaign_a,
         campaigns_a,
+        whatsapp_a,
+        _provider: provider,
     })
 }
 
@@ -805,8 +835,10 @@ impl IdOf for Value {
 
 on_both! {
     async fn matrix(backend) {
-        let app = spawn_app(backend).await?;
-        let f = fixture(&app).await?;
+        let provider = FakeProvider::start().await?;
+        let port = provider.port;
+        let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+        let f = fixture(&app, provider).await?;
         let mut failures = vec![];
         for row in rows() {
             let scoped = app.create_token(&[row.scope]).await?;
@@ -897,8 +929,10 @@ on_both! {
     }
 
     async fn nothing_leaks_across_units(backend) {
-        let app = spawn_app(backend).await?;
-        let f = fixture(&app).await?;
+        let provider = FakeProvider::start().await?;
+        let port = provider.port;
+        let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+        let f = fixture(&app, provider).await?;
         let agent_b = f.tokens.iter().find(|(w, _)| *w == AgentB).and_then(|(_, t)| t.clone()).unwrap_or_default();
         for path in [
             "/api/v1/cases".to_owned(),

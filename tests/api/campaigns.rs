@@ -15,13 +15,19 @@ const BETO: &str = "+573001110002";
 const CARO: &str = "+573001110003";
 const DANI: &str = "+573001110004";
 
-fn grant(purpose: &str) -> Value {
+pub(crate) fn grant(purpose: &str) -> Value {
     let yesterday = (chrono::Utc::now() - chrono::Duration::days(1)).to_rfc3339();
     json!({"purpose": purpose, "action": "grant", "text_version": "v1", "channel": "webform", "source": "web_form",
            "given_at": yesterday})
 }
 
-async fn person(app: &TestApp, id: &str, name: &str, identities: Value, consents: Value) -> anyhow::Result<String> {
+pub(crate) async fn person(
+    app: &TestApp,
+    id: &str,
+    name: &str,
+    identities: Value,
+    consents: Value,
+) -> anyhow::Result<String> {
     let body = json!({"name": name, "identities": identities, "consents": consents,
                       "custom_attributes": {"program": "Medicina"}});
     let reply =
@@ -31,7 +37,7 @@ async fn person(app: &TestApp, id: &str, name: &str, identities: Value, consents
 }
 
 /// Sending hours every day, all day (`open`), or none at all.
-async fn sending_hours(app: &TestApp, unit: &str, open: bool) -> anyhow::Result<()> {
+pub(crate) async fn sending_hours(app: &TestApp, unit: &str, open: bool) -> anyhow::Result<()> {
     let days = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"];
     let weekly: Vec<Value> =
         if open { days.iter().map(|d| json!({"day": d, "open": "00:00", "close": "23:59"})).collect() } else { vec![] };
@@ -47,7 +53,7 @@ async fn sending_hours(app: &TestApp, unit: &str, open: bool) -> anyhow::Result<
     Ok(())
 }
 
-async fn campaign(app: &TestApp, id: &str) -> anyhow::Result<Value> {
+pub(crate) async fn campaign(app: &TestApp, id: &str) -> anyhow::Result<Value> {
     Ok(app.get(&format!("/api/v1/campaigns/{id}"), &app.admin_token).await?.body)
 }
 

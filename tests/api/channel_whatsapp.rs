@@ -772,3 +772,223 @@ on_both! {
         Ok(())
     }
 }
+
+const WABA: &str = "102290129340398";
+
+/// One template as the Graph API's template management endpoint lists it.
+fn listed_template(name: &str, status: &str, components: Value) -> Value {
+    json!({"name": name, "language": "es_CO", "category": "UTILITY", "status": status, "id": format!("id-{name}"),
+        "components": components})
+}
+
+/// The account's templates on two pages, the second reached by its cursor.
+fn serve_templates(provider: &FakeProvider, first: Vec<Value>, second: Vec<Value>) {
+    provider.on_get(
+        "after=CURSOR-2",
+        json!({"data": second, "paging": {"cursors": {"before": "B2", "after": "CURSOR-3"}}}),
+    );
+    provider.on_get(
+        "/message_templates",
+        json!({"data": first,
+        "paging": {"cursors": {"before": "B1", "after": "CURSOR-2"}, "next": "https://graph.facebook.com/next-page"}}),
+    );
+}
+
+fn reminder(status: &str) -> Value {
+    listed_template(
+        "recordatorio_cita",
+        status,
+        json!([
+            {"type": "HEADER", "format": "IMAGE", "example": {"header_handle": ["https://x"]}},
+            {"type": "BODY", "text": "Hola {{1}}, tu cita es el {{2}}."},
+            {"type": "FOOTER", "text": "Universidad de Ejemplo"},
+            {"type": "BUTTONS", "buttons": [{"type": "QUICK_REPLY", "text": "Confirmo"},
+                {"type": "URL", "text": "Ver cita", "url": "https://uni.example/citas/{{1}}"}]},
+        ]),
+    )
+}
+
+on_both! {
+    async fn whatsapp_templates_are_read_from_meta_and_only_approved_ones_go(backend) {
+        let wa = whatsapp(backend).await?;
+        let app = &wa.app;
+        let port = wa.provider.port;
+        let settings = json!({"phone_number_id": PHONE_ID, "business_account_id": WABA, "api_base_url": format!("http://localhost:{port}")});
+        let saved = app.patch(&format!("/api/v1/plugin-installs/{}", wa.install), &app.admin_token, json!({"settings": settings})).await?;
+        anyhow::ensure!(saved.status == 200, "{}", saved.text);
+        let templates = format!("/api/v1/channel-accounts/{}/templates", wa.install);
+        let never = app.get(&templates, &app.admin_token).await?;
+        anyhow::ensure!(never.status == 200 && never.body["sync"]["attempted_at"].is_null() && never.body["items"] == json!([]), "{}", never.text);
+
+        let closing = listed_template("aviso_cierre", "PAUSED", json!([{"type": "BODY", "text": "El campus cierra hoy."}]));
+        let rejected = listed_template("promo_matricula", "REJECTED", json!([{"type": "BODY", "text": "¡Descuento!"}]));
+        let mut rejected = rejected;
+        rejected["rejected_reason"] = json!("INVALID_FORMAT");
+        serve_templates(&wa.provider, vec![reminder("APPROVED"), closing.clone()], vec![rejected.clone()]);
+
+        // Only an administrator reads them again; an agent may look.
+        let (_, agent) = app.create_member("agente@uni.example", &wa.unit, "agent").await?;
+        let forbidden = app.post(&format!("{templates}/sync"), &agent, json!({})).await?;
+        anyhow::ensure!(forbidden.status == 403, "{}", forbidden.text);
+        let synced = app.post_ok(&format!("{templates}/sync"), &app.admin_token, json!({}), 200).await?;
+        anyhow::ensure!(synced["changes"] == json!({"added": 3, "removed": 0, "status_changed": 0}), "{synced}");
+        let items = synced["items"].as_array().cloned().unwrap_or_default();
+        let by_name = |name: &str| items.iter().find(|t| t["name"] == name).cloned().unwrap_or_default();
+        let read = by_name("recordatorio_cita");
+        anyhow::ensure!(read["status"] == "approved" && read["parameters"] == 2 && read["category"] == "UTILITY"
+            && read["header"] == json!({"kind": "image", "text": null, "takes_value": true})
+            && read["buttons"][1] == json!({"kind": "url", "text": "Ver cita", "takes_value": true})
+            && read["footer"] == "Universidad de Ejemplo", "{read}");
+        anyhow::ensure!(by_name("aviso_cierre")["status"] == "paused", "{synced}");
+        anyhow::ensure!(by_name("promo_matricula")["status"] == "rejected" && by_name("promo_matricula")["reason"] == "INVALID_FORMAT", "{synced}");
+        // Both pages were read, with the account's token added by the host.
+        let gets: Vec<_> = wa.provider.requests().into_iter().filter(|r| r.path.contains("/message_templates")).collect();
+        anyhow::ensure!(gets.len() == 2 && gets.iter().all(|r| r.path.starts_with(&format!("/v21.0/{WABA}/message_templates?fields="))
+            && r.headers.iter().any(|(k, v)| k == "authorization" && v == &format!("Bearer {ACCESS_TOKEN}"))), "{gets:?}");
+        anyhow::ensure!(gets[1].path.contains("after=CURSOR-2"), "{gets:?}");
+        let looked = app.get(&templates, &agent).await?;
+        anyhow::ensure!(looked.status == 200 && looked.body["items"].as_array().map(Vec::len) == Some(3), "{}", looked.text);
+
+        // The composer offers only the approved one.
+        wa.deliver(&inbound("wamid.T1", json!({"type": "text", "text": {"body": "Hola"}}))).await?;
+        let case_id = wa.only_case().await?["id"].as_str().unwrap_or_default().to_owned();
+        let options = app.get(&format!("/api/v1/cases/{case_id}/reply-options"), &app.admin_token).await?;
+        let offered = options.body["templates"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(offered.len() == 1 && offered[0]["name"] == "recordatorio_cita", "{}", options.text);
+
+        // A paused template, or one without the values it takes, is refused before anything is kept.
+        let path = format!("/api/v1/cases/{case_id}/messages");
+        let paused = app.post(&path, &app.admin_token, json!({"template": {"name": "aviso_cierre", "language": "es_CO"}})).await?;
+        anyhow::ensure!(paused.status == 422 && paused.text.contains("paused"), "{}", paused.text);
+        let unknown = app.post(&path, &app.admin_token, json!({"template": {"name": "no_existe", "language": "es_CO"}})).await?;
+        anyhow::ensure!(unknown.status == 422 && unknown.body["errors"][0]["field"] == "template.name", "{}", unknown.text);
+        let bare = json!({"name": "recordatorio_cita", "language": "es_CO", "parameters": ["Kerry", "lunes"]});
+        let no_header = app.post(&path, &app.admin_token, json!({"template": bare})).await?;
+        anyhow::ensure!(no_header.status == 422 && no_header.body["errors"][0]["field"] == "template.header", "{}", no_header.text);
+        let http_link = json!({"name": "recordatorio_cita", "language": "es_CO", "parameters": ["Kerry", "lunes"],
+            "header": {"kind": "image", "value": "http://uni.example/a.png"}, "buttons": [{"index": 1, "value": "C-1"}]});
+        let insecure = app.post(&path, &app.admin_token, json!({"template": http_link})).await?;
+        anyhow::ensure!(insecure.status == 422 && insecure.body["errors"][0]["field"] == "template.header.value", "{}", insecure.text);
+        anyhow::ensure!(app.messages(&case_id).await?.len() == 1, "nothing was kept");
+
+        // A complete one goes out with its header, body and button values.
+        let full = json!({"name": "recordatorio_cita", "language": "es_CO", "parameters": ["Kerry", "lunes"],
+            "header": {"kind": "image", "value": "https://uni.example/cita.png"}, "buttons": [{"index": 1, "value": "C-1042"}]});
+        let sent = app.post_ok(&path, &app.admin_token, json!({"template": full}), 201).await?;
+        anyhow::ensure!(sent["template"] == full, "{sent}");
+        wa.message_in(&case_id, sent["id"].as_str().unwrap_or_default(), "sent").await?;
+        let last = wa.sends().last().cloned().unwrap_or_default();
+        anyhow::ensure!(last["template"]["components"] == json!([
+            {"type": "header", "parameters": [{"type": "image", "image": {"link": "https://uni.example/cita.png"}}]},
+            {"type": "body", "parameters": [{"type": "text", "text": "Kerry"}, {"type": "text", "text": "lunes"}]},
+            {"type": "button", "sub_type": "url", "index": "1", "parameters": [{"type": "text", "text": "C-1042"}]},
+        ]), "{last}");
+
+        // Meta pauses it while a send waits for its retry: the retry refuses it.
+        wa.provider.answer(&[503]);
+        let waiting = app.post_ok(&path, &app.admin_token, json!({"template": full}), 201).await?;
+        let waiting = waiting["id"].as_str().unwrap_or_default().to_owned();
+        let retrying = eventually(WAIT, || async {
+            let messages = app.messages(&case_id).await.ok()?;
+            messages.into_iter().find(|m| m["id"] == waiting.as_str() && m["delivery_attempts"].as_i64() == Some(1))
+        }).await;
+        anyhow::ensure!(retrying.is_some(), "the first try did not fail");
+        serve_templates(&wa.provider, vec![reminder("PAUSED"), closing], vec![]);
+        let resynced = app.post_ok(&format!("{templates}/sync"), &app.admin_token, json!({}), 200).await?;
+        anyhow::ensure!(resynced["changes"] == json!({"added": 0, "removed": 1, "status_changed": 1}), "{resynced}");
+        let failed = wa.message_in(&case_id, &waiting, "failed").await?;
+        anyhow::ensure!(failed["delivery_error"].as_str().is_some_and(|e| e.contains("paused")), "{failed}");
+        let tries = wa.sends().iter().filter(|b| b["template"]["name"] == "recordatorio_cita").count();
+        anyhow::ensure!(tries == 2, "the paused template went out again: {tries} sends");
+
+        // Meta refusing the account's token: said on the account, the templates kept as they were.
+        wa.provider.fail_get("/message_templates", 401);
+        let refused = app.post(&format!("{templates}/sync"), &app.admin_token, json!({})).await?;
+        anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "settings", "{}", refused.text);
+        let after = app.get(&templates, &app.admin_token).await?;
+        anyhow::ensure!(after.body["sync"]["error"].as_str().is_some_and(|e| e.contains("401"))
+            && after.body["items"].as_array().map(Vec::len) == Some(2), "{}", after.text);
+        Ok(())
+    }
+}
+
+on_both! {
+    async fn a_campaign_waits_while_meta_pauses_its_template(backend) {
+        use crate::campaigns::{campaign, grant, person, sending_hours};
+        let wa = whatsapp(backend).await?;
+        let app = &wa.app;
+        let port = wa.provider.port;
+        let settings = json!({"phone_number_id": PHONE_ID, "business_account_id": WABA, "api_base_url": format!("http://localhost:{port}")});
+        app.patch(&format!("/api/v1/plugin-installs/{}", wa.install), &app.admin_token, json!({"settings": settings})).await?;
+        let payment = |status: &str| listed_template("aviso_pago", status, json!([{"type": "BODY", "text": "Hola {{1}}, tu cuota vence el viernes."}]));
+        let closing = listed_template("aviso_cierre", "PAUSED", json!([{"type": "BODY", "text": "El campus cierra hoy."}]));
+        serve_templates(&wa.provider, vec![payment("APPROVED"), closing], vec![]);
+        let sync = format!("/api/v1/channel-accounts/{}/templates/sync", wa.install);
+        app.post_ok(&sync, &app.admin_token, json!({}), 200).await?;
+        person(app, "A1", "Ana", json!([{"channel": "whatsapp", "value": format!("+{SENDER}")}]), json!([grant("broadcasts")])).await?;
+        sending_hours(app, &wa.unit, true).await?;
+        let segment = app.post_ok("/api/v1/segments", &app.admin_token, json!({"name": "Medicina",
+            "filter": {"attributes": [{"key": "program", "in": ["Medicina"]}]}}), 201).await?;
+        let draft = |template: &str, starts_at: Option<String>| json!({"unit_id": wa.unit, "name": "Cuotas", "segment_id": segment["id"],
+            "channel_install_id": wa.install, "starts_at": starts_at,
+            "message": {"template": {"name": template, "language": "es_CO", "parameters": ["{{name}}"]}}});
+
+        // A paused template cannot be written into a campaign.
+        let refused = app.post("/api/v1/campaigns", &app.admin_token, draft("aviso_cierre", None)).await?;
+        anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "message.template" && refused.text.contains("paused"), "{}", refused.text);
+
+        // Meta pauses it after the launch, before its start: the host holds the campaign, sending nobody.
+        let soon = (chrono::Utc::now() + chrono::Duration::seconds(3)).to_rfc3339();
+        let created = app.post_ok("/api/v1/campaigns", &app.admin_token, draft("aviso_pago", Some(soon)), 201).await?;
+        let id = created["id"].as_str().unwrap_or_default().to_owned();
+        let launched = app.post_ok(&format!("/api/v1/campaigns/{id}/launch"), &app.admin_token, json!({}), 200).await?;
+        anyhow::ensure!(launched["status"] == "scheduled", "{launched}");
+        serve_templates(&wa.provider, vec![payment("PAUSED")], vec![]);
+        app.post_ok(&sync, &app.admin_token, json!({}), 200).await?;
+        let held = eventually(WAIT, || async { campaign(app, &id).await.ok().filter(|c| c["status"] == "paused") }).await;
+        anyhow::ensure!(held.is_some(), "the campaign was not held: {}", campaign(app, &id).await?);
+        anyhow::ensure!(wa.sends().is_empty(), "{:?}", wa.sends());
+        let audit = app.get(&format!("/api/v1/audit-events?target_kind=campaign&target_id={id}"), &app.admin_token).await?;
+        anyhow::ensure!(audit.text.contains("campaign.held") && audit.text.contains("paused"), "{}", audit.text);
+        let resume = format!("/api/v1/campaigns/{id}/resume");
+        let still = app.post(&resume, &app.admin_token, json!({})).await?;
+        anyhow::ensure!(still.status == 422 && still.text.contains("paused"), "{}", still.text);
+
+        // Approved again: resumed, Ana gets it with her name filled in.
+        serve_templates(&wa.provider, vec![payment("APPROVED")], vec![]);
+        app.post_ok(&sync, &app.admin_token, json!({}), 200).await?;
+        app.post_ok(&resume, &app.admin_token, json!({}), 200).await?;
+        let sent = eventually(WAIT, || async { wa.sends().into_iter().next() }).await;
+        let sent = sent.ok_or_else(|| anyhow::anyhow!("the campaign never sent"))?;
+        anyhow::ensure!(sent["template"]["name"] == "aviso_pago"
+            && sent["template"]["components"][0]["parameters"][0]["text"] == "Ana", "{sent}");
+        let done = eventually(WAIT, || async { campaign(app, &id).await.ok().filter(|c| c["status"] == "finished") }).await;
+        anyhow::ensure!(done.is_some(), "{}", campaign(app, &id).await?);
+        Ok(())
+    }
+}
+
+on_both! {
+    async fn whatsapp_templates_are_read_again_on_a_schedule(backend) {
+        let wa = whatsapp_with(backend, |c| c.channels.template_sync_secs = 1).await?;
+        let app = &wa.app;
+        let port = wa.provider.port;
+        serve_templates(&wa.provider, vec![reminder("APPROVED")], vec![]);
+        let settings = json!({"phone_number_id": PHONE_ID, "business_account_id": WABA, "api_base_url": format!("http://localhost:{port}")});
+        app.patch(&format!("/api/v1/plugin-installs/{}", wa.install), &app.admin_token, json!({"settings": settings})).await?;
+        let templates = format!("/api/v1/channel-accounts/{}/templates", wa.install);
+        let read = eventually(WAIT, || async {
+            let shown = app.get(&templates, &app.admin_token).await.ok()?;
+            (shown.body["items"][0]["status"] == "approved").then_some(shown.body)
+        }).await;
+        anyhow::ensure!(read.is_some(), "never read: {}", app.get(&templates, &app.admin_token).await?.text);
+        // Meta pauses it; the next reading shows it without anyone asking.
+        serve_templates(&wa.provider, vec![reminder("PAUSED")], vec![]);
+        let paused = eventually(WAIT, || async {
+            let shown = app.get(&templates, &app.admin_token).await.ok()?;
+            (shown.body["items"][0]["status"] == "paused").then_some(())
+        }).await;
+        anyhow::ensure!(paused.is_some(), "the pause was never seen");
+        Ok(())
+    }
+}

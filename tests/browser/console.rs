@@ -387,12 +387,12 @@ async fn agents_find_their_work_and_supervisors_tune_their_unit() -> anyhow::Res
         open(&agent, &format!("#/cases/{case_id}"), "document.querySelector('#claim')").await?;
         click(&agent, "#claim").await?;
         until(&agent, "the case is Ana's", "document.querySelector('#case-assignee')?.textContent === 'ana@uni.test'").await?;
-        until(&agent, "the template picker replaces free text", "document.querySelector('#template') && document.querySelector('#composer').hidden").await?;
-        js(&agent, "const s = document.querySelector('#template'); s.value = '0'; s.dispatchEvent(new Event('change')); return true;").await?;
-        until(&agent, "a field per parameter", "document.querySelector('#param-2')").await?;
-        type_in(&agent, "#param-1", "Kerry").await?;
-        type_in(&agent, "#param-2", "1042").await?;
-        until(&agent, "the preview", "document.querySelector('#template-preview')?.textContent === 'Hola Kerry, ¿seguimos con tu caso 1042?'").await?;
+        until(&agent, "the template picker replaces free text", "document.querySelector('#reply-template') && document.querySelector('#composer').hidden").await?;
+        js(&agent, "const s = document.querySelector('#reply-template'); s.value = '0'; s.dispatchEvent(new Event('change')); return true;").await?;
+        until(&agent, "a field per parameter", "document.querySelector(\"#reply-params [data-param='2']\")").await?;
+        type_in(&agent, "#reply-params [data-param='1']", "Kerry").await?;
+        type_in(&agent, "#reply-params [data-param='2']", "1042").await?;
+        until(&agent, "the preview", "document.querySelector('#reply-preview')?.textContent === 'Hola Kerry, ¿seguimos con tu caso 1042?'").await?;
         click(&agent, "#send").await?;
         let sent = eventually(WAIT, || async {
             let sends = provider.requests();

@@ -242,6 +242,12 @@ impl CampaignMessage {
                 name: t.name.clone(),
                 language: t.language.clone(),
                 parameters: t.parameters.iter().map(|p| fill(p, person)).collect(),
+                header: t.header.as_ref().map(|h| h.with_value(fill(h.value(), person))),
+                buttons: t
+                    .buttons
+                    .iter()
+                    .map(|b| crate::template::ButtonValue { index: b.index, value: fill(&b.value, person) })
+                    .collect(),
             }),
             subject: self.subject.as_deref().map(|s| fill(s, person)),
             body: self.body.as_deref().map(|b| fill(b, person)),
@@ -430,11 +436,15 @@ mod tests {
                 name: "recordatorio".into(),
                 language: "es".into(),
                 parameters: vec!["{{name}}".into(), "{{ attributes.program }} {{attributes.cohort}}".into()],
+                header: None,
+                buttons: vec![crate::template::ButtonValue { index: 1, value: "{{external_id}}".into() }],
             }),
             ..Default::default()
         };
         let filled = message.for_person(&person);
-        assert_eq!(filled.template.unwrap().parameters, ["Ana", "Medicina 2027"]);
+        let template = filled.template.unwrap();
+        assert_eq!(template.parameters, ["Ana", "Medicina 2027"]);
+        assert_eq!(template.buttons[0].value, "A1");
         let text = CampaignMessage {
             body: Some("{{name}} ({{external_id}}) {{attributes.campus}}{{ sin cerrar".into()),
             ..Default::default()

@@ -59,6 +59,12 @@ pub struct Template {
     /// Language code the template was approved in, e.g. `es` or `es_CO`.
     pub language: String,
     pub parameters: Vec<String>,
+    /// The header's value, for a template whose header takes one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<crate::template::HeaderValue>,
+    /// Values of the buttons that take one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<crate::template::ButtonValue>,
 }
 
 impl Template {
@@ -83,7 +89,20 @@ impl Template {
                 return Err(Error::invalid(format!("{field}.parameters[{i}]"), "must be 1 to 1024 characters"));
             }
         }
-        Ok(Template { name: name.to_owned(), language: language.to_owned(), parameters })
+        Ok(Template { name: name.to_owned(), language: language.to_owned(), parameters, header: None, buttons: vec![] })
+    }
+
+    /// The same template with header and button values, checked.
+    pub fn with_parts(
+        mut self,
+        field: &str,
+        header: Option<crate::template::HeaderValue>,
+        buttons: Vec<crate::template::ButtonValue>,
+    ) -> Result<Template, Error> {
+        crate::template::check_parts(field, header.as_ref(), &buttons)?;
+        self.header = header;
+        self.buttons = buttons;
+        Ok(self)
     }
 
     /// What the conversation shows for a template message.

@@ -28,6 +28,7 @@ pub mod segment;
 pub mod sla;
 pub mod subscription;
 pub mod survey;
+pub mod template;
 pub mod unit;
 pub mod user;
 

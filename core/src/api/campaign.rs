@@ -20,7 +20,6 @@ use crate::domain::campaign::{
     Campaign, CampaignMessage, CampaignStatus, MAX_PER_SECOND, NewCampaign, OutreachSettings, Recipient,
     RecipientStatus,
 };
-use crate::domain::channel_rules::Template;
 use crate::domain::consent::{BROADCASTS_PURPOSE, parse_label};
 use crate::domain::segment::parse_name;
 use crate::domain::{self, Actor, Channel, Principal, Role, UnitId};
@@ -45,11 +44,7 @@ pub struct CampaignMessageDto {
 impl From<&CampaignMessage> for CampaignMessageDto {
     fn from(m: &CampaignMessage) -> Self {
         CampaignMessageDto {
-            template: m.template.as_ref().map(|t| TemplateDto {
-                name: t.name.clone(),
-                language: t.language.clone(),
-                parameters: t.parameters.clone(),
-            }),
+            template: m.template.as_ref().map(TemplateDto::from),
             subject: m.subject.clone(),
             body: m.body.clone(),
         }
@@ -319,9 +314,28 @@ async fn check_account(
     }
 }
 
+/// Whether the provider approved the campaign's template (once the
+/// account's templates are kept), with a value for all it takes.
+async fn check_template(
+    state: &AppState,
+    install_id: uuid::Uuid,
+    message: Option<&CampaignMessage>,
+    check: &mut Checker,
+) -> Result<(), ApiError> {
+    let Some(template) = message.and_then(|m| m.template.as_ref()) else { return Ok(()) };
+    match crate::channels::templates::check(state, install_id, template, "message.template").await {
+        Ok(_) => Ok(()),
+        Err(store::Error::Domain(refused)) => {
+            check.check::<()>(Err(refused));
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
 fn parse_message(dto: CampaignMessageDto, channel: Option<Channel>, check: &mut Checker) -> Option<CampaignMessage> {
     let template = match dto.template {
-        Some(t) => Some(check.check(Template::parse("message.template", &t.name, &t.language, t.parameters))?),
+        Some(t) => Some(check.check(t.checked("message.template"))?),
         None => None,
     };
     let message = CampaignMessage { template, subject: dto.subject, body: dto.body };
@@ -405,6 +419,7 @@ pub async fn create_campaign(
         check.push("channel_install_id", "e-mail campaigns carry an unsubscribe link: set public_url first");
     }
     let message = parse_message(body.message, channel, &mut check);
+    check_template(&state, body.channel_install_id, message.as_ref(), &mut check).await?;
     check_rate(body.max_per_second, &mut check);
     check_start(body.starts_at, &mut check);
     check.finish()?;
@@ -480,6 +495,8 @@ pub async fn update_campaign(
         }
         None => None,
     };
+    let install = account.map_or(current.channel_install_id, |(install, _)| install);
+    check_template(&state, install, message.as_ref(), &mut check).await?;
     if let Some(rate) = body.max_per_second {
         check_rate(rate, &mut check);
     }
@@ -531,10 +548,12 @@ pub async fn act_on_campaign(
     if action == "resume" && current.status != CampaignStatus::Paused {
         return Err(store::Error::conflict("status", "only a paused campaign is resumed").into());
     }
-    if action == "launch" {
-        // The account may have been switched off since the draft was saved.
+    if matches!(action.as_str(), "launch" | "resume") {
+        // The account may have been switched off, or its provider may have
+        // paused the template, since the draft was saved.
         let mut check = Checker::default();
         check_account(&state, current.unit_id, current.channel_install_id, &mut check).await?;
+        check_template(&state, current.channel_install_id, Some(&current.message), &mut check).await?;
         check.finish()?;
     }
     let campaign = store::campaign::change_status(&state.store, &Actor::from(&auth.0), id, to).await?;

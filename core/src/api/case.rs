@@ -452,6 +452,16 @@ pub async fn create_case(
         None => None,
         Some(id) => check.check(crate::channels::starting(&state, id, channel, unit).await?).map(|rules| (id, rules)),
     };
+    // Only a template the account's provider approved starts a conversation.
+    if let (Some((id, _)), Some(template)) = (&start, first_message.as_ref().and_then(|m| m.template.as_ref())) {
+        match crate::channels::templates::check(&state, *id, template, "first_message.template").await {
+            Ok(_) => {}
+            Err(store::Error::Domain(refused)) => {
+                check.check::<()>(Err(refused));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
     check.finish()?;
     let (Some(subject), Some(contact)) = (subject, contact) else {
         return Err(ApiError::internal("checked values missing"));
@@ -485,14 +495,7 @@ pub async fn create_case(
 /// The first message of a new case, checked: a template goes only on a
 /// message to the person, and stands for the text when there is none.
 fn first_message(principal: &Principal, m: &FirstMessage, check: &mut Checker) -> Option<domain::message::NewMessage> {
-    let template = m.template.as_ref().and_then(|t| {
-        check.check(domain::channel_rules::Template::parse(
-            "first_message.template",
-            &t.name,
-            &t.language,
-            t.parameters.clone(),
-        ))
-    });
+    let template = m.template.clone().and_then(|t| check.check(t.checked("first_message.template")));
     let text = match &template {
         Some(template) if m.body.trim().is_empty() => template.summary(),
         _ => m.body.clone(),

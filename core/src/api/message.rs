@@ -55,7 +55,7 @@ pub struct ContextDto {
 }
 
 /// An approved message template (WhatsApp) and its placeholder values.
-#[derive(Serialize, Deserialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
 #[serde(deny_unknown_fields)]
 pub struct TemplateDto {
     /// The template's name as approved by the provider, e.g. `recordatorio_cita`.
@@ -65,6 +65,76 @@ pub struct TemplateDto {
     /// Values for the template's body placeholders, in order.
     #[serde(default)]
     pub parameters: Vec<String>,
+    /// The header's value, for a template whose header takes one: its
+    /// text parameter, or an `https` link to its image, document or video.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<HeaderValueDto>,
+    /// Values of the buttons that take one (a URL's variable part, a code
+    /// to copy), by the button's position from 0.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<ButtonValueDto>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone, Copy, PartialEq, Eq)]
+#[serde(rename_all = "snake_case")]
+pub enum HeaderKindDto {
+    Text,
+    Image,
+    Document,
+    Video,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct HeaderValueDto {
+    pub kind: HeaderKindDto,
+    #[schema(example = "https://uni.example/afiche.png")]
+    pub value: String,
+}
+
+#[derive(Serialize, Deserialize, ToSchema, Clone)]
+#[serde(deny_unknown_fields)]
+pub struct ButtonValueDto {
+    #[schema(minimum = 0, maximum = 9)]
+    pub index: u8,
+    pub value: String,
+}
+
+impl TemplateDto {
+    /// The template a client sent, checked; `field` is where it was sent.
+    pub(super) fn checked(self, field: &str) -> Result<domain::channel_rules::Template, domain::Error> {
+        use domain::template::{ButtonValue, HeaderValue};
+        let header = self.header.map(|h| match h.kind {
+            HeaderKindDto::Text => HeaderValue::Text(h.value),
+            HeaderKindDto::Image => HeaderValue::Image(h.value),
+            HeaderKindDto::Document => HeaderValue::Document(h.value),
+            HeaderKindDto::Video => HeaderValue::Video(h.value),
+        });
+        let buttons = self.buttons.into_iter().map(|b| ButtonValue { index: b.index, value: b.value }).collect();
+        domain::channel_rules::Template::parse(field, &self.name, &self.language, self.parameters)?
+            .with_parts(field, header, buttons)
+    }
+}
+
+impl From<&domain::channel_rules::Template> for TemplateDto {
+    fn from(t: &domain::channel_rules::Template) -> Self {
+        use domain::template::HeaderValue;
+        TemplateDto {
+            name: t.name.clone(),
+            language: t.language.clone(),
+            parameters: t.parameters.clone(),
+            header: t.header.as_ref().map(|h| {
+                let kind = match h {
+                    HeaderValue::Text(_) => HeaderKindDto::Text,
+                    HeaderValue::Image(_) => HeaderKindDto::Image,
+                    HeaderValue::Document(_) => HeaderKindDto::Document,
+                    HeaderValue::Video(_) => HeaderKindDto::Video,
+                };
+                HeaderValueDto { kind, value: h.value().to_owned() }
+            }),
+            buttons: t.buttons.iter().map(|b| ButtonValueDto { index: b.index, value: b.value.clone() }).collect(),
+        }
+    }
 }
 
 #[derive(Serialize, ToSchema)]
@@ -154,7 +224,7 @@ impl MessageDto {
             options: m.options.into_iter().map(|o| OptionDto { id: o.id, label: o.label }).collect(),
             selected_option: m.selected_option,
             channel_install_id: m.channel_install_id,
-            template: m.template.map(|t| TemplateDto { name: t.name, language: t.language, parameters: t.parameters }),
+            template: m.template.as_ref().map(TemplateDto::from),
             context: m.context.map(|c| ContextDto { page_url: c.page_url, page_title: c.page_title }),
             created_at: m.created_at,
         }
@@ -218,12 +288,85 @@ pub struct TemplateOptionDto {
     /// How many parameters it takes.
     #[serde(default)]
     pub parameters: u32,
+    /// The provider's category (`UTILITY`, `MARKETING`...), when read from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// Its header, when it has one: what `header` must carry when sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<TemplateHeaderDto>,
+    /// Its buttons, in order: those with `takes_value` need a value in
+    /// `buttons` when sent.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub buttons: Vec<TemplateButtonDto>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub footer: Option<String>,
 }
 
-/// The approved templates a channel account offers (its `templates`
-/// setting, checked against its schema when saved).
-pub(super) fn templates_of(install: &store::plugin_install::Install) -> Vec<TemplateOptionDto> {
-    serde_json::from_value(install.settings["templates"].clone()).unwrap_or_default()
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TemplateHeaderDto {
+    /// `text`, `image`, `document`, `video` or `location`.
+    #[schema(example = "image")]
+    pub kind: String,
+    /// A text header's text, with `{{1}}` where its value goes.
+    pub text: Option<String>,
+    /// Whether a value must be sent with it (a text parameter or a file link).
+    pub takes_value: bool,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+pub struct TemplateButtonDto {
+    /// `quick_reply`, `url`, `phone_number`, `copy_code` or `other`.
+    #[schema(example = "url")]
+    pub kind: String,
+    pub text: String,
+    pub takes_value: bool,
+}
+
+impl From<&domain::template::ProviderTemplate> for TemplateOptionDto {
+    fn from(t: &domain::template::ProviderTemplate) -> Self {
+        use domain::template::HeaderKind;
+        let name_of = |value: serde_json::Value| value.as_str().unwrap_or_default().to_owned();
+        TemplateOptionDto {
+            name: t.name.clone(),
+            language: t.language.clone(),
+            text: t.body.clone(),
+            parameters: u32::from(t.body_parameters),
+            category: Some(t.category.clone()),
+            header: t.header.as_ref().map(|h| TemplateHeaderDto {
+                kind: name_of(serde_json::to_value(h.kind).unwrap_or_default()),
+                text: h.text.clone(),
+                takes_value: h.kind != HeaderKind::Text || h.parameters > 0,
+            }),
+            buttons: t
+                .buttons
+                .iter()
+                .map(|b| TemplateButtonDto {
+                    kind: name_of(serde_json::to_value(b.kind).unwrap_or_default()),
+                    text: b.text.clone(),
+                    takes_value: b.takes_value,
+                })
+                .collect(),
+            footer: t.footer.clone(),
+        }
+    }
+}
+
+/// The approved templates a channel account offers: once its provider's
+/// templates were read, those it approved; else its `templates` setting
+/// (checked against its schema when saved).
+pub(super) async fn templates_of(
+    state: &AppState,
+    install: &store::plugin_install::Install,
+) -> Result<Vec<TemplateOptionDto>, store::Error> {
+    if !store::channel_template::is_synced(&state.store.db, install.id).await? {
+        return Ok(serde_json::from_value(install.settings["templates"].clone()).unwrap_or_default());
+    }
+    Ok(store::channel_template::list(&state.store.db, install.id)
+        .await?
+        .iter()
+        .filter(|kept| kept.template.status == domain::template::TemplateStatus::Approved)
+        .map(|kept| TemplateOptionDto::from(&kept.template))
+        .collect())
 }
 
 /// Whether the case's channel takes free text now, and the templates it
@@ -252,7 +395,7 @@ pub async fn reply_options(
     let templates = match case.channel_install_id {
         Some(install) => match store::plugin_install::get(&state.store.db, install).await {
             // The install's settings were checked against its schema.
-            Ok(install) => templates_of(&install),
+            Ok(install) => templates_of(&state, &install).await?,
             Err(store::Error::NotFound(_)) => vec![],
             Err(e) => return Err(e.into()),
         },
@@ -304,9 +447,7 @@ pub async fn create_message(
     let case = super::case::workable_case(&state, &auth.0, id).await?;
     let CreateMessage { body, author_kind, template, attachments } = body.0;
     let attachments = kept_files(&state, case.id, attachments).await?;
-    let template = template
-        .map(|t| domain::channel_rules::Template::parse("template", &t.name, &t.language, t.parameters))
-        .transpose()?;
+    let template = template.map(|t| t.checked("template")).transpose()?;
     let text = match (body, &template) {
         (Some(body), _) if !body.trim().is_empty() => body,
         (_, Some(template)) => template.summary(),

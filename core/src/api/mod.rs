@@ -89,6 +89,7 @@ use error::ApiError;
         data_request::run_retention,
         case::list_cases, case::create_case, case::get_case, case::update_case, case::add_tag, case::remove_tag,
         case::list_tags, channel_account::list_channel_accounts,
+        channel_account::list_provider_templates, channel_account::sync_provider_templates,
         routing::claim_case, routing::transfer_case, routing::list_agents, routing::get_me, routing::set_presence,
         routing::update_agent, stream::stream,
         canned::list_canned, canned::create_canned, canned::update_canned, canned::delete_canned,
@@ -336,6 +337,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(message::create_note)
                 .service(message::reply_options)
                 .service(channel_account::list_channel_accounts)
+                .service(channel_account::list_provider_templates)
+                .service(channel_account::sync_provider_templates)
                 .service(attachment::upload_attachment)
                 .service(attachment::download_attachment)
                 .service(token::list_api_tokens)

@@ -30,6 +30,7 @@ pub mod mail;
 pub mod mailbox;
 pub mod media;
 pub mod survey;
+pub mod templates;
 
 /// What the channel of a case's account allows; no account (a case typed
 /// in by staff, web chat) has no rules.
@@ -59,6 +60,9 @@ pub async fn check_outbound(
     let rules = rules_for(services, case.channel_install_id).await?;
     let last_inbound = last_inbound(&services.store, case).await?;
     rules.check_outbound(last_inbound, store::now(), template, author)?;
+    if let (Some(template), Some(install_id)) = (template, case.channel_install_id) {
+        templates::check(services, install_id, template, "template").await?;
+    }
     Ok(())
 }
 
@@ -284,6 +288,16 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
         Ok(files) => files,
         Err(reason) => return fail(db, &message, job, &reason).await,
     };
+    // A template paused or changed by the provider since it was written is
+    // refused here, just before the send.
+    let parts = match &message.template {
+        Some(template) => match templates::check(services, install_id, template, "template").await {
+            Ok(kept) => crate::plugins::message_templates::parts_of(template, kept.as_ref()),
+            Err(store::Error::Domain(refused)) => return fail(db, &message, job, &refused.to_string()).await,
+            Err(e) => return Outcome::Retry(e.to_string()),
+        },
+        None => None,
+    };
     let outbound = OutboundMessage {
         recipient,
         body: message.body.clone(),
@@ -325,7 +339,7 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
         Ok(ctx) => ctx,
         Err(e) => return Outcome::Retry(e.to_string()),
     };
-    let result = send_through(services, &connector, ctx, outbound, send_context, files).await;
+    let result = send_through(services, &connector, ctx, outbound, (send_context, parts), files).await;
     let schedule = &services.config.channels.delivery;
     let last_attempt = job.attempts >= schedule.attempts.max(1);
     match result {
@@ -347,7 +361,8 @@ pub async fn deliver(services: &Services, job: &Job) -> Outcome {
 }
 
 /// Runs the connector's send in `ctx` (the account's grants and secrets,
-/// `automation::context`), journaled under the message's idempotency key
+/// `automation::context`) with what `outbound.context` and
+/// `outbound.template-values` answer, journaled under the message's idempotency key
 /// (a retry after a crash is answered from the journal), and counts it in
 /// the account's health.
 pub(crate) async fn send_through(
@@ -355,13 +370,14 @@ pub(crate) async fn send_through(
     connector: &Connector,
     mut ctx: crate::plugins::host::CallContext,
     outbound: OutboundMessage,
-    send_context: crate::plugins::SendContext,
+    (send_context, parts): (crate::plugins::SendContext, Option<connector::TemplateParts>),
     files: Option<crate::plugins::mail::OutboundFiles>,
 ) -> Result<connector::SendOutcome, crate::plugins::Error> {
     let install_id = connector.install.id;
     ctx.send_key = Some(outbound.idempotency_key.clone());
     ctx.outbound_files = files;
     ctx.send_context = Some(send_context);
+    ctx.template_parts = parts;
     let started = std::time::Instant::now();
     let result = services.plugins.run_send(&connector.plugin, ctx, outbound).await;
     let elapsed = started.elapsed();

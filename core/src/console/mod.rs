@@ -13,7 +13,7 @@ const STYLE: &str = include_str!("assets/app.css");
 
 /// The script's modules: `app.js` is the entry the page loads; it imports
 /// the others by relative path.
-const MODULES: [(&str, &str); 12] = [
+const MODULES: [(&str, &str); 13] = [
     ("app.js", include_str!("assets/app.js")),
     ("lib.js", include_str!("assets/lib.js")),
     ("live.js", include_str!("assets/live.js")),
@@ -22,6 +22,7 @@ const MODULES: [(&str, &str); 12] = [
     ("consent.js", include_str!("assets/consent.js")),
     ("contact.js", include_str!("assets/contact.js")),
     ("unit.js", include_str!("assets/unit.js")),
+    ("templates.js", include_str!("assets/templates.js")),
     ("campaigns.js", include_str!("assets/campaigns.js")),
     ("admin.js", include_str!("assets/admin.js")),
     ("privacy.js", include_str!("assets/privacy.js")),

@@ -105,6 +105,7 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::WarehouseExport) => crate::export::scheduled(services).await,
         Some(JobKind::ReportsSend) => crate::reports::schedule::send_due(services).await,
         Some(JobKind::CampaignRun) => crate::campaigns::run(services, &job).await,
+        Some(JobKind::TemplatesSync) => crate::channels::templates::run(services, &job).await,
         Some(JobKind::WebhookDeliver) => {
             crate::subscriptions::deliver(services, &job, max_attempts(services, JobKind::WebhookDeliver)).await
         }

@@ -23,12 +23,13 @@ pub(super) mod bindings {
 }
 
 pub(super) use bindings::ventanilla::plugin::http as http_wit;
-use bindings::ventanilla::plugin::{consent, outbound, secrets};
+use bindings::ventanilla::plugin::{consent, outbound, secrets, templates};
 pub use bindings::{
     ContactProfile, DeliveryState, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed, SendError,
     SendReceipt, StatusUpdate, Template,
 };
 pub use outbound::SendContext;
+pub use templates::{HeaderValue as TemplateHeaderValue, TemplateParts};
 
 pub(super) fn add_to_linker(linker: &mut Linker<HostState>) -> Result<(), Error> {
     bindings::Connector::add_to_linker::<HostState, HasSelf<HostState>>(linker, |state| state)
@@ -44,6 +45,8 @@ pub struct ConnectorPlugin {
     pub media: Option<super::media::MediaPlugin>,
     /// The e-mail exports (WIT 1.3 `mail-connector`).
     pub mail: Option<super::mail::MailPlugin>,
+    /// How the host reads the provider's message templates (WIT 1.5).
+    pub templates: Option<std::sync::Arc<super::message_templates::TemplatePlugin>>,
 }
 
 /// What parsing a webhook came to, with the lines the plugin logged.
@@ -61,8 +64,9 @@ impl PluginHost {
         let instance = self.linkers.connector.instantiate_pre(&compiled.component).map_err(wrong)?;
         let media = super::media::MediaPlugin::of(&instance);
         let mail = super::mail::MailPlugin::of(&instance);
+        let templates = super::message_templates::TemplatePlugin::of(&instance).map(std::sync::Arc::new);
         let pre = bindings::ConnectorPre::new(instance).map_err(wrong)?;
-        Ok(ConnectorPlugin { hash: compiled.hash.clone(), pre, media, mail })
+        Ok(ConnectorPlugin { hash: compiled.hash.clone(), pre, media, mail, templates })
     }
 
     /// Verifies and parses one webhook request, on the plugin executor.
@@ -171,7 +175,13 @@ impl outbound::Host for HostState {
     async fn context(&mut self) -> Option<SendContext> {
         self.send_context
     }
+
+    async fn template_values(&mut self) -> Option<templates::TemplateParts> {
+        self.template_parts.clone()
+    }
 }
+
+impl templates::Host for HostState {}
 
 impl consent::Host for HostState {
     async fn current(&mut self, purpose: String, locale: String) -> Option<consent::ConsentText> {

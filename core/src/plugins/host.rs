@@ -75,6 +75,8 @@ pub struct CallContext {
     pub send_key: Option<String>,
     /// What the connector's `outbound.context` answers during a send.
     pub send_context: Option<super::SendContext>,
+    /// What the connector's `outbound.template-values` answers during a send.
+    pub template_parts: Option<super::connector::TemplateParts>,
     /// The files a mail connector's `submit` may attach during a send.
     pub outbound_files: Option<super::mail::OutboundFiles>,
     /// Answers to the plugin's HTTP instead of the network (local runs only).
@@ -250,6 +252,7 @@ impl PluginHost {
             kb: ctx.kb.clone(),
             send_key: ctx.send_key.clone(),
             send_context: ctx.send_context,
+            template_parts: ctx.template_parts.clone(),
             outbound_files: ctx.outbound_files.clone(),
             canned_http: ctx.canned_http.clone(),
             http: self.http.clone(),
@@ -365,6 +368,7 @@ pub struct HostState {
     pub(super) kb: Option<KbScope>,
     pub(super) send_key: Option<String>,
     pub(super) send_context: Option<super::SendContext>,
+    pub(super) template_parts: Option<super::connector::TemplateParts>,
     pub(super) outbound_files: Option<super::mail::OutboundFiles>,
     pub(super) canned_http: Option<super::local::CannedHttp>,
     pub(super) http: reqwest::Client,

@@ -27,6 +27,7 @@ pub(super) mod bindings {
             "ventanilla:plugin/http": crate::plugins::connector::bindings::ventanilla::plugin::http,
             "ventanilla:plugin/secrets": crate::plugins::connector::bindings::ventanilla::plugin::secrets,
             "ventanilla:plugin/outbound": crate::plugins::connector::bindings::ventanilla::plugin::outbound,
+            "ventanilla:plugin/templates": crate::plugins::connector::bindings::ventanilla::plugin::templates,
             "ventanilla:plugin/consent": crate::plugins::connector::bindings::ventanilla::plugin::consent,
         },
     });

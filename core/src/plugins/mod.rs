@@ -18,6 +18,7 @@ pub mod local;
 pub mod mail;
 pub mod manifest;
 pub mod media;
+pub mod message_templates;
 pub mod net;
 pub mod pace;
 pub mod protocol;

@@ -80,10 +80,12 @@ pub enum JobKind {
     ReportsSend,
     /// Send a campaign, a slice at a time (`core/src/campaigns.rs`).
     CampaignRun,
+    /// Read a channel account's message templates from its provider.
+    TemplatesSync,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 17] = [
+    pub const ALL: [JobKind; 18] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -101,6 +103,7 @@ impl JobKind {
         JobKind::WarehouseExport,
         JobKind::ReportsSend,
         JobKind::CampaignRun,
+        JobKind::TemplatesSync,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -122,6 +125,7 @@ impl JobKind {
             JobKind::WarehouseExport => "warehouse.export",
             JobKind::ReportsSend => "reports.send",
             JobKind::CampaignRun => "campaign.run",
+            JobKind::TemplatesSync => "templates.sync",
         }
     }
 

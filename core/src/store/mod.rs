@@ -14,6 +14,7 @@ pub mod bot_outcome;
 pub mod campaign;
 pub mod canned;
 pub mod case;
+pub mod channel_template;
 pub mod consent_text;
 pub mod contact;
 pub mod data_request;

@@ -3,6 +3,7 @@
 
 use meta_messaging::Platform;
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 
 const MESSENGER: Platform = Platform {
@@ -23,6 +24,11 @@ impl Guest for Messenger {
 
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
         MESSENGER.send(message)
+    }
+
+    /// The provider keeps no message templates.
+    fn list_templates(_settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        Err(TemplateError::Unsupported)
     }
 
     fn locate_media(reference: String, _settings: String) -> Result<MediaLocation, MediaError> {

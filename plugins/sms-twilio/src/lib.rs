@@ -14,6 +14,7 @@ use serde_json::Value;
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, BasicFromSecret, Request};
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{
     DeliveryState, Guest, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt,
     StatusUpdate,
@@ -183,6 +184,11 @@ impl Guest for Twilio {
             // 20429: too many requests; 20500/20503: Twilio's own trouble.
             retryable: retryable_status(response.status) || matches!(code, 20429 | 20500 | 20503),
         })
+    }
+
+    /// The provider keeps no message templates.
+    fn list_templates(_settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        Err(TemplateError::Unsupported)
     }
 
     fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {

@@ -16,6 +16,7 @@ mod outbound;
 use serde_json::Value;
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 use ventanilla_sdk::connector_kit::{answer, header};
 
@@ -70,6 +71,11 @@ impl Guest for Telegram {
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
         let settings = Settings::parse(&message.settings);
         outbound::send(&settings, &message)
+    }
+
+    /// The provider keeps no message templates.
+    fn list_templates(_settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        Err(TemplateError::Unsupported)
     }
 
     fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {

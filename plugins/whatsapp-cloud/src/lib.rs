@@ -5,14 +5,16 @@
 //! handshake is a GET with `hub.verify_token` and `hub.challenge`.
 //! Outbound: `POST {api}/{version}/{phone_number_id}/messages` with the
 //! access token as a bearer credential the host adds.
-//! Files: see [`media`].
+//! Files: see [`media`]. Templates: see [`templates`].
 
 mod inbound;
 mod media;
 mod outbound;
+mod templates;
 
 use serde_json::Value;
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 use ventanilla_sdk::connector_kit::{answer, meta_handshake, meta_signature};
 
@@ -21,6 +23,7 @@ struct WhatsApp;
 /// The install's settings with their defaults.
 pub(crate) struct Settings {
     pub phone_number_id: String,
+    pub business_account_id: String,
     pub api_version: String,
     pub api_base_url: String,
     pub list_button: String,
@@ -32,6 +35,7 @@ impl Settings {
         let get = |key: &str, default: &str| value[key].as_str().unwrap_or(default).to_owned();
         Settings {
             phone_number_id: get("phone_number_id", ""),
+            business_account_id: get("business_account_id", ""),
             api_version: get("api_version", "v21.0"),
             api_base_url: get("api_base_url", "https://graph.facebook.com").trim_end_matches('/').to_owned(),
             list_button: get("list_button", "Ver opciones"),
@@ -56,6 +60,10 @@ impl Guest for WhatsApp {
     fn send(message: OutboundMessage) -> Result<SendReceipt, SendError> {
         let settings = Settings::parse(&message.settings);
         outbound::send(&settings, &message)
+    }
+
+    fn list_templates(settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        templates::list(&Settings::parse(&settings))
     }
 
     fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {

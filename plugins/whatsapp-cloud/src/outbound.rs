@@ -1,9 +1,10 @@
 //! Sending through the Cloud API: text, quick replies as buttons or a list,
-//! approved templates with parameters, and files by link (the host hands
+//! approved templates with header, body and button values, and files by link (the host hands
 //! a link WhatsApp can fetch).
 
 use serde_json::{Value, json};
-use ventanilla_sdk::connector::ventanilla::plugin::http;
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{ButtonKind, HeaderValue, TemplateParts};
+use ventanilla_sdk::connector::ventanilla::plugin::{http, outbound};
 use ventanilla_sdk::connector::{OutboundMessage, SendError, SendReceipt};
 use ventanilla_sdk::connector_kit::{numbered, post_json_bearer, retryable_status, transport_error};
 
@@ -83,10 +84,10 @@ fn payload(settings: &Settings, message: &OutboundMessage) -> Value {
     let to = message.recipient.trim_start_matches('+');
     let mut body = json!({"messaging_product": "whatsapp", "recipient_type": "individual", "to": to});
     if let Some(template) = &message.template {
-        let parameters: Vec<Value> = template.parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
         let mut content = json!({"name": template.name, "language": {"code": template.language}});
-        if !parameters.is_empty() {
-            content["components"] = json!([{"type": "body", "parameters": parameters}]);
+        let components = template_components(&template.parameters, outbound::template_values());
+        if !components.is_empty() {
+            content["components"] = json!(components);
         }
         body["type"] = json!("template");
         body["template"] = content;
@@ -113,6 +114,35 @@ fn payload(settings: &Settings, message: &OutboundMessage) -> Value {
         body["text"] = json!({"preview_url": false, "body": numbered(&message.body, options)});
     }
     body
+}
+
+/// A template's header, body and button values as Cloud API components.
+fn template_components(parameters: &[String], parts: Option<TemplateParts>) -> Vec<Value> {
+    let mut components = vec![];
+    let parts = parts.unwrap_or(TemplateParts { header: None, buttons: vec![] });
+    if let Some(header) = parts.header {
+        let parameter = match header {
+            HeaderValue::Text(text) => json!({"type": "text", "text": text}),
+            HeaderValue::Image(link) => json!({"type": "image", "image": {"link": link}}),
+            HeaderValue::Document(link) => json!({"type": "document", "document": {"link": link}}),
+            HeaderValue::Video(link) => json!({"type": "video", "video": {"link": link}}),
+        };
+        components.push(json!({"type": "header", "parameters": [parameter]}));
+    }
+    if !parameters.is_empty() {
+        let parameters: Vec<Value> = parameters.iter().map(|p| json!({"type": "text", "text": p})).collect();
+        components.push(json!({"type": "body", "parameters": parameters}));
+    }
+    for button in parts.buttons {
+        let (sub_type, parameter) = match button.kind {
+            ButtonKind::QuickReply => ("quick_reply", json!({"type": "payload", "payload": button.value})),
+            ButtonKind::CopyCode => ("copy_code", json!({"type": "coupon_code", "coupon_code": button.value})),
+            _ => ("url", json!({"type": "text", "text": button.value})),
+        };
+        components.push(json!({"type": "button", "sub_type": sub_type, "index": button.index.to_string(),
+            "parameters": [parameter]}));
+    }
+    components
 }
 
 fn error_of(status: u16, error: &Value) -> SendError {

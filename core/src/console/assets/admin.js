@@ -1,6 +1,7 @@
 // The admins' pages: plugins, units, users, tokens and consent texts.
 
 import { Problem, api, attempt, ctx, h, select, t, toast, unitName, when } from './lib.js';
+import { templatesPanel } from './templates.js';
 
 // ---------------------------------------------------------------- admin
 
@@ -103,7 +104,11 @@ export function grantsForm(requested, granted, prefix) {
 }
 
 export async function adminPlugins(body) {
-  const [plugins, installs] = await Promise.all([api('GET', '/plugins'), api('GET', '/plugin-installs')]);
+  const [plugins, installs, accounts] = await Promise.all([
+    api('GET', '/plugins'),
+    api('GET', '/plugin-installs'),
+    api('GET', '/channel-accounts').catch(() => ({ items: [] })),
+  ]);
   const manifest = h('input', { type: 'file', id: 'plugin-manifest', accept: '.toml', required: true });
   const component = h('input', { type: 'file', id: 'plugin-component', accept: '.wasm', required: true });
   const upload = h(
@@ -175,6 +180,8 @@ export async function adminPlugins(body) {
     editor.querySelector('input, select, textarea')?.focus();
   }
 
+  // Accounts whose provider reviews message templates (WhatsApp).
+  const templated = (install) => accounts.items.find((a) => a.id === install.id && a.sends_templates);
   const versionOf = (plugin, v) => plugin.versions.find((x) => x.version === v) || plugin.versions.at(-1);
   const health = await Promise.all(installs.items.map((i) => api('GET', `/plugin-installs/${i.id}/health`).catch(() => null)));
   const ms = (v) => (v == null ? '–' : v.toFixed(1));
@@ -201,7 +208,12 @@ export async function adminPlugins(body) {
           h('td', null, `${i.plugin_id} ${i.version}`),
           h('td', null, statusText(i)),
           healthCell(health[n]),
-          h('td', null, plugin ? h('button', { type: 'button', class: 'ghost', onclick: () => openEditor(versionOf(plugin, i.version), plugin, i) }, t('admin.configure_short')) : null),
+          h(
+            'td',
+            null,
+            plugin ? h('button', { type: 'button', class: 'ghost', onclick: () => openEditor(versionOf(plugin, i.version), plugin, i) }, t('admin.configure_short')) : null,
+            templated(i) ? h('button', { type: 'button', class: 'ghost', 'data-templates': i.id, onclick: () => templatesPanel(templated(i), editor) }, t('admin.templates')) : null,
+          ),
         );
       }),
     ),

@@ -4,6 +4,7 @@
 // campaign is live.
 
 import { api, attempt, ctx, formDialog, h, query, select, supervises, t, unitName, when } from './lib.js';
+import { templatePicker } from './templates.js';
 
 const STATUSES = ['queued', 'sending', 'sent', 'delivered', 'read', 'failed', 'replied', 'opted_out', 'skipped'];
 const REACH = ['whatsapp', 'sms', 'email', 'telegram'];
@@ -66,36 +67,10 @@ function segmentDialog(reload) {
 function messageFields(account) {
   if (account?.channel === 'whatsapp') {
     const templates = account.templates || [];
-    const picker = select(templates.map((_, i) => String(i)), (i) => `${templates[i].name} (${templates[i].language})`, () => draw(), '0');
-    picker.id = 'campaign-template';
-    picker.setAttribute('aria-label', t('campaign.template'));
-    const params = h('div', { id: 'campaign-params' });
-    const preview = h('p', { id: 'campaign-preview', class: 'preview' });
-    const inputs = [];
-    function draw() {
-      const tpl = templates[Number(picker.value)];
-      inputs.length = 0;
-      params.replaceChildren();
-      for (let i = 0; i < (tpl?.parameters || 0); i += 1) {
-        const input = h('input', { 'data-param': String(i + 1), placeholder: `{{${i + 1}}}`, oninput: show, value: i === 0 ? '{{name}}' : '' });
-        inputs.push(input);
-        params.append(h('label', null, `{{${i + 1}}} `, input));
-      }
-      show();
-    }
-    function show() {
-      const tpl = templates[Number(picker.value)];
-      let text = tpl?.text || '';
-      inputs.forEach((input, i) => (text = text.split(`{{${i + 1}}}`).join(input.value || `{{${i + 1}}}`)));
-      preview.textContent = text;
-    }
-    draw();
-    const read = () => {
-      const tpl = templates[Number(picker.value)];
-      return tpl ? { template: { name: tpl.name, language: tpl.language, parameters: inputs.map((i) => i.value) } } : {};
-    };
+    const picker = templatePicker(templates, { id: 'campaign', first: '{{name}}' });
+    const read = () => (picker.chosen() ? { template: picker.value() } : {});
     const rows = templates.length
-      ? [[t('campaign.template'), picker], [t('campaign.parameters'), params], [t('campaign.preview'), preview]]
+      ? [[t('campaign.template'), picker.chooser], [t('campaign.parameters'), picker.fields], [t('campaign.preview'), picker.preview]]
       : [[t('campaign.template'), h('p', { class: 'notice' }, t('campaign.no_templates'))]];
     return { rows, read };
   }

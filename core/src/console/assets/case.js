@@ -3,6 +3,7 @@
 
 import { PRIORITIES, Problem, api, attempt, ctx, debounce, formDialog, h, labelled, myUnits, query, select, t, unitName, userName, when } from './lib.js';
 import { consentNode } from './consent.js';
+import { templatePicker } from './templates.js';
 
 // ---------------------------------------------------------------- case
 
@@ -256,52 +257,24 @@ export async function caseView(id) {
     // template may go out: the reply becomes a template picker.
     const windowBox = h('div', { class: 'window', hidden: true });
     let reply = { free_text: true, templates: [] };
-    let template = null;
-    let params = [];
+    let picker = null;
+    const ready = () => Boolean(picker?.chosen() && picker.complete());
     const drawWindow = () => {
       const closed = mode === 'reply' && !reply.free_text;
       windowBox.hidden = !closed;
       text.hidden = closed;
       label.hidden = closed;
       if (!closed) return;
-      const chooser = h(
-        'select',
-        {
-          id: 'template',
-          onchange: (e) => {
-            template = reply.templates[Number(e.target.value)] ?? null;
-            params = Array.from({ length: template?.parameters ?? 0 }, () => '');
-            drawWindow();
-          },
-        },
-        h('option', { value: '' }, t('case.template_pick')),
-        reply.templates.map((tpl, i) => h('option', { value: String(i), selected: tpl === template }, `${tpl.name} (${tpl.language})`)),
-      );
-      const preview = () => (template ? template.text.replace(/\{\{(\d+)\}\}/g, (_, n) => params[Number(n) - 1] || `{{${n}}}`) : '');
-      const shown = h('p', { class: 'preview', id: 'template-preview' }, preview());
-      const inputs = params.map((value, i) =>
-        h(
-          'span',
-          { class: 'field' },
-          h('label', { for: `param-${i + 1}` }, t('case.template_param', { n: i + 1 })),
-          h('input', {
-            type: 'text',
-            id: `param-${i + 1}`,
-            value,
-            oninput: (e) => {
-              params[i] = e.target.value;
-              shown.textContent = preview();
-            },
-          }),
-        ),
-      );
+      picker = null;
+      const made = reply.templates.length
+        ? templatePicker(reply.templates, { id: 'reply', none: t('case.template_pick'), onChange: () => (button.disabled = !ready()) })
+        : null;
+      picker = made;
       windowBox.replaceChildren(
         h('p', { class: 'warn', role: 'note' }, t('case.window_closed'), reply.reason ? h('small', { class: 'details', lang: 'en' }, reply.reason) : null),
-        ...(reply.templates.length
-          ? [h('label', { for: 'template' }, t('case.template')), chooser, ...inputs, ...(template ? [shown] : [])]
-          : [h('p', null, t('case.no_templates'))]),
+        ...(made ? [h('label', { for: 'reply-template' }, t('case.template')), made.chooser, made.fields, made.preview] : [h('p', null, t('case.no_templates'))]),
       );
-      button.disabled = !template;
+      button.disabled = !ready();
     };
     const form = h(
       'form',
@@ -392,9 +365,7 @@ export async function caseView(id) {
       },
       // The template to send instead of text, when the window is closed.
       template() {
-        return mode === 'reply' && !reply.free_text && template
-          ? { name: template.name, language: template.language, parameters: params }
-          : null;
+        return mode === 'reply' && !reply.free_text && picker?.chosen() ? picker.value() : null;
       },
     };
   }

@@ -1,5 +1,6 @@
 // A contact's page, and the notifications list.
 
+import { templatePicker } from './templates.js';
 import { contactRequests } from './privacy.js';
 import { CHANNELS, Problem, api, attempt, formDialog, h, labelled, myUnits, query, select, t, unitName, when } from './lib.js';
 
@@ -182,35 +183,15 @@ async function startDialog(contact) {
   const account = h('select', { id: 'start-account', required: true });
   const subject = h('input', { type: 'text', id: 'start-subject', required: true, maxlength: 300 });
   const body = h('textarea', { id: 'start-body', rows: 4, maxlength: 4000 });
-  const template = h('select', { id: 'start-template' });
-  const params = h('div', { id: 'start-params', class: 'params' });
-  const preview = h('p', { class: 'preview', 'aria-live': 'polite' });
   const chosen = () => found.items.find((a) => a.id === account.value);
-  const templateOf = () => chosen()?.templates[Number(template.value)] ?? null;
-  const values = () => Array.from(params.querySelectorAll('input'), (i) => i.value);
-  const showPreview = () => {
-    const tpl = templateOf();
-    const given = values();
-    preview.textContent = tpl ? tpl.text.replace(/\{\{(\d+)\}\}/g, (_, n) => given[Number(n) - 1] || `{{${n}}}`) : '';
-  };
-  const pickTemplate = () => {
-    const tpl = templateOf();
-    params.replaceChildren(
-      ...Array.from({ length: tpl?.parameters ?? 0 }, (_, i) =>
-        labelled(t('case.template_param', { n: i + 1 }), h('input', { type: 'text', required: true, oninput: showPreview })),
-      ),
-      preview,
-    );
-    showPreview();
-  };
+  // On WhatsApp outside the 24 hours: an approved template with its values.
+  const templateBox = h('div', { id: 'start-templates', class: 'stack' });
+  let picker = null;
   const pickAccount = () => {
     const a = chosen();
-    template.replaceChildren(
-      h('option', { value: '' }, t('contact.start_free_text')),
-      ...(a?.templates ?? []).map((tpl, i) => h('option', { value: String(i) }, `${tpl.name} (${tpl.language})`)),
-    );
-    template.disabled = !a?.sends_templates;
-    pickTemplate();
+    picker = a?.sends_templates && a.templates.length ? templatePicker(a.templates, { id: 'start', none: t('contact.start_free_text') }) : null;
+    templateBox.replaceChildren(...(picker ? [picker.chooser, picker.fields, picker.preview] : [h('p', { class: 'muted' }, t('case.no_templates'))]));
+    templateBox.hidden = !a?.sends_templates;
   };
   const pickUnit = () => {
     const open = found.items.filter((a) => !a.unit_ids.length || a.unit_ids.includes(unit.value));
@@ -223,7 +204,6 @@ async function startDialog(contact) {
   };
   unit.addEventListener('change', pickUnit);
   account.addEventListener('change', pickAccount);
-  template.addEventListener('change', pickTemplate);
   pickUnit();
   formDialog(
     'start',
@@ -233,16 +213,15 @@ async function startDialog(contact) {
       [t('contact.start_account'), account],
       [t('contact.start_subject'), subject],
       [t('contact.start_body'), body],
-      [t('contact.start_template'), template],
-      [t('contact.start_params'), params],
+      [t('contact.start_template'), templateBox],
     ],
     t('contact.start_send'),
     async () => {
       const a = chosen();
       if (!a) return false;
-      const tpl = templateOf();
       const first = { author_kind: 'agent', body: body.value };
-      if (tpl) first.template = { name: tpl.name, language: tpl.language, parameters: values() };
+      const tpl = picker?.value();
+      if (tpl) first.template = tpl;
       const payload = {
         subject: subject.value.trim(),
         channel: a.channel,

@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, HeaderFromSecret, Request};
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{
     ContactProfile, DeliveryState, Guest, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed,
     SendError, SendReceipt, StatusUpdate,
@@ -155,6 +156,11 @@ impl Guest for Fake {
             Ok(r) => Err(SendError { message: format!("provider answered {}", r.status), retryable: r.status >= 500 }),
             Err(e) => Err(SendError { message: format!("{e:?}"), retryable: true }),
         }
+    }
+
+    /// The provider keeps no message templates.
+    fn list_templates(_settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        Err(TemplateError::Unsupported)
     }
 
     fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {

@@ -1,0 +1,169 @@
+//! The message templates of channel accounts whose provider reviews them
+//! (WhatsApp): read from the provider by the connector's `list-templates`,
+//! every `channels.template_sync_secs` (a `templates.sync` job per account
+//! and period, so however many instances run, one reading does the work)
+//! and when an admin asks, and kept by the host
+//! (`store::channel_template`). Once an account's templates were read, only
+//! a template the provider approved, with a value for everything it takes,
+//! is sent: checked when a message or campaign is written, and again just
+//! before each send, so a template paused since is refused there.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::automation::record_call;
+use crate::domain::channel_rules::{AfterWindow, Template};
+use crate::domain::template::ProviderTemplate;
+use crate::plugins::message_templates::NotListed;
+use crate::services::Services;
+use crate::store::job::{Job, JobKind, Outcome};
+use crate::store::{self, channel_template::Changes};
+
+/// Why an account's templates were not read.
+#[derive(Debug, thiserror::Error)]
+pub enum NotSynced {
+    /// No such running channel account, or one whose connector reads no
+    /// templates.
+    #[error("{0}")]
+    NotReadable(String),
+    /// The provider refused (the account's settings or credentials).
+    #[error("the provider refused: {0}")]
+    Refused(String),
+    /// The provider, the network or the plugin failed; try again later.
+    #[error("{0}")]
+    Passing(String),
+    #[error("{0}")]
+    Store(#[from] store::Error),
+}
+
+/// Starts the loop that schedules template readings, unless turned off.
+pub fn spawn(services: Arc<Services>) {
+    let every = services.config.channels.template_sync_secs;
+    if every == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(every)).await;
+            if let Err(e) = schedule(&services).await {
+                tracing::warn!(error = %e, "cannot schedule template readings");
+            }
+        }
+    });
+}
+
+/// Enqueues a reading of each template-keeping account for this period;
+/// returns how many were enqueued here.
+pub async fn schedule(services: &Services) -> Result<usize, store::Error> {
+    let every = services.config.channels.template_sync_secs.max(1) as i64;
+    let period = store::now().timestamp() / every;
+    let mut enqueued = 0;
+    for install in store::plugin_install::list(&services.store.db).await? {
+        if install.world != "connector" || !install.is_running() {
+            continue;
+        }
+        let Ok(connector) = super::connector(services, install.id).await else { continue };
+        if !keeps_templates(&connector) {
+            continue;
+        }
+        let job = store::job::NewJob {
+            kind: JobKind::TemplatesSync,
+            payload: serde_json::json!({ "install_id": install.id }),
+            idempotency_key: Some(format!("{}:{}:{period}", JobKind::TemplatesSync.as_str(), install.id)),
+        };
+        let tx = services.store.begin().await?;
+        // Another instance enqueued this period's reading already: fine.
+        if store::job::enqueue(&*tx, job).await.is_ok() && tx.commit().await.is_ok() {
+            enqueued += 1;
+        }
+    }
+    Ok(enqueued)
+}
+
+/// Whether the account's channel sends reviewed templates and its connector
+/// can read them.
+fn keeps_templates(connector: &super::Connector) -> bool {
+    connector.plugin.templates.is_some() && connector.manifest.rules.after_window == AfterWindow::Template
+}
+
+/// Runs a `templates.sync` job.
+pub async fn run(services: &Services, job: &Job) -> Outcome {
+    let Some(install_id) = job.payload["install_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {
+        return Outcome::Dead("payload has no `install_id`".into());
+    };
+    match sync(services, install_id).await {
+        Ok(_) => Outcome::Done,
+        // Noted on the account, where its admin sees it; the next period tries again.
+        Err(NotSynced::NotReadable(_) | NotSynced::Refused(_)) => Outcome::Done,
+        Err(NotSynced::Passing(why)) => Outcome::Retry(why),
+        Err(NotSynced::Store(e)) => Outcome::Retry(e.to_string()),
+    }
+}
+
+/// Reads the account's templates from its provider now and keeps them.
+pub async fn sync(services: &Services, install_id: uuid::Uuid) -> Result<Changes, NotSynced> {
+    let connector = match super::connector(services, install_id).await {
+        Ok(connector) => connector,
+        Err(super::Unavailable::Store(e)) => return Err(e.into()),
+        Err(e) => return Err(NotSynced::NotReadable(e.to_string())),
+    };
+    let Some(plugin) = connector.plugin.templates.as_ref().filter(|_| keeps_templates(&connector)) else {
+        return Err(NotSynced::NotReadable("this channel account's connector reads no message templates".into()));
+    };
+    let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
+    let started = std::time::Instant::now();
+    let result = services.plugins.run_list_templates(plugin, ctx, connector.install.settings.to_string()).await;
+    let elapsed = started.elapsed();
+    let failure = match result {
+        Ok((Ok(templates), _)) => {
+            record_call(services, install_id, elapsed, None).await;
+            let changes = store::channel_template::replace(&services.store, install_id, templates).await?;
+            tracing::info!(%install_id, added = changes.added, removed = changes.removed,
+                status_changes = changes.status_changes.len(), "message templates read");
+            return Ok(changes);
+        }
+        Ok((Err(NotListed::Unsupported), _)) => {
+            return Err(NotSynced::NotReadable("the provider of this channel account keeps no templates".into()));
+        }
+        // What the provider said is not held against the plugin.
+        Ok((Err(NotListed::Refused(why)), _)) => {
+            services.runtime.record_send_failure(install_id, elapsed, &why);
+            NotSynced::Refused(why)
+        }
+        Ok((Err(NotListed::Retry(why)), _)) => {
+            services.runtime.record_send_failure(install_id, elapsed, &why);
+            NotSynced::Passing(why)
+        }
+        Err(e) => {
+            record_call(services, install_id, elapsed, Some(&e.to_string())).await;
+            NotSynced::Passing(format!("the connector failed: {e}"))
+        }
+    };
+    store::channel_template::note_failure(&services.store, install_id, &failure.to_string()).await?;
+    Err(failure)
+}
+
+/// Whether `template` may be sent through account `install_id` now (a
+/// domain error naming `field` when not), and the template as kept; none
+/// when the account's templates were never read (templates typed into its
+/// settings go as written).
+pub async fn check(
+    services: &Services,
+    install_id: uuid::Uuid,
+    template: &Template,
+    field: &str,
+) -> Result<Option<ProviderTemplate>, store::Error> {
+    let db = &services.store.db;
+    if !store::channel_template::is_synced(db, install_id).await? {
+        return Ok(None);
+    }
+    let Some(kept) = store::channel_template::find(db, install_id, &template.name, &template.language).await? else {
+        let message = format!(
+            "the channel account has no template `{}` in `{}` (read its templates again if it was just created)",
+            template.name, template.language
+        );
+        return Err(crate::domain::Error::invalid(format!("{field}.name"), message).into());
+    };
+    kept.check(field, template)?;
+    Ok(Some(kept))
+}
