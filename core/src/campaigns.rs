@@ -109,14 +109,33 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
         }
         None => None,
     };
+    // The provider's view of the account: a red quality rating holds the
+    // campaign, a yellow one halves its pace, and the messaging limit caps
+    // how many people campaigns reach through it in 24 hours.
+    let standing = match store::channel_template::sync_state(&db.db, campaign.channel_install_id).await {
+        Ok(state) => state.and_then(|s| s.standing),
+        Err(e) => return Outcome::Retry(e.to_string()),
+    };
+    if let Some(why) = standing.and_then(|s| s.holds()) {
+        return hold(services, &campaign, why).await;
+    }
+    let mut remaining = match standing.and_then(|s| s.daily_recipients) {
+        Some(limit) => match within_limit(services, &campaign, u64::from(limit)).await {
+            Ok(Ok(left)) => Some(left),
+            Ok(Err(wait)) => return Outcome::Later(wait),
+            Err(e) => return Outcome::Retry(e.to_string()),
+        },
+        None => None,
+    };
+    let rate = campaign_rate(connector.manifest.rules.max_sends_per_second, campaign.max_per_second);
+    let rate = standing.map_or(rate, |s| s.slows_to(rate));
     let run = Run {
         services,
         connector: &connector,
         ctx: &ctx,
         campaign: &campaign,
         kept: kept.as_ref(),
-        interval: Duration::from_secs(1)
-            / campaign_rate(connector.manifest.rules.max_sends_per_second, campaign.max_per_second),
+        interval: Duration::from_secs(1) / rate,
         next_slot: std::sync::Mutex::new(Instant::now()),
         started,
         slice,
@@ -137,8 +156,18 @@ pub async fn run(services: &Services, job: &Job) -> Outcome {
             };
         }
         for chunk in batch.chunks(IN_FLIGHT) {
+            // Past the account's messaging limit: the next run counts again
+            // and waits for the earliest send of the 24 hours to age out.
+            let chunk = match remaining {
+                Some(0) => return Outcome::Later(Duration::ZERO),
+                Some(left) => &chunk[..chunk.len().min(left as usize)],
+                None => chunk,
+            };
             if let Err(stop) = run.chunk(chunk).await {
                 return stop;
+            }
+            if let Some(left) = remaining.as_mut() {
+                *left = left.saturating_sub(chunk.len() as u64);
             }
         }
     }
@@ -243,6 +272,25 @@ impl Run<'_> {
             }
         }
     }
+}
+
+/// How many more people campaigns may reach through the campaign's account
+/// within its 24-hour messaging limit, or how long until the earliest send
+/// counted ages out.
+async fn within_limit(
+    services: &Services,
+    campaign: &Campaign,
+    limit: u64,
+) -> Result<Result<u64, Duration>, store::Error> {
+    let now = store::now();
+    let day = chrono::Duration::hours(24);
+    let (sent, earliest) =
+        store::campaign::sent_through_since(&services.store.db, campaign.channel_install_id, now - day).await?;
+    if sent < limit {
+        return Ok(Ok(limit - sent));
+    }
+    let wait = earliest.and_then(|at| (at + day - now).to_std().ok()).unwrap_or(LONGEST_WAIT);
+    Ok(Err(wait.clamp(Duration::from_secs(1), LONGEST_WAIT)))
 }
 
 /// How long the campaign must wait for its unit's sending hours; none

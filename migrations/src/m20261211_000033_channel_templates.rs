@@ -1,5 +1,6 @@
 //! The message templates a channel account's provider keeps (WhatsApp's),
-//! as the host last read them, and how each account's last reading went.
+//! as the host last read them, and how each account's last reading went
+//! (with the account's quality rating and messaging limit).
 
 use sea_orm_migration::prelude::*;
 
@@ -26,6 +27,8 @@ enum TemplateSyncs {
     SyncedAt,
     Error,
     Templates,
+    Quality,
+    DailyRecipients,
 }
 
 #[derive(DeriveIden)]
@@ -71,6 +74,9 @@ impl MigrationTrait for Migration {
                 .col(ColumnDef::new(TemplateSyncs::SyncedAt).timestamp_with_time_zone().null())
                 .col(ColumnDef::new(TemplateSyncs::Error).text().null())
                 .col(ColumnDef::new(TemplateSyncs::Templates).integer().not_null().default(0))
+                // The account's standing with the provider, as last read.
+                .col(ColumnDef::new(TemplateSyncs::Quality).string_len(10).null())
+                .col(ColumnDef::new(TemplateSyncs::DailyRecipients).integer().null())
                 .foreign_key(
                     ForeignKey::create()
                         .from(TemplateSyncs::Table, TemplateSyncs::InstallId)

@@ -992,3 +992,67 @@ on_both! {
         Ok(())
     }
 }
+
+/// The number's quality rating and messaging limit tier, as the Graph API gives them.
+fn serve_standing(provider: &FakeProvider, quality: &str, tier: &str) {
+    provider.on_get(
+        &format!("/{PHONE_ID}?fields="),
+        json!({"quality_rating": quality, "messaging_limit_tier": tier, "id": PHONE_ID}),
+    );
+}
+
+on_both! {
+    async fn campaigns_keep_to_the_accounts_messaging_limit_and_quality(backend) {
+        use crate::campaigns::{campaign, grant, person, sending_hours};
+        let wa = whatsapp(backend).await?;
+        let app = &wa.app;
+        let port = wa.provider.port;
+        let settings = json!({"phone_number_id": PHONE_ID, "business_account_id": WABA, "api_base_url": format!("http://localhost:{port}")});
+        app.patch(&format!("/api/v1/plugin-installs/{}", wa.install), &app.admin_token, json!({"settings": settings})).await?;
+        let payment = listed_template("aviso_pago", "APPROVED", json!([{"type": "BODY", "text": "Hola {{1}}, tu cuota vence el viernes."}]));
+        serve_templates(&wa.provider, vec![payment], vec![]);
+        serve_standing(&wa.provider, "GREEN", "TIER_50");
+        let sync = format!("/api/v1/channel-accounts/{}/templates/sync", wa.install);
+        let read = app.post_ok(&sync, &app.admin_token, json!({}), 200).await?;
+        anyhow::ensure!(read["sync"]["quality"] == "green" && read["sync"]["daily_recipients"] == 50, "{read}");
+        for n in 0..52 {
+            let phone = json!([{"channel": "whatsapp", "value": format!("+5730055{n:05}")}]);
+            person(app, &format!("P{n}"), &format!("Persona {n}"), phone, json!([grant("broadcasts")])).await?;
+        }
+        sending_hours(app, &wa.unit, true).await?;
+        let segment = app.post_ok("/api/v1/segments", &app.admin_token, json!({"name": "Medicina",
+            "filter": {"attributes": [{"key": "program", "in": ["Medicina"]}]}}), 201).await?;
+        let draft = json!({"unit_id": wa.unit, "name": "Cuotas", "segment_id": segment["id"], "channel_install_id": wa.install,
+            "message": {"template": {"name": "aviso_pago", "language": "es_CO", "parameters": ["{{name}}"]}}});
+        let id = app.post_ok("/api/v1/campaigns", &app.admin_token, draft.clone(), 201).await?["id"].as_str().unwrap_or_default().to_owned();
+        app.post_ok(&format!("/api/v1/campaigns/{id}/launch"), &app.admin_token, json!({}), 200).await?;
+
+        // Fifty people in 24 hours is the tier's limit: two wait, the campaign still running.
+        let capped = eventually(WAIT, || async {
+            campaign(app, &id).await.ok().filter(|c| c["recipients"]["sent"] == 50 && c["recipients"]["queued"] == 2)
+        }).await;
+        anyhow::ensure!(capped.is_some(), "{}", campaign(app, &id).await?);
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        let still = campaign(app, &id).await?;
+        anyhow::ensure!(wa.sends().len() == 50 && still["status"] == "running" && still["recipients"]["queued"] == 2, "{still}");
+
+        // Meta raises the tier: the reading wakes the campaign, which finishes.
+        serve_standing(&wa.provider, "GREEN", "TIER_250");
+        app.post_ok(&sync, &app.admin_token, json!({}), 200).await?;
+        let done = eventually(WAIT, || async { campaign(app, &id).await.ok().filter(|c| c["status"] == "finished") }).await;
+        anyhow::ensure!(done.is_some() && wa.sends().len() == 52, "{} after {} sends", campaign(app, &id).await?, wa.sends().len());
+
+        // A red quality rating holds the next campaign before anyone gets it.
+        serve_standing(&wa.provider, "RED", "TIER_250");
+        let read = app.post_ok(&sync, &app.admin_token, json!({}), 200).await?;
+        anyhow::ensure!(read["sync"]["quality"] == "red", "{read}");
+        let next = app.post_ok("/api/v1/campaigns", &app.admin_token, draft, 201).await?["id"].as_str().unwrap_or_default().to_owned();
+        app.post_ok(&format!("/api/v1/campaigns/{next}/launch"), &app.admin_token, json!({}), 200).await?;
+        let held = eventually(WAIT, || async { campaign(app, &next).await.ok().filter(|c| c["status"] == "paused") }).await;
+        anyhow::ensure!(held.is_some(), "{}", campaign(app, &next).await?);
+        let audit = app.get(&format!("/api/v1/audit-events?target_kind=campaign&target_id={next}"), &app.admin_token).await?;
+        anyhow::ensure!(audit.text.contains("campaign.held") && audit.text.contains("red"), "{}", audit.text);
+        anyhow::ensure!(wa.sends().len() == 52, "{} sends", wa.sends().len());
+        Ok(())
+    }
+}

@@ -100,6 +100,64 @@ pub struct ProviderTemplate {
     pub buttons: Vec<TemplateButton>,
 }
 
+/// How the provider rates how people receive the account's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Quality {
+    Green,
+    Yellow,
+    Red,
+    Unknown,
+}
+
+impl Quality {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Quality::Green => "green",
+            Quality::Yellow => "yellow",
+            Quality::Red => "red",
+            Quality::Unknown => "unknown",
+        }
+    }
+
+    pub fn parse(text: &str) -> Quality {
+        [Quality::Green, Quality::Yellow, Quality::Red]
+            .into_iter()
+            .find(|q| q.as_str() == text)
+            .unwrap_or(Quality::Unknown)
+    }
+}
+
+/// What the provider allows an account when it writes first (WhatsApp's
+/// quality rating and messaging limit tier), which campaigns keep to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccountStanding {
+    pub quality: Quality,
+    /// How many different people it may start conversations with in 24
+    /// hours; none: no limit known.
+    pub daily_recipients: Option<u32>,
+}
+
+impl AccountStanding {
+    /// The share of its usual rate a campaign takes: half while the
+    /// provider rates the account's quality yellow, so complaints do not
+    /// pile up faster than they can be seen.
+    pub fn slows_to(self, rate: u32) -> u32 {
+        match self.quality {
+            Quality::Yellow => (rate / 2).max(1),
+            _ => rate,
+        }
+    }
+
+    /// Why a campaign may not send at all now: the provider rates the
+    /// account red.
+    pub fn holds(self) -> Option<&'static str> {
+        (self.quality == Quality::Red).then_some(
+            "the provider rates the account's quality red: campaigns wait, so it is not restricted, until an admin resumes them",
+        )
+    }
+}
+
 /// The value a template's header takes when sent: its text parameter, or
 /// an `https` link the provider fetches its file from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -321,6 +379,17 @@ mod tests {
         let mut short = message();
         short.parameters.clear();
         assert!(synced(TemplateStatus::Approved).check("template", &short).is_err());
+    }
+
+    #[test]
+    fn a_yellow_account_goes_at_half_speed_and_a_red_one_holds() {
+        let standing = |quality| AccountStanding { quality, daily_recipients: Some(1000) };
+        assert_eq!(standing(Quality::Green).slows_to(40), 40);
+        assert_eq!(standing(Quality::Yellow).slows_to(40), 20);
+        assert_eq!(standing(Quality::Yellow).slows_to(1), 1);
+        assert!(standing(Quality::Red).holds().is_some() && standing(Quality::Unknown).holds().is_none());
+        assert_eq!(Quality::parse("red"), Quality::Red);
+        assert_eq!(Quality::parse("purple"), Quality::Unknown);
     }
 
     #[test]

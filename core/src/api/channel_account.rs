@@ -122,6 +122,13 @@ pub struct TemplateSyncDto {
     pub synced_at: Option<chrono::DateTime<chrono::Utc>>,
     /// Why the last reading failed, if it did.
     pub error: Option<String>,
+    /// The provider's rating of the account's quality (`green`, `yellow`,
+    /// `red`, `unknown`), as last read: a campaign goes at half its pace
+    /// while yellow and is held while red.
+    pub quality: Option<String>,
+    /// How many different people campaigns may reach through the account
+    /// in 24 hours (its messaging limit); none: no limit known.
+    pub daily_recipients: Option<u32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -181,6 +188,8 @@ async fn templates_dto(state: &AppState, install_id: uuid::Uuid) -> Result<Provi
         sync: TemplateSyncDto {
             attempted_at: sync.as_ref().map(|s| s.attempted_at),
             synced_at: sync.as_ref().and_then(|s| s.synced_at),
+            quality: sync.as_ref().and_then(|s| s.standing).map(|s| s.quality.as_str().to_owned()),
+            daily_recipients: sync.as_ref().and_then(|s| s.standing).and_then(|s| s.daily_recipients),
             error: sync.and_then(|s| s.error),
         },
         items,

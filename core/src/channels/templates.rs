@@ -13,7 +13,7 @@ use std::time::Duration;
 
 use crate::automation::record_call;
 use crate::domain::channel_rules::{AfterWindow, Template};
-use crate::domain::template::ProviderTemplate;
+use crate::domain::template::{AccountStanding, ProviderTemplate};
 use crate::plugins::message_templates::NotListed;
 use crate::services::Services;
 use crate::store::job::{Job, JobKind, Outcome};
@@ -117,9 +117,15 @@ pub async fn sync(services: &Services, install_id: uuid::Uuid) -> Result<Changes
     let failure = match result {
         Ok((Ok(templates), _)) => {
             record_call(services, install_id, elapsed, None).await;
-            let changes = store::channel_template::replace(&services.store, install_id, templates).await?;
+            let standing = standing(services, &connector, plugin).await?;
+            let before = store::channel_template::sync_state(&services.store.db, install_id).await?;
+            let changes = store::channel_template::replace(&services.store, install_id, templates, standing).await?;
             tracing::info!(%install_id, added = changes.added, removed = changes.removed,
-                status_changes = changes.status_changes.len(), "message templates read");
+                status_changes = changes.status_changes.len(), ?standing, "message templates read");
+            if standing.is_some() && before.and_then(|b| b.standing) != standing {
+                // Campaigns waiting for the account's limit look again now.
+                store::campaign::wake_account(&services.store, install_id).await?;
+            }
             return Ok(changes);
         }
         Ok((Err(NotListed::Unsupported), _)) => {
@@ -141,6 +147,30 @@ pub async fn sync(services: &Services, install_id: uuid::Uuid) -> Result<Changes
     };
     store::channel_template::note_failure(&services.store, install_id, &failure.to_string()).await?;
     Err(failure)
+}
+
+/// The account's quality rating and messaging limit, read with its
+/// templates; none when the connector cannot say now (the last one read is
+/// kept).
+async fn standing(
+    services: &Services,
+    connector: &super::Connector,
+    plugin: &crate::plugins::message_templates::TemplatePlugin,
+) -> Result<Option<AccountStanding>, store::Error> {
+    let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
+    let settings = connector.install.settings.to_string();
+    match services.plugins.run_account_standing(plugin, ctx, settings).await {
+        Ok((Ok(standing), _)) => Ok(Some(standing)),
+        Ok((Err(NotListed::Unsupported), _)) => Ok(None),
+        Ok((Err(why), _)) => {
+            tracing::warn!(install = %connector.install.id, ?why, "cannot read the account's standing");
+            Ok(None)
+        }
+        Err(e) => {
+            tracing::warn!(install = %connector.install.id, error = %e, "cannot read the account's standing");
+            Ok(None)
+        }
+    }
 }
 
 /// Whether `template` may be sent through account `install_id` now (a

@@ -1,6 +1,7 @@
-//! The message templates a provider keeps (WIT 1.5 `list-templates`): the
-//! connector reads them from the provider's template API under its own
-//! grants, and the host checks what it answers before keeping it.
+//! The message templates a provider keeps (WIT 1.5 `list-templates`) and the
+//! account's standing with it (`account-standing`): the connector reads them
+//! from the provider under its own grants, and the host checks what it
+//! answers before keeping it.
 
 use std::time::Duration;
 
@@ -94,6 +95,44 @@ impl PluginHost {
                 Err(wit::TemplateError::Retry(why)) => Err(NotListed::Retry(why)),
             };
             Ok((listed, logs))
+        })
+        .await
+    }
+}
+
+impl PluginHost {
+    /// Asks the connector for the account's quality rating and messaging
+    /// limit.
+    pub async fn run_account_standing(
+        &self,
+        templates: &TemplatePlugin,
+        ctx: CallContext,
+        settings: String,
+    ) -> Result<(Result<domain::AccountStanding, NotListed>, Vec<(String, String)>), Error> {
+        let (host, templates) = (self.clone(), templates.clone());
+        self.on_executor(async move {
+            let mut store = host.store(&ctx);
+            let call = async {
+                let instance = templates.pre.instantiate_async(&mut store).await?;
+                instance.call_account_standing(&mut store, &settings).await
+            };
+            let result = host.within_wall(call).await;
+            let (answered, logs) = PluginHost::settle(&mut store, result)?;
+            let standing = match answered {
+                Ok(s) => Ok(domain::AccountStanding {
+                    quality: match s.quality {
+                        wit::QualityRating::Green => domain::Quality::Green,
+                        wit::QualityRating::Yellow => domain::Quality::Yellow,
+                        wit::QualityRating::Red => domain::Quality::Red,
+                        wit::QualityRating::Unknown => domain::Quality::Unknown,
+                    },
+                    daily_recipients: s.daily_recipients,
+                }),
+                Err(wit::TemplateError::Unsupported) => Err(NotListed::Unsupported),
+                Err(wit::TemplateError::Refused(why)) => Err(NotListed::Refused(why)),
+                Err(wit::TemplateError::Retry(why)) => Err(NotListed::Retry(why)),
+            };
+            Ok((standing, logs))
         })
         .await
     }

@@ -10,7 +10,7 @@ use crate::domain::campaign::{
 };
 use crate::domain::{Actor, Channel, ConsentId, ContactId, UnitId, UserId};
 use chrono::{DateTime, Utc};
-use sea_orm::sea_query::Expr;
+use sea_orm::sea_query::{Expr, Query};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, Set};
 
 pub mod entity {
@@ -787,6 +787,52 @@ pub async fn outreach(conn: &impl ConnectionTrait, unit: UnitId) -> Result<Outre
         Some(Some(json)) => serde_json::from_value(json)
             .map_err(|e| Error::Corrupt(format!("unit {} has unreadable outreach settings: {e}", unit.0))),
     }
+}
+
+/// Wakes the live campaigns sending through account `install_id` (its
+/// standing with the provider changed): a run waiting for its limit looks
+/// again now.
+pub async fn wake_account(store: &Store, install_id: uuid::Uuid) -> Result<()> {
+    let tx = store.begin().await?;
+    let live: Vec<uuid::Uuid> = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::Id)
+        .filter(entity::Column::ChannelInstallId.eq(install_id))
+        .filter(entity::Column::Status.is_in([CampaignStatus::Scheduled.as_str(), CampaignStatus::Running.as_str()]))
+        .into_tuple()
+        .all(&*tx)
+        .await?;
+    for id in live {
+        super::job::run_group_now_in(&*tx, &job_group(id)).await?;
+    }
+    tx.commit().await
+}
+
+/// How many people campaigns reached through account `install_id` since
+/// `since`, and when the earliest of those sends was: what a daily
+/// messaging limit counts.
+pub async fn sent_through_since(
+    db: &impl ConnectionTrait,
+    install_id: uuid::Uuid,
+    since: DateTime<Utc>,
+) -> Result<(u64, Option<DateTime<Utc>>)> {
+    use sea_orm::sea_query::ExprTrait;
+    let in_account = Query::select()
+        .column(entity::Column::Id)
+        .from(entity::Entity)
+        .and_where(Expr::col(entity::Column::ChannelInstallId).eq(install_id))
+        .to_owned();
+    let (count, earliest): (i64, Option<DateTime<Utc>>) = recipient::Entity::find()
+        .select_only()
+        .column_as(Expr::col(recipient::Column::ContactId).count(), "n")
+        .column_as(Expr::col(recipient::Column::SentAt).min(), "earliest")
+        .filter(recipient::Column::CampaignId.in_subquery(in_account))
+        .filter(recipient::Column::SentAt.gt(since))
+        .into_tuple()
+        .one(db)
+        .await?
+        .unwrap_or((0, None));
+    Ok((u64::try_from(count).unwrap_or(0), earliest))
 }
 
 pub async fn set_outreach(store: &Store, actor: &Actor, unit: UnitId, settings: &OutreachSettings) -> Result<()> {

@@ -11,7 +11,7 @@ use sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder
 
 use super::{Error, Result, Store, audit};
 use crate::domain::Actor;
-use crate::domain::template::{ProviderTemplate, TemplateStatus};
+use crate::domain::template::{AccountStanding, ProviderTemplate, Quality, TemplateStatus};
 
 pub mod entity {
     use sea_orm::entity::prelude::*;
@@ -49,6 +49,8 @@ pub mod sync_entity {
         pub synced_at: Option<DateTimeUtc>,
         pub error: Option<String>,
         pub templates: i32,
+        pub quality: Option<String>,
+        pub daily_recipients: Option<i32>,
     }
 
     #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
@@ -74,6 +76,8 @@ pub struct SyncState {
     /// Why the last attempt failed, if it did.
     pub error: Option<String>,
     pub templates: u32,
+    /// The account's standing with the provider, when it was read.
+    pub standing: Option<AccountStanding>,
 }
 
 /// What a reading changed.
@@ -122,6 +126,10 @@ pub async fn sync_state(db: &impl ConnectionTrait, install_id: uuid::Uuid) -> Re
         synced_at: m.synced_at,
         error: m.error,
         templates: m.templates.max(0) as u32,
+        standing: m.quality.as_deref().map(|q| AccountStanding {
+            quality: Quality::parse(q),
+            daily_recipients: m.daily_recipients.map(|d| d.max(0) as u32),
+        }),
     }))
 }
 
@@ -133,8 +141,14 @@ pub async fn is_synced(db: &impl ConnectionTrait, install_id: uuid::Uuid) -> Res
 
 /// Replaces the account's templates with a reading, in one transaction:
 /// templates no longer listed are removed, each status change audited on
-/// the account (`channel_template.status_changed`).
-pub async fn replace(store: &Store, install_id: uuid::Uuid, read: Vec<ProviderTemplate>) -> Result<Changes> {
+/// the account (`channel_template.status_changed`); with the account's
+/// standing when it was read too (none keeps the last one).
+pub async fn replace(
+    store: &Store,
+    install_id: uuid::Uuid,
+    read: Vec<ProviderTemplate>,
+    standing: Option<AccountStanding>,
+) -> Result<Changes> {
     let tx = store.begin().await?;
     let now = super::now();
     let before: HashMap<(String, String), Kept> = list(&*tx, install_id)
@@ -205,7 +219,7 @@ pub async fn replace(store: &Store, install_id: uuid::Uuid, read: Vec<ProviderTe
         )
         .await?;
     }
-    note_attempt(&*tx, install_id, now, None, Some(seen.len() as u32)).await?;
+    note_attempt(&*tx, install_id, now, None, Some(seen.len() as u32), standing).await?;
     tx.commit().await?;
     Ok(changes)
 }
@@ -213,7 +227,7 @@ pub async fn replace(store: &Store, install_id: uuid::Uuid, read: Vec<ProviderTe
 /// Records a failed reading (the templates kept stay as they were).
 pub async fn note_failure(store: &Store, install_id: uuid::Uuid, error: &str) -> Result<()> {
     let tx = store.begin().await?;
-    note_attempt(&*tx, install_id, super::now(), Some(error), None).await?;
+    note_attempt(&*tx, install_id, super::now(), Some(error), None, None).await?;
     tx.commit().await
 }
 
@@ -223,6 +237,7 @@ async fn note_attempt(
     at: DateTime<Utc>,
     error: Option<&str>,
     templates: Option<u32>,
+    standing: Option<AccountStanding>,
 ) -> Result<()> {
     let previous = sync_entity::Entity::find_by_id(install_id).one(db).await?;
     let model = sync_entity::ActiveModel {
@@ -237,6 +252,14 @@ async fn note_attempt(
             Some(n) => n as i32,
             None => previous.as_ref().map_or(0, |p| p.templates),
         }),
+        quality: Set(match standing {
+            Some(s) => Some(s.quality.as_str().to_owned()),
+            None => previous.as_ref().and_then(|p| p.quality.clone()),
+        }),
+        daily_recipients: Set(match standing {
+            Some(s) => s.daily_recipients.map(|d| d.min(i32::MAX as u32) as i32),
+            None => previous.as_ref().and_then(|p| p.daily_recipients),
+        }),
     };
     sync_entity::Entity::insert(model)
         .on_conflict(
@@ -246,6 +269,8 @@ async fn note_attempt(
                     sync_entity::Column::SyncedAt,
                     sync_entity::Column::Error,
                     sync_entity::Column::Templates,
+                    sync_entity::Column::Quality,
+                    sync_entity::Column::DailyRecipients,
                 ])
                 .to_owned(),
         )

@@ -4,7 +4,7 @@
 
 use meta_messaging::Platform;
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
-use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{AccountStanding, ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 
 const INSTAGRAM: Platform = Platform {
@@ -28,8 +28,12 @@ impl Guest for Instagram {
         INSTAGRAM.send(message)
     }
 
-    /// The provider keeps no message templates.
+    /// The provider keeps no message templates, nor a messaging limit.
     fn list_templates(_settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        Err(TemplateError::Unsupported)
+    }
+
+    fn account_standing(_settings: String) -> Result<AccountStanding, TemplateError> {
         Err(TemplateError::Unsupported)
     }
 

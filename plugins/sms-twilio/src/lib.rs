@@ -14,7 +14,7 @@ use serde_json::Value;
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, BasicFromSecret, Request};
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
-use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{AccountStanding, ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{
     DeliveryState, Guest, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt,
     StatusUpdate,
@@ -186,8 +186,12 @@ impl Guest for Twilio {
         })
     }
 
-    /// The provider keeps no message templates.
+    /// The provider keeps no message templates, nor a messaging limit.
     fn list_templates(_settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        Err(TemplateError::Unsupported)
+    }
+
+    fn account_standing(_settings: String) -> Result<AccountStanding, TemplateError> {
         Err(TemplateError::Unsupported)
     }
 

@@ -16,7 +16,7 @@ mod outbound;
 use serde_json::Value;
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
-use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{AccountStanding, ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 use ventanilla_sdk::connector_kit::{answer, header};
 
@@ -73,8 +73,12 @@ impl Guest for Telegram {
         outbound::send(&settings, &message)
     }
 
-    /// The provider keeps no message templates.
+    /// The provider keeps no message templates, nor a messaging limit.
     fn list_templates(_settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        Err(TemplateError::Unsupported)
+    }
+
+    fn account_standing(_settings: String) -> Result<AccountStanding, TemplateError> {
         Err(TemplateError::Unsupported)
     }
 

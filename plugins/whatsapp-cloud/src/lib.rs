@@ -14,7 +14,7 @@ mod templates;
 
 use serde_json::Value;
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
-use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{AccountStanding, ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{Guest, InboundRequest, OutboundMessage, ParseError, Parsed, SendError, SendReceipt};
 use ventanilla_sdk::connector_kit::{answer, meta_handshake, meta_signature};
 
@@ -64,6 +64,10 @@ impl Guest for WhatsApp {
 
     fn list_templates(settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
         templates::list(&Settings::parse(&settings))
+    }
+
+    fn account_standing(settings: String) -> Result<AccountStanding, TemplateError> {
+        templates::standing(&Settings::parse(&settings))
     }
 
     fn locate_media(reference: String, settings: String) -> Result<MediaLocation, MediaError> {

@@ -1,12 +1,14 @@
 //! The business account's message templates, read from the Graph API's
 //! template management endpoint
 //! (`GET {api}/{version}/{business_account_id}/message_templates`), a page
-//! of 100 at a time by its `after` cursor.
+//! of 100 at a time by its `after` cursor; and the phone number's quality
+//! rating and messaging limit tier (`GET {api}/{version}/{phone_number_id}`).
 
 use serde_json::Value;
 use ventanilla_sdk::connector::ventanilla::plugin::http;
 use ventanilla_sdk::connector::ventanilla::plugin::templates::{
-    ButtonKind, HeaderKind, ProviderTemplate, TemplateButton, TemplateError, TemplateHeader, TemplateStatus,
+    AccountStanding, ButtonKind, HeaderKind, ProviderTemplate, QualityRating, TemplateButton, TemplateError,
+    TemplateHeader, TemplateStatus,
 };
 use ventanilla_sdk::connector_kit::retryable_status;
 
@@ -42,6 +44,36 @@ pub fn list(settings: &Settings) -> Result<Vec<ProviderTemplate>, TemplateError>
         }
     }
     Err(TemplateError::Refused(format!("more than {MAX_PAGES} pages of templates")))
+}
+
+/// The number's quality rating and how many people it may write to first
+/// in 24 hours.
+pub fn standing(settings: &Settings) -> Result<AccountStanding, TemplateError> {
+    if settings.phone_number_id.is_empty() {
+        return Err(TemplateError::Refused("settings.phone_number_id is not set".into()));
+    }
+    let url = format!(
+        "{}/{}/{}?fields=quality_rating,messaging_limit_tier",
+        settings.api_base_url, settings.api_version, settings.phone_number_id
+    );
+    let number = get(url)?;
+    let quality = match number["quality_rating"].as_str().unwrap_or_default().to_ascii_uppercase().as_str() {
+        "GREEN" | "HIGH" => QualityRating::Green,
+        "YELLOW" | "MEDIUM" => QualityRating::Yellow,
+        "RED" | "LOW" => QualityRating::Red,
+        _ => QualityRating::Unknown,
+    };
+    let daily_recipients = match number["messaging_limit_tier"].as_str().unwrap_or_default() {
+        "TIER_50" => Some(50),
+        "TIER_250" => Some(250),
+        "TIER_1K" => Some(1_000),
+        "TIER_2K" => Some(2_000),
+        "TIER_10K" => Some(10_000),
+        "TIER_100K" => Some(100_000),
+        // TIER_UNLIMITED, or a tier this version does not know.
+        _ => None,
+    };
+    Ok(AccountStanding { quality, daily_recipients })
 }
 
 fn get(url: String) -> Result<Value, TemplateError> {

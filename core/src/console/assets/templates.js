@@ -103,6 +103,11 @@ export async function templatesPanel(account, into) {
     const state = sync.error
       ? h('p', { class: 'warn', role: 'note' }, t('template.sync_failed', { at: when(sync.attempted_at) }), h('small', { class: 'details', lang: 'en' }, sync.error))
       : h('p', { class: 'muted' }, sync.synced_at ? t('template.synced_at', { at: when(sync.synced_at) }) : t('template.never_synced'));
+    const standing = sync.quality
+      ? h('p', { class: sync.quality === 'green' || sync.quality === 'unknown' ? 'muted' : 'warn', id: 'templates-standing' },
+          t(`template.quality.${sync.quality}`), ' ',
+          sync.daily_recipients ? t('template.daily_limit', { n: sync.daily_recipients }) : t('template.no_daily_limit'))
+      : null;
     const again = h('button', { type: 'button', id: 'templates-sync' }, t('template.sync'));
     again.addEventListener('click', async () => {
       again.disabled = true;
@@ -133,7 +138,7 @@ export async function templatesPanel(account, into) {
         ),
       ),
     );
-    into.replaceChildren(h('section', { class: 'panel stack', id: 'templates-panel' }, state, again, data.items.length ? table : h('p', null, t('template.none'))));
+    into.replaceChildren(h('section', { class: 'panel stack', id: 'templates-panel' }, state, standing, again, data.items.length ? table : h('p', null, t('template.none'))));
   };
   draw(shown);
 }

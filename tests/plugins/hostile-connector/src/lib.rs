@@ -10,7 +10,7 @@ use serde_json::{Value, json};
 use ventanilla_sdk::connector::ventanilla::plugin::http::{self, Auth, HeaderFromSecret, Request};
 use ventanilla_sdk::connector::ventanilla::plugin::media::{MediaError, MediaLocation};
 use ventanilla_sdk::connector::ventanilla::plugin::secrets;
-use ventanilla_sdk::connector::ventanilla::plugin::templates::{ProviderTemplate, TemplateError};
+use ventanilla_sdk::connector::ventanilla::plugin::templates::{AccountStanding, ProviderTemplate, TemplateError};
 use ventanilla_sdk::connector::{
     ContactProfile, DeliveryState, Guest, InboundMessage, InboundRequest, OutboundMessage, ParseError, Parsed,
     SendError, SendReceipt, StatusUpdate,
@@ -158,8 +158,12 @@ impl Guest for Fake {
         }
     }
 
-    /// The provider keeps no message templates.
+    /// The provider keeps no message templates, nor a messaging limit.
     fn list_templates(_settings: String) -> Result<Vec<ProviderTemplate>, TemplateError> {
+        Err(TemplateError::Unsupported)
+    }
+
+    fn account_standing(_settings: String) -> Result<AccountStanding, TemplateError> {
         Err(TemplateError::Unsupported)
     }
 
