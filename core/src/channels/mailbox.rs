@@ -40,45 +40,17 @@ static READING: Mutex<Option<HashSet<uuid::Uuid>>> = Mutex::new(None);
 /// Starts the loop that schedules mailbox reads, unless turned off.
 pub fn spawn(services: std::sync::Arc<Services>) {
     let every = services.config.channels.mail_poll_secs;
-    if every == 0 {
-        return;
-    }
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(every)).await;
-            if let Err(e) = schedule(&services).await {
-                tracing::warn!(error = %e, "cannot schedule mailbox reads");
-            }
-        }
-    });
+    super::every(services, every, "mailbox reads", |services| async move { schedule(&services).await });
 }
 
 /// Enqueues a read of each mail connector's mailbox for this period;
 /// returns how many were enqueued here.
 pub async fn schedule(services: &Services) -> Result<usize, store::Error> {
-    let every = services.config.channels.mail_poll_secs.max(1) as i64;
-    let period = store::now().timestamp() / every;
-    let mut enqueued = 0;
-    for install in store::plugin_install::list(&services.store.db).await? {
-        if install.world != "connector" || !install.is_running() {
-            continue;
-        }
-        let Ok(connector) = super::connector(services, install.id).await else { continue };
-        if connector.plugin.mail.is_none() || mailbox(services, &connector).await.is_none() {
-            continue;
-        }
-        let job = store::job::NewJob {
-            kind: JobKind::MailPoll,
-            payload: serde_json::json!({ "install_id": install.id }),
-            idempotency_key: Some(format!("{}:{}:{period}", JobKind::MailPoll.as_str(), install.id)),
-        };
-        let tx = services.store.begin().await?;
-        // Another instance enqueued this period's read already: fine.
-        if store::job::enqueue(&*tx, job).await.is_ok() && tx.commit().await.is_ok() {
-            enqueued += 1;
-        }
-    }
-    Ok(enqueued)
+    let every = services.config.channels.mail_poll_secs;
+    super::enqueue_per_account(services, JobKind::MailPoll, every, |connector| async move {
+        connector.plugin.mail.is_some() && mailbox(services, &connector).await.is_some()
+    })
+    .await
 }
 
 /// The mailbox a connector names, if any.

@@ -107,6 +107,63 @@ pub async fn last_inbound(db: &Store, case: &Case) -> Result<Option<chrono::Date
     Ok(on_case.max(on_account))
 }
 
+/// Runs `schedule` every `secs` seconds (0: never), from a task of its own.
+pub(crate) fn every<F, Fut>(services: std::sync::Arc<Services>, secs: u64, what: &'static str, schedule: F)
+where
+    F: Fn(std::sync::Arc<Services>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Result<usize, store::Error>> + Send,
+{
+    if secs == 0 {
+        return;
+    }
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(std::time::Duration::from_secs(secs)).await;
+            if let Err(e) = schedule(services.clone()).await {
+                tracing::warn!(error = %e, "cannot schedule {what}");
+            }
+        }
+    });
+}
+
+/// Enqueues a `kind` job for each running connector install that `wanted`
+/// picks, keyed by the install and this period of `secs` seconds, so
+/// however many instances run, one job per account and period does the
+/// work; returns how many were enqueued here.
+pub(crate) async fn enqueue_per_account<F, Fut>(
+    services: &Services,
+    kind: store::job::JobKind,
+    secs: u64,
+    wanted: F,
+) -> Result<usize, store::Error>
+where
+    F: Fn(Connector) -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let period = store::now().timestamp() / secs.max(1) as i64;
+    let mut enqueued = 0;
+    for install in store::plugin_install::list(&services.store.db).await? {
+        if install.world != "connector" || !install.is_running() {
+            continue;
+        }
+        let Ok(connector) = connector(services, install.id).await else { continue };
+        if !wanted(connector).await {
+            continue;
+        }
+        let job = store::job::NewJob {
+            kind,
+            payload: serde_json::json!({ "install_id": install.id }),
+            idempotency_key: Some(format!("{}:{}:{period}", kind.as_str(), install.id)),
+        };
+        let tx = services.store.begin().await?;
+        // Another instance enqueued this period's job already: fine.
+        if store::job::enqueue(&*tx, job).await.is_ok() && tx.commit().await.is_ok() {
+            enqueued += 1;
+        }
+    }
+    Ok(enqueued)
+}
+
 /// A connector install with what it needs to run.
 pub struct Connector {
     pub install: Install,

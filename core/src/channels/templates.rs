@@ -9,7 +9,6 @@
 //! before each send, so a template paused since is refused there.
 
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::automation::record_call;
 use crate::domain::channel_rules::{AfterWindow, Template};
@@ -39,45 +38,10 @@ pub enum NotSynced {
 /// Starts the loop that schedules template readings, unless turned off.
 pub fn spawn(services: Arc<Services>) {
     let every = services.config.channels.template_sync_secs;
-    if every == 0 {
-        return;
-    }
-    tokio::spawn(async move {
-        loop {
-            tokio::time::sleep(Duration::from_secs(every)).await;
-            if let Err(e) = schedule(&services).await {
-                tracing::warn!(error = %e, "cannot schedule template readings");
-            }
-        }
+    super::every(services, every, "template readings", move |services| async move {
+        super::enqueue_per_account(&services, JobKind::TemplatesSync, every, |c| async move { keeps_templates(&c) })
+            .await
     });
-}
-
-/// Enqueues a reading of each template-keeping account for this period;
-/// returns how many were enqueued here.
-pub async fn schedule(services: &Services) -> Result<usize, store::Error> {
-    let every = services.config.channels.template_sync_secs.max(1) as i64;
-    let period = store::now().timestamp() / every;
-    let mut enqueued = 0;
-    for install in store::plugin_install::list(&services.store.db).await? {
-        if install.world != "connector" || !install.is_running() {
-            continue;
-        }
-        let Ok(connector) = super::connector(services, install.id).await else { continue };
-        if !keeps_templates(&connector) {
-            continue;
-        }
-        let job = store::job::NewJob {
-            kind: JobKind::TemplatesSync,
-            payload: serde_json::json!({ "install_id": install.id }),
-            idempotency_key: Some(format!("{}:{}:{period}", JobKind::TemplatesSync.as_str(), install.id)),
-        };
-        let tx = services.store.begin().await?;
-        // Another instance enqueued this period's reading already: fine.
-        if store::job::enqueue(&*tx, job).await.is_ok() && tx.commit().await.is_ok() {
-            enqueued += 1;
-        }
-    }
-    Ok(enqueued)
 }
 
 /// Whether the account's channel sends reviewed templates and its connector
