@@ -115,11 +115,19 @@ on_both! {
         anyhow::ensure!(escalated["status"] == "queued" && escalated["assignee_id"].is_null(), "{escalated}");
         anyhow::ensure!(millis(&target(&breached, "first_response")["settled_at"]) == due, "{breached}");
 
-        // The agent was warned before the deadline; the supervisors, of the breach.
-        let warned = notifications(&app, &agent_token).await?;
-        anyhow::ensure!(warned.iter().any(|t| t.contains("está por vencer") && t.contains("primera respuesta")), "{warned:?}");
-        let told = notifications(&app, &supervisor).await?;
-        anyhow::ensure!(told.iter().filter(|t| t.contains("incumplió su objetivo de primera respuesta")).count() == 1, "{told:?}");
+        // The agent was warned before the deadline; the supervisors, of the
+        // breach (each notification lands with its own commit, maybe after
+        // the case moved).
+        let is_warning = |t: &String| t.contains("está por vencer") && t.contains("primera respuesta");
+        let warned = eventually(WAIT, || async {
+            notifications(&app, &agent_token).await.ok().filter(|w| w.iter().any(is_warning))
+        }).await;
+        anyhow::ensure!(warned.is_some(), "{:?}", notifications(&app, &agent_token).await?);
+        let is_breach = |t: &&String| t.contains("incumplió su objetivo de primera respuesta");
+        let told = eventually(WAIT, || async {
+            notifications(&app, &supervisor).await.ok().filter(|w| w.iter().any(|t| is_breach(&t)))
+        }).await.unwrap_or_default();
+        anyhow::ensure!(told.iter().filter(is_breach).count() == 1, "{told:?}");
 
         // The at-risk view finds it; a case on track is not in it.
         let calm = app.create_case(&app.admin_token, &supervision, "Otro").await?;
