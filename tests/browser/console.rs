@@ -76,7 +76,7 @@ pub(crate) async fn sign_in(client: &Client, app: &TestApp, email: &str) -> anyh
     sign_in_with(client, app, email, PASSWORD).await
 }
 
-async fn sign_in_with(client: &Client, app: &TestApp, email: &str, password: &str) -> anyhow::Result<()> {
+pub(crate) async fn sign_in_with(client: &Client, app: &TestApp, email: &str, password: &str) -> anyhow::Result<()> {
     client.goto(&format!("{}/console/", app.base)).await?;
     client.wait().for_element(Locator::Css("#email")).await?.send_keys(email).await?;
     type_in(client, "#password", password).await?;
@@ -304,7 +304,7 @@ async fn agents_work_a_web_chat_case_from_the_console() -> anyhow::Result<()> {
     outcome
 }
 
-const PHONE_ID: &str = "106540352242922";
+pub(crate) const PHONE_ID: &str = "106540352242922";
 const APP_SECRET: &str = "wa-app-secret-0123";
 
 /// An app whose unit `admisiones` has a WhatsApp account (its Graph API
@@ -331,7 +331,7 @@ pub(crate) async fn whatsapp_app(provider: &FakeProvider) -> anyhow::Result<(Tes
 }
 
 /// Kerry writes on WhatsApp (a signed webhook); returns the case.
-async fn kerry_writes(app: &TestApp, install: &str, text: &str) -> anyhow::Result<String> {
+pub(crate) async fn kerry_writes(app: &TestApp, install: &str, text: &str) -> anyhow::Result<String> {
     let message = json!({"id": "wamid.IN1", "from": "573001234567", "timestamp": "1732300000", "type": "text", "text": {"body": text}});
     let value = json!({"messaging_product": "whatsapp", "metadata": {"display_phone_number": "15550783881", "phone_number_id": PHONE_ID},
         "contacts": [{"profile": {"name": "Kerry Fisher"}, "wa_id": "573001234567"}], "messages": [message]});

@@ -115,6 +115,42 @@ async function campaignDialog(segments, reload) {
   });
 }
 
+// People from a spreadsheet (admins): a CSV with an external id per row,
+// their numbers and addresses, attributes, and consent columns with the
+// text version they saw; a trial run first says what would change.
+function importDialog(into) {
+  const file = h('input', { type: 'file', id: 'import-file', accept: '.csv,text/csv', required: true });
+  const version = h('input', { type: 'text', id: 'import-version', maxlength: 64, placeholder: 'v1' });
+  const day = h('input', { type: 'date', id: 'import-date' });
+  const trial = h('input', { type: 'checkbox', id: 'import-trial', checked: true });
+  const rows = [
+    [t('campaign.import_file'), file],
+    [t('campaign.import_version'), version],
+    [t('campaign.import_date'), day],
+    [t('campaign.import_trial'), trial],
+  ];
+  formDialog('import', t('campaign.import'), rows, t('campaign.import_go'), async () => {
+    const chosen = file.files[0];
+    if (!chosen) return false;
+    const params = query({ file_name: chosen.name, text_version: version.value.trim(), given_at: day.value, dry_run: trial.checked ? 'true' : '' });
+    const report = await attempt(() => api('POST', `/contacts/import${params}`, new Blob([chosen], { type: 'text/csv' })));
+    if (!report) return false;
+    const errors = report.errors.map((e) => h('tr', null, h('td', null, String(e.line)), h('td', null, e.field), h('td', null, e.detail)));
+    into.replaceChildren(
+      h(
+        'section',
+        { class: 'panel', id: 'import-result', 'aria-live': 'polite' },
+        h('h2', null, t(report.dry_run ? 'campaign.import_tried' : 'campaign.import_done', { name: chosen.name })),
+        h('p', { id: 'import-counts' }, t('campaign.import_counts', report)),
+        report.attributes.length ? h('p', { class: 'muted' }, t('campaign.import_attributes', { keys: report.attributes.join(', ') })) : null,
+        report.errors_left_out ? h('p', { class: 'warn' }, t('campaign.import_more_errors', { n: report.errors_left_out })) : null,
+        grid(['campaign.col.line', 'campaign.col.field', 'campaign.col.detail'], errors, 'campaign.import_no_errors'),
+      ),
+    );
+    return true;
+  });
+}
+
 // A table with a header of `heads` (locale keys), or `empty` when no rows.
 function grid(heads, rows, empty) {
   if (!rows.length) return h('p', { class: 'empty' }, t(empty));
@@ -131,6 +167,7 @@ function progress(c) {
 export async function campaignsView() {
   const list = h('div', { id: 'campaigns' });
   const segmentList = h('div', { id: 'segments' });
+  const imported = h('div', { id: 'imported' });
   let segments = [];
   const el = h(
     'section',
@@ -143,7 +180,9 @@ export async function campaignsView() {
       h('button', { type: 'button', id: 'new-segment', onclick: () => segmentDialog(load) }, t('campaign.new_segment')),
       ' ',
       h('button', { type: 'button', id: 'new-campaign', onclick: () => campaignDialog(segments, load) }, t('campaign.new')),
+      ctx.me.is_admin ? [' ', h('button', { type: 'button', class: 'ghost', id: 'import-people', onclick: () => importDialog(imported) }, t('campaign.import'))] : null,
     ),
+    imported,
     list,
     h('h2', null, t('campaign.segments')),
     segmentList,

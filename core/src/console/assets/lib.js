@@ -169,7 +169,10 @@ export async function api(method, path, body, retry = true) {
   if (ctx.session) headers.Authorization = `Bearer ${ctx.session.access}`;
   let payload;
   if (body instanceof FormData) payload = body;
-  else if (body !== undefined) {
+  else if (body instanceof Blob) {
+    headers['Content-Type'] = body.type;
+    payload = body;
+  } else if (body !== undefined) {
     headers['Content-Type'] = 'application/json';
     payload = JSON.stringify(body);
   }

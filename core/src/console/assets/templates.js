@@ -120,7 +120,7 @@ export async function templatesPanel(account, into) {
     });
     const table = h(
       'table',
-      { class: 'agents', id: 'templates-table' },
+      { class: 'agents templates', id: 'templates-table' },
       h('caption', null, t('template.title', { name: account.name })),
       h('thead', null, h('tr', null, ['name', 'category', 'status', 'changed'].map((c) => h('th', { scope: 'col' }, t(`template.col.${c}`))))),
       h(
