@@ -1,6 +1,7 @@
 //! `ventanilla-bench campaign`: a campaign to 100,000 people with the real
-//! WhatsApp connector, through the job queue, to a local stand-in of the
-//! Graph API (no provider pacing, so the figure is the host's): people
+//! WhatsApp connector (or, with `--channel sms`, the Twilio SMS one),
+//! through the job queue, to a local stand-in of the provider's API (no
+//! provider pacing, so the figure is the host's): people
 //! imported per second (the CSV import API), sends per second, the
 //! process's resident memory while it runs, and agents' reply latency —
 //! from the API call to the reply reaching the stand-in — while it runs
@@ -28,7 +29,36 @@ const PASSWORD: &str = "clave de la prueba de campañas";
 /// the provider sets no limit).
 const MAX_PER_SECOND: u32 = ventanilla::domain::campaign::MAX_PER_SECOND;
 
+/// The channel the campaign goes out on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Channel {
+    Whatsapp,
+    Sms,
+}
+
+impl Channel {
+    pub fn parse(text: &str) -> anyhow::Result<Channel> {
+        match text {
+            "whatsapp" => Ok(Channel::Whatsapp),
+            "sms" => Ok(Channel::Sms),
+            other => anyhow::bail!("`{other}`: the campaign bench runs on whatsapp or sms"),
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Channel::Whatsapp => "whatsapp",
+            Channel::Sms => "sms",
+        }
+    }
+}
+
+const TWILIO_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
+const TWILIO_TOKEN: &str = "bench-auth-token";
+const TWILIO_WEBHOOK: &str = "https://bench.example/api/v1/webhooks/sms";
+
 pub struct Options {
+    pub channel: Channel,
     pub wasm: PathBuf,
     pub manifest: PathBuf,
     pub recipients: usize,
@@ -49,7 +79,7 @@ pub async fn run(options: &Options) -> anyhow::Result<()> {
     std::fs::create_dir_all(&options.work_dir)?;
     let sqlite = options.work_dir.join(format!("campaign-{}.db", uuid::Uuid::now_v7().simple()));
     let url = format!("sqlite://{}?mode=rwc", sqlite.display());
-    let mut out = format!("SQLite ({}):\n", sqlite.display());
+    let mut out = format!("{} campaign, SQLite ({}):\n", options.channel.name(), sqlite.display());
     backend(options, &url, &options.work_dir.join("sqlite"), &mut out).await?;
     print(&out);
     let _ = std::fs::remove_file(&sqlite);
@@ -105,9 +135,20 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
         .filter(|l| !l.starts_with("max_sends_per_second"))
         .collect::<Vec<_>>()
         .join("\n");
-    let settings = json!({"phone_number_id": PHONE_ID, "api_base_url": format!("http://localhost:{}", provider.port)});
+    let api_base_url = format!("http://localhost:{}", provider.port);
+    let (settings, secrets) = match options.channel {
+        Channel::Whatsapp => (
+            json!({"phone_number_id": PHONE_ID, "api_base_url": api_base_url}),
+            vec![("app_secret", APP_SECRET), ("access_token", "bench-token")],
+        ),
+        Channel::Sms => (
+            json!({"account_sid": TWILIO_ACCOUNT, "from": "+15005550006", "webhook_url": TWILIO_WEBHOOK,
+                "api_base_url": api_base_url}),
+            vec![("auth_token", TWILIO_TOKEN)],
+        ),
+    };
     let install = super::install_plugin(&state, &options.wasm, text, settings, unit).await?;
-    for (name, value) in [("app_secret", APP_SECRET), ("access_token", "bench-token")] {
+    for (name, value) in secrets {
         ventanilla::store::plugin_secret::put(&state.store, &state.secrets, &Actor::System, install, name, value)
             .await?;
     }
@@ -135,9 +176,9 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
     let api = Api { client: client.clone(), base: base.clone(), token };
 
     // People, by the import API: a file like an admissions office's.
-    let mut csv = String::from("external_id,nombre,whatsapp,programa,consent.broadcasts\n");
+    let mut csv = format!("external_id,nombre,{},programa,consent.broadcasts\n", options.channel.name());
     for i in 0..options.recipients {
-        writeln!(csv, "A{i:07},Persona {i},57310{i:07},Medicina,sí")?;
+        writeln!(csv, "A{i:07},Persona {i},+57310{i:07},Medicina,sí")?;
     }
     let started = Instant::now();
     let imported = client
@@ -158,17 +199,25 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
         options.recipients as f64 / import_secs
     )?;
 
-    // A conversation an agent answers, within WhatsApp's 24 hours.
-    let body = webhook();
-    let signature = format!("sha256={}", ventanilla::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()));
-    let hook = client
-        .post(format!("{base}/api/v1/webhooks/{install}"))
-        .header("x-hub-signature-256", signature)
-        .body(body)
-        .send()
-        .await?;
+    // A conversation an agent answers (on WhatsApp, within the 24 hours).
+    let hook = client.post(format!("{base}/api/v1/webhooks/{install}"));
+    let hook = match options.channel {
+        Channel::Whatsapp => {
+            let body = webhook();
+            let signature =
+                format!("sha256={}", ventanilla::secrets::hmac_sha256_hex(APP_SECRET.as_bytes(), body.as_bytes()));
+            hook.header("x-hub-signature-256", signature).body(body)
+        }
+        Channel::Sms => {
+            let (body, signature) = sms_webhook();
+            hook.header("x-twilio-signature", signature)
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body)
+        }
+    };
+    let hook = hook.send().await?;
     anyhow::ensure!(hook.status() == 200, "webhook: {}", hook.status());
-    let cases = api.get("/api/v1/cases?channel=whatsapp").await?;
+    let cases = api.get(&format!("/api/v1/cases?channel={}", options.channel.name())).await?;
     let case = cases["items"][0]["id"].as_str().context("no case to answer")?.to_owned();
 
     let idle = replies(&api, &provider, &case, 0, options.replies, Duration::from_millis(50)).await?;
@@ -180,12 +229,17 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
         "filter": {"attributes": [{"key": "programa", "in": ["Medicina"]}]}}),
         )
         .await?;
-    let template = json!({"name": "recordatorio", "language": "es", "parameters": ["{{name}}"]});
+    let message = match options.channel {
+        Channel::Whatsapp => {
+            json!({"template": {"name": "recordatorio", "language": "es", "parameters": ["{{name}}"]}})
+        }
+        Channel::Sms => json!({"body": "Aviso: Hola {{name}}, tu matrícula vence el viernes."}),
+    };
     let campaign = api
         .post(
             "/api/v1/campaigns",
             json!({"unit_id": unit.0, "name": "Inscripciones", "segment_id": segment["id"],
-            "channel_install_id": install, "message": {"template": template}, "max_per_second": MAX_PER_SECOND}),
+            "channel_install_id": install, "message": message, "max_per_second": MAX_PER_SECOND}),
         )
         .await?;
     let id = campaign["id"].as_str().context("no campaign")?.to_owned();
@@ -327,6 +381,32 @@ fn webhook() -> String {
     .to_string()
 }
 
+/// A text as Twilio posts it (a form) and its `X-Twilio-Signature`.
+fn sms_webhook() -> (String, String) {
+    let mut fields = [
+        ("AccountSid", TWILIO_ACCOUNT),
+        ("Body", "Buenas tardes, hasta cuando hay inscripciones?"),
+        ("From", "+573209998877"),
+        ("MessageSid", "SMBENCHIN"),
+        ("NumMedia", "0"),
+        ("To", "+15005550006"),
+    ];
+    fields.sort();
+    let encode = |text: &str| -> String {
+        text.bytes()
+            .map(|b| match b {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => (b as char).to_string(),
+                b' ' => "+".to_owned(),
+                _ => format!("%{b:02X}"),
+            })
+            .collect()
+    };
+    let body: Vec<String> = fields.iter().map(|(k, v)| format!("{k}={}", encode(v))).collect();
+    let signed: String =
+        std::iter::once(TWILIO_WEBHOOK.to_owned()).chain(fields.iter().map(|(k, v)| format!("{k}{v}"))).collect();
+    (body.join("&"), ventanilla::secrets::hmac_sha1_base64(TWILIO_TOKEN.as_bytes(), signed.as_bytes()))
+}
+
 /// This process's resident memory, in KiB (Linux).
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -337,8 +417,10 @@ fn rss_kib() -> u64 {
         .unwrap_or(0)
 }
 
-/// The Graph API's send endpoint: counts campaign sends (templates) and
-/// notes when each agent reply ("Respuesta {k}") arrives.
+/// The provider's send endpoint (Graph API or Twilio; the answer carries
+/// both one's message id and the other's sid): counts campaign sends (a
+/// template, or a text starting "Aviso") and notes when each agent reply
+/// ("Respuesta {k}") arrives.
 struct StandIn {
     port: u16,
     campaign: Arc<AtomicU64>,
@@ -359,7 +441,7 @@ impl StandIn {
                 let (campaign, replies, ids) = (campaign.clone(), replies.clone(), ids.clone());
                 async move {
                     let text = String::from_utf8_lossy(&body);
-                    if text.contains("\"template\"") {
+                    if text.contains("\"template\"") || text.contains("Body=Aviso") {
                         campaign.fetch_add(1, Ordering::Relaxed);
                     } else if let Some(k) = reply_number(&text)
                         && let Ok(mut seen) = replies.lock()
@@ -367,8 +449,8 @@ impl StandIn {
                         seen.entry(k).or_insert_with(Instant::now);
                     }
                     let n = ids.fetch_add(1, Ordering::Relaxed);
-                    HttpResponse::Ok()
-                        .json(json!({"messaging_product": "whatsapp", "messages": [{"id": format!("wamid.OUT{n}")}]}))
+                    HttpResponse::Ok().json(json!({"messaging_product": "whatsapp",
+                        "messages": [{"id": format!("wamid.OUT{n}")}], "sid": format!("SM{n:032}"), "status": "queued"}))
                 }
             }))
         })
@@ -385,11 +467,23 @@ impl StandIn {
 }
 
 fn reply_number(text: &str) -> Option<u64> {
-    let rest = &text[text.find("Respuesta ")? + "Respuesta ".len()..];
+    // JSON (WhatsApp) or a form (Twilio: a space is `+` or `%20`).
+    let (at, marker) =
+        ["Respuesta ", "Respuesta+", "Respuesta%20"].iter().find_map(|m| text.find(m).map(|at| (at, m.len())))?;
+    let rest = &text[at + marker..];
     rest.chars().take_while(char::is_ascii_digit).collect::<String>().parse().ok()
 }
 
 /// Where `--wasm` and `--manifest` default to, from the workspace root.
-pub fn default_paths() -> (PathBuf, PathBuf) {
-    super::ingest::default_paths()
+pub fn default_paths(channel: Channel) -> (PathBuf, PathBuf) {
+    match channel {
+        Channel::Whatsapp => super::ingest::default_paths(),
+        Channel::Sms => {
+            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+            (
+                Path::new(&target).join("wasm32-wasip2/release/sms_twilio.wasm"),
+                PathBuf::from("plugins/sms-twilio/plugin.toml"),
+            )
+        }
+    }
 }

@@ -99,6 +99,9 @@ enum BenchCommand {
         manifest: Option<PathBuf>,
         #[arg(long, default_value_t = 100_000)]
         recipients: usize,
+        /// `whatsapp` (a template) or `sms` (a text).
+        #[arg(long, default_value = "whatsapp")]
+        channel: String,
         /// Agent replies timed idle, and again during the campaign.
         #[arg(long, default_value_t = 200)]
         replies: usize,
@@ -201,18 +204,21 @@ fn main() -> anyhow::Result<()> {
                 Ok(())
             })
         }
-        BenchCommand::Campaign { wasm, manifest, recipients, replies, postgres, work_dir } => runtime.block_on(async {
-            let (default_wasm, default_manifest) = ventanilla_bench::campaign::default_paths();
-            let options = ventanilla_bench::campaign::Options {
-                wasm: wasm.unwrap_or(default_wasm),
-                manifest: manifest.unwrap_or(default_manifest),
-                recipients,
-                replies,
-                postgres,
-                work_dir,
-            };
-            ventanilla_bench::campaign::run(&options).await
-        }),
+        BenchCommand::Campaign { wasm, manifest, recipients, channel, replies, postgres, work_dir } => runtime
+            .block_on(async {
+                let channel = ventanilla_bench::campaign::Channel::parse(&channel)?;
+                let (default_wasm, default_manifest) = ventanilla_bench::campaign::default_paths(channel);
+                let options = ventanilla_bench::campaign::Options {
+                    channel,
+                    wasm: wasm.unwrap_or(default_wasm),
+                    manifest: manifest.unwrap_or(default_manifest),
+                    recipients,
+                    replies,
+                    postgres,
+                    work_dir,
+                };
+                ventanilla_bench::campaign::run(&options).await
+            }),
         BenchCommand::Reports { cases, runs, creations, burst, postgres, work_dir } => runtime.block_on(async {
             let options = ventanilla_bench::reports::Options { cases, runs, creations, burst, postgres, work_dir };
             // Printed line by line as it runs.
