@@ -794,18 +794,26 @@ pub async fn outreach(conn: &impl ConnectionTrait, unit: UnitId) -> Result<Outre
 /// again now.
 pub async fn wake_account(store: &Store, install_id: uuid::Uuid) -> Result<()> {
     let tx = store.begin().await?;
+    wake_live_in(&*tx, entity::Column::ChannelInstallId.eq(install_id)).await?;
+    tx.commit().await
+}
+
+/// Wakes the runs of the live (scheduled or running) campaigns `which`
+/// picks, in the caller's transaction: one asleep (quiet hours, a limit)
+/// looks again now.
+async fn wake_live_in(db: &impl ConnectionTrait, which: sea_orm::sea_query::SimpleExpr) -> Result<()> {
     let live: Vec<uuid::Uuid> = entity::Entity::find()
         .select_only()
         .column(entity::Column::Id)
-        .filter(entity::Column::ChannelInstallId.eq(install_id))
+        .filter(which)
         .filter(entity::Column::Status.is_in([CampaignStatus::Scheduled.as_str(), CampaignStatus::Running.as_str()]))
         .into_tuple()
-        .all(&*tx)
+        .all(db)
         .await?;
     for id in live {
-        super::job::run_group_now_in(&*tx, &job_group(id)).await?;
+        super::job::run_group_now_in(db, &job_group(id)).await?;
     }
-    tx.commit().await
+    Ok(())
 }
 
 /// How many people campaigns reached through account `install_id` since
@@ -848,17 +856,7 @@ pub async fn set_outreach(store: &Store, actor: &Actor, unit: UnitId, settings: 
         return Err(Error::NotFound("unit"));
     }
     // Campaigns waiting for the old hours look again now.
-    let live: Vec<uuid::Uuid> = entity::Entity::find()
-        .select_only()
-        .column(entity::Column::Id)
-        .filter(entity::Column::UnitId.eq(unit.0))
-        .filter(entity::Column::Status.is_in([CampaignStatus::Scheduled.as_str(), CampaignStatus::Running.as_str()]))
-        .into_tuple()
-        .all(&*tx)
-        .await?;
-    for id in live {
-        super::job::run_group_now_in(&*tx, &job_group(id)).await?;
-    }
+    wake_live_in(&*tx, entity::Column::UnitId.eq(unit.0)).await?;
     audit::record(
         &*tx,
         audit::Entry {
