@@ -76,12 +76,12 @@ pub async fn sync(services: &Services, install_id: uuid::Uuid) -> Result<Changes
     };
     let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
     let started = std::time::Instant::now();
-    let result = services.plugins.run_list_templates(plugin, ctx, connector.install.settings.to_string()).await;
+    let result = services.plugins.run_list_templates(plugin, ctx.clone(), connector.install.settings.to_string()).await;
     let elapsed = started.elapsed();
     let failure = match result {
         Ok((Ok(templates), _)) => {
             record_call(services, install_id, elapsed, None).await;
-            let standing = standing(services, &connector, plugin).await?;
+            let standing = standing(services, &connector, plugin, ctx).await;
             let before = store::channel_template::sync_state(&services.store.db, install_id).await?;
             let changes = store::channel_template::replace(&services.store, install_id, templates, standing).await?;
             tracing::info!(%install_id, added = changes.added, removed = changes.removed,
@@ -120,19 +120,19 @@ async fn standing(
     services: &Services,
     connector: &super::Connector,
     plugin: &crate::plugins::message_templates::TemplatePlugin,
-) -> Result<Option<AccountStanding>, store::Error> {
-    let ctx = crate::automation::context(services, &connector.install, &connector.manifest, None).await?;
+    ctx: crate::plugins::CallContext,
+) -> Option<AccountStanding> {
     let settings = connector.install.settings.to_string();
     match services.plugins.run_account_standing(plugin, ctx, settings).await {
-        Ok((Ok(standing), _)) => Ok(Some(standing)),
-        Ok((Err(NotListed::Unsupported), _)) => Ok(None),
+        Ok((Ok(standing), _)) => Some(standing),
+        Ok((Err(NotListed::Unsupported), _)) => None,
         Ok((Err(why), _)) => {
             tracing::warn!(install = %connector.install.id, ?why, "cannot read the account's standing");
-            Ok(None)
+            None
         }
         Err(e) => {
             tracing::warn!(install = %connector.install.id, error = %e, "cannot read the account's standing");
-            Ok(None)
+            None
         }
     }
 }

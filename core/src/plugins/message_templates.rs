@@ -90,9 +90,7 @@ impl PluginHost {
                     return Err(Error::InvalidOutput(format!("{} templates; at most {MAX_TEMPLATES}", list.len())));
                 }
                 Ok(list) => Ok(list.into_iter().filter_map(checked).collect()),
-                Err(wit::TemplateError::Unsupported) => Err(NotListed::Unsupported),
-                Err(wit::TemplateError::Refused(why)) => Err(NotListed::Refused(why)),
-                Err(wit::TemplateError::Retry(why)) => Err(NotListed::Retry(why)),
+                Err(e) => Err(not_listed(e)),
             };
             Ok((listed, logs))
         })
@@ -128,13 +126,19 @@ impl PluginHost {
                     },
                     daily_recipients: s.daily_recipients,
                 }),
-                Err(wit::TemplateError::Unsupported) => Err(NotListed::Unsupported),
-                Err(wit::TemplateError::Refused(why)) => Err(NotListed::Refused(why)),
-                Err(wit::TemplateError::Retry(why)) => Err(NotListed::Retry(why)),
+                Err(e) => Err(not_listed(e)),
             };
             Ok((standing, logs))
         })
         .await
+    }
+}
+
+fn not_listed(e: wit::TemplateError) -> NotListed {
+    match e {
+        wit::TemplateError::Unsupported => NotListed::Unsupported,
+        wit::TemplateError::Refused(why) => NotListed::Refused(why),
+        wit::TemplateError::Retry(why) => NotListed::Retry(why),
     }
 }
 
