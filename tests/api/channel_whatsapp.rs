@@ -896,6 +896,11 @@ on_both! {
         serve_templates(&wa.provider, vec![reminder("PAUSED"), closing], vec![]);
         let resynced = app.post_ok(&format!("{templates}/sync"), &app.admin_token, json!({}), 200).await?;
         anyhow::ensure!(resynced["changes"] == json!({"added": 0, "removed": 1, "status_changed": 1}), "{resynced}");
+        // The admins hear of it.
+        let told = app.get("/api/v1/notifications", &app.admin_token).await?;
+        anyhow::ensure!(told.text.contains("recordatorio_cita (es_CO)") && told.text.contains("pausada"), "{}", told.text);
+        let agent_told = app.get("/api/v1/notifications", &agent).await?;
+        anyhow::ensure!(!agent_told.text.contains("recordatorio_cita"), "an agent was told: {}", agent_told.text);
         let failed = wa.message_in(&case_id, &waiting, "failed").await?;
         anyhow::ensure!(failed["delivery_error"].as_str().is_some_and(|e| e.contains("paused")), "{failed}");
         let tries = wa.sends().iter().filter(|b| b["template"]["name"] == "recordatorio_cita").count();

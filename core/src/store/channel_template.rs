@@ -203,6 +203,9 @@ pub async fn replace(
         entity::Entity::delete_by_id((install_id, key.0.clone(), key.1.clone())).exec(&*tx).await?;
         changes.removed += 1;
     }
+    if !changes.status_changes.is_empty() {
+        tell_staff(&*tx, install_id, &changes.status_changes).await?;
+    }
     for (name, language, from, to) in &changes.status_changes {
         audit::record(
             &*tx,
@@ -222,6 +225,36 @@ pub async fn replace(
     note_attempt(&*tx, install_id, now, None, Some(seen.len() as u32), standing).await?;
     tx.commit().await?;
     Ok(changes)
+}
+
+/// Tells the admins, and the supervisors of the units the account serves
+/// (who run its campaigns), of each template whose review status changed,
+/// each in their own language.
+async fn tell_staff(
+    conn: &impl ConnectionTrait,
+    install_id: uuid::Uuid,
+    changed: &[(String, String, TemplateStatus, TemplateStatus)],
+) -> Result<()> {
+    let install = super::plugin_install::get(conn, install_id).await?;
+    let mut staff = super::notification::admins(conn).await?;
+    for unit in &install.units {
+        staff.extend(super::notification::supervisors(conn, *unit).await?);
+    }
+    staff.sort_by_key(|u| u.0);
+    staff.dedup();
+    for user in staff {
+        let locale = super::user::get(conn, user).await.map(|u| u.locale).unwrap_or_else(|_| "es".into());
+        for (name, language, _, to) in changed {
+            let status = crate::i18n::t(&locale, &format!("template.status.{}", to.as_str()), &[]);
+            let text = crate::i18n::t(
+                &locale,
+                "template.status_changed",
+                &[("name", name), ("language", language), ("account", &install.name), ("status", &status)],
+            );
+            super::notification::notify_in(conn, &[user], None, "template_status", &text).await?;
+        }
+    }
+    Ok(())
 }
 
 /// Records a failed reading (the templates kept stay as they were).
