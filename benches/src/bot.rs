@@ -54,18 +54,7 @@ pub async fn run(options: &Options) -> anyhow::Result<String> {
     ventanilla::jobs::spawn(state.services.clone(), workers);
 
     let articles = knowledge_base(&state, &set).await?;
-    let always = ventanilla::domain::BusinessHours {
-        weekly: std::iter::successors(Some(chrono::Weekday::Mon), |d| Some(d.succ()))
-            .take(7)
-            .map(|day| ventanilla::domain::unit::DayHours {
-                day,
-                open: chrono::NaiveTime::MIN,
-                close: chrono::NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default(),
-            })
-            .collect(),
-        holidays: vec![],
-    };
-    let unit = super::unit(&state, always).await?;
+    let unit = super::unit(&state, super::always_open()).await?;
     let manifest = std::fs::read_to_string(&options.manifest)
         .with_context(|| format!("cannot read {}", options.manifest.display()))?;
     let settings = serde_json::json!({"bot_name": "Vale"});

@@ -19,7 +19,7 @@ use serde_json::{Value, json};
 
 use super::{ms, pct};
 use ventanilla::config::{Config, Secret};
-use ventanilla::domain::{Actor, BusinessHours};
+use ventanilla::domain::Actor;
 
 const APP_SECRET: &str = "bench-app-secret";
 const PHONE_ID: &str = "100200300";
@@ -108,26 +108,7 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
     config.plugins.private_hosts = vec![format!("localhost:{}", provider.port)];
     let store = ventanilla::app::open_store(&config).await?;
     let state = ventanilla::app::state(config, store.clone()).await?;
-    let always = BusinessHours {
-        weekly: [
-            chrono::Weekday::Mon,
-            chrono::Weekday::Tue,
-            chrono::Weekday::Wed,
-            chrono::Weekday::Thu,
-            chrono::Weekday::Fri,
-            chrono::Weekday::Sat,
-            chrono::Weekday::Sun,
-        ]
-        .into_iter()
-        .map(|day| ventanilla::domain::unit::DayHours {
-            day,
-            open: chrono::NaiveTime::MIN,
-            close: chrono::NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default(),
-        })
-        .collect(),
-        holidays: vec![],
-    };
-    let unit = super::unit(&state, always).await?;
+    let unit = super::unit(&state, super::always_open()).await?;
     let text = std::fs::read_to_string(&options.manifest)
         .with_context(|| format!("cannot read {}", options.manifest.display()))?
         .replace(r#"http_hosts = ["#, r#"http_hosts = ["localhost", "#)

@@ -262,6 +262,21 @@ pub async fn plugins(wasm: &std::path::Path, iterations: usize) -> anyhow::Resul
     Ok(out)
 }
 
+/// Open every day, all day: runs that must not wait for business hours.
+fn always_open() -> ventanilla::domain::BusinessHours {
+    ventanilla::domain::BusinessHours {
+        weekly: std::iter::successors(Some(chrono::Weekday::Mon), |d| Some(d.succ()))
+            .take(7)
+            .map(|day| ventanilla::domain::unit::DayHours {
+                day,
+                open: chrono::NaiveTime::MIN,
+                close: chrono::NaiveTime::from_hms_opt(23, 59, 59).unwrap_or_default(),
+            })
+            .collect(),
+        holidays: vec![],
+    }
+}
+
 /// Creates the unit `admisiones` with these hours.
 async fn unit(
     state: &ventanilla::api::AppState,
