@@ -1,6 +1,7 @@
 //! `ventanilla-bench campaign`: a campaign to 100,000 people with the real
-//! WhatsApp connector (or, with `--channel sms`, the Twilio SMS one),
-//! through the job queue, to a local stand-in of the provider's API (no
+//! WhatsApp connector (or, with `--channel sms`, the Twilio SMS one; with
+//! `--channel email`, the e-mail one and its unsubscribe link), through the
+//! job queue, to a local stand-in of the provider's API or SMTP server (no
 //! provider pacing, so the figure is the host's): people
 //! imported per second (the CSV import API), sends per second, the
 //! process's resident memory while it runs, and agents' reply latency —
@@ -34,6 +35,7 @@ const MAX_PER_SECOND: u32 = ventanilla::domain::campaign::MAX_PER_SECOND;
 pub enum Channel {
     Whatsapp,
     Sms,
+    Email,
 }
 
 impl Channel {
@@ -41,7 +43,8 @@ impl Channel {
         match text {
             "whatsapp" => Ok(Channel::Whatsapp),
             "sms" => Ok(Channel::Sms),
-            other => anyhow::bail!("`{other}`: the campaign bench runs on whatsapp or sms"),
+            "email" => Ok(Channel::Email),
+            other => anyhow::bail!("`{other}`: the campaign bench runs on whatsapp, sms or email"),
         }
     }
 
@@ -49,6 +52,7 @@ impl Channel {
         match self {
             Channel::Whatsapp => "whatsapp",
             Channel::Sms => "sms",
+            Channel::Email => "email",
         }
     }
 }
@@ -56,6 +60,7 @@ impl Channel {
 const TWILIO_ACCOUNT: &str = "AC0123456789abcdef0123456789abcdef";
 const TWILIO_TOKEN: &str = "bench-auth-token";
 const TWILIO_WEBHOOK: &str = "https://bench.example/api/v1/webhooks/sms";
+const MAIL_TOKEN: &str = "bench-mail-token";
 
 pub struct Options {
     pub channel: Channel,
@@ -105,13 +110,17 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
     config.database.max_connections = 16;
     config.auth.login_attempts_per_ip_per_minute = u32::MAX;
     config.http.webhooks_per_ip_per_minute = u32::MAX;
-    config.plugins.private_hosts = vec![format!("localhost:{}", provider.port)];
+    config.plugins.private_hosts =
+        vec![format!("localhost:{}", provider.port), format!("localhost:{}", provider.smtp_port)];
+    // E-mail campaigns carry an unsubscribe link to the public address.
+    config.public_url = Some("https://bench.example".into());
     let store = ventanilla::app::open_store(&config).await?;
     let state = ventanilla::app::state(config, store.clone()).await?;
     let unit = super::unit(&state, super::always_open()).await?;
     let text = std::fs::read_to_string(&options.manifest)
         .with_context(|| format!("cannot read {}", options.manifest.display()))?
         .replace(r#"http_hosts = ["#, r#"http_hosts = ["localhost", "#)
+        .replace(r#"mail_hosts = ["*"]"#, r#"mail_hosts = ["localhost"]"#)
         .lines()
         .filter(|l| !l.starts_with("max_sends_per_second"))
         .collect::<Vec<_>>()
@@ -126,6 +135,12 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
             json!({"account_sid": TWILIO_ACCOUNT, "from": "+15005550006", "webhook_url": TWILIO_WEBHOOK,
                 "api_base_url": api_base_url}),
             vec![("auth_token", TWILIO_TOKEN)],
+        ),
+        Channel::Email => (
+            json!({"address": "admisiones@bench.test", "display_name": "Admisiones",
+                "smtp": {"host": "localhost", "port": provider.smtp_port, "security": "none",
+                    "user": "admisiones@bench.test"}}),
+            vec![("smtp_password", "bench-smtp"), ("webhook_token", MAIL_TOKEN)],
         ),
     };
     let install = super::install_plugin(&state, &options.wasm, text, settings, unit).await?;
@@ -159,7 +174,10 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
     // People, by the import API: a file like an admissions office's.
     let mut csv = format!("external_id,nombre,{},programa,consent.broadcasts\n", options.channel.name());
     for i in 0..options.recipients {
-        writeln!(csv, "A{i:07},Persona {i},+57310{i:07},Medicina,sí")?;
+        match options.channel {
+            Channel::Email => writeln!(csv, "A{i:07},Persona {i},persona{i}@correo.test,Medicina,sí")?,
+            _ => writeln!(csv, "A{i:07},Persona {i},+57310{i:07},Medicina,sí")?,
+        }
     }
     let started = Instant::now();
     let imported = client
@@ -195,9 +213,10 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
                 .header("content-type", "application/x-www-form-urlencoded")
                 .body(body)
         }
+        Channel::Email => hook.bearer_auth(MAIL_TOKEN).header("content-type", "message/rfc822").body(mail_webhook()),
     };
     let hook = hook.send().await?;
-    anyhow::ensure!(hook.status() == 200, "webhook: {}", hook.status());
+    anyhow::ensure!(hook.status().is_success(), "webhook: {}", hook.status());
     let cases = api.get(&format!("/api/v1/cases?channel={}", options.channel.name())).await?;
     let case = cases["items"][0]["id"].as_str().context("no case to answer")?.to_owned();
 
@@ -215,6 +234,8 @@ async fn backend(options: &Options, url: &str, data_dir: &Path, out: &mut String
             json!({"template": {"name": "recordatorio", "language": "es", "parameters": ["{{name}}"]}})
         }
         Channel::Sms => json!({"body": "Aviso: Hola {{name}}, tu matrícula vence el viernes."}),
+        Channel::Email => json!({"subject": "Aviso de matricula",
+            "body": "Hola {{name}}, tu matrícula vence el viernes."}),
     };
     let campaign = api
         .post(
@@ -388,6 +409,23 @@ fn sms_webhook() -> (String, String) {
     (body.join("&"), ventanilla::secrets::hmac_sha1_base64(TWILIO_TOKEN.as_bytes(), signed.as_bytes()))
 }
 
+/// A message as a mail gateway posts it (RFC 822).
+fn mail_webhook() -> String {
+    [
+        "From: Estudiante <estudiante@correo.test>",
+        "To: admisiones@bench.test",
+        "Subject: Inscripciones",
+        "Message-ID: <bench-in@correo.test>",
+        "Date: Mon, 23 Nov 2026 10:00:00 -0500",
+        "MIME-Version: 1.0",
+        "Content-Type: text/plain; charset=utf-8",
+        "",
+        "Buenas tardes, hasta cuando hay inscripciones?",
+        "",
+    ]
+    .join("\r\n")
+}
+
 /// This process's resident memory, in KiB (Linux).
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
@@ -399,14 +437,17 @@ fn rss_kib() -> u64 {
 }
 
 /// The provider's send endpoint (Graph API or Twilio; the answer carries
-/// both one's message id and the other's sid): counts campaign sends (a
-/// template, or a text starting "Aviso") and notes when each agent reply
+/// both one's message id and the other's sid) and an SMTP server taking
+/// any login: counts campaign sends (a template, a text starting "Aviso",
+/// or a mail whose subject does) and notes when each agent reply
 /// ("Respuesta {k}") arrives.
 struct StandIn {
     port: u16,
+    smtp_port: u16,
     campaign: Arc<AtomicU64>,
     replies: Arc<Mutex<HashMap<u64, Instant>>>,
     _server: tokio::task::JoinHandle<std::io::Result<()>>,
+    _smtp: tokio::task::JoinHandle<()>,
 }
 
 impl StandIn {
@@ -439,11 +480,74 @@ impl StandIn {
         .bind("127.0.0.1:0")?;
         let port = server.addrs().first().map(|a| a.port()).context("no address")?;
         let server = tokio::spawn(server.run());
-        Ok(StandIn { port, campaign, replies, _server: server })
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let smtp_port = listener.local_addr()?.port();
+        let (c, r) = (campaign.clone(), replies.clone());
+        let smtp = tokio::spawn(async move {
+            while let Ok((socket, _)) = listener.accept().await {
+                let (campaign, replies) = (c.clone(), r.clone());
+                tokio::spawn(async move {
+                    let _ = smtp_session(socket, &campaign, &replies).await;
+                });
+            }
+        });
+        Ok(StandIn { port, smtp_port, campaign, replies, _server: server, _smtp: smtp })
     }
 
     fn reply_at(&self, k: u64) -> Option<Instant> {
         self.replies.lock().ok()?.get(&k).copied()
+    }
+}
+
+/// One SMTP connection: every login is taken and every message queued.
+async fn smtp_session(
+    socket: tokio::net::TcpStream,
+    campaign: &AtomicU64,
+    replies: &Mutex<HashMap<u64, Instant>>,
+) -> std::io::Result<()> {
+    use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read);
+    write.write_all(b"220 bench.smtp ESMTP\r\n").await?;
+    let mut line = String::new();
+    loop {
+        line.clear();
+        if lines.read_line(&mut line).await? == 0 {
+            return Ok(());
+        }
+        let upper = line.trim_end().to_ascii_uppercase();
+        let reply: &[u8] = if upper.starts_with("EHLO") || upper.starts_with("HELO") {
+            b"250-bench.smtp\r\n250-AUTH PLAIN\r\n250-8BITMIME\r\n250 SIZE 52428800\r\n"
+        } else if upper.starts_with("AUTH") {
+            b"235 2.7.0 OK\r\n"
+        } else if upper == "DATA" {
+            write.write_all(b"354 go on\r\n").await?;
+            let mut data = String::new();
+            loop {
+                line.clear();
+                if lines.read_line(&mut line).await? == 0 {
+                    return Ok(());
+                }
+                if line == ".\r\n" || line == ".\n" {
+                    break;
+                }
+                data.push_str(&line);
+            }
+            if data.contains("\nSubject: Aviso") {
+                campaign.fetch_add(1, Ordering::Relaxed);
+            } else if let Some(k) = reply_number(&data)
+                && let Ok(mut seen) = replies.lock()
+            {
+                seen.entry(k).or_insert_with(Instant::now);
+            }
+            b"250 2.0.0 queued\r\n"
+        } else if upper == "QUIT" {
+            write.write_all(b"221 bye\r\n").await?;
+            return Ok(());
+        } else {
+            b"250 OK\r\n"
+        };
+        write.write_all(reply).await?;
     }
 }
 
@@ -459,12 +563,16 @@ fn reply_number(text: &str) -> Option<u64> {
 pub fn default_paths(channel: Channel) -> (PathBuf, PathBuf) {
     match channel {
         Channel::Whatsapp => super::ingest::default_paths(),
-        Channel::Sms => {
-            let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
-            (
-                Path::new(&target).join("wasm32-wasip2/release/sms_twilio.wasm"),
-                PathBuf::from("plugins/sms-twilio/plugin.toml"),
-            )
-        }
+        Channel::Sms => release_plugin("sms_twilio", "sms-twilio"),
+        Channel::Email => release_plugin("email", "email"),
     }
+}
+
+/// A plugin's release component under the target dir, and its manifest.
+fn release_plugin(file: &str, dir: &str) -> (PathBuf, PathBuf) {
+    let target = std::env::var("CARGO_TARGET_DIR").unwrap_or_else(|_| "target".into());
+    (
+        Path::new(&target).join(format!("wasm32-wasip2/release/{file}.wasm")),
+        PathBuf::from(format!("plugins/{dir}/plugin.toml")),
+    )
 }

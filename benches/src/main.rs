@@ -99,7 +99,7 @@ enum BenchCommand {
         manifest: Option<PathBuf>,
         #[arg(long, default_value_t = 100_000)]
         recipients: usize,
-        /// `whatsapp` (a template) or `sms` (a text).
+        /// `whatsapp` (a template), `sms` (a text) or `email` (subject and body).
         #[arg(long, default_value = "whatsapp")]
         channel: String,
         /// Agent replies timed idle, and again during the campaign.
