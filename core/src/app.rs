@@ -105,6 +105,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
             config.streams.webchat_conversations_per_address_per_hour,
             Duration::from_secs(3600),
         ),
+        reads: Default::default(),
     })
 }
 

@@ -65,6 +65,17 @@ pub struct Claims {
     pub exp: i64,
     pub iat: i64,
     pub typ: String,
+    /// The sign-in session the token belongs to: ending it ends the token.
+    /// (Tokens issued before sessions existed carry none.)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<uuid::Uuid>,
+}
+
+/// Who an access token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Bearer {
+    pub user: UserId,
+    pub session: Option<uuid::Uuid>,
 }
 
 /// Signs and checks access tokens with one HMAC key shared by all instances.
@@ -80,18 +91,20 @@ impl Jwt {
         Jwt { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), ttl_secs }
     }
 
-    pub fn issue(&self, user: UserId) -> Result<String, Error> {
+    /// An access token for `user` within the sign-in `session`.
+    pub fn issue(&self, user: UserId, session: uuid::Uuid) -> Result<String, Error> {
         let now = chrono::Utc::now().timestamp();
-        let claims = Claims { sub: user.0, iat: now, exp: now + self.ttl_secs, typ: "access".into() };
+        let claims =
+            Claims { sub: user.0, iat: now, exp: now + self.ttl_secs, typ: "access".into(), sid: Some(session) };
         Ok(jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)?)
     }
 
-    /// The user of a valid, unexpired access token.
-    pub fn verify(&self, token: &str) -> Option<UserId> {
+    /// The user (and session) of a valid, unexpired access token.
+    pub fn verify(&self, token: &str) -> Option<Bearer> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
         let data = jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).ok()?;
-        (data.claims.typ == "access").then_some(UserId(data.claims.sub))
+        (data.claims.typ == "access").then_some(Bearer { user: UserId(data.claims.sub), session: data.claims.sid })
     }
 }
 
@@ -138,7 +151,7 @@ mod tests {
         let token = jwt.issue_visitor(visitor, unit).unwrap();
         assert_eq!(jwt.verify_visitor(&token), Some((visitor, unit)));
         assert_eq!(jwt.verify(&token), None, "a visitor cannot call the staff API");
-        let staff = jwt.issue(UserId::new()).unwrap();
+        let staff = jwt.issue(UserId::new(), uuid::Uuid::now_v7()).unwrap();
         assert_eq!(jwt.verify_visitor(&staff), None);
     }
 
@@ -153,13 +166,13 @@ mod tests {
     #[test]
     fn jwt_round_trip_and_tamper() {
         let jwt = Jwt::new(b"0123456789abcdef0123456789abcdef", 60);
-        let user = UserId::new();
-        let token = jwt.issue(user).unwrap();
-        assert_eq!(jwt.verify(&token), Some(user));
+        let (user, session) = (UserId::new(), uuid::Uuid::now_v7());
+        let token = jwt.issue(user, session).unwrap();
+        assert_eq!(jwt.verify(&token), Some(Bearer { user, session: Some(session) }));
         let other = Jwt::new(b"another key, another key, another", 60);
         assert_eq!(other.verify(&token), None);
         let expired = Jwt::new(b"0123456789abcdef0123456789abcdef", -60);
-        assert_eq!(jwt.verify(&expired.issue(user).unwrap()), None);
+        assert_eq!(jwt.verify(&expired.issue(user, session).unwrap()), None);
     }
 
     #[test]

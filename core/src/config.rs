@@ -154,11 +154,25 @@ pub struct PrivacyConfig {
     pub requests_unit: Option<String>,
     /// Business days per kind of request (Colombia's by default).
     pub deadlines: crate::domain::data_request::Deadlines,
+    /// Audit entries older than this many months are removed by the daily
+    /// retention job (none: kept for ever), except the steps of cases'
+    /// timelines, which go with the case. At least
+    /// [`MIN_AUDIT_RETENTION_MONTHS`]; set what the institution's rules ask.
+    pub audit_retention_months: Option<u32>,
 }
+
+/// The shortest audit retention accepted: a year, what PCI DSS and most
+/// public-sector rules ask at the least.
+pub const MIN_AUDIT_RETENTION_MONTHS: u32 = 12;
 
 impl Default for PrivacyConfig {
     fn default() -> Self {
-        PrivacyConfig { retention_every_secs: 86_400, requests_unit: None, deadlines: Default::default() }
+        PrivacyConfig {
+            retention_every_secs: 86_400,
+            requests_unit: None,
+            deadlines: Default::default(),
+            audit_retention_months: None,
+        }
     }
 }
 
@@ -367,6 +381,12 @@ pub struct AuthConfig {
     pub login_attempts_per_account_unfamiliar: u32,
     /// HMAC key for access tokens; generated and kept in the database when unset.
     pub jwt_secret: Option<Secret>,
+    /// Administrators must turn on two-factor sign-in (TOTP): until they
+    /// do, they may only enrol, see who they are and sign out.
+    pub require_two_factor_for_admins: bool,
+    /// The name authenticator apps show beside the account (e.g. the
+    /// institution's: "Universidad del Valle").
+    pub two_factor_issuer: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -454,6 +474,8 @@ impl Default for AuthConfig {
             login_attempts_per_account: 10,
             login_attempts_per_account_unfamiliar: 30,
             jwt_secret: None,
+            require_two_factor_for_admins: false,
+            two_factor_issuer: "Ventanilla".into(),
         }
     }
 }
@@ -761,6 +783,17 @@ impl Config {
         }
         if !(60..=24 * 3600).contains(&self.auth.access_token_ttl_secs) {
             return invalid("auth.access_token_ttl_secs", "must be between 60 and 86400".into());
+        }
+        if self.privacy.audit_retention_months.is_some_and(|m| !(MIN_AUDIT_RETENTION_MONTHS..=1200).contains(&m)) {
+            return invalid(
+                "privacy.audit_retention_months",
+                format!(
+                    "must be {MIN_AUDIT_RETENTION_MONTHS} to 1200 months (the law and audits ask for at least a year)"
+                ),
+            );
+        }
+        if self.auth.two_factor_issuer.trim().is_empty() || self.auth.two_factor_issuer.chars().count() > 60 {
+            return invalid("auth.two_factor_issuer", "must be 1 to 60 characters".into());
         }
         if !(1..=365).contains(&self.auth.refresh_token_ttl_days) {
             return invalid("auth.refresh_token_ttl_days", "must be between 1 and 365".into());

@@ -152,6 +152,17 @@ pub async fn run(
     }))?;
     // Written last: a folder with a manifest is complete.
     put(sink, &folder, "manifest.json", summary).await?;
+    // Every bulk export of people's data is on the record.
+    let rows: u64 = manifest.tables.iter().map(|(_, _, n)| *n).sum();
+    let entry = crate::store::audit::Entry {
+        actor: &crate::domain::Actor::System,
+        action: "export.written",
+        target_kind: "export",
+        target_id: folder.clone(),
+        unit_id: None,
+        details: serde_json::json!({ "since": since, "until": until, "format": manifest.format, "rows": rows }),
+    };
+    crate::store::audit::record_read(store, entry).await?;
     Ok(manifest)
 }
 

@@ -32,3 +32,4 @@ pub mod store;
 pub mod subscriptions;
 pub mod system_mail;
 pub mod tls;
+pub mod two_factor;

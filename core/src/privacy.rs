@@ -54,6 +54,20 @@ pub async fn retention(
     Ok(due.reports)
 }
 
+/// Removes audit entries older than `months` (but cases' timeline steps),
+/// when the institution sets a retention for them; how many went (or, in
+/// a dry run, would go).
+pub async fn audit_retention(store: &store::Store, months: Option<u32>, dry_run: bool) -> Result<u64, store::Error> {
+    let Some(months) = months else { return Ok(0) };
+    let before = store::now()
+        .checked_sub_months(chrono::Months::new(months))
+        .ok_or_else(|| store::Error::Corrupt("the audit retention reaches before the calendar".into()))?;
+    if dry_run {
+        return store::audit::count_prunable(&store.db, before).await;
+    }
+    store::audit::prune(store, before).await
+}
+
 /// Runs one `privacy.erase` job.
 pub async fn erase(services: &Services, job: &Job) -> Outcome {
     let Some(id) = job.payload["contact_id"].as_str().and_then(|id| uuid::Uuid::parse_str(id).ok()) else {

@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 
 const LAYERS: &[&[&str]] = &[
     // Leaves: no other module of the crate but each other.
-    &["config", "i18n", "markdown", "private_fs", "auth", "secrets", "spreadsheet", "system_mail", "tls"],
+    &["config", "i18n", "markdown", "private_fs", "auth", "secrets", "spreadsheet", "system_mail", "tls", "two_factor"],
     &["store"],
     &["attachments", "search", "live"],
     &["plugins"],

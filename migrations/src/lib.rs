@@ -37,6 +37,7 @@ mod m20261209_000030_audiences;
 mod m20261210_000031_segments;
 mod m20261210_000032_campaigns;
 mod m20261211_000033_channel_templates;
+mod m20261212_000034_two_factor_and_sessions;
 
 pub struct Migrator;
 
@@ -77,6 +78,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000031_segments::Migration),
             Box::new(m20261210_000032_campaigns::Migration),
             Box::new(m20261211_000033_channel_templates::Migration),
+            Box::new(m20261212_000034_two_factor_and_sessions::Migration),
         ]
     }
 }

@@ -82,6 +82,39 @@ fn rows() -> Vec<Row> {
             scope: "cases:read",
             allowed: STAFF,
         },
+        // One's own second factor and sessions: every signed-in person, no API token.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/auth/two-factor".into(),
+            body: none,
+            scope: "users:write",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/auth/two-factor".into(),
+            body: |_, n| {
+                let password =
+                    if EVERYONE[n] == Admin { ventanilla_tests::ADMIN_PASSWORD } else { ventanilla_tests::PASSWORD };
+                Some(json!({"password": password}))
+            },
+            scope: "users:write",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/auth/sessions".into(),
+            body: none,
+            scope: "users:write",
+            allowed: STAFF,
+        },
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/auth/sessions/end".into(),
+            body: |_, _| Some(json!({"keep_current": true})),
+            scope: "users:write",
+            allowed: STAFF,
+        },
         Row {
             method: Method::GET,
             path: |_| "/api/v1/units".into(),
@@ -700,6 +733,13 @@ fn rows() -> Vec<Row> {
         Row {
             method: Method::GET,
             path: |_| "/api/v1/audit-events".into(),
+            body: none,
+            scope: "audit:read",
+            allowed: &[Admin, TokenWith],
+        },
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/audit-events/export?action=auth.".into(),
             body: none,
             scope: "audit:read",
             allowed: &[Admin, TokenWith],

@@ -167,6 +167,11 @@ on_both! {
         anyhow::ensure!(again.status() == 410, "once only: {}", again.status());
         let after = app.get(&format!("/api/v1/data-requests/{id}"), &app.admin_token).await?;
         anyhow::ensure!(after.body["export"]["status"] == "downloaded" && after.body["export"]["download_url"].is_null(), "{}", after.text);
+        // The download is on the record, once, with where it came from.
+        let record = app.get(&format!("/api/v1/audit-events?action=data_export.downloaded&target_id={id}"), &app.admin_token).await?;
+        let record = record.body["items"].as_array().cloned().unwrap_or_default();
+        anyhow::ensure!(record.len() == 1 && record[0]["details"]["bytes"] == bytes.len()
+            && record[0]["details"]["ip"].as_str().is_some_and(|ip| !ip.is_empty()), "{record:?}");
 
         let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes))?;
         let mut read = |name: &str| -> anyhow::Result<Vec<u8>> {

@@ -45,6 +45,11 @@ on_both! {
         let out = folder(&all)?;
         let cases = lines(&out.join("cases.ndjson"))?;
         anyhow::ensure!(cases.len() == 2, "{cases:?}");
+        // Every bulk export of people's data is on the record.
+        let record = app.get("/api/v1/audit-events?action=export.written", &app.admin_token).await?;
+        let written = out.file_name().and_then(|n| n.to_str()).unwrap_or_default().to_owned();
+        anyhow::ensure!(record.body["items"][0]["target_id"] == written.as_str()
+            && record.body["items"][0]["details"]["format"] == "ndjson", "{}", record.text);
         anyhow::ensure!(cases.iter().any(|c| c["id"] == first["id"] && c["tags"] == json!([])), "{cases:?}");
         anyhow::ensure!(lines(&out.join("messages.ndjson"))?.len() == 2);
         anyhow::ensure!(lines(&out.join("contacts.ndjson"))?.len() == 2);

@@ -4,6 +4,7 @@
 mod attachments;
 mod attacks;
 mod audiences;
+mod audit_log;
 mod auth;
 mod authz;
 mod bad_input;
@@ -40,4 +41,5 @@ mod scale_out;
 mod segments;
 mod subscriptions;
 mod surveys;
+mod two_factor;
 mod webchat;

@@ -7,6 +7,7 @@ mod help_center;
 mod outbound;
 mod privacy;
 mod reports;
+mod security;
 mod templates;
 mod webchat;
 

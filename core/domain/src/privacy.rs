@@ -72,6 +72,10 @@ pub struct PrivacySettings {
     pub retention: Retention,
     /// Overrides of `retention` per channel.
     pub channel_retention: std::collections::BTreeMap<String, Retention>,
+    /// A sensitive unit (psychological support, a complaints office): every
+    /// time someone opens one of its cases, its messages, notes or files,
+    /// the audit log records who and when.
+    pub record_reads: bool,
 }
 
 /// How long cases keep people's data; none keeps it.

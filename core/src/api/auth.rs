@@ -17,6 +17,11 @@ pub struct LoginRequest {
     #[schema(example = "admin@universidad.edu.co")]
     pub email: String,
     pub password: String,
+    /// For accounts with two-factor sign-in: the 6-digit code of the
+    /// authenticator app, or one of the recovery codes (each works once).
+    /// Without it such an account is answered 401 `two_factor_required`.
+    #[schema(example = "492039")]
+    pub code: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -41,25 +46,22 @@ pub(crate) fn client_ip(req: &HttpRequest, state: &AppState) -> String {
     super::client::client_ip(req, &state.config.http)
 }
 
-async fn issue_pair(
-    state: &AppState,
-    user: crate::domain::UserId,
-    family: uuid::Uuid,
-) -> Result<TokenResponse, ApiError> {
-    let access_token = state.jwt.issue(user)?;
-    let (refresh_token, hash) = crate::auth::new_secret("");
-    let expires = store::now() + chrono::Duration::days(state.config.auth.refresh_token_ttl_days);
-    store::refresh_token::insert(&state.store.db, user, family, hash, expires).await?;
-    Ok(TokenResponse { access_token, refresh_token, expires_in: state.jwt.ttl_secs, token_type: "Bearer".into() })
+/// Why a sign-in was refused, as the security record keeps it.
+async fn refuse(state: &AppState, user: Option<crate::domain::UserId>, email: &str, reason: &str, ip: &str) {
+    tracing::info!(email = %email, reason, "sign-in refused");
+    if let Err(e) = store::session::sign_in_refused(&state.store, user, email, reason, ip).await {
+        tracing::warn!(error = %e, "cannot record a refused sign-in");
+    }
 }
 
-/// Signs in with e-mail and password.
+/// Signs in with e-mail and password (and the second factor when the
+/// account has one).
 #[utoipa::path(
     tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, body = TokenResponse),
-        (status = 401, description = "Wrong e-mail or password", body = super::error::Problem),
+        (status = 401, description = "Wrong e-mail or password (`unauthorized`), or the account's second factor is missing or wrong (`two_factor_required`, field `code`)", body = super::error::Problem),
         (status = 429, description = "Too many attempts", body = super::error::Problem),
     )
 )]
@@ -93,14 +95,85 @@ pub async fn login(
     };
     let user = match user {
         Some(user) if ok && user.active => user,
-        _ => {
-            tracing::info!(email = %account_key, "sign-in refused");
+        Some(user) => {
+            let reason = if ok { "inactive" } else { "password" };
+            refuse(&state, Some(user.id), &account_key, reason, &ip).await;
+            return Err(ApiError::Unauthorized);
+        }
+        None => {
+            refuse(&state, None, &account_key, "unknown_account", &ip).await;
             return Err(ApiError::Unauthorized);
         }
     };
+    let method = match second_factor(&state, user.id, body.code.as_deref()).await? {
+        SecondFactor::NotOn => "password",
+        SecondFactor::Code => "password+totp",
+        SecondFactor::Recovery => "password+recovery_code",
+        SecondFactor::Missing => return Err(ApiError::TwoFactorRequired),
+        SecondFactor::Wrong => {
+            refuse(&state, Some(user.id), &account_key, "code", &ip).await;
+            return Err(ApiError::TwoFactorRequired);
+        }
+    };
     state.sign_in.succeeded(&account_key, &ip);
-    let pair = issue_pair(&state, user.id, uuid::Uuid::now_v7()).await?;
-    Ok(HttpResponse::Ok().json(pair))
+    let session = uuid::Uuid::now_v7();
+    let (refresh_token, hash) = crate::auth::new_secret("");
+    let expires = store::now() + chrono::Duration::days(state.config.auth.refresh_token_ttl_days);
+    let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let start = store::session::Start { id: session, user: user.id, method, ip: &ip, user_agent: agent };
+    store::session::sign_in(&state.store, start, hash, expires).await?;
+    // This instance's idea of the account's sessions is now out of date.
+    state.principals.forget(user.id);
+    let access_token = state.jwt.issue(user.id, session)?;
+    Ok(HttpResponse::Ok().json(TokenResponse {
+        access_token,
+        refresh_token,
+        expires_in: state.jwt.ttl_secs,
+        token_type: "Bearer".into(),
+    }))
+}
+
+/// How the second factor of a sign-in went.
+enum SecondFactor {
+    /// The account has none.
+    NotOn,
+    /// A one-time code of the app, now spent.
+    Code,
+    /// A recovery code, now spent.
+    Recovery,
+    Missing,
+    Wrong,
+}
+
+async fn second_factor(
+    state: &AppState,
+    user: crate::domain::UserId,
+    code: Option<&str>,
+) -> Result<SecondFactor, ApiError> {
+    let db = &state.store.db;
+    let Some(factor) = store::two_factor::get(db, user).await?.filter(|f| f.is_on()) else {
+        return Ok(SecondFactor::NotOn);
+    };
+    let Some(code) = code.map(str::trim).filter(|c| !c.is_empty()) else { return Ok(SecondFactor::Missing) };
+    if crate::two_factor::is_totp_code(code) {
+        let secret = super::two_factor::open_secret(state, user, &factor.sealed_secret)?;
+        let now = store::now().timestamp();
+        let Some(step) = crate::two_factor::verify(&secret, code, now, factor.last_step) else {
+            return Ok(SecondFactor::Wrong);
+        };
+        // Conditional: of two sign-ins racing with one code, one wins.
+        return Ok(if store::two_factor::use_step(db, user, step).await? {
+            SecondFactor::Code
+        } else {
+            SecondFactor::Wrong
+        });
+    }
+    let hash = crate::two_factor::recovery_hash(code);
+    Ok(if store::two_factor::use_recovery(db, user, &hash).await? {
+        SecondFactor::Recovery
+    } else {
+        SecondFactor::Wrong
+    })
 }
 
 /// Exchanges a refresh token for a new pair; the old refresh token stops working.
@@ -119,15 +192,15 @@ pub async fn refresh(
     let old_hash = crate::auth::hash_secret(&body.0.refresh_token);
     let (new_token, new_hash) = crate::auth::new_secret("");
     let expires = store::now() + chrono::Duration::days(state.config.auth.refresh_token_ttl_days);
-    let user = match store::refresh_token::rotate(&state.store, &old_hash, new_hash, expires).await {
-        Ok(user) => user,
+    let (user, session) = match store::refresh_token::rotate(&state.store, &old_hash, new_hash, expires).await {
+        Ok(found) => found,
         Err(store::Error::NotFound(_)) => return Err(ApiError::Unauthorized),
         Err(e) => return Err(e.into()),
     };
     if super::extract::load_principal(&state, user).await?.is_none() {
         return Err(ApiError::Unauthorized);
     }
-    let access_token = state.jwt.issue(user)?;
+    let access_token = state.jwt.issue(user, session)?;
     Ok(HttpResponse::Ok().json(TokenResponse {
         access_token,
         refresh_token: new_token,
@@ -140,7 +213,11 @@ pub async fn refresh(
 #[utoipa::path(tag = "auth", request_body = RefreshRequest, responses((status = 204, description = "Signed out")))]
 #[post("/auth/logout")]
 pub async fn logout(state: web::Data<AppState>, body: Json<RefreshRequest>) -> Result<HttpResponse, ApiError> {
-    store::refresh_token::revoke(&state.store, &crate::auth::hash_secret(&body.0.refresh_token)).await?;
+    if let Some(user) =
+        store::refresh_token::revoke(&state.store, &crate::auth::hash_secret(&body.0.refresh_token)).await?
+    {
+        state.principals.forget(user);
+    }
     Ok(HttpResponse::NoContent().finish())
 }
 

@@ -530,6 +530,7 @@ pub async fn get_case(
 ) -> Result<HttpResponse, ApiError> {
     let scope = auth.0.case_units();
     let case = store::case::get(&state.store.db, scope.as_deref(), CaseId(path.into_inner())).await?;
+    super::read_log::case_read(&state, &auth.0, &case, "case").await?;
     Ok(HttpResponse::Ok().json(case_dto(&state, case).await?))
 }
 

@@ -447,8 +447,17 @@ pub async fn list_consents(
     auth: Auth,
     path: web::Path<uuid::Uuid>,
 ) -> Result<HttpResponse, ApiError> {
-    let records =
-        store::contact::consents(&state.store.db, &visibility(&auth.0)?, ContactId(path.into_inner())).await?;
+    let contact = ContactId(path.into_inner());
+    let records = store::contact::consents(&state.store.db, &visibility(&auth.0)?, contact).await?;
+    // Who looked at a person's consent history is itself a record.
+    let read = super::read_log::Read {
+        action: "contact.consents_read",
+        target_kind: "contact",
+        target_id: contact.to_string(),
+        unit: None,
+        details: serde_json::json!({ "records": records.len() }),
+    };
+    super::read_log::note(&state, &auth.0, read).await?;
     Ok(HttpResponse::Ok().json(ListResponse::new(records.into_iter().map(ConsentDto::from).collect(), None)))
 }
 

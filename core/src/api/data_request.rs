@@ -406,6 +406,16 @@ pub async fn download_export(
     if let Err(e) = state.attachments.remove(&hash).await {
         tracing::warn!(request = %id, error = %e, "cannot remove a downloaded export");
     }
+    // The link is the permission: the record says when and from where it was used.
+    let entry = store::audit::Entry {
+        actor: &crate::domain::Actor::System,
+        action: "data_export.downloaded",
+        target_kind: "data_request",
+        target_id: id.to_string(),
+        unit_id: Some(request.unit_id),
+        details: serde_json::json!({ "contact_id": request.contact_id, "ip": ip, "bytes": bytes.len() }),
+    };
+    store::audit::record_read(&state.store, entry).await?;
     let name = format!("datos-personales-{}.zip", &id.simple().to_string()[..8]);
     Ok(HttpResponse::Ok()
         .content_type("application/zip")
@@ -654,14 +664,18 @@ pub struct RetentionUnitDto {
 pub struct RetentionDto {
     pub dry_run: bool,
     pub units: Vec<RetentionUnitDto>,
+    /// Audit entries older than `privacy.audit_retention_months` removed
+    /// (cases' timeline steps stay with their case); 0 when none is set.
+    pub audit_entries_removed: u64,
 }
 
 /// Applies every unit's retention policy now (admins; it also runs daily):
 /// cases resolved or closed longer ago than the unit's
 /// `privacy.retention.anonymise_after_months` are anonymised, files older
 /// than `files_after_months` removed, per channel where a channel says
-/// otherwise; whatever a legal hold keeps is left and counted. `dry_run`
-/// only reports.
+/// otherwise; whatever a legal hold keeps is left and counted; audit entries
+/// older than `privacy.audit_retention_months` are removed. `dry_run` only
+/// reports.
 #[utoipa::path(
     tag = "contacts",
     request_body = RunRetention,
@@ -687,5 +701,7 @@ pub async fn run_retention(
             held: r.held,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(RetentionDto { dry_run, units }))
+    let months = state.config.privacy.audit_retention_months;
+    let audit_entries_removed = crate::privacy::audit_retention(&state.store, months, dry_run).await?;
+    Ok(HttpResponse::Ok().json(RetentionDto { dry_run, units, audit_entries_removed }))
 }

@@ -38,6 +38,12 @@ pub enum ApiError {
     Validation(Vec<FieldError>),
     #[error("authentication required")]
     Unauthorized,
+    /// The password was right; the account also needs its second factor.
+    #[error("enter the code from your authenticator app, or one of your recovery codes")]
+    TwoFactorRequired,
+    /// An admin must turn on two-factor sign-in before anything else.
+    #[error("administrators must turn on two-factor sign-in first: POST /api/v1/auth/two-factor")]
+    TwoFactorEnrolmentRequired,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0} not found")]
@@ -86,6 +92,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "bad_request",
             ApiError::Validation(_) => "validation_failed",
             ApiError::Unauthorized => "unauthorized",
+            ApiError::TwoFactorRequired => "two_factor_required",
+            ApiError::TwoFactorEnrolmentRequired => "two_factor_enrolment_required",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Gone(_) => "gone",
@@ -108,6 +116,8 @@ impl ApiError {
             ApiError::BadRequest(_) => "Bad request",
             ApiError::Validation(_) => "Validation failed",
             ApiError::Unauthorized => "Unauthorized",
+            ApiError::TwoFactorRequired => "Two-factor code required",
+            ApiError::TwoFactorEnrolmentRequired => "Two-factor sign-in required",
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound(_) => "Not found",
             ApiError::Gone(_) => "Gone",
@@ -130,6 +140,7 @@ impl ApiError {
             ApiError::Conflict { field, message } => {
                 vec![FieldError { field: field.clone(), message: message.clone() }]
             }
+            ApiError::TwoFactorRequired => vec![FieldError { field: "code".into(), message: self.to_string() }],
             _ => vec![],
         };
         let detail = match self {
@@ -155,7 +166,8 @@ impl ResponseError for ApiError {
         match self {
             ApiError::BadRequest(_) => StatusCode::BAD_REQUEST,
             ApiError::Validation(_) | ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unauthorized => StatusCode::UNAUTHORIZED,
+            ApiError::Unauthorized | ApiError::TwoFactorRequired => StatusCode::UNAUTHORIZED,
+            ApiError::TwoFactorEnrolmentRequired => StatusCode::FORBIDDEN,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
@@ -187,7 +199,7 @@ impl ResponseError for ApiError {
             tracing::warn!(request_id = %super::middleware::current_request_id(), %cause, "answered 503");
             response.insert_header(("Retry-After", "30"));
         }
-        if matches!(self, ApiError::Unauthorized) {
+        if matches!(self, ApiError::Unauthorized | ApiError::TwoFactorRequired) {
             response.insert_header(("WWW-Authenticate", "Bearer"));
         }
         response.json(self.problem())

@@ -1,7 +1,7 @@
 //! Request extractors that fail with problem+json: JSON bodies with the
 //! failing field's path, the authenticated principal, and page parameters.
 
-use actix_web::{FromRequest, HttpRequest, dev::Payload, web};
+use actix_web::{FromRequest, HttpMessage, HttpRequest, dev::Payload, web};
 use futures_util::future::LocalBoxFuture;
 use serde::{Deserialize, de::DeserializeOwned};
 use utoipa::IntoParams;
@@ -114,6 +114,20 @@ fn id_hint(field: &str) -> Option<&'static str> {
 /// The authenticated caller: a signed-in user (JWT) or an API token.
 pub struct Auth(pub Principal);
 
+/// The sign-in session of the request's access token (none for API
+/// tokens), for what acts on "this" session.
+#[derive(Clone, Copy, Debug)]
+pub struct CurrentSession(pub Option<uuid::Uuid>);
+
+/// What an admin held back until they turn on two-factor sign-in may
+/// still reach: who they are, enrolling, and signing out.
+fn open_before_enrolment(path: &str) -> bool {
+    path == "/api/v1/auth/me"
+        || path == "/api/v1/auth/logout"
+        || path.starts_with("/api/v1/auth/two-factor")
+        || path.starts_with("/api/v1/auth/sessions")
+}
+
 impl FromRequest for Auth {
     type Error = ApiError;
     type Future = LocalBoxFuture<'static, Result<Self, ApiError>>;
@@ -126,10 +140,16 @@ impl FromRequest for Auth {
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.strip_prefix("Bearer ").or_else(|| v.strip_prefix("bearer ")))
             .map(|v| v.trim().to_owned());
+        let req = req.clone();
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = token.ok_or(ApiError::Unauthorized)?;
-            authenticate(&state, &token).await?.map(Auth).ok_or(ApiError::Unauthorized)
+            let caller = authenticate(&state, &token).await?.ok_or(ApiError::Unauthorized)?;
+            if caller.must_enrol && !open_before_enrolment(req.path()) {
+                return Err(ApiError::TwoFactorEnrolmentRequired);
+            }
+            req.extensions_mut().insert(CurrentSession(caller.session));
+            Ok(Auth(caller.principal))
         })
     }
 }
@@ -149,37 +169,85 @@ impl FromRequest for MaybeAuth {
     }
 }
 
-/// Resolves a bearer token to a principal; `None` when it is not valid.
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Principal>, ApiError> {
+/// A valid bearer token's caller.
+pub struct Caller {
+    pub principal: Principal,
+    /// An admin who must turn on two-factor sign-in before anything else.
+    pub must_enrol: bool,
+    pub session: Option<uuid::Uuid>,
+}
+
+/// Resolves a bearer token to its caller; `None` when it is not valid (an
+/// API token revoked or expired, an access token expired, of an account no
+/// longer active, or of a session that ended).
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
     if token.starts_with(crate::auth::API_TOKEN_PREFIX) {
         let hash = crate::auth::hash_secret(token);
         let found = store::api_token::authenticate(&state.store.db, &hash).await?;
-        return Ok(found.map(|t| Principal::Token { id: t.id, scopes: t.scopes }));
+        return Ok(found.map(|t| Caller {
+            principal: Principal::Token { id: t.id, scopes: t.scopes },
+            must_enrol: false,
+            session: None,
+        }));
     }
-    let Some(user_id) = state.jwt.verify(token) else { return Ok(None) };
-    principal_for_user(state, user_id).await
+    let Some(bearer) = state.jwt.verify(token) else { return Ok(None) };
+    let Some(mut account) = account_for_user(state, bearer.user).await? else { return Ok(None) };
+    if let Some(session) = bearer.session
+        && !account.sessions.contains(&session)
+    {
+        // A session begun since the account was cached (perhaps on another
+        // instance), or one that ended: the database says which.
+        let Some(fresh) = load_account(state, bearer.user).await? else { return Ok(None) };
+        state.principals.put(bearer.user, Some(fresh.clone()));
+        if !fresh.sessions.contains(&session) {
+            return Ok(None);
+        }
+        account = fresh;
+    }
+    Ok(Some(Caller { principal: account.principal, must_enrol: account.must_enrol, session: bearer.session }))
+}
+
+/// A signed-in account as requests need it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Account {
+    pub principal: Principal,
+    /// Sessions not ended: an access token naming another is refused.
+    pub sessions: Vec<uuid::Uuid>,
+    /// An admin who must turn on two-factor sign-in (`auth.require_two_factor_for_admins`).
+    pub must_enrol: bool,
 }
 
 /// Who `user_id` is now, if the account is active (kept a few seconds, see
 /// `principal_cache`).
-pub async fn principal_for_user(state: &AppState, user_id: UserId) -> Result<Option<Principal>, ApiError> {
+pub async fn account_for_user(state: &AppState, user_id: UserId) -> Result<Option<Account>, ApiError> {
     if let Some(known) = state.principals.get(user_id) {
         return Ok(known);
     }
-    let principal = load_principal(state, user_id).await?;
-    state.principals.put(user_id, principal.clone());
-    Ok(principal)
+    let account = load_account(state, user_id).await?;
+    state.principals.put(user_id, account.clone());
+    Ok(account)
 }
 
-/// Like [`principal_for_user`], read from the database whatever is cached.
-pub async fn load_principal(state: &AppState, user_id: UserId) -> Result<Option<Principal>, ApiError> {
-    match store::user::get(&state.store.db, user_id).await {
+/// Like [`account_for_user`], read from the database whatever is cached.
+pub async fn load_account(state: &AppState, user_id: UserId) -> Result<Option<Account>, ApiError> {
+    let db = &state.store.db;
+    match store::user::get(db, user_id).await {
         Ok(user) if user.active => {
-            Ok(Some(Principal::User { id: user.id, is_admin: user.is_admin, memberships: user.memberships }))
+            let sessions = store::session::live_ids(db, user.id).await?;
+            let must_enrol = user.is_admin
+                && state.config.auth.require_two_factor_for_admins
+                && !store::two_factor::is_on(db, user.id).await?;
+            let principal = Principal::User { id: user.id, is_admin: user.is_admin, memberships: user.memberships };
+            Ok(Some(Account { principal, sessions, must_enrol }))
         }
         Ok(_) | Err(store::Error::NotFound(_)) => Ok(None),
         Err(e) => Err(e.into()),
     }
+}
+
+/// Who `user_id` is now, read from the database.
+pub async fn load_principal(state: &AppState, user_id: UserId) -> Result<Option<Principal>, ApiError> {
+    Ok(load_account(state, user_id).await?.map(|a| a.principal))
 }
 
 /// Page parameters shared by every list endpoint.

@@ -420,8 +420,9 @@ pub async fn list_messages(
 ) -> Result<HttpResponse, ApiError> {
     let page = params.page()?;
     let scope = auth.0.case_units();
-    let (messages, next) =
-        store::message::list(&state.store.db, scope.as_deref(), CaseId(path.into_inner()), &page).await?;
+    let case = CaseId(path.into_inner());
+    let (messages, next) = store::message::list(&state.store.db, scope.as_deref(), case, &page).await?;
+    super::read_log::case_id_read(&state, &auth.0, case, "messages").await?;
     Ok(HttpResponse::Ok()
         .json(ListResponse::new(messages.into_iter().map(|m| MessageDto::new(m, &state.attachments)).collect(), next)))
 }
@@ -588,8 +589,9 @@ pub async fn list_notes(
 ) -> Result<HttpResponse, ApiError> {
     let page = params.page()?;
     let scope = auth.0.case_units();
-    let (notes, next) =
-        store::message::list_notes(&state.store.db, scope.as_deref(), CaseId(path.into_inner()), &page).await?;
+    let case = CaseId(path.into_inner());
+    let (notes, next) = store::message::list_notes(&state.store.db, scope.as_deref(), case, &page).await?;
+    super::read_log::case_id_read(&state, &auth.0, case, "notes").await?;
     Ok(HttpResponse::Ok().json(ListResponse::new(notes.into_iter().map(NoteDto::from).collect(), next)))
 }
 

@@ -32,10 +32,12 @@ pub mod plugin;
 pub mod plugin_install;
 pub mod principal_cache;
 pub mod ratelimit;
+pub mod read_log;
 pub mod report;
 pub mod routing;
 pub mod schema;
 pub mod segment;
+pub mod session;
 pub mod sign_in_guard;
 pub mod state;
 pub mod stream;
@@ -43,6 +45,7 @@ pub mod stream_slots;
 pub mod subscription;
 pub mod survey;
 pub mod token;
+pub mod two_factor;
 pub mod unit;
 pub mod user;
 pub mod view;
@@ -70,6 +73,8 @@ use error::ApiError;
     servers((url = "/api/v1")),
     paths(
         auth::login, auth::refresh, auth::logout, auth::me,
+        two_factor::status, two_factor::begin, two_factor::confirm, two_factor::renew_recovery, two_factor::disable,
+        two_factor::reset, session::list, session::end, session::end_all,
         unit::list_units, unit::create_unit, unit::get_unit, unit::update_unit,
         user::list_users, user::create_user, user::get_user, user::update_user,
         contact::list_contacts, contact::create_contact, contact::get_contact, contact::update_contact,
@@ -104,7 +109,7 @@ use error::ApiError;
         message::list_notes, message::create_note, message::reply_options,
         attachment::upload_attachment, attachment::download_attachment,
         token::list_api_tokens, token::create_api_token, token::revoke_api_token,
-        audit::list_audit_events,
+        audit::list_audit_events, audit::export_audit_events,
         plugin::upload_plugin, plugin::list_plugins, plugin::get_plugin, plugin::delete_plugin_version,
         plugin_install::create_install, plugin_install::list_installs, plugin_install::get_install,
         plugin_install::update_install, plugin_install::upgrade_install, plugin_install::rollback_install,
@@ -231,6 +236,15 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::refresh)
                 .service(auth::logout)
                 .service(auth::me)
+                .service(two_factor::status)
+                .service(two_factor::begin)
+                .service(two_factor::confirm)
+                .service(two_factor::renew_recovery)
+                .service(two_factor::disable)
+                .service(two_factor::reset)
+                .service(session::list)
+                .service(session::end_all)
+                .service(session::end)
                 .service(unit::list_units)
                 .service(unit::create_unit)
                 .service(unit::get_unit)
@@ -344,6 +358,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(token::list_api_tokens)
                 .service(token::create_api_token)
                 .service(token::revoke_api_token)
+                .service(audit::export_audit_events)
                 .service(audit::list_audit_events)
                 .service(plugin::upload_plugin)
                 .service(plugin::list_plugins)

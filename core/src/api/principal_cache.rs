@@ -11,7 +11,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
-use crate::domain::{Principal, UserId};
+use super::extract::Account;
+use crate::domain::UserId;
 
 /// How long an entry is trusted without news.
 const TTL: Duration = Duration::from_secs(10);
@@ -20,11 +21,11 @@ const CAPACITY: usize = 10_000;
 
 #[derive(Default)]
 pub struct PrincipalCache {
-    entries: Mutex<HashMap<UserId, (Instant, Option<Principal>)>>,
+    entries: Mutex<HashMap<UserId, (Instant, Option<Account>)>>,
 }
 
 impl PrincipalCache {
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (Instant, Option<Principal>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<UserId, (Instant, Option<Account>)>> {
         match self.entries.lock() {
             Ok(entries) => entries,
             Err(poisoned) => poisoned.into_inner(),
@@ -32,12 +33,12 @@ impl PrincipalCache {
     }
 
     /// The cached answer for `user` (`Some(None)`: no such active account).
-    pub fn get(&self, user: UserId) -> Option<Option<Principal>> {
+    pub fn get(&self, user: UserId) -> Option<Option<Account>> {
         let entries = self.lock();
         entries.get(&user).filter(|(at, _)| at.elapsed() < TTL).map(|(_, principal)| principal.clone())
     }
 
-    pub fn put(&self, user: UserId, principal: Option<Principal>) {
+    pub fn put(&self, user: UserId, principal: Option<Account>) {
         let mut entries = self.lock();
         if entries.len() >= CAPACITY {
             entries.clear();

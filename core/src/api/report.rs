@@ -56,6 +56,18 @@ pub async fn get_report(
     let report = Report::parse(&path.into_inner()).ok_or(ApiError::NotFound("report"))?;
     let (request, format) = checked(reports::parse(&state.config.reports.timezone, &auth.0, report, &query))?;
     let table = reports::run(&state.store, &request).await?;
+    if !matches!(format, reports::Format::Json) {
+        // Figures leaving as a file (per agent, per person's attributes) are on the record.
+        let read = super::read_log::Read {
+            action: "report.exported",
+            target_kind: "report",
+            target_id: report.as_str().to_owned(),
+            unit: None,
+            details: serde_json::json!({ "from": request.filter.from, "to": request.filter.to,
+                "group_by": request.group_by.iter().map(Dim::name).collect::<Vec<_>>() }),
+        };
+        super::read_log::export(&state, &auth.0, read).await?;
+    }
     let name = format!(
         "{}-{}",
         report.as_str(),

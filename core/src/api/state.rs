@@ -39,6 +39,8 @@ pub struct AppState {
     pub webchat_sessions: RateLimiter,
     /// Web-chat conversations (cases) opened per address.
     pub webchat_conversations_by_ip: RateLimiter,
+    /// Reads of sensitive records written to the audit log (see `read_log`).
+    pub reads: super::read_log::ReadLog,
 }
 
 impl std::ops::Deref for AppState {

@@ -44,6 +44,8 @@ fn frame(event: &LiveEvent) -> String {
 struct Stream {
     state: web::Data<AppState>,
     principal: Principal,
+    /// The sign-in session of the token that opened it: the stream ends with it.
+    session: Option<uuid::Uuid>,
     events: Receiver<Arc<LiveEvent>>,
     started: Instant,
     touched: Instant,
@@ -105,11 +107,16 @@ impl Stream {
     }
 
     /// Reads who the caller is again; false when they may no longer listen
-    /// (account removed or deactivated, token revoked or expired). A
+    /// (account removed or deactivated, its session ended, token revoked
+    /// or expired, an admin held back until enrolled in two-factor). A
     /// database hiccup keeps the stream as it is until the next read.
     async fn still_allowed(&mut self) -> bool {
         let current = match &self.principal {
-            Principal::User { id, .. } => super::extract::load_principal(&self.state, *id).await,
+            Principal::User { id, .. } => super::extract::load_account(&self.state, *id).await.map(|account| {
+                account
+                    .filter(|a| self.session.is_none_or(|s| a.sessions.contains(&s)) && !a.must_enrol)
+                    .map(|a| a.principal)
+            }),
             Principal::Token { id, .. } => crate::store::api_token::live(&self.state.store.db, *id)
                 .await
                 .map(|t| t.map(|t| Principal::Token { id: t.id, scopes: t.scopes }))
@@ -160,9 +167,11 @@ pub async fn stream(
     let ip = super::auth::client_ip(&req, &state);
     let slot = state.streams.take(super::stream_slots::Holder::Principal(holder), &ip)?;
     let events = state.live.subscribe();
+    let session = actix_web::HttpMessage::extensions(&req).get::<super::extract::CurrentSession>().and_then(|s| s.0);
     let start = Stream {
         state: state.clone(),
         principal: auth.0,
+        session,
         events,
         started: Instant::now(),
         touched: Instant::now(),

@@ -53,6 +53,9 @@ pub struct PrivacySettings {
     pub retention: Retention,
     /// Overrides of `retention` per channel, e.g. `{"webchat": {"anonymise_after_months": 6}}`.
     pub channel_retention: std::collections::BTreeMap<String, Retention>,
+    /// A sensitive unit: every opening of one of its cases (the case, its
+    /// messages, notes, files) is recorded in the audit log (`case.read`).
+    pub record_reads: bool,
 }
 
 /// How long cases keep people's data, applied daily by the retention job.
@@ -87,6 +90,7 @@ impl From<privacy::PrivacySettings> for PrivacySettings {
             channels: p.channels,
             retention: p.retention.into(),
             channel_retention: p.channel_retention.into_iter().map(|(k, r)| (k, r.into())).collect(),
+            record_reads: p.record_reads,
         }
     }
 }
@@ -98,6 +102,7 @@ impl PrivacySettings {
             channels: self.channels,
             retention: self.retention.into(),
             channel_retention: self.channel_retention.into_iter().map(|(k, r)| (k, r.into())).collect(),
+            record_reads: self.record_reads,
         };
         settings.validate(field)?;
         Ok(settings)
@@ -272,11 +277,13 @@ pub async fn create_unit(
         return Err(ApiError::internal("checked values missing"));
     };
     let new = NewUnit { slug, name, timezone, business_hours, survey, routing, custom_fields, privacy };
-    super::idempotency::run(&state, &req, &auth.0, || async {
+    let reply = super::idempotency::run(&state, &req, &auth.0, || async {
         let unit = store::unit::create(&state.store, &Actor::from(&auth.0), new).await?;
         super::idempotency::created(&UnitDto::from(unit))
     })
-    .await
+    .await;
+    state.reads.units_changed();
+    reply
 }
 
 #[utoipa::path(
@@ -313,9 +320,16 @@ pub async fn update_unit(
     body: Json<UpdateUnit>,
 ) -> Result<HttpResponse, ApiError> {
     let id = UnitId(path.into_inner());
-    store::unit::get(&state.store.db, id).await?;
+    let current = store::unit::get(&state.store.db, id).await?;
     require(auth.0.can_manage_unit(id), "only the unit's supervisors and admins may change it")?;
-    let body = body.0;
+    let mut body = body.0;
+    // Whether reads of a unit's cases are recorded is the admins' to decide:
+    // a supervisor's settings keep what is in force.
+    if let Some(privacy) = body.privacy.as_mut()
+        && !auth.0.is_admin()
+    {
+        privacy.record_reads = current.privacy.record_reads;
+    }
     let mut check = Checker::default();
     let patch = UnitPatch {
         name: body.name.as_deref().and_then(|n| check.check(required_text("name", n, 200))),
@@ -328,6 +342,7 @@ pub async fn update_unit(
     };
     check.finish()?;
     let unit = store::unit::update(&state.store, &Actor::from(&auth.0), id, patch).await?;
+    state.reads.units_changed();
     Ok(HttpResponse::Ok().json(UnitDto::from(unit)))
 }
 

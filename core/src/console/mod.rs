@@ -13,7 +13,7 @@ const STYLE: &str = include_str!("assets/app.css");
 
 /// The script's modules: `app.js` is the entry the page loads; it imports
 /// the others by relative path.
-const MODULES: [(&str, &str); 13] = [
+const MODULES: [(&str, &str); 15] = [
     ("app.js", include_str!("assets/app.js")),
     ("lib.js", include_str!("assets/lib.js")),
     ("live.js", include_str!("assets/live.js")),
@@ -27,6 +27,8 @@ const MODULES: [(&str, &str); 13] = [
     ("admin.js", include_str!("assets/admin.js")),
     ("privacy.js", include_str!("assets/privacy.js")),
     ("reports.js", include_str!("assets/reports.js")),
+    ("security.js", include_str!("assets/security.js")),
+    ("audit.js", include_str!("assets/audit.js")),
 ];
 
 /// Scripts and styles from this server only; data only from its API.

@@ -110,7 +110,12 @@ pub async fn run(services: &Services, job: Job) {
             crate::subscriptions::deliver(services, &job, max_attempts(services, JobKind::WebhookDeliver)).await
         }
         Some(JobKind::Retention) => {
-            match crate::privacy::retention(&services.store, &services.attachments, false).await {
+            let months = services.config.privacy.audit_retention_months;
+            let done = async {
+                crate::privacy::retention(&services.store, &services.attachments, false).await?;
+                crate::privacy::audit_retention(&services.store, months, false).await
+            };
+            match done.await {
                 Ok(_) => Outcome::Done,
                 Err(e) => Outcome::Retry(e.to_string()),
             }

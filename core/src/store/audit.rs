@@ -1,6 +1,6 @@
 //! The audit log: written inside each command's transaction, read by admins.
 
-use super::{Result, pagination::Page};
+use super::{Result, Store, pagination::Page};
 use crate::domain::{Actor, AuditEvent, AuditEventId, UnitId};
 use chrono::{DateTime, Utc};
 use sea_orm::{ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, Set};
@@ -47,6 +47,18 @@ pub async fn record(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<()>
     {
         super::report::mark_in(conn, case).await?;
     }
+    insert(conn, entry).await
+}
+
+/// Writes that someone read a record (a sensitive unit's case, a person's
+/// consent history, an export): nothing changed, so no figures are due.
+pub async fn record_read(store: &Store, entry: Entry<'_>) -> Result<()> {
+    let tx = store.begin().await?;
+    insert(&*tx, entry).await?;
+    tx.commit().await
+}
+
+async fn insert(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<()> {
     entity::ActiveModel {
         id: Set(AuditEventId::new().0),
         at: Set(super::now()),
@@ -67,6 +79,8 @@ pub async fn record(conn: &impl ConnectionTrait, entry: Entry<'_>) -> Result<()>
 #[derive(Debug, Default)]
 pub struct AuditFilter {
     pub action: Option<String>,
+    /// Every action starting so (`auth.`).
+    pub action_prefix: Option<String>,
     pub target_kind: Option<String>,
     pub target_id: Option<String>,
     pub actor_id: Option<String>,
@@ -84,6 +98,9 @@ pub async fn list(
     let mut query = entity::Entity::find();
     if let Some(action) = &filter.action {
         query = query.filter(Column::Action.eq(action.clone()));
+    }
+    if let Some(prefix) = &filter.action_prefix {
+        query = query.filter(Column::Action.starts_with(prefix.as_str()));
     }
     if let Some(kind) = &filter.target_kind {
         query = query.filter(Column::TargetKind.eq(kind.clone()));
@@ -132,4 +149,69 @@ fn from_model(m: entity::Model) -> AuditEvent {
         unit_id: m.unit_id.map(UnitId),
         details: m.details,
     }
+}
+
+/// The audit actions that are steps of a case's timeline (reports work a
+/// case's figures out from them): they go with the case, not with the
+/// audit retention.
+pub const CASE_STEPS: [&str; 6] =
+    ["case.created", "case.status_changed", "case.assigned", "case.transferred", "message.created", "note.created"];
+
+/// The entries the audit retention removes: written before `before`, and
+/// not a step of a case's timeline.
+fn prunable(before: DateTime<Utc>) -> sea_orm::Condition {
+    use entity::Column;
+    sea_orm::Condition::all()
+        .add(Column::At.lt(before))
+        .add(sea_orm::Condition::any().add(Column::TargetKind.ne("case")).add(Column::Action.is_not_in(CASE_STEPS)))
+}
+
+/// How many entries [`prune`] would remove.
+pub async fn count_prunable(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64> {
+    use sea_orm::PaginatorTrait;
+    Ok(entity::Entity::find().filter(prunable(before)).count(conn).await?)
+}
+
+/// Removes the entries written before `before`, but cases' timeline steps,
+/// a batch per transaction; records that it did. How many went.
+pub async fn prune(store: &Store, before: DateTime<Utc>) -> Result<u64> {
+    use entity::Column;
+    use sea_orm::QuerySelect;
+    let removable = || prunable(before);
+    let mut removed = 0;
+    loop {
+        let tx = store.begin().await?;
+        let ids: Vec<uuid::Uuid> = entity::Entity::find()
+            .select_only()
+            .column(Column::Id)
+            .filter(removable())
+            .limit(5_000)
+            .into_tuple()
+            .all(&*tx)
+            .await?;
+        if ids.is_empty() {
+            tx.commit().await?;
+            break;
+        }
+        let n = entity::Entity::delete_many().filter(Column::Id.is_in(ids)).exec(&*tx).await?.rows_affected;
+        tx.commit().await?;
+        removed += n;
+    }
+    if removed > 0 {
+        let tx = store.begin().await?;
+        insert(
+            &*tx,
+            Entry {
+                actor: &Actor::System,
+                action: "audit.pruned",
+                target_kind: "audit",
+                target_id: "audit-events".into(),
+                unit_id: None,
+                details: serde_json::json!({ "before": before, "removed": removed }),
+            },
+        )
+        .await?;
+        tx.commit().await?;
+    }
+    Ok(removed)
 }

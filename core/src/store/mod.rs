@@ -44,10 +44,12 @@ pub mod schedule;
 pub mod search_text;
 pub mod segment;
 pub mod send_journal;
+pub mod session;
 pub mod setting;
 pub mod sla;
 pub mod subscription;
 pub mod survey;
+pub mod two_factor;
 pub mod unit;
 pub mod user;
 

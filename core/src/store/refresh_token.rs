@@ -56,8 +56,14 @@ pub async fn insert(
 }
 
 /// Exchanges the token with `old_hash` for one with `new_hash`.
-/// Returns the user, or `NotFound` when the token is unknown, expired or reused.
-pub async fn rotate(store: &Store, old_hash: &str, new_hash: String, expires_at: DateTime<Utc>) -> Result<UserId> {
+/// Returns the user and the session (the family), or `NotFound` when the
+/// token is unknown, expired or reused.
+pub async fn rotate(
+    store: &Store,
+    old_hash: &str,
+    new_hash: String,
+    expires_at: DateTime<Utc>,
+) -> Result<(UserId, uuid::Uuid)> {
     let tx = store.begin().await?;
     // The row stays locked until commit (PostgreSQL; SQLite has one writer):
     // two refreshes racing with one token would otherwise both succeed and
@@ -77,26 +83,36 @@ pub async fn rotate(store: &Store, old_hash: &str, new_hash: String, expires_at:
     if old.expires_at <= now {
         return Err(Error::NotFound("refresh token"));
     }
-    let user = UserId(old.user_id);
-    let new_id = insert(&*tx, user, old.family_id, new_hash, expires_at).await?;
+    let (user, family) = (UserId(old.user_id), old.family_id);
+    super::session::seen(&*tx, family).await?;
+    let new_id = insert(&*tx, user, family, new_hash, expires_at).await?;
     let mut model: entity::ActiveModel = old.into();
     model.revoked_at = Set(Some(now));
     model.replaced_by = Set(Some(new_id));
     model.update(&*tx).await?;
     tx.commit().await?;
-    Ok(user)
+    Ok((user, family))
 }
 
-/// Signs out: revokes the token's family. Unknown tokens are ignored.
-pub async fn revoke(store: &Store, token_hash: &str) -> Result<()> {
+/// Signs out: revokes the token's family and ends its session (the
+/// account's consoles hear of it, so its access tokens stop at once).
+/// Unknown tokens are ignored; returns whose it was.
+pub async fn revoke(store: &Store, token_hash: &str) -> Result<Option<UserId>> {
     let tx = store.begin().await?;
-    if let Some(token) = entity::Entity::find().filter(entity::Column::TokenHash.eq(token_hash)).one(&*tx).await? {
-        revoke_family(&*tx, token.family_id).await?;
-    }
-    tx.commit().await
+    let Some(token) = entity::Entity::find().filter(entity::Column::TokenHash.eq(token_hash)).one(&*tx).await? else {
+        return Ok(None);
+    };
+    revoke_family(&*tx, token.family_id).await?;
+    let event =
+        super::live::LiveEvent::to_users(super::user::USER_CHANGED, vec![token.user_id], None, serde_json::Value::Null);
+    super::live::publish_in(&*tx, event).await?;
+    tx.commit().await?;
+    Ok(Some(UserId(token.user_id)))
 }
 
-async fn revoke_family(conn: &impl ConnectionTrait, family: uuid::Uuid) -> Result<()> {
+/// Revokes a family's tokens and ends its session.
+pub(super) async fn revoke_family(conn: &impl ConnectionTrait, family: uuid::Uuid) -> Result<()> {
+    super::session::end(conn, family).await?;
     entity::Entity::update_many()
         .col_expr(entity::Column::RevokedAt, Expr::value(super::now()))
         .filter(entity::Column::FamilyId.eq(family))
@@ -108,6 +124,12 @@ async fn revoke_family(conn: &impl ConnectionTrait, family: uuid::Uuid) -> Resul
 
 /// Ends every session of a user (password change, deactivation).
 pub async fn revoke_all_for_user(conn: &impl ConnectionTrait, user: UserId) -> Result<()> {
+    super::session::entity::Entity::update_many()
+        .col_expr(super::session::entity::Column::EndedAt, Expr::value(super::now()))
+        .filter(super::session::entity::Column::UserId.eq(user.0))
+        .filter(super::session::entity::Column::EndedAt.is_null())
+        .exec(conn)
+        .await?;
     entity::Entity::update_many()
         .col_expr(entity::Column::RevokedAt, Expr::value(super::now()))
         .filter(entity::Column::UserId.eq(user.0))

@@ -1,11 +1,13 @@
-// The admins' pages: plugins, units, users, tokens and consent texts.
+// The admins' pages: plugins, units, users, tokens, consent texts and the
+// audit log (audit.js).
 
 import { Problem, api, attempt, ctx, h, select, t, toast, unitName, when } from './lib.js';
 import { templatesPanel } from './templates.js';
+import { adminAudit } from './audit.js';
 
 // ---------------------------------------------------------------- admin
 
-export const ADMIN_TABS = ['plugins', 'units', 'users', 'tokens', 'consent'];
+export const ADMIN_TABS = ['plugins', 'units', 'users', 'tokens', 'consent', 'audit'];
 
 export async function adminView(tab) {
   if (!ctx.me.is_admin) return { el: h('p', { class: 'fatal' }, t('admin.only')) };
@@ -17,7 +19,7 @@ export async function adminView(tab) {
   );
   const body = h('div');
   el.append(tabs, h('h1', null, t(`admin.${tab}`)), body);
-  const views = { plugins: adminPlugins, units: adminUnits, users: adminUsers, tokens: adminTokens, consent: adminConsent };
+  const views = { plugins: adminPlugins, units: adminUnits, users: adminUsers, tokens: adminTokens, consent: adminConsent, audit: adminAudit };
   try {
     await (views[tab] || adminPlugins)(body);
   } catch (e) {
@@ -256,6 +258,19 @@ export async function adminUnits(body) {
   );
 }
 
+// Someone lost their phone: they sign in with their password alone again
+// (or enrol anew, if required), and their sessions end.
+async function resetTwoFactor(user) {
+  if (!confirm(t('admin.reset_two_factor_confirm', { name: user.display_name }))) return;
+  try {
+    await api('DELETE', `/users/${user.id}/two-factor`);
+    toast(t('admin.two_factor_reset', { name: user.display_name }), 'ok');
+  } catch (e) {
+    if (e instanceof Problem && e.status === 404) toast(t('admin.two_factor_none', { name: user.display_name }));
+    else toast(e instanceof Problem ? e.describe() : t('error.network'), 'error');
+  }
+}
+
 export async function adminUsers(body) {
   const list = await api('GET', '/users?limit=100');
   const email = h('input', { type: 'email', id: 'user-email', required: true });
@@ -267,8 +282,9 @@ export async function adminUsers(body) {
   const describe = (u) => [u.is_admin ? t('admin.role.admin') : null, ...u.memberships.map((m) => `${t(`admin.role.${m.role}`)} · ${unitName(m.unit_id)}`)].filter(Boolean).join(', ');
   body.replaceChildren(
     h('table', { class: 'agents' }, h('caption', null, t('admin.users')),
-      h('thead', null, h('tr', null, ['name', 'email', 'roles'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
-      h('tbody', null, list.items.map((u) => h('tr', null, h('td', null, u.display_name), h('td', null, u.email), h('td', null, describe(u)))))),
+      h('thead', null, h('tr', null, ['name', 'email', 'roles', 'actions'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
+      h('tbody', null, list.items.map((u) => h('tr', null, h('td', null, u.display_name), h('td', null, u.email), h('td', null, describe(u)),
+        h('td', null, u.id === ctx.me.id ? null : h('button', { type: 'button', class: 'ghost', 'aria-label': t('admin.reset_two_factor_of', { name: u.display_name }), onclick: () => resetTwoFactor(u) }, t('admin.reset_two_factor'))))))),
     h(
       'form',
       {

@@ -5,7 +5,7 @@
 // comes from the REST API with the signed-in user's token; text from the
 // API is always inserted as text, never as HTML.
 
-import { api, attempt, ctx, h, loadContext, loadLocale, root, saveSession, select, signOut, supervises, t } from './lib.js';
+import { Problem, api, attempt, ctx, h, loadContext, loadLocale, root, saveSession, select, signOut, supervises, t } from './lib.js';
 import { startStream } from './live.js';
 import { inboxView } from './inbox.js';
 import { caseView } from './case.js';
@@ -15,6 +15,7 @@ import { adminView } from './admin.js';
 import { requestsView } from './privacy.js';
 import { reportsView, wallboardView } from './reports.js';
 import { campaignView, campaignsView } from './campaigns.js';
+import { securityView } from './security.js';
 
 // ---------------------------------------------------------------- shell
 
@@ -60,7 +61,7 @@ export function shell() {
       h('span', { id: 'live', class: 'live off', role: 'status' }, t('live.off')),
       presence,
       bell,
-      h('span', { class: 'who' }, ctx.me.display_name),
+      h('a', { class: 'who', href: '#/security', title: t('nav.security') }, ctx.me.display_name),
       h('button', { type: 'button', class: 'ghost', id: 'sign-out', onclick: signOut }, t('sign_out')),
     ),
     h('main', { id: 'main', tabindex: '-1' }),
@@ -98,6 +99,7 @@ export const routes = [
   [/^#\/campaigns$/, () => campaignsView()],
   [/^#\/campaigns\/([0-9a-f-]+)$/, (m) => campaignView(m[1])],
   [/^#\/wallboard$/, () => wallboardView()],
+  [/^#\/security$/, () => securityView()],
   [/^#\/admin\/(\w+)$/, (m) => adminView(m[1])],
   [/^#\/inbox\/([\w-]+)$/, (m) => inboxView(m[1])],
 ];
@@ -124,7 +126,20 @@ export async function ensureShell() {
   try {
     await booting;
     return true;
-  } catch {
+  } catch (e) {
+    if (e instanceof Problem && e.body?.code === 'two_factor_enrolment_required') {
+      // An administrator this server holds back until they enrol: that alone.
+      ctx.me = null;
+      const view = await securityView({
+        required: true,
+        done: () => {
+          ctx.me = null;
+          route();
+        },
+      });
+      root.replaceChildren(h('main', { id: 'main' }, view.el));
+      return false;
+    }
     if (ctx.session) root.replaceChildren(h('p', { class: 'fatal' }, t('error.network')));
     return false;
   }
@@ -175,6 +190,15 @@ export function loginView() {
     autocomplete: 'current-password',
     required: true,
   });
+  // Shown once the server says the account has a second factor.
+  const code = h('input', { id: 'code', name: 'code', autocomplete: 'one-time-code', 'aria-describedby': 'code-hint' });
+  const codeField = h(
+    'div',
+    { class: 'stack', hidden: true },
+    h('label', { for: 'code' }, t('login.code')),
+    h('small', { id: 'code-hint', class: 'hint' }, t('login.code_hint')),
+    code,
+  );
   const form = h(
     'form',
     {
@@ -182,13 +206,25 @@ export function loginView() {
       onsubmit: async (e) => {
         e.preventDefault();
         error.textContent = '';
+        const body = { email: email.value, password: password.value };
+        if (!codeField.hidden && code.value.trim()) body.code = code.value.trim();
         try {
           const res = await fetch('/api/v1/auth/login', {
             method: 'POST',
             headers: { 'Content-Type': 'application/json' },
-            body: JSON.stringify({ email: email.value, password: password.value }),
+            body: JSON.stringify(body),
           });
           if (!res.ok) {
+            const problem = await res.json().catch(() => null);
+            if (problem?.code === 'two_factor_required') {
+              const asked = codeField.hidden;
+              codeField.hidden = false;
+              code.required = true;
+              error.textContent = asked ? t('login.code_needed') : t('login.code_failed');
+              code.value = '';
+              code.focus();
+              return;
+            }
             error.textContent = res.status === 429 ? t('login.limited') : t('login.failed');
             return;
           }
@@ -207,12 +243,12 @@ export function loginView() {
     email,
     h('label', { for: 'password' }, t('login.password')),
     password,
+    codeField,
     error,
     h('button', { type: 'submit' }, t('login.submit')),
   );
   return h('main', { class: 'center' }, form);
 }
-
 
 // ---------------------------------------------------------------- keys
 

@@ -193,6 +193,23 @@ export async function api(method, path, body, retry = true) {
   return data;
 }
 
+// Fetches a file from the API (it needs the session's token) and saves it;
+// a refusal is shown like any other.
+export async function download(path, name) {
+  if (ctx.session && ctx.session.expires - Date.now() < 30_000) await refreshTokens();
+  const res = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${ctx.session.access}` } });
+  if (!res.ok) {
+    const body = await res.json().catch(() => null);
+    return attempt(() => Promise.reject(new Problem(res.status, body)));
+  }
+  const url = URL.createObjectURL(await res.blob());
+  const link = h('a', { href: url, download: name });
+  document.body.append(link);
+  link.click();
+  link.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 1000);
+}
+
 export function query(params) {
   const search = new URLSearchParams();
   for (const [name, value] of Object.entries(params)) if (value) search.set(name, value);

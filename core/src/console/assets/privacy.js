@@ -2,7 +2,7 @@
 // them, soonest deadline first with a warning before it, and the requests
 // of one person, filed from their contact page.
 
-import { api, attempt, formDialog, h, query, select, t, unitName, when } from './lib.js';
+import { api, attempt, ctx, formDialog, h, query, select, t, unitName, when } from './lib.js';
 
 const KINDS = ['access', 'rectification', 'erasure', 'revocation'];
 
@@ -143,6 +143,8 @@ export function contactRequests(contactId, requests, reload) {
 export function unitPrivacyForm(unit, reload) {
   const p = unit.privacy;
   const ask = h('input', { type: 'checkbox', id: 'privacy-ask', checked: p.ask_consent });
+  // Whether opening the unit's cases is recorded: admins decide.
+  const reads = ctx.me?.is_admin ? h('input', { type: 'checkbox', id: 'privacy-reads', checked: p.record_reads }) : null;
   const months = (id, value) => h('input', { type: 'number', id, min: 1, max: 1200, value: value == null ? '' : String(value) });
   const anonymise = months('privacy-anonymise', p.retention.anonymise_after_months);
   const files = months('privacy-files', p.retention.files_after_months);
@@ -154,11 +156,13 @@ export function unitPrivacyForm(unit, reload) {
       onsubmit: async (e) => {
         e.preventDefault();
         const privacy = { ...p, ask_consent: ask.checked, retention: { anonymise_after_months: number(anonymise), files_after_months: number(files) } };
+        if (reads) privacy.record_reads = reads.checked;
         if (await attempt(() => api('PATCH', `/units/${unit.id}`, { privacy }), t('saved'))) await reload();
       },
     },
     h('h2', null, t('privacy.unit_title')),
     h('p', null, ask, h('label', { for: 'privacy-ask' }, t('privacy.ask_consent'))),
+    reads ? h('p', null, reads, h('label', { for: 'privacy-reads' }, t('privacy.record_reads'))) : null,
     h('label', { for: 'privacy-anonymise' }, t('privacy.anonymise_after')),
     anonymise,
     h('label', { for: 'privacy-files' }, t('privacy.files_after')),

@@ -3,7 +3,7 @@
 // with the same figures in a table under it, a comparison with the period
 // before, and the figures as CSV or XLSX.
 
-import { api, attempt, ctx, formDialog, h, myUnits, query, select, t, unitName, userName } from './lib.js';
+import { api, attempt, ctx, download, formDialog, h, myUnits, query, select, t, unitName, userName } from './lib.js';
 
 const SVG = 'http://www.w3.org/2000/svg';
 
@@ -96,17 +96,6 @@ function table(caption, cols, rows) {
 
 // ---------------------------------------------------------------- downloads
 
-// Fetches a report as a file (the API needs the session's token) and saves it.
-async function download(path, name) {
-  const res = await fetch(`/api/v1${path}`, { headers: { Authorization: `Bearer ${ctx.session.access}` } });
-  if (!res.ok) return attempt(() => Promise.reject(new Error(String(res.status))));
-  const url = URL.createObjectURL(await res.blob());
-  const link = h('a', { href: url, download: name });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(url), 1000);
-}
 
 function downloads(report, params) {
   const file = (format) => () => download(`/reports/${report}${query({ ...params, format })}`, `${report}.${format}`);
