@@ -387,6 +387,10 @@ pub struct AuthConfig {
     /// The name authenticator apps show beside the account (e.g. the
     /// institution's: "Universidad del Valle").
     pub two_factor_issuer: String,
+    /// A local list of breached passwords that new passwords must not be
+    /// on: Have I Been Pwned's `pwned-passwords-sha1-ordered-by-hash` file
+    /// (`SHA1HEX:COUNT` lines sorted by hash), or one of the same form.
+    pub breached_passwords_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -476,6 +480,7 @@ impl Default for AuthConfig {
             jwt_secret: None,
             require_two_factor_for_admins: false,
             two_factor_issuer: "Ventanilla".into(),
+            breached_passwords_file: None,
         }
     }
 }
@@ -791,6 +796,11 @@ impl Config {
                     "must be {MIN_AUDIT_RETENTION_MONTHS} to 1200 months (the law and audits ask for at least a year)"
                 ),
             );
+        }
+        if let Some(file) = &self.auth.breached_passwords_file
+            && let Err(e) = crate::breached::BreachedList::open(file)
+        {
+            return invalid("auth.breached_passwords_file", format!("{}: {e}", file.display()));
         }
         if self.auth.two_factor_issuer.trim().is_empty() || self.auth.two_factor_issuer.chars().count() > 60 {
             return invalid("auth.two_factor_issuer", "must be 1 to 60 characters".into());

@@ -6,6 +6,7 @@ pub mod app;
 pub mod attachments;
 pub mod auth;
 pub mod automation;
+pub mod breached;
 pub mod campaigns;
 pub mod channels;
 pub mod config;

@@ -461,6 +461,11 @@ async fn create_admin(config: Config, email: &str, password_file: &std::path::Pa
     let password = password.trim_end_matches(['\n', '\r']).to_owned();
     let email = domain::Email::parse("email", email)?;
     domain::user::check_password("password", &password, &email)?;
+    if let Some(file) = &config.auth.breached_passwords_file
+        && ventanilla::breached::BreachedList::open(file)?.contains(&password)?
+    {
+        anyhow::bail!("password: appears in a list of passwords exposed in breaches; choose another");
+    }
     let display_name = domain::required_text("name", name, 200)?;
     let store = app::open_store(&config).await?;
     let new = domain::user::NewUser {

@@ -11,7 +11,19 @@ use std::path::{Path, PathBuf};
 
 const LAYERS: &[&[&str]] = &[
     // Leaves: no other module of the crate but each other.
-    &["config", "i18n", "markdown", "private_fs", "auth", "secrets", "spreadsheet", "system_mail", "tls", "two_factor"],
+    &[
+        "config",
+        "i18n",
+        "markdown",
+        "private_fs",
+        "auth",
+        "secrets",
+        "spreadsheet",
+        "system_mail",
+        "tls",
+        "two_factor",
+        "breached",
+    ],
     &["store"],
     &["attachments", "search", "live"],
     &["plugins"],

@@ -94,3 +94,41 @@ on_both! {
         Ok(())
     }
 }
+
+on_both! {
+    async fn breached_and_easy_passwords_are_refused(backend) {
+        use sha1::Digest;
+        // The institution's list: the form Have I Been Pwned publishes.
+        let dir = std::env::temp_dir().join(format!("ventanilla-pwned-{}", uuid::Uuid::now_v7().simple()));
+        std::fs::create_dir_all(&dir)?;
+        let leaked = ["una clave que se filtró en 2023", "la clave de siempre 1990", "mi perro se llama Tobi"];
+        let mut lines: Vec<String> = leaked
+            .iter()
+            .chain(&["relleno uno", "relleno dos", "relleno tres"])
+            .map(|p| format!("{}:{}\r\n", hex::encode_upper(sha1::Sha1::digest(p.as_bytes())), p.len()))
+            .collect();
+        lines.sort();
+        let file = dir.join("pwned-passwords-sha1-ordered-by-hash.txt");
+        std::fs::write(&file, lines.concat())?;
+        let list = file.clone();
+        let app = spawn_app_with(backend, move |c| c.auth.breached_passwords_file = Some(list)).await?;
+        let user = |password: &str| json!({"email": format!("{}@test.example", uuid::Uuid::now_v7().simple()),
+            "display_name": "N", "password": password});
+        for password in leaked {
+            let refused = app.post("/api/v1/users", &app.admin_token, user(password)).await?;
+            anyhow::ensure!(refused.status == 422 && refused.body["errors"][0]["field"] == "password"
+                && refused.text.contains("breaches"), "{password}: {}", refused.text);
+        }
+        for easy in ["aaaaaaaaaaaaaaaa", "123456789012", "Contraseña123"] {
+            let refused = app.post("/api/v1/users", &app.admin_token, user(easy)).await?;
+            anyhow::ensure!(refused.status == 422 && refused.text.contains("too easy"), "{easy}: {}", refused.text);
+        }
+        let created = app.post_ok("/api/v1/users", &app.admin_token, user("caballo correcto batería grapa"), 201).await?;
+        // Changing one's password is checked the same way.
+        let id = created["id"].as_str().unwrap_or_default();
+        let changed = app.patch(&format!("/api/v1/users/{id}"), &app.admin_token, json!({"password": leaked[0]})).await?;
+        anyhow::ensure!(changed.status == 422 && changed.text.contains("breaches"), "{}", changed.text);
+        let _ = std::fs::remove_dir_all(dir);
+        Ok(())
+    }
+}

@@ -162,7 +162,59 @@ pub fn check_password(field: &str, password: &str, email: &Email) -> Result<(), 
     if password.to_lowercase() == email.as_str() {
         return Err(Error::invalid(field, "must not be the e-mail address"));
     }
+    if is_easy_to_guess(password) {
+        return Err(Error::invalid(
+            field,
+            "is too easy to guess (a common password or a repeated pattern); choose another",
+        ));
+    }
     Ok(())
+}
+
+/// Long passwords people still choose first: guessers try them first too.
+const COMMON: [&str; 24] = [
+    "contraseña123",
+    "contrasena123",
+    "contraseña1234",
+    "password1234",
+    "password12345",
+    "passw0rd1234",
+    "qwertyuiop12",
+    "qwertyuiopas",
+    "qwertyuiop123",
+    "administrador",
+    "administrator",
+    "bienvenido123",
+    "universidad123",
+    "iloveyou1234",
+    "1q2w3e4r5t6y",
+    "1qaz2wsx3edc",
+    "zaq12wsxcde3",
+    "q1w2e3r4t5y6",
+    "asdfghjkl123",
+    "asdfghjklñ12",
+    "teamo1234567",
+    "estudiante123",
+    "ventanilla123",
+    "colombia2024",
+];
+
+/// A common password, few distinct characters (`aaaaaaaaaaaa`,
+/// `abcabcabcabc`), or a run up or down the alphabet or digits.
+fn is_easy_to_guess(password: &str) -> bool {
+    let lower = password.to_lowercase();
+    if COMMON.contains(&lower.as_str()) {
+        return true;
+    }
+    let chars: Vec<char> = lower.chars().filter(|c| !c.is_whitespace()).collect();
+    let distinct: std::collections::BTreeSet<&char> = chars.iter().collect();
+    if distinct.len() <= 3 {
+        return true;
+    }
+    let steps: Vec<i64> = chars.windows(2).map(|w| i64::from(u32::from(w[1])) - i64::from(u32::from(w[0]))).collect();
+    // A run, allowing 9→0 in digits: 123456789012.
+    let run = |dir: i64| steps.iter().all(|s| *s == dir || *s == -9 * dir);
+    run(1) || run(-1)
 }
 
 /// Supported interface languages for people and staff.
@@ -194,5 +246,24 @@ mod tests {
         assert!(check_password("password", "corta", &email).is_err());
         assert!(check_password("password", "ana@uni.co", &email).is_err());
         assert!(check_password("password", "una clave larga", &email).is_ok());
+    }
+
+    #[test]
+    fn easy_passwords_are_refused_whatever_their_length() {
+        let email = Email::parse("email", "ana@uni.co").unwrap();
+        for easy in [
+            "aaaaaaaaaaaaaa",
+            "abcabcabcabcabc",
+            "123123123123",
+            "123456789012",
+            "zyxwvutsrqpon",
+            "Contraseña123",
+            "ADMINISTRADOR",
+        ] {
+            assert!(check_password("password", easy, &email).is_err(), "{easy}");
+        }
+        for fine in ["caballo correcto batería grapa", "mi perro se llama Tobi", "el 7 de agosto en Boyacá"] {
+            assert!(check_password("password", fine, &email).is_ok(), "{fine}");
+        }
     }
 }

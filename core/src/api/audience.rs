@@ -77,7 +77,7 @@ pub struct ImportParams {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct ImportResponse {
+pub struct ContactImportResponse {
     pub dry_run: bool,
     pub rows: u64,
     pub created: u64,
@@ -197,7 +197,7 @@ pub async fn upsert_contact(
     params(ImportParams),
     request_body(content = Vec<Object>, description = "CSV (text/csv) with a header row, or a JSON array of objects with the same keys", content_type = "application/json"),
     responses(
-        (status = 200, body = ImportResponse), (status = 403, body = Problem),
+        (status = 200, body = ContactImportResponse), (status = 403, body = Problem),
         (status = 413, body = Problem), (status = 415, body = Problem), (status = 422, body = Problem)
     ),
     security(("bearer" = []))
@@ -249,7 +249,7 @@ pub async fn import_contacts(
     let dry_run = params.dry_run.unwrap_or(false);
     let report =
         store::audience::import(&state.store, &Actor::from(&auth.0), rows, dry_run, reference.as_deref()).await?;
-    Ok(HttpResponse::Ok().json(ImportResponse {
+    Ok(HttpResponse::Ok().json(ContactImportResponse {
         dry_run,
         rows: report.rows,
         created: report.created,

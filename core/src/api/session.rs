@@ -21,7 +21,7 @@ fn current(req: &HttpRequest) -> Option<uuid::Uuid> {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct SessionDto {
+pub struct SignInSessionDto {
     pub id: uuid::Uuid,
     /// `password`, `password+totp` or `password+recovery_code`.
     pub method: String,
@@ -36,14 +36,14 @@ pub struct SessionDto {
 }
 
 #[derive(Serialize, ToSchema)]
-pub struct SessionList {
-    pub items: Vec<SessionDto>,
+pub struct SignInSessionList {
+    pub items: Vec<SignInSessionDto>,
 }
 
 /// The signed-in person's sessions, most recently used first.
 #[utoipa::path(
     tag = "auth",
-    responses((status = 200, body = SessionList), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem)),
+    responses((status = 200, body = SignInSessionList), (status = 401, body = super::error::Problem), (status = 403, body = super::error::Problem)),
     security(("bearer" = []))
 )]
 #[get("/auth/sessions")]
@@ -53,7 +53,7 @@ pub async fn list(state: web::Data<AppState>, auth: Auth, req: HttpRequest) -> R
     let items = store::session::list(&state.store.db, user)
         .await?
         .into_iter()
-        .map(|s| SessionDto {
+        .map(|s| SignInSessionDto {
             current: Some(s.id) == this,
             id: s.id,
             method: s.method,
@@ -63,17 +63,17 @@ pub async fn list(state: web::Data<AppState>, auth: Auth, req: HttpRequest) -> R
             last_seen_at: s.last_seen_at,
         })
         .collect();
-    Ok(HttpResponse::Ok().json(SessionList { items }))
+    Ok(HttpResponse::Ok().json(SignInSessionList { items }))
 }
 
 /// Ends one of the person's sessions: its tokens stop working at once.
 #[utoipa::path(
     tag = "auth",
-    params(("id" = uuid::Uuid, Path, description = "The session")),
+    params(("session_id" = uuid::Uuid, Path, description = "The session")),
     responses((status = 204, description = "Ended"), (status = 404, body = super::error::Problem)),
     security(("bearer" = []))
 )]
-#[delete("/auth/sessions/{id}")]
+#[delete("/auth/sessions/{session_id}")]
 pub async fn end(state: web::Data<AppState>, auth: Auth, id: web::Path<uuid::Uuid>) -> Result<HttpResponse, ApiError> {
     let user = me(&auth.0)?;
     let id = id.into_inner();

@@ -251,7 +251,7 @@ pub async fn disable(
 /// theirs ends. Admins only; audited.
 #[utoipa::path(
     tag = "users",
-    params(("id" = uuid::Uuid, Path, description = "The user")),
+    params(("user_id" = uuid::Uuid, Path, description = "The user")),
     responses(
         (status = 204, description = "Reset"),
         (status = 403, body = super::error::Problem),
@@ -259,7 +259,7 @@ pub async fn disable(
     ),
     security(("bearer" = []))
 )]
-#[delete("/users/{id}/two-factor")]
+#[delete("/users/{user_id}/two-factor")]
 pub async fn reset(
     state: web::Data<AppState>,
     auth: Auth,

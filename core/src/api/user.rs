@@ -146,6 +146,7 @@ pub async fn create_user(
     }
     let locale = check.check(parse_locale("locale", body.locale.as_deref().unwrap_or("es")));
     check.finish()?;
+    not_breached(&state, &body.password).await?;
     let (Some(email), Some(display_name), Some(locale)) = (email, name, locale) else {
         return Err(ApiError::internal("checked values missing"));
     };
@@ -248,6 +249,9 @@ pub async fn update_user(
         check.check(check_password("password", password, &user.email));
     }
     check.finish()?;
+    if let Some(password) = &body.password {
+        not_breached(&state, password).await?;
+    }
     let password_hash = match body.password {
         Some(password) => Some(hash(password).await?),
         None => None,
@@ -264,4 +268,19 @@ pub async fn update_user(
     // Other instances hear of it through the `user.changed` live event.
     state.principals.forget(id);
     Ok(HttpResponse::Ok().json(UserDto::from(user)))
+}
+
+/// Refuses a password on the institution's list of breached passwords
+/// (`auth.breached_passwords_file`), if it keeps one.
+async fn not_breached(state: &AppState, password: &str) -> Result<(), ApiError> {
+    let Some(file) = state.config.auth.breached_passwords_file.clone() else { return Ok(()) };
+    let password = password.to_owned();
+    let found = web::block(move || crate::breached::BreachedList::open(&file)?.contains(&password))
+        .await
+        .map_err(ApiError::internal)?
+        .map_err(|e| ApiError::Unavailable(format!("cannot read the list of breached passwords: {e}")))?;
+    if found {
+        return Err(ApiError::field("password", "appears in a list of passwords exposed in breaches; choose another"));
+    }
+    Ok(())
 }
