@@ -433,10 +433,16 @@ on_both! {
         let text = mail.data.replace("=\r\n", "").replace("=\n", "");
         anyhow::ensure!(text.contains("Volumen diario") && text.contains("https://ayuda.uni.test/console/#/reports"), "{text}");
         anyhow::ensure!(text.contains("text/csv") && text.contains("filename*0=\"volume-") && text.contains("channel,cases,ended"), "{text}");
-        let listed = app.get("/api/v1/report-schedules", &sara).await?;
-        let row = &listed.body["items"][0];
+        // The schedule moves on in the commit after the mail went (a moment later).
+        let row = eventually(std::time::Duration::from_secs(10), || async {
+            let listed = app.get("/api/v1/report-schedules", &sara).await.ok()?;
+            let row = listed.body["items"][0].clone();
+            row["last_sent_at"].is_string().then_some(row)
+        })
+        .await;
+        let Some(row) = row else { anyhow::bail!("the schedule never recorded its sending") };
         let moved: chrono::DateTime<Utc> = serde_json::from_value(row["next_run_at"].clone())?;
-        anyhow::ensure!(moved > Utc::now() && row["last_sent_at"].is_string() && row["last_error"].is_null(), "{row}");
+        anyhow::ensure!(moved > Utc::now() && row["last_error"].is_null(), "{row}");
         tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
         anyhow::ensure!(smtp.submitted().len() == 1, "mailed more than once");
         let gone = app.call(reqwest::Method::DELETE, &format!("/api/v1/report-schedules/{id}"), Some(&sara), None).await?;
