@@ -276,6 +276,12 @@ impl PageParams {
     }
 }
 
+/// The signed-in person's own account (API tokens have none): for what
+/// one does to oneself (second factor, sessions).
+pub fn own_account(principal: &Principal) -> Result<UserId, ApiError> {
+    principal.user_id().ok_or(ApiError::Forbidden("API tokens have no account of their own; use a user's sign-in"))
+}
+
 /// Fails unless `allowed`; the message says what was missing.
 pub fn require(allowed: bool, why: &'static str) -> Result<(), ApiError> {
     if allowed { Ok(()) } else { Err(ApiError::Forbidden(why)) }

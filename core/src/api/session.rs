@@ -7,14 +7,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::extract::{Auth, CurrentSession, Json};
+use super::extract::{Auth, CurrentSession, Json, own_account};
 use crate::api::AppState;
-use crate::domain::{Principal, UserId};
 use crate::store;
-
-fn me(principal: &Principal) -> Result<UserId, ApiError> {
-    principal.user_id().ok_or(ApiError::Forbidden("API tokens have no sessions; use a user's sign-in"))
-}
 
 fn current(req: &HttpRequest) -> Option<uuid::Uuid> {
     req.extensions().get::<CurrentSession>().and_then(|s| s.0)
@@ -48,7 +43,7 @@ pub struct SignInSessionList {
 )]
 #[get("/auth/sessions")]
 pub async fn list(state: web::Data<AppState>, auth: Auth, req: HttpRequest) -> Result<HttpResponse, ApiError> {
-    let user = me(&auth.0)?;
+    let user = own_account(&auth.0)?;
     let this = current(&req);
     let items = store::session::list(&state.store.db, user)
         .await?
@@ -75,7 +70,7 @@ pub async fn list(state: web::Data<AppState>, auth: Auth, req: HttpRequest) -> R
 )]
 #[delete("/auth/sessions/{session_id}")]
 pub async fn end(state: web::Data<AppState>, auth: Auth, id: web::Path<uuid::Uuid>) -> Result<HttpResponse, ApiError> {
-    let user = me(&auth.0)?;
+    let user = own_account(&auth.0)?;
     let id = id.into_inner();
     let mine = store::session::list(&state.store.db, user).await?.iter().any(|s| s.id == id);
     if !mine {
@@ -114,7 +109,7 @@ pub async fn end_all(
     req: HttpRequest,
     body: Json<EndAllRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = me(&auth.0)?;
+    let user = own_account(&auth.0)?;
     let keep = if body.0.keep_current { current(&req) } else { None };
     let ended = store::session::sign_out_everywhere(&state.store, user, keep).await?;
     state.principals.forget(user);

@@ -8,18 +8,10 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::ApiError;
-use super::extract::{Auth, Json, require};
+use super::extract::{Auth, Json, own_account, require};
 use crate::api::AppState;
 use crate::domain::{Actor, Principal, UserId};
 use crate::store;
-
-/// The signed-in person's own account (API tokens have none).
-fn me(principal: &Principal) -> Result<UserId, ApiError> {
-    match principal {
-        Principal::User { id, .. } => Ok(*id),
-        Principal::Token { .. } => Err(ApiError::Forbidden("API tokens have no user; use a user's sign-in")),
-    }
-}
 
 /// The user's TOTP secret, opened.
 pub(crate) fn open_secret(state: &AppState, user: UserId, sealed: &str) -> Result<Vec<u8>, ApiError> {
@@ -77,7 +69,7 @@ pub struct TwoFactorStatus {
 )]
 #[get("/auth/two-factor")]
 pub async fn status(state: web::Data<AppState>, auth: Auth) -> Result<HttpResponse, ApiError> {
-    let user = me(&auth.0)?;
+    let user = own_account(&auth.0)?;
     let factor = store::two_factor::get(&state.store.db, user).await?;
     Ok(HttpResponse::Ok().json(TwoFactorStatus {
         enabled: factor.as_ref().is_some_and(|f| f.is_on()),
@@ -123,7 +115,7 @@ pub async fn begin(
     auth: Auth,
     body: Json<PasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = me(&auth.0)?;
+    let user = own_account(&auth.0)?;
     check_password(&state, user, body.0.password).await?;
     let account = store::user::get(&state.store.db, user).await?;
     let secret = crate::two_factor::new_secret();
@@ -168,7 +160,7 @@ pub async fn confirm(
     auth: Auth,
     body: Json<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = me(&auth.0)?;
+    let user = own_account(&auth.0)?;
     let pending = store::two_factor::get(&state.store.db, user).await?.filter(|f| !f.is_on()).ok_or_else(|| {
         ApiError::Conflict {
             field: "code".into(),
@@ -199,7 +191,7 @@ pub async fn renew_recovery(
     auth: Auth,
     body: Json<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = me(&auth.0)?;
+    let user = own_account(&auth.0)?;
     check_code(&state, user, &body.0.code).await?;
     let codes = crate::two_factor::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| crate::two_factor::recovery_hash(c)).collect();
@@ -233,7 +225,7 @@ pub async fn disable(
     auth: Auth,
     body: Json<DisableRequest>,
 ) -> Result<HttpResponse, ApiError> {
-    let user = me(&auth.0)?;
+    let user = own_account(&auth.0)?;
     require(
         !(auth.0.is_admin() && state.config.auth.require_two_factor_for_admins),
         "this server requires two-factor sign-in of administrators",
