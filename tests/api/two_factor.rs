@@ -135,6 +135,14 @@ on_both! {
         let (sofia, sofia_token) = app.create_member("sofia@test.example", &unit, "supervisor").await?;
         let (_, _, _) = enrol(&app, &sofia_token, PASSWORD).await?;
         let luis = app.login("luis@test.example", PASSWORD).await?;
+        // Admins see who signs in with it; others do not.
+        let listed = app.get("/api/v1/users?limit=100", &app.admin_token).await?;
+        let on = |email: &str| listed.body["items"].as_array().and_then(|a| a.iter().find(|u| u["email"] == email).map(|u| u["two_factor"].clone()));
+        anyhow::ensure!(on("sofia@test.example") == Some(json!(true)) && on("luis@test.example") == Some(json!(false)), "{}", listed.text);
+        let one = app.get(&format!("/api/v1/users/{sofia}"), &app.admin_token).await?;
+        anyhow::ensure!(one.body["two_factor"] == true, "{}", one.text);
+        let by_supervisor = app.get("/api/v1/users", &sofia_token).await?;
+        anyhow::ensure!(by_supervisor.status == 200 && !by_supervisor.text.contains("two_factor"), "{}", by_supervisor.text);
         let by_agent = app.call(Method::DELETE, &format!("/api/v1/users/{sofia}/two-factor"), Some(&luis), None).await?;
         anyhow::ensure!(by_agent.status == 403, "{}", by_agent.text);
         let reset = app.call(Method::DELETE, &format!("/api/v1/users/{sofia}/two-factor"), Some(&app.admin_token), None).await?;

@@ -199,6 +199,14 @@ async fn an_admin_marks_a_unit_sensitive_and_reads_the_audit_log() -> anyhow::Re
             exported.is_some_and(|e| e["details"]["action"] == "case.read"),
             "the download was not recorded"
         );
+        // Who signs in with two-step verification, at a glance.
+        open(&client, "#/admin/users", "document.querySelector('tr[data-user=\"ana@uni.test\"] td.two-factor')")
+            .await?;
+        let ana_2fa =
+            js(&client, "return document.querySelector('tr[data-user=\"ana@uni.test\"] td.two-factor').textContent;")
+                .await?;
+        anyhow::ensure!(ana_2fa == "No", "{ana_2fa}");
+        assert_accessible(&client, "users with their verification").await?;
         Ok(())
     }
     .await;

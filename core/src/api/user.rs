@@ -25,6 +25,10 @@ pub struct UserDto {
     pub locale: String,
     pub memberships: Vec<MembershipDto>,
     pub created_at: DateTime<Utc>,
+    /// Whether the person signs in with two-step verification (shown to
+    /// admins only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub two_factor: Option<bool>,
 }
 
 #[derive(Serialize, Deserialize, ToSchema, Clone)]
@@ -48,6 +52,7 @@ impl From<User> for UserDto {
                 .into_iter()
                 .map(|m| MembershipDto { unit_id: m.unit_id.0, role: m.role.into() })
                 .collect(),
+            two_factor: None,
             created_at: user.created_at,
         }
     }
@@ -116,7 +121,8 @@ pub async fn list_users(
     let units = auth.0.supervised_units();
     require(units.as_ref().is_none_or(|u| !u.is_empty()), "only admins and supervisors may list users")?;
     let (users, next) = store::user::list(&state.store.db, units.as_deref(), &page).await?;
-    Ok(HttpResponse::Ok().json(ListResponse::new(users.into_iter().map(UserDto::from).collect(), next)))
+    let items = with_two_factor(&state, &auth.0, users).await?;
+    Ok(HttpResponse::Ok().json(ListResponse::new(items, next)))
 }
 
 /// Creates a staff account (admins, `users:write` tokens).
@@ -188,7 +194,8 @@ pub async fn get_user(
     if !may_see(&auth.0, &user) {
         return Err(ApiError::NotFound("user"));
     }
-    Ok(HttpResponse::Ok().json(UserDto::from(user)))
+    let one = with_two_factor(&state, &auth.0, vec![user]).await?.pop();
+    Ok(HttpResponse::Ok().json(one.ok_or_else(|| ApiError::internal("a user went missing"))?))
 }
 
 /// Changes an account. Admins change anything; users change their own name,
@@ -283,4 +290,21 @@ async fn not_breached(state: &AppState, password: &str) -> Result<(), ApiError> 
         return Err(ApiError::field("password", "appears in a list of passwords exposed in breaches; choose another"));
     }
     Ok(())
+}
+
+/// The users as an admin sees them: with whether each has two-step
+/// verification on (one query for all); as others see them, without.
+async fn with_two_factor(state: &AppState, principal: &Principal, users: Vec<User>) -> Result<Vec<UserDto>, ApiError> {
+    if !principal.is_admin() {
+        return Ok(users.into_iter().map(UserDto::from).collect());
+    }
+    let ids: Vec<uuid::Uuid> = users.iter().map(|u| u.id.0).collect();
+    let on = store::two_factor::enabled_among(&state.store.db, &ids).await?;
+    Ok(users
+        .into_iter()
+        .map(|u| {
+            let id = u.id.0;
+            UserDto { two_factor: Some(on.contains(&id)), ..UserDto::from(u) }
+        })
+        .collect())
 }

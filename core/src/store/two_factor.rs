@@ -74,6 +74,23 @@ pub async fn get(conn: &impl ConnectionTrait, user: UserId) -> Result<Option<Two
     }))
 }
 
+/// Which of `users` sign in with a second factor.
+pub async fn enabled_among(
+    conn: &impl ConnectionTrait,
+    users: &[uuid::Uuid],
+) -> Result<std::collections::HashSet<uuid::Uuid>> {
+    use sea_orm::QuerySelect;
+    let on: Vec<uuid::Uuid> = entity::Entity::find()
+        .select_only()
+        .column(entity::Column::UserId)
+        .filter(entity::Column::UserId.is_in(users.iter().copied()))
+        .filter(entity::Column::ConfirmedAt.is_not_null())
+        .into_tuple()
+        .all(conn)
+        .await?;
+    Ok(on.into_iter().collect())
+}
+
 /// Whether `user` signs in with a second factor.
 pub async fn is_on(conn: &impl ConnectionTrait, user: UserId) -> Result<bool> {
     Ok(get(conn, user).await?.is_some_and(|t| t.is_on()))

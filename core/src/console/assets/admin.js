@@ -260,11 +260,12 @@ export async function adminUnits(body) {
 
 // Someone lost their phone: they sign in with their password alone again
 // (or enrol anew, if required), and their sessions end.
-async function resetTwoFactor(user) {
+async function resetTwoFactor(user, body) {
   if (!confirm(t('admin.reset_two_factor_confirm', { name: user.display_name }))) return;
   try {
     await api('DELETE', `/users/${user.id}/two-factor`);
     toast(t('admin.two_factor_reset', { name: user.display_name }), 'ok');
+    await adminUsers(body);
   } catch (e) {
     if (e instanceof Problem && e.status === 404) toast(t('admin.two_factor_none', { name: user.display_name }));
     else toast(e instanceof Problem ? e.describe() : t('error.network'), 'error');
@@ -282,9 +283,10 @@ export async function adminUsers(body) {
   const describe = (u) => [u.is_admin ? t('admin.role.admin') : null, ...u.memberships.map((m) => `${t(`admin.role.${m.role}`)} · ${unitName(m.unit_id)}`)].filter(Boolean).join(', ');
   body.replaceChildren(
     h('table', { class: 'agents' }, h('caption', null, t('admin.users')),
-      h('thead', null, h('tr', null, ['name', 'email', 'roles', 'actions'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
-      h('tbody', null, list.items.map((u) => h('tr', null, h('td', null, u.display_name), h('td', null, u.email), h('td', null, describe(u)),
-        h('td', null, u.id === ctx.me.id ? null : h('button', { type: 'button', class: 'ghost', 'aria-label': t('admin.reset_two_factor_of', { name: u.display_name }), onclick: () => resetTwoFactor(u) }, t('admin.reset_two_factor'))))))),
+      h('thead', null, h('tr', null, ['name', 'email', 'roles', 'two_factor', 'actions'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
+      h('tbody', null, list.items.map((u) => h('tr', { 'data-user': u.email }, h('td', null, u.display_name), h('td', null, u.email), h('td', null, describe(u)),
+        h('td', { class: 'two-factor' }, u.two_factor ? t('admin.two_factor_on') : t('admin.two_factor_off')),
+        h('td', null, u.id === ctx.me.id || !u.two_factor ? null : h('button', { type: 'button', class: 'ghost', 'aria-label': t('admin.reset_two_factor_of', { name: u.display_name }), onclick: () => resetTwoFactor(u, body) }, t('admin.reset_two_factor'))))))),
     h(
       'form',
       {
