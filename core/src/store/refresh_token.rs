@@ -103,9 +103,7 @@ pub async fn revoke(store: &Store, token_hash: &str) -> Result<Option<UserId>> {
         return Ok(None);
     };
     revoke_family(&*tx, token.family_id).await?;
-    let event =
-        super::live::LiveEvent::to_users(super::user::USER_CHANGED, vec![token.user_id], None, serde_json::Value::Null);
-    super::live::publish_in(&*tx, event).await?;
+    super::session::account_changed(&*tx, UserId(token.user_id)).await?;
     tx.commit().await?;
     Ok(Some(UserId(token.user_id)))
 }
@@ -116,23 +114,6 @@ pub(super) async fn revoke_family(conn: &impl ConnectionTrait, family: uuid::Uui
     entity::Entity::update_many()
         .col_expr(entity::Column::RevokedAt, Expr::value(super::now()))
         .filter(entity::Column::FamilyId.eq(family))
-        .filter(entity::Column::RevokedAt.is_null())
-        .exec(conn)
-        .await?;
-    Ok(())
-}
-
-/// Ends every session of a user (password change, deactivation).
-pub async fn revoke_all_for_user(conn: &impl ConnectionTrait, user: UserId) -> Result<()> {
-    super::session::entity::Entity::update_many()
-        .col_expr(super::session::entity::Column::EndedAt, Expr::value(super::now()))
-        .filter(super::session::entity::Column::UserId.eq(user.0))
-        .filter(super::session::entity::Column::EndedAt.is_null())
-        .exec(conn)
-        .await?;
-    entity::Entity::update_many()
-        .col_expr(entity::Column::RevokedAt, Expr::value(super::now()))
-        .filter(entity::Column::UserId.eq(user.0))
         .filter(entity::Column::RevokedAt.is_null())
         .exec(conn)
         .await?;

@@ -124,8 +124,10 @@ pub async fn end(conn: &impl ConnectionTrait, id: uuid::Uuid) -> Result<()> {
     Ok(())
 }
 
-/// Ends every session of `user` but `except`, with their refresh tokens,
-/// and tells the user's consoles; returns how many ended.
+/// Ends every session of `user` but `except`, with their refresh tokens
+/// (a password change, a deactivation, "sign out everywhere", an admin's
+/// reset); returns how many ended. The caller tells the account's consoles
+/// ([`account_changed`]) in the same transaction.
 pub async fn end_all(conn: &impl ConnectionTrait, user: UserId, except: Option<uuid::Uuid>) -> Result<u64> {
     let mut ending = entity::Entity::update_many()
         .col_expr(entity::Column::EndedAt, Expr::value(super::now()))
@@ -141,10 +143,16 @@ pub async fn end_all(conn: &impl ConnectionTrait, user: UserId, except: Option<u
     }
     let ended = ending.exec(conn).await?.rows_affected;
     tokens.exec(conn).await?;
+    Ok(ended)
+}
+
+/// Tells every instance that `user`'s account changed (sessions ended, a
+/// second factor on or off): each forgets what it cached of it, so an
+/// ended session's access tokens stop at once.
+pub async fn account_changed(conn: &impl ConnectionTrait, user: UserId) -> Result<()> {
     let event =
         super::live::LiveEvent::to_users(super::user::USER_CHANGED, vec![user.0], None, serde_json::Value::Null);
-    super::live::publish_in(conn, event).await?;
-    Ok(ended)
+    super::live::publish_in(conn, event).await
 }
 
 /// A successful sign-in: the session, its first refresh token (by hash)
@@ -210,9 +218,7 @@ pub async fn sign_in_refused(
 pub async fn end_one(store: &super::Store, user: UserId, id: uuid::Uuid) -> Result<()> {
     let tx = store.begin().await?;
     super::refresh_token::revoke_family(&*tx, id).await?;
-    let event =
-        super::live::LiveEvent::to_users(super::user::USER_CHANGED, vec![user.0], None, serde_json::Value::Null);
-    super::live::publish_in(&*tx, event).await?;
+    account_changed(&*tx, user).await?;
     audit_ended(&*tx, user, serde_json::json!({ "session": id })).await?;
     tx.commit().await
 }
@@ -221,6 +227,7 @@ pub async fn end_one(store: &super::Store, user: UserId, id: uuid::Uuid) -> Resu
 pub async fn sign_out_everywhere(store: &super::Store, user: UserId, keep: Option<uuid::Uuid>) -> Result<u64> {
     let tx = store.begin().await?;
     let ended = end_all(&*tx, user, keep).await?;
+    account_changed(&*tx, user).await?;
     audit_ended(&*tx, user, serde_json::json!({ "sessions": ended, "kept_current": keep.is_some() })).await?;
     tx.commit().await?;
     Ok(ended)

@@ -156,9 +156,7 @@ pub async fn confirm(store: &Store, user: UserId, step: i64, recovery_hashes: &[
     )
     .await?;
     // Who the account is now (an admin held back until enrolled is let in).
-    let event =
-        super::live::LiveEvent::to_users(super::user::USER_CHANGED, vec![user.0], None, serde_json::Value::Null);
-    super::live::publish_in(&*tx, event).await?;
+    super::session::account_changed(&*tx, user).await?;
     tx.commit().await
 }
 
@@ -257,9 +255,7 @@ pub async fn remove(store: &Store, actor: &Actor, user: UserId) -> Result<bool> 
             },
         )
         .await?;
-        let event =
-            super::live::LiveEvent::to_users(super::user::USER_CHANGED, vec![user.0], None, serde_json::Value::Null);
-        super::live::publish_in(&*tx, event).await?;
+        super::session::account_changed(&*tx, user).await?;
     }
     tx.commit().await?;
     Ok(gone)

@@ -296,7 +296,7 @@ pub async fn update(store: &Store, actor: &Actor, id: UserId, patch: UserPatch) 
         changed.push("memberships");
     }
     if patch.active == Some(false) || changed.contains(&"password") {
-        super::refresh_token::revoke_all_for_user(&*tx, id).await?;
+        super::session::end_all(&*tx, id, None).await?;
     }
     // The user's open consoles read who they are again (a deactivated
     // account's stream ends; lost memberships stop its events at once).
