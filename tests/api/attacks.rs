@@ -178,6 +178,29 @@ on_both! {
         Ok(())
     }
 
+    // Found in review: a stolen access token could guess the account's
+    // password (or its app's codes) through two-factor enrolment, unthrottled.
+    async fn a_stolen_token_cannot_guess_the_password_through_two_factor(backend) {
+        let app = spawn_app_with(backend, |c| c.auth.login_attempts_per_account = 3).await?;
+        let unit = app.create_unit("admisiones").await?;
+        let (_, token) = app.create_member("agente@test.example", &unit, "agent").await?;
+        // Her own sign-in counted too: within three tries the guesses stop.
+        let mut guesses = 0;
+        loop {
+            let guess = app.post("/api/v1/auth/two-factor", &token, json!({"password": format!("adivinanza {guesses}")})).await?;
+            if guess.status == 429 {
+                break;
+            }
+            anyhow::ensure!(guess.status == 422 && guesses < 3, "guess {guesses}: {}", guess.text);
+            guesses += 1;
+        }
+        let held = app.post("/api/v1/auth/two-factor", &token, json!({"password": PASSWORD})).await?;
+        anyhow::ensure!(held.status == 429, "a fourth try is held back: {}", held.text);
+        let codes = app.post("/api/v1/auth/two-factor/disable", &token, json!({"password": PASSWORD, "code": "000000"})).await?;
+        anyhow::ensure!(codes.status == 429, "codes share the same count: {}", codes.text);
+        Ok(())
+    }
+
     // Finding 4: the client chose its own address in X-Forwarded-For.
     async fn forwarded_addresses_are_believed_only_from_trusted_proxies(backend) {
         let app = spawn_app_with(backend, |c| {

@@ -3,7 +3,7 @@
 //! app, which hands out recovery codes), renews recovery codes, or turns it
 //! off; an admin resets it for someone who lost their phone.
 
-use actix_web::{HttpResponse, delete, get, post, web};
+use actix_web::{HttpRequest, HttpResponse, delete, get, post, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -22,10 +22,18 @@ pub(crate) fn open_secret(state: &AppState, user: UserId, sealed: &str) -> Resul
     crate::two_factor::secret_from_text(&text).ok_or_else(|| ApiError::internal("a two-factor secret is not base32"))
 }
 
+/// Guessing one's own password or codes with a stolen access token is
+/// throttled like guessing them at sign-in (per address and per account).
+async fn throttled(state: &AppState, req: &HttpRequest, user: UserId) -> Result<(), ApiError> {
+    let ip = super::auth::client_ip(req, state);
+    state.sign_in.address(&ip).map_err(ApiError::RateLimited)?;
+    let account = store::user::get(&state.store.db, user).await?;
+    state.sign_in.attempt(account.email.as_str(), &ip).map_err(ApiError::RateLimited)
+}
+
 /// The password given must be the account's own.
 async fn check_password(state: &AppState, user: UserId, password: String) -> Result<(), ApiError> {
-    let hash = store::user::password_hash(&state.store.db, user).await?.unwrap_or_default();
-    let ok = web::block(move || crate::auth::verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
+    let ok = super::user::current_password_matches(state, user, password).await?;
     require_field(ok, "password", "is not this account's password")
 }
 
@@ -113,9 +121,11 @@ pub struct Enrolment {
 pub async fn begin(
     state: web::Data<AppState>,
     auth: Auth,
+    req: HttpRequest,
     body: Json<PasswordRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = own_account(&auth.0)?;
+    throttled(&state, &req, user).await?;
     check_password(&state, user, body.0.password).await?;
     let account = store::user::get(&state.store.db, user).await?;
     let secret = crate::two_factor::new_secret();
@@ -189,9 +199,11 @@ pub async fn confirm(
 pub async fn renew_recovery(
     state: web::Data<AppState>,
     auth: Auth,
+    req: HttpRequest,
     body: Json<CodeRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = own_account(&auth.0)?;
+    throttled(&state, &req, user).await?;
     check_code(&state, user, &body.0.code).await?;
     let codes = crate::two_factor::new_recovery_codes();
     let hashes: Vec<String> = codes.iter().map(|c| crate::two_factor::recovery_hash(c)).collect();
@@ -223,6 +235,7 @@ pub struct DisableRequest {
 pub async fn disable(
     state: web::Data<AppState>,
     auth: Auth,
+    req: HttpRequest,
     body: Json<DisableRequest>,
 ) -> Result<HttpResponse, ApiError> {
     let user = own_account(&auth.0)?;
@@ -230,6 +243,7 @@ pub async fn disable(
         !(auth.0.is_admin() && state.config.auth.require_two_factor_for_admins),
         "this server requires two-factor sign-in of administrators",
     )?;
+    throttled(&state, &req, user).await?;
     let Json(body) = body;
     check_password(&state, user, body.password).await?;
     check_code(&state, user, &body.code).await?;

@@ -95,7 +95,7 @@ pub struct UpdateUser {
 
 /// Whether `password` is the account's current one (checked off the
 /// request's thread: argon2 is slow on purpose).
-async fn current_password_matches(state: &AppState, id: UserId, password: String) -> Result<bool, ApiError> {
+pub(super) async fn current_password_matches(state: &AppState, id: UserId, password: String) -> Result<bool, ApiError> {
     let Some(hash) = store::user::password_hash(&state.store.db, id).await? else { return Ok(false) };
     web::block(move || crate::auth::verify_password(&password, &hash)).await.map_err(ApiError::internal)
 }
