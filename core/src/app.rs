@@ -83,6 +83,10 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
     });
     let principals = Arc::new(api::principal_cache::PrincipalCache::default());
     api::principal_cache::follow(principals.clone(), &services.live);
+    // The institution's own authority too, for a provider inside its network.
+    let (_, own_roots) =
+        crate::tls::trusted_roots(config.plugins.trusted_ca_file.as_deref()).map_err(anyhow::Error::msg)?;
+    let oidc = crate::oidc::Oidc::new(&config.auth.oidc, &own_roots)?;
     Ok(AppState {
         services,
         principals,
@@ -106,6 +110,7 @@ pub async fn state(config: Config, store: Store) -> anyhow::Result<AppState> {
             Duration::from_secs(3600),
         ),
         reads: Default::default(),
+        oidc: Arc::new(oidc),
     })
 }
 

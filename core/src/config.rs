@@ -391,6 +391,179 @@ pub struct AuthConfig {
     /// on: Have I Been Pwned's `pwned-passwords-sha1-ordered-by-hash` file
     /// (`SHA1HEX:COUNT` lines sorted by hash), or one of the same form.
     pub breached_passwords_file: Option<PathBuf>,
+    /// Identity providers people sign in with (OpenID Connect), each a
+    /// button on the sign-in page: `[[auth.oidc]]` (see docs/identity.md).
+    pub oidc: Vec<OidcProvider>,
+    /// Directories (LDAP, Active Directory) whose people and groups are
+    /// imported on a schedule: `[[auth.ldap]]` (see docs/identity.md).
+    pub ldap: Vec<LdapDirectory>,
+    /// Only single sign-on: passwords are refused but for `break_glass`.
+    pub require_sso: bool,
+    /// Local accounts (e-mails) that may still sign in with a password when
+    /// `require_sso` is on: the administrators who fix a broken provider.
+    pub break_glass: Vec<String>,
+}
+
+/// An OpenID Connect provider (Entra ID, Google, Keycloak...).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OidcProvider {
+    /// Names the provider in addresses (`/api/v1/auth/sso/{id}/callback`):
+    /// 1 to 30 lowercase letters, digits and hyphens.
+    pub id: String,
+    /// The button's words: "Cuenta institucional".
+    pub name: String,
+    /// The issuer exactly as the provider's discovery document says it
+    /// (`https://login.microsoftonline.com/{tenant}/v2.0`).
+    pub issuer: String,
+    pub client_id: String,
+    pub client_secret: Option<Secret>,
+    /// Scopes asked for besides `openid`.
+    #[serde(default = "default_oidc_scopes")]
+    pub scopes: Vec<String>,
+    /// The claim holding the person's groups (or roles).
+    #[serde(default = "default_groups_claim")]
+    pub groups_claim: String,
+    /// Creates an account at a first sign-in (with the mapped roles).
+    #[serde(default = "yes")]
+    pub create_accounts: bool,
+    /// Joins a first sign-in to the existing account with the same e-mail
+    /// when the provider says it verified it. Off by default: turn it on
+    /// only for a provider whose e-mails people cannot set themselves.
+    #[serde(default)]
+    pub link_by_email: bool,
+    /// Groups to roles, applied at every sign-in: the account's roles are
+    /// what its groups map to now (a group removed takes its role away).
+    #[serde(default)]
+    pub mappings: Vec<GroupMapping>,
+}
+
+/// An LDAP directory (OpenLDAP, Active Directory, 389 DS...): its people
+/// become accounts with the roles their groups map to, kept in step on a
+/// schedule; those who leave (or whose groups no longer grant anything)
+/// are deactivated.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LdapDirectory {
+    /// Names the directory (`POST /api/v1/directories/{id}/sync`): 1 to 30
+    /// lowercase letters, digits and hyphens, not an `[[auth.oidc]]` id.
+    pub id: String,
+    /// `ldaps://dc1.uni.local` (or `ldap://` with `starttls`, or to this machine).
+    pub url: String,
+    #[serde(default)]
+    pub starttls: bool,
+    /// The account Ventanilla reads the directory as (read-only is enough).
+    pub bind_dn: String,
+    pub bind_password: Option<Secret>,
+    /// Where people are: `ou=personas,dc=uni,dc=edu`.
+    pub base_dn: String,
+    /// Who is staff: people matched here and in a mapped group get an account.
+    #[serde(default = "default_user_filter")]
+    pub user_filter: String,
+    #[serde(default = "default_mail")]
+    pub email_attribute: String,
+    #[serde(default = "default_cn")]
+    pub name_attribute: String,
+    /// A stable id that survives renames: `entryUUID` (OpenLDAP), `objectGUID` (AD).
+    #[serde(default = "default_entry_uuid")]
+    pub id_attribute: String,
+    /// Where groups are (default `base_dn`).
+    pub group_base_dn: Option<String>,
+    #[serde(default = "default_group_filter")]
+    pub group_filter: String,
+    /// The group attribute listing its members' DNs.
+    #[serde(default = "default_member")]
+    pub member_attribute: String,
+    /// The group attribute mappings name (`cn`).
+    #[serde(default = "default_cn")]
+    pub group_name_attribute: String,
+    /// How often to read it again; 0: only when an admin asks.
+    #[serde(default = "default_sync_minutes")]
+    pub sync_every_minutes: u64,
+    /// Its people sign in with their directory password (a bind as
+    /// themselves); off when they sign in only through a provider.
+    #[serde(default = "yes")]
+    pub password_sign_in: bool,
+    #[serde(default)]
+    pub mappings: Vec<GroupMapping>,
+}
+
+fn default_user_filter() -> String {
+    "(&(objectClass=inetOrgPerson)(mail=*))".into()
+}
+
+fn default_group_filter() -> String {
+    "(|(objectClass=groupOfNames)(objectClass=groupOfUniqueNames)(objectClass=group))".into()
+}
+
+fn default_mail() -> String {
+    "mail".into()
+}
+
+fn default_cn() -> String {
+    "cn".into()
+}
+
+fn default_entry_uuid() -> String {
+    "entryUUID".into()
+}
+
+fn default_member() -> String {
+    "member".into()
+}
+
+fn default_sync_minutes() -> u64 {
+    60
+}
+
+/// `group "psicologia-staff" -> supervisor of bienestar`; `role = "admin"`
+/// (no unit) makes administrators.
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct GroupMapping {
+    pub group: String,
+    /// The unit's slug; none for `admin`.
+    pub unit: Option<String>,
+    /// `agent`, `supervisor` or `admin`.
+    pub role: String,
+}
+
+fn check_mappings(mappings: &[GroupMapping], at: &str) -> Result<(), (String, String)> {
+    for (j, m) in mappings.iter().enumerate() {
+        let field = format!("{at}.mappings[{j}]");
+        match (m.role.as_str(), &m.unit) {
+            ("admin", None) | ("agent" | "supervisor", Some(_)) => {}
+            ("admin", Some(_)) => return Err((field, "`admin` is for the whole institution: no unit".into())),
+            ("agent" | "supervisor", None) => return Err((field, "an agent or supervisor needs a unit".into())),
+            _ => return Err((field, "role must be `agent`, `supervisor` or `admin`".into())),
+        }
+    }
+    Ok(())
+}
+
+/// An `https://` address, or `http://` to this machine (a provider run
+/// beside the server, as in tests).
+pub fn secure_url(url: &str) -> bool {
+    if url.starts_with("https://") {
+        return url.len() > "https://".len();
+    }
+    let Some(rest) = url.strip_prefix("http://") else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host =
+        host.rsplit_once(':').map_or(host, |(h, port)| if port.chars().all(|c| c.is_ascii_digit()) { h } else { host });
+    matches!(host, "localhost" | "127.0.0.1" | "[::1]")
+}
+
+fn default_oidc_scopes() -> Vec<String> {
+    vec!["email".into(), "profile".into()]
+}
+
+fn default_groups_claim() -> String {
+    "groups".into()
+}
+
+fn yes() -> bool {
+    true
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -481,6 +654,10 @@ impl Default for AuthConfig {
             require_two_factor_for_admins: false,
             two_factor_issuer: "Ventanilla".into(),
             breached_passwords_file: None,
+            oidc: Vec::new(),
+            ldap: Vec::new(),
+            require_sso: false,
+            break_glass: Vec::new(),
         }
     }
 }
@@ -817,6 +994,9 @@ impl Config {
         if self.auth.jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
             return invalid("auth.jwt_secret", "must be at least 32 characters".into());
         }
+        if let Err((key, message)) = self.check_sso() {
+            return invalid(&key, message);
+        }
         if !(1024..=64 * 1024 * 1024).contains(&self.http.max_body_bytes) {
             return invalid("http.max_body_bytes", "must be between 1024 and 67108864".into());
         }
@@ -860,6 +1040,76 @@ impl Config {
         }
         if tracing_subscriber::EnvFilter::try_new(&self.log.filter).is_err() {
             return invalid("log.filter", format!("`{}` is not a tracing filter", self.log.filter));
+        }
+        Ok(())
+    }
+
+    fn check_sso(&self) -> Result<(), (String, String)> {
+        let auth = &self.auth;
+        let mut seen = std::collections::HashSet::new();
+        for (i, p) in auth.oidc.iter().enumerate() {
+            let key = |field: &str| format!("auth.oidc[{i}].{field}");
+            let slug = |s: &str| {
+                !s.is_empty()
+                    && s.len() <= 30
+                    && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+            };
+            if !slug(&p.id) {
+                return Err((key("id"), "must be 1 to 30 lowercase letters, digits or hyphens".into()));
+            }
+            if !seen.insert(p.id.as_str()) {
+                return Err((key("id"), format!("`{}` names two providers", p.id)));
+            }
+            if p.name.trim().is_empty() || p.name.chars().count() > 60 {
+                return Err((key("name"), "must be 1 to 60 characters".into()));
+            }
+            if !secure_url(&p.issuer) {
+                return Err((key("issuer"), "must be an https:// address (http:// only on this machine)".into()));
+            }
+            if p.client_id.trim().is_empty() {
+                return Err((key("client_id"), "is required".into()));
+            }
+            if p.groups_claim.trim().is_empty() {
+                return Err((key("groups_claim"), "is required".into()));
+            }
+            check_mappings(&p.mappings, &format!("auth.oidc[{i}]"))?;
+        }
+        for (i, d) in auth.ldap.iter().enumerate() {
+            let key = |field: &str| format!("auth.ldap[{i}].{field}");
+            let slug = !d.id.is_empty()
+                && d.id.len() <= 30
+                && d.id.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            if !slug {
+                return Err((key("id"), "must be 1 to 30 lowercase letters, digits or hyphens".into()));
+            }
+            if !seen.insert(d.id.as_str()) {
+                return Err((key("id"), format!("`{}` names two providers or directories", d.id)));
+            }
+            let local = d.url.starts_with("ldap://127.0.0.1") || d.url.starts_with("ldap://localhost");
+            if !(d.url.starts_with("ldaps://") || (d.url.starts_with("ldap://") && (d.starttls || local))) {
+                return Err((
+                    key("url"),
+                    "must be ldaps://, or ldap:// with starttls (plain only on this machine)".into(),
+                ));
+            }
+            for (field, value) in [("bind_dn", &d.bind_dn), ("base_dn", &d.base_dn), ("user_filter", &d.user_filter)] {
+                if value.trim().is_empty() {
+                    return Err((key(field), "is required".into()));
+                }
+            }
+            if !d.user_filter.starts_with('(') || !d.group_filter.starts_with('(') {
+                return Err((key("user_filter"), "filters are written in parentheses: (objectClass=person)".into()));
+            }
+            check_mappings(&d.mappings, &format!("auth.ldap[{i}]"))?;
+        }
+        if !auth.oidc.is_empty() && self.public_url.is_none() {
+            return Err(("public_url".into(), "single sign-on needs it (the providers send people back there)".into()));
+        }
+        if auth.require_sso && auth.oidc.is_empty() {
+            return Err(("auth.require_sso".into(), "needs at least one provider in [[auth.oidc]]".into()));
+        }
+        if let Some(bad) = auth.break_glass.iter().find(|e| crate::domain::Email::parse("break_glass", e).is_err()) {
+            return Err(("auth.break_glass".into(), format!("`{bad}` is not an e-mail address")));
         }
         Ok(())
     }
@@ -962,6 +1212,47 @@ mod tests {
         assert_eq!(config.listen, "127.0.0.1:9999");
         assert_eq!(config.auth.access_token_ttl_secs, 600);
         assert_eq!(config.auth.refresh_token_ttl_days, 7);
+    }
+
+    #[test]
+    fn single_sign_on_settings_are_checked() {
+        let dir = std::env::temp_dir().join(format!("vnt-config-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("ventanilla.toml");
+        let provider = "[[auth.oidc]]\nid = \"entra\"\nname = \"Cuenta\"\nissuer = \"https://login.example/t/v2.0\"\nclient_id = \"c\"\n";
+        let load = |text: &str| {
+            std::fs::write(&file, text).unwrap();
+            Config::load(Some(&file), vec![])
+        };
+        let good = load(&format!("public_url = \"https://v.example\"\n{provider}[[auth.oidc.mappings]]\ngroup = \"g\"\nunit = \"bienestar\"\nrole = \"supervisor\"\n")).unwrap();
+        assert_eq!(good.auth.oidc[0].scopes, vec!["email", "profile"]);
+        assert!(good.auth.oidc[0].create_accounts && !good.auth.oidc[0].link_by_email);
+        let refused = |text: String, key: &str| {
+            let err = load(&text).expect_err("must be refused").to_string();
+            assert!(err.contains(key), "{err} should name {key}");
+        };
+        refused(provider.to_owned(), "public_url");
+        refused(
+            format!("public_url = \"https://v.example\"\n{}", provider.replace("https://login", "http://login")),
+            "issuer",
+        );
+        refused(
+            format!("public_url = \"https://v.example\"\n{}", provider.replace("entra", "Entra ID")),
+            "auth.oidc[0].id",
+        );
+        refused(
+            format!(
+                "public_url = \"https://v.example\"\n{provider}[[auth.oidc.mappings]]\ngroup = \"g\"\nunit = \"x\"\nrole = \"admin\"\n"
+            ),
+            "mappings[0]",
+        );
+        refused(format!("public_url = \"https://v.example\"\n{provider}{provider}"), "two providers");
+        refused("[auth]\nrequire_sso = true\n".into(), "auth.require_sso");
+        assert!(
+            secure_url("http://127.0.0.1:8080/realms/x")
+                && secure_url("http://localhost")
+                && !secure_url("http://idp.example")
+        );
     }
 
     #[test]

@@ -20,6 +20,7 @@ pub mod i18n;
 pub mod jobs;
 pub mod live;
 pub mod markdown;
+pub mod oidc;
 pub mod plugins;
 pub mod privacy;
 pub mod private_fs;

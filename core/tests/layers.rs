@@ -23,6 +23,7 @@ const LAYERS: &[&[&str]] = &[
         "tls",
         "two_factor",
         "breached",
+        "oidc",
     ],
     &["store"],
     &["attachments", "search", "live"],

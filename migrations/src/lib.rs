@@ -38,6 +38,7 @@ mod m20261210_000031_segments;
 mod m20261210_000032_campaigns;
 mod m20261211_000033_channel_templates;
 mod m20261212_000034_two_factor_and_sessions;
+mod m20261213_000035_single_sign_on;
 
 pub struct Migrator;
 
@@ -79,6 +80,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000032_campaigns::Migration),
             Box::new(m20261211_000033_channel_templates::Migration),
             Box::new(m20261212_000034_two_factor_and_sessions::Migration),
+            Box::new(m20261213_000035_single_sign_on::Migration),
         ]
     }
 }

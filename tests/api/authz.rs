@@ -82,6 +82,14 @@ fn rows() -> Vec<Row> {
             scope: "cases:read",
             allowed: STAFF,
         },
+        // How people sign in (the providers' buttons): public.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/auth/providers".into(),
+            body: none,
+            scope: "cases:read",
+            allowed: &EVERYONE,
+        },
         // One's own second factor and sessions: every signed-in person, no API token.
         Row {
             method: Method::GET,

@@ -39,6 +39,7 @@ mod routing;
 mod saved_views;
 mod scale_out;
 mod segments;
+mod sso;
 mod subscriptions;
 mod surveys;
 mod two_factor;

@@ -8,6 +8,7 @@ mod outbound;
 mod privacy;
 mod reports;
 mod security;
+mod sso;
 mod templates;
 mod webchat;
 

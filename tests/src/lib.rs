@@ -11,6 +11,7 @@ use ventanilla::config::Config;
 
 pub mod console;
 pub mod mail;
+pub mod oidc;
 pub mod s3;
 pub mod webchat;
 

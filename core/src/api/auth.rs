@@ -46,10 +46,18 @@ pub(crate) fn client_ip(req: &HttpRequest, state: &AppState) -> String {
     super::client::client_ip(req, &state.config.http)
 }
 
-/// Why a sign-in was refused, as the security record keeps it.
-async fn refuse(state: &AppState, user: Option<crate::domain::UserId>, email: &str, reason: &str, ip: &str) {
-    tracing::info!(email = %email, reason, "sign-in refused");
-    if let Err(e) = store::session::sign_in_refused(&state.store, user, email, reason, ip).await {
+/// Why a sign-in was refused, as the security record keeps it (`provider`:
+/// the single sign-on provider it came through).
+pub(crate) async fn refuse(
+    state: &AppState,
+    user: Option<crate::domain::UserId>,
+    email: &str,
+    reason: &str,
+    ip: &str,
+    provider: Option<&str>,
+) {
+    tracing::info!(email = %email, reason, provider, "sign-in refused");
+    if let Err(e) = store::session::sign_in_refused(&state.store, user, email, reason, ip, provider).await {
         tracing::warn!(error = %e, "cannot record a refused sign-in");
     }
 }
@@ -62,6 +70,7 @@ async fn refuse(state: &AppState, user: Option<crate::domain::UserId>, email: &s
     responses(
         (status = 200, body = TokenResponse),
         (status = 401, description = "Wrong e-mail or password (`unauthorized`), or the account's second factor is missing or wrong (`two_factor_required`, field `code`)", body = super::error::Problem),
+        (status = 403, description = "Passwords are only for break-glass accounts here (`sso_required`): sign in through the provider", body = super::error::Problem),
         (status = 429, description = "Too many attempts", body = super::error::Problem),
     )
 )]
@@ -77,6 +86,13 @@ pub async fn login(
     let email = Email::parse("email", &body.email)?;
     let account_key = email.as_str().to_owned();
     state.sign_in.attempt(&account_key, &ip).map_err(ApiError::RateLimited)?;
+    // Decided by the e-mail alone, before any password check: says nothing
+    // of whether the account exists.
+    let auth = &state.config.auth;
+    if auth.require_sso && !auth.break_glass.iter().any(|e| e.eq_ignore_ascii_case(email.as_str())) {
+        refuse(&state, None, &account_key, "sso_required", &ip, None).await;
+        return Err(ApiError::SsoRequired);
+    }
     let found = store::user::find_for_login(&state.store.db, &email).await?;
     let password = body.password;
     let (user, ok) = match found {
@@ -97,11 +113,11 @@ pub async fn login(
         Some(user) if ok && user.active => user,
         Some(user) => {
             let reason = if ok { "inactive" } else { "password" };
-            refuse(&state, Some(user.id), &account_key, reason, &ip).await;
+            refuse(&state, Some(user.id), &account_key, reason, &ip, None).await;
             return Err(ApiError::Unauthorized);
         }
         None => {
-            refuse(&state, None, &account_key, "unknown_account", &ip).await;
+            refuse(&state, None, &account_key, "unknown_account", &ip, None).await;
             return Err(ApiError::Unauthorized);
         }
     };
@@ -111,26 +127,34 @@ pub async fn login(
         SecondFactor::Recovery => "password+recovery_code",
         SecondFactor::Missing => return Err(ApiError::TwoFactorRequired),
         SecondFactor::Wrong => {
-            refuse(&state, Some(user.id), &account_key, "code", &ip).await;
+            refuse(&state, Some(user.id), &account_key, "code", &ip, None).await;
             return Err(ApiError::TwoFactorRequired);
         }
     };
     state.sign_in.succeeded(&account_key, &ip);
+    let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
+    let tokens = start_session(&state, user.id, method, &ip, agent).await?;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Begins a session for a sign-in that passed (by password or through a
+/// provider): its first refresh token, the audit entry, an access token.
+pub(crate) async fn start_session(
+    state: &AppState,
+    user: crate::domain::UserId,
+    method: &str,
+    ip: &str,
+    agent: Option<&str>,
+) -> Result<TokenResponse, ApiError> {
     let session = uuid::Uuid::now_v7();
     let (refresh_token, hash) = crate::auth::new_secret("");
     let expires = store::now() + chrono::Duration::days(state.config.auth.refresh_token_ttl_days);
-    let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
-    let start = store::session::Start { id: session, user: user.id, method, ip: &ip, user_agent: agent };
+    let start = store::session::Start { id: session, user, method, ip, user_agent: agent };
     store::session::sign_in(&state.store, start, hash, expires).await?;
     // This instance's idea of the account's sessions is now out of date.
-    state.principals.forget(user.id);
-    let access_token = state.jwt.issue(user.id, session)?;
-    Ok(HttpResponse::Ok().json(TokenResponse {
-        access_token,
-        refresh_token,
-        expires_in: state.jwt.ttl_secs,
-        token_type: "Bearer".into(),
-    }))
+    state.principals.forget(user);
+    let access_token = state.jwt.issue(user, session)?;
+    Ok(TokenResponse { access_token, refresh_token, expires_in: state.jwt.ttl_secs, token_type: "Bearer".into() })
 }
 
 /// How the second factor of a sign-in went.

@@ -44,6 +44,9 @@ pub enum ApiError {
     /// An admin must turn on two-factor sign-in before anything else.
     #[error("administrators must turn on two-factor sign-in first: POST /api/v1/auth/two-factor")]
     TwoFactorEnrolmentRequired,
+    /// Passwords are refused here (`auth.require_sso`) but for break-glass accounts.
+    #[error("this institution signs in through its identity provider: use its button on the sign-in page")]
+    SsoRequired,
     #[error("{0}")]
     Forbidden(&'static str),
     #[error("{0} not found")]
@@ -94,6 +97,7 @@ impl ApiError {
             ApiError::Unauthorized => "unauthorized",
             ApiError::TwoFactorRequired => "two_factor_required",
             ApiError::TwoFactorEnrolmentRequired => "two_factor_enrolment_required",
+            ApiError::SsoRequired => "sso_required",
             ApiError::Forbidden(_) => "forbidden",
             ApiError::NotFound(_) => "not_found",
             ApiError::Gone(_) => "gone",
@@ -118,6 +122,7 @@ impl ApiError {
             ApiError::Unauthorized => "Unauthorized",
             ApiError::TwoFactorRequired => "Two-factor code required",
             ApiError::TwoFactorEnrolmentRequired => "Two-factor sign-in required",
+            ApiError::SsoRequired => "Single sign-on required",
             ApiError::Forbidden(_) => "Forbidden",
             ApiError::NotFound(_) => "Not found",
             ApiError::Gone(_) => "Gone",
@@ -168,7 +173,7 @@ impl ResponseError for ApiError {
             ApiError::Validation(_) | ApiError::IdempotencyMismatch => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unauthorized | ApiError::TwoFactorRequired => StatusCode::UNAUTHORIZED,
             ApiError::TwoFactorEnrolmentRequired => StatusCode::FORBIDDEN,
-            ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
+            ApiError::Forbidden(_) | ApiError::SsoRequired => StatusCode::FORBIDDEN,
             ApiError::NotFound(_) => StatusCode::NOT_FOUND,
             ApiError::Gone(_) => StatusCode::GONE,
             ApiError::Conflict { .. } | ApiError::Transition(_) | ApiError::IdempotencyInProgress => {

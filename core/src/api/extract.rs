@@ -234,9 +234,12 @@ pub async fn load_account(state: &AppState, user_id: UserId) -> Result<Option<Ac
     match store::user::get(db, user_id).await {
         Ok(user) if user.active => {
             let sessions = store::session::live_ids(db, user.id).await?;
+            // An account without a password signs in only through its
+            // provider, whose own second factor applies.
             let must_enrol = user.is_admin
                 && state.config.auth.require_two_factor_for_admins
-                && !store::two_factor::is_on(db, user.id).await?;
+                && !store::two_factor::is_on(db, user.id).await?
+                && store::user::password_hash(db, user.id).await?.is_some_and(|h| !h.is_empty());
             let principal = Principal::User { id: user.id, is_admin: user.is_admin, memberships: user.memberships };
             Ok(Some(Account { principal, sessions, must_enrol }))
         }

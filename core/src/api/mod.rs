@@ -39,6 +39,7 @@ pub mod schema;
 pub mod segment;
 pub mod session;
 pub mod sign_in_guard;
+pub mod sso;
 pub mod state;
 pub mod stream;
 pub mod stream_slots;
@@ -73,6 +74,7 @@ use error::ApiError;
     servers((url = "/api/v1")),
     paths(
         auth::login, auth::refresh, auth::logout, auth::me,
+        sso::providers, sso::start, sso::callback, sso::exchange,
         two_factor::status, two_factor::begin, two_factor::confirm, two_factor::renew_recovery, two_factor::disable,
         two_factor::reset, session::list, session::end, session::end_all,
         unit::list_units, unit::create_unit, unit::get_unit, unit::update_unit,
@@ -236,6 +238,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(auth::refresh)
                 .service(auth::logout)
                 .service(auth::me)
+                .service(sso::providers)
+                .service(sso::start)
+                .service(sso::callback)
+                .service(sso::exchange)
                 .service(two_factor::status)
                 .service(two_factor::begin)
                 .service(two_factor::confirm)

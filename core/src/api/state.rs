@@ -39,6 +39,8 @@ pub struct AppState {
     pub webchat_sessions: RateLimiter,
     /// Web-chat conversations (cases) opened per address.
     pub webchat_conversations_by_ip: RateLimiter,
+    /// The single sign-on providers and what is known of them.
+    pub oidc: Arc<crate::oidc::Oidc>,
     /// Reads of sensitive records written to the audit log (see `read_log`).
     pub reads: super::read_log::ReadLog,
 }

@@ -6,7 +6,7 @@
 //! address. Searches go through the same [`crate::search::Search`] as the
 //! API and the bot, so all of them rank alike.
 
-mod page;
+pub(crate) mod page;
 mod unsubscribe;
 
 use std::fmt::Write;

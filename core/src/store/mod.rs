@@ -47,6 +47,7 @@ pub mod send_journal;
 pub mod session;
 pub mod setting;
 pub mod sla;
+pub mod sso;
 pub mod subscription;
 pub mod survey;
 pub mod two_factor;

@@ -192,6 +192,7 @@ pub async fn sign_in_refused(
     email: &str,
     reason: &str,
     ip: &str,
+    provider: Option<&str>,
 ) -> Result<()> {
     let tx = store.begin().await?;
     let (target_kind, target_id) = match user {
@@ -206,7 +207,12 @@ pub async fn sign_in_refused(
             target_kind,
             target_id,
             unit_id: None,
-            details: serde_json::json!({ "email": email, "reason": reason, "ip": ip }),
+            details: match provider {
+                Some(provider) => {
+                    serde_json::json!({ "email": email, "reason": reason, "ip": ip, "provider": provider })
+                }
+                None => serde_json::json!({ "email": email, "reason": reason, "ip": ip }),
+            },
         },
     )
     .await?;

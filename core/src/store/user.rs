@@ -106,6 +106,13 @@ async fn replace_memberships(conn: &impl ConnectionTrait, user: UserId, membersh
 
 pub async fn create(store: &Store, actor: &Actor, new: NewUser) -> Result<User> {
     let tx = store.begin().await?;
+    let user = create_in(&*tx, actor, new).await?;
+    tx.commit().await?;
+    Ok(user)
+}
+
+/// [`create`] inside the caller's transaction.
+pub async fn create_in(conn: &impl ConnectionTrait, actor: &Actor, new: NewUser) -> Result<User> {
     let now = super::now();
     let id = UserId::new();
     let model = entity::ActiveModel {
@@ -119,13 +126,13 @@ pub async fn create(store: &Store, actor: &Actor, new: NewUser) -> Result<User> 
         created_at: Set(now),
         updated_at: Set(now),
     }
-    .insert(&*tx)
+    .insert(conn)
     .await
     .map_err(|e| Error::unique(e, "email", "a user with this e-mail already exists"))?;
-    replace_memberships(&*tx, id, &new.memberships).await?;
+    replace_memberships(conn, id, &new.memberships).await?;
     let user = to_user(model, new.memberships)?;
     audit::record(
-        &*tx,
+        conn,
         audit::Entry {
             actor,
             action: "user.created",
@@ -136,7 +143,6 @@ pub async fn create(store: &Store, actor: &Actor, new: NewUser) -> Result<User> 
         },
     )
     .await?;
-    tx.commit().await?;
     Ok(user)
 }
 
@@ -317,6 +323,23 @@ pub async fn update(store: &Store, actor: &Actor, id: UserId, patch: UserPatch) 
     let user = get(&*tx, id).await?;
     tx.commit().await?;
     Ok(user)
+}
+
+/// Sets an account's administrator flag and unit roles (single sign-on
+/// mappings; the caller audits and tells its consoles).
+pub async fn set_roles(
+    conn: &impl ConnectionTrait,
+    id: UserId,
+    is_admin: bool,
+    memberships: &[Membership],
+) -> Result<()> {
+    entity::Entity::update_many()
+        .col_expr(entity::Column::IsAdmin, sea_orm::sea_query::Expr::value(is_admin))
+        .col_expr(entity::Column::UpdatedAt, sea_orm::sea_query::Expr::value(super::now()))
+        .filter(entity::Column::Id.eq(id.0))
+        .exec(conn)
+        .await?;
+    replace_memberships(conn, id, memberships).await
 }
 
 /// The live event telling a user's open streams that the account changed.

@@ -147,6 +147,8 @@ export async function ensureShell() {
 
 export async function route() {
   const seq = ++routeSeq;
+  const handoff = location.hash.match(/^#\/sso\/([\w-]+)$/);
+  if (handoff) return collectSignIn(handoff[1]);
   if (!ctx.session) {
     ctx.current?.destroy?.();
     ctx.current = null;
@@ -179,6 +181,54 @@ export async function route() {
 window.addEventListener('hashchange', route);
 
 // ---------------------------------------------------------------- sign in
+
+/// Back from the identity provider: the one-time code becomes this
+/// console's tokens (and leaves the address and the history at once).
+async function collectSignIn(code) {
+  history.replaceState(null, '', '#/login');
+  try {
+    const res = await fetch('/api/v1/auth/sso/exchange', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ code }),
+    });
+    if (!res.ok) throw new Error(String(res.status));
+    saveSession(await res.json());
+    ctx.me = null;
+    onlineOnBoot = true;
+    location.hash = '#/inbox/mine';
+  } catch {
+    ctx.session = null;
+    const view = loginView();
+    view.querySelector('.error').textContent = t('login.sso_failed');
+    root.replaceChildren(view);
+  }
+}
+
+/// The providers' buttons above the password form (which folds away as
+/// emergency access when the institution signs in only through them).
+async function addProviders(form, error) {
+  const options = await fetch('/api/v1/auth/providers')
+    .then((r) => (r.ok ? r.json() : null))
+    .catch(() => null);
+  if (!options?.providers?.length) return;
+  const buttons = h(
+    'div',
+    { class: 'stack sso' },
+    options.providers.map((p) =>
+      h('a', { class: 'button primary', href: p.start_url, id: `sso-${p.id}` }, t('login.sso_with', { name: p.name })),
+    ),
+  );
+  const fields = [...form.children].filter((el) => el.tagName !== 'H1' && el !== error);
+  if (options.sso_required) {
+    const local = h('details', { class: 'break-glass' }, h('summary', null, t('login.break_glass')), fields);
+    form.append(buttons, error, local);
+    error.textContent = '';
+  } else {
+    form.insertBefore(buttons, form.children[1]);
+    form.insertBefore(h('p', { class: 'hint' }, t('login.or')), buttons.nextSibling);
+  }
+}
 
 export function loginView() {
   const error = h('p', { class: 'error', role: 'alert' });
@@ -225,6 +275,10 @@ export function loginView() {
               code.focus();
               return;
             }
+            if (problem?.code === 'sso_required') {
+              error.textContent = t('login.sso_required');
+              return;
+            }
             error.textContent = res.status === 429 ? t('login.limited') : t('login.failed');
             return;
           }
@@ -247,6 +301,7 @@ export function loginView() {
     error,
     h('button', { type: 'submit' }, t('login.submit')),
   );
+  addProviders(form, error);
   return h('main', { class: 'center' }, form);
 }
 

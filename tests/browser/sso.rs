@@ -1,0 +1,148 @@
+//! Single sign-on in the console against a real OpenID provider
+//! (`oidc-provider` from the npm registry, with its development sign-in
+//! pages): the provider's button on the sign-in page, a first sign-in that
+//! makes the account with the roles its groups map to, a group taken away
+//! at the provider that takes the role away at the next sign-in, and the
+//! page that says why when the groups grant nothing.
+
+use super::assert_accessible;
+use super::console::{click, js, screenshot, type_in, until};
+use fantoccini::{Client, Locator};
+use ventanilla_tests::oidc::{OidcProvider, mapping, reserve_address};
+use ventanilla_tests::{Backend, TestApp, spawn_app_with};
+
+/// From the console's sign-in page through the provider's pages as `login`.
+async fn through_provider(client: &Client, app: &TestApp, login: &str) -> anyhow::Result<()> {
+    client.goto(&format!("{}/console/#/login", app.base)).await?;
+    until(client, "the provider's button", "document.querySelector('#sso-uni')").await?;
+    click(client, "#sso-uni").await?;
+    // The provider's own pages: sign-in (when it has no session yet), then consent.
+    for _ in 0..3 {
+        let at = until(
+            client,
+            "the provider's page or the console",
+            "(document.querySelector('input[name=login]') && 'login') || \
+             (document.querySelector('button.login-submit') && 'consent') || \
+             (location.pathname.startsWith('/console') && document.querySelector('#live.on') && 'console') || \
+             (document.querySelector('main[data-reason]') && 'refused')",
+        )
+        .await?;
+        match at.as_str() {
+            Some("login") => {
+                type_in(client, "input[name=login]", login).await?;
+                type_in(client, "input[name=password]", "any").await?;
+                click(client, "button.login-submit").await?;
+            }
+            Some("consent") => click(client, "button.login-submit").await?,
+            _ => return Ok(()),
+        }
+        // Let the page change before looking again.
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+    Ok(())
+}
+
+/// `ana@uni.test`'s roles as the admin sees them: `(unit slug, role)`.
+async fn roles_of_ana(app: &TestApp) -> anyhow::Result<Vec<(String, String)>> {
+    let users = app.get("/api/v1/users?limit=100", &app.admin_token).await?.body;
+    let units = app.get("/api/v1/units", &app.admin_token).await?.body;
+    let ana = users["items"].as_array().into_iter().flatten().find(|u| u["email"] == "ana@uni.test");
+    let Some(ana) = ana else { return Ok(vec![]) };
+    let mut found: Vec<(String, String)> = ana["memberships"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|m| {
+            let slug = units["items"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|u| u["id"] == m["unit_id"])
+                .and_then(|u| u["slug"].as_str())
+                .unwrap_or_default();
+            (slug.to_owned(), m["role"].as_str().unwrap_or_default().to_owned())
+        })
+        .collect();
+    found.sort();
+    Ok(found)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_sign_in_through_the_institutions_provider_with_the_roles_of_their_groups() -> anyhow::Result<()> {
+    let (listen, base) = reserve_address()?;
+    let provider = OidcProvider::start(&format!("{base}/api/v1/auth/sso/uni/callback"))?;
+    let config = provider.config(
+        "uni",
+        vec![
+            mapping("psicologia-staff", Some("bienestar"), "supervisor"),
+            mapping("admisiones-staff", Some("admisiones"), "agent"),
+        ],
+    );
+    let app = spawn_app_with(Backend::Sqlite, |c| {
+        c.listen = listen;
+        c.public_url = Some(base);
+        c.auth.oidc = vec![config];
+    })
+    .await?;
+    app.create_unit("bienestar").await?;
+    app.create_unit("admisiones").await?;
+    provider.set_account("ana", "ana@uni.test", "Ana Ruiz", &["psicologia-staff", "admisiones-staff"])?;
+
+    let driver = super::Driver::start()?;
+    let client = driver.client().await?;
+    let outcome = async {
+        client.goto(&format!("{}/console/#/login", app.base)).await?;
+        let button = until(&client, "the provider's button", "document.querySelector('#sso-uni')?.textContent").await?;
+        // In the browser's language (Chromium's headless one may be English).
+        let button = button.as_str().unwrap_or_default();
+        assert!(
+            ["Ingresar con Cuenta institucional", "Sign in with Cuenta institucional"].contains(&button),
+            "{button}"
+        );
+        assert_accessible(&client, "sign-in with a provider").await?;
+        screenshot(&client, "sign-in-sso").await?;
+
+        // First sign-in: the account is made with the roles of her groups.
+        through_provider(&client, &app, "ana").await?;
+        until(&client, "the console, signed in", "document.querySelector('#live.on')").await?;
+        let address = js(&client, "return location.href;").await?;
+        assert!(
+            !address.as_str().unwrap_or_default().contains("/sso/"),
+            "the one-time code left the address: {address}"
+        );
+        assert_eq!(
+            roles_of_ana(&app).await?,
+            vec![("admisiones".into(), "agent".into()), ("bienestar".into(), "supervisor".into())]
+        );
+
+        // The provider takes a group away: the next sign-in takes the role away.
+        click(&client, "#sign-out").await?;
+        provider.set_account("ana", "ana@uni.test", "Ana Ruiz", &["psicologia-staff"])?;
+        through_provider(&client, &app, "ana").await?;
+        until(&client, "the console, signed in again", "document.querySelector('#live.on')").await?;
+        assert_eq!(roles_of_ana(&app).await?, vec![("bienestar".into(), "supervisor".into())]);
+
+        // No group that grants anything: a page that says why.
+        click(&client, "#sign-out").await?;
+        provider.set_account("ana", "ana@uni.test", "Ana Ruiz", &["egresados"])?;
+        through_provider(&client, &app, "ana").await?;
+        let why =
+            until(&client, "the refusal", "document.querySelector('main[data-reason=no_access] #why')?.textContent")
+                .await?;
+        let why = why.as_str().unwrap_or_default();
+        assert!(
+            why.starts_with("Tus grupos en la institución") || why.starts_with("Your groups at the institution"),
+            "{why}"
+        );
+        assert_accessible(&client, "single sign-on refused").await?;
+        screenshot(&client, "sign-in-sso-refused").await?;
+        assert!(roles_of_ana(&app).await?.is_empty());
+        // The way back leads to the sign-in page.
+        click(&client, "main a").await?;
+        client.wait().for_element(Locator::Css("#sso-uni")).await?;
+        anyhow::Ok(())
+    }
+    .await;
+    client.close().await?;
+    outcome
+}
