@@ -186,6 +186,9 @@ pub fn serve(state: AppState) -> anyhow::Result<Running> {
     crate::jobs::every(services.clone(), config.privacy.retention_every_secs, crate::store::job::JobKind::Retention);
     crate::jobs::every(services.clone(), config.export.every_secs, crate::store::job::JobKind::WarehouseExport);
     crate::jobs::every(services.clone(), config.reports.send_every_secs, crate::store::job::JobKind::ReportsSend);
+    // The directories together, as often as the most eager one asks.
+    let directories = config.auth.ldap.iter().map(|d| d.sync_every_minutes).filter(|m| *m > 0).min();
+    crate::jobs::every(services.clone(), directories.unwrap_or(0) * 60, crate::store::job::JobKind::DirectorySync);
     crate::live::spawn(services.store.clone(), services.live.clone());
     crate::store::search_text::spawn_backfill(services.store.clone());
     let every = std::time::Duration::from_millis(config.reports.refresh_every_ms);

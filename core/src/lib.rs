@@ -14,6 +14,7 @@ pub mod config;
 pub use ventanilla_domain as domain;
 pub mod console;
 pub mod demo;
+pub mod directory;
 pub mod export;
 pub mod help;
 pub mod i18n;

@@ -30,7 +30,7 @@ const LAYERS: &[&[&str]] = &[
     &["plugins"],
     // What background work is given: never the HTTP state.
     &["services"],
-    &["channels", "campaigns", "routing", "automation", "privacy", "reports", "subscriptions", "export"],
+    &["channels", "campaigns", "routing", "automation", "privacy", "reports", "subscriptions", "export", "directory"],
     &["jobs"],
     // HTTP.
     &["api", "help", "console"],

@@ -90,6 +90,14 @@ fn rows() -> Vec<Row> {
             scope: "cases:read",
             allowed: &EVERYONE,
         },
+        // Reading a directory now: admins only.
+        Row {
+            method: Method::POST,
+            path: |_| "/api/v1/directories/uni-ldap/sync".into(),
+            body: |_, _| Some(json!({})),
+            scope: "users:write",
+            allowed: &[Admin],
+        },
         // One's own second factor and sessions: every signed-in person, no API token.
         Row {
             method: Method::GET,
@@ -885,7 +893,12 @@ on_both! {
     async fn matrix(backend) {
         let provider = FakeProvider::start().await?;
         let port = provider.port;
-        let app = spawn_app_with(backend, |c| c.plugins.private_hosts = vec![format!("localhost:{port}")]).await?;
+        let directory = ventanilla_tests::ldap::Slapd::start().await?;
+        let app = spawn_app_with(backend, |c| {
+            c.plugins.private_hosts = vec![format!("localhost:{port}")];
+            c.auth.ldap = vec![directory.config("uni-ldap", vec![])];
+        })
+        .await?;
         let f = fixture(&app, provider).await?;
         let mut failures = vec![];
         for row in rows() {

@@ -21,6 +21,7 @@ mod consent;
 mod contacts;
 mod data_requests;
 mod delivery;
+mod directory;
 mod export;
 mod faq_bot;
 mod fuzz;

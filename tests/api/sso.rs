@@ -8,8 +8,8 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, HashMap};
-use ventanilla_tests::oidc::{OidcProvider, mapping, reserve_address};
-use ventanilla_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, FakeProvider, TestApp, on_both, spawn_app_with};
+use ventanilla_tests::oidc::{OidcProvider, mapping, reserve_address, spawn_with_provider};
+use ventanilla_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, Backend, FakeProvider, TestApp, on_both, role, spawn_app_with};
 
 /// A browser without JavaScript: a cookie jar per host, redirects followed
 /// by hand, forms submitted with their hidden fields.
@@ -155,46 +155,14 @@ impl Setup {
 }
 
 async fn setup(backend: Backend, adjust: impl FnOnce(&mut ventanilla::config::OidcProvider)) -> anyhow::Result<Setup> {
-    let (listen, base) = reserve_address()?;
-    let provider = OidcProvider::start(&format!("{base}/api/v1/auth/sso/uni/callback"))?;
-    let mut config = provider.config(
-        "uni",
-        vec![
-            mapping("psicologia-staff", Some("bienestar"), "supervisor"),
-            mapping("admisiones-staff", Some("admisiones"), "agent"),
-            mapping("ti-admins", None, "admin"),
-        ],
-    );
-    adjust(&mut config);
-    let app = spawn_app_with(backend, |c| {
-        c.listen = listen;
-        c.public_url = Some(base);
-        c.auth.oidc = vec![config];
-    })
-    .await?;
-    app.create_unit("bienestar").await?;
-    app.create_unit("admisiones").await?;
+    let (app, provider) = spawn_with_provider(backend, |c| adjust(&mut c.auth.oidc[0])).await?;
     Ok(Setup { app, provider })
 }
 
-/// The account's roles as `{unit slug: role}` and whether it is an admin.
-async fn roles(app: &TestApp, token: &str) -> anyhow::Result<(BTreeMap<String, String>, bool)> {
-    let me = app.get("/api/v1/auth/me", token).await?;
-    anyhow::ensure!(me.status == StatusCode::OK, "{me:?}");
-    let units = app.get("/api/v1/units", &app.admin_token).await?.body;
-    let slug_of = |id: &Value| {
-        units["items"].as_array().into_iter().flatten().find(|u| &u["id"] == id).map(|u| u["slug"].clone())
-    };
-    let mut found = BTreeMap::new();
-    for m in me.body["memberships"].as_array().into_iter().flatten() {
-        let slug = slug_of(&m["unit_id"]).and_then(|s| s.as_str().map(str::to_owned)).unwrap_or_default();
-        found.insert(slug, m["role"].as_str().unwrap_or_default().to_owned());
-    }
-    Ok((found, me.body["is_admin"] == json!(true)))
-}
-
-fn pairs(list: &[(&str, &str)]) -> BTreeMap<String, String> {
-    list.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+/// Ana's roles and whether she is an admin, as the admin sees them.
+async fn ana(app: &TestApp) -> anyhow::Result<(Vec<(String, String)>, bool)> {
+    let account = app.account("ana@uni.test").await?.ok_or_else(|| anyhow::anyhow!("no account"))?;
+    Ok((account.roles, account.is_admin))
 }
 
 on_both! {
@@ -210,24 +178,21 @@ on_both! {
         let me = s.app.get("/api/v1/auth/me", &token).await?;
         assert_eq!(me.body["email"], "ana@uni.test");
         assert_eq!(me.body["display_name"], "Ana Ruiz");
-        let (units, admin) = roles(&s.app, &token).await?;
-        assert_eq!(units, pairs(&[("admisiones", "agent"), ("bienestar", "supervisor")]));
-        assert!(!admin);
+        assert_eq!(ana(&s.app).await?, (vec![role("admisiones", "agent"), role("bienestar", "supervisor")], false));
         let sessions = s.app.get("/api/v1/auth/sessions", &token).await?;
         assert_eq!(sessions.body["items"][0]["method"], "sso:uni", "{sessions:?}");
 
         // The provider takes a group away: the next sign-in takes the role away.
         s.provider.set_account("ana", "ana@uni.test", "Ana Ruiz", &["psicologia-staff"])?;
         let second = s.tokens("ana").await?;
-        let (units, _) = roles(&s.app, second["access_token"].as_str().unwrap_or_default()).await?;
-        assert_eq!(units, pairs(&[("bienestar", "supervisor")]));
+        assert_eq!(ana(&s.app).await?.0, vec![role("bienestar", "supervisor")]);
         assert_eq!(me.body["id"], s.app.get("/api/v1/auth/me", second["access_token"].as_str().unwrap_or_default()).await?.body["id"], "the same account");
 
         // And an admin group makes an admin.
         s.provider.set_account("ana", "ana@uni.test", "Ana Ruiz", &["psicologia-staff", "ti-admins"])?;
         let third = s.tokens("ana").await?;
-        let (_, admin) = roles(&s.app, third["access_token"].as_str().unwrap_or_default()).await?;
-        assert!(admin);
+        assert!(ana(&s.app).await?.1);
+        assert_eq!(s.app.get("/api/v1/auth/me", third["access_token"].as_str().unwrap_or_default()).await?.body["is_admin"], true);
 
         // With no group left, she is let in no more and keeps no role.
         s.provider.set_account("ana", "ana@uni.test", "Ana Ruiz", &["egresados"])?;
@@ -235,8 +200,8 @@ on_both! {
         assert_eq!(refused.status, StatusCode::FORBIDDEN);
         assert_eq!(reason(&refused).as_deref(), Some("no_access"));
         assert!(refused.body.contains("Tus grupos en la institución no dan acceso"), "{}", refused.body);
-        let (units, admin) = roles(&s.app, &token).await?;
-        assert!(units.is_empty() && !admin, "{units:?}");
+        assert_eq!(ana(&s.app).await?, (vec![], false));
+        assert_eq!(s.app.get("/api/v1/auth/me", &token).await?.body["memberships"], json!([]));
 
         let audit = s.app.get("/api/v1/audit-events?action=user.roles_mapped", &s.app.admin_token).await?;
         assert_eq!(audit.body["items"].as_array().map(Vec::len), Some(4), "{audit:?}");
@@ -313,19 +278,17 @@ on_both! {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn passwords_are_for_break_glass_accounts_only_when_sso_is_required() -> anyhow::Result<()> {
-    let (listen, base) = reserve_address()?;
-    let provider = OidcProvider::start(&format!("{base}/api/v1/auth/sso/uni/callback"))?;
-    let app = spawn_app_with(Backend::Sqlite, |c| {
-        c.listen = listen;
-        c.public_url = Some(base);
-        c.auth.oidc = vec![provider.config("uni", vec![])];
+    let (app, _provider) = spawn_with_provider(Backend::Sqlite, |c| {
         c.auth.require_sso = true;
         c.auth.break_glass = vec![ADMIN_EMAIL.to_uppercase()];
     })
     .await?;
     // The admin signed in to start the test: a break-glass account.
     assert!(!app.admin_token.is_empty());
-    let unit = app.create_unit("bienestar").await?;
+    let unit = app.get("/api/v1/units", &app.admin_token).await?.body["items"][0]["id"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
     // Made by an admin with a password, but not break-glass: refused.
     app.post_ok(
         "/api/v1/users",

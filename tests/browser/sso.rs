@@ -8,8 +8,8 @@
 use super::assert_accessible;
 use super::console::{click, js, screenshot, type_in, until};
 use fantoccini::{Client, Locator};
-use ventanilla_tests::oidc::{OidcProvider, mapping, reserve_address};
-use ventanilla_tests::{Backend, TestApp, spawn_app_with};
+use ventanilla_tests::oidc::spawn_with_provider;
+use ventanilla_tests::{Backend, TestApp};
 
 /// From the console's sign-in page through the provider's pages as `login`.
 async fn through_provider(client: &Client, app: &TestApp, login: &str) -> anyhow::Result<()> {
@@ -44,48 +44,12 @@ async fn through_provider(client: &Client, app: &TestApp, login: &str) -> anyhow
 
 /// `ana@uni.test`'s roles as the admin sees them: `(unit slug, role)`.
 async fn roles_of_ana(app: &TestApp) -> anyhow::Result<Vec<(String, String)>> {
-    let users = app.get("/api/v1/users?limit=100", &app.admin_token).await?.body;
-    let units = app.get("/api/v1/units", &app.admin_token).await?.body;
-    let ana = users["items"].as_array().into_iter().flatten().find(|u| u["email"] == "ana@uni.test");
-    let Some(ana) = ana else { return Ok(vec![]) };
-    let mut found: Vec<(String, String)> = ana["memberships"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .map(|m| {
-            let slug = units["items"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .find(|u| u["id"] == m["unit_id"])
-                .and_then(|u| u["slug"].as_str())
-                .unwrap_or_default();
-            (slug.to_owned(), m["role"].as_str().unwrap_or_default().to_owned())
-        })
-        .collect();
-    found.sort();
-    Ok(found)
+    Ok(app.account("ana@uni.test").await?.map(|a| a.roles).unwrap_or_default())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn staff_sign_in_through_the_institutions_provider_with_the_roles_of_their_groups() -> anyhow::Result<()> {
-    let (listen, base) = reserve_address()?;
-    let provider = OidcProvider::start(&format!("{base}/api/v1/auth/sso/uni/callback"))?;
-    let config = provider.config(
-        "uni",
-        vec![
-            mapping("psicologia-staff", Some("bienestar"), "supervisor"),
-            mapping("admisiones-staff", Some("admisiones"), "agent"),
-        ],
-    );
-    let app = spawn_app_with(Backend::Sqlite, |c| {
-        c.listen = listen;
-        c.public_url = Some(base);
-        c.auth.oidc = vec![config];
-    })
-    .await?;
-    app.create_unit("bienestar").await?;
-    app.create_unit("admisiones").await?;
+    let (app, provider) = spawn_with_provider(Backend::Sqlite, |_| {}).await?;
     provider.set_account("ana", "ana@uni.test", "Ana Ruiz", &["psicologia-staff", "admisiones-staff"])?;
 
     let driver = super::Driver::start()?;

@@ -10,6 +10,7 @@ use std::path::PathBuf;
 use ventanilla::config::Config;
 
 pub mod console;
+pub mod ldap;
 pub mod mail;
 pub mod oidc;
 pub mod s3;
@@ -152,6 +153,20 @@ pub async fn spawn_app_with(backend: Backend, adjust: impl FnOnce(&mut Config)) 
     Ok(app)
 }
 
+/// An account as an admin sees it: active, administrator, and its roles
+/// as `(unit slug, role)`, sorted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Account {
+    pub active: bool,
+    pub is_admin: bool,
+    pub roles: Vec<(String, String)>,
+}
+
+/// `(unit slug, role)`, as [`Account::roles`] lists them.
+pub fn role(unit: &str, role: &str) -> (String, String) {
+    (unit.to_owned(), role.to_owned())
+}
+
 /// A response: status, headers and parsed JSON (or Null).
 #[derive(Debug)]
 pub struct Reply {
@@ -273,6 +288,27 @@ impl TestApp {
             .await?;
         let token = self.login(email, PASSWORD).await?;
         Ok((body["id"].as_str().unwrap_or_default().to_owned(), token))
+    }
+
+    /// The account with `email` as an admin sees it, if there is one.
+    pub async fn account(&self, email: &str) -> anyhow::Result<Option<Account>> {
+        let users = self.get("/api/v1/users?limit=100", &self.admin_token).await?.body;
+        let units = self.get("/api/v1/units", &self.admin_token).await?.body;
+        let Some(user) = users["items"].as_array().into_iter().flatten().find(|u| u["email"] == email) else {
+            return Ok(None);
+        };
+        let slug = |id: &Value| {
+            let unit = units["items"].as_array().into_iter().flatten().find(|u| &u["id"] == id);
+            unit.and_then(|u| u["slug"].as_str()).unwrap_or_default().to_owned()
+        };
+        let mut roles: Vec<(String, String)> = user["memberships"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|m| (slug(&m["unit_id"]), m["role"].as_str().unwrap_or_default().to_owned()))
+            .collect();
+        roles.sort();
+        Ok(Some(Account { active: user["active"] == json!(true), is_admin: user["is_admin"] == json!(true), roles }))
     }
 
     pub async fn create_token(&self, scopes: &[&str]) -> anyhow::Result<String> {

@@ -104,6 +104,37 @@ impl Drop for OidcProvider {
     }
 }
 
+/// A test server signing in through a real provider started for it
+/// (`[[auth.oidc]]` id `uni`), with units `bienestar` and `admisiones` and
+/// the mappings `psicologia-staff` → supervisor of bienestar,
+/// `admisiones-staff` → agent of admisiones, `ti-admins` → admin;
+/// `adjust` changes the configuration last.
+pub async fn spawn_with_provider(
+    backend: crate::Backend,
+    adjust: impl FnOnce(&mut ventanilla::config::Config),
+) -> anyhow::Result<(crate::TestApp, OidcProvider)> {
+    let (listen, base) = reserve_address()?;
+    let provider = OidcProvider::start(&format!("{base}/api/v1/auth/sso/uni/callback"))?;
+    let config = provider.config(
+        "uni",
+        vec![
+            mapping("psicologia-staff", Some("bienestar"), "supervisor"),
+            mapping("admisiones-staff", Some("admisiones"), "agent"),
+            mapping("ti-admins", None, "admin"),
+        ],
+    );
+    let app = crate::spawn_app_with(backend, |c| {
+        c.listen = listen;
+        c.public_url = Some(base);
+        c.auth.oidc = vec![config];
+        adjust(c);
+    })
+    .await?;
+    app.create_unit("bienestar").await?;
+    app.create_unit("admisiones").await?;
+    Ok((app, provider))
+}
+
 /// A free port and the address a test server on it answers at: single
 /// sign-on needs `public_url` before the server starts.
 pub fn reserve_address() -> anyhow::Result<(String, String)> {

@@ -95,7 +95,25 @@ pub async fn login(
     }
     let found = store::user::find_for_login(&state.store.db, &email).await?;
     let password = body.password;
+    let mut method = "password".to_owned();
     let (user, ok) = match found {
+        // No password here: the account's directory checks it.
+        Some((user, hash)) if hash.is_empty() => {
+            // The same time as a password check here, so directory accounts
+            // cannot be told from others (nor from unknown e-mails).
+            let spent = password.clone();
+            web::block(move || crate::auth::verify_password(&spent, crate::auth::dummy_hash()))
+                .await
+                .map_err(ApiError::internal)?;
+            let ok = match directory_password(&state, user.id, &password).await? {
+                Some(directory) => {
+                    method = format!("ldap:{directory}");
+                    true
+                }
+                None => false,
+            };
+            (Some(user), ok)
+        }
         Some((user, hash)) => {
             let ok =
                 web::block(move || crate::auth::verify_password(&password, &hash)).await.map_err(ApiError::internal)?;
@@ -122,9 +140,9 @@ pub async fn login(
         }
     };
     let method = match second_factor(&state, user.id, body.code.as_deref()).await? {
-        SecondFactor::NotOn => "password",
-        SecondFactor::Code => "password+totp",
-        SecondFactor::Recovery => "password+recovery_code",
+        SecondFactor::NotOn => method,
+        SecondFactor::Code => format!("{method}+totp"),
+        SecondFactor::Recovery => format!("{method}+recovery_code"),
         SecondFactor::Missing => return Err(ApiError::TwoFactorRequired),
         SecondFactor::Wrong => {
             refuse(&state, Some(user.id), &account_key, "code", &ip, None).await;
@@ -133,7 +151,7 @@ pub async fn login(
     };
     state.sign_in.succeeded(&account_key, &ip);
     let agent = req.headers().get(actix_web::http::header::USER_AGENT).and_then(|v| v.to_str().ok());
-    let tokens = start_session(&state, user.id, method, &ip, agent).await?;
+    let tokens = start_session(&state, user.id, &method, &ip, agent).await?;
     Ok(HttpResponse::Ok().json(tokens))
 }
 
@@ -155,6 +173,30 @@ pub(crate) async fn start_session(
     state.principals.forget(user);
     let access_token = state.jwt.issue(user, session)?;
     Ok(TokenResponse { access_token, refresh_token, expires_in: state.jwt.ttl_secs, token_type: "Bearer".into() })
+}
+
+/// The directory whose bind accepts `password` for the account's entry,
+/// if the account follows one that takes passwords.
+async fn directory_password(
+    state: &AppState,
+    user: crate::domain::UserId,
+    password: &str,
+) -> Result<Option<String>, ApiError> {
+    let directories: Vec<&str> =
+        state.config.auth.ldap.iter().filter(|d| d.password_sign_in).map(|d| d.id.as_str()).collect();
+    if directories.is_empty() {
+        return Ok(None);
+    }
+    let Some((id, dn)) = store::directory::entry_of(&state.store.db, user, &directories).await? else {
+        return Ok(None);
+    };
+    let Some(dir) = state.config.auth.ldap.iter().find(|d| d.id == id) else { return Ok(None) };
+    let own_ca = state.config.plugins.trusted_ca_file.as_deref();
+    match crate::directory::verify_password(dir, own_ca, &dn, password).await {
+        Ok(true) => Ok(Some(id)),
+        Ok(false) => Ok(None),
+        Err(e) => Err(ApiError::Unavailable(format!("the directory cannot check the password now: {e}"))),
+    }
 }
 
 /// How the second factor of a sign-in went.

@@ -106,6 +106,7 @@ pub async fn run(services: &Services, job: Job) {
         Some(JobKind::ReportsSend) => crate::reports::schedule::send_due(services).await,
         Some(JobKind::CampaignRun) => crate::campaigns::run(services, &job).await,
         Some(JobKind::TemplatesSync) => crate::channels::templates::run(services, &job).await,
+        Some(JobKind::DirectorySync) => crate::directory::sync_all(services).await,
         Some(JobKind::WebhookDeliver) => {
             crate::subscriptions::deliver(services, &job, max_attempts(services, JobKind::WebhookDeliver)).await
         }

@@ -82,10 +82,12 @@ pub enum JobKind {
     CampaignRun,
     /// Read a channel account's message templates from its provider.
     TemplatesSync,
+    /// Read the LDAP directories and bring their people's accounts in step.
+    DirectorySync,
 }
 
 impl JobKind {
-    pub const ALL: [JobKind; 18] = [
+    pub const ALL: [JobKind; 19] = [
         JobKind::PluginEvent,
         JobKind::MessageDeliver,
         JobKind::MediaFetch,
@@ -104,6 +106,7 @@ impl JobKind {
         JobKind::ReportsSend,
         JobKind::CampaignRun,
         JobKind::TemplatesSync,
+        JobKind::DirectorySync,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -126,6 +129,7 @@ impl JobKind {
             JobKind::ReportsSend => "reports.send",
             JobKind::CampaignRun => "campaign.run",
             JobKind::TemplatesSync => "templates.sync",
+            JobKind::DirectorySync => "directory.sync",
         }
     }
 

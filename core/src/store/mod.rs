@@ -18,6 +18,7 @@ pub mod channel_template;
 pub mod consent_text;
 pub mod contact;
 pub mod data_request;
+pub mod directory;
 pub mod erasure;
 pub mod event;
 pub mod export;
