@@ -15,6 +15,33 @@ async fn entries(app: &TestApp, query: &str) -> anyhow::Result<Vec<Value>> {
 }
 
 on_both! {
+    async fn an_api_tokens_use_is_recorded_once_an_hour_with_its_address(backend) {
+        let app = spawn_app(backend).await?;
+        let token = app.create_token(&["units:read"]).await?;
+        for _ in 0..3 {
+            assert_eq!(app.get("/api/v1/units", &token).await?.status, 200);
+        }
+        let used = entries(&app, "action=api_token.used").await?;
+        assert_eq!(used.len(), 1, "{used:?}");
+        assert_eq!(used[0]["details"]["ip"], "127.0.0.1");
+        assert_eq!(used[0]["details"]["first_use"], true);
+        assert_eq!(used[0]["actor_kind"], "api_token", "{:?}", used[0]);
+        // An hour later it is used again: a second entry.
+        {
+            use sea_orm::{EntityTrait, sea_query::Expr};
+            use ventanilla::store::api_token::entity;
+            entity::Entity::update_many()
+                .col_expr(entity::Column::LastUsedAt, Expr::value(chrono::Utc::now() - chrono::Duration::minutes(61)))
+                .exec(&app.store.db)
+                .await?;
+        }
+        assert_eq!(app.get("/api/v1/units", &token).await?.status, 200);
+        let used = entries(&app, "action=api_token.used").await?;
+        assert_eq!(used.len(), 2, "{used:?}");
+        assert_eq!(used[0]["details"]["first_use"], false);
+        Ok(())
+    }
+
     async fn reading_a_sensitive_units_case_is_recorded(backend) {
         let app = spawn_app(backend).await?;
         let bienestar = app.create_unit("bienestar").await?;

@@ -144,7 +144,8 @@ impl FromRequest for Auth {
         Box::pin(async move {
             let state = state.ok_or_else(|| ApiError::internal("application state missing"))?;
             let token = token.ok_or(ApiError::Unauthorized)?;
-            let caller = authenticate(&state, &token).await?.ok_or(ApiError::Unauthorized)?;
+            let ip = super::client::client_ip(&req, &state.config.http);
+            let caller = authenticate(&state, &token, &ip).await?.ok_or(ApiError::Unauthorized)?;
             if caller.must_enrol && !open_before_enrolment(req.path()) {
                 return Err(ApiError::TwoFactorEnrolmentRequired);
             }
@@ -180,10 +181,10 @@ pub struct Caller {
 /// Resolves a bearer token to its caller; `None` when it is not valid (an
 /// API token revoked or expired, an access token expired, of an account no
 /// longer active, or of a session that ended).
-pub async fn authenticate(state: &AppState, token: &str) -> Result<Option<Caller>, ApiError> {
+pub async fn authenticate(state: &AppState, token: &str, ip: &str) -> Result<Option<Caller>, ApiError> {
     if token.starts_with(crate::auth::API_TOKEN_PREFIX) {
         let hash = crate::auth::hash_secret(token);
-        let found = store::api_token::authenticate(&state.store.db, &hash).await?;
+        let found = store::api_token::authenticate(&state.store.db, &hash, ip).await?;
         return Ok(found.map(|t| Caller {
             principal: Principal::Token { id: t.id, scopes: t.scopes },
             must_enrol: false,

@@ -105,8 +105,10 @@ pub async fn create(store: &Store, actor: &Actor, new: NewApiToken) -> Result<Ap
     Ok(token)
 }
 
-/// The live token with this hash, if any; notes its use.
-pub async fn authenticate(conn: &impl ConnectionTrait, token_hash: &str) -> Result<Option<ApiToken>> {
+/// The live token with this hash, if any; notes its use: `last_used_at`
+/// (at most once a minute, so authentication stays mostly a read) and, the
+/// first time in an hour, an `api_token.used` audit entry with the address.
+pub async fn authenticate(conn: &impl ConnectionTrait, token_hash: &str, ip: &str) -> Result<Option<ApiToken>> {
     let Some(model) = entity::Entity::find().filter(entity::Column::TokenHash.eq(token_hash)).one(conn).await? else {
         return Ok(None);
     };
@@ -114,13 +116,36 @@ pub async fn authenticate(conn: &impl ConnectionTrait, token_hash: &str) -> Resu
     if model.revoked_at.is_some() || model.expires_at.is_some_and(|at| at <= now) {
         return Ok(None);
     }
-    // Record use at most once a minute, so authentication stays a read.
     if model.last_used_at.is_none_or(|at| now - at > chrono::Duration::minutes(1)) {
-        entity::Entity::update_many()
+        let hour_ago = now - chrono::Duration::hours(1);
+        let new_hour = model.last_used_at.is_none_or(|at| at <= hour_ago);
+        let updated = entity::Entity::update_many()
             .col_expr(entity::Column::LastUsedAt, Expr::value(now))
             .filter(entity::Column::Id.eq(model.id))
+            .filter(match model.last_used_at {
+                // Conditional: of several instances noting one use, one writes the entry.
+                Some(at) => entity::Column::LastUsedAt.eq(at),
+                None => entity::Column::LastUsedAt.is_null(),
+            })
             .exec(conn)
             .await?;
+        if new_hour && updated.rows_affected == 1 {
+            super::audit::record(
+                conn,
+                super::audit::Entry {
+                    actor: &Actor::Token(ApiTokenId(model.id)),
+                    action: "api_token.used",
+                    target_kind: "api_token",
+                    target_id: model.id.to_string(),
+                    unit_id: None,
+                    details: serde_json::json!({
+                        "ip": ip.chars().take(64).collect::<String>(),
+                        "first_use": model.last_used_at.is_none(),
+                    }),
+                },
+            )
+            .await?;
+        }
     }
     Ok(Some(from_model(model)))
 }
