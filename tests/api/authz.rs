@@ -90,6 +90,14 @@ fn rows() -> Vec<Row> {
             scope: "cases:read",
             allowed: &EVERYONE,
         },
+        // The directories and reading one now: admins only.
+        Row {
+            method: Method::GET,
+            path: |_| "/api/v1/directories".into(),
+            body: none,
+            scope: "users:read",
+            allowed: &[Admin],
+        },
         // Reading a directory now: admins only.
         Row {
             method: Method::POST,

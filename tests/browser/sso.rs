@@ -110,3 +110,42 @@ async fn staff_sign_in_through_the_institutions_provider_with_the_roles_of_their
     client.close().await?;
     outcome
 }
+
+/// An admin reads the institution's directory from the users page: the
+/// people of mapped groups appear with their roles.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_admin_reads_the_directory_from_the_users_page() -> anyhow::Result<()> {
+    use super::console::{open, sign_in_with};
+    use ventanilla_tests::ldap::Slapd;
+    use ventanilla_tests::{ADMIN_EMAIL, ADMIN_PASSWORD, role, spawn_app_with};
+    let slapd = Slapd::start().await?;
+    let config =
+        slapd.config("uni-ldap", vec![ventanilla_tests::oidc::mapping("psicologia-staff", Some("bienestar"), "agent")]);
+    let app = spawn_app_with(Backend::Sqlite, |c| c.auth.ldap = vec![config]).await?;
+    app.create_unit("bienestar").await?;
+    slapd.add_person("ana", "Ana Ruiz", "ana@uni.test", "clave-ldap-de-ana").await?;
+    slapd.set_group("psicologia-staff", &["ana"]).await?;
+
+    let driver = super::Driver::start()?;
+    let client = driver.client().await?;
+    let outcome = async {
+        sign_in_with(&client, &app, ADMIN_EMAIL, ADMIN_PASSWORD).await?;
+        open(&client, "#/admin/users", "document.querySelector('#directories [data-directory=uni-ldap]')").await?;
+        let never =
+            js(&client, "return document.querySelector('[data-directory=uni-ldap] .last-sync').textContent;").await?;
+        assert!(matches!(never.as_str(), Some("Nunca" | "Never")), "{never}");
+        assert_accessible(&client, "directories").await?;
+        click(&client, "#sync-uni-ldap").await?;
+        until(&client, "Ana in the users table", "document.querySelector('tr[data-user=\"ana@uni.test\"]')").await?;
+        let accounts =
+            js(&client, "return document.querySelector('[data-directory=uni-ldap] .accounts').textContent;").await?;
+        assert_eq!(accounts, "1");
+        screenshot(&client, "admin-directories").await?;
+        anyhow::Ok(())
+    }
+    .await;
+    client.close().await?;
+    outcome?;
+    assert_eq!(app.account("ana@uni.test").await?.map(|a| a.roles), Some(vec![role("bienestar", "agent")]));
+    Ok(())
+}

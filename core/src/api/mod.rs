@@ -75,7 +75,7 @@ use error::ApiError;
     servers((url = "/api/v1")),
     paths(
         auth::login, auth::refresh, auth::logout, auth::me,
-        sso::providers, sso::start, sso::callback, sso::exchange, directory::sync,
+        sso::providers, sso::start, sso::callback, sso::exchange, directory::list, directory::sync,
         two_factor::status, two_factor::begin, two_factor::confirm, two_factor::renew_recovery, two_factor::disable,
         two_factor::reset, session::list, session::end, session::end_all,
         unit::list_units, unit::create_unit, unit::get_unit, unit::update_unit,
@@ -243,6 +243,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .service(sso::start)
                 .service(sso::callback)
                 .service(sso::exchange)
+                .service(directory::list)
                 .service(directory::sync)
                 .service(two_factor::status)
                 .service(two_factor::begin)

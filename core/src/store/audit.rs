@@ -167,6 +167,24 @@ fn prunable(before: DateTime<Utc>) -> sea_orm::Condition {
 }
 
 /// How many entries [`prune`] would remove.
+/// The newest entry of `action` about one record: when, and its details.
+pub async fn latest(
+    conn: &impl ConnectionTrait,
+    action: &str,
+    target_kind: &str,
+    target_id: &str,
+) -> Result<Option<(DateTime<Utc>, serde_json::Value)>> {
+    use sea_orm::QueryOrder;
+    let found = entity::Entity::find()
+        .filter(entity::Column::Action.eq(action))
+        .filter(entity::Column::TargetKind.eq(target_kind))
+        .filter(entity::Column::TargetId.eq(target_id))
+        .order_by_desc(entity::Column::At)
+        .one(conn)
+        .await?;
+    Ok(found.map(|m| (m.at, m.details)))
+}
+
 pub async fn count_prunable(conn: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64> {
     use sea_orm::PaginatorTrait;
     Ok(entity::Entity::find().filter(prunable(before)).count(conn).await?)

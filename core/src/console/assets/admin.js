@@ -272,8 +272,29 @@ async function resetTwoFactor(user, body) {
   }
 }
 
+/// The directories staff come from (`[[auth.ldap]]`), read again on demand.
+async function directoriesPanel(body) {
+  const { items } = await api('GET', '/directories');
+  if (!items.length) return null;
+  const summary = (r) => t('admin.sync_summary', { created: r.created + r.joined, updated: r.updated + r.reactivated, deactivated: r.deactivated });
+  const sync = async (d) => {
+    const report = await attempt(() => api('POST', `/directories/${d.id}/sync`));
+    if (!report) return;
+    toast(`${d.id}: ${summary(report)}`, 'ok');
+    adminUsers(body);
+  };
+  return h('table', { class: 'agents', id: 'directories' }, h('caption', null, t('admin.directories')),
+    h('thead', null, h('tr', null, ['directory', 'accounts', 'last_sync', 'actions'].map((c) => h('th', { scope: 'col' }, t(`admin.col.${c}`))))),
+    h('tbody', null, items.map((d) => h('tr', { 'data-directory': d.id },
+      h('td', null, h('strong', null, d.id), h('br'), h('small', null, d.url)),
+      h('td', { class: 'accounts' }, String(d.accounts)),
+      h('td', { class: 'last-sync' }, d.last_sync ? `${when(d.last_sync.at)} · ${summary(d.last_sync.report)}` : t('admin.never')),
+      h('td', null, h('button', { type: 'button', class: 'ghost', id: `sync-${d.id}`, 'aria-label': t('admin.sync_of', { id: d.id }), onclick: () => sync(d) }, t('admin.sync_now')))))));
+}
+
 export async function adminUsers(body) {
   const list = await api('GET', '/users?limit=100');
+  const directories = await directoriesPanel(body);
   const email = h('input', { type: 'email', id: 'user-email', required: true });
   const name = h('input', { type: 'text', id: 'user-name', required: true });
   const password = h('input', { type: 'password', id: 'user-password', required: true, autocomplete: 'new-password' });
@@ -287,6 +308,7 @@ export async function adminUsers(body) {
       h('tbody', null, list.items.map((u) => h('tr', { 'data-user': u.email }, h('td', null, u.display_name), h('td', null, u.email), h('td', null, describe(u)),
         h('td', { class: 'two-factor' }, u.two_factor ? t('admin.two_factor_on') : t('admin.two_factor_off')),
         h('td', null, u.id === ctx.me.id || !u.two_factor ? null : h('button', { type: 'button', class: 'ghost', 'aria-label': t('admin.reset_two_factor_of', { name: u.display_name }), onclick: () => resetTwoFactor(u, body) }, t('admin.reset_two_factor'))))))),
+    directories,
     h(
       'form',
       {
