@@ -107,10 +107,6 @@ impl Oidc {
         Ok(Oidc { providers, http: builder.build()? })
     }
 
-    pub fn is_empty(&self) -> bool {
-        self.providers.is_empty()
-    }
-
     /// The providers, in the order of their ids.
     pub fn configs(&self) -> impl Iterator<Item = &OidcProvider> {
         self.providers.values().map(|p| &p.config)

@@ -182,20 +182,22 @@ pub async fn callback(
             .insert_header(("referrer-policy", "no-referrer"))
             .insert_header(spent_cookie())
             .finish(),
-        Err(Failed { status, reason, user, email, detail }) => {
+        Err(Failed { status, reason, email, detail }) => {
             tracing::info!(provider, reason, detail, "single sign-on refused");
-            refuse(&state, user, email.as_deref().unwrap_or(""), &format!("sso_{reason}"), &ip, Some(&provider)).await;
+            refuse(&state, None, email.as_deref().unwrap_or(""), &format!("sso_{reason}"), &ip, Some(&provider)).await;
             let mut answer = page(&req, status, reason);
             let (name, value) = spent_cookie();
-            answer.headers_mut().insert(name, header::HeaderValue::from_static(value));
+            if let Ok(value) = header::HeaderValue::from_str(&value) {
+                answer.headers_mut().insert(name, value);
+            }
             answer
         }
     }
 }
 
 /// The browser cookie, removed (a sign-in is over either way).
-fn spent_cookie() -> (header::HeaderName, &'static str) {
-    (header::SET_COOKIE, "ventanilla_sso=; Path=/api/v1/auth/sso/; Max-Age=0; HttpOnly; SameSite=Lax")
+fn spent_cookie() -> (header::HeaderName, String) {
+    (header::SET_COOKIE, format!("{BROWSER_COOKIE}=; Path={COOKIE_PATH}; Max-Age=0; HttpOnly; SameSite=Lax"))
 }
 
 /// The value of the browser cookie the request carries.
@@ -211,14 +213,14 @@ struct Failed {
     status: StatusCode,
     /// The page's text (`sso.error.{reason}`) and the record's reason.
     reason: &'static str,
-    user: Option<crate::domain::UserId>,
+    /// Who the provider said it was, for the record.
     email: Option<String>,
     /// For the log only.
     detail: String,
 }
 
 fn failed(status: StatusCode, reason: &'static str, detail: impl Into<String>) -> Failed {
-    Failed { status, reason, user: None, email: None, detail: detail.into() }
+    Failed { status, reason, email: None, detail: detail.into() }
 }
 
 async fn finish(
@@ -357,30 +359,14 @@ fn locale_of(req: &HttpRequest) -> &'static str {
 
 /// A page saying why a sign-in did not go on, and the way back.
 fn page(req: &HttpRequest, status: StatusCode, reason: &str) -> HttpResponse {
-    use crate::help::page::esc;
+    use crate::help::page::{esc, notice};
     let l = locale_of(req);
-    let title = t(l, "sso.error.title", &[]);
-    let body = format!(
-        "<!doctype html>\n<html lang=\"{l}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{title}</title>\n\
-         <link rel=\"stylesheet\" href=\"/help/_/help.css\">\n</head>\n<body>\n\
-         <main class=\"wrap\" data-reason=\"{reason}\">\n<h1>{title}</h1>\n<p id=\"why\">{why}</p>\n\
-         <p><a href=\"/console/#/login\">{back}</a></p>\n<p><small>{code}</small></p>\n</main>\n</body>\n</html>\n",
-        title = esc(&title),
-        reason = esc(reason),
+    let main = format!(
+        "<p id=\"why\">{why}</p>\n<p><a href=\"/console/#/login\">{back}</a></p>\n<p><small>{code}</small></p>",
         why = esc(&t(l, &format!("sso.error.{reason}"), &[])),
         back = esc(&t(l, "sso.error.back", &[])),
         code = esc(&t(l, "sso.error.code", &[("code", reason)])),
     );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; style-src 'self'; script-src 'none'; form-action 'none'; frame-ancestors 'none'",
-        ))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("referrer-policy", "no-referrer"))
-        .body(body)
+    let attrs = format!("class=\"wrap\" data-reason=\"{}\"", esc(reason));
+    notice(status, l, &t(l, "sso.error.title", &[]), &attrs, &main, false)
 }

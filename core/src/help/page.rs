@@ -6,6 +6,42 @@ use std::fmt::Write;
 use crate::domain::kb::{KnowledgeBase, Locale};
 use crate::i18n::t;
 
+/// A page of its own outside the help center's layout (an unsubscribe
+/// confirmation, a refused sign-in): plain HTML with the help center's
+/// style, no script, strict headers. `main_attrs` go on `<main>` as
+/// written (escape their values); `forms` lets it post to this server.
+pub(crate) fn notice(
+    status: actix_web::http::StatusCode,
+    lang: &str,
+    title: &str,
+    main_attrs: &str,
+    main: &str,
+    forms: bool,
+) -> actix_web::HttpResponse {
+    use actix_web::http::header;
+    let body = format!(
+        "<!doctype html>\n<html lang=\"{lang}\">\n<head>\n<meta charset=\"utf-8\">\n\
+         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
+         <meta name=\"robots\" content=\"noindex\">\n<title>{title}</title>\n\
+         <link rel=\"stylesheet\" href=\"/help/_/help.css\">\n</head>\n<body>\n<main {main_attrs}>\n\
+         <h1>{title}</h1>\n{main}\n</main>\n</body>\n</html>\n",
+        title = esc(title),
+    );
+    let form_action = if forms { "'self'" } else { "'none'" };
+    actix_web::HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header((
+            header::CONTENT_SECURITY_POLICY,
+            format!(
+                "default-src 'self'; style-src 'self'; script-src 'none'; form-action {form_action}; frame-ancestors 'none'"
+            ),
+        ))
+        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
+        .insert_header((header::CACHE_CONTROL, "no-store"))
+        .insert_header(("referrer-policy", "no-referrer"))
+        .body(body)
+}
+
 /// Escapes text for HTML content and attribute values.
 pub fn esc(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 8);

@@ -15,25 +15,7 @@ use crate::store;
 type Path = web::Path<(uuid::Uuid, uuid::Uuid, String)>;
 
 fn page(status: actix_web::http::StatusCode, title: &str, main: &str) -> HttpResponse {
-    let l = LOCALES[0];
-    let body = format!(
-        "<!doctype html>\n<html lang=\"{l}\">\n<head>\n<meta charset=\"utf-8\">\n\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n\
-         <meta name=\"robots\" content=\"noindex\">\n<title>{title}</title>\n\
-         <link rel=\"stylesheet\" href=\"/help/_/help.css\">\n</head>\n<body>\n<main class=\"unsubscribe\">\n\
-         <h1>{title}</h1>\n{main}\n</main>\n</body>\n</html>\n",
-        title = esc(title),
-    );
-    HttpResponse::build(status)
-        .content_type("text/html; charset=utf-8")
-        .insert_header((
-            header::CONTENT_SECURITY_POLICY,
-            "default-src 'self'; style-src 'self'; script-src 'none'; form-action 'self'; frame-ancestors 'none'",
-        ))
-        .insert_header((header::X_CONTENT_TYPE_OPTIONS, "nosniff"))
-        .insert_header((header::CACHE_CONTROL, "no-store"))
-        .insert_header(("referrer-policy", "no-referrer"))
-        .body(body)
+    super::page::notice(status, LOCALES[0], title, "class=\"unsubscribe\"", main, true)
 }
 
 fn message(status: actix_web::http::StatusCode, key: &str) -> HttpResponse {

@@ -113,7 +113,9 @@ pub async fn sync_member(store: &Store, m: Member<'_>) -> Result<Synced> {
             let renamed = rename(&*tx, &user, &m).await?;
             let roles_changed = super::sso::apply_roles(&*tx, &user, m.directory, m.is_admin, memberships).await?;
             if grants_nothing {
-                leave(&*tx, m.directory, m.subject, &user, row.left_at.is_none(), "no_access").await?;
+                if row.left_at.is_none() {
+                    leave(&*tx, m.directory, m.subject, &user, "no_access").await?;
+                }
                 Synced::Left
             } else if row.left_at.is_some() {
                 come_back(&*tx, m.directory, m.subject, &user).await?;
@@ -160,7 +162,7 @@ pub async fn mark_left(store: &Store, directory: &str, seen: &HashSet<String>) -
     for row in present.into_iter().filter(|r| !seen.contains(&r.subject)) {
         let tx = store.begin().await?;
         let user = super::user::get(&*tx, UserId(row.user_id)).await?;
-        leave(&*tx, directory, &row.subject, &user, true, "gone").await?;
+        leave(&*tx, directory, &row.subject, &user, "gone").await?;
         tx.commit().await?;
         left += 1;
     }
@@ -184,12 +186,8 @@ async fn leave(
     directory: &str,
     subject: &str,
     user: &crate::domain::User,
-    first_time: bool,
     why: &str,
 ) -> Result<()> {
-    if !first_time {
-        return Ok(());
-    }
     identity::Entity::update_many()
         .col_expr(identity::Column::LeftAt, Expr::value(super::now()))
         .filter(identity::Column::Provider.eq(directory))

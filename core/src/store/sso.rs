@@ -360,14 +360,3 @@ pub async fn take_handoff(conn: &impl ConnectionTrait, code_hash: &str) -> Resul
     }
     Ok(Some(Handoff { user: UserId(found.user_id), method: found.method, ip: found.ip, user_agent: found.user_agent }))
 }
-
-/// The providers an account signs in through.
-pub async fn providers_of(conn: &impl ConnectionTrait, user: UserId) -> Result<Vec<String>> {
-    Ok(identity::Entity::find()
-        .filter(identity::Column::UserId.eq(user.0))
-        .all(conn)
-        .await?
-        .into_iter()
-        .map(|m| m.provider)
-        .collect())
-}
